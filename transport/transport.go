@@ -1,0 +1,57 @@
+// Package transport carries VRRP advertisements between virtual routers:
+// the Conn interface the runtime uses, and the Linux raw-socket
+// implementation (IPv4 protocol 112 to 224.0.0.18, IPv6 next header 112 to
+// ff02::12, or unicast peers), RFC 9568 section 5.1.
+//
+// The in-memory LAN for tests and simulations is transport/memnet.
+package transport
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// Meta is what travels beside a packet's bytes.
+type Meta struct {
+	// Src and Dst are the IP source and destination. On write, a zero Src
+	// means the interface's primary address (IPv4) or link-local address
+	// (IPv6), and a zero Dst the VRRP multicast group of the family.
+	Src, Dst netip.Addr
+	// TTL is the IPv4 TTL or IPv6 hop limit the packet arrived with. It is
+	// ignored on write: every packet is sent with 255.
+	TTL int
+	// IfIndex is the interface the packet arrived on or leaves from; 0 on
+	// write means the Conn's only interface.
+	IfIndex int
+}
+
+// Conn sends and receives VRRP messages (the IP payload, without the IP
+// header). Implementations are safe for one reader and concurrent writers.
+type Conn interface {
+	// ReadFrom reads one VRRP message into b and returns its length and
+	// metadata. It blocks until a packet arrives or the Conn is closed,
+	// when it returns an error that matches net.ErrClosed.
+	ReadFrom(b []byte) (int, Meta, error)
+	// WriteTo sends one VRRP message with TTL / hop limit 255.
+	WriteTo(b []byte, m Meta) error
+	// Close stops ReadFrom and releases the socket.
+	Close() error
+}
+
+// Message is one packet of a batch.
+type Message struct {
+	Buf  []byte
+	Meta Meta
+}
+
+// BatchWriter is implemented by Conns that can send several messages in
+// one system call (sendmmsg on Linux). The runtime uses it when
+// advertisements fall due at the same instant.
+type BatchWriter interface {
+	// WriteBatch sends ms and returns how many were sent.
+	WriteBatch(ms []Message) (int, error)
+}
+
+// ErrUnsupported is returned by the raw-socket transport on systems other
+// than Linux.
+var ErrUnsupported = errors.New("transport: raw VRRP sockets are implemented on Linux only")

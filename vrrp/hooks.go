@@ -1,0 +1,71 @@
+package vrrp
+
+import "net/netip"
+
+// VRInfo describes a virtual router to a Hook.
+type VRInfo struct {
+	// Name is the name the virtual router was added with.
+	Name string
+	// Interface and IfIndex name the interface it runs on.
+	Interface string
+	IfIndex   int
+	// VRID, Version and the family of Addrs identify it on the wire.
+	VRID    uint8
+	Version uint8
+	// Addrs are the virtual addresses. Do not modify.
+	Addrs []netip.Addr
+	// Priority is the current priority.
+	Priority uint8
+	// AcceptMode is Config.AcceptMode.
+	AcceptMode bool
+}
+
+// Hook is told about the actions of the virtual routers that touch the
+// host: taking and releasing the virtual addresses, and announcing them
+// (gratuitous ARP / unsolicited NA; package arpnd implements it). The
+// Router calls the methods on its own goroutine, in the order the Machine
+// emits the actions, so they must not block: hand slow work to a goroutine
+// of your own. An error is logged and does not stop the protocol.
+type Hook interface {
+	// Take: vr became master; start answering for its addresses. Called
+	// before the first advertisement as master is sent.
+	Take(vr VRInfo) error
+	// Release: vr is no longer master.
+	Release(vr VRInfo) error
+	// Announce: announce vr's addresses now (on becoming master, and when
+	// a master hears a lower-priority advertisement).
+	Announce(vr VRInfo) error
+}
+
+// HookFuncs adapts functions to a Hook; nil functions do nothing.
+type HookFuncs struct {
+	TakeFunc     func(VRInfo) error
+	ReleaseFunc  func(VRInfo) error
+	AnnounceFunc func(VRInfo) error
+}
+
+// Take implements Hook.
+func (h HookFuncs) Take(vr VRInfo) error {
+	if h.TakeFunc == nil {
+		return nil
+	}
+	return h.TakeFunc(vr)
+}
+
+// Release implements Hook.
+func (h HookFuncs) Release(vr VRInfo) error {
+	if h.ReleaseFunc == nil {
+		return nil
+	}
+	return h.ReleaseFunc(vr)
+}
+
+// Announce implements Hook.
+func (h HookFuncs) Announce(vr VRInfo) error {
+	if h.AnnounceFunc == nil {
+		return nil
+	}
+	return h.AnnounceFunc(vr)
+}
+
+var _ Hook = HookFuncs{}

@@ -1,0 +1,227 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/govrrp/govrrp/packet"
+)
+
+// State is the state of a virtual router, RFC 9568 section 6.4, plus
+// keepalived's FAULT.
+type State uint8
+
+const (
+	// Initialize: not started, shut down, or waiting for Startup
+	// (RFC 9568 section 6.4.1).
+	Initialize State = iota
+	// Backup: monitoring the master (RFC 9568 section 6.4.2).
+	Backup
+	// Master: the Active Router, forwarding for the virtual addresses
+	// (RFC 9568 section 6.4.3).
+	Master
+	// Fault: the interface is down (keepalived's FAULT state). The machine
+	// neither sends nor listens until InterfaceUp.
+	Fault
+)
+
+func (s State) String() string {
+	switch s {
+	case Initialize:
+		return "Initialize"
+	case Backup:
+		return "Backup"
+	case Master:
+		return "Master"
+	case Fault:
+		return "Fault"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Reason says why a transition happened. The values of the first four
+// follow RFC 6527 vrrpv3StatisticsNewMasterReason (notMaster, priority,
+// preempted, masterNoResponse); the rest explain transitions that do not
+// create a master.
+type Reason uint8
+
+const (
+	// ReasonNone: not a master (RFC 6527 notMaster).
+	ReasonNone Reason = iota
+	// ReasonPriority: became master because it is the address owner or has
+	// the highest priority (RFC 6527 priority).
+	ReasonPriority
+	// ReasonPreempted: became master by preempting a lower-priority master
+	// (RFC 6527 preempted).
+	ReasonPreempted
+	// ReasonMasterNoResponse: became master because Master_Down_Timer
+	// expired (RFC 6527 masterNoResponse). A takeover after a priority-0
+	// advertisement is this reason too.
+	ReasonMasterNoResponse
+	// ReasonStart: Initialize -> Backup on Startup.
+	ReasonStart
+	// ReasonShutdown: -> Initialize on Shutdown.
+	ReasonShutdown
+	// ReasonHigherPriority: Master -> Backup on hearing a better master.
+	ReasonHigherPriority
+	// ReasonInterfaceDown: -> Fault.
+	ReasonInterfaceDown
+	// ReasonInterfaceUp: Fault -> Backup (or Master for the owner).
+	ReasonInterfaceUp
+	// ReasonPriorityChange: a backup priority change (SetPriority) made
+	// this router lose mastership.
+	ReasonPriorityChange
+	// ReasonSyncGroup: a member of the same sync group changed state.
+	ReasonSyncGroup
+)
+
+var reasonNames = [...]string{
+	ReasonNone:             "none",
+	ReasonPriority:         "priority",
+	ReasonPreempted:        "preempted",
+	ReasonMasterNoResponse: "masterNoResponse",
+	ReasonStart:            "start",
+	ReasonShutdown:         "shutdown",
+	ReasonHigherPriority:   "higherPriority",
+	ReasonInterfaceDown:    "interfaceDown",
+	ReasonInterfaceUp:      "interfaceUp",
+	ReasonPriorityChange:   "priorityChange",
+	ReasonSyncGroup:        "syncGroup",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// ActionKind is the kind of an Action.
+type ActionKind uint8
+
+const (
+	// ActSend: send an advertisement now with Action.Priority. Build it
+	// with Machine.Advertisement.
+	ActSend ActionKind = iota + 1
+	// ActAnnounce: announce the virtual addresses (gratuitous ARP for IPv4,
+	// unsolicited Neighbor Advertisements for IPv6), RFC 9568 section
+	// 6.4.1 and 6.4.2. Emitted on becoming master, and by a master that
+	// hears a lower-priority advertisement (to heal a split brain).
+	ActAnnounce
+	// ActTransition: the state changed from Action.From to Action.To for
+	// Action.Reason.
+	ActTransition
+	// ActTakeAddrs: start accepting / answering for the virtual addresses.
+	ActTakeAddrs
+	// ActReleaseAddrs: stop accepting / answering for them.
+	ActReleaseAddrs
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case ActSend:
+		return "send"
+	case ActAnnounce:
+		return "announce"
+	case ActTransition:
+		return "transition"
+	case ActTakeAddrs:
+		return "take"
+	case ActReleaseAddrs:
+		return "release"
+	}
+	return fmt.Sprintf("ActionKind(%d)", uint8(k))
+}
+
+// Action is one output of the Machine, to be executed by the caller in the
+// order returned. Actions that take or release addresses precede the
+// advertisement that claims them.
+type Action struct {
+	Kind ActionKind
+	// Priority of the advertisement to send (ActSend).
+	Priority uint8
+	// From, To and Reason of a transition (ActTransition).
+	From, To State
+	Reason   Reason
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case ActSend:
+		return fmt.Sprintf("send prio=%d", a.Priority)
+	case ActTransition:
+		return fmt.Sprintf("transition %v->%v reason=%v", a.From, a.To, a.Reason)
+	}
+	return a.Kind.String()
+}
+
+// ErrConfig matches every *ConfigError.
+var ErrConfig = errors.New("vrrp: invalid config")
+
+// A ConfigError names the Config field at fault and its allowed range.
+type ConfigError struct {
+	Field   string
+	Value   string
+	Allowed string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("vrrp: config %s=%s: want %s", e.Field, e.Value, e.Allowed)
+}
+
+// Is makes errors.Is(err, ErrConfig) true for every ConfigError.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// Config configures one virtual router. The zero value of every field but
+// VRID, Addrs and Primary is a usable default.
+type Config struct {
+	// VRID is the Virtual Router Identifier, 1-255. Required.
+	VRID uint8
+	// Priority is this router's priority, 1-255; 255 means this router
+	// owns the virtual addresses. If zero, 100 (RFC 9568 section 5.2.4).
+	Priority uint8
+	// Version is 2 (RFC 3768, IPv4 only) or 3 (RFC 9568). If zero, 3.
+	Version uint8
+	// AdvertInterval is Advertisement_Interval: for VRRPv3 a multiple of
+	// 10ms from 10ms to 40.95s, for VRRPv2 whole seconds from 1s to 255s.
+	// If zero, 1s.
+	AdvertInterval time.Duration
+	// Addrs are the virtual addresses, at least one, all of one family.
+	// For IPv6 put the link-local virtual address first (RFC 9568 section
+	// 5.2.9). Required.
+	Addrs []netip.Addr
+	// Primary is this router's own address on the interface: the source of
+	// its advertisements and the tie-breaker on equal priority (RFC 9568
+	// section 6.4.3). For IPv6 it is the interface's link-local address.
+	// Required; same family as Addrs.
+	Primary netip.Addr
+	// NoPreempt turns Preempt_Mode off (keepalived's nopreempt): a
+	// higher-priority backup does not take over from a working master. The
+	// owner (priority 255) always preempts. Zero value: preempt.
+	NoPreempt bool
+	// PreemptDelay, with preemption on, is how long after Start (or
+	// InterfaceUp) a backup waits before it preempts a lower-priority
+	// master (keepalived's preempt_delay). If zero, no delay. At most
+	// 1000s.
+	PreemptDelay time.Duration
+	// AcceptMode makes a non-owner master accept packets addressed to the
+	// virtual addresses (RFC 9568 section 6.1, Accept_Mode). The machine
+	// only reports it; the host's address handling acts on it.
+	AcceptMode bool
+	// AuthType and AuthData are VRRPv2 authentication (RFC 2338 section
+	// 5.3.6; keepalived's auth_type PASS). Advertisements whose type or
+	// data differ are dropped and counted. Must be AuthNone for VRRPv3.
+	AuthType packet.AuthType
+	AuthData [packet.AuthDataLen]byte
+	// Checksum is the VRRPv3-over-IPv4 checksum form to send. If
+	// ChecksumUnknown, ChecksumPseudoHeader (what keepalived and FRR send
+	// and expect). ChecksumMessage is the RFC 9568 section 5.2.8 form.
+	// Both forms are accepted on receive whatever this says.
+	Checksum packet.Checksum
+	// RFC5798 restores RFC 5798 behaviour where RFC 9568 changed it: a
+	// master that hears a lower-priority advertisement ignores it instead
+	// of sending an advertisement at once. Zero value: RFC 9568.
+	RFC5798 bool
+}
