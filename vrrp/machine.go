@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -36,14 +37,15 @@ type Stats struct {
 	// AddressListErrors counts advertisements whose address list differs
 	// from ours, or is empty.
 	AddressListErrors uint64
-	// PacketLengthErrors counts packets too short for what they claim.
+	// PacketLengthErrors counts packets too short for what they claim, and
+	// packets whose address family is not the virtual router's.
 	PacketLengthErrors uint64
 	// RefreshRate is the advertisement interval in use: ours as master,
 	// the learned Master_Adv_Interval as backup (RFC 6527, in
-	// milliseconds there).
+	// milliseconds there), zero in Initialize and Fault.
 	RefreshRate time.Duration
-	// DiscontinuityTime is when the counters were last reset (the machine
-	// was created).
+	// DiscontinuityTime is when the counters were last reset: the time of
+	// the machine's first Start (NewMachine takes no time). Zero before.
 	DiscontinuityTime time.Time
 
 	// SentAdvertisements counts advertisements sent, priority 0 included.
@@ -100,82 +102,648 @@ func (p ProtoErr) String() string {
 //
 // A Machine is not safe for concurrent use. The slice of actions an input
 // returns is valid until the next input.
+//
+// Behaviour beyond the RFC's pseudo-code, in short:
+//
+//   - Timers run at full nanosecond precision (see the package doc).
+//     VRRPv3 learns Master_Adv_Interval from the master it accepts; VRRPv2
+//     uses its configured interval and Skew_Time = (256-Priority)/256 s,
+//     independent of the interval (RFC 3768 section 6.1).
+//   - A VRRPv3 master that hears a lower priority (or an equal one from a
+//     lower primary address) sends an advertisement at once and announces
+//     its addresses, without resetting Adver_Timer (RFC 9568 section
+//     6.4.3). Config.RFC5798 and VRRPv2 (RFC 3768 section 6.4.3) discard
+//     it instead.
+//   - The address owner (priority 255) becomes master at Start and never
+//     steps down for an advertisement (it counts and processes it, RFC 9568
+//     errata 8298) nor for Sync; its priority cannot be changed.
+//   - Preempt delay (keepalived's preempt_delay): for Config.PreemptDelay
+//     after Start or InterfaceUp a backup accepts lower-priority masters as
+//     if preemption were off. Deadline includes the end of the delay.
+//   - Fault (InterfaceDown) is keepalived's FAULT: a master leaving for it
+//     releases its addresses and sends a priority-0 advertisement.
+//   - In Initialize and Fault, Receive ignores advertisements and counts
+//     nothing; CountError always counts.
 type Machine struct {
-	// TODO(issue 3): implementation.
-	_ int
+	cfg   Config
+	owner bool // cfg.Priority == 255
+
+	state State
+	prio  uint8
+
+	// Timers as absolute deadlines; zero when not running.
+	adverTimer   time.Time // Master: Adver_Timer
+	downTimer    time.Time // Backup: Master_Down_Timer
+	preemptUntil time.Time // Backup: end of the preempt delay
+
+	masterAdvInt time.Duration // Master_Adv_Interval
+	skew         time.Duration // Skew_Time
+	downInterval time.Duration // Master_Down_Interval
+
+	master     netip.Addr // current master as far as known
+	preempting bool       // a lower-priority advert was discarded since the last accepted one
+	ifDown     bool       // InterfaceDown without InterfaceUp
+	started    bool       // DiscontinuityTime set
+
+	stats Stats
+	acts  []Action
+	adv   packet.Advertisement
 }
 
 // NewMachine validates cfg, fills in its defaults and returns a machine in
 // state Initialize. Errors are *ConfigError naming the field.
-func NewMachine(cfg Config) (*Machine, error) { panic("TODO") }
+func NewMachine(cfg Config) (*Machine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	m := &Machine{
+		cfg:   cfg,
+		owner: cfg.Priority == 255,
+		prio:  cfg.Priority,
+		acts:  make([]Action, 0, 8),
+	}
+	m.masterAdvInt = cfg.AdvertInterval
+	m.recompute()
+	m.adv = packet.Advertisement{
+		Version:  cfg.Version,
+		Type:     packet.TypeAdvertisement,
+		VRID:     cfg.VRID,
+		Addrs:    cfg.Addrs,
+		AuthType: cfg.AuthType,
+		AuthData: cfg.AuthData,
+	}
+	if cfg.Version == 2 {
+		m.adv.MaxAdvertInt = uint16(cfg.AdvertInterval / time.Second)
+	} else {
+		m.adv.MaxAdvertInt = uint16(cfg.AdvertInterval / (10 * time.Millisecond))
+	}
+	return m, nil
+}
 
 // Config returns the machine's configuration with defaults filled in.
-func (m *Machine) Config() Config { panic("TODO") }
+// Its Addrs must not be modified.
+func (m *Machine) Config() Config { return m.cfg }
 
 // State returns the current state.
-func (m *Machine) State() State { panic("TODO") }
+func (m *Machine) State() State { return m.state }
 
 // Priority returns the current priority (after SetPriority).
-func (m *Machine) Priority() uint8 { panic("TODO") }
+func (m *Machine) Priority() uint8 { return m.prio }
 
 // Master returns the primary address of the current master as far as this
 // machine knows: its own Primary as master, the source of the last
 // accepted advertisement as backup, or the zero Addr.
-func (m *Machine) Master() netip.Addr { panic("TODO") }
+func (m *Machine) Master() netip.Addr {
+	switch m.state {
+	case Master:
+		return m.cfg.Primary
+	case Backup:
+		return m.master
+	}
+	return netip.Addr{}
+}
 
 // Stats returns a snapshot of the statistics.
-func (m *Machine) Stats() Stats { panic("TODO") }
+func (m *Machine) Stats() Stats {
+	s := m.stats
+	switch m.state {
+	case Master:
+		s.RefreshRate = m.cfg.AdvertInterval
+	case Backup:
+		s.RefreshRate = m.masterAdvInt
+	}
+	return s
+}
 
 // Deadline returns when the next timer fires (Adver_Timer as master,
 // Master_Down_Timer or the end of the preempt delay as backup), or the
 // zero Time when no timer runs (Initialize, Fault). Call Tick at or after
 // it.
-func (m *Machine) Deadline() time.Time { panic("TODO") }
+func (m *Machine) Deadline() time.Time {
+	switch m.state {
+	case Master:
+		return m.adverTimer
+	case Backup:
+		if !m.preemptUntil.IsZero() && m.preemptUntil.Before(m.downTimer) {
+			return m.preemptUntil
+		}
+		return m.downTimer
+	}
+	return time.Time{}
+}
 
-// Start is the Startup event, RFC 9568 section 6.4.1.
-func (m *Machine) Start(now time.Time) []Action { panic("TODO") }
+// Start is the Startup event, RFC 9568 section 6.4.1: the owner becomes
+// Master (sending an advertisement and announcing its addresses), any
+// other router Backup with Master_Down_Timer running. If the interface is
+// down (InterfaceDown before Start) the machine goes to Fault instead.
+// Start outside Initialize does nothing.
+func (m *Machine) Start(now time.Time) []Action {
+	m.acts = m.acts[:0]
+	if m.state != Initialize {
+		return m.acts
+	}
+	if !m.started {
+		m.started = true
+		m.stats.DiscontinuityTime = now
+	}
+	if m.ifDown {
+		m.becomeFault(ReasonInterfaceDown)
+		return m.acts
+	}
+	m.startup(now, ReasonStart)
+	return m.acts
+}
+
+// startup is the common part of Start and InterfaceUp.
+func (m *Machine) startup(now time.Time, reason Reason) {
+	if m.owner {
+		m.becomeMaster(now, reason, ReasonPriority)
+		return
+	}
+	m.masterAdvInt = m.cfg.AdvertInterval
+	m.recompute()
+	m.master = netip.Addr{}
+	if m.cfg.PreemptDelay > 0 && !m.cfg.NoPreempt {
+		m.preemptUntil = now.Add(m.cfg.PreemptDelay)
+	}
+	m.becomeBackup(now, reason)
+}
 
 // Shutdown is the Shutdown event, RFC 9568 sections 6.4.2 and 6.4.3: a
-// master sends a priority-0 advertisement, releases its addresses and
-// becomes Initialize.
-func (m *Machine) Shutdown(now time.Time) []Action { panic("TODO") }
+// master releases its addresses, sends a priority-0 advertisement and
+// becomes Initialize; a backup (or a machine in Fault) just becomes
+// Initialize.
+func (m *Machine) Shutdown(now time.Time) []Action {
+	m.acts = m.acts[:0]
+	switch m.state {
+	case Master:
+		m.leaveMaster()
+		m.becomeInitialize()
+	case Backup, Fault:
+		m.becomeInitialize()
+	}
+	return m.acts
+}
 
 // Tick fires every timer whose deadline is at or before now.
-func (m *Machine) Tick(now time.Time) []Action { panic("TODO") }
+func (m *Machine) Tick(now time.Time) []Action {
+	m.acts = m.acts[:0]
+	switch m.state {
+	case Master:
+		m.tickMaster(now)
+	case Backup:
+		m.tickBackup(now)
+	}
+	return m.acts
+}
+
+// tickMaster: RFC 9568 section 6.4.3, "If the Adver_Timer fires".
+func (m *Machine) tickMaster(now time.Time) {
+	if now.Before(m.adverTimer) {
+		return
+	}
+	m.send(m.prio)
+	m.adverTimer = now.Add(m.cfg.AdvertInterval)
+}
+
+// tickBackup: the end of the preempt delay, and RFC 9568 section 6.4.2,
+// "If the Active_Down_Timer fires".
+func (m *Machine) tickBackup(now time.Time) {
+	if !m.preemptUntil.IsZero() && !now.Before(m.preemptUntil) {
+		m.preemptUntil = time.Time{}
+	}
+	if now.Before(m.downTimer) {
+		return
+	}
+	reason := ReasonMasterNoResponse
+	if m.preempting {
+		reason = ReasonPreempted
+	}
+	m.becomeMaster(now, reason, reason)
+}
 
 // Receive processes an advertisement that parsed and passed its checksum,
 // with the IP source and TTL / hop limit it arrived with, and info from
 // packet.Unmarshal. It performs the rest of the receive validation of RFC
 // 9568 section 7.1 (TTL, version, VRID, v2 authentication and interval,
 // address list) and the state machine's reaction.
+//
+// Dropped without counting: anything in Initialize or Fault, and
+// advertisements from our own Primary (looped back). Dropped and counted:
+// TTL not 255 (IPTTLErrors, ipTtlError), another version (versionError),
+// another VRID (vrIdError), a type other than ADVERTISEMENT (a zero Type
+// counts as ADVERTISEMENT, as packet.Append treats it), a source or address
+// of another family (PacketLengthErrors, as packet.ErrFamily), no
+// addresses (AddressListErrors), interval 0 (AdvIntervalErrors), and for
+// VRRPv2 an authentication mismatch (AuthErrors), an interval other than
+// ours (AdvIntervalErrors), an address list other than ours from a
+// non-owner (AddressListErrors) and any advertisement received by the
+// owner (OwnerRcvdAdvertisements), all per RFC 3768 section 7.1. Counted
+// and processed (VRRPv3): an interval other than ours, an address list
+// other than ours, an advertisement received by the owner, an IPv6 list
+// without a link-local first address.
 func (m *Machine) Receive(now time.Time, adv *packet.Advertisement, src netip.Addr, ttl int, info packet.Info) []Action {
-	panic("TODO")
+	m.acts = m.acts[:0]
+	if adv == nil || (m.state != Backup && m.state != Master) {
+		return m.acts
+	}
+	if !m.validate(adv, src, ttl, info) {
+		return m.acts
+	}
+	if m.state == Master {
+		m.stepMaster(now, adv, src)
+	} else {
+		m.stepBackup(now, adv, src)
+	}
+	return m.acts
+}
+
+// validate performs the receive checks of RFC 9568 section 7.1 and RFC
+// 3768 section 7.1 that packet.Unmarshal cannot, counting failures, and
+// counts an accepted advertisement.
+func (m *Machine) validate(adv *packet.Advertisement, src netip.Addr, ttl int, info packet.Info) bool {
+	c := &m.cfg
+	if src.WithZone("") == c.Primary.WithZone("") {
+		return false // our own advertisement, looped back
+	}
+	if ttl != packet.TTL {
+		m.stats.IPTTLErrors++
+		m.stats.ProtoErrReason = ProtoErrTTL
+		return false
+	}
+	if adv.Version != c.Version {
+		m.stats.ProtoErrReason = ProtoErrVersion
+		return false
+	}
+	if adv.VRID != c.VRID {
+		m.stats.ProtoErrReason = ProtoErrVRID
+		return false
+	}
+	if adv.Type != packet.TypeAdvertisement && adv.Type != 0 {
+		m.stats.RcvdInvalidTypePackets++
+		return false
+	}
+	v4 := c.Primary.Is4()
+	if !src.IsValid() || src.Is4() != v4 {
+		m.stats.PacketLengthErrors++
+		return false
+	}
+	if len(adv.Addrs) == 0 {
+		m.stats.AddressListErrors++
+		return false
+	}
+	for _, a := range adv.Addrs {
+		if !a.IsValid() || a.Is4() != v4 {
+			m.stats.PacketLengthErrors++
+			return false
+		}
+	}
+	if adv.MaxAdvertInt == 0 {
+		m.stats.AdvIntervalErrors++
+		return false
+	}
+	sameAddrs := equalAddrs(adv.Addrs, c.Addrs)
+	if c.Version == 2 {
+		// RFC 3768 section 7.1.
+		if m.owner {
+			m.stats.OwnerRcvdAdvertisements++
+			return false
+		}
+		if adv.AuthType != c.AuthType || (c.AuthType == packet.AuthPass && adv.AuthData != c.AuthData) {
+			m.stats.AuthErrors++
+			return false
+		}
+		if !sameAddrs {
+			m.stats.AddressListErrors++
+			if adv.Priority != 255 {
+				return false
+			}
+		}
+		if adv.Interval() != c.AdvertInterval {
+			m.stats.AdvIntervalErrors++
+			return false
+		}
+	} else {
+		// RFC 9568 section 7.1: log (count) and process.
+		if !sameAddrs {
+			m.stats.AddressListErrors++
+		}
+		if adv.Interval() != c.AdvertInterval {
+			m.stats.AdvIntervalErrors++
+		}
+		if m.owner {
+			m.stats.OwnerRcvdAdvertisements++
+		}
+		if v4 {
+			switch info.Checksum {
+			case packet.ChecksumPseudoHeader:
+				m.stats.RcvdChecksumPseudo++
+			case packet.ChecksumMessage:
+				m.stats.RcvdChecksumMessage++
+			}
+		} else if info.NoLinkLocalFirst {
+			m.stats.NoLinkLocalFirst++
+		}
+	}
+	m.stats.RcvdAdvertisements++
+	if adv.Priority == 0 {
+		m.stats.RcvdPriZeroPackets++
+	}
+	return true
+}
+
+// stepBackup is the Backup state's handling of an accepted advertisement,
+// RFC 9568 section 6.4.2 and RFC 3768 section 6.4.2.
+func (m *Machine) stepBackup(now time.Time, adv *packet.Advertisement, src netip.Addr) {
+	if adv.Priority == 0 {
+		// "Set the Active_Down_Timer to Skew_Time."
+		m.downTimer = now.Add(m.skew)
+		m.preempting = false
+		return
+	}
+	if !m.preemptNow(now) || adv.Priority >= m.prio {
+		m.learn(adv)
+		m.downTimer = now.Add(m.downInterval)
+		m.master = src
+		m.preempting = false
+		return
+	}
+	// Preempt_Mode and a lower priority: discard; Master_Down_Timer will
+	// fire and this router preempts.
+	m.preempting = true
+}
+
+// preemptNow reports whether Preempt_Mode is in force: on unless
+// NoPreempt (the owner always preempts), and not during the preempt delay.
+func (m *Machine) preemptNow(now time.Time) bool {
+	if m.owner {
+		return true
+	}
+	if m.cfg.NoPreempt {
+		return false
+	}
+	return m.preemptUntil.IsZero() || !now.Before(m.preemptUntil)
+}
+
+// stepMaster is the Master state's handling of an accepted advertisement,
+// RFC 9568 section 6.4.3 and RFC 3768 section 6.4.3.
+func (m *Machine) stepMaster(now time.Time, adv *packet.Advertisement, src netip.Addr) {
+	if adv.Priority == 0 {
+		// "Send an ADVERTISEMENT; Reset the Adver_Timer."
+		m.send(m.prio)
+		m.adverTimer = now.Add(m.cfg.AdvertInterval)
+		return
+	}
+	better := adv.Priority > m.prio ||
+		adv.Priority == m.prio && src.WithZone("").Compare(m.cfg.Primary.WithZone("")) > 0
+	if better {
+		if m.owner {
+			// The owner stays master (RFC 9568 errata 8298): counted in
+			// validate, nothing else to do.
+			return
+		}
+		m.learn(adv)
+		m.master = src
+		m.releaseAddrs()
+		m.becomeBackup(now, ReasonHigherPriority)
+		return
+	}
+	if m.cfg.Version == 2 || m.cfg.RFC5798 {
+		return // RFC 3768 / RFC 5798: discard.
+	}
+	// RFC 9568: discard it, and send an advertisement immediately to
+	// assert mastership and refresh learning bridges. Adver_Timer keeps
+	// running.
+	m.send(m.prio)
+	m.emit(Action{Kind: ActAnnounce})
+}
+
+// learn sets Master_Adv_Interval from adv (VRRPv3 only) and recomputes
+// Skew_Time and Master_Down_Interval, RFC 9568 section 6.4.2.
+func (m *Machine) learn(adv *packet.Advertisement) {
+	if m.cfg.Version == 3 {
+		m.masterAdvInt = adv.Interval()
+	}
+	m.recompute()
+}
+
+// recompute sets Skew_Time and Master_Down_Interval from the priority and
+// Master_Adv_Interval, in nanoseconds (RFC 9568 section 6.1; for VRRPv2
+// the skew is (256-Priority)/256 seconds, RFC 3768 section 6.1).
+func (m *Machine) recompute() {
+	unit := m.masterAdvInt
+	if m.cfg.Version == 2 {
+		unit = time.Second
+	}
+	m.skew = time.Duration(256-int64(m.prio)) * unit / 256
+	m.downInterval = 3*m.masterAdvInt + m.skew
 }
 
 // CountError counts a packet for this virtual router that failed to parse,
-// in the RFC 6527 statistic that err (from packet.Unmarshal) maps to.
-func (m *Machine) CountError(err error) { panic("TODO") }
+// in the RFC 6527 statistic that err (from packet.Unmarshal) maps to:
+// packet.ErrLength and packet.ErrFamily to PacketLengthErrors, ErrType to
+// RcvdInvalidTypePackets, ErrNoAddrs to AddressListErrors,
+// ErrZeroInterval to AdvIntervalErrors, ErrVersion and ErrChecksum to
+// ProtoErrReason (the global vrrpv3RouterVersionErrors and
+// vrrpv3RouterChecksumErrors are the Router's). Other errors are ignored.
+func (m *Machine) CountError(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, packet.ErrLength), errors.Is(err, packet.ErrFamily):
+		m.stats.PacketLengthErrors++
+	case errors.Is(err, packet.ErrType):
+		m.stats.RcvdInvalidTypePackets++
+	case errors.Is(err, packet.ErrNoAddrs):
+		m.stats.AddressListErrors++
+	case errors.Is(err, packet.ErrZeroInterval):
+		m.stats.AdvIntervalErrors++
+	case errors.Is(err, packet.ErrVersion):
+		m.stats.ProtoErrReason = ProtoErrVersion
+	case errors.Is(err, packet.ErrChecksum):
+		m.stats.ProtoErrReason = ProtoErrChecksum
+	}
+}
 
-// SetPriority changes the priority (tracking scripts, interface weights);
-// 1-254 for a non-owner. A master whose priority falls keeps mastership
-// until a better advertisement arrives; a backup whose priority rises
-// above the master's preempts at its next opportunity.
-func (m *Machine) SetPriority(now time.Time, prio uint8) []Action { panic("TODO") }
+// SetPriority changes the priority (tracking scripts, interface weights).
+// For a non-owner it is clamped to 1-254 (0 is reserved for a leaving
+// master, 255 for the owner); the owner's priority stays 255 and the call
+// does nothing. It recomputes Skew_Time and Master_Down_Interval, which
+// take effect when Master_Down_Timer is next set; a running timer is not
+// moved. A master whose priority falls keeps mastership, sending the new
+// priority, until a better advertisement arrives. A backup whose priority
+// rises above the master's preempts at its next opportunity: it discards
+// the master's next (now lower-priority) advertisement and its
+// Master_Down_Timer fires (ReasonPreempted). SetPriority returns no
+// actions today; the result is a slice for future use.
+func (m *Machine) SetPriority(now time.Time, prio uint8) []Action {
+	m.acts = m.acts[:0]
+	if m.owner {
+		return m.acts
+	}
+	prio = min(max(prio, 1), 254)
+	m.prio = prio
+	m.recompute()
+	return m.acts
+}
 
 // InterfaceDown moves the machine to Fault (keepalived's FAULT): a master
-// sends a priority-0 advertisement (as keepalived does) and releases its
-// addresses.
-func (m *Machine) InterfaceDown(now time.Time) []Action { panic("TODO") }
+// releases its addresses and sends a priority-0 advertisement (as
+// keepalived does). In Initialize it only remembers the interface is down,
+// so that Start goes to Fault.
+func (m *Machine) InterfaceDown(now time.Time) []Action {
+	m.acts = m.acts[:0]
+	m.ifDown = true
+	switch m.state {
+	case Master:
+		m.leaveMaster()
+		m.becomeFault(ReasonInterfaceDown)
+	case Backup:
+		m.becomeFault(ReasonInterfaceDown)
+	}
+	return m.acts
+}
 
-// InterfaceUp leaves Fault as Startup would.
-func (m *Machine) InterfaceUp(now time.Time) []Action { panic("TODO") }
+// InterfaceUp leaves Fault as Startup would (the owner to Master, others
+// to Backup, restarting the preempt delay), with ReasonInterfaceUp. In
+// Initialize it only clears the down flag.
+func (m *Machine) InterfaceUp(now time.Time) []Action {
+	m.acts = m.acts[:0]
+	m.ifDown = false
+	if m.state == Fault {
+		m.startup(now, ReasonInterfaceUp)
+	}
+	return m.acts
+}
 
 // Sync moves the machine to Master or Backup because another member of its
-// sync group did (keepalived's vrrp_sync_group). Other targets are
-// ignored; so is a machine in Initialize or Fault.
-func (m *Machine) Sync(now time.Time, to State) []Action { panic("TODO") }
+// sync group did (keepalived's vrrp_sync_group), with ReasonSyncGroup.
+// Backup to Master behaves as if Master_Down_Timer fired (NewMasterReason
+// priority); Master to Backup releases the addresses, sends nothing and
+// starts Master_Down_Timer with Master_Down_Interval for the configured
+// interval. The owner does not leave Master. Other targets are ignored; so
+// is a machine in Initialize or Fault.
+func (m *Machine) Sync(now time.Time, to State) []Action {
+	m.acts = m.acts[:0]
+	switch {
+	case m.state == Backup && to == Master:
+		m.becomeMaster(now, ReasonSyncGroup, ReasonPriority)
+	case m.state == Master && to == Backup && !m.owner:
+		m.masterAdvInt = m.cfg.AdvertInterval
+		m.recompute()
+		m.master = netip.Addr{}
+		m.releaseAddrs()
+		m.becomeBackup(now, ReasonSyncGroup)
+	}
+	return m.acts
+}
 
 // Advertisement returns the advertisement to send for an ActSend with the
-// given priority. The returned value is owned by the machine and valid
-// until the next call.
-func (m *Machine) Advertisement(prio uint8) *packet.Advertisement { panic("TODO") }
+// given priority: VRRPv3 with the interval in centiseconds, VRRPv2 in
+// seconds with the authentication fields. The returned value (and its
+// Addrs, which are the configured addresses) is owned by the machine and
+// valid until the next call; do not modify it.
+func (m *Machine) Advertisement(prio uint8) *packet.Advertisement {
+	m.adv.Priority = prio
+	m.adv.Checksum = 0
+	return &m.adv
+}
+
+// becomeMaster enters Master: transition, take the addresses, send an
+// advertisement, announce (RFC 9568 sections 6.4.1 and 6.4.2), start
+// Adver_Timer.
+func (m *Machine) becomeMaster(now time.Time, reason, newMasterReason Reason) {
+	from := m.state
+	m.state = Master
+	m.downTimer, m.preemptUntil = time.Time{}, time.Time{}
+	m.preempting = false
+	m.master = m.cfg.Primary
+	m.adverTimer = now.Add(m.cfg.AdvertInterval)
+	m.stats.MasterTransitions++
+	m.stats.NewMasterReason = newMasterReason
+	m.emit(Action{Kind: ActTransition, From: from, To: Master, Reason: reason})
+	m.emit(Action{Kind: ActTakeAddrs})
+	m.send(m.prio)
+	m.emit(Action{Kind: ActAnnounce})
+}
+
+// becomeBackup enters Backup with Master_Down_Timer set to
+// Master_Down_Interval from now; the caller has set Master_Adv_Interval.
+func (m *Machine) becomeBackup(now time.Time, reason Reason) {
+	from := m.state
+	m.state = Backup
+	m.adverTimer = time.Time{}
+	m.preempting = false
+	m.downTimer = now.Add(m.downInterval)
+	m.emit(Action{Kind: ActTransition, From: from, To: Backup, Reason: reason})
+}
+
+// becomeInitialize enters Initialize, stopping every timer.
+func (m *Machine) becomeInitialize() {
+	m.leave()
+	from := m.state
+	m.state = Initialize
+	m.emit(Action{Kind: ActTransition, From: from, To: Initialize, Reason: ReasonShutdown})
+}
+
+// becomeFault enters Fault, stopping every timer.
+func (m *Machine) becomeFault(reason Reason) {
+	m.leave()
+	from := m.state
+	m.state = Fault
+	m.emit(Action{Kind: ActTransition, From: from, To: Fault, Reason: reason})
+}
+
+func (m *Machine) leave() {
+	m.adverTimer, m.downTimer, m.preemptUntil = time.Time{}, time.Time{}, time.Time{}
+	m.preempting = false
+	m.master = netip.Addr{}
+}
+
+// leaveMaster: release the addresses and send a priority-0 advertisement.
+func (m *Machine) leaveMaster() {
+	m.releaseAddrs()
+	m.send(0)
+}
+
+func (m *Machine) releaseAddrs() { m.emit(Action{Kind: ActReleaseAddrs}) }
+
+func (m *Machine) send(prio uint8) {
+	m.stats.SentAdvertisements++
+	if prio == 0 {
+		m.stats.SentPriZeroPackets++
+	}
+	m.emit(Action{Kind: ActSend, Priority: prio})
+}
+
+func (m *Machine) emit(a Action) { m.acts = append(m.acts, a) }
+
+// equalAddrs reports whether a and b hold the same addresses, in any order.
+func equalAddrs(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	inOrder := true
+	for i := range a {
+		if a[i] != b[i] {
+			inOrder = false
+			break
+		}
+	}
+	return inOrder || subset(a, b) && subset(b, a)
+}
+
+func subset(a, b []netip.Addr) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if x == y {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

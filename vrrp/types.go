@@ -70,8 +70,10 @@ const (
 	ReasonInterfaceDown
 	// ReasonInterfaceUp: Fault -> Backup (or Master for the owner).
 	ReasonInterfaceUp
-	// ReasonPriorityChange: a backup priority change (SetPriority) made
-	// this router lose mastership.
+	// ReasonPriorityChange: reserved for a priority change that makes
+	// this router lose mastership. The Machine does not emit it: a master
+	// whose priority falls keeps mastership until a better advertisement
+	// arrives (ReasonHigherPriority).
 	ReasonPriorityChange
 	// ReasonSyncGroup: a member of the same sync group changed state.
 	ReasonSyncGroup
@@ -137,7 +139,16 @@ func (k ActionKind) String() string {
 
 // Action is one output of the Machine, to be executed by the caller in the
 // order returned. Actions that take or release addresses precede the
-// advertisement that claims them.
+// advertisement that claims them:
+//
+//   - becoming Master: ActTransition, ActTakeAddrs, ActSend, ActAnnounce;
+//   - leaving Master for Initialize or Fault (Shutdown, InterfaceDown):
+//     ActReleaseAddrs, ActSend with priority 0, ActTransition;
+//   - leaving Master for Backup (a better advertisement, Sync):
+//     ActReleaseAddrs, ActTransition;
+//   - a VRRPv3 master hearing a lower priority: ActSend, ActAnnounce.
+//
+// Every state change carries exactly one ActTransition.
 type Action struct {
 	Kind ActionKind
 	// Priority of the advertisement to send (ActSend).
@@ -180,7 +191,10 @@ type Config struct {
 	// VRID is the Virtual Router Identifier, 1-255. Required.
 	VRID uint8
 	// Priority is this router's priority, 1-255; 255 means this router
-	// owns the virtual addresses. If zero, 100 (RFC 9568 section 5.2.4).
+	// owns the virtual addresses (the owner becomes master at Start and
+	// never yields; Addrs need not contain Primary, as in keepalived).
+	// If zero, 100 (RFC 9568 section 5.2.4). Machine.SetPriority moves a
+	// non-owner's priority within 1-254.
 	Priority uint8
 	// Version is 2 (RFC 3768, IPv4 only) or 3 (RFC 9568). If zero, 3.
 	Version uint8
@@ -188,9 +202,10 @@ type Config struct {
 	// 10ms from 10ms to 40.95s, for VRRPv2 whole seconds from 1s to 255s.
 	// If zero, 1s.
 	AdvertInterval time.Duration
-	// Addrs are the virtual addresses, at least one, all of one family.
-	// For IPv6 put the link-local virtual address first (RFC 9568 section
-	// 5.2.9). Required.
+	// Addrs are the virtual addresses: 1-255 distinct addresses, all of
+	// one family, IPv4 for VRRPv2. For IPv6 put the link-local virtual
+	// address first (RFC 9568 section 5.2.9). Required. NewMachine copies
+	// the slice.
 	Addrs []netip.Addr
 	// Primary is this router's own address on the interface: the source of
 	// its advertisements and the tie-breaker on equal priority (RFC 9568
@@ -211,17 +226,22 @@ type Config struct {
 	// only reports it; the host's address handling acts on it.
 	AcceptMode bool
 	// AuthType and AuthData are VRRPv2 authentication (RFC 2338 section
-	// 5.3.6; keepalived's auth_type PASS). Advertisements whose type or
-	// data differ are dropped and counted. Must be AuthNone for VRRPv3.
+	// 5.3.6; keepalived's auth_type PASS): AuthNone (the zero value) or
+	// AuthPass with the password zero-padded in AuthData. Advertisements
+	// whose type or data differ are dropped and counted. Must be AuthNone
+	// with empty AuthData for VRRPv3.
 	AuthType packet.AuthType
 	AuthData [packet.AuthDataLen]byte
 	// Checksum is the VRRPv3-over-IPv4 checksum form to send. If
 	// ChecksumUnknown, ChecksumPseudoHeader (what keepalived and FRR send
 	// and expect). ChecksumMessage is the RFC 9568 section 5.2.8 form.
-	// Both forms are accepted on receive whatever this says.
+	// Both forms are accepted on receive whatever this says. VRRPv2 has
+	// only ChecksumMessage and VRRPv3 over IPv6 only ChecksumPseudoHeader;
+	// NewMachine fills those in and rejects the other form.
 	Checksum packet.Checksum
 	// RFC5798 restores RFC 5798 behaviour where RFC 9568 changed it: a
 	// master that hears a lower-priority advertisement ignores it instead
-	// of sending an advertisement at once. Zero value: RFC 9568.
+	// of sending an advertisement at once. Zero value: RFC 9568. VRRPv2
+	// always discards it (RFC 3768 section 6.4.3).
 	RFC5798 bool
 }

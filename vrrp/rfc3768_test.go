@@ -1,0 +1,255 @@
+package vrrp_test
+
+// Tests for the VRRPv2 differences, named after the sentences of RFC 3768
+// sections 5.3, 6.1, 6.4 and 7.1 (and RFC 2338 for the simple password
+// keepalived still sends).
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// Section 6.1: "Skew_Time: Time to skew Master_Down_Interval in seconds.
+// Calculated as: ( (256 - Priority) / 256 )" and "Master_Down_Interval:
+// Time interval for Backup to declare Master down (seconds). Calculated
+// as: (3 * Advertisement_Interval) + Skew_time". Unlike VRRPv3 the skew
+// does not scale with the interval.
+func TestRFC3768_6_1_SkewTimeInSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		prio     uint8
+		interval time.Duration
+		want     time.Duration
+	}{
+		{100, time.Second, 3*time.Second + 609375*time.Microsecond},
+		{100, 3 * time.Second, 9*time.Second + 609375*time.Microsecond},
+		{254, 255 * time.Second, 765*time.Second + 2*time.Second/256},
+	} {
+		cfg := mtConfigV2()
+		cfg.Priority, cfg.AdvertInterval = tc.prio, tc.interval
+		m := mtStartBackup(t, cfg)
+		if got := m.Deadline().Sub(mt0); got != tc.want {
+			t.Errorf("prio %d interval %v: Master_Down_Interval %v, want %v", tc.prio, tc.interval, got, tc.want)
+		}
+	}
+}
+
+// Section 6.4.2: "If the Priority in the ADVERTISEMENT is Zero, then: o
+// Set the Master_Down_Timer to Skew_Time"
+func TestRFC3768_6_4_2_BackupPriorityZeroSetsSkewTime(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.AdvertInterval = 5 * time.Second
+	m := mtStartBackup(t, cfg)
+	at := mt0.Add(2 * time.Second)
+	mtCheck(t, "priority 0", nil, mtRecv(m, at, mtAdv(cfg, 0), mtHigher))
+	mtCheckDeadline(t, m, at.Add(609375*time.Microsecond))
+}
+
+// Section 6.4.2: "If Preempt_Mode is False, or If the Priority in the
+// ADVERTISEMENT is greater than or equal to the local Priority, then: o
+// Reset the Master_Down_Timer to Master_Down_Interval". There is no
+// learned interval in VRRPv2.
+func TestRFC3768_6_4_2_BackupResetsMasterDownTimer(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.AdvertInterval = 2 * time.Second
+	m := mtStartBackup(t, cfg)
+	at := mt0.Add(1500 * time.Millisecond)
+	mtCheck(t, "Receive", nil, mtRecv(m, at, mtAdv(cfg, 200), mtHigher))
+	mtCheckDeadline(t, m, at.Add(6*time.Second+609375*time.Microsecond))
+	if got := m.Stats().RefreshRate; got != 2*time.Second {
+		t.Errorf("RefreshRate = %v, want 2s", got)
+	}
+}
+
+// Section 6.4.2: "else: o Discard the ADVERTISEMENT" (Preempt_Mode and a
+// lower priority).
+func TestRFC3768_6_4_2_BackupDiscardsLower(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.Priority = 200
+	m := mtStartBackup(t, cfg)
+	d := m.Deadline()
+	mtRecv(m, mt0.Add(time.Second), mtAdv(cfg, 100), mtHigher)
+	mtCheckDeadline(t, m, d)
+	mtCheck(t, "takeover", mtBecomeMaster(vrrp.Backup, vrrp.ReasonPreempted, 200), m.Tick(d))
+}
+
+// Section 6.4.3: "If the Priority in the ADVERTISEMENT is greater than the
+// local Priority, or If the Priority in the ADVERTISEMENT is equal to the
+// local Priority and the primary IP Address of the sender is greater than
+// the local primary IP Address, then: o Cancel Adver_Timer o Set
+// Master_Down_Timer to Master_Down_Interval o Transition to the {Backup}
+// state"
+func TestRFC3768_6_4_3_MasterYieldsToBetter(t *testing.T) {
+	for _, tc := range []struct {
+		src  netip.Addr
+		prio uint8
+	}{{mtLower, 101}, {mtHigher, 100}} {
+		cfg := mtConfigV2()
+		m, now := mtStartMaster(t, cfg)
+		mtCheck(t, "Receive", []vrrp.Action{mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+			mtRecv(m, now, mtAdv(cfg, tc.prio), tc.src))
+		mtCheckDeadline(t, m, now.Add(3609375*time.Microsecond))
+	}
+}
+
+// Section 6.4.3: "else: o Discard ADVERTISEMENT". VRRPv2 has no immediate
+// re-advertisement (that is RFC 9568's), and the Adver_Timer keeps
+// running.
+func TestRFC3768_6_4_3_MasterDiscardsLower(t *testing.T) {
+	cfg := mtConfigV2()
+	m, now := mtStartMaster(t, cfg)
+	d := m.Deadline()
+	mtCheck(t, "lower", nil, mtRecv(m, now, mtAdv(cfg, 99), mtHigher))
+	mtCheck(t, "equal from lower address", nil, mtRecv(m, now, mtAdv(cfg, 100), mtLower))
+	mtCheckDeadline(t, m, d)
+	mtCheckState(t, m, vrrp.Master)
+}
+
+// Section 6.4.3: "If a Shutdown event is received, then: o Cancel the
+// Adver_Timer o Send an ADVERTISEMENT with Priority = 0 o Transition to
+// the {Initialize} state"
+func TestRFC3768_6_4_3_MasterShutdown(t *testing.T) {
+	m, now := mtStartMaster(t, mtConfigV2())
+	mtCheck(t, "Shutdown", []vrrp.Action{mtRelease, mtSend(0), mtTrans(vrrp.Master, vrrp.Initialize, vrrp.ReasonShutdown)}, m.Shutdown(now))
+}
+
+// Section 7.1: "MUST verify that the IP TTL is 255."
+func TestRFC3768_7_1_TTLMustBe255(t *testing.T) {
+	cfg := mtConfigV2()
+	m := mtStartBackup(t, cfg)
+	m.Receive(mt0, mtAdv(cfg, 200), mtHigher, 1, packet.Info{})
+	if s := m.Stats(); s.IPTTLErrors != 1 || s.RcvdAdvertisements != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Section 7.1: "MUST verify the VRRP version is 2."
+func TestRFC3768_7_1_VersionMustBe2(t *testing.T) {
+	cfg := mtConfigV2()
+	m := mtStartBackup(t, cfg)
+	adv := mtAdv(cfg, 200)
+	adv.Version = 3
+	mtRecv(m, mt0, adv, mtHigher)
+	if s := m.Stats(); s.ProtoErrReason != vrrp.ProtoErrVersion || s.RcvdAdvertisements != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Section 7.1: "MUST verify that the VRID is configured on the receiving
+// interface and the local router is not the IP Address owner (Priority
+// equals 255 (decimal))." The owner discards (and counts) advertisements.
+func TestRFC3768_7_1_OwnerDiscards(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.Priority = 255
+	m := mtNew(t, cfg)
+	m.Start(mt0)
+	mtCheck(t, "lower", nil, mtRecv(m, mt0, mtAdv(cfg, 100), mtHigher))
+	mtCheck(t, "priority 0", nil, mtRecv(m, mt0, mtAdv(cfg, 0), mtHigher))
+	if s := m.Stats(); s.OwnerRcvdAdvertisements != 2 || s.RcvdAdvertisements != 0 || s.RcvdPriZeroPackets != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Section 7.1: "MUST verify that the Auth Type matches the locally
+// configured authentication method for the virtual router and perform that
+// authentication method." (RFC 2338 section 5.3.6.1: the simple text
+// password must match.)
+func TestRFC3768_7_1_AuthTypeMustMatch(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.AuthType = packet.AuthPass
+	copy(cfg.AuthData[:], "secret")
+	m := mtStartBackup(t, cfg)
+	wrongType := mtAdv(cfg, 200)
+	wrongType.AuthType, wrongType.AuthData = packet.AuthNone, [8]byte{}
+	wrongPass := mtAdv(cfg, 200)
+	copy(wrongPass.AuthData[:], "Secret")
+	mtRecv(m, mt0, wrongType, mtHigher)
+	mtRecv(m, mt0, wrongPass, mtHigher)
+	if s := m.Stats(); s.AuthErrors != 2 || s.RcvdAdvertisements != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	mtRecv(m, mt0, mtAdv(cfg, 200), mtHigher)
+	if s := m.Stats(); s.AuthErrors != 2 || s.RcvdAdvertisements != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	// Without authentication configured, AuthPass is a mismatch too.
+	m2 := mtStartBackup(t, mtConfigV2())
+	mtRecv(m2, mt0, mtAdv(cfg, 200), mtHigher)
+	if s := m2.Stats(); s.AuthErrors != 1 {
+		t.Errorf("AuthErrors = %d, want 1", s.AuthErrors)
+	}
+}
+
+// Section 7.1: "MAY verify that "Count IP Addrs" and the list of IP
+// Address matches the IP_Addresses configured for the VRID. If the above
+// check fails, the receiver SHOULD log the event [...]. If the packet was
+// not generated by the address owner (Priority does not equal 255
+// (decimal)), the receiver MUST drop the packet, otherwise continue
+// processing."
+func TestRFC3768_7_1_AddressListMismatchDroppedUnlessOwner(t *testing.T) {
+	cfg := mtConfigV2()
+	m := mtStartBackup(t, cfg)
+	adv := mtAdv(cfg, 200)
+	adv.Addrs = []netip.Addr{mtOther}
+	mtRecv(m, mt0, adv, mtHigher)
+	if s := m.Stats(); s.AddressListErrors != 1 || s.RcvdAdvertisements != 0 {
+		t.Errorf("non-owner: stats %+v", s)
+	}
+	adv.Priority = 255
+	mtRecv(m, mt0, adv, mtHigher)
+	if s := m.Stats(); s.AddressListErrors != 2 || s.RcvdAdvertisements != 1 {
+		t.Errorf("owner: stats %+v", s)
+	}
+}
+
+// Section 7.1: "MUST verify that the Adver Interval in the packet is the
+// same as the locally configured for this virtual router. If the above
+// check fails, the receiver MUST discard the packet".
+func TestRFC3768_7_1_AdverIntervalMustMatch(t *testing.T) {
+	cfg := mtConfigV2()
+	m := mtStartBackup(t, cfg)
+	d := m.Deadline()
+	adv := mtAdv(cfg, 200)
+	adv.MaxAdvertInt = 2
+	mtRecv(m, mt0.Add(time.Second), adv, mtHigher)
+	mtCheckDeadline(t, m, d)
+	if s := m.Stats(); s.AdvIntervalErrors != 1 || s.RcvdAdvertisements != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Section 5.3.7: "The Advertisement interval indicates the time interval
+// (in seconds) between ADVERTISEMENTS." Section 5.3.6/5.3.10 (RFC 2338):
+// the authentication type and data are carried.
+func TestRFC3768_5_3_7_AdvertisementIntervalInSeconds(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.AdvertInterval = 255 * time.Second
+	cfg.AuthType = packet.AuthPass
+	copy(cfg.AuthData[:], "pw")
+	a := mtNew(t, cfg).Advertisement(100)
+	if a.Version != 2 || a.MaxAdvertInt != 255 || a.AuthType != packet.AuthPass || string(a.AuthData[:2]) != "pw" || a.Priority != 100 {
+		t.Errorf("Advertisement = %+v", a)
+	}
+}
+
+// Section 5.2 / 1: VRRPv2 is IPv4 only; authentication is VRRPv2 only.
+func TestRFC3768_ConfigIPv4OnlyAndAuth(t *testing.T) {
+	cfg := mtConfigV2()
+	cfg.Addrs, cfg.Primary = []netip.Addr{mtVIP6}, mtSelf6
+	if _, err := vrrp.NewMachine(cfg); err == nil {
+		t.Error("VRRPv2 over IPv6: no error")
+	}
+	cfg = mtConfig()
+	cfg.AuthType = packet.AuthPass
+	if _, err := vrrp.NewMachine(cfg); err == nil {
+		t.Error("VRRPv3 with authentication: no error")
+	}
+	cfg = mtConfigV2()
+	cfg.AuthType = packet.AuthAH
+	if _, err := vrrp.NewMachine(cfg); err == nil {
+		t.Error("VRRPv2 with IP AH: no error")
+	}
+}
