@@ -1,0 +1,51 @@
+// Package netlab builds throw-away LANs of network namespaces for
+// integration tests, the Go form of /work/shared/lab/netlab.sh.
+//
+// A lab of N hosts is N+1 network namespaces: one holding a Linux bridge
+// (br0) and, per host, a namespace whose eth0 is a veth pair attached to
+// that bridge. Host i (1-based) gets
+//
+//	eth0  MAC 02:00:00:00:00:0i (02:00:00:00:00:ii for i > 9, in hex)
+//	      10.99.0.i/24, fd99::i/64, link-local fe80::ff:fe00:i
+//
+// Everything lives inside namespaces the lab creates: nothing is added to
+// the caller's own namespace, so two labs (or two test binaries) never
+// collide, and traffic never leaves the lab. Names carry a per-lab unique
+// prefix; t.Cleanup kills the processes the lab started and deletes every
+// namespace, also when the test fails or panics.
+//
+// Tests call New, which skips the test when the process cannot create
+// namespaces (not root, no iproute2) — or fails it when the environment
+// says privileged tests must run (CI=true or GOVRRP_REQUIRE_PRIV=1).
+package netlab
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// mustRun reports whether privileged tests must run rather than skip:
+// CI=true or GOVRRP_REQUIRE_PRIV=1.
+func mustRun() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1"
+}
+
+// skipOrFail skips t with the given reason, or fails it when privileged
+// tests are required (CI=true or GOVRRP_REQUIRE_PRIV=1).
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if mustRun() {
+		t.Fatalf("netlab: "+format+" (CI=true or GOVRRP_REQUIRE_PRIV=1: privileged tests must run)", args...)
+	}
+	t.Skipf("netlab: "+format+" (skipping; set GOVRRP_REQUIRE_PRIV=1 to make this a failure)", args...)
+}
+
+// RequireTool skips t (or fails it under CI=true / GOVRRP_REQUIRE_PRIV=1)
+// when the named program is not on PATH. netlab never installs anything.
+func RequireTool(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		skipOrFail(t, "%s not found on PATH: install it to run this test", name)
+	}
+}

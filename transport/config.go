@@ -1,0 +1,164 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"syscall"
+)
+
+// Config configures the raw-socket transport (Listen, ListenMulti, New).
+// A nil *Config and the zero value are valid when the family can be
+// inferred. A Config must not be modified after it has been passed.
+type Config struct {
+	// Family is 4 (IPv4, protocol 112 to 224.0.0.18) or 6 (IPv6, next
+	// header 112 to ff02::12). If zero, it is inferred from Src, then from
+	// Peers; Listen with neither falls back to 4.
+	Family int
+	// Peers, if not empty, switches to unicast (keepalived's
+	// unicast_peer): WriteTo with a zero Meta.Dst sends one copy to each
+	// peer instead of the multicast group, the group is not joined, and
+	// ReadFrom drops (and counts in Stats.NotPeer) packets whose source is
+	// not a peer. All peers must be of Family. IPv6 link-local peers are
+	// compared without their zone.
+	Peers []netip.Addr
+	// Src, if valid, is the source address of every packet sent. If zero,
+	// IPv4 uses the interface's first IPv4 address and IPv6 its
+	// link-local address (RFC 9568 section 5.1.2.1). Src must be of
+	// Family.
+	Src netip.Addr
+	// NoBindToDevice, if true, leaves a Listen socket unbound
+	// (no SO_BINDTODEVICE): packets are still filtered by interface index,
+	// but the kernel does not isolate the socket from other links. The
+	// zero value binds. ListenMulti sockets are never bound.
+	NoBindToDevice bool
+	// Logger receives debug records about dropped packets. If nil,
+	// nothing is logged.
+	Logger *slog.Logger
+}
+
+// family returns the address family of cfg: Family, or inferred, or def.
+func (cfg *Config) family(def int) (int, error) {
+	fam := cfg.Family
+	if fam == 0 {
+		switch {
+		case cfg.Src.IsValid():
+			fam = addrFamily(cfg.Src)
+		case len(cfg.Peers) > 0:
+			fam = addrFamily(cfg.Peers[0])
+		default:
+			fam = def
+		}
+	}
+	if fam != 4 && fam != 6 {
+		return 0, fmt.Errorf("transport: Config.Family %d: must be 4 or 6", cfg.Family)
+	}
+	if cfg.Src.IsValid() && addrFamily(cfg.Src) != fam {
+		return 0, fmt.Errorf("transport: Config.Src %v: must be an IPv%d address", cfg.Src, fam)
+	}
+	for i, p := range cfg.Peers {
+		if !p.IsValid() || addrFamily(p) != fam {
+			return 0, fmt.Errorf("transport: Config.Peers[%d] %v: must be an IPv%d address", i, p, fam)
+		}
+		if p.IsMulticast() || p.IsUnspecified() {
+			return 0, fmt.Errorf("transport: Config.Peers[%d] %v: must be a unicast address", i, p)
+		}
+	}
+	return fam, nil
+}
+
+func addrFamily(a netip.Addr) int {
+	if a.Is4() || a.Is4In6() {
+		return 4
+	}
+	return 6
+}
+
+func (cfg *Config) logger() *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Error is the error of a raw-socket operation. It names the interface
+// and, for permission failures, the capability the process lacks:
+//
+//	transport: eth0: raw socket: operation not permitted (needs CAP_NET_RAW)
+//
+// It unwraps to the underlying error, so errors.Is(err, os.ErrPermission)
+// and errors.Is(err, net.ErrClosed) work.
+type Error struct {
+	// Iface is the interface name, or empty for a socket not tied to one.
+	Iface string
+	// Op is the failed operation: "raw socket", "bind to device", "join
+	// group", "read", "write", ...
+	Op string
+	// Cap is the capability that would have allowed the operation, set
+	// only when Err is a permission error.
+	Cap string
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "transport: "
+	if e.Iface != "" {
+		s += e.Iface + ": "
+	}
+	s += e.Op + ": "
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		s += errno.Error()
+	} else {
+		s += e.Err.Error()
+	}
+	if e.Cap != "" {
+		s += " (needs " + e.Cap + ")"
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// opCaps names the capability each privileged operation needs.
+var opCaps = map[string]string{
+	"raw socket":     "CAP_NET_RAW",
+	"bind to device": "CAP_NET_RAW",
+	"join group":     "CAP_NET_RAW",
+	"socket option":  "CAP_NET_RAW",
+}
+
+// opError wraps err as an *Error for iface and op, naming the missing
+// capability when err is a permission error. A nil err stays nil.
+func opError(iface, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Iface: iface, Op: op, Err: err}
+	if errors.Is(err, os.ErrPermission) {
+		e.Cap = opCaps[op]
+	}
+	return e
+}
+
+// Stats counts packets the raw-socket transport received and dropped
+// itself, before the caller saw them.
+type Stats struct {
+	// Received is the number of packets ReadFrom returned.
+	Received uint64
+	// Own counts packets whose source is an address of the receiving
+	// interface (our own advertisements heard back).
+	Own uint64
+	// NotPeer counts packets from a source that is not a configured
+	// unicast peer.
+	NotPeer uint64
+	// OtherIface counts packets that arrived on an interface the Conn has
+	// not joined.
+	OtherIface uint64
+	// Truncated counts packets larger than the caller's buffer, and
+	// malformed packets (short IPv4 header, missing control messages).
+	Truncated uint64
+}

@@ -1,0 +1,721 @@
+//go:build linux
+
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// vrrpProto is the IP protocol number of VRRP, RFC 9568 section 5.1.1.3.
+const vrrpProto = 112
+
+var (
+	groupV4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+	groupV6 = netip.MustParseAddr("ff02::12")
+)
+
+// RawConn is the raw-socket VRRP transport for one address family (RFC
+// 9568 section 5.1): an IPv4 protocol-112 or IPv6 next-header-112 socket
+// serving one interface (Listen) or several (ListenMulti + Join).
+//
+// RawConn is safe for one reader and concurrent writers; Join, Leave and
+// Close may be called at any time.
+type RawConn struct {
+	family int
+	ipc    *net.IPConn
+	rc     syscall.RawConn
+	p4     *ipv4.PacketConn
+	p6     *ipv6.PacketConn
+	name   string // interface name for errors: the Listen interface, or ""
+	src    netip.Addr
+	peers  []netip.Addr // unzoned
+	group  netip.Addr
+	log    *slog.Logger
+
+	// keepOwn disables the own-source filter (tests only).
+	keepOwn bool
+
+	mu     sync.RWMutex
+	ifaces map[int]*ifaceState
+
+	// Receive state: one ReadFrom at a time, no allocation per packet.
+	rmu    sync.Mutex
+	hdr    [ipv4.HeaderLen]byte
+	iov    [2]unix.Iovec
+	msg    unix.Msghdr
+	rname  unix.RawSockaddrInet6
+	oob    [128]byte
+	readFn func(fd uintptr) bool
+	rn     int
+	rerrno syscall.Errno
+
+	// Send state, reused under wmu.
+	wmu   sync.Mutex
+	wms   []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+	wbufs [][]byte
+	wcnt  []int
+
+	received, own, notPeer, otherIface, truncated atomic.Uint64
+	lastLog                                       atomic.Int64
+	suppressed                                    atomic.Uint64
+}
+
+// ifaceState is one joined interface.
+type ifaceState struct {
+	index  int
+	name   string
+	src    netip.Addr   // default source (zoned if link-local)
+	own    []netip.Addr // the interface's addresses, unzoned
+	oob    []byte       // send control message for src
+	group  net.Addr     // the VRRP group
+	peers  []net.Addr   // Config.Peers as net.Addrs
+	joined bool
+}
+
+var (
+	_ Conn        = (*RawConn)(nil)
+	_ BatchWriter = (*RawConn)(nil)
+	_ Sourcer     = (*RawConn)(nil)
+)
+
+// Listen opens a raw VRRP socket for interface ifname: protocol 112,
+// joined to 224.0.0.18 or ff02::12 there (unless cfg.Peers is set), bound
+// to the interface with SO_BINDTODEVICE unless cfg.NoBindToDevice. The
+// interface is looked up in the calling thread's network namespace. A nil
+// cfg means the zero Config (IPv4 multicast).
+//
+// Listen needs CAP_NET_RAW; without it the error names the capability and
+// matches os.ErrPermission.
+func Listen(ifname string, cfg *Config) (*RawConn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	fam, err := cfg.family(4)
+	if err != nil {
+		return nil, err
+	}
+	bind := ifname
+	if cfg.NoBindToDevice {
+		bind = ""
+	}
+	ipc, err := listenRaw(fam, ifname, bind)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConn(ipc, fam, cfg, ifname)
+	if err != nil {
+		ipc.Close()
+		return nil, err
+	}
+	if err := c.Join(ifname); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListenMulti opens one raw VRRP socket of the given family (4 or 6) that
+// serves every interface later added with Join. The socket is not bound
+// to a device: packets from interfaces that were not joined are dropped
+// by interface index (Stats.OtherIface). cfg.Family, if set, must equal
+// family; cfg.Src, if set, is the source on every interface.
+func ListenMulti(family int, cfg *Config) (*RawConn, error) {
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Family != 0 && c.Family != family {
+		return nil, fmt.Errorf("transport: Config.Family %d: ListenMulti was asked for IPv%d", c.Family, family)
+	}
+	c.Family = family
+	fam, err := c.family(0)
+	if err != nil {
+		return nil, err
+	}
+	ipc, err := listenRaw(fam, "", "")
+	if err != nil {
+		return nil, err
+	}
+	rc, err := newConn(ipc, fam, &c, "")
+	if err != nil {
+		ipc.Close()
+		return nil, err
+	}
+	return rc, nil
+}
+
+// New wraps an existing raw socket: c must come from
+// net.ListenPacket("ip4:112", ...) or ("ip6:112", ...), for example opened
+// in another network namespace or handed over by a privileged parent.
+// New sets the socket options the transport needs; add interfaces with
+// Join. cfg.Family, if set, must match the socket.
+func New(c *net.IPConn, cfg *Config) (*RawConn, error) {
+	conf := Config{}
+	if cfg != nil {
+		conf = *cfg
+	}
+	la, ok := c.LocalAddr().(*net.IPAddr)
+	if !ok {
+		return nil, fmt.Errorf("transport: New: not a raw IP socket (local address %v)", c.LocalAddr())
+	}
+	fam := 6
+	if la.IP == nil || la.IP.To4() != nil {
+		fam = 4
+	}
+	if conf.Family != 0 && conf.Family != fam {
+		return nil, fmt.Errorf("transport: Config.Family %d: the socket is IPv%d", conf.Family, fam)
+	}
+	conf.Family = fam
+	if _, err := conf.family(0); err != nil {
+		return nil, err
+	}
+	return newConn(c, fam, &conf, "")
+}
+
+// listenRaw opens the protocol-112 socket, bound to device bind if not
+// empty.
+func listenRaw(fam int, ifname, bind string) (*net.IPConn, error) {
+	network, laddr := "ip4:112", "0.0.0.0"
+	if fam == 6 {
+		network, laddr = "ip6:112", "::"
+	}
+	var bindErr error
+	lc := net.ListenConfig{}
+	if bind != "" {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			if err := rc.Control(func(fd uintptr) {
+				bindErr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, bind)
+			}); err != nil {
+				return err
+			}
+			return bindErr
+		}
+	}
+	pc, err := lc.ListenPacket(context.Background(), network, laddr)
+	if bindErr != nil {
+		return nil, opError(ifname, "bind to device", bindErr)
+	}
+	if err != nil {
+		return nil, opError(ifname, "raw socket", err)
+	}
+	return pc.(*net.IPConn), nil
+}
+
+// newConn sets the socket options and the receive state; the lowest
+// constructor layer.
+func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*RawConn, error) {
+	c := &RawConn{
+		family: fam,
+		ipc:    ipc,
+		name:   name,
+		src:    cfg.Src,
+		log:    cfg.logger(),
+		ifaces: make(map[int]*ifaceState),
+	}
+	for _, p := range cfg.Peers {
+		c.peers = append(c.peers, p.Unmap().WithZone(""))
+	}
+	if c.src.IsValid() {
+		c.src = c.src.Unmap()
+	}
+	rc, err := ipc.SyscallConn()
+	if err != nil {
+		return nil, opError(name, "socket", err)
+	}
+	c.rc = rc
+	c.readFn = c.doRead
+
+	var multiAll error
+	if fam == 4 {
+		c.group = groupV4
+		c.p4 = ipv4.NewPacketConn(ipc)
+		err = errors.Join(
+			c.p4.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true),
+			c.p4.SetMulticastLoopback(false),
+			c.p4.SetMulticastTTL(255),
+			c.p4.SetTTL(255),
+		)
+		multiAll = c.setsockopt(unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
+	} else {
+		c.group = groupV6
+		c.p6 = ipv6.NewPacketConn(ipc)
+		err = errors.Join(
+			c.p6.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true),
+			c.p6.SetMulticastLoopback(false),
+			c.p6.SetMulticastHopLimit(255),
+			c.p6.SetHopLimit(255),
+			// No kernel checksum offload: package packet computes and
+			// verifies the checksum so that bad ones can be counted.
+			c.p6.SetChecksum(false, 0),
+		)
+		multiAll = c.setsockopt(unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
+		if errors.Is(multiAll, unix.ENOPROTOOPT) {
+			multiAll = nil // kernel before 4.20: interface filtering still applies
+		}
+	}
+	if err = errors.Join(err, multiAll); err != nil {
+		return nil, opError(name, "socket option", err)
+	}
+	return c, nil
+}
+
+func (c *RawConn) setsockopt(level, opt, v int) error {
+	var serr error
+	if err := c.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), level, opt, v)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// Join adds interface ifname (looked up in the calling thread's network
+// namespace): it joins the VRRP group there (unless unicast peers are
+// configured) and records the interface's addresses, for the default
+// source address and the own-packet filter. Joining an interface twice
+// refreshes its addresses.
+func (c *RawConn) Join(ifname string) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return opError(ifname, "interface", err)
+	}
+	st := &ifaceState{index: ifi.Index, name: ifi.Name}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return opError(ifname, "interface addresses", err)
+	}
+	var first4, ll6 netip.Addr
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		st.own = append(st.own, ip)
+		if ip.Is4() && !first4.IsValid() {
+			first4 = ip
+		}
+		if ip.Is6() && ip.IsLinkLocalUnicast() && !ll6.IsValid() {
+			ll6 = ip
+		}
+	}
+	switch {
+	case c.src.IsValid():
+		st.src = c.src
+	case c.family == 4:
+		st.src = first4
+	default:
+		st.src = ll6
+	}
+	if !st.src.IsValid() {
+		if c.family == 4 {
+			return &Error{Iface: ifname, Op: "source address", Err: errors.New("no IPv4 address on the interface (set Config.Src)")}
+		}
+		return &Error{Iface: ifname, Op: "source address", Err: errors.New("no IPv6 link-local address on the interface (link down, or duplicate address detection not finished?)")}
+	}
+	if st.src.Is6() && st.src.IsLinkLocalUnicast() {
+		st.src = st.src.WithZone(ifi.Name)
+	}
+	// Destinations carry no IPv6 zone: the interface travels in the
+	// IP_PKTINFO / IPV6_PKTINFO control message. (A zone would be turned
+	// into a scope ID by x/net through a process-wide name-to-index cache,
+	// which is wrong for sockets in another network namespace, and the
+	// kernel rejects a scope ID that differs from the pktinfo index.)
+	if c.family == 4 {
+		st.oob = (&ipv4.ControlMessage{IfIndex: ifi.Index, Src: st.src.AsSlice()}).Marshal()
+	} else {
+		st.oob = (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index, Src: st.src.WithZone("").AsSlice()}).Marshal()
+	}
+	st.group = &net.IPAddr{IP: c.group.AsSlice()}
+	for _, p := range c.peers {
+		st.peers = append(st.peers, &net.IPAddr{IP: p.AsSlice()})
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.ifaces[ifi.Index]
+	if len(c.peers) == 0 {
+		if old != nil && old.joined {
+			st.joined = true
+		} else {
+			grp := &net.IPAddr{IP: c.group.AsSlice()}
+			if c.family == 4 {
+				err = c.p4.JoinGroup(ifi, grp)
+			} else {
+				err = c.p6.JoinGroup(ifi, grp)
+			}
+			if err != nil {
+				return opError(ifname, "join group", err)
+			}
+			st.joined = true
+		}
+	}
+	c.ifaces[ifi.Index] = st
+	return nil
+}
+
+// Leave removes interface ifname: it leaves the VRRP group there and
+// drops the interface's packets from then on.
+func (c *RawConn) Leave(ifname string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var st *ifaceState
+	for _, s := range c.ifaces {
+		if s.name == ifname {
+			st = s
+		}
+	}
+	if st == nil {
+		return &Error{Iface: ifname, Op: "leave", Err: errors.New("interface not joined")}
+	}
+	delete(c.ifaces, st.index)
+	if !st.joined {
+		return nil
+	}
+	ifi := &net.Interface{Index: st.index, Name: st.name}
+	grp := &net.IPAddr{IP: c.group.AsSlice()}
+	var err error
+	if c.family == 4 {
+		err = c.p4.LeaveGroup(ifi, grp)
+	} else {
+		err = c.p6.LeaveGroup(ifi, grp)
+	}
+	return opError(ifname, "leave group", err)
+}
+
+// Family returns 4 or 6.
+func (c *RawConn) Family() int { return c.family }
+
+// Source returns the source address of packets written on interface
+// ifIndex (0: the only interface) with a zero Meta.Src: Config.Src, or the
+// interface's first IPv4 address, or its link-local IPv6 address (with
+// the interface as zone). RawConn implements Sourcer.
+func (c *RawConn) Source(ifIndex int) (netip.Addr, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, err := c.ifaceLocked(ifIndex)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return st.src, nil
+}
+
+// Stats returns the counts of packets the transport dropped itself.
+func (c *RawConn) Stats() Stats {
+	return Stats{
+		Received:   c.received.Load(),
+		Own:        c.own.Load(),
+		NotPeer:    c.notPeer.Load(),
+		OtherIface: c.otherIface.Load(),
+		Truncated:  c.truncated.Load(),
+	}
+}
+
+// SetReadDeadline sets the deadline for ReadFrom, as net.Conn does.
+func (c *RawConn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
+
+// Close closes the socket; a blocked ReadFrom returns an error matching
+// net.ErrClosed.
+func (c *RawConn) Close() error { return c.ipc.Close() }
+
+func (c *RawConn) ifaceLocked(ifIndex int) (*ifaceState, error) {
+	if ifIndex == 0 {
+		if len(c.ifaces) == 1 {
+			for _, st := range c.ifaces {
+				return st, nil
+			}
+		}
+		return nil, &Error{Iface: c.name, Op: "write", Err: fmt.Errorf("Meta.IfIndex is 0 but the Conn has %d interfaces", len(c.ifaces))}
+	}
+	st := c.ifaces[ifIndex]
+	if st == nil {
+		return nil, &Error{Iface: c.name, Op: "write", Err: fmt.Errorf("interface index %d not joined", ifIndex)}
+	}
+	return st, nil
+}
+
+// doRead is the recvmsg callback for syscall.RawConn.Read; it is bound
+// once (c.readFn) so that reading allocates nothing.
+func (c *RawConn) doRead(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		c.rn, c.rerrno = int(n), e
+		return true
+	}
+}
+
+// ReadFrom reads the next VRRP message into b. Meta.Src is the IP source
+// (zoned to the interface if link-local), Meta.Dst the IP destination,
+// Meta.TTL the TTL / hop limit it arrived with (not checked here: the
+// caller must drop anything but 255, RFC 9568 section 7.1) and
+// Meta.IfIndex the receiving interface. Our own packets, packets from
+// non-peers (unicast mode), packets on interfaces not joined and packets
+// larger than b are dropped and counted in Stats. ReadFrom implements
+// Conn; it does not allocate.
+func (c *RawConn) ReadFrom(b []byte) (int, Meta, error) {
+	if len(b) == 0 {
+		return 0, Meta{}, &Error{Iface: c.name, Op: "read", Err: io.ErrShortBuffer}
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for {
+		n, m, ok, err := c.readOne(b)
+		if err != nil {
+			return 0, Meta{}, err
+		}
+		if ok {
+			c.received.Add(1)
+			return n, m, nil
+		}
+	}
+}
+
+func (c *RawConn) readOne(b []byte) (int, Meta, bool, error) {
+	if c.family == 4 {
+		// The IPv4 header (raw sockets deliver it) lands in c.hdr, the
+		// payload in b.
+		c.iov[0].Base = &c.hdr[0]
+		c.iov[0].SetLen(len(c.hdr))
+		c.iov[1].Base = &b[0]
+		c.iov[1].SetLen(len(b))
+		c.msg.Iov = &c.iov[0]
+		c.msg.SetIovlen(2)
+		c.msg.Name = nil
+		c.msg.Namelen = 0
+	} else {
+		c.iov[0].Base = &b[0]
+		c.iov[0].SetLen(len(b))
+		c.msg.Iov = &c.iov[0]
+		c.msg.SetIovlen(1)
+		c.msg.Name = (*byte)(unsafe.Pointer(&c.rname))
+		c.msg.Namelen = unix.SizeofSockaddrInet6
+	}
+	c.msg.Control = &c.oob[0]
+	c.msg.SetControllen(len(c.oob))
+	c.msg.Flags = 0
+	c.rn, c.rerrno = 0, 0
+	err := c.rc.Read(c.readFn)
+	// Do not keep the caller's buffer alive.
+	c.iov[0].Base, c.iov[1].Base = nil, nil
+	if err == nil && c.rerrno != 0 {
+		err = c.rerrno
+	}
+	if err != nil {
+		return 0, Meta{}, false, opError(c.name, "read", err)
+	}
+	if c.msg.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		c.drop(&c.truncated, "truncated", 0, netip.Addr{})
+		return 0, Meta{}, false, nil
+	}
+	info := parseCmsgs(c.oob[:c.msg.Controllen])
+	var m Meta
+	n := c.rn
+	if c.family == 4 {
+		hlen, ttl, src, dst, ok := parseIPv4Header(c.hdr[:], n)
+		if !ok {
+			c.drop(&c.truncated, "bad IPv4 header", info.ifIndex, netip.Addr{})
+			return 0, Meta{}, false, nil
+		}
+		if hlen > len(c.hdr) {
+			// IP options spilled into b: move the payload down.
+			copy(b, b[hlen-len(c.hdr):n-len(c.hdr)])
+		}
+		n -= hlen
+		m.Src, m.Dst, m.TTL = src, dst, ttl
+	} else {
+		m.Src = netip.AddrFrom16(c.rname.Addr)
+		m.Dst = info.dst
+	}
+	if info.ttl >= 0 {
+		m.TTL = info.ttl
+	} else if c.family == 6 {
+		c.drop(&c.truncated, "no hop limit control message", info.ifIndex, m.Src)
+		return 0, Meta{}, false, nil
+	}
+	if info.dst.IsValid() {
+		m.Dst = info.dst
+	}
+	m.IfIndex = info.ifIndex
+
+	c.mu.RLock()
+	st := c.ifaces[m.IfIndex]
+	var reason *atomic.Uint64
+	var why string
+	switch {
+	case st == nil:
+		reason, why = &c.otherIface, "interface not joined"
+	case !c.keepOwn && containsAddr(st.own, m.Src):
+		reason, why = &c.own, "own packet"
+	case len(c.peers) > 0 && !containsAddr(c.peers, m.Src):
+		reason, why = &c.notPeer, "not a unicast peer"
+	}
+	if st != nil && m.Src.Is6() && m.Src.IsLinkLocalUnicast() {
+		m.Src = m.Src.WithZone(st.name)
+	}
+	c.mu.RUnlock()
+	if reason != nil {
+		c.drop(reason, why, m.IfIndex, m.Src)
+		return 0, Meta{}, false, nil
+	}
+	return n, m, true, nil
+}
+
+func containsAddr(as []netip.Addr, a netip.Addr) bool {
+	for _, x := range as {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// drop counts a dropped packet and logs it at debug level, at most once
+// a second (with the number of records suppressed meanwhile).
+func (c *RawConn) drop(counter *atomic.Uint64, why string, ifIndex int, src netip.Addr) {
+	counter.Add(1)
+	if !c.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := c.lastLog.Load()
+	if now-last < int64(time.Second) || !c.lastLog.CompareAndSwap(last, now) {
+		c.suppressed.Add(1)
+		return
+	}
+	c.log.Debug("transport: dropped packet", "reason", why, "ifindex", ifIndex, "src", src, "suppressed", c.suppressed.Swap(0))
+}
+
+// WriteTo sends b with TTL / hop limit 255 on interface m.IfIndex (0: the
+// only interface) to m.Dst, or, if m.Dst is zero, to the VRRP group or to
+// every unicast peer. A zero m.Src means Source(m.IfIndex). WriteTo
+// implements Conn.
+func (c *RawConn) WriteTo(b []byte, m Meta) error {
+	ms := [1]Message{{Buf: b, Meta: m}}
+	_, err := c.WriteBatch(ms[:])
+	return err
+}
+
+// WriteBatch sends every message of ms like WriteTo, in as few sendmmsg
+// system calls as possible, and returns how many messages were sent
+// completely (to every peer). It implements BatchWriter.
+func (c *RawConn) WriteBatch(ms []Message) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wms, c.wbufs, c.wcnt = c.wms[:0], c.wbufs[:0], c.wcnt[:0]
+	defer func() {
+		// Do not keep the callers' buffers alive.
+		clear(c.wms[:cap(c.wms)])
+		clear(c.wbufs[:cap(c.wbufs)])
+	}()
+
+	c.mu.RLock()
+	for _, m := range ms {
+		st, err := c.ifaceLocked(m.Meta.IfIndex)
+		if err != nil {
+			c.mu.RUnlock()
+			return 0, err
+		}
+		oob := st.oob
+		if m.Meta.Src.IsValid() && m.Meta.Src.WithZone("") != st.src.WithZone("") {
+			oob = c.marshalCM(st.index, m.Meta.Src)
+		}
+		k := len(c.wms)
+		switch {
+		case m.Meta.Dst.IsValid():
+			c.wms = append(c.wms, ipv4.Message{OOB: oob, Addr: c.dstAddr(st, m.Meta.Dst)})
+		case len(st.peers) > 0:
+			for _, p := range st.peers {
+				c.wms = append(c.wms, ipv4.Message{OOB: oob, Addr: p})
+			}
+		default:
+			c.wms = append(c.wms, ipv4.Message{OOB: oob, Addr: st.group})
+		}
+		for range len(c.wms) - k {
+			c.wbufs = append(c.wbufs, m.Buf)
+		}
+		c.wcnt = append(c.wcnt, len(c.wms)-k)
+	}
+	c.mu.RUnlock()
+	for i := range c.wms {
+		c.wms[i].Buffers = c.wbufs[i : i+1 : i+1]
+	}
+
+	sent := 0
+	var err error
+	for sent < len(c.wms) {
+		var n int
+		if c.family == 4 {
+			n, err = c.p4.WriteBatch(c.wms[sent:], 0)
+		} else {
+			n, err = c.p6.WriteBatch(c.wms[sent:], 0)
+		}
+		sent += n
+		if err != nil {
+			break
+		}
+		if n == 0 {
+			err = io.ErrShortWrite
+			break
+		}
+	}
+	done := 0
+	for _, k := range c.wcnt {
+		if sent < k {
+			break
+		}
+		sent -= k
+		done++
+	}
+	if err != nil {
+		return done, opError(c.name, "write", err)
+	}
+	return done, nil
+}
+
+// marshalCM builds the send control message for a source other than the
+// interface default.
+func (c *RawConn) marshalCM(ifIndex int, src netip.Addr) []byte {
+	if c.family == 4 {
+		return (&ipv4.ControlMessage{IfIndex: ifIndex, Src: src.Unmap().AsSlice()}).Marshal()
+	}
+	return (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifIndex, Src: src.WithZone("").AsSlice()}).Marshal()
+}
+
+// dstAddr returns dst as a net.Addr, reusing the cached group and peer
+// addresses.
+func (c *RawConn) dstAddr(st *ifaceState, dst netip.Addr) net.Addr {
+	if dst.WithZone("") == c.group {
+		return st.group
+	}
+	for i, p := range c.peers {
+		if p == dst.WithZone("") {
+			return st.peers[i]
+		}
+	}
+	return &net.IPAddr{IP: dst.Unmap().AsSlice()}
+}

@@ -1,0 +1,604 @@
+//go:build linux
+
+package transport
+
+import (
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/packet"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// Advertisements from /work/shared/VECTORS.md: A (VRRPv3 IPv4) and C
+// (VRRPv3 IPv6). The transport does not look inside them.
+var (
+	vecA = mustHex("31f0640100640608c0a800e6")
+	vecC = mustHex("3134960100643cadfd990000000000000000000000000100")
+	// vecB (two addresses) serves as a distinguishable second IPv4 packet.
+	vecB = mustHex("31339602006437e00a6300640a630065")
+)
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+// listen opens a Listen conn on host h's eth0, closed at cleanup.
+func listen(t *testing.T, h *netlab.Host, cfg *Config) *RawConn {
+	t.Helper()
+	var c *RawConn
+	if err := h.Do(func() (err error) {
+		c, err = Listen(h.Iface, cfg)
+		return err
+	}); err != nil {
+		t.Fatalf("%s: Listen: %v", h.Name, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// recv reads one packet with a generous deadline (a lost packet must not
+// hang the test; the deadline is not a timing assertion).
+func recv(t *testing.T, c *RawConn, who string) ([]byte, Meta) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 1500)
+	n, m, err := c.ReadFrom(b)
+	if err != nil {
+		t.Fatalf("%s: ReadFrom: %v", who, err)
+	}
+	return b[:n], m
+}
+
+// expectNothing checks that nothing arrives within a short wait.
+func expectNothing(t *testing.T, c *RawConn, who string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	b := make([]byte, 1500)
+	n, m, err := c.ReadFrom(b)
+	if err == nil {
+		t.Errorf("%s: unexpected packet %x %+v", who, b[:n], m)
+		return
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("%s: ReadFrom: %v, want deadline exceeded", who, err)
+	}
+}
+
+func srcOf(h *netlab.Host, fam int) netip.Addr {
+	if fam == 4 {
+		return h.Addr4
+	}
+	return h.LinkLocal().WithZone(h.Iface)
+}
+
+func groupOf(fam int) netip.Addr {
+	if fam == 4 {
+		return groupV4
+	}
+	return groupV6
+}
+
+func vecOf(fam int) []byte {
+	if fam == 4 {
+		return vecA
+	}
+	return vecC
+}
+
+func forFamilies(t *testing.T, f func(t *testing.T, fam int)) {
+	for _, fam := range []int{4, 6} {
+		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) { f(t, fam) })
+	}
+}
+
+func TestMulticast(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tm", 3)
+		cfg := &Config{Family: fam}
+		var cs []*RawConn
+		for _, h := range lab.Hosts() {
+			cs = append(cs, listen(t, h, cfg))
+		}
+		h1 := lab.Host(1)
+		if src, err := cs[0].Source(0); err != nil || src != srcOf(h1, fam) {
+			t.Errorf("Source(0) = %v, %v; want %v", src, err, srcOf(h1, fam))
+		}
+		if err := cs[0].WriteTo(vecOf(fam), Meta{}); err != nil {
+			t.Fatalf("WriteTo: %v", err)
+		}
+		for i := 2; i <= 3; i++ {
+			h := lab.Host(i)
+			b, m := recv(t, cs[i-1], h.Name)
+			if diff := cmp.Diff(vecOf(fam), b); diff != "" {
+				t.Errorf("%s: payload (-want +got):\n%s", h.Name, diff)
+			}
+			want := Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 255, IfIndex: h.IfIndex}
+			if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+				t.Errorf("%s: Meta (-want +got):\n%s", h.Name, diff)
+			}
+		}
+		// Host 1 must not hear itself: the first packet it reads is host
+		// 2's, sent after host 1's own.
+		if err := cs[1].WriteTo(vecB, Meta{}); err != nil {
+			t.Fatalf("host 2 WriteTo: %v", err)
+		}
+		b, m := recv(t, cs[0], "h1")
+		if m.Src != srcOf(lab.Host(2), fam) || !cmp.Equal(b, vecB) {
+			t.Errorf("h1 read %x from %v, want host 2's %x from %v", b, m.Src, vecB, srcOf(lab.Host(2), fam))
+		}
+		if s := cs[0].Stats(); s.Own != 0 || s.Received != 1 {
+			t.Errorf("h1 Stats = %+v, want 1 received, 0 own (loopback is off)", s)
+		}
+	})
+}
+
+// TestOwnFilter turns multicast loopback back on, so that the kernel hands
+// host 1 its own packets, and checks the source filter drops them.
+func TestOwnFilter(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "to", 2)
+		c1 := listen(t, lab.Host(1), &Config{Family: fam})
+		c2 := listen(t, lab.Host(2), &Config{Family: fam})
+		var err error
+		if fam == 4 {
+			err = c1.p4.SetMulticastLoopback(true)
+		} else {
+			err = c1.p6.SetMulticastLoopback(true)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c2.WriteTo(vecB, Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		_, m := recv(t, c1, "h1")
+		if m.Src != srcOf(lab.Host(2), fam) {
+			t.Errorf("h1 read a packet from %v, want host 2", m.Src)
+		}
+		if s := c1.Stats(); s.Own != 1 {
+			t.Errorf("h1 Stats = %+v, want Own 1", s)
+		}
+
+		// With the filter off, the looped-back packet is delivered.
+		c1.keepOwn = true
+		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		_, m = recv(t, c1, "h1")
+		if m.Src != srcOf(lab.Host(1), fam) {
+			t.Errorf("keepOwn: h1 read a packet from %v, want its own", m.Src)
+		}
+	})
+}
+
+func TestUnicast(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tu", 3)
+		h1, h2, h3 := lab.Host(1), lab.Host(2), lab.Host(3)
+		addr := func(h *netlab.Host) netip.Addr { return srcOf(h, fam).WithZone("") }
+		c1 := listen(t, h1, &Config{Family: fam, Peers: []netip.Addr{addr(h2)}})
+		c2 := listen(t, h2, &Config{Family: fam, Peers: []netip.Addr{addr(h1)}})
+		// Host 3 peers with host 2, but host 2 does not list host 3.
+		c3 := listen(t, h3, &Config{Family: fam, Peers: []netip.Addr{addr(h2)}})
+
+		if err := c3.WriteTo(vecB, Meta{}); err != nil {
+			t.Fatalf("h3 WriteTo: %v", err)
+		}
+		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+			t.Fatalf("h1 WriteTo: %v", err)
+		}
+		b, m := recv(t, c2, "h2")
+		if diff := cmp.Diff(vecOf(fam), b); diff != "" {
+			t.Errorf("h2: payload (-want +got):\n%s", diff)
+		}
+		dst := h2.Addr4
+		if fam == 6 {
+			dst = h2.LinkLocal()
+		}
+		want := Meta{Src: srcOf(h1, fam), Dst: dst, TTL: 255, IfIndex: h2.IfIndex}
+		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+			t.Errorf("h2: Meta (-want +got):\n%s", diff)
+		}
+		// Nothing more for host 2 (host 3's packet is filtered) and
+		// nothing for host 3 (host 1 sent only to host 2).
+		expectNothing(t, c2, "h2")
+		expectNothing(t, c3, "h3")
+		if s := c2.Stats(); s.NotPeer != 1 || s.Received != 1 {
+			t.Errorf("h2 Stats = %+v, want NotPeer 1, Received 1", s)
+		}
+	})
+}
+
+func TestUnicastSrcOverride(t *testing.T) {
+	lab := netlab.New(t, "ts", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	// IPv6 unicast between global addresses: both ends set Src.
+	c1 := listen(t, h1, &Config{Src: h1.Addr6, Peers: []netip.Addr{h2.Addr6}})
+	c2 := listen(t, h2, &Config{Src: h2.Addr6, Peers: []netip.Addr{h1.Addr6}})
+	if src, _ := c1.Source(0); src != h1.Addr6 {
+		t.Errorf("Source = %v, want %v", src, h1.Addr6)
+	}
+	if err := c1.WriteTo(vecC, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	_, m := recv(t, c2, "h2")
+	want := Meta{Src: h1.Addr6, Dst: h2.Addr6, TTL: 255, IfIndex: h2.IfIndex}
+	if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+		t.Errorf("Meta (-want +got):\n%s", diff)
+	}
+}
+
+// TestWrongTTL sends from a plain raw socket with TTL / hop limit 1: the
+// transport delivers the packet and reports the TTL, for the runtime to
+// count and drop (RFC 9568 section 7.1).
+func TestWrongTTL(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tt", 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		c2 := listen(t, h2, &Config{Family: fam})
+		if err := h1.Do(func() error {
+			ifi, err := net.InterfaceByName(h1.Iface)
+			if err != nil {
+				return err
+			}
+			if fam == 4 {
+				pc, err := net.ListenPacket("ip4:112", "0.0.0.0")
+				if err != nil {
+					return err
+				}
+				defer pc.Close()
+				p := ipv4.NewPacketConn(pc)
+				if err := p.SetMulticastInterface(ifi); err != nil {
+					return err
+				}
+				if err := p.SetMulticastTTL(1); err != nil {
+					return err
+				}
+				_, err = p.WriteTo(vecA, nil, &net.IPAddr{IP: groupV4.AsSlice()})
+				return err
+			}
+			pc, err := net.ListenPacket("ip6:112", "::")
+			if err != nil {
+				return err
+			}
+			defer pc.Close()
+			p := ipv6.NewPacketConn(pc)
+			_, err = p.WriteTo(vecC, &ipv6.ControlMessage{HopLimit: 1, IfIndex: ifi.Index}, &net.IPAddr{IP: groupV6.AsSlice()})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, m := recv(t, c2, "h2")
+		want := Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 1, IfIndex: h2.IfIndex}
+		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+			t.Errorf("Meta (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestWriteBatch(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tb", 3)
+		h1, h2, h3 := lab.Host(1), lab.Host(2), lab.Host(3)
+		addr := func(h *netlab.Host) netip.Addr { return srcOf(h, fam).WithZone("") }
+		c1 := listen(t, h1, &Config{Family: fam, Peers: []netip.Addr{addr(h2), addr(h3)}})
+		c2 := listen(t, h2, &Config{Family: fam, Peers: []netip.Addr{addr(h1)}})
+		c3 := listen(t, h3, &Config{Family: fam, Peers: []netip.Addr{addr(h1)}})
+		ms := []Message{{Buf: vecOf(fam)}, {Buf: vecB}, {Buf: vecOf(fam), Meta: Meta{Dst: addr(h3)}}}
+		n, err := c1.WriteBatch(ms)
+		if n != 3 || err != nil {
+			t.Fatalf("WriteBatch = %d, %v; want 3, nil", n, err)
+		}
+		for _, r := range []struct {
+			c    *RawConn
+			h    *netlab.Host
+			want [][]byte
+		}{
+			{c2, h2, [][]byte{vecOf(fam), vecB}},
+			{c3, h3, [][]byte{vecOf(fam), vecB, vecOf(fam)}},
+		} {
+			var got [][]byte
+			for range r.want {
+				b, m := recv(t, r.c, r.h.Name)
+				if m.TTL != 255 || m.Src != srcOf(h1, fam) {
+					t.Errorf("%s: Meta %+v", r.h.Name, m)
+				}
+				got = append(got, b)
+			}
+			if diff := cmp.Diff(r.want, got); diff != "" {
+				t.Errorf("%s: payloads (-want +got):\n%s", r.h.Name, diff)
+			}
+		}
+		if n, err := c1.WriteBatch([]Message{{Buf: vecB, Meta: Meta{IfIndex: 999}}}); n != 0 || err == nil {
+			t.Errorf("WriteBatch on unknown interface = %d, %v; want an error", n, err)
+		}
+	})
+}
+
+// TestListenMulti checks the multi-interface socket: joined interfaces
+// deliver, others are dropped by interface index, Leave stops delivery.
+func TestListenMulti(t *testing.T) {
+	lab := netlab.New(t, "ti", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	c1 := listen(t, h1, &Config{})
+	var c2 *RawConn
+	if err := h2.Do(func() (err error) {
+		if c2, err = ListenMulti(4, nil); err != nil {
+			return err
+		}
+		if err := c2.Join("eth0"); err != nil {
+			return err
+		}
+		return c2.Join("lo") // no IPv4 multicast on lo, but an interface
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Source(0); err == nil {
+		t.Error("Source(0) with two interfaces: no error")
+	}
+	if err := c1.WriteTo(vecA, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	_, m := recv(t, c2, "h2")
+	if m.IfIndex != h2.IfIndex || m.TTL != 255 || m.Src != h1.Addr4 {
+		t.Errorf("Meta %+v", m)
+	}
+	// Reply on eth0 explicitly.
+	if err := c2.WriteTo(vecB, Meta{IfIndex: h2.IfIndex}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := recv(t, c1, "h1"); !cmp.Equal(b, vecB) {
+		t.Errorf("h1 got %x", b)
+	}
+	if err := c2.WriteTo(vecB, Meta{}); err == nil {
+		t.Error("WriteTo with IfIndex 0 on two interfaces: no error")
+	}
+	if err := h2.Do(func() error { return c2.Leave("eth0") }); err != nil {
+		t.Fatal(err)
+	}
+	// Unicast to host 2 still reaches the socket (it is unbound) but eth0
+	// is no longer joined.
+	if err := c1.WriteTo(vecA, Meta{Dst: h2.Addr4}); err != nil {
+		t.Fatal(err)
+	}
+	expectNothing(t, c2, "h2")
+	if s := c2.Stats(); s.OtherIface != 1 {
+		t.Errorf("Stats = %+v, want OtherIface 1", s)
+	}
+}
+
+// TestBindToDevice: a bound socket never sees other interfaces' packets,
+// even unicast ones addressed to the host.
+func TestBindToDevice(t *testing.T) {
+	lab := netlab.New(t, "tv", 1)
+	h := lab.Host(1)
+	var bound, unbound *RawConn
+	var sender *net.IPConn
+	if err := h.Do(func() (err error) {
+		if bound, err = Listen("eth0", nil); err != nil {
+			return err
+		}
+		if unbound, err = Listen("eth0", &Config{NoBindToDevice: true}); err != nil {
+			return err
+		}
+		sender, err = net.ListenIP("ip4:112", &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer bound.Close()
+	defer unbound.Close()
+	defer sender.Close()
+	// 127.0.0.1 -> 127.0.0.1 arrives on lo.
+	if _, err := sender.WriteTo(vecA, &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	expectNothing(t, unbound, "unbound")
+	expectNothing(t, bound, "bound")
+	if s := unbound.Stats(); s.OtherIface != 1 {
+		t.Errorf("unbound Stats = %+v, want OtherIface 1", s)
+	}
+	if s := bound.Stats(); s.OtherIface != 0 {
+		t.Errorf("bound Stats = %+v, want nothing seen", s)
+	}
+}
+
+func TestReadClosed(t *testing.T) {
+	lab := netlab.New(t, "tc", 1)
+	c := listen(t, lab.Host(1), nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadFrom(make([]byte, 100))
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let ReadFrom block (not required for correctness)
+	c.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	lab := netlab.New(t, "te", 1)
+	h := lab.Host(1)
+	err := h.Do(func() error {
+		_, err := Listen("nosuch0", nil)
+		return err
+	})
+	var te *Error
+	if !errors.As(err, &te) || te.Iface != "nosuch0" {
+		t.Errorf("Listen(nosuch0): %v, want an *Error naming the interface", err)
+	}
+	// lo has no link-local address.
+	err = h.Do(func() error {
+		_, err := Listen("lo", &Config{Family: 6})
+		return err
+	})
+	if err == nil || !errors.As(err, &te) || te.Op != "source address" {
+		t.Errorf("Listen(lo, IPv6): %v, want a source address error", err)
+	}
+}
+
+// TestPermissionDenied opens a socket without CAP_NET_RAW: as an
+// unprivileged user directly, as root after dropping the capability from
+// one OS thread (capabilities are per thread on Linux).
+func TestPermissionDenied(t *testing.T) {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with us
+		if os.Geteuid() == 0 {
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capget(&hdr, &data[0]); err != nil {
+				errc <- err
+				return
+			}
+			data[unix.CAP_NET_RAW/32].Effective &^= 1 << (unix.CAP_NET_RAW % 32)
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				errc <- err
+				return
+			}
+		}
+		c, err := Listen("lo", nil)
+		if err == nil {
+			c.Close()
+		}
+		errc <- err
+	}()
+	err := <-errc
+	if err == nil {
+		t.Fatal("Listen without CAP_NET_RAW succeeded")
+	}
+	if got, want := err.Error(), "transport: lo: raw socket: operation not permitted (needs CAP_NET_RAW)"; got != want {
+		t.Errorf("error %q, want %q", got, want)
+	}
+	if !errors.Is(err, os.ErrPermission) {
+		t.Error("errors.Is(err, os.ErrPermission) = false")
+	}
+}
+
+func TestReadFromAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "ta", 2)
+		c1 := listen(t, lab.Host(1), &Config{Family: fam})
+		c2 := listen(t, lab.Host(2), &Config{Family: fam})
+		b := make([]byte, 1500)
+		c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+		// AllocsPerRun calls f runs+1 times: 51 packets written, then
+		// the same 51 read.
+		writes := testing.AllocsPerRun(50, func() {
+			if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		reads := testing.AllocsPerRun(50, func() {
+			if _, _, err := c2.ReadFrom(b); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if reads != 0 {
+			t.Errorf("ReadFrom allocates %v times per packet, want 0", reads)
+		}
+		if writes != 0 {
+			t.Errorf("WriteTo allocates %v times per packet, want 0", writes)
+		}
+	})
+}
+
+func BenchmarkRawConnWriteRead(b *testing.B) {
+	for _, fam := range []int{4, 6} {
+		b.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(b *testing.B) {
+			lab := netlab.New(b, "bw", 2)
+			var c1, c2 *RawConn
+			for i, cp := range []**RawConn{&c1, &c2} {
+				h := lab.Host(i + 1)
+				if err := h.Do(func() (err error) {
+					*cp, err = Listen(h.Iface, &Config{Family: fam})
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+				defer (*cp).Close()
+			}
+			buf := make([]byte, 1500)
+			c2.SetReadDeadline(time.Now().Add(time.Minute))
+			pkt := vecOf(fam)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c1.WriteTo(pkt, Meta{}); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := c2.ReadFrom(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestPacketChecksum writes advertisements built by package packet with
+// the checksum over Source() and the destination, and checks that the
+// receiver verifies them with Meta.Src and Meta.Dst: the address the
+// transport says it sends from is the one on the wire.
+func TestPacketChecksum(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tk", 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		vip := netip.MustParseAddr("10.99.0.100")
+		if fam == 6 {
+			vip = netip.MustParseAddr("fe80::100")
+		}
+		for _, unicast := range []bool{false, true} {
+			cfg1, cfg2 := &Config{Family: fam}, &Config{Family: fam}
+			dst := groupOf(fam)
+			if unicast {
+				cfg1.Peers = []netip.Addr{srcOf(h2, fam).WithZone("")}
+				cfg2.Peers = []netip.Addr{srcOf(h1, fam).WithZone("")}
+				dst = cfg1.Peers[0]
+			}
+			c1, c2 := listen(t, h1, cfg1), listen(t, h2, cfg2)
+			src, err := c1.Source(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adv := &packet.Advertisement{Version: 3, VRID: 7, Priority: 100, MaxAdvertInt: 100, Addrs: []netip.Addr{vip}}
+			b, err := adv.Append(nil, src, dst, packet.ChecksumUnknown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c1.WriteTo(b, Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			got, m := recv(t, c2, "h2")
+			if _, _, err := packet.Parse(got, m.Src, m.Dst); err != nil {
+				t.Errorf("unicast=%v: Parse with Meta %+v: %v", unicast, m, err)
+			}
+			c1.Close()
+			c2.Close()
+		}
+	})
+}
