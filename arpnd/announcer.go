@@ -1,0 +1,517 @@
+package arpnd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/govrrp/govrrp/clock"
+	"github.com/govrrp/govrrp/vrrp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+)
+
+// Interface describes the link an Announcer built with NewConn sends on.
+type Interface struct {
+	// Name and Index identify the interface; a vrrp.VRInfo matches it when
+	// its Interface equals Name or, with Name empty, its IfIndex equals
+	// Index.
+	Name  string
+	Index int
+	// HardwareAddr is the interface MAC (ModeInterfaceMAC). Required.
+	HardwareAddr net.HardwareAddr
+	// LinkLocal is the source address of Neighbor Advertisements. If
+	// invalid, the advertised address itself is the source (as keepalived
+	// sends it).
+	LinkLocal netip.Addr
+}
+
+// Stats counts what an Announcer did. All counters only grow.
+type Stats struct {
+	// GARPs and NAs are the gratuitous ARPs and unsolicited Neighbor
+	// Advertisements sent.
+	GARPs, NAs uint64
+	// ARPReplies and NAReplies are the responder's answers.
+	ARPReplies, NAReplies uint64
+	// Malformed counts received frames dropped by the responder's
+	// validation (RFC 4861 section 7.1.1 for solicitations).
+	Malformed uint64
+	// SendErrors counts frames that failed to go out.
+	SendErrors uint64
+}
+
+// An Announcer announces the virtual addresses of virtual routers when they
+// become master (gratuitous ARP for IPv4, unsolicited Neighbor
+// Advertisements for IPv6, RFC 9568 section 6.4.1 and 6.4.2), repeats the
+// announcements on keepalived's schedule, and optionally answers ARP / ND
+// for them while master. It implements vrrp.Hook: add it to the Router's
+// hooks and transitions trigger it without glue.
+//
+// Its methods are safe for concurrent use. Hook methods do not block on
+// the network: bursts are written at once (raw sockets do not block) and
+// later frames are sent from timers of the Config's Clock.
+type Announcer struct {
+	cfg   Config
+	sched schedule
+	clk   clock.Clock
+	log   *slog.Logger
+	plat  platform
+
+	mu      sync.Mutex
+	closed  bool
+	vrs     map[vrKey]*vrState
+	answers map[*link]map[netip.Addr]net.HardwareAddr
+	lastLog time.Time
+
+	wg sync.WaitGroup // timers in flight and responder goroutines
+
+	garps, nas, arpReplies, naReplies, malformed, sendErrs atomic.Uint64
+}
+
+var _ vrrp.Hook = (*Announcer)(nil)
+
+// link is one interface frames are sent on and received from.
+type link struct {
+	ifi     Interface
+	arp, nd PacketConn
+	// groups counts the solicited-node groups joined on nd, per group MAC.
+	groups map[string]int
+	// unicast counts the extra unicast MACs added to the interface filter.
+	unicast map[string]int
+}
+
+type vrKey struct {
+	ifname string
+	ifidx  int
+	v6     bool
+	vrid   uint8
+}
+
+type vrState struct {
+	key    vrKey
+	link   *link
+	mac    net.HardwareAddr
+	addrs  []netip.Addr
+	frames [][]byte
+	// taken: between Take and Release; the responder answers.
+	taken bool
+	// scheduled: the takeover schedule ran since the last Take / Release,
+	// so a further Announce is the lower-priority burst.
+	scheduled bool
+	tasks     map[*task]struct{}
+}
+
+type taskKind uint8
+
+const (
+	taskTakeover  taskKind = iota // bursts and second burst on becoming master
+	taskRefresh                   // periodic refresh
+	taskLowerPrio                 // bursts after a lower-priority advertisement
+)
+
+type task struct {
+	t    clock.Timer
+	kind taskKind
+}
+
+// platform is what differs between New (real interfaces, possibly
+// macvlans) and NewConn (one given link).
+type platform interface {
+	// linkFor returns the link vr is sent on, creating it if needed; nil
+	// if the Announcer does not handle vr. Called with the lock held.
+	linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.HardwareAddr) (*link, error)
+	// take and release assign and remove the virtual addresses where the
+	// platform does that (ModeMacvlan).
+	take(l *link, vr *vrState) error
+	release(l *link, vr *vrState) error
+	// close releases every link and interface it made.
+	close() error
+}
+
+// NewConn returns an Announcer that sends on one interface through the
+// given packet connections: arp for EtherType 0x0806 frames, nd for
+// 0x86dd; either may be nil if that family is not used. The Announcer
+// owns the connections and closes them in Close. ModeMacvlan needs New.
+// This is the layer below New; tests use it with fake connections.
+func NewConn(cfg Config, ifi Interface, arp, nd PacketConn) (*Announcer, error) {
+	if cfg.Mode == ModeMacvlan {
+		return nil, fmt.Errorf("%w: ModeMacvlan needs New", ErrUnsupported)
+	}
+	if err := checkMAC(ifi.HardwareAddr); err != nil {
+		return nil, fmt.Errorf("%w: Interface.HardwareAddr: %w", ErrConfig, err)
+	}
+	if cfg.Interface != "" && ifi.Name != "" && cfg.Interface != ifi.Name {
+		return nil, fmt.Errorf("%w: Interface=%q: differs from the connection's interface %q", ErrConfig, cfg.Interface, ifi.Name)
+	}
+	l := &link{ifi: ifi, arp: arp, nd: nd}
+	a, err := newAnnouncer(cfg, &connPlatform{l: l})
+	if err != nil {
+		closeConns(l)
+		return nil, err
+	}
+	a.startResponder(l)
+	return a, nil
+}
+
+func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &Announcer{
+		cfg:     cfg,
+		sched:   cfg.schedule(),
+		clk:     cfg.Clock,
+		log:     cfg.Logger,
+		plat:    p,
+		vrs:     make(map[vrKey]*vrState),
+		answers: make(map[*link]map[netip.Addr]net.HardwareAddr),
+	}
+	if a.clk == nil {
+		a.clk = clock.Real()
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	return a, nil
+}
+
+// connPlatform serves the single link of NewConn.
+type connPlatform struct{ l *link }
+
+func (p *connPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.HardwareAddr) (*link, error) {
+	ifi := p.l.ifi
+	switch {
+	case ifi.Name != "" && vr.Interface != "":
+		if vr.Interface != ifi.Name {
+			return nil, nil
+		}
+	case ifi.Index != 0 && vr.IfIndex != 0:
+		if vr.IfIndex != ifi.Index {
+			return nil, nil
+		}
+	}
+	return p.l, nil
+}
+func (p *connPlatform) take(*link, *vrState) error    { return nil }
+func (p *connPlatform) release(*link, *vrState) error { return nil }
+func (p *connPlatform) close() error                  { return closeConns(p.l) }
+
+func closeConns(l *link) error {
+	var errs []error
+	if l.arp != nil {
+		errs = append(errs, l.arp.Close())
+	}
+	if l.nd != nil {
+		errs = append(errs, l.nd.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// errClosed is returned by the hooks after Close.
+var errClosed = errors.New("arpnd: announcer closed")
+
+// vrFor returns the state of vr, creating it; nil if vr is not ours.
+// Called with the lock held.
+func (a *Announcer) vrFor(info vrrp.VRInfo) (*vrState, error) {
+	if a.closed {
+		return nil, errClosed
+	}
+	if len(info.Addrs) == 0 {
+		return nil, fmt.Errorf("arpnd: virtual router %q (VRID %d) has no addresses", info.Name, info.VRID)
+	}
+	if a.cfg.Interface != "" && info.Interface != "" && info.Interface != a.cfg.Interface {
+		return nil, nil
+	}
+	v6 := info.Addrs[0].Is6() && !info.Addrs[0].Is4In6()
+	key := vrKey{ifname: info.Interface, v6: v6, vrid: info.VRID}
+	if info.Interface == "" {
+		key.ifidx = info.IfIndex
+	}
+	if vr, ok := a.vrs[key]; ok {
+		return vr, nil
+	}
+	vmac := VirtualMAC(info.VRID, v6)
+	l, err := a.plat.linkFor(a, info, key, vmac)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	mac := l.ifi.HardwareAddr
+	if a.cfg.Mode != ModeInterfaceMAC {
+		mac = vmac
+	}
+	vr := &vrState{key: key, link: l, mac: mac, tasks: make(map[*task]struct{})}
+	a.vrs[key] = vr
+	return vr, nil
+}
+
+func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
+	frames := make([][]byte, 0, len(addrs))
+	for _, ip := range addrs {
+		var b []byte
+		var err error
+		if vr.key.v6 {
+			if !ip.Is6() || ip.Is4In6() {
+				return fmt.Errorf("arpnd: VRID %d: %w: %v", vr.key.vrid, ErrNotIPv6, ip)
+			}
+			b, err = MarshalUnsolicitedNA(vr.mac, vr.link.ifi.LinkLocal, ip)
+		} else {
+			b, err = MarshalGratuitousARP(vr.mac, ip)
+		}
+		if err != nil {
+			return fmt.Errorf("arpnd: VRID %d: %w", vr.key.vrid, err)
+		}
+		frames = append(frames, b)
+	}
+	vr.addrs = append(vr.addrs[:0], addrs...)
+	vr.frames = frames
+	return nil
+}
+
+// Take implements vrrp.Hook: vr became master. It cancels any pending
+// schedule of vr, assigns the addresses to the macvlan in ModeMacvlan, and
+// starts the responder for them. The announcements follow with Announce.
+func (a *Announcer) Take(info vrrp.VRInfo) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	vr, err := a.vrFor(info)
+	if err != nil || vr == nil {
+		return err
+	}
+	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+	if vr.taken {
+		a.stopAnswering(vr)
+		if err := a.plat.release(vr.link, vr); err != nil {
+			a.logLimited("arpnd: release before a new takeover failed", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid, "err", err)
+		}
+	}
+	if err := a.setAddrs(vr, info.Addrs); err != nil {
+		return err
+	}
+	vr.taken, vr.scheduled = true, false
+	if err := a.plat.take(vr.link, vr); err != nil {
+		return err
+	}
+	return a.startAnswering(vr)
+}
+
+// Release implements vrrp.Hook: vr is no longer master. It cancels vr's
+// pending announcements, stops answering for its addresses and, in
+// ModeMacvlan, removes them from the macvlan.
+func (a *Announcer) Release(info vrrp.VRInfo) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	vr, err := a.vrFor(info)
+	if err != nil || vr == nil {
+		return err
+	}
+	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+	wasTaken := vr.taken
+	vr.scheduled = false
+	if wasTaken {
+		a.stopAnswering(vr)
+		vr.taken = false
+		return a.plat.release(vr.link, vr)
+	}
+	return nil
+}
+
+// Announce implements vrrp.Hook. The first Announce after Take (or one
+// without a Take) starts the takeover schedule: MasterRepeat rounds now,
+// MasterRepeat more after MasterDelay, and MasterRefreshRepeat every
+// MasterRefresh until Release. A later Announce while master (the Router
+// heard a lower-priority advertisement) sends LowerPrioRepeat rounds now
+// and again after LowerPrioDelay, replacing a pending lower-priority burst.
+func (a *Announcer) Announce(info vrrp.VRInfo) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	vr, err := a.vrFor(info)
+	if err != nil || vr == nil {
+		return err
+	}
+	if !equalAddrs(vr.addrs, info.Addrs) {
+		if vr.taken {
+			a.stopAnswering(vr)
+		}
+		err := a.setAddrs(vr, info.Addrs)
+		if vr.taken {
+			err = errors.Join(err, a.startAnswering(vr))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s := a.sched
+	if !vr.scheduled {
+		vr.scheduled = true
+		a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+		a.burst(vr, taskTakeover, s.masterRepeat)
+		if s.masterDelay > 0 && s.masterRepeat > 0 {
+			a.after(vr, taskTakeover, s.masterDelay, func() { a.burst(vr, taskTakeover, s.masterRepeat) })
+		}
+		if s.refresh > 0 {
+			a.after(vr, taskRefresh, s.refresh, func() { a.refresh(vr) })
+		}
+		return nil
+	}
+	a.cancel(vr, taskLowerPrio)
+	a.burst(vr, taskLowerPrio, s.lowerRepeat)
+	if s.lowerDelay > 0 && s.lowerRepeat > 0 {
+		a.after(vr, taskLowerPrio, s.lowerDelay, func() { a.burst(vr, taskLowerPrio, s.lowerRepeat) })
+	}
+	return nil
+}
+
+func equalAddrs(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Announcer) refresh(vr *vrState) {
+	a.burst(vr, taskRefresh, a.sched.refreshRepeat)
+	a.after(vr, taskRefresh, a.sched.refresh, func() { a.refresh(vr) })
+}
+
+// burst sends rounds rounds of vr's frames, spaced by the family's
+// interval. With a zero interval the whole burst goes out now. Called with
+// the lock held.
+func (a *Announcer) burst(vr *vrState, kind taskKind, rounds int) {
+	n := rounds * len(vr.frames)
+	a.burstFrom(vr, kind, vr.frames, 0, n, true)
+}
+
+func (a *Announcer) burstFrom(vr *vrState, kind taskKind, frames [][]byte, i, n int, first bool) {
+	iv := a.sched.garpInterval
+	if vr.key.v6 {
+		iv = a.sched.gnaInterval
+	}
+	for ; i < n; i++ {
+		if !first && iv > 0 {
+			next := i
+			a.after(vr, kind, iv, func() { a.burstFrom(vr, kind, frames, next, n, true) })
+			return
+		}
+		first = false
+		a.send(vr, frames[i%len(frames)])
+	}
+}
+
+var (
+	broadcastAddr = &packet.Addr{HardwareAddr: ethernet.Broadcast}
+	allNodesAddr  = &packet.Addr{HardwareAddr: allNodesMAC}
+)
+
+// send writes one announcement. Called with the lock held.
+func (a *Announcer) send(vr *vrState, b []byte) {
+	c, dst, ctr := vr.link.arp, net.Addr(broadcastAddr), &a.garps
+	if vr.key.v6 {
+		c, dst, ctr = vr.link.nd, allNodesAddr, &a.nas
+	}
+	if c == nil {
+		a.sendErrs.Add(1)
+		a.logLimited("arpnd: no connection for the family", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid)
+		return
+	}
+	if _, err := c.WriteTo(b, dst); err != nil {
+		a.sendErrs.Add(1)
+		a.logLimited("arpnd: send failed", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid, "err", err)
+		return
+	}
+	ctr.Add(1)
+}
+
+// after runs f with the lock held once d has passed on the clock, unless
+// the task is cancelled first. Called with the lock held.
+func (a *Announcer) after(vr *vrState, kind taskKind, d time.Duration, f func()) {
+	tk := &task{kind: kind}
+	vr.tasks[tk] = struct{}{}
+	a.wg.Add(1)
+	tk.t = a.clk.AfterFunc(d, func() {
+		defer a.wg.Done()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if _, ok := vr.tasks[tk]; !ok || a.closed {
+			return
+		}
+		delete(vr.tasks, tk)
+		f()
+	})
+}
+
+// cancel stops vr's pending tasks of the given kinds. Called with the lock
+// held.
+func (a *Announcer) cancel(vr *vrState, kinds ...taskKind) {
+	for tk := range vr.tasks {
+		for _, k := range kinds {
+			if tk.kind == k {
+				delete(vr.tasks, tk)
+				if tk.t.Stop() {
+					a.wg.Done()
+				}
+				break
+			}
+		}
+	}
+}
+
+// Pending reports how many announcement timers are pending for all
+// virtual routers; for tests and diagnostics.
+func (a *Announcer) Pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, vr := range a.vrs {
+		n += len(vr.tasks)
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (a *Announcer) Stats() Stats {
+	return Stats{
+		GARPs: a.garps.Load(), NAs: a.nas.Load(),
+		ARPReplies: a.arpReplies.Load(), NAReplies: a.naReplies.Load(),
+		Malformed: a.malformed.Load(), SendErrors: a.sendErrs.Load(),
+	}
+}
+
+// Close cancels every schedule, stops the responder, closes the
+// connections and removes what the Announcer created (macvlans and the
+// addresses on them, sysctls it changed). It waits for its goroutines and
+// timers to finish. Close is idempotent.
+func (a *Announcer) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	for _, vr := range a.vrs {
+		a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+	}
+	err := a.plat.close()
+	a.mu.Unlock()
+	a.wg.Wait()
+	return err
+}
+
+// logLimited logs at debug level at most once a second.
+func (a *Announcer) logLimited(msg string, args ...any) {
+	now := a.clk.Now()
+	if !a.lastLog.IsZero() && now.Sub(a.lastLog) < time.Second {
+		return
+	}
+	a.lastLog = now
+	a.log.Debug(msg, args...)
+}

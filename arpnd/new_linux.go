@@ -1,0 +1,503 @@
+//go:build linux
+
+package arpnd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/govrrp/govrrp/vrrp"
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// New returns an Announcer for the real interfaces of this host. It opens
+// AF_PACKET sockets (CAP_NET_RAW) on Config.Interface at once, or on each
+// interface a virtual router names on first use when Config.Interface is
+// empty. In ModeMacvlan it creates, on the first Take of each virtual
+// router, a macvlan named by MacvlanName (CAP_NET_ADMIN), see the package
+// documentation.
+//
+// The Announcer stays in the network namespace of the thread that called
+// New: it opens sockets, creates macvlans and writes sysctls there even
+// when its methods are called from another namespace.
+func New(cfg Config) (*Announcer, error) {
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("arpnd: current network namespace: %w", err)
+	}
+	p := &linuxPlatform{
+		cfg:      cfg,
+		ns:       ns,
+		links:    make(map[string]*link),
+		macvlans: make(map[vrKey]*macvlan),
+		sysctls:  make(map[string]*savedSysctl),
+	}
+	a, err := newAnnouncer(cfg, p)
+	if err != nil {
+		ns.Close()
+		return nil, err
+	}
+	if cfg.Interface != "" {
+		if cfg.Mode == ModeMacvlan {
+			_, err = netlink.LinkByName(cfg.Interface)
+			if err != nil {
+				err = fmt.Errorf("arpnd: interface %q: %w", cfg.Interface, err)
+			}
+		} else {
+			err = p.do(func() error { _, err := p.open(a, cfg.Interface); return err })
+		}
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// do runs f on a thread in the Announcer's network namespace.
+func (p *linuxPlatform) do(f func() error) error {
+	runtime.LockOSThread()
+	cur, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("arpnd: current network namespace: %w", err)
+	}
+	defer cur.Close()
+	if cur.Equal(p.ns) {
+		defer runtime.UnlockOSThread()
+		return f()
+	}
+	if err := netns.Set(p.ns); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("arpnd: enter network namespace: %w", err)
+	}
+	ferr := f()
+	if err := netns.Set(cur); err == nil {
+		// Only a thread back in its own namespace may serve others; one
+		// that could not switch back dies with its goroutine.
+		runtime.UnlockOSThread()
+	}
+	return ferr
+}
+
+// MacvlanName returns the name of the ModeMacvlan interface of a virtual
+// router: "vr4.{ifindex}.{vrid}" for IPv4 and "vr6.{ifindex}.{vrid}" for
+// IPv6, where ifindex is the parent interface's index, so that names are
+// unique per interface, family and VRID and fit IFNAMSIZ (15 bytes: an
+// ifindex of up to 7 digits). keepalived names its use_vmac interfaces
+// vrrp.{VRID}.
+func MacvlanName(ifindex int, vrid uint8, ipv6 bool) (string, error) {
+	return macvlanName(ifindex, vrid, ipv6)
+}
+
+type linuxPlatform struct {
+	cfg      Config
+	ns       netns.NsHandle
+	links    map[string]*link
+	macvlans map[vrKey]*macvlan
+	sysctls  map[string]*savedSysctl
+}
+
+type macvlan struct {
+	l      *link
+	nl     netlink.Link
+	parent string
+}
+
+type savedSysctl struct {
+	old  string
+	refs int
+}
+
+// rawConn adds PACKET_MR_UNICAST to *packet.Conn.
+type rawConn struct{ *packet.Conn }
+
+func (c rawConn) AddUnicast(mac net.HardwareAddr) error  { return c.mreq(mac, true) }
+func (c rawConn) DropUnicast(mac net.HardwareAddr) error { return c.mreq(mac, false) }
+
+func (c rawConn) mreq(mac net.HardwareAddr, add bool) error {
+	sc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = sc.Control(func(fd uintptr) {
+		idx, e := boundIndex(int(fd))
+		if e != nil {
+			serr = e
+			return
+		}
+		mr := unix.PacketMreq{Ifindex: int32(idx), Type: unix.PACKET_MR_UNICAST, Alen: 6}
+		copy(mr.Address[:], mac)
+		opt := unix.PACKET_ADD_MEMBERSHIP
+		if !add {
+			opt = unix.PACKET_DROP_MEMBERSHIP
+		}
+		serr = unix.SetsockoptPacketMreq(int(fd), unix.SOL_PACKET, opt, &mr)
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("arpnd: add %v to the unicast filter: %w", mac, serr)
+	}
+	return nil
+}
+
+func boundIndex(fd int) (int, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, err
+	}
+	ll, ok := sa.(*unix.SockaddrLinklayer)
+	if !ok {
+		return 0, errors.New("arpnd: not a packet socket")
+	}
+	return ll.Ifindex, nil
+}
+
+// BPF programs for the packet sockets: answer-only sockets drop every
+// received frame; responder sockets keep ARP requests and ICMPv6 Neighbor
+// Solicitations.
+var (
+	bpfDropAll = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	bpfARPReq  = []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 20, Size: 2}, // ARP operation
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 1, SkipTrue: 1},
+		bpf.RetConstant{Val: 1600},
+		bpf.RetConstant{Val: 0},
+	}
+	bpfNS = []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 20, Size: 1}, // IPv6 next header
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 3},
+		bpf.LoadAbsolute{Off: 54, Size: 1}, // ICMPv6 type
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 135, SkipTrue: 1},
+		bpf.RetConstant{Val: 1600},
+		bpf.RetConstant{Val: 0},
+	}
+)
+
+func assemble(p []bpf.Instruction) []bpf.RawInstruction {
+	raw, err := bpf.Assemble(p)
+	if err != nil {
+		panic(err) // constant programs
+	}
+	return raw
+}
+
+func privErr(ifname, what, capability string, err error) error {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("arpnd: interface %q: %s: %w (needs %s)", ifname, what, err, capability)
+	}
+	return fmt.Errorf("arpnd: interface %q: %s: %w", ifname, what, err)
+}
+
+// openLink opens the two packet sockets on ifi.
+func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond bool) (*link, error) {
+	arpF, ndF := bpfDropAll, bpfDropAll
+	if respond {
+		arpF, ndF = bpfARPReq, bpfNS
+	}
+	ac, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: assemble(arpF)})
+	if err != nil {
+		return nil, privErr(ifi.Name, "open ARP packet socket", "CAP_NET_RAW", err)
+	}
+	nc, err := packet.Listen(ifi, packet.Raw, etherTypeIPv6, &packet.Config{Filter: assemble(ndF)})
+	if err != nil {
+		ac.Close()
+		return nil, privErr(ifi.Name, "open IPv6 packet socket", "CAP_NET_RAW", err)
+	}
+	l := &link{
+		ifi: Interface{Name: ifi.Name, Index: ifi.Index, HardwareAddr: ifi.HardwareAddr, LinkLocal: linkLocal(ifi)},
+		arp: rawConn{ac}, nd: rawConn{nc},
+	}
+	if err := checkMAC(l.ifi.HardwareAddr); err != nil {
+		closeConns(l)
+		return nil, fmt.Errorf("arpnd: interface %q is not Ethernet: %w", ifi.Name, err)
+	}
+	if respond {
+		a.startResponder(l)
+	}
+	return l, nil
+}
+
+func linkLocal(ifi *net.Interface) netip.Addr {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, ad := range addrs {
+		if ipn, ok := ad.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
+				return ip
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// open returns the shared link of an interface (ModeInterfaceMAC,
+// ModeVirtualMAC).
+func (p *linuxPlatform) open(a *Announcer, name string) (*link, error) {
+	if l, ok := p.links[name]; ok {
+		if !l.ifi.LinkLocal.IsValid() {
+			if ifi, err := net.InterfaceByName(name); err == nil {
+				l.ifi.LinkLocal = linkLocal(ifi)
+			}
+		}
+		return l, nil
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("arpnd: interface %q: %w", name, err)
+	}
+	l, err := p.openLink(a, ifi, a.responding())
+	if err != nil {
+		return nil, err
+	}
+	p.links[name] = l
+	return l, nil
+}
+
+func (p *linuxPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac net.HardwareAddr) (l *link, err error) {
+	err = p.do(func() error {
+		l, err = p.linkForNS(a, vr, key, vmac)
+		return err
+	})
+	return l, err
+}
+
+func (p *linuxPlatform) linkForNS(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac net.HardwareAddr) (*link, error) {
+	name := vr.Interface
+	if name == "" {
+		ifi, err := net.InterfaceByIndex(vr.IfIndex)
+		if err != nil {
+			return nil, fmt.Errorf("arpnd: interface index %d: %w", vr.IfIndex, err)
+		}
+		name = ifi.Name
+	}
+	if p.cfg.Mode != ModeMacvlan {
+		return p.open(a, name)
+	}
+	if m, ok := p.macvlans[key]; ok {
+		return m.l, nil
+	}
+	m, err := p.createMacvlan(a, name, key, vmac)
+	if err != nil {
+		return nil, err
+	}
+	p.macvlans[key] = m
+	return m.l, nil
+}
+
+// createMacvlan makes the macvlan of a virtual router: the virtual MAC, no
+// automatic IPv6 link-local address (addrgenmode none: every router of the
+// VRID would otherwise generate the same EUI-64 address from the shared
+// virtual MAC, and DAD would fail on all but one), a link-local address of
+// its own for IPv6 virtual routers, arp_ignore=1 on the macvlan and on the
+// parent.
+func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vmac net.HardwareAddr) (m *macvlan, err error) {
+	pl, err := netlink.LinkByName(parent)
+	if err != nil {
+		return nil, fmt.Errorf("arpnd: interface %q: %w", parent, err)
+	}
+	name, err := macvlanName(pl.Attrs().Index, key.vrid, key.v6)
+	if err != nil {
+		return nil, err
+	}
+	if old, err := netlink.LinkByName(name); err == nil {
+		// A leftover of a process that did not Close: ours by name.
+		if mv, ok := old.(*netlink.Macvlan); !ok || mv.ParentIndex != pl.Attrs().Index {
+			return nil, fmt.Errorf("arpnd: interface %q exists and is not a macvlan on %q", name, parent)
+		}
+		if err := netlink.LinkDel(old); err != nil {
+			return nil, privErr(name, "delete stale macvlan", "CAP_NET_ADMIN", err)
+		}
+	}
+	mode := netlink.MACVLAN_MODE_PRIVATE
+	if p.cfg.MacvlanMode == MacvlanBridge {
+		mode = netlink.MACVLAN_MODE_BRIDGE
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name, la.ParentIndex, la.HardwareAddr = name, pl.Attrs().Index, vmac
+	mv := &netlink.Macvlan{LinkAttrs: la, Mode: mode}
+	if err := netlink.LinkAdd(mv); err != nil {
+		return nil, privErr(parent, "create macvlan "+name, "CAP_NET_ADMIN", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = netlink.LinkDel(mv)
+		}
+	}()
+	nll, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
+	}
+	if err := netlink.LinkSetIP6AddrGenMode(nll, nl.IN6_ADDR_GEN_MODE_NONE); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+		return nil, fmt.Errorf("arpnd: macvlan %q: addrgenmode none: %w", name, err)
+	}
+	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", name, "arp_ignore"), "1"); err != nil {
+		return nil, err
+	}
+	if err := p.setParentSysctl(parent, "arp_ignore", "1"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.restoreParentSysctl(parent, "arp_ignore")
+		}
+	}()
+	if err := netlink.LinkSetUp(nll); err != nil {
+		return nil, privErr(name, "set up", "CAP_NET_ADMIN", err)
+	}
+	if key.v6 {
+		ll := macvlanLinkLocal(pl.Attrs().HardwareAddr, key.vrid)
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD, Scope: unix.RT_SCOPE_LINK}
+		if err := netlink.AddrAdd(nll, a); err != nil {
+			return nil, privErr(name, "add link-local "+ll.String(), "CAP_NET_ADMIN", err)
+		}
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
+	}
+	l, err := p.openLink(a, ifi, false)
+	if err != nil {
+		return nil, err
+	}
+	return &macvlan{l: l, nl: nll, parent: parent}, nil
+}
+
+// macvlanLinkLocal returns the link-local address of a macvlan: the
+// parent's modified EUI-64 interface identifier (RFC 4291 appendix A) with
+// the ff-fe filler replaced by 5e-{VRID}. It is unique per host and VRID,
+// and never equal to an automatic EUI-64 address, so neither the parent's
+// address nor another router's is duplicated.
+func macvlanLinkLocal(parentMAC net.HardwareAddr, vrid uint8) netip.Addr {
+	var b [16]byte
+	b[0], b[1] = 0xfe, 0x80
+	if len(parentMAC) == 6 {
+		b[8], b[9], b[10] = parentMAC[0]^0x02, parentMAC[1], parentMAC[2]
+		b[13], b[14], b[15] = parentMAC[3], parentMAC[4], parentMAC[5]
+	}
+	b[11], b[12] = 0x5e, vrid
+	return netip.AddrFrom16(b)
+}
+
+func writeSysctl(path, v string) error {
+	if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+		return fmt.Errorf("arpnd: sysctl %s=%s: %w", path, v, err)
+	}
+	return nil
+}
+
+func (p *linuxPlatform) setParentSysctl(parent, k, v string) error {
+	path := filepath.Join("/proc/sys/net/ipv4/conf", parent, k)
+	if s, ok := p.sysctls[path]; ok {
+		s.refs++
+		return nil
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("arpnd: sysctl %s: %w", path, err)
+	}
+	if err := writeSysctl(path, v); err != nil {
+		return err
+	}
+	p.sysctls[path] = &savedSysctl{old: strings.TrimSpace(string(old)), refs: 1}
+	return nil
+}
+
+func (p *linuxPlatform) restoreParentSysctl(parent, k string) {
+	path := filepath.Join("/proc/sys/net/ipv4/conf", parent, k)
+	s, ok := p.sysctls[path]
+	if !ok {
+		return
+	}
+	if s.refs--; s.refs > 0 {
+		return
+	}
+	delete(p.sysctls, path)
+	_ = writeSysctl(path, s.old)
+}
+
+func vipNet(ip netip.Addr) *net.IPNet {
+	bits := ip.BitLen()
+	return &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(bits, bits)}
+}
+
+// take assigns the virtual addresses to the macvlan (a /32 or /128,
+// without DAD: the backups do not hold them).
+func (p *linuxPlatform) take(l *link, vr *vrState) error {
+	return p.do(func() error { return p.takeNS(vr) })
+}
+
+func (p *linuxPlatform) takeNS(vr *vrState) error {
+	m, ok := p.macvlans[vr.key]
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, ip := range vr.addrs {
+		ad := &netlink.Addr{IPNet: vipNet(ip.WithZone(""))}
+		if vr.key.v6 {
+			ad.Flags = unix.IFA_F_NODAD
+		}
+		if err := netlink.AddrReplace(m.nl, ad); err != nil {
+			errs = append(errs, privErr(m.nl.Attrs().Name, "add "+ip.String(), "CAP_NET_ADMIN", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// release removes them.
+func (p *linuxPlatform) release(l *link, vr *vrState) error {
+	return p.do(func() error { return p.releaseNS(vr) })
+}
+
+func (p *linuxPlatform) releaseNS(vr *vrState) error {
+	m, ok := p.macvlans[vr.key]
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, ip := range vr.addrs {
+		err := netlink.AddrDel(m.nl, &netlink.Addr{IPNet: vipNet(ip.WithZone(""))})
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, privErr(m.nl.Attrs().Name, "delete "+ip.String(), "CAP_NET_ADMIN", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *linuxPlatform) close() error {
+	err := p.do(p.closeNS)
+	p.ns.Close()
+	return err
+}
+
+func (p *linuxPlatform) closeNS() error {
+	var errs []error
+	for _, l := range p.links {
+		errs = append(errs, closeConns(l))
+	}
+	for _, m := range p.macvlans {
+		errs = append(errs, closeConns(m.l))
+		if err := netlink.LinkDel(m.nl); err != nil {
+			errs = append(errs, privErr(m.nl.Attrs().Name, "delete macvlan", "CAP_NET_ADMIN", err))
+		}
+		p.restoreParentSysctl(m.parent, "arp_ignore")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,222 @@
+package arpnd
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/mdlayher/packet"
+)
+
+// groupJoiner is implemented by connections that can add link-layer
+// multicast groups to the interface filter (*packet.Conn). The responder
+// joins the solicited-node group of each virtual IPv6 address so that a
+// Neighbor Solicitation for it reaches the host.
+type groupJoiner interface {
+	JoinGroup(net.HardwareAddr) error
+	LeaveGroup(net.HardwareAddr) error
+}
+
+// unicastAdder is implemented by connections that can add a unicast MAC to
+// the interface filter (PACKET_MR_UNICAST on Linux), so that frames sent to
+// the virtual MAC (a unicast ARP refresh, say) reach the responder on a
+// NIC that filters by destination.
+type unicastAdder interface {
+	AddUnicast(net.HardwareAddr) error
+	DropUnicast(net.HardwareAddr) error
+}
+
+// responding reports whether the Announcer answers ARP / ND itself.
+func (a *Announcer) responding() bool {
+	return a.cfg.Responder && a.cfg.Mode != ModeMacvlan
+}
+
+// startResponder starts the goroutines reading l's connections. Called
+// once per link, before the link is used, with or without the lock.
+func (a *Announcer) startResponder(l *link) {
+	if !a.responding() {
+		return
+	}
+	for _, c := range []PacketConn{l.arp, l.nd} {
+		if c == nil {
+			continue
+		}
+		a.wg.Add(1)
+		go a.readLoop(l, c)
+	}
+}
+
+func (a *Announcer) readLoop(l *link, c PacketConn) {
+	defer a.wg.Done()
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			a.mu.Lock()
+			closed := a.closed
+			if !closed && !errors.Is(err, net.ErrClosed) {
+				a.logLimited("arpnd: responder read failed; responder stopped", "interface", l.ifi.Name, "err", err)
+			}
+			a.mu.Unlock()
+			return
+		}
+		a.handle(l, c, buf[:n])
+	}
+}
+
+// handle answers one received frame if it is an ARP request or a Neighbor
+// Solicitation for an address of a virtual router that is master on l.
+func (a *Announcer) handle(l *link, c PacketConn, frame []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	ans := a.answers[l]
+	if len(ans) == 0 {
+		return
+	}
+	answer := func(ip netip.Addr) (net.HardwareAddr, bool) {
+		hw, ok := ans[ip]
+		return hw, ok
+	}
+	var (
+		reply []byte
+		err   error
+		ctr   = &a.arpReplies
+	)
+	if len(frame) >= ethHeaderLen && frame[12] == 0x86 && frame[13] == 0xdd {
+		reply, _, err = naReply(frame, answer)
+		ctr = &a.naReplies
+	} else {
+		reply, _, err = arpReply(frame, answer)
+	}
+	switch {
+	case errors.Is(err, errNotForUs):
+		return
+	case errors.Is(err, errMalformed):
+		a.malformed.Add(1)
+		a.logLimited("arpnd: responder dropped a frame", "interface", l.ifi.Name, "err", err)
+		return
+	case err != nil:
+		a.sendErrs.Add(1)
+		a.logLimited("arpnd: responder cannot build a reply", "interface", l.ifi.Name, "err", err)
+		return
+	}
+	dst := &packet.Addr{HardwareAddr: net.HardwareAddr(reply[0:6])}
+	if _, err := c.WriteTo(reply, dst); err != nil {
+		a.sendErrs.Add(1)
+		a.logLimited("arpnd: responder send failed", "interface", l.ifi.Name, "err", err)
+		return
+	}
+	ctr.Add(1)
+}
+
+// startAnswering makes the responder answer for vr's addresses. Called with
+// the lock held.
+func (a *Announcer) startAnswering(vr *vrState) error {
+	if !a.responding() {
+		return nil
+	}
+	l := vr.link
+	ans := a.answers[l]
+	if ans == nil {
+		ans = make(map[netip.Addr]net.HardwareAddr)
+		a.answers[l] = ans
+	}
+	var errs []error
+	for _, ip := range vr.addrs {
+		ans[ip] = vr.mac
+		if vr.key.v6 {
+			errs = append(errs, a.join(l, multicastMAC(solicitedNode(ip))))
+		}
+	}
+	if vr.key.v6 {
+		errs = append(errs, a.join(l, allNodesMAC))
+	}
+	if a.cfg.Mode == ModeVirtualMAC {
+		errs = append(errs, a.addUnicast(l, vr))
+	}
+	return errors.Join(errs...)
+}
+
+// stopAnswering undoes startAnswering. Called with the lock held.
+func (a *Announcer) stopAnswering(vr *vrState) {
+	if !a.responding() {
+		return
+	}
+	l := vr.link
+	for _, ip := range vr.addrs {
+		delete(a.answers[l], ip)
+		if vr.key.v6 {
+			a.leave(l, multicastMAC(solicitedNode(ip)))
+		}
+	}
+	if vr.key.v6 {
+		a.leave(l, allNodesMAC)
+	}
+	if a.cfg.Mode == ModeVirtualMAC {
+		if ua, ok := a.connFor(vr).(unicastAdder); ok {
+			k := string(vr.mac)
+			if l.unicast[k]--; l.unicast[k] <= 0 {
+				delete(l.unicast, k)
+				_ = ua.DropUnicast(vr.mac)
+			}
+		}
+	}
+}
+
+func (a *Announcer) connFor(vr *vrState) PacketConn {
+	if vr.key.v6 {
+		return vr.link.nd
+	}
+	return vr.link.arp
+}
+
+func (a *Announcer) addUnicast(l *link, vr *vrState) error {
+	ua, ok := a.connFor(vr).(unicastAdder)
+	if !ok {
+		return nil
+	}
+	if l.unicast == nil {
+		l.unicast = make(map[string]int)
+	}
+	k := string(vr.mac)
+	if l.unicast[k] == 0 {
+		if err := ua.AddUnicast(vr.mac); err != nil {
+			return err
+		}
+	}
+	l.unicast[k]++
+	return nil
+}
+
+func (a *Announcer) join(l *link, mac net.HardwareAddr) error {
+	gj, ok := l.nd.(groupJoiner)
+	if !ok {
+		return nil
+	}
+	if l.groups == nil {
+		l.groups = make(map[string]int)
+	}
+	k := string(mac)
+	if l.groups[k] == 0 {
+		if err := gj.JoinGroup(mac); err != nil {
+			return err
+		}
+	}
+	l.groups[k]++
+	return nil
+}
+
+func (a *Announcer) leave(l *link, mac net.HardwareAddr) {
+	gj, ok := l.nd.(groupJoiner)
+	if !ok {
+		return
+	}
+	k := string(mac)
+	if l.groups[k]--; l.groups[k] <= 0 {
+		delete(l.groups, k)
+		_ = gj.LeaveGroup(mac)
+	}
+}
