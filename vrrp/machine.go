@@ -60,10 +60,13 @@ type Stats struct {
 	RcvdChecksumPseudo  uint64
 	RcvdChecksumMessage uint64
 	// OwnerRcvdAdvertisements counts advertisements the address owner
-	// received (logged, RFC 9568 errata 8298).
+	// received (VRRPv3: logged and processed, RFC 9568 section 7.1 as
+	// corrected by erratum 8298; VRRPv2: discarded, RFC 3768 section 7.1).
 	OwnerRcvdAdvertisements uint64
 	// NoLinkLocalFirst counts IPv6 advertisements whose first address is
-	// not link-local (RFC 9568 section 5.2.9; keepalived sends them).
+	// not link-local. RFC 9568 section 5.2.9 (and section 7.1 as corrected
+	// by erratum 8300) says to discard them; keepalived sends them, so the
+	// Machine counts and processes them for interoperability.
 	NoLinkLocalFirst uint64
 }
 
@@ -110,13 +113,20 @@ func (p ProtoErr) String() string {
 //     uses its configured interval and Skew_Time = (256-Priority)/256 s,
 //     independent of the interval (RFC 3768 section 6.1).
 //   - A VRRPv3 master that hears a lower priority (or an equal one from a
-//     lower primary address) sends an advertisement at once and announces
-//     its addresses, without resetting Adver_Timer (RFC 9568 section
-//     6.4.3). Config.RFC5798 and VRRPv2 (RFC 3768 section 6.4.3) discard
-//     it instead.
-//   - The address owner (priority 255) becomes master at Start and never
-//     steps down for an advertisement (it counts and processes it, RFC 9568
-//     errata 8298) nor for Sync; its priority cannot be changed.
+//     lower primary address) sends an advertisement at once without
+//     resetting Adver_Timer (RFC 9568 section 6.4.3), and also announces
+//     its addresses (ActAnnounce; this library's addition, like
+//     keepalived's garp_lower_prio_repeat: it repairs host ARP / neighbor
+//     caches a short-lived second master may have changed). Config.RFC5798
+//     and VRRPv2 (RFC 3768 section 6.4.3) discard it instead.
+//   - The VRRPv3 address owner (priority 255) becomes master at Start and
+//     processes the advertisements it receives like any router, counting
+//     them in OwnerRcvdAdvertisements (RFC 9568 section 7.1 as corrected
+//     by erratum 8298): a second, misconfigured owner with a greater
+//     primary address makes it step down to Backup, so that two owners
+//     elect one master instead of both staying master. The VRRPv2 owner
+//     discards every advertisement (RFC 3768 section 7.1). The owner does
+//     not leave Master for Sync, and its priority cannot be changed.
 //   - Preempt delay (keepalived's preempt_delay): for Config.PreemptDelay
 //     after Start or InterfaceUp a backup accepts lower-priority masters as
 //     if preemption were off. Deadline includes the end of the delay.
@@ -340,8 +350,10 @@ func (m *Machine) tickBackup(now time.Time) {
 // non-owner (AddressListErrors) and any advertisement received by the
 // owner (OwnerRcvdAdvertisements), all per RFC 3768 section 7.1. Counted
 // and processed (VRRPv3): an interval other than ours, an address list
-// other than ours, an advertisement received by the owner, an IPv6 list
-// without a link-local first address.
+// other than ours (RFC 9568 section 7.1: "SHOULD log"), an advertisement
+// received by the owner (erratum 8298), and, deliberately against
+// erratum 8300 for keepalived interoperability, an IPv6 list without a
+// link-local first address (NoLinkLocalFirst).
 func (m *Machine) Receive(now time.Time, adv *packet.Advertisement, src netip.Addr, ttl int, info packet.Info) []Action {
 	m.acts = m.acts[:0]
 	if adv == nil || (m.state != Backup && m.state != Master) {
@@ -494,14 +506,17 @@ func (m *Machine) stepMaster(now time.Time, adv *packet.Advertisement, src netip
 		m.adverTimer = now.Add(m.cfg.AdvertInterval)
 		return
 	}
+	// "If the Priority in the ADVERTISEMENT is greater than the local
+	// Priority or the Priority in the ADVERTISEMENT is equal to the local
+	// Priority and the primary IPvX address of the sender is greater than
+	// the local primary IPvX address (based on an unsigned integer
+	// comparison of the IPvX addresses in network byte order)". For two
+	// addresses of one family netip.Addr.Compare is exactly that. This
+	// applies to the owner too (erratum 8298): only a second owner can
+	// beat it.
 	better := adv.Priority > m.prio ||
 		adv.Priority == m.prio && src.WithZone("").Compare(m.cfg.Primary.WithZone("")) > 0
 	if better {
-		if m.owner {
-			// The owner stays master (RFC 9568 errata 8298): counted in
-			// validate, nothing else to do.
-			return
-		}
 		m.learn(adv)
 		m.master = src
 		m.releaseAddrs()
@@ -509,11 +524,13 @@ func (m *Machine) stepMaster(now time.Time, adv *packet.Advertisement, src netip
 		return
 	}
 	if m.cfg.Version == 2 || m.cfg.RFC5798 {
-		return // RFC 3768 / RFC 5798: discard.
+		return // RFC 3768 / RFC 5798: "Discard ADVERTISEMENT".
 	}
-	// RFC 9568: discard it, and send an advertisement immediately to
-	// assert mastership and refresh learning bridges. Adver_Timer keeps
-	// running.
+	// RFC 9568: "Discard the ADVERTISEMENT" and "Send an ADVERTISEMENT
+	// immediately to assert the {Active} state to the sending VRRP Router
+	// and to update any learning bridges with the correct Active VRRP
+	// Router path." The RFC does not reset Adver_Timer here. The announce
+	// is this library's addition (see the Machine doc).
 	m.send(m.prio)
 	m.emit(Action{Kind: ActAnnounce})
 }

@@ -108,9 +108,11 @@ const (
 	// with Machine.Advertisement.
 	ActSend ActionKind = iota + 1
 	// ActAnnounce: announce the virtual addresses (gratuitous ARP for IPv4,
-	// unsolicited Neighbor Advertisements for IPv6), RFC 9568 section
-	// 6.4.1 and 6.4.2. Emitted on becoming master, and by a master that
-	// hears a lower-priority advertisement (to heal a split brain).
+	// unsolicited Neighbor Advertisements for IPv6), RFC 9568 sections
+	// 6.4.1 and 6.4.2. Emitted on becoming master, and (this library's
+	// addition, not the RFC's) by a VRRPv3 master that hears a
+	// lower-priority advertisement, to repair what a short-lived second
+	// master did to host caches.
 	ActAnnounce
 	// ActTransition: the state changed from Action.From to Action.To for
 	// Action.Reason.
@@ -192,7 +194,9 @@ type Config struct {
 	VRID uint8
 	// Priority is this router's priority, 1-255; 255 means this router
 	// owns the virtual addresses (the owner becomes master at Start and
-	// never yields; Addrs need not contain Primary, as in keepalived).
+	// yields only to another owner with a greater primary address, RFC
+	// 9568 erratum 8298; Addrs need not contain Primary, as in
+	// keepalived).
 	// If zero, 100 (RFC 9568 section 5.2.4). Machine.SetPriority moves a
 	// non-owner's priority within 1-254.
 	Priority uint8
@@ -208,8 +212,10 @@ type Config struct {
 	// the slice.
 	Addrs []netip.Addr
 	// Primary is this router's own address on the interface: the source of
-	// its advertisements and the tie-breaker on equal priority (RFC 9568
-	// section 6.4.3). For IPv6 it is the interface's link-local address.
+	// its advertisements (RFC 9568 section 7.2) and, for a master, the
+	// tie-breaker on equal priority (RFC 9568 section 6.4.3; a backup
+	// accepts an equal priority whatever the address, section 6.4.2). For
+	// IPv6 it is the interface's link-local address.
 	// Required; same family as Addrs.
 	Primary netip.Addr
 	// NoPreempt turns Preempt_Mode off (keepalived's nopreempt): a
@@ -223,7 +229,10 @@ type Config struct {
 	PreemptDelay time.Duration
 	// AcceptMode makes a non-owner master accept packets addressed to the
 	// virtual addresses (RFC 9568 section 6.1, Accept_Mode). The machine
-	// only reports it; the host's address handling acts on it.
+	// only reports it; the host's address handling acts on it. VRRPv3
+	// only: a VRRPv2 master "MUST NOT accept packets addressed to the IP
+	// address(es) associated with the virtual router if it is not the IP
+	// address owner" (RFC 3768 section 6.4.3).
 	AcceptMode bool
 	// AuthType and AuthData are VRRPv2 authentication (RFC 2338 section
 	// 5.3.6; keepalived's auth_type PASS): AuthNone (the zero value) or
