@@ -1,0 +1,834 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// Config is the daemon's whole configuration: from flags (one virtual
+// router), or from a TOML file (-config) with some flags overriding it.
+type Config struct {
+	// File is the -config path; empty when the virtual router comes from
+	// flags. SIGHUP re-reads it.
+	File string
+	// LogLevel is -log-level / log_level.
+	LogLevel slog.Level
+	// Status is the -status address: host:port, or unix:/path. Empty: no
+	// status server.
+	Status string
+	// NotifyTimeout bounds every notify command. Default 10s.
+	NotifyTimeout time.Duration
+	// Instances are the virtual routers, in file order.
+	Instances []Instance
+	// Groups are the sync groups.
+	Groups []Group
+	// Scripts are the check commands instances track.
+	Scripts []Script
+}
+
+// Instance is one virtual router (keepalived's vrrp_instance).
+type Instance struct {
+	Name      string
+	Interface string
+	VRID      uint8
+	// Priority is the configured (base) priority, 1-255.
+	Priority     uint8
+	Version      uint8
+	Interval     time.Duration
+	NoPreempt    bool
+	PreemptDelay time.Duration
+	Accept       bool
+	// AuthPass is the VRRPv2 simple password (at most 8 bytes); empty: no
+	// authentication.
+	AuthPass string
+	// Peers are unicast peers; empty: multicast.
+	Peers []netip.Addr
+	// Src is the source address of advertisements; zero: the interface's
+	// first address (IPv4) or link-local address (IPv6).
+	Src netip.Addr
+	// VMAC uses arpnd's macvlan mode (keepalived's use_vmac).
+	VMAC bool
+	// Checksum is the VRRPv3-over-IPv4 checksum form to send;
+	// ChecksumUnknown for VRRPv2 and IPv6, where there is no choice.
+	Checksum packet.Checksum
+	// Notify is run on every transition; empty: none.
+	Notify string
+	// VIPs are the virtual addresses, with the prefix length to install
+	// them with (/32 or /128 when none was given).
+	VIPs []netip.Prefix
+	// SyncGroup is the name of the group the instance belongs to, if any.
+	SyncGroup string
+	// TrackInterfaces and TrackScripts adjust the priority (or, with
+	// weight 0, put the instance in Fault).
+	TrackInterfaces []TrackInterface
+	TrackScripts    []string
+}
+
+// TrackInterface watches another interface (keepalived's
+// track_interface): with Weight > 0 the priority is raised by Weight
+// while it is up, with Weight < 0 lowered by -Weight while it is down,
+// with Weight 0 the instance goes to Fault while it is down.
+type TrackInterface struct {
+	Name   string
+	Weight int
+}
+
+// Script is a check command run every Interval (keepalived's
+// vrrp_script): exit status 0 is success. With Weight > 0 the priority of
+// every instance tracking it is raised by Weight while it succeeds, with
+// Weight < 0 lowered by -Weight while it fails, with Weight 0 the
+// instances go to Fault while it fails. Rise successes (Fall failures) in
+// a row are needed to change its status.
+type Script struct {
+	Name     string
+	Command  string
+	Interval time.Duration
+	Timeout  time.Duration
+	Weight   int
+	Rise     int
+	Fall     int
+}
+
+// Group is a sync group (keepalived's vrrp_sync_group).
+type Group struct {
+	Name    string
+	Members []string
+	Notify  string
+}
+
+// Family returns the address family of the instance's virtual addresses.
+func (in *Instance) Family() vrrp.Family {
+	if len(in.VIPs) > 0 && in.VIPs[0].Addr().Is4() {
+		return vrrp.IPv4
+	}
+	return vrrp.IPv6
+}
+
+// Addrs returns the virtual addresses without prefix lengths.
+func (in *Instance) Addrs() []netip.Addr {
+	as := make([]netip.Addr, len(in.VIPs))
+	for i, p := range in.VIPs {
+		as[i] = p.Addr()
+	}
+	return as
+}
+
+// VRRPConfig returns the protocol configuration with primary as this
+// router's own address.
+func (in *Instance) VRRPConfig(primary netip.Addr) vrrp.Config {
+	c := vrrp.Config{
+		VRID:           in.VRID,
+		Priority:       in.Priority,
+		Version:        in.Version,
+		AdvertInterval: in.Interval,
+		Addrs:          in.Addrs(),
+		Primary:        primary,
+		NoPreempt:      in.NoPreempt,
+		PreemptDelay:   in.PreemptDelay,
+		AcceptMode:     in.Accept,
+		Checksum:       in.Checksum,
+	}
+	if in.AuthPass != "" {
+		c.AuthType = packet.AuthPass
+		copy(c.AuthData[:], in.AuthPass)
+	}
+	return c
+}
+
+// ErrUsage matches every configuration error returned by parseFlags.
+var ErrUsage = errors.New("bad configuration")
+
+// usageError is a flag syntax error, worded by package flag.
+type usageError string
+
+func (e usageError) Error() string        { return string(e) }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+// A ConfigError names the flag or configuration key at fault and what is
+// allowed there.
+type ConfigError struct {
+	// Where is "" for flags, or "FILE: instance \"NAME\": " and the like.
+	Where string
+	// Key is the flag ("-vrid") or the TOML key ("vrid").
+	Key     string
+	Value   string
+	Allowed string
+	// Flag is set when Key is a command-line flag or argument.
+	Flag bool
+}
+
+func (e *ConfigError) Error() string {
+	sep := " = "
+	if e.Flag {
+		sep = " "
+	}
+	if e.Value == "" {
+		return fmt.Sprintf("%s%s: want %s", e.Where, e.Key, e.Allowed)
+	}
+	return fmt.Sprintf("%s%s%s%s: want %s", e.Where, e.Key, sep, e.Value, e.Allowed)
+}
+
+// Is makes errors.Is(err, ErrUsage) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrUsage }
+
+// rawInstance is an instance as written, before validation. Pointers tell
+// a missing key from a zero.
+type rawInstance struct {
+	Name           string              `toml:"name"`
+	Interface      string              `toml:"interface"`
+	VRID           *int                `toml:"vrid"`
+	Priority       *int                `toml:"priority"`
+	Version        *int                `toml:"version"`
+	Interval       string              `toml:"interval"`
+	NoPreempt      bool                `toml:"nopreempt"`
+	PreemptDelay   string              `toml:"preempt_delay"`
+	Accept         bool                `toml:"accept"`
+	AuthPass       string              `toml:"auth_pass"`
+	Peers          []string            `toml:"peers"`
+	Src            string              `toml:"src"`
+	VMAC           bool                `toml:"vmac"`
+	Checksum       string              `toml:"checksum"`
+	Notify         string              `toml:"notify"`
+	VIPs           []string            `toml:"vips"`
+	TrackInterface []rawTrackInterface `toml:"track_interface"`
+	TrackScript    []string            `toml:"track_script"`
+}
+
+type rawTrackInterface struct {
+	Name   string `toml:"name"`
+	Weight int    `toml:"weight"`
+}
+
+type rawScript struct {
+	Name     string `toml:"name"`
+	Command  string `toml:"command"`
+	Interval string `toml:"interval"`
+	Timeout  string `toml:"timeout"`
+	Weight   int    `toml:"weight"`
+	Rise     *int   `toml:"rise"`
+	Fall     *int   `toml:"fall"`
+}
+
+type rawGroup struct {
+	Name    string   `toml:"name"`
+	Members []string `toml:"members"`
+	Notify  string   `toml:"notify"`
+}
+
+type rawFile struct {
+	LogLevel      string        `toml:"log_level"`
+	Status        string        `toml:"status"`
+	Notify        string        `toml:"notify"`
+	NotifyTimeout string        `toml:"notify_timeout"`
+	Instances     []rawInstance `toml:"instance"`
+	SyncGroups    []rawGroup    `toml:"sync_group"`
+	Scripts       []rawScript   `toml:"script"`
+}
+
+// keyNamer turns a TOML key into the name the user wrote: the key itself
+// in a file, the flag for a command line.
+type keyNamer struct {
+	where string
+	flags bool
+}
+
+var flagNames = map[string]string{
+	"interface":     "-iface",
+	"vrid":          "-vrid",
+	"priority":      "-priority",
+	"version":       "-version",
+	"interval":      "-interval",
+	"preempt_delay": "-preempt-delay",
+	"accept":        "-accept",
+	"auth_pass":     "-auth-pass",
+	"peers":         "-peer",
+	"src":           "-src",
+	"vmac":          "-vmac",
+	"checksum":      "-checksum",
+	"vips":          "VIP argument",
+	"log_level":     "-log-level",
+	"status":        "-status",
+}
+
+func (k keyNamer) err(key, value, allowed string) error {
+	if k.flags {
+		if f, ok := flagNames[key]; ok {
+			key = f
+		}
+	}
+	return &ConfigError{Where: k.where, Key: key, Value: value, Allowed: allowed, Flag: k.flags}
+}
+
+// usage is the command's synopsis, printed by -h and after flag errors.
+const usage = `usage:
+  vrrpd -iface IFACE -vrid N [-priority P] [-version 2|3] [-interval DURATION]
+        [-nopreempt] [-preempt-delay DURATION] [-accept] [-auth-pass SECRET]
+        [-peer ADDR]... [-src ADDR] [-vmac] [-checksum rfc9568|pseudo]
+        [-notify CMD] [-status ADDR] [-log-level debug|info|warn] VIP...
+  vrrpd -config FILE [-status ADDR] [-log-level LEVEL] [-notify CMD]
+
+VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
+`
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// parseFlags parses the command line (without the program name). With
+// -config it reads and validates the file too, so calling it again with
+// the same arguments is how SIGHUP reloads. Errors match ErrUsage when
+// the configuration is at fault, and flag.ErrHelp for -h.
+func parseFlags(args []string) (Config, error) {
+	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	var (
+		ri                  rawInstance
+		vrid, prio, version int
+		peers               multiFlag
+		file, status, level string
+	)
+	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
+	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
+	fs.IntVar(&prio, "priority", vrrp.DefaultPriority, "`priority`, 1-255 (255: address owner)")
+	fs.IntVar(&version, "version", 3, "VRRP `version`, 2 or 3")
+	fs.StringVar(&ri.Interval, "interval", "1s", "advertisement `interval`: v3 10ms-40.95s in 10ms steps, v2 1s-255s")
+	fs.BoolVar(&ri.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
+	fs.StringVar(&ri.PreemptDelay, "preempt-delay", "0s", "wait this `long` after start before preempting, 0s-1000s")
+	fs.BoolVar(&ri.Accept, "accept", false, "Accept_Mode (VRRPv3)")
+	fs.StringVar(&ri.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
+	fs.Var(&peers, "peer", "unicast peer `address` (repeat for several)")
+	fs.StringVar(&ri.Src, "src", "", "source `address` of advertisements")
+	fs.BoolVar(&ri.VMAC, "vmac", false, "use a macvlan with the virtual MAC (keepalived's use_vmac)")
+	fs.StringVar(&ri.Checksum, "checksum", "", "VRRPv3 IPv4 checksum: pseudo (keepalived, default) or rfc9568")
+	fs.StringVar(&ri.Notify, "notify", "", "`command` run on every transition: CMD INSTANCE NAME STATE PRIORITY")
+	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR` (host:port or unix:/path)")
+	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
+	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, fmt.Errorf("%w\n%s", flag.ErrHelp, out.String())
+		}
+		return Config{}, usageError(strings.TrimSpace(firstLine(out.String())))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	k := keyNamer{flags: true}
+
+	var cfg Config
+	if file != "" {
+		for _, name := range []string{"iface", "vrid", "priority", "version", "interval", "nopreempt",
+			"preempt-delay", "accept", "auth-pass", "peer", "src", "vmac", "checksum"} {
+			if set[name] {
+				return Config{}, k.err("-"+name, "", "no -"+name+" with -config: put it in the file")
+			}
+		}
+		if fs.NArg() > 0 {
+			return Config{}, k.err("vips", fs.Arg(0), "no VIP arguments with -config: put them in the file")
+		}
+		var err error
+		if cfg, err = loadFile(file); err != nil {
+			return Config{}, err
+		}
+		if set["notify"] {
+			for i := range cfg.Instances {
+				if cfg.Instances[i].Notify == "" {
+					cfg.Instances[i].Notify = ri.Notify
+				}
+			}
+			for i := range cfg.Groups {
+				if cfg.Groups[i].Notify == "" {
+					cfg.Groups[i].Notify = ri.Notify
+				}
+			}
+		}
+	} else {
+		if ri.Interface == "" {
+			return Config{}, k.err("interface", "", "an interface name (required)")
+		}
+		ri.VRID, ri.Priority, ri.Version = &vrid, &prio, &version
+		ri.Peers = peers
+		ri.VIPs = fs.Args()
+		if !set["checksum"] {
+			ri.Checksum = "default"
+		}
+		in, err := buildInstance(ri, k)
+		if err != nil {
+			return Config{}, err
+		}
+		in.Name = "VI_" + strconv.Itoa(int(in.VRID))
+		cfg.Instances = []Instance{in}
+		cfg.NotifyTimeout = defaultNotifyTimeout
+		cfg.LogLevel = slog.LevelInfo
+	}
+	if set["log-level"] || file == "" {
+		l, err := parseLevel(level)
+		if err != nil {
+			return Config{}, k.err("log_level", level, "debug, info or warn")
+		}
+		cfg.LogLevel = l
+	}
+	if set["status"] {
+		cfg.Status = status
+	}
+	if cfg.Status != "" {
+		if err := checkStatusAddr(cfg.Status); err != nil {
+			return Config{}, k.err("status", cfg.Status, "host:port (like 127.0.0.1:8080) or unix:/path/to.sock")
+		}
+	}
+	return cfg, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+const defaultNotifyTimeout = 10 * time.Second
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	}
+	return 0, errors.New("bad level")
+}
+
+func checkStatusAddr(s string) error {
+	if p, ok := strings.CutPrefix(s, "unix:"); ok {
+		if p == "" {
+			return errors.New("empty path")
+		}
+		return nil
+	}
+	_, port, err := splitHostPort(s)
+	if err != nil || port == "" {
+		return errors.New("bad address")
+	}
+	return nil
+}
+
+func splitHostPort(s string) (string, string, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "", "", errors.New("missing port")
+	}
+	host, port := s[:i], s[i+1:]
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", "", err
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port, nil
+}
+
+// loadFile reads and validates a TOML configuration.
+func loadFile(path string) (Config, error) {
+	var rf rawFile
+	md, err := toml.DecodeFile(path, &rf)
+	if err != nil {
+		return Config{}, fileError(path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Config{}, &ConfigError{Where: path + ": ", Key: und[0].String(), Value: "...",
+			Allowed: "a known key (see vrrpd.example.toml)"}
+	}
+	return buildFile(path, rf)
+}
+
+// parseTOML is loadFile for a string, for tests.
+func parseTOML(name, text string) (Config, error) {
+	var rf rawFile
+	md, err := toml.Decode(text, &rf)
+	if err != nil {
+		return Config{}, fileError(name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Config{}, &ConfigError{Where: name + ": ", Key: und[0].String(), Value: "...",
+			Allowed: "a known key (see vrrpd.example.toml)"}
+	}
+	return buildFile(name, rf)
+}
+
+// fileError wraps a TOML syntax or type error (which names the line and
+// key) or a read error.
+func fileError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return usageError(path + ": " + pe.Error())
+	}
+	return usageError(path + ": " + err.Error())
+}
+
+func buildFile(path string, rf rawFile) (Config, error) {
+	top := keyNamer{where: path + ": "}
+	cfg := Config{File: path, Status: rf.Status, NotifyTimeout: defaultNotifyTimeout}
+	var err error
+	if cfg.LogLevel, err = parseLevel(rf.LogLevel); err != nil {
+		return Config{}, top.err("log_level", rf.LogLevel, "debug, info or warn")
+	}
+	if rf.NotifyTimeout != "" {
+		d, err := time.ParseDuration(rf.NotifyTimeout)
+		if err != nil || d <= 0 {
+			return Config{}, top.err("notify_timeout", rf.NotifyTimeout, "a positive Go duration like 10s")
+		}
+		cfg.NotifyTimeout = d
+	}
+	if rf.Status != "" {
+		if err := checkStatusAddr(rf.Status); err != nil {
+			return Config{}, top.err("status", rf.Status, "host:port (like 127.0.0.1:8080) or unix:/path/to.sock")
+		}
+	}
+
+	scripts := map[string]bool{}
+	for i, rs := range rf.Scripts {
+		s, err := buildScript(rs, keyNamer{where: fmt.Sprintf("%sscript[%d] %q: ", top.where, i, rs.Name)})
+		if err != nil {
+			return Config{}, err
+		}
+		if scripts[s.Name] {
+			return Config{}, top.err(fmt.Sprintf("script[%d].name", i), s.Name, "a name no other script has")
+		}
+		scripts[s.Name] = true
+		cfg.Scripts = append(cfg.Scripts, s)
+	}
+
+	if len(rf.Instances) == 0 {
+		return Config{}, top.err("instance", "[]", "at least one [[instance]]")
+	}
+	names := map[string]int{}
+	type wire struct {
+		iface string
+		vrid  uint8
+		fam   vrrp.Family
+	}
+	wires := map[wire]string{}
+	for i, ri := range rf.Instances {
+		k := keyNamer{where: fmt.Sprintf("%sinstance[%d] %q: ", top.where, i, ri.Name)}
+		if ri.Name == "" {
+			return Config{}, k.err("name", "", "a non-empty instance name")
+		}
+		if _, dup := names[ri.Name]; dup {
+			return Config{}, k.err("name", ri.Name, "a name no other instance has")
+		}
+		if ri.Interface == "" {
+			return Config{}, k.err("interface", "", "an interface name (required)")
+		}
+		if ri.VRID == nil {
+			return Config{}, k.err("vrid", "", "1-255 (required)")
+		}
+		if ri.Notify == "" {
+			ri.Notify = rf.Notify
+		}
+		if ri.Checksum == "" {
+			ri.Checksum = "default"
+		}
+		in, err := buildInstance(ri, k)
+		if err != nil {
+			return Config{}, err
+		}
+		in.Name = ri.Name
+		w := wire{in.Interface, in.VRID, in.Family()}
+		if other, dup := wires[w]; dup {
+			return Config{}, k.err("vrid", strconv.Itoa(int(in.VRID)),
+				fmt.Sprintf("a VRID not used by instance %q on %s for %v", other, in.Interface, in.Family()))
+		}
+		wires[w] = in.Name
+		for j, t := range ri.TrackScript {
+			if !scripts[t] {
+				return Config{}, k.err(fmt.Sprintf("track_script[%d]", j), t, "the name of a [[script]]")
+			}
+		}
+		names[in.Name] = len(cfg.Instances)
+		cfg.Instances = append(cfg.Instances, in)
+	}
+
+	groups := map[string]bool{}
+	for i, rg := range rf.SyncGroups {
+		k := keyNamer{where: fmt.Sprintf("%ssync_group[%d] %q: ", top.where, i, rg.Name)}
+		if rg.Name == "" {
+			return Config{}, k.err("name", "", "a non-empty group name")
+		}
+		if groups[rg.Name] {
+			return Config{}, k.err("name", rg.Name, "a name no other sync group has")
+		}
+		groups[rg.Name] = true
+		if len(rg.Members) < 2 {
+			return Config{}, k.err("members", fmt.Sprint(rg.Members), "at least two instance names")
+		}
+		for j, m := range rg.Members {
+			idx, ok := names[m]
+			if !ok {
+				return Config{}, k.err(fmt.Sprintf("members[%d]", j), m, "the name of an [[instance]]")
+			}
+			in := &cfg.Instances[idx]
+			if in.SyncGroup != "" {
+				return Config{}, k.err(fmt.Sprintf("members[%d]", j), m,
+					fmt.Sprintf("an instance in no other sync group (it is in %q)", in.SyncGroup))
+			}
+			in.SyncGroup = rg.Name
+		}
+		notify := rg.Notify
+		if notify == "" {
+			notify = rf.Notify
+		}
+		cfg.Groups = append(cfg.Groups, Group{Name: rg.Name, Members: slices.Clone(rg.Members), Notify: notify})
+	}
+	return cfg, nil
+}
+
+func buildScript(rs rawScript, k keyNamer) (Script, error) {
+	s := Script{Name: rs.Name, Command: rs.Command, Weight: rs.Weight, Rise: 1, Fall: 1,
+		Interval: time.Second}
+	if s.Name == "" {
+		return Script{}, k.err("name", "", "a non-empty script name")
+	}
+	if strings.TrimSpace(s.Command) == "" {
+		return Script{}, k.err("command", "", "a command to run")
+	}
+	if rs.Interval != "" {
+		d, err := time.ParseDuration(rs.Interval)
+		if err != nil || d < 10*time.Millisecond || d > time.Hour {
+			return Script{}, k.err("interval", rs.Interval, "a Go duration from 10ms to 1h (default 1s)")
+		}
+		s.Interval = d
+	}
+	s.Timeout = s.Interval
+	if rs.Timeout != "" {
+		d, err := time.ParseDuration(rs.Timeout)
+		if err != nil || d <= 0 || d > time.Hour {
+			return Script{}, k.err("timeout", rs.Timeout, "a positive Go duration up to 1h (default: the interval)")
+		}
+		s.Timeout = d
+	}
+	if s.Weight < -254 || s.Weight > 254 {
+		return Script{}, k.err("weight", strconv.Itoa(s.Weight), "-254 to 254 (0: fault while failing)")
+	}
+	for _, f := range []struct {
+		key string
+		p   *int
+		dst *int
+	}{{"rise", rs.Rise, &s.Rise}, {"fall", rs.Fall, &s.Fall}} {
+		if f.p == nil {
+			continue
+		}
+		if *f.p < 1 || *f.p > 1000 {
+			return Script{}, k.err(f.key, strconv.Itoa(*f.p), "1-1000 (default 1)")
+		}
+		*f.dst = *f.p
+	}
+	return s, nil
+}
+
+// buildInstance validates ri and converts it; k names the keys in errors.
+// ri.Checksum "default" means not given.
+func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
+	in := Instance{
+		Interface: ri.Interface,
+		NoPreempt: ri.NoPreempt,
+		Accept:    ri.Accept,
+		VMAC:      ri.VMAC,
+		Notify:    ri.Notify,
+		AuthPass:  ri.AuthPass,
+		Priority:  vrrp.DefaultPriority,
+		Version:   3,
+		Interval:  time.Second,
+	}
+	if len(in.Interface) > 15 || strings.ContainsAny(in.Interface, "/ \t\n") {
+		return Instance{}, k.err("interface", in.Interface, "an interface name (at most 15 bytes, no '/' or spaces)")
+	}
+	if ri.VRID == nil || *ri.VRID < 1 || *ri.VRID > 255 {
+		v := "0"
+		if ri.VRID != nil {
+			v = strconv.Itoa(*ri.VRID)
+		}
+		return Instance{}, k.err("vrid", v, "1-255 (required)")
+	}
+	in.VRID = uint8(*ri.VRID)
+	if ri.Priority != nil {
+		if *ri.Priority < 1 || *ri.Priority > 255 {
+			return Instance{}, k.err("priority", strconv.Itoa(*ri.Priority), "1-255 (255: address owner; default 100)")
+		}
+		in.Priority = uint8(*ri.Priority)
+	}
+	if ri.Version != nil {
+		if *ri.Version != 2 && *ri.Version != 3 {
+			return Instance{}, k.err("version", strconv.Itoa(*ri.Version), "2 or 3 (default 3)")
+		}
+		in.Version = uint8(*ri.Version)
+	}
+
+	// Addresses first: the interval and checksum rules depend on the family.
+	if len(ri.VIPs) == 0 {
+		return Instance{}, k.err("vips", "", "1-255 virtual addresses (ADDR or ADDR/LEN)")
+	}
+	if len(ri.VIPs) > packet.MaxAddrs {
+		return Instance{}, k.err("vips", fmt.Sprintf("%d addresses", len(ri.VIPs)), "1-255 virtual addresses")
+	}
+	for _, s := range ri.VIPs {
+		p, err := parseVIP(s)
+		if err != nil {
+			return Instance{}, k.err("vips", s, "an IPv4 or IPv6 address, optionally with /LEN ("+err.Error()+")")
+		}
+		if len(in.VIPs) > 0 && p.Addr().Is4() != in.VIPs[0].Addr().Is4() {
+			return Instance{}, k.err("vips", s, "addresses of one family ("+in.VIPs[0].Addr().String()+" came first): run one instance per family")
+		}
+		if slices.ContainsFunc(in.VIPs, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+			return Instance{}, k.err("vips", s, "distinct addresses")
+		}
+		in.VIPs = append(in.VIPs, p)
+	}
+	v4 := in.Family() == vrrp.IPv4
+	if in.Version == 2 && !v4 {
+		return Instance{}, k.err("version", "2", "3 for IPv6 virtual addresses (VRRPv2 is IPv4 only)")
+	}
+
+	if ri.Interval != "" {
+		d, err := time.ParseDuration(ri.Interval)
+		if err != nil {
+			return Instance{}, k.err("interval", ri.Interval, "a Go duration like 1s or 100ms")
+		}
+		in.Interval = d
+	}
+	if in.Version == 2 {
+		if d := in.Interval; d%time.Second != 0 || d < time.Second || d > 255*time.Second {
+			return Instance{}, k.err("interval", in.Interval.String(), "whole seconds from 1s to 255s for VRRPv2")
+		}
+	} else if d := in.Interval; d%(10*time.Millisecond) != 0 || d < 10*time.Millisecond || d > 40950*time.Millisecond {
+		return Instance{}, k.err("interval", in.Interval.String(), "a multiple of 10ms from 10ms to 40.95s for VRRPv3")
+	}
+	if ri.PreemptDelay != "" {
+		d, err := time.ParseDuration(ri.PreemptDelay)
+		if err != nil || d < 0 || d > vrrp.MaxPreemptDelay {
+			return Instance{}, k.err("preempt_delay", ri.PreemptDelay, "a Go duration from 0s to 1000s")
+		}
+		in.PreemptDelay = d
+	}
+	if in.Accept && in.Version == 2 {
+		return Instance{}, k.err("accept", "true", "false for VRRPv2 (Accept_Mode is VRRPv3 only, RFC 3768 section 6.4.3)")
+	}
+	if in.AuthPass != "" {
+		if in.Version != 2 {
+			return Instance{}, k.err("auth_pass", "(secret)", "no password for VRRPv3 (authentication is VRRPv2 only)")
+		}
+		if len(in.AuthPass) > packet.AuthDataLen {
+			return Instance{}, k.err("auth_pass", fmt.Sprintf("(%d bytes)", len(in.AuthPass)), "at most 8 bytes")
+		}
+	}
+	switch ri.Checksum {
+	case "default":
+		if in.Version == 3 && v4 {
+			in.Checksum = packet.ChecksumPseudoHeader
+		}
+	case "pseudo":
+		if in.Version == 2 {
+			return Instance{}, k.err("checksum", ri.Checksum, "no checksum choice for VRRPv2 (it has only the RFC 3768 form)")
+		}
+		if v4 {
+			in.Checksum = packet.ChecksumPseudoHeader
+		}
+	case "rfc9568":
+		if in.Version == 2 || !v4 {
+			return Instance{}, k.err("checksum", ri.Checksum, "pseudo or nothing: rfc9568 applies to VRRPv3 over IPv4 only")
+		}
+		in.Checksum = packet.ChecksumMessage
+	default:
+		return Instance{}, k.err("checksum", ri.Checksum, "rfc9568 or pseudo (default)")
+	}
+	for _, s := range ri.Peers {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return Instance{}, k.err("peers", s, "a unicast IPv4 or IPv6 address")
+		}
+		if a.Is4() != v4 {
+			return Instance{}, k.err("peers", s, "an address of the family of the virtual addresses")
+		}
+		if a.IsMulticast() || a.IsUnspecified() {
+			return Instance{}, k.err("peers", s, "a unicast address")
+		}
+		if slices.Contains(in.Peers, a) {
+			return Instance{}, k.err("peers", s, "distinct peers")
+		}
+		in.Peers = append(in.Peers, a)
+	}
+	if ri.Src != "" {
+		a, err := netip.ParseAddr(ri.Src)
+		if err != nil || a.Is4() != v4 || a.IsMulticast() || a.IsUnspecified() {
+			return Instance{}, k.err("src", ri.Src, "a unicast address of the family of the virtual addresses")
+		}
+		in.Src = a.WithZone("")
+	}
+	for i, rt := range ri.TrackInterface {
+		key := fmt.Sprintf("track_interface[%d]", i)
+		if rt.Name == "" || len(rt.Name) > 15 {
+			return Instance{}, k.err(key+".name", rt.Name, "an interface name")
+		}
+		if rt.Weight < -254 || rt.Weight > 254 {
+			return Instance{}, k.err(key+".weight", strconv.Itoa(rt.Weight), "-254 to 254 (0: fault while down)")
+		}
+		in.TrackInterfaces = append(in.TrackInterfaces, TrackInterface(rt))
+	}
+	in.TrackScripts = slices.Clone(ri.TrackScript)
+
+	// Whatever the checks above missed, the library's own validation
+	// catches (with a placeholder primary address).
+	primary := netip.MustParseAddr("fe80::1")
+	if v4 {
+		primary = netip.MustParseAddr("192.0.2.1")
+	}
+	if _, err := vrrp.NewMachine(in.VRRPConfig(primary)); err != nil {
+		return Instance{}, fmt.Errorf("%w: %s%w", ErrUsage, k.where, err)
+	}
+	return in, nil
+}
+
+// parseVIP parses ADDR or ADDR/LEN. A VIP without a length is a host
+// prefix (/32, /128).
+func parseVIP(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("bad prefix")
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, errors.New("IPv4-mapped")
+		}
+		if p.Addr().IsUnspecified() || p.Addr().IsMulticast() {
+			return netip.Prefix{}, errors.New("not unicast")
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, errors.New("bad address")
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, errors.New("no zone")
+	}
+	if a.Is4In6() {
+		return netip.Prefix{}, errors.New("IPv4-mapped")
+	}
+	if a.IsUnspecified() || a.IsMulticast() {
+		return netip.Prefix{}, errors.New("not unicast")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

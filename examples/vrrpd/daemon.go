@@ -1,0 +1,675 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// system is what the daemon needs from the host. linuxSystem implements
+// it with raw sockets, netlink and arpnd; tests use an in-memory LAN.
+type system interface {
+	// Open returns a transport for in, the interface index and this
+	// router's primary address (the advertisements' source) on it. The
+	// daemon shares one transport between instances with the same
+	// interface, family, source and peers.
+	Open(in *Instance) (conn transport.Conn, ifIndex int, primary netip.Addr, err error)
+	// Take, Release and Announce act on the host for the virtual router
+	// (vrrp.Hook): install or remove the virtual addresses, announce them.
+	// They run on the Router's goroutine and must not block.
+	Take(in *Instance, vr vrrp.VRInfo) error
+	Release(in *Instance, vr vrrp.VRInfo) error
+	Announce(in *Instance, vr vrrp.VRInfo) error
+	// LinkUp reports whether the interface is up and running; a missing
+	// interface is down, without error.
+	LinkUp(ifname string) (bool, error)
+	// WatchLinks calls f for every interface state change until ctx is
+	// done.
+	WatchLinks(ctx context.Context, f func(ifname string, up bool)) error
+	// Close removes what the system added (addresses, macvlans).
+	Close() error
+}
+
+// connKey identifies a shareable transport.
+type connKey struct {
+	iface string
+	fam   vrrp.Family
+	src   netip.Addr
+	peers string
+}
+
+func keyOf(in *Instance) connKey {
+	ps := make([]string, len(in.Peers))
+	for i, p := range in.Peers {
+		ps[i] = p.String()
+	}
+	slices.Sort(ps)
+	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ",")}
+}
+
+type sharedConn struct {
+	key     connKey
+	conn    transport.Conn
+	ifIndex int
+	primary netip.Addr
+	refs    int // virtual routers using it; the Router closes it at 0
+}
+
+// vrInst is one running instance.
+type vrInst struct {
+	// in is the instance as it was added: the fields that need a Remove /
+	// Add to change. Immutable; read by hooks.
+	in   Instance
+	conn *sharedConn
+
+	// cur is the current configuration (priority, tracking, notify may
+	// have been updated in place). Guarded by daemon.mu.
+	cur Instance
+
+	notify atomic.Pointer[string]
+	prio   atomic.Uint32 // effective priority
+	fault  atomic.Bool   // put in Fault by tracking
+}
+
+// daemon runs the virtual routers of a Config on a vrrp.Router.
+type daemon struct {
+	log    *slog.Logger
+	level  *slog.LevelVar
+	sys    system
+	router *vrrp.Router
+	notif  *notifier
+	check  runFunc // runs track scripts
+
+	groups atomic.Pointer[map[string]Group]
+
+	mu         sync.Mutex // guards the fields below; never taken by hooks
+	cfg        Config
+	vrs        map[string]*vrInst
+	order      []string
+	conns      map[connKey]*sharedConn
+	links      map[string]int8
+	scripts    map[string]*scriptState
+	scriptGen  int
+	stopScript context.CancelFunc
+	stopped    bool           // Run is returning: no more reloads
+	wg         sync.WaitGroup // script and link goroutines
+
+	// byName maps names to instances for the hooks and the event loop.
+	// Entries are replaced on re-add and never deleted, so that the events
+	// of a removed instance still find its notify command.
+	hmu    sync.RWMutex
+	byName map[string]*vrInst
+}
+
+// newDaemon returns a daemon for cfg. level, if not nil, is set on
+// reload. run runs notify commands and check scripts (shellRun).
+func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, run runFunc) *daemon {
+	d := &daemon{
+		log:     log,
+		level:   level,
+		sys:     sys,
+		check:   run,
+		vrs:     make(map[string]*vrInst),
+		conns:   make(map[connKey]*sharedConn),
+		links:   make(map[string]int8),
+		scripts: make(map[string]*scriptState),
+		byName:  make(map[string]*vrInst),
+	}
+	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}})
+	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
+	d.setGroups(cfg.Groups)
+	d.cfg = cfg
+	return d
+}
+
+func (d *daemon) setGroups(gs []Group) {
+	m := make(map[string]Group, len(gs))
+	for _, g := range gs {
+		m[g.Name] = g
+	}
+	d.groups.Store(&m)
+}
+
+func (d *daemon) lookup(name string) *vrInst {
+	d.hmu.RLock()
+	defer d.hmu.RUnlock()
+	return d.byName[name]
+}
+
+// hook routes the Router's hook calls to the system with the instance.
+type hook struct{ d *daemon }
+
+func (h hook) do(vr vrrp.VRInfo, f func(*Instance, vrrp.VRInfo) error) error {
+	v := h.d.lookup(vr.Name)
+	if v == nil {
+		return fmt.Errorf("unknown virtual router %q", vr.Name)
+	}
+	return f(&v.in, vr)
+}
+
+func (h hook) Take(vr vrrp.VRInfo) error     { return h.do(vr, h.d.sys.Take) }
+func (h hook) Release(vr vrrp.VRInfo) error  { return h.do(vr, h.d.sys.Release) }
+func (h hook) Announce(vr vrrp.VRInfo) error { return h.do(vr, h.d.sys.Announce) }
+
+// Run runs the virtual routers until ctx is cancelled, then shuts them
+// down (priority-0 advertisements, addresses removed), runs the pending
+// notify commands and returns. An error is returned when the
+// configuration cannot start (missing interface, missing capability).
+func (d *daemon) Run(ctx context.Context) error {
+	linkCtx, stopLinks := context.WithCancel(context.Background())
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.sys.WatchLinks(linkCtx, d.linkChanged); err != nil && linkCtx.Err() == nil {
+			d.log.Warn("interface watch stopped: interface tracking is off", "err", err)
+		}
+	}()
+
+	d.mu.Lock()
+	var err error
+	for _, in := range d.cfg.Instances {
+		if err = d.addLocked(in); err != nil {
+			err = fmt.Errorf("instance %q: %w", in.Name, err)
+			break
+		}
+	}
+	if err == nil {
+		d.startScriptsLocked()
+	}
+	d.mu.Unlock()
+
+	var status *statusServer
+	if err == nil && d.cfg.Status != "" {
+		status, err = startStatus(d.cfg.Status, d, d.log)
+	}
+	if err != nil {
+		d.mu.Lock()
+		for _, name := range slices.Clone(d.order) {
+			d.removeLocked(name)
+		}
+		d.mu.Unlock()
+		stopLinks()
+		d.stopScripts()
+		d.wg.Wait()
+		d.notif.close()
+		return errors.Join(err, d.sys.Close())
+	}
+
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		d.events(d.router.Events())
+	}()
+	d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
+	err = d.router.Run(ctx)
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	<-evDone
+	stopLinks()
+	d.stopScripts()
+	d.wg.Wait()
+	d.notif.close()
+	if status != nil {
+		status.close()
+	}
+	return errors.Join(err, d.sys.Close())
+}
+
+// addLocked opens (or shares) a transport and adds in to the Router.
+func (d *daemon) addLocked(in Instance) error {
+	key := keyOf(&in)
+	sc := d.conns[key]
+	if sc == nil {
+		conn, idx, primary, err := d.sys.Open(&in)
+		if err != nil {
+			return err
+		}
+		sc = &sharedConn{key: key, conn: conn, ifIndex: idx, primary: primary}
+		d.conns[key] = sc
+	}
+	v := &vrInst{in: in, cur: in, conn: sc}
+	v.notify.Store(&in.Notify)
+	prio, fault := d.computeLocked(v)
+	v.prio.Store(uint32(prio))
+	v.fault.Store(fault)
+	d.hmu.Lock()
+	d.byName[in.Name] = v
+	d.hmu.Unlock()
+
+	cfg := in.VRRPConfig(sc.primary)
+	cfg.Priority = prio
+	err := d.router.Add(vrrp.VirtualRouter{
+		Name:      in.Name,
+		Conn:      sc.conn,
+		Interface: in.Interface,
+		IfIndex:   sc.ifIndex,
+		Config:    cfg,
+		Peers:     in.Peers,
+		SyncGroup: in.SyncGroup,
+	})
+	if err != nil {
+		if sc.refs == 0 {
+			sc.conn.Close()
+			delete(d.conns, key)
+		}
+		return err
+	}
+	sc.refs++
+	d.vrs[in.Name] = v
+	d.order = append(d.order, in.Name)
+	if d.links[in.Interface] == statusDown {
+		d.router.InterfaceDown(in.Interface)
+	}
+	if fault {
+		d.router.Shutdown(in.Name)
+	}
+	d.log.Debug("instance added", "vr", in.Name, "interface", in.Interface, "vrid", in.VRID,
+		"family", in.Family(), "priority", prio, "primary", sc.primary)
+	return nil
+}
+
+// removeLocked removes a running instance (a master sends priority 0 and
+// releases its addresses).
+func (d *daemon) removeLocked(name string) {
+	v := d.vrs[name]
+	if v == nil {
+		return
+	}
+	if err := d.router.Remove(name); err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
+		d.log.Warn("removing instance", "vr", name, "err", err)
+	}
+	v.conn.refs--
+	if v.conn.refs == 0 {
+		delete(d.conns, v.conn.key) // the Router closed it
+	}
+	delete(d.vrs, name)
+	d.order = slices.DeleteFunc(d.order, func(s string) bool { return s == name })
+}
+
+// updateLocked applies an in-place change (priority, notify, tracking).
+func (d *daemon) updateLocked(in Instance) {
+	v := d.vrs[in.Name]
+	if v == nil {
+		return
+	}
+	v.cur = in
+	v.notify.Store(&in.Notify)
+	d.recomputeLocked(v)
+}
+
+// linkStatusLocked returns the known status of an interface, asking the
+// system the first time.
+func (d *daemon) linkStatusLocked(name string) int8 {
+	if s, ok := d.links[name]; ok {
+		return s
+	}
+	up, err := d.sys.LinkUp(name)
+	if err != nil {
+		d.log.Warn("interface state unknown", "interface", name, "err", err)
+		return statusUnknown
+	}
+	s := statusDown
+	if up {
+		s = statusUp
+	}
+	d.links[name] = s
+	return s
+}
+
+func (d *daemon) computeLocked(v *vrInst) (uint8, bool) {
+	d.linkStatusLocked(v.in.Interface)
+	var ts []tracked
+	for _, t := range v.cur.TrackInterfaces {
+		ts = append(ts, tracked{weight: t.Weight, status: d.linkStatusLocked(t.Name)})
+	}
+	for _, name := range v.cur.TrackScripts {
+		st := statusUnknown
+		if s := d.scripts[name]; s != nil {
+			st = s.status
+		}
+		w := 0
+		for _, s := range d.cfg.Scripts {
+			if s.Name == name {
+				w = s.Weight
+			}
+		}
+		ts = append(ts, tracked{weight: w, status: st})
+	}
+	return effectivePriority(v.cur.Priority, ts)
+}
+
+// recomputeLocked applies the tracked objects to v: a new priority, or
+// entering / leaving Fault.
+func (d *daemon) recomputeLocked(v *vrInst) {
+	prio, fault := d.computeLocked(v)
+	name := v.in.Name
+	if old := uint8(v.prio.Load()); old != prio {
+		v.prio.Store(uint32(prio))
+		d.log.Info("priority changed by tracking", "vr", name, "from", old, "to", prio)
+		if err := d.router.SetPriority(name, prio); err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
+			d.log.Warn("setting priority", "vr", name, "err", err)
+		}
+	}
+	if v.fault.Load() == fault {
+		return
+	}
+	v.fault.Store(fault)
+	if fault {
+		d.log.Info("tracking fault: stopping virtual router", "vr", name)
+		d.router.Shutdown(name)
+	} else {
+		d.log.Info("tracking recovered: starting virtual router", "vr", name)
+		d.router.Start(name)
+	}
+}
+
+// linkChanged is called by the interface watcher.
+func (d *daemon) linkChanged(ifname string, up bool) {
+	s := statusDown
+	if up {
+		s = statusUp
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.links[ifname]; ok && old == s {
+		return
+	}
+	d.links[ifname] = s
+	own := false
+	for _, name := range d.order {
+		v := d.vrs[name]
+		if v.in.Interface == ifname {
+			own = true
+		}
+		if slices.ContainsFunc(v.cur.TrackInterfaces, func(t TrackInterface) bool { return t.Name == ifname }) {
+			d.recomputeLocked(v)
+		}
+	}
+	if !own {
+		return
+	}
+	d.log.Info("interface state changed", "interface", ifname, "up", up)
+	var err error
+	if up {
+		err = d.router.InterfaceUp(ifname)
+	} else {
+		err = d.router.InterfaceDown(ifname)
+	}
+	if err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
+		d.log.Warn("interface state", "interface", ifname, "err", err)
+	}
+}
+
+// startScriptsLocked starts one goroutine per script tracked by some
+// instance. Results of an older generation (before a reload) are ignored.
+func (d *daemon) startScriptsLocked() {
+	d.scriptGen++
+	gen := d.scriptGen
+	used := map[string]bool{}
+	for _, name := range d.order {
+		for _, s := range d.vrs[name].cur.TrackScripts {
+			used[s] = true
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopScript = cancel
+	for _, s := range d.cfg.Scripts {
+		if !used[s.Name] {
+			continue
+		}
+		if d.scripts[s.Name] == nil {
+			d.scripts[s.Name] = &scriptState{}
+		}
+		d.wg.Add(1)
+		go d.runScript(ctx, gen, s)
+	}
+}
+
+func (d *daemon) stopScripts() {
+	d.mu.Lock()
+	if d.stopScript != nil {
+		d.stopScript()
+	}
+	d.mu.Unlock()
+}
+
+func (d *daemon) runScript(ctx context.Context, gen int, s Script) {
+	defer d.wg.Done()
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, s.Timeout)
+		err := d.check(cctx, s.Command, nil)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		d.scriptResult(gen, s, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *daemon) scriptResult(gen int, s Script, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.scripts[s.Name]
+	if gen != d.scriptGen || st == nil {
+		return
+	}
+	if !st.record(err == nil, s.Rise, s.Fall) {
+		return
+	}
+	if err != nil {
+		d.log.Info("track script failing", "script", s.Name, "err", err)
+	} else {
+		d.log.Info("track script succeeding", "script", s.Name)
+	}
+	for _, name := range d.order {
+		v := d.vrs[name]
+		if slices.Contains(v.cur.TrackScripts, s.Name) {
+			d.recomputeLocked(v)
+		}
+	}
+}
+
+// events turns the Router's transitions into notify commands, for
+// instances and sync groups, until the channel is closed.
+func (d *daemon) events(ch <-chan vrrp.Event) {
+	members := map[string]string{} // instance -> state name
+	groups := map[string]string{}  // group -> last notified state
+	for ev := range ch {
+		v := d.lookup(ev.Name)
+		if v == nil {
+			continue
+		}
+		state := stateName(ev.To)
+		fault := v.fault.Load()
+		if fault && ev.To == vrrp.Initialize {
+			state = "FAULT"
+		}
+		if fault && ev.Reason == vrrp.ReasonStart {
+			// Tracking put it in Fault before Run started it.
+			d.router.Shutdown(ev.Name)
+		}
+		prio := uint8(v.prio.Load())
+		d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
+
+		gname := v.in.SyncGroup
+		if gname == "" {
+			continue
+		}
+		members[ev.Name] = state
+		g, ok := (*d.groups.Load())[gname]
+		if !ok {
+			continue
+		}
+		if gs := groupState(g.Members, members); gs != "" && gs != groups[gname] {
+			groups[gname] = gs
+			d.log.Info("sync group state", "group", gname, "state", gs)
+			d.notif.notify(g.Notify, notifyArgs(true, gname, gs, prio))
+		}
+	}
+}
+
+// groupState returns the state of a sync group from its members' states:
+// FAULT if any member is in fault, else the common state of all members,
+// else "" (in transition).
+func groupState(members []string, states map[string]string) string {
+	for _, m := range members {
+		if states[m] == "FAULT" {
+			return "FAULT"
+		}
+	}
+	common := ""
+	for i, m := range members {
+		s, ok := states[m]
+		if !ok || i > 0 && s != common {
+			return ""
+		}
+		common = s
+	}
+	return common
+}
+
+// plan is what a reload changes.
+type plan struct {
+	// Remove are stopped (a Remove from the Router); Add are started.
+	// An instance whose wire configuration changed is in both.
+	Remove []string
+	Add    []Instance
+	// Update changed only in ways applied in place: priority (not to or
+	// from 255), notify, tracking.
+	Update []Instance
+	// Keep are unchanged.
+	Keep []string
+}
+
+// wireKey is an instance without the fields updateLocked applies in place.
+func wireKey(in Instance) Instance {
+	in.Notify = ""
+	in.TrackInterfaces = nil
+	in.TrackScripts = nil
+	if in.Priority != 255 {
+		in.Priority = 1
+	}
+	return in
+}
+
+// diffInstances plans a reload from old to new: unchanged instances keep
+// running untouched (no transition, no announcement).
+func diffInstances(old, new []Instance) plan {
+	var p plan
+	byName := make(map[string]Instance, len(old))
+	for _, in := range old {
+		byName[in.Name] = in
+	}
+	seen := map[string]bool{}
+	for _, in := range new {
+		seen[in.Name] = true
+		o, ok := byName[in.Name]
+		switch {
+		case !ok:
+			p.Add = append(p.Add, in)
+		case reflect.DeepEqual(o, in):
+			p.Keep = append(p.Keep, in.Name)
+		case reflect.DeepEqual(wireKey(o), wireKey(in)):
+			p.Update = append(p.Update, in)
+		default:
+			p.Remove = append(p.Remove, in.Name)
+			p.Add = append(p.Add, in)
+		}
+	}
+	for _, in := range old {
+		if !seen[in.Name] {
+			p.Remove = append(p.Remove, in.Name)
+		}
+	}
+	return p
+}
+
+// Reload applies a new configuration, touching only what changed.
+// Instances that fail to start are logged, left out and retried at the
+// next reload; the error joins their errors.
+func (d *daemon) Reload(cfg Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return errors.New("shutting down")
+	}
+	old := d.cfg
+	// Compare against what is actually running.
+	var running []Instance
+	for _, in := range old.Instances {
+		if d.vrs[in.Name] != nil {
+			running = append(running, in)
+		}
+	}
+	p := diffInstances(running, cfg.Instances)
+	if d.level != nil {
+		d.level.Set(cfg.LogLevel)
+	}
+	d.notif.setTimeout(cfg.NotifyTimeout)
+	d.setGroups(cfg.Groups)
+	if cfg.Status != old.Status {
+		d.log.Warn("the status address changes only on restart", "running", old.Status, "configured", cfg.Status)
+		cfg.Status = old.Status
+	}
+	scriptsChanged := !reflect.DeepEqual(old.Scripts, cfg.Scripts)
+	d.cfg.Scripts = cfg.Scripts
+
+	for _, name := range p.Remove {
+		d.log.Info("reload: removing instance", "vr", name)
+		d.removeLocked(name)
+	}
+	var errs []error
+	for _, in := range p.Add {
+		d.log.Info("reload: adding instance", "vr", in.Name)
+		if err := d.addLocked(in); err != nil {
+			d.log.Error("reload: instance not started", "vr", in.Name, "err", err)
+			errs = append(errs, fmt.Errorf("instance %q: %w", in.Name, err))
+		}
+	}
+	for _, in := range p.Update {
+		d.log.Info("reload: updating instance in place", "vr", in.Name)
+		d.updateLocked(in)
+	}
+	var now []Instance
+	for _, in := range cfg.Instances {
+		if d.vrs[in.Name] != nil {
+			now = append(now, in)
+		}
+	}
+	cfg.Instances = now
+	d.cfg = cfg
+	if scriptsChanged || len(p.Add) > 0 || len(p.Update) > 0 {
+		if d.stopScript != nil {
+			d.stopScript()
+		}
+		if scriptsChanged {
+			clear(d.scripts)
+		}
+		d.startScriptsLocked()
+		for _, name := range d.order {
+			d.recomputeLocked(d.vrs[name])
+		}
+	}
+	d.log.Info("configuration reloaded", "kept", len(p.Keep), "updated", len(p.Update),
+		"removed", len(p.Remove), "added", len(p.Add))
+	return errors.Join(errs...)
+}

@@ -1,0 +1,476 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/transport/memnet"
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// fakeSys is a host on an in-memory LAN: transports are memnet
+// endpoints, installed addresses and hook calls are recorded, interface
+// state is set by the test.
+type fakeSys struct {
+	lan   *memnet.Network
+	addr4 netip.Addr
+	addr6 netip.Addr
+
+	mu    sync.Mutex
+	vips  map[string]bool // "iface prefix"
+	calls []string        // "take VI_1", "release VI_1", "announce VI_1"
+	links map[string]bool
+	watch func(string, bool)
+	opens int
+}
+
+func newFakeSys(lan *memnet.Network, n int) *fakeSys {
+	return &fakeSys{
+		lan:   lan,
+		addr4: netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}),
+		addr6: netip.MustParseAddr(fmt.Sprintf("fe80::%d", n)),
+		vips:  map[string]bool{},
+		links: map[string]bool{"eth0": true, "eth1": true},
+	}
+}
+
+func (s *fakeSys) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
+	if in.Interface == "missing0" {
+		return nil, 0, netip.Addr{}, errors.New(`interface "missing0": no such interface`)
+	}
+	ep, err := s.lan.Attach(memnet.EndpointConfig{Name: s.addr4.String(), Addrs: []netip.Addr{s.addr4, s.addr6}})
+	if err != nil {
+		return nil, 0, netip.Addr{}, err
+	}
+	s.mu.Lock()
+	s.opens++
+	s.mu.Unlock()
+	if in.Family() == vrrp.IPv4 {
+		return ep, 1, s.addr4, nil
+	}
+	return ep, 1, s.addr6, nil
+}
+
+func (s *fakeSys) record(what string, in *Instance, vr vrrp.VRInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, what+" "+vr.Name)
+	for _, p := range in.VIPs {
+		switch what {
+		case "take":
+			s.vips[in.Interface+" "+p.String()] = true
+		case "release":
+			delete(s.vips, in.Interface+" "+p.String())
+		}
+	}
+}
+
+func (s *fakeSys) Take(in *Instance, vr vrrp.VRInfo) error {
+	s.record("take", in, vr)
+	return nil
+}
+
+func (s *fakeSys) Release(in *Instance, vr vrrp.VRInfo) error {
+	s.record("release", in, vr)
+	return nil
+}
+
+func (s *fakeSys) Announce(in *Instance, vr vrrp.VRInfo) error {
+	s.record("announce", in, vr)
+	return nil
+}
+
+func (s *fakeSys) LinkUp(name string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.links[name], nil
+}
+
+func (s *fakeSys) WatchLinks(ctx context.Context, f func(string, bool)) error {
+	s.mu.Lock()
+	s.watch = f
+	s.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}
+
+func (s *fakeSys) setLink(name string, up bool) {
+	s.mu.Lock()
+	s.links[name] = up
+	f := s.watch
+	s.mu.Unlock()
+	f(name, up)
+}
+
+func (s *fakeSys) Close() error { return nil }
+
+func (s *fakeSys) installed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.vips {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *fakeSys) callsOf(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.calls {
+		if strings.HasSuffix(c, " "+name) {
+			out = append(out, strings.TrimSuffix(c, " "+name))
+		}
+	}
+	return out
+}
+
+// recorder records notify commands and answers check scripts.
+type recorder struct {
+	mu      sync.Mutex
+	notes   []string
+	failing atomic.Bool // check scripts fail while set
+}
+
+func (r *recorder) run(_ context.Context, cmd string, args []string) error {
+	if cmd == "check" {
+		if r.failing.Load() {
+			return errors.New("exit status 1")
+		}
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, cmd+" "+strings.Join(args, " "))
+	return nil
+}
+
+func (r *recorder) notified() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.notes)
+}
+
+// host is one daemon on the LAN.
+type host struct {
+	sys  *fakeSys
+	rec  *recorder
+	d    *daemon
+	stop context.CancelFunc
+	err  chan error
+}
+
+func startHost(t *testing.T, lan *memnet.Network, n int, cfg Config) *host {
+	t.Helper()
+	h := &host{sys: newFakeSys(lan, n), rec: &recorder{}, err: make(chan error, 1)}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(tWriter{t, n}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h.d = newDaemon(cfg, h.sys, log, nil, h.rec.run)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	go func() { h.err <- h.d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-h.err
+	})
+	return h
+}
+
+type tWriter struct {
+	t *testing.T
+	n int
+}
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Logf("h%d: %s", w.n, strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func states(h *host) map[string]string {
+	out := map[string]string{}
+	for _, is := range h.d.status().Instances {
+		out[is.Name] = is.State
+	}
+	return out
+}
+
+func inst(name string, vrid, prio uint8, vips ...string) Instance {
+	in := Instance{Name: name, Interface: "eth0", VRID: vrid, Priority: prio, Version: 3,
+		Interval: 100 * time.Millisecond, Notify: "notify"}
+	for _, v := range vips {
+		p, err := parseVIP(v)
+		if err != nil {
+			panic(err)
+		}
+		in.VIPs = append(in.VIPs, p)
+	}
+	return in
+}
+
+func cfgOf(ins ...Instance) Config {
+	return Config{NotifyTimeout: time.Second, Instances: ins}
+}
+
+func TestDaemonElectionAndShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		a := startHost(t, lan, 1, cfgOf(inst("VI_1", 1, 200, "10.0.0.100/24", "10.0.0.101")))
+		b := startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 100, "10.0.0.100/24", "10.0.0.101")))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+
+		vips := []string{"eth0 10.0.0.100/24", "eth0 10.0.0.101/32"}
+		if diff := cmp.Diff(vips, a.sys.installed()); diff != "" {
+			t.Errorf("master's addresses (-want +got):\n%s", diff)
+		}
+		if got := b.sys.installed(); len(got) != 0 {
+			t.Errorf("backup holds addresses %v", got)
+		}
+		if diff := cmp.Diff(map[string]string{"VI_1": "MASTER"}, states(a)); diff != "" {
+			t.Errorf("a (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]string{"VI_1": "BACKUP"}, states(b)); diff != "" {
+			t.Errorf("b (-want +got):\n%s", diff)
+		}
+
+		// SIGTERM path: cancel a's context.
+		a.stop()
+		if err := <-a.err; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		a.err <- nil // for Cleanup
+		if got := a.sys.installed(); len(got) != 0 {
+			t.Errorf("stopped daemon still holds %v", got)
+		}
+		want := []string{"notify INSTANCE VI_1 BACKUP 200", "notify INSTANCE VI_1 MASTER 200", "notify INSTANCE VI_1 STOP 200"}
+		if diff := cmp.Diff(want, a.rec.notified()); diff != "" {
+			t.Errorf("a's notify commands (-want +got):\n%s", diff)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(vips, b.sys.installed()); diff != "" {
+			t.Errorf("new master's addresses (-want +got):\n%s", diff)
+		}
+		want = []string{"notify INSTANCE VI_1 BACKUP 100", "notify INSTANCE VI_1 MASTER 100"}
+		if diff := cmp.Diff(want, b.rec.notified()); diff != "" {
+			t.Errorf("b's notify commands (-want +got):\n%s", diff)
+		}
+		st := b.d.status()
+		if st.Instances[0].Stats.MasterTransitions != 1 || st.Instances[0].Master != "10.0.0.2" {
+			t.Errorf("b status: %+v", st.Instances[0])
+		}
+	})
+}
+
+func TestDaemonReloadTouchesOnlyChanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		one := inst("VI_1", 1, 150, "10.0.0.100")
+		two := inst("VI_2", 2, 150, "10.0.0.200")
+		three := inst("VI_3", 3, 150, "10.0.0.250")
+		h := startHost(t, lan, 1, cfgOf(one, two, three))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(map[string]string{"VI_1": "MASTER", "VI_2": "MASTER", "VI_3": "MASTER"}, states(h)); diff != "" {
+			t.Fatalf("before reload (-want +got):\n%s", diff)
+		}
+		calls1, notes := h.sys.callsOf("VI_1"), h.rec.notified()
+
+		// VI_2 changes its addresses (remove + add), VI_3 only its
+		// priority (in place), VI_4 is new, VI_1 is unchanged.
+		two.VIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.201/32")}
+		three.Priority = 120
+		four := inst("VI_4", 4, 150, "10.0.0.44")
+		if err := h.d.Reload(cfgOf(one, two, three, four)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+
+		if diff := cmp.Diff(calls1, h.sys.callsOf("VI_1")); diff != "" {
+			t.Errorf("unchanged VI_1 was touched (-want +got):\n%s", diff)
+		}
+		var newNotes []string
+		for _, n := range h.rec.notified()[len(notes):] {
+			newNotes = append(newNotes, n)
+		}
+		want := []string{
+			"notify INSTANCE VI_2 STOP 150",
+			"notify INSTANCE VI_2 BACKUP 150",
+			"notify INSTANCE VI_4 BACKUP 150",
+			"notify INSTANCE VI_2 MASTER 150",
+			"notify INSTANCE VI_4 MASTER 150",
+		}
+		if diff := cmp.Diff(want, newNotes, cmpSorted); diff != "" {
+			t.Errorf("notify after reload (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"take", "announce"}, h.sys.callsOf("VI_3")); diff != "" {
+			t.Errorf("VI_3 (priority change only) was restarted (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"take", "announce", "release", "take", "announce"}, h.sys.callsOf("VI_2")); diff != "" {
+			t.Errorf("VI_2 calls (-want +got):\n%s", diff)
+		}
+		want = []string{"eth0 10.0.0.100/32", "eth0 10.0.0.201/32", "eth0 10.0.0.250/32", "eth0 10.0.0.44/32"}
+		if diff := cmp.Diff(want, h.sys.installed()); diff != "" {
+			t.Errorf("addresses (-want +got):\n%s", diff)
+		}
+		for _, is := range h.d.status().Instances {
+			if is.Name == "VI_3" && (is.Priority != 120 || is.Stats.MasterTransitions != 1) {
+				t.Errorf("VI_3 after a priority change: priority %d, %d master transitions; want 120, 1", is.Priority, is.Stats.MasterTransitions)
+			}
+		}
+
+		// Removing an instance releases it; the transports were shared.
+		if err := h.d.Reload(cfgOf(one, three)); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{"eth0 10.0.0.100/32", "eth0 10.0.0.250/32"}
+		if diff := cmp.Diff(want, h.sys.installed()); diff != "" {
+			t.Errorf("addresses after removal (-want +got):\n%s", diff)
+		}
+		if h.sys.opens != 1 {
+			t.Errorf("opened %d transports for instances on one interface and family; want 1 shared", h.sys.opens)
+		}
+	})
+}
+
+var cmpSorted = cmp.Transformer("sort", func(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+})
+
+func TestDaemonTrackScript(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		ca := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+		ca.Instances[0].TrackScripts = []string{"chk"}
+		ca.Scripts = []Script{{Name: "chk", Command: "check", Interval: time.Second, Timeout: time.Second, Weight: -30, Rise: 2, Fall: 2}}
+		a := startHost(t, lan, 1, ca)
+		b := startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 90, "10.0.0.100")))
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if states(a)["VI_1"] != "MASTER" || states(b)["VI_1"] != "BACKUP" {
+			t.Fatalf("before the check fails: a %v, b %v", states(a), states(b))
+		}
+		a.rec.failing.Store(true)
+		time.Sleep(1500 * time.Millisecond) // one failure: fall is 2
+		synctest.Wait()
+		if got := a.d.status().Instances[0].Priority; got != 100 {
+			t.Errorf("priority after one failure (fall 2) = %d; want 100", got)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := a.d.status().Instances[0].Priority; got != 70 {
+			t.Errorf("priority with the check failing = %d; want 70", got)
+		}
+		if states(a)["VI_1"] != "BACKUP" || states(b)["VI_1"] != "MASTER" {
+			t.Errorf("after the check failed: a %v, b %v; want b to preempt", states(a), states(b))
+		}
+		a.rec.failing.Store(false)
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if states(a)["VI_1"] != "MASTER" || a.d.status().Instances[0].Priority != 100 {
+			t.Errorf("after recovery: a %v prio %d", states(a), a.d.status().Instances[0].Priority)
+		}
+	})
+}
+
+func TestDaemonTrackInterfaceFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		ca := cfgOf(inst("VI_1", 1, 200, "10.0.0.100"))
+		ca.Instances[0].TrackInterfaces = []TrackInterface{{Name: "eth1", Weight: 0}}
+		a := startHost(t, lan, 1, ca)
+		b := startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 100, "10.0.0.100")))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if states(a)["VI_1"] != "MASTER" {
+			t.Fatalf("a: %v", states(a))
+		}
+		a.sys.setLink("eth1", false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if states(a)["VI_1"] != "FAULT" || states(b)["VI_1"] != "MASTER" {
+			t.Errorf("tracked interface down: a %v, b %v", states(a), states(b))
+		}
+		if got := a.sys.installed(); len(got) != 0 {
+			t.Errorf("faulted router holds %v", got)
+		}
+		if n := a.rec.notified(); n[len(n)-1] != "notify INSTANCE VI_1 FAULT 200" {
+			t.Errorf("last notify %q; want FAULT", n[len(n)-1])
+		}
+		a.sys.setLink("eth1", true)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if states(a)["VI_1"] != "MASTER" || states(b)["VI_1"] != "BACKUP" {
+			t.Errorf("tracked interface up again: a %v, b %v", states(a), states(b))
+		}
+
+		// The instance's own interface going down is the Router's Fault.
+		a.sys.setLink("eth0", false)
+		synctest.Wait()
+		if states(a)["VI_1"] != "FAULT" {
+			t.Errorf("own interface down: a %v", states(a))
+		}
+	})
+}
+
+func TestDaemonSyncGroupNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		c := cfgOf(inst("VI_1", 1, 150, "10.0.0.100"), inst("VI_6", 1, 150, "fe80::100"))
+		c.Instances[0].SyncGroup, c.Instances[1].SyncGroup = "G", "G"
+		c.Groups = []Group{{Name: "G", Members: []string{"VI_1", "VI_6"}, Notify: "gnotify"}}
+		h := startHost(t, lan, 1, c)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		var got []string
+		for _, n := range h.rec.notified() {
+			if strings.HasPrefix(n, "gnotify") {
+				got = append(got, n)
+			}
+		}
+		want := []string{"gnotify GROUP G BACKUP 150", "gnotify GROUP G MASTER 150"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("group notify (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestDaemonStartError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		bad := inst("VI_2", 2, 100, "10.0.0.2")
+		bad.Interface = "missing0"
+		sys := newFakeSys(lan, 1)
+		d := newDaemon(cfgOf(inst("VI_1", 1, 100, "10.0.0.1"), bad), sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
+		err := d.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), `instance "VI_2": interface "missing0": no such interface`) {
+			t.Errorf("Run = %v; want the missing interface named", err)
+		}
+	})
+}

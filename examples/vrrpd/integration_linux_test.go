@@ -1,0 +1,448 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/netlab"
+)
+
+// The integration tests build the vrrpd binary and run it in a netlab LAN
+// (namespace prefix "vrd"), as root. They skip when unprivileged, and fail
+// instead under CI=true or GOVRRP_REQUIRE_PRIV=1.
+//
+//	sudo go test ./examples/vrrpd/ -run Integration -v
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// vrrpdBinary builds the daemon once per test binary.
+func vrrpdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vrrpd-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "vrrpd")
+		goBin := "go"
+		if p, err := exec.LookPath("go"); err == nil {
+			goBin = p
+		}
+		out, err := exec.Command(goBin, "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing and a test
+// reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a vrrpd process in a lab host.
+type proc struct {
+	t      *testing.T
+	h      *netlab.Host
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	status string // unix socket path
+	notify string // notify log path
+	waited bool
+}
+
+func startVrrpd(t *testing.T, h *netlab.Host, tag string, args ...string) *proc {
+	t.Helper()
+	dir := t.TempDir()
+	p := &proc{t: t, h: h, stderr: &syncBuffer{},
+		status: filepath.Join(dir, "status.sock"),
+		notify: filepath.Join(dir, "notify.log")}
+	all := append([]string{"-status", "unix:" + p.status, "-log-level", "debug",
+		"-notify", "echo >>" + p.notify}, args...)
+	p.cmd = h.Command(context.Background(), vrrpdBinary(t), all...)
+	p.cmd.Stderr = p.stderr
+	if err := h.StartCmd(p.cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("%s %s stderr:\n%s", h.Name, tag, p.stderr)
+		}
+	})
+	return p
+}
+
+// signal sends sig and waits for the exit; it returns the exit code.
+func (p *proc) signal(sig syscall.Signal) int {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		p.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("%s: vrrpd did not exit after %v", p.h.Name, sig)
+	}
+	p.waited = true
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func (p *proc) getStatus() (Status, error) {
+	c := http.Client{Transport: &http.Transport{DialContext: unixDial(p.status)}, Timeout: 2 * time.Second}
+	resp, err := c.Get("http://vrrpd/status")
+	if err != nil {
+		return Status{}, err
+	}
+	defer resp.Body.Close()
+	var st Status
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+// state returns the state of the instance named name ("" if unknown).
+func (p *proc) state(name string) string {
+	st, err := p.getStatus()
+	if err != nil {
+		return ""
+	}
+	for _, is := range st.Instances {
+		if is.Name == name {
+			return is.State
+		}
+	}
+	return ""
+}
+
+func (p *proc) notified() string {
+	b, _ := os.ReadFile(p.notify)
+	return string(b)
+}
+
+// hasAddr reports whether the host's eth0 (or dev) holds addr (as
+// "ADDR/LEN").
+func hasAddr(t *testing.T, h *netlab.Host, addr string) bool {
+	t.Helper()
+	out, err := h.Run(context.Background(), "ip", "-o", "addr", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(out), " "+addr+" ")
+}
+
+// waitFor polls cond until it holds; the timeout only bounds a broken
+// run, it is not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestIntegrationFailover(t *testing.T) {
+	lab := netlab.New(t, "vrd", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip, vip2 := "10.99.0.100/24", "10.99.0.101/32"
+	// An address the operator configured on h2 is not vrrpd's to remove.
+	if _, err := h2.Run(context.Background(), "ip", "addr", "add", vip2, "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	args := func(prio string) []string {
+		return []string{"-iface", "eth0", "-vrid", "51", "-priority", prio, "-interval", "100ms", vip, "10.99.0.101"}
+	}
+	p1 := startVrrpd(t, h1, "prio 200", args("200")...)
+	p2 := startVrrpd(t, h2, "prio 100", args("100")...)
+
+	waitFor(t, "h1 to be master", func() bool { return p1.state("VI_51") == "MASTER" })
+	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_51") == "BACKUP" })
+	waitFor(t, "the VIPs on h1", func() bool { return hasAddr(t, h1, vip) && hasAddr(t, h1, vip2) })
+	if hasAddr(t, h2, vip) {
+		t.Errorf("backup h2 holds %s", vip)
+	}
+	st, err := p1.getStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is := st.Instances[0]; is.VRID != 51 || is.Family != "IPv4" || is.Master != "10.99.0.1" || is.Priority != 200 ||
+		is.Stats.MasterTransitions != 1 || st.Router.Sent == 0 {
+		t.Errorf("h1 status: %+v, router %+v", is, st.Router)
+	}
+
+	// SIGTERM: priority 0, addresses removed, exit 0; h2 takes over.
+	if code := p1.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d; want 0", code)
+	}
+	if hasAddr(t, h1, vip) || hasAddr(t, h1, vip2) {
+		t.Errorf("h1 kept the VIPs after SIGTERM")
+	}
+	for _, want := range []string{"INSTANCE VI_51 BACKUP 200", "INSTANCE VI_51 MASTER 200", "INSTANCE VI_51 STOP 200"} {
+		if !strings.Contains(p1.notified(), want+"\n") {
+			t.Errorf("h1 notify log %q lacks %q", p1.notified(), want)
+		}
+	}
+	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
+	if st, err := p2.getStatus(); err != nil || st.Instances[0].Stats.RcvdPriZeroPackets == 0 {
+		t.Errorf("h2 heard no priority-0 advertisement from the stopping master: %+v, %v", st, err)
+	}
+	if !strings.Contains(p1.stderr.String(), "vrrpd stopped") {
+		t.Errorf("h1 log lacks the clean stop")
+	}
+
+	// h1 comes back and preempts; h2 releases.
+	p1 = startVrrpd(t, h1, "prio 200 again", args("200")...)
+	waitFor(t, "h1 to preempt", func() bool { return p1.state("VI_51") == "MASTER" && hasAddr(t, h1, vip) })
+	waitFor(t, "h2 to release the VIP", func() bool { return !hasAddr(t, h2, vip) })
+	if !hasAddr(t, h2, vip2) {
+		t.Errorf("h2 lost %s, which it held before vrrpd ran", vip2)
+	}
+
+	// A crash (SIGKILL): no priority 0, h2 takes over after Master_Down_Interval.
+	p1.signal(syscall.SIGKILL)
+	waitFor(t, "h2 to take over from a crashed master", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
+
+	if code := p2.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("h2 SIGTERM: exit %d", code)
+	}
+	if hasAddr(t, h2, vip) {
+		t.Errorf("h2 kept %s after SIGTERM", vip)
+	}
+	if !hasAddr(t, h2, vip2) {
+		t.Errorf("h2 removed %s, which it did not add", vip2)
+	}
+	if _, err := os.Stat(p2.status); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("status socket left behind: %v", err)
+	}
+}
+
+func TestIntegrationIPv6(t *testing.T) {
+	lab := netlab.New(t, "vrd", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	args := func(prio string) []string {
+		return []string{"-iface", "eth0", "-vrid", "7", "-priority", prio, "-interval", "100ms", "fe80::7", "fd99::7/64"}
+	}
+	p1 := startVrrpd(t, h1, "v6 prio 150", args("150")...)
+	p2 := startVrrpd(t, h2, "v6 prio 100", args("100")...)
+	waitFor(t, "h1 to be master", func() bool { return p1.state("VI_7") == "MASTER" && hasAddr(t, h1, "fd99::7/64") })
+	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_7") == "BACKUP" })
+	if hasAddr(t, h2, "fd99::7/64") || hasAddr(t, h2, "fe80::7/128") {
+		t.Error("backup holds the IPv6 VIPs")
+	}
+	if !hasAddr(t, h1, "fe80::7/128") {
+		t.Error("master lacks the link-local VIP")
+	}
+	if code := p1.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	if hasAddr(t, h1, "fd99::7/64") {
+		t.Error("h1 kept the VIP after SIGTERM")
+	}
+	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_7") == "MASTER" && hasAddr(t, h2, "fd99::7/64") })
+}
+
+func TestIntegrationReload(t *testing.T) {
+	lab := netlab.New(t, "vrd", 1)
+	h := lab.Host(1)
+	path := filepath.Join(t.TempDir(), "vrrpd.toml")
+	write := func(vipB string) {
+		text := fmt.Sprintf(`
+[[instance]]
+name = "A"
+interface = "eth0"
+vrid = 1
+interval = "100ms"
+vips = ["10.99.0.201"]
+
+[[instance]]
+name = "B"
+interface = "eth0"
+vrid = 2
+interval = "100ms"
+vips = [%q]
+`, vipB)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("10.99.0.202")
+	p := startVrrpd(t, h, "config", "-config", path)
+	waitFor(t, "both masters", func() bool { return p.state("A") == "MASTER" && p.state("B") == "MASTER" })
+	waitFor(t, "the VIPs", func() bool { return hasAddr(t, h, "10.99.0.201/32") && hasAddr(t, h, "10.99.0.202/32") })
+	before := p.notified()
+
+	write("10.99.0.203")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B's new VIP", func() bool {
+		return p.state("B") == "MASTER" && hasAddr(t, h, "10.99.0.203/32") && !hasAddr(t, h, "10.99.0.202/32")
+	})
+	if !hasAddr(t, h, "10.99.0.201/32") {
+		t.Error("A lost its VIP over a reload that did not change it")
+	}
+	st, err := p.getStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range st.Instances {
+		if is.Name == "A" && is.Stats.MasterTransitions != 1 {
+			t.Errorf("A: %d master transitions; want 1 (untouched by the reload)", is.Stats.MasterTransitions)
+		}
+	}
+	after := strings.TrimPrefix(p.notified(), before)
+	if strings.Contains(after, " A ") {
+		t.Errorf("A was notified during a reload that did not change it: %q", after)
+	}
+	if !strings.Contains(after, "INSTANCE B STOP") || !strings.Contains(after, "INSTANCE B MASTER") {
+		t.Errorf("B's restart not notified: %q", after)
+	}
+	if code := p.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	if hasAddr(t, h, "10.99.0.201/32") || hasAddr(t, h, "10.99.0.203/32") {
+		t.Error("VIPs left after SIGTERM")
+	}
+}
+
+func TestIntegrationErrors(t *testing.T) {
+	lab := netlab.New(t, "vrd", 1)
+	h := lab.Host(1)
+	bin := vrrpdBinary(t)
+	run := func(name string, args ...string) (int, string) {
+		c := h.Command(context.Background(), name, args...)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		err := c.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return c.ProcessState.ExitCode(), out.String()
+	}
+	code, out := run(bin, "-iface", "eth9", "-vrid", "1", "10.99.0.100")
+	if code != 1 || !strings.Contains(out, `interface "eth9": no such interface`) {
+		t.Errorf("missing interface: exit %d, %q", code, out)
+	}
+	code, out = run(bin, "-iface", "eth0", "-vrid", "0", "10.99.0.100")
+	if code != 2 || !strings.Contains(out, "-vrid 0: want 1-255") {
+		t.Errorf("bad flag: exit %d, %q", code, out)
+	}
+	code, out = run("setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-all", bin, "-iface", "eth0", "-vrid", "1", "10.99.0.100")
+	if code != 1 || !strings.Contains(out, "CAP_NET_RAW") || !strings.Contains(out, "CAP_NET_ADMIN") {
+		t.Errorf("without capabilities: exit %d, %q", code, out)
+	}
+}
+
+func TestIntegrationVMAC(t *testing.T) {
+	lab := netlab.New(t, "vrd", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	args := func(prio string) []string {
+		return []string{"-iface", "eth0", "-vrid", "51", "-priority", prio, "-interval", "100ms", "-vmac", "10.99.0.100"}
+	}
+	p1 := startVrrpd(t, h1, "vmac prio 200", args("200")...)
+	p2 := startVrrpd(t, h2, "vmac prio 100", args("100")...)
+	waitFor(t, "h1 to be master with the VIP", func() bool { return p1.state("VI_51") == "MASTER" && hasAddr(t, h1, "10.99.0.100/32") })
+	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_51") == "BACKUP" })
+	links := func(h *netlab.Host) string {
+		out, err := h.Run(context.Background(), "ip", "-o", "link", "show")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	out, err := h1.Run(context.Background(), "ip", "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "10.99.0.100") {
+		t.Errorf("-vmac put the VIP on eth0 itself:\n%s", out)
+	}
+	if l := links(h1); !strings.Contains(l, "00:00:5e:00:01:33") {
+		t.Errorf("no macvlan with the virtual MAC on h1:\n%s", l)
+	}
+	if hasAddr(t, h2, "10.99.0.100/32") {
+		t.Error("backup holds the VIP")
+	}
+	if code := p1.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	if l := links(h1); strings.Contains(l, "00:00:5e:00:01:33") || hasAddr(t, h1, "10.99.0.100/32") {
+		t.Errorf("macvlan or VIP left on h1 after SIGTERM:\n%s", l)
+	}
+	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, "10.99.0.100/32") })
+}
+
+// The instance's own interface going down is FAULT (VIPs removed); up
+// again, it comes back.
+func TestIntegrationLinkDown(t *testing.T) {
+	lab := netlab.New(t, "vrd", 1)
+	h := lab.Host(1)
+	p := startVrrpd(t, h, "alone", "-iface", "eth0", "-vrid", "9", "-interval", "100ms", "10.99.0.109")
+	waitFor(t, "master", func() bool { return p.state("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
+	if err := h.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "fault", func() bool { return p.state("VI_9") == "FAULT" && !hasAddr(t, h, "10.99.0.109/32") })
+	if err := h.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "master again", func() bool { return p.state("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
+	if !strings.Contains(p.notified(), "INSTANCE VI_9 FAULT 100\n") {
+		t.Errorf("no FAULT notify: %q", p.notified())
+	}
+	if code := p.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// Status is the JSON document served on -status.
+type Status struct {
+	Instances []InstanceStatus `json:"instances"`
+	// Router are the Router-wide counters (RFC 6527 global statistics and
+	// the runtime's own).
+	Router vrrp.RouterStats `json:"router"`
+}
+
+// InstanceStatus is one virtual router in Status.
+type InstanceStatus struct {
+	Name      string `json:"name"`
+	Interface string `json:"interface"`
+	VRID      uint8  `json:"vrid"`
+	Family    string `json:"family"`
+	Version   uint8  `json:"version"`
+	State     string `json:"state"`
+	// Master is this router's address while it is master. The Router does
+	// not expose the address of another master, so it is empty otherwise.
+	Master string `json:"master,omitempty"`
+	// Primary is this router's own address (the advertisements' source).
+	Primary string `json:"primary"`
+	// Priority is the effective priority (after tracking); BasePriority
+	// the configured one.
+	Priority     uint8    `json:"priority"`
+	BasePriority uint8    `json:"base_priority"`
+	TrackFault   bool     `json:"track_fault,omitempty"`
+	SyncGroup    string   `json:"sync_group,omitempty"`
+	VIPs         []string `json:"vips"`
+	// NewMasterReason is Stats.NewMasterReason by name.
+	NewMasterReason string     `json:"new_master_reason"`
+	Stats           vrrp.Stats `json:"stats"`
+}
+
+// status returns the current Status.
+func (d *daemon) status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Instances: []InstanceStatus{}, Router: d.router.RouterStats()}
+	for _, name := range d.order {
+		v := d.vrs[name]
+		is := InstanceStatus{
+			Name:         name,
+			Interface:    v.in.Interface,
+			VRID:         v.in.VRID,
+			Family:       v.in.Family().String(),
+			Version:      v.in.Version,
+			Primary:      v.conn.primary.String(),
+			Priority:     uint8(v.prio.Load()),
+			BasePriority: v.cur.Priority,
+			TrackFault:   v.fault.Load(),
+			SyncGroup:    v.in.SyncGroup,
+		}
+		for _, p := range v.in.VIPs {
+			is.VIPs = append(is.VIPs, p.String())
+		}
+		s, err := d.router.State(name)
+		if err != nil {
+			continue
+		}
+		is.State = stateName(s)
+		if is.TrackFault && s == vrrp.Initialize {
+			is.State = "FAULT"
+		}
+		if s == vrrp.Master {
+			is.Master = is.Primary
+		}
+		if is.Stats, err = d.router.Stats(name); err == nil {
+			is.NewMasterReason = is.Stats.NewMasterReason.String()
+		}
+		st.Instances = append(st.Instances, is)
+	}
+	return st
+}
+
+// statusHandler serves the daemon's Status as JSON on / and /status.
+func statusHandler(get func() Status) http.Handler {
+	mux := http.NewServeMux()
+	h := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(get())
+	}
+	mux.HandleFunc("GET /{$}", h)
+	mux.HandleFunc("GET /status", h)
+	return mux
+}
+
+type statusServer struct {
+	srv  *http.Server
+	done chan struct{}
+	path string // unix socket to remove
+}
+
+// listenStatus listens on host:port or unix:/path. A stale unix socket
+// file is replaced.
+func listenStatus(addr string) (net.Listener, string, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(path)
+		}
+		l, err := net.Listen("unix", path)
+		return l, path, err
+	}
+	l, err := net.Listen("tcp", addr)
+	return l, "", err
+}
+
+func startStatus(addr string, d *daemon, log *slog.Logger) (*statusServer, error) {
+	l, path, err := listenStatus(addr)
+	if err != nil {
+		return nil, errors.New("status server: " + err.Error())
+	}
+	s := &statusServer{
+		srv: &http.Server{
+			Handler:           statusHandler(d.status),
+			ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		done: make(chan struct{}),
+		path: path,
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("status server stopped", "err", err)
+		}
+	}()
+	log.Info("status server listening", "addr", addr)
+	return s, nil
+}
+
+func (s *statusServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	<-s.done
+	if s.path != "" {
+		_ = os.Remove(s.path)
+	}
+}

@@ -1,0 +1,251 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/govrrp/govrrp/arpnd"
+	"github.com/govrrp/govrrp/internal/vipaddr"
+	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/vrrp"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// linuxSystem runs the daemon on this host: raw VRRP sockets
+// (transport.Listen), virtual addresses through netlink (vipaddr),
+// gratuitous ARP / unsolicited NA through arpnd, interface state from
+// netlink link notifications.
+type linuxSystem struct {
+	log  *slog.Logger
+	ns   netns.NsHandle
+	h    *netlink.Handle
+	vips *vipaddr.Manager
+
+	mu   sync.Mutex
+	anns map[arpnd.Mode]*arpnd.Announcer
+}
+
+// Linux capability numbers (linux/capability.h).
+const (
+	capNetAdmin = 12
+	capNetRaw   = 13
+)
+
+// checkCaps returns an error naming the capabilities the process lacks.
+func checkCaps() error {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return nil // cannot tell: let the operations report it
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return nil
+		}
+		var missing []string
+		if caps&(1<<capNetRaw) == 0 {
+			missing = append(missing, "CAP_NET_RAW (raw VRRP sockets, ARP / NA)")
+		}
+		if caps&(1<<capNetAdmin) == 0 {
+			missing = append(missing, "CAP_NET_ADMIN (adding the virtual addresses)")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("missing capabilities: %s; run as root or grant them (setcap cap_net_raw,cap_net_admin+ep vrrpd)",
+				strings.Join(missing, ", "))
+		}
+		return nil
+	}
+	return nil
+}
+
+// newSystem returns the host system, bound to the current network
+// namespace.
+func newSystem(log *slog.Logger) (system, error) {
+	if err := checkCaps(); err != nil {
+		return nil, err
+	}
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("current network namespace: %w", err)
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	vips, err := vipaddr.New(log)
+	if err != nil {
+		h.Close()
+		ns.Close()
+		return nil, err
+	}
+	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, anns: map[arpnd.Mode]*arpnd.Announcer{}}, nil
+}
+
+func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
+	link, err := s.h.LinkByName(in.Interface)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, 0, netip.Addr{}, fmt.Errorf("interface %q: no such interface", in.Interface)
+		}
+		return nil, 0, netip.Addr{}, fmt.Errorf("interface %q: %w", in.Interface, err)
+	}
+	fam := 4
+	if in.Family() == vrrp.IPv6 {
+		fam = 6
+	}
+	c, err := transport.Listen(in.Interface, &transport.Config{Family: fam, Peers: in.Peers, Src: in.Src, Logger: s.log})
+	if err != nil {
+		return nil, 0, netip.Addr{}, err
+	}
+	primary := in.Src
+	if !primary.IsValid() {
+		if primary, err = c.Source(0); err != nil {
+			c.Close()
+			return nil, 0, netip.Addr{}, fmt.Errorf("interface %q: no source address for %v advertisements (give -src or add an address): %w",
+				in.Interface, in.Family(), err)
+		}
+	}
+	return c, link.Attrs().Index, primary.WithZone(""), nil
+}
+
+// announcer returns the Announcer of a mode, creating it on first use.
+func (s *linuxSystem) announcer(vmac bool) (*arpnd.Announcer, error) {
+	mode := arpnd.ModeInterfaceMAC
+	if vmac {
+		mode = arpnd.ModeMacvlan
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.anns[mode]; a != nil {
+		return a, nil
+	}
+	a, err := arpnd.New(arpnd.Config{Mode: mode, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.anns[mode] = a
+	return a, nil
+}
+
+func (s *linuxSystem) Take(in *Instance, vr vrrp.VRInfo) error {
+	var errs []error
+	if !in.VMAC {
+		// In macvlan mode arpnd puts the addresses on the macvlan.
+		for _, p := range in.VIPs {
+			errs = append(errs, s.vips.Add(in.Interface, p))
+		}
+	}
+	a, err := s.announcer(in.VMAC)
+	if err == nil {
+		err = a.Take(vr)
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+func (s *linuxSystem) Release(in *Instance, vr vrrp.VRInfo) error {
+	var errs []error
+	if a, err := s.announcer(in.VMAC); err == nil {
+		errs = append(errs, a.Release(vr))
+	} else {
+		errs = append(errs, err)
+	}
+	if !in.VMAC {
+		for _, p := range in.VIPs {
+			errs = append(errs, s.vips.Del(in.Interface, p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *linuxSystem) Announce(in *Instance, vr vrrp.VRInfo) error {
+	a, err := s.announcer(in.VMAC)
+	if err != nil {
+		return err
+	}
+	return a.Announce(vr)
+}
+
+func linkUp(a *netlink.LinkAttrs) bool {
+	return a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_RUNNING != 0
+}
+
+func (s *linuxSystem) LinkUp(ifname string) (bool, error) {
+	l, err := s.h.LinkByName(ifname)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return false, err
+	}
+	return linkUp(l.Attrs()), nil
+}
+
+func (s *linuxSystem) WatchLinks(ctx context.Context, f func(string, bool)) error {
+	ch := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+		Namespace:    &s.ns,
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			if ctx.Err() == nil {
+				s.log.Warn("interface watch", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("netlink link subscription: %w", err)
+	}
+	defer func() {
+		close(done)
+		for range ch { // let the subscription goroutine finish
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u, ok := <-ch:
+			if !ok {
+				return errors.New("netlink link subscription closed")
+			}
+			a := u.Attrs()
+			f(a.Name, u.Header.Type != unix.RTM_DELLINK && linkUp(a))
+		}
+	}
+}
+
+func (s *linuxSystem) Close() error {
+	s.mu.Lock()
+	var errs []error
+	for _, a := range s.anns {
+		errs = append(errs, a.Close())
+	}
+	s.anns = nil
+	s.mu.Unlock()
+	errs = append(errs, s.vips.Close())
+	s.h.Close()
+	s.ns.Close()
+	return errors.Join(errs...)
+}

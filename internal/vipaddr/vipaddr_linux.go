@@ -1,0 +1,175 @@
+//go:build linux
+
+package vipaddr
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Manager adds and removes addresses on the interfaces of the network
+// namespace it was created in. It is safe for concurrent use.
+type Manager struct {
+	log *slog.Logger
+
+	mu     sync.Mutex
+	h      *netlink.Handle
+	owned  []Entry // added by us and not removed since, in order
+	closed bool
+}
+
+// New returns a Manager bound to the calling thread's network namespace
+// (its netlink socket is opened there). A nil logger discards.
+func New(log *slog.Logger) (*Manager, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, wrap("open netlink", Entry{}, err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{log: log, h: h}, nil
+}
+
+func wrap(op string, e Entry, err error) error {
+	if err == nil {
+		return nil
+	}
+	ve := &Error{Op: op, Entry: e, Err: err}
+	if errors.Is(err, os.ErrPermission) {
+		ve.Cap = "CAP_NET_ADMIN"
+	}
+	return ve
+}
+
+func ipnet(p netip.Prefix) *net.IPNet {
+	a := p.Addr()
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(p.Bits(), a.BitLen())}
+}
+
+// present reports whether the interface has address a (any prefix length).
+func (m *Manager) present(link netlink.Link, a netip.Addr) (bool, error) {
+	fam := unix.AF_INET6
+	if a.Is4() {
+		fam = unix.AF_INET
+	}
+	list, err := m.h.AddrList(link, fam)
+	if err != nil {
+		return false, err
+	}
+	for _, x := range list {
+		if got, ok := netip.AddrFromSlice(x.IP); ok && got.Unmap() == a {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Add assigns p to the interface unless the address is already there. It
+// records the address as its own only when it added it; an address that
+// was present before is left alone by Del and Close. IPv6 addresses are
+// added without duplicate address detection (the backups do not hold
+// them).
+func (m *Manager) Add(ifname string, p netip.Prefix) error {
+	p = netip.PrefixFrom(p.Addr().WithZone(""), p.Bits())
+	e := Entry{Interface: ifname, Prefix: p}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return wrap("add", e, net.ErrClosed)
+	}
+	if slices.Contains(m.owned, e) {
+		return nil
+	}
+	link, err := m.h.LinkByName(ifname)
+	if err != nil {
+		return wrap("lookup", Entry{Interface: ifname}, err)
+	}
+	if ok, err := m.present(link, p.Addr()); err != nil {
+		return wrap("list", e, err)
+	} else if ok {
+		m.log.Debug("virtual address already present, not taking ownership", "address", p, "interface", ifname)
+		return nil
+	}
+	ad := &netlink.Addr{IPNet: ipnet(p)}
+	if p.Addr().Is6() {
+		ad.Flags = unix.IFA_F_NODAD
+	}
+	if err := m.h.AddrAdd(link, ad); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return nil
+		}
+		return wrap("add", e, err)
+	}
+	m.owned = append(m.owned, e)
+	m.log.Debug("virtual address added", "address", p, "interface", ifname)
+	return nil
+}
+
+// Del removes p from the interface if this Manager added it; otherwise it
+// does nothing. An address already gone is not an error.
+func (m *Manager) Del(ifname string, p netip.Prefix) error {
+	p = netip.PrefixFrom(p.Addr().WithZone(""), p.Bits())
+	e := Entry{Interface: ifname, Prefix: p}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.Index(m.owned, e)
+	if i < 0 || m.closed {
+		return nil
+	}
+	if err := m.del(e); err != nil {
+		return err
+	}
+	m.owned = slices.Delete(m.owned, i, i+1)
+	return nil
+}
+
+func (m *Manager) del(e Entry) error {
+	link, err := m.h.LinkByName(e.Interface)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil // the interface and its addresses are gone
+		}
+		return wrap("lookup", Entry{Interface: e.Interface}, err)
+	}
+	err = m.h.AddrDel(link, &netlink.Addr{IPNet: ipnet(e.Prefix)})
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return wrap("delete", e, err)
+	}
+	m.log.Debug("virtual address removed", "address", e.Prefix, "interface", e.Interface)
+	return nil
+}
+
+// Owned returns the addresses this Manager added and has not removed.
+func (m *Manager) Owned() []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.owned)
+}
+
+// Close removes every address this Manager added and releases its netlink
+// socket. Later calls do nothing.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	var errs []error
+	for _, e := range m.owned {
+		errs = append(errs, m.del(e))
+	}
+	m.owned = nil
+	m.closed = true
+	m.h.Close()
+	return errors.Join(errs...)
+}
