@@ -1,0 +1,488 @@
+//go:build linux
+
+package interop
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/keepalived"
+	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/packet"
+)
+
+// labPrefix starts the name of every namespace these tests create.
+const labPrefix = "iop"
+
+// setups are the ways of running a virtual router that every scenario is
+// run in. Each runs in a fresh lab, so VRIDs and VIPs need not differ;
+// they do, to tell captures apart.
+var setups = []setup{
+	{name: "v3-ipv4", version: 3, interval: 100 * time.Millisecond, vrid: 51,
+		vip: netip.MustParsePrefix("10.99.0.100/24"), csA: "pseudo", csB: "pseudo"},
+	{name: "v3-ipv6", version: 3, ipv6: true, interval: 100 * time.Millisecond, vrid: 52,
+		vip: netip.MustParsePrefix("fd99::100/64")},
+	{name: "v3-ipv4-unicast", version: 3, unicast: true, interval: 100 * time.Millisecond, vrid: 53,
+		vip: netip.MustParsePrefix("10.99.0.101/24"), csA: "pseudo", csB: "pseudo"},
+	{name: "v3-ipv4-rfc9568", version: 3, interval: 100 * time.Millisecond, vrid: 54,
+		vip: netip.MustParsePrefix("10.99.0.104/24"), csA: "rfc9568", csB: "rfc9568", vrrpdOnly: true},
+	// Host 1 sends the RFC 9568 form, host 2 the pseudo-header form: each
+	// must accept the other's, in every role.
+	{name: "v3-ipv4-mixed-checksum", version: 3, interval: 100 * time.Millisecond, vrid: 55,
+		vip: netip.MustParsePrefix("10.99.0.105/24"), csA: "rfc9568", csB: "pseudo", vrrpdOnly: true},
+	{name: "v2", version: 2, interval: time.Second, vrid: 56,
+		vip: netip.MustParsePrefix("10.99.0.102/24")},
+	{name: "v2-auth", version: 2, interval: time.Second, authPass: "secret1", vrid: 57,
+		vip: netip.MustParsePrefix("10.99.0.103/24")},
+}
+
+// A pairing says what runs on hosts 1 and 2.
+type pairing struct{ h1, h2 string }
+
+func (p pairing) name() string { return "h1-" + p.h1 + "_h2-" + p.h2 }
+
+var pairings = []pairing{
+	{"vrrpd", "keepalived"},
+	{"keepalived", "vrrpd"},
+	{"vrrpd", "vrrpd"},
+}
+
+// baseline is keepalived against itself: the reference that validates the
+// tests' own expectations. It runs only with GOVRRP_INTEROP_BASELINE=1.
+var baseline = pairing{"keepalived", "keepalived"}
+
+// forEach runs f for every setup and pairing as subtests of t. The VRRPv2
+// subtests run in parallel with each other (TestMain raises -parallel),
+// after the VRRPv3 ones, which run one at a time.
+func forEach(t *testing.T, f func(t *testing.T, s setup, p pairing)) {
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			if s.parallel() {
+				t.Parallel()
+			}
+			ps := pairings
+			if os.Getenv("GOVRRP_INTEROP_BASELINE") == "1" {
+				ps = append(ps, baseline)
+			}
+			for _, p := range ps {
+				if s.vrrpdOnly && (p.h1 != "vrrpd" || p.h2 != "vrrpd") {
+					continue
+				}
+				t.Run(p.name(), func(t *testing.T) {
+					if s.parallel() {
+						t.Parallel()
+					}
+					requireAll(t, p.h1 == "vrrpd" || p.h2 == "vrrpd")
+					f(t, s, p)
+				})
+			}
+		})
+	}
+}
+
+// TestLifecycle runs one virtual router through every role change, host
+// 1 (priority 150) against host 2 (priority 100), with host 3 capturing:
+//
+//  1. host 1 starts and becomes master; host 2 starts later and stays
+//     backup; the VIP is on host 1 only; host 2 sends nothing.
+//  2. crash: host 1 is killed with SIGKILL; host 2 takes over within
+//     Master_Down_Interval (plus a margin), measured on the wire from host
+//     1's last advert to host 2's first, and announces the VIP (gratuitous
+//     ARP / unsolicited NA).
+//  3. preemption: host 1 starts again (the crash's stale VIP removed, as
+//     a reboot would) and, with the higher priority, takes over; host 2
+//     goes back to backup and stops advertising.
+//  4. priority 0: host 1 gets SIGTERM; it sends a priority 0 advert and
+//     removes the VIP, and host 2 takes over within Skew_Time (plus a
+//     margin) of that advert.
+//  5. nopreempt: host 1 starts again with -nopreempt / nopreempt and
+//     stays backup, silent, for longer than its Master_Down_Interval.
+//
+// Every advert on the wire is then checked with the project's decoder
+// (package packet) and with tshark: TTL 255, version, VRID, interval,
+// address list, destination, authentication, checksum form per sender.
+func TestLifecycle(t *testing.T) {
+	forEach(t, func(t *testing.T, s setup, p pairing) { runLifecycle(t, s, p) })
+}
+
+// TestEqualPriority checks the tie-break of RFC 9568 Section 6.4.3 / RFC
+// 3768 Section 6.4.3: two masters of equal priority (both 100, made by
+// blocking VRRP on both hosts until both are master) meet when the
+// network heals; the one with the higher primary address (host 2:
+// 10.99.0.2 > 10.99.0.1, fe80::ff:fe00:2 > fe80::ff:fe00:1) stays master,
+// the other becomes backup within about one advertisement interval.
+func TestEqualPriority(t *testing.T) {
+	forEach(t, func(t *testing.T, s setup, p pairing) { runEqual(t, s, p) })
+}
+
+// events are the times of what a test did.
+type events struct {
+	start1, start2  time.Time // first starts of hosts 1 and 2
+	kill            time.Time // SIGKILL of host 1
+	restart         time.Time // host 1 started again, preempting
+	term            time.Time // SIGTERM to host 1
+	nopreempt       time.Time // host 1 started again with nopreempt
+	nopreemptBackup time.Time // ... and reported BACKUP
+	end             time.Time
+}
+
+func runLifecycle(t *testing.T, s setup, p pairing) {
+	lab := netlab.New(t, labPrefix, 3)
+	capt := keepalived.StartCapture(t, lab.Host(3))
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip := s.vip.Addr()
+	var ev events
+
+	// 1. Host 1 master, host 2 backup.
+	ev.start1 = time.Now()
+	a := s.start(t, lab, 1, p.h1, 150, false)
+	waitState(t, a, "MASTER")
+	ev.start2 = time.Now()
+	b := s.start(t, lab, 2, p.h2, 100, false)
+	waitState(t, b, "BACKUP")
+	// Longer than host 2's Master_Down_Interval: a backup that missed the
+	// master's adverts would be master by now.
+	time.Sleep(s.masterDown(100) + s.interval)
+	s.checkRoles(t, a, b)
+
+	// 2. Crash of the master.
+	ev.kill = time.Now()
+	a.Kill()
+	waitState(t, b, "MASTER")
+	eventually(t, 2*time.Second, func() error {
+		if !b.HasVIP(vip) {
+			return fmt.Errorf("new master %s on h2 lacks VIP %v", b.Kind(), vip)
+		}
+		return nil
+	})
+	time.Sleep(s.pause())
+	if removeAddr(t, h1, vip) {
+		t.Logf("the crashed %s left VIP %v on h1 (removed, as a reboot would)", p.h1, vip)
+	}
+
+	// 3. Preemption by the higher priority, started later.
+	ev.restart = time.Now()
+	a2 := s.start(t, lab, 1, p.h1, 150, false)
+	waitState(t, a2, "MASTER")
+	waitState(t, b, "BACKUP")
+	time.Sleep(s.pause())
+	s.checkRoles(t, a2, b)
+
+	// 4. Priority 0 handover.
+	ev.term = time.Now()
+	a2.Stop()
+	if hasAddr(t, h1, vip) {
+		t.Errorf("%s on h1 still holds VIP %v after a graceful stop", p.h1, vip)
+	}
+	waitState(t, b, "MASTER")
+	time.Sleep(s.pause())
+
+	// 5. nopreempt: the higher priority started later stays backup.
+	ev.nopreempt = time.Now()
+	a3 := s.start(t, lab, 1, p.h1, 150, true)
+	ev.nopreemptBackup = waitState(t, a3, "BACKUP")
+	window := s.masterDown(150) + max(s.interval, 500*time.Millisecond)
+	time.Sleep(window)
+	s.checkRoles(t, b, a3)
+	ev.end = time.Now()
+
+	pkts := capt.Stop()
+	checkWire(t, s, p, lab, capt)
+	src1, src2 := s.src(h1), s.src(h2)
+
+	// 1: host 2 silent while backup, host 1 at priority 150.
+	for _, x := range pkts.Adverts(src2) {
+		if x.Time.After(ev.start2) && x.Time.Before(ev.kill) {
+			t.Errorf("phase 1: backup %s on h2 advertised at %v (priority %d)", p.h2, x.Time.Format(tsFormat), x.Priority)
+			break
+		}
+	}
+	if n := countAdverts(pkts, src1, ev.start1, ev.kill, 150); n < 3 {
+		t.Errorf("phase 1: %d priority-150 adverts from master h1, want >= 3", n)
+	}
+
+	// 2: crash takeover.
+	last, ok := pkts.LastAdvertBefore(src1, ev.kill)
+	if !ok {
+		t.Fatalf("crash: no advert from h1 (%v) before the kill", src1)
+	}
+	for _, x := range pkts.Adverts(src1) {
+		if x.Time.After(ev.kill.Add(50*time.Millisecond)) && x.Time.Before(ev.restart) {
+			t.Errorf("crash: the killed %s on h1 sent an advert at %v (%v after the kill), priority %d",
+				p.h1, x.Time.Format(tsFormat), x.Time.Sub(ev.kill), x.Priority)
+			break
+		}
+	}
+	first, ok := pkts.FirstAdvertAfter(src2, last.Time)
+	if !ok || !first.Time.Before(ev.restart) {
+		t.Fatalf("crash: no advert from h2 (%v) between h1's last advert and h1's restart", src2)
+	}
+	if first.Priority != 100 {
+		t.Errorf("crash: new master's first advert has priority %d, want 100", first.Priority)
+	}
+	takeover := first.Time.Sub(last.Time)
+	bound := s.masterDown(100)
+	t.Logf("MEASURED %s %s crash takeover (%s -> %s): %v (Master_Down_Interval %v, allowed %v..%v)",
+		s.name, p.name(), p.h1, p.h2, takeover, bound, bound-margin(bound), bound+margin(bound))
+	checkWithin(t, "crash takeover (h1's last advert to h2's first)", takeover, bound)
+	checkAnnounced(t, s, pkts, vip, h2, last.Time, ev.restart, "crash takeover")
+
+	// 3: preemption.
+	pre, ok := pkts.FirstAdvertAfter(src1, ev.restart)
+	if !ok || !pre.Time.Before(ev.term) {
+		t.Fatalf("preemption: no advert from the restarted h1")
+	}
+	if pre.Priority != 150 {
+		t.Errorf("preemption: h1's first advert has priority %d, want 150", pre.Priority)
+	}
+	if lastB, ok := pkts.LastAdvertBefore(src2, ev.term); ok && lastB.Time.Sub(pre.Time) > 50*time.Millisecond {
+		t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v)", lastB.Time.Sub(pre.Time), lastB.Time.Format(tsFormat))
+	}
+	t.Logf("MEASURED %s %s preemption: h1 restarted, first advert after %v (its Master_Down_Interval %v)",
+		s.name, p.name(), pre.Time.Sub(ev.restart), s.masterDown(150))
+	checkAnnounced(t, s, pkts, vip, h1, pre.Time.Add(-time.Millisecond), ev.term, "preemption")
+
+	// 4: priority 0.
+	zero, ok := pkts.FirstAdvertAfter(src1, ev.term)
+	if !ok {
+		t.Fatalf("priority 0: no advert from h1 after SIGTERM")
+	}
+	if zero.Priority != 0 {
+		t.Fatalf("priority 0: h1's first advert after SIGTERM has priority %d, want 0", zero.Priority)
+	}
+	for _, x := range pkts.After(zero.Time).Adverts(src1) {
+		if x.Priority != 0 && x.Time.Before(ev.nopreempt) {
+			t.Errorf("priority 0: h1 advertised priority %d at %v, after its priority 0 advert", x.Priority, x.Time.Format(tsFormat))
+			break
+		}
+	}
+	hand, ok := pkts.FirstAdvertAfter(src2, zero.Time)
+	if !ok || hand.Priority != 100 {
+		t.Fatalf("priority 0: h2's first advert after h1's priority 0: %+v (found %v), want priority 100", hand, ok)
+	}
+	handover := hand.Time.Sub(zero.Time)
+	skew := s.skew(100)
+	t.Logf("MEASURED %s %s priority-0 handover (%s -> %s): %v (Skew_Time %v, allowed %v..%v)",
+		s.name, p.name(), p.h1, p.h2, handover, skew, skew-margin(skew), skew+margin(skew))
+	checkWithin(t, "priority-0 handover (h1's priority 0 advert to h2's first)", handover, skew)
+	checkAnnounced(t, s, pkts, vip, h2, zero.Time, ev.nopreempt, "priority-0 handover")
+
+	// 5: nopreempt: h1 silent, h2 advertising all along.
+	for _, x := range pkts.Adverts(src1) {
+		if x.Time.After(ev.nopreempt) {
+			t.Errorf("nopreempt: h1 (priority 150, nopreempt) advertised at %v, priority %d", x.Time.Format(tsFormat), x.Priority)
+			break
+		}
+	}
+	if n, want := countAdverts(pkts, src2, ev.nopreemptBackup, ev.end, 100), int(window/s.interval)/2; n < want {
+		t.Errorf("nopreempt: %d adverts from master h2 in %v, want >= %d", n, window, want)
+	}
+}
+
+func runEqual(t *testing.T, s setup, p pairing) {
+	lab := netlab.New(t, labPrefix, 3)
+	capt := keepalived.StartCapture(t, lab.Host(3))
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip := s.vip.Addr()
+	for _, h := range []*netlab.Host{h1, h2} {
+		if err := h.BlockVRRP(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n1 := s.start(t, lab, 1, p.h1, 100, false)
+	n2 := s.start(t, lab, 2, p.h2, 100, false)
+	waitState(t, n1, "MASTER")
+	waitState(t, n2, "MASTER")
+	if !n1.HasVIP(vip) || !n2.HasVIP(vip) {
+		t.Errorf("partitioned: both masters should hold VIP %v: h1 %v, h2 %v", vip, n1.HasVIP(vip), n2.HasVIP(vip))
+	}
+	time.Sleep(s.pause())
+	heal := time.Now()
+	if err := lab.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, n1, "BACKUP")
+	time.Sleep(s.masterDown(100) + s.interval)
+	s.checkRoles(t, n2, n1)
+	end := time.Now()
+
+	pkts := capt.Stop()
+	checkWire(t, s, p, lab, capt)
+	src1, src2 := s.src(h1), s.src(h2)
+
+	// h1 stops advertising once it hears h2 (at most one of h2's
+	// intervals after the heal).
+	last1, ok := pkts.LastAdvertBefore(src1, end)
+	if !ok {
+		t.Fatal("no advert from h1")
+	}
+	stop := last1.Time.Sub(heal)
+	t.Logf("MEASURED %s %s equal priority: h1 (lower address) stopped advertising %v after the heal", s.name, p.name(), stop)
+	if stop > s.interval+margin(s.interval) {
+		t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, s.interval+margin(s.interval))
+	}
+	if n := countAdverts(pkts, src2, heal, end, 100); n < int(end.Sub(heal)/s.interval)/2 {
+		t.Errorf("h2 (higher address) sent %d adverts in the %v after the heal", n, end.Sub(heal))
+	}
+	// h2 never stepped down.
+	st := n2.States()
+	if i := slices.Index(st, "MASTER"); i < 0 || i != len(st)-1 {
+		t.Errorf("h2 (higher address) reported states %v, want MASTER last and nothing after it", st)
+	}
+}
+
+const tsFormat = "15:04:05.000000"
+
+// checkWithin checks that a measured duration is within margin(bound) of
+// the RFC figure bound.
+func checkWithin(t *testing.T, what string, got, bound time.Duration) {
+	t.Helper()
+	m := margin(bound)
+	if got > bound+m || got < bound-m {
+		t.Errorf("%s took %v, want %v +/- %v", what, got, bound, m)
+	}
+}
+
+// countAdverts counts the adverts from src in (from, to) with priority prio.
+func countAdverts(pkts keepalived.Packets, src netip.Addr, from, to time.Time, prio int) int {
+	n := 0
+	for _, x := range pkts.Adverts(src) {
+		if x.Time.After(from) && x.Time.Before(to) && x.Priority == prio {
+			n++
+		}
+	}
+	return n
+}
+
+// checkAnnounced checks that the observer saw a gratuitous ARP /
+// unsolicited NA for vip from the new master h in (from, to), and none
+// from another host.
+func checkAnnounced(t *testing.T, s setup, pkts keepalived.Packets, vip netip.Addr, h *netlab.Host, from, to time.Time, what string) {
+	t.Helper()
+	macs := s.announcerMACs(h)
+	n := 0
+	for _, g := range pkts.After(from).GARPs(vip) {
+		if !g.Time.Before(to) {
+			break
+		}
+		if !slices.Contains(macs, g.SrcMAC.String()) {
+			t.Errorf("%s: announcement for %v at %v from MAC %v, want one of %v (%s)", what, vip, g.Time.Format(tsFormat), g.SrcMAC, macs, h.Name)
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		t.Errorf("%s: no gratuitous ARP / unsolicited NA for %v from %s", what, vip, h.Name)
+	}
+}
+
+// checkWire checks every VRRP packet of the capture, decoded by package
+// packet and by tshark. It returns the decoded packets.
+func checkWire(t *testing.T, s setup, p pairing, lab *netlab.Lab, capt *keepalived.Capture) []wireAdvert {
+	t.Helper()
+	pkts := capt.Stop().Adverts(netip.Addr{})
+	w, err := decodeCapture(capt.File)
+	if err != nil {
+		t.Fatalf("decode %s: %v", capt.File, err)
+	}
+	if len(w) != len(pkts) {
+		t.Fatalf("capture: package packet sees %d VRRP packets, tshark %d", len(w), len(pkts))
+	}
+	h1, h2 := lab.Host(1), lab.Host(2)
+	form := map[netip.Addr]packet.Checksum{}
+	form[s.src(h1)], _ = s.form(p.h1, 1)
+	form[s.src(h2)], _ = s.form(p.h2, 2)
+	dsts := []netip.Addr{packet.GroupIPv4}
+	if s.ipv6 {
+		dsts = []netip.Addr{packet.GroupIPv6}
+	}
+	if s.unicast {
+		dsts = []netip.Addr{s.addrOf(h1), s.addrOf(h2), s.addrOf(lab.Host(3))}
+	}
+	var auth [packet.AuthDataLen]byte
+	authType := packet.AuthNone
+	if s.authPass != "" {
+		copy(auth[:], s.authPass)
+		authType = packet.AuthPass
+	}
+	// tshark checks the VRRPv3 IPv4 checksum in the pseudo-header form
+	// unless told otherwise: it must call the pseudo-header form good and
+	// the RFC 9568 message-only form bad, and the reverse with
+	// vrrp.v3_checksum_as_in_v2.
+	st, err := tsharkChecksums(capt.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stV2, err := tsharkChecksums(capt.File, "-o", "vrrp.v3_checksum_as_in_v2:TRUE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != len(w) || len(stV2) != len(w) {
+		t.Fatalf("tshark: %d and %d checksum statuses for %d VRRP packets", len(st), len(stV2), len(w))
+	}
+	var (
+		errs  int
+		forms = map[netip.Addr]map[packet.Checksum]int{}
+	)
+	bad := func(x wireAdvert, format string, args ...any) {
+		t.Helper()
+		if errs++; errs <= 10 {
+			t.Errorf("frame %d from %v at %v: %s", x.Number, x.Src, x.Time.Format(tsFormat), fmt.Sprintf(format, args...))
+		}
+	}
+	for i, x := range w {
+		want, ours := form[x.Src]
+		if !ours {
+			bad(x, "VRRP packet from an unexpected source (to %v)", x.Dst)
+			continue
+		}
+		if x.Err != nil {
+			bad(x, "package packet rejects it: %v", x.Err)
+			continue
+		}
+		a := x.Adv
+		if forms[x.Src] == nil {
+			forms[x.Src] = map[packet.Checksum]int{}
+		}
+		forms[x.Src][x.Info.Checksum]++
+		if x.Info.Checksum != want {
+			bad(x, "checksum in the %v form, want %v", x.Info.Checksum, want)
+		}
+		wantTshark, wantTsharkV2 := 1, 1
+		if s.version == 3 && !s.ipv6 {
+			if x.Info.Checksum == packet.ChecksumMessage {
+				wantTshark = 0
+			} else {
+				wantTsharkV2 = 0
+			}
+		}
+		if st[i] != wantTshark || (s.version == 3 && !s.ipv6 && stV2[i] != wantTsharkV2) {
+			bad(x, "tshark checksum status %d (%d with v3_checksum_as_in_v2), want %d (%d) for the %v form",
+				st[i], stV2[i], wantTshark, wantTsharkV2, x.Info.Checksum)
+		}
+		if x.TTL != packet.TTL {
+			bad(x, "TTL / hop limit %d, want 255", x.TTL)
+		}
+		if !slices.Contains(dsts, x.Dst) {
+			bad(x, "destination %v, want one of %v", x.Dst, dsts)
+		}
+		if int(a.Version) != s.version || int(a.VRID) != s.vrid || a.Interval() != s.interval {
+			bad(x, "version %d VRID %d interval %v, want %d, %d, %v", a.Version, a.VRID, a.Interval(), s.version, s.vrid, s.interval)
+		}
+		if !slices.Equal(a.Addrs, []netip.Addr{s.vip.Addr()}) {
+			bad(x, "addresses %v, want [%v]", a.Addrs, s.vip.Addr())
+		}
+		if s.version == 2 && (a.AuthType != authType || a.AuthData != auth) {
+			bad(x, "auth type %d data %q, want %d %q", a.AuthType, a.AuthData[:], authType, auth[:])
+		}
+	}
+	if errs > 10 {
+		t.Errorf("... %d more wire errors", errs-10)
+	}
+	t.Logf("wire: %d VRRP packets; checksum forms by sender: %v", len(w), forms)
+	return w
+}
