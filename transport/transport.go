@@ -1,48 +1,15 @@
 // Package transport carries VRRP advertisements between virtual routers:
-// the Conn interface the runtime uses, and the Linux raw-socket
-// implementation (IPv4 protocol 112 to 224.0.0.18, IPv6 next header 112 to
-// ff02::12, or unicast peers), RFC 9568 section 5.1.
+// the Conn interface the runtime (vrrp.Router) uses, with the metadata a
+// VRRP receiver needs (RFC 9568 section 5.1, section 7.1).
 //
-// The in-memory LAN for tests and simulations is transport/memnet.
-//
-// # The raw-socket transport
-//
-// Listen opens one raw socket for one interface, bound to it with
-// SO_BINDTODEVICE so that a multi-homed host never sees another link's
-// advertisements. ListenMulti opens one socket per family that serves
-// several interfaces (Join, Leave): it joins the VRRP group on each and
-// demultiplexes received packets by the interface index of their
-// IP_PKTINFO / IPV6_PKTINFO control message.
-//
-// Every packet is sent with TTL / hop limit 255 (RFC 9568 section 5.1.1.3,
-// 5.1.2.3), multicast and unicast alike. On receive, Meta.TTL is the TTL /
-// hop limit the packet arrived with, taken from the IP_TTL /
-// IPV6_HOPLIMIT control message; the transport does not drop packets with
-// another value, so that the runtime can count them (RFC 6527
-// vrrpv3StatisticsIpTtlErrors) before discarding them (RFC 9568 section
-// 7.1). IPv6 packets leave from the interface's link-local address (RFC
-// 9568 section 5.1.2.1). Multicast loopback is off and packets whose
-// source is an address of the receiving interface are dropped, so a
-// router never hears itself. With unicast peers (keepalived's
-// unicast_peer), WriteTo sends a copy to each peer instead of the group
-// and ReadFrom accepts packets only from the peers.
-//
-// # Checksums
-//
-// The transport neither computes nor verifies VRRP checksums, for either
-// family: package packet does both in userspace, with the pseudo-header
-// built from Meta.Src and Meta.Dst (Source tells the writer which source
-// address the transport will use). In particular the kernel's IPv6
-// checksum offload (IPV6_CHECKSUM) is deliberately left off: with it, the
-// kernel would silently drop advertisements with a bad checksum before
-// the runtime could count them (RFC 6527 vrrpRouterChecksumErrors), and
-// IPv4 has no such offload anyway, so both families take the same path.
+// Implementations: transport/raw, Linux raw sockets (IPv4 protocol 112 to
+// 224.0.0.18, IPv6 next header 112 to ff02::12, or unicast peers); and
+// transport/memnet, an in-memory LAN for tests and simulations. This
+// package itself depends on the standard library only, so that the pure
+// packages (vrrp) never pull in socket code.
 package transport
 
-import (
-	"errors"
-	"net/netip"
-)
+import "net/netip"
 
 // Meta is what travels beside a packet's bytes.
 type Meta struct {
@@ -84,10 +51,6 @@ type BatchWriter interface {
 	// WriteBatch sends ms and returns how many were sent.
 	WriteBatch(ms []Message) (int, error)
 }
-
-// ErrUnsupported is returned by the raw-socket transport on systems other
-// than Linux.
-var ErrUnsupported = errors.New("transport: raw VRRP sockets are implemented on Linux only")
 
 // Sourcer is implemented by Conns that choose the IP source address of the
 // packets they send, as the raw-socket transport does. Writers need that

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/transport/raw"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -141,7 +142,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.Default()
-	conn, err := transport.Listen(o.iface, &transport.Config{Peers: o.peers, Family: family(o.vip)})
+	conn, err := raw.Listen(o.iface, &raw.Config{Peers: o.peers, Family: family(o.vip)})
 	if err != nil {
 		return err
 	}

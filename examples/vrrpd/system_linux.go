@@ -18,6 +18,7 @@ import (
 	"github.com/govrrp/govrrp/arpnd"
 	"github.com/govrrp/govrrp/internal/vipaddr"
 	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/transport/raw"
 	"github.com/govrrp/govrrp/vrrp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -25,7 +26,7 @@ import (
 )
 
 // linuxSystem runs the daemon on this host: raw VRRP sockets
-// (transport.Listen), virtual addresses through netlink (vipaddr),
+// (raw.Listen), virtual addresses through netlink (vipaddr),
 // gratuitous ARP / unsolicited NA through arpnd, interface state from
 // netlink link notifications.
 type linuxSystem struct {
@@ -114,7 +115,7 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	if in.Family() == vrrp.IPv6 {
 		fam = 6
 	}
-	c, err := transport.Listen(in.Interface, &transport.Config{Family: fam, Peers: in.Peers, Src: in.Src, Logger: s.log})
+	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Logger: s.log})
 	if err != nil {
 		return nil, 0, netip.Addr{}, err
 	}

@@ -1,4 +1,4 @@
-package transport_test
+package raw_test
 
 import (
 	"errors"
@@ -7,13 +7,13 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/transport/raw"
 )
 
 // Listen on eth0 for IPv6 VRRP, read one advertisement, and answer with
 // unicast peers configured. (Not run: it needs CAP_NET_RAW and eth0.)
 func ExampleListen() {
-	c, err := transport.Listen("eth0", &transport.Config{
+	c, err := raw.Listen("eth0", &raw.Config{
 		Family: 6,
 		Peers:  []netip.Addr{netip.MustParseAddr("fe80::2")},
 	})

@@ -1,11 +1,12 @@
 //go:build linux
 
-package transport
+package raw
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/govrrp/govrrp/transport"
 	"io"
 	"log/slog"
 	"net"
@@ -29,13 +30,13 @@ var (
 	groupV6 = netip.MustParseAddr("ff02::12")
 )
 
-// RawConn is the raw-socket VRRP transport for one address family (RFC
+// Conn is the raw-socket VRRP transport for one address family (RFC
 // 9568 section 5.1): an IPv4 protocol-112 or IPv6 next-header-112 socket
 // serving one interface (Listen) or several (ListenMulti + Join).
 //
-// RawConn is safe for one reader and concurrent writers; Join, Leave and
+// Conn is safe for one reader and concurrent writers; Join, Leave and
 // Close may be called at any time.
-type RawConn struct {
+type Conn struct {
 	family int
 	ipc    *net.IPConn
 	rc     syscall.RawConn
@@ -88,9 +89,9 @@ type ifaceState struct {
 }
 
 var (
-	_ Conn        = (*RawConn)(nil)
-	_ BatchWriter = (*RawConn)(nil)
-	_ Sourcer     = (*RawConn)(nil)
+	_ transport.Conn        = (*Conn)(nil)
+	_ transport.BatchWriter = (*Conn)(nil)
+	_ transport.Sourcer     = (*Conn)(nil)
 )
 
 // Listen opens a raw VRRP socket for interface ifname: protocol 112,
@@ -101,7 +102,7 @@ var (
 //
 // Listen needs CAP_NET_RAW; without it the error names the capability and
 // matches os.ErrPermission.
-func Listen(ifname string, cfg *Config) (*RawConn, error) {
+func Listen(ifname string, cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -134,7 +135,7 @@ func Listen(ifname string, cfg *Config) (*RawConn, error) {
 // to a device: packets from interfaces that were not joined are dropped
 // by interface index (Stats.OtherIface). cfg.Family, if set, must equal
 // family; cfg.Src, if set, is the source on every interface.
-func ListenMulti(family int, cfg *Config) (*RawConn, error) {
+func ListenMulti(family int, cfg *Config) (*Conn, error) {
 	c := Config{}
 	if cfg != nil {
 		c = *cfg
@@ -164,7 +165,7 @@ func ListenMulti(family int, cfg *Config) (*RawConn, error) {
 // in another network namespace or handed over by a privileged parent.
 // New sets the socket options the transport needs; add interfaces with
 // Join. cfg.Family, if set, must match the socket.
-func New(c *net.IPConn, cfg *Config) (*RawConn, error) {
+func New(c *net.IPConn, cfg *Config) (*Conn, error) {
 	conf := Config{}
 	if cfg != nil {
 		conf = *cfg
@@ -218,8 +219,8 @@ func listenRaw(fam int, ifname, bind string) (*net.IPConn, error) {
 
 // newConn sets the socket options and the receive state; the lowest
 // constructor layer.
-func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*RawConn, error) {
-	c := &RawConn{
+func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) {
+	c := &Conn{
 		family: fam,
 		ipc:    ipc,
 		name:   name,
@@ -274,7 +275,7 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*RawConn, erro
 	return c, nil
 }
 
-func (c *RawConn) setsockopt(level, opt, v int) error {
+func (c *Conn) setsockopt(level, opt, v int) error {
 	var serr error
 	if err := c.rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), level, opt, v)
@@ -289,7 +290,7 @@ func (c *RawConn) setsockopt(level, opt, v int) error {
 // configured) and records the interface's addresses, for the default
 // source address and the own-packet filter. Joining an interface twice
 // refreshes its addresses.
-func (c *RawConn) Join(ifname string) error {
+func (c *Conn) Join(ifname string) error {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return opError(ifname, "interface", err)
@@ -375,7 +376,7 @@ func (c *RawConn) Join(ifname string) error {
 
 // Leave removes interface ifname: it leaves the VRRP group there and
 // drops the interface's packets from then on.
-func (c *RawConn) Leave(ifname string) error {
+func (c *Conn) Leave(ifname string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var st *ifaceState
@@ -403,13 +404,13 @@ func (c *RawConn) Leave(ifname string) error {
 }
 
 // Family returns 4 or 6.
-func (c *RawConn) Family() int { return c.family }
+func (c *Conn) Family() int { return c.family }
 
 // Source returns the source address of packets written on interface
-// ifIndex (0: the only interface) with a zero Meta.Src: Config.Src, or the
+// ifIndex (0: the only interface) with a zero transport.Meta.Src: Config.Src, or the
 // interface's first IPv4 address, or its link-local IPv6 address (with
-// the interface as zone). RawConn implements Sourcer.
-func (c *RawConn) Source(ifIndex int) (netip.Addr, error) {
+// the interface as zone). Conn implements transport.Sourcer.
+func (c *Conn) Source(ifIndex int) (netip.Addr, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st, err := c.ifaceLocked(ifIndex)
@@ -420,7 +421,7 @@ func (c *RawConn) Source(ifIndex int) (netip.Addr, error) {
 }
 
 // Stats returns the counts of packets the transport dropped itself.
-func (c *RawConn) Stats() Stats {
+func (c *Conn) Stats() Stats {
 	return Stats{
 		Received:   c.received.Load(),
 		Own:        c.own.Load(),
@@ -431,20 +432,20 @@ func (c *RawConn) Stats() Stats {
 }
 
 // SetReadDeadline sets the deadline for ReadFrom, as net.Conn does.
-func (c *RawConn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
 
 // Close closes the socket; a blocked ReadFrom returns an error matching
 // net.ErrClosed.
-func (c *RawConn) Close() error { return c.ipc.Close() }
+func (c *Conn) Close() error { return c.ipc.Close() }
 
-func (c *RawConn) ifaceLocked(ifIndex int) (*ifaceState, error) {
+func (c *Conn) ifaceLocked(ifIndex int) (*ifaceState, error) {
 	if ifIndex == 0 {
 		if len(c.ifaces) == 1 {
 			for _, st := range c.ifaces {
 				return st, nil
 			}
 		}
-		return nil, &Error{Iface: c.name, Op: "write", Err: fmt.Errorf("Meta.IfIndex is 0 but the Conn has %d interfaces", len(c.ifaces))}
+		return nil, &Error{Iface: c.name, Op: "write", Err: fmt.Errorf("transport.Meta.IfIndex is 0 but the transport.Conn has %d interfaces", len(c.ifaces))}
 	}
 	st := c.ifaces[ifIndex]
 	if st == nil {
@@ -455,7 +456,7 @@ func (c *RawConn) ifaceLocked(ifIndex int) (*ifaceState, error) {
 
 // doRead is the recvmsg callback for syscall.RawConn.Read; it is bound
 // once (c.readFn) so that reading allocates nothing.
-func (c *RawConn) doRead(fd uintptr) bool {
+func (c *Conn) doRead(fd uintptr) bool {
 	for {
 		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
 		switch e {
@@ -469,24 +470,24 @@ func (c *RawConn) doRead(fd uintptr) bool {
 	}
 }
 
-// ReadFrom reads the next VRRP message into b. Meta.Src is the IP source
-// (zoned to the interface if link-local), Meta.Dst the IP destination,
-// Meta.TTL the TTL / hop limit it arrived with (not checked here: the
+// ReadFrom reads the next VRRP message into b. transport.Meta.Src is the IP source
+// (zoned to the interface if link-local), transport.Meta.Dst the IP destination,
+// transport.Meta.TTL the TTL / hop limit it arrived with (not checked here: the
 // caller must drop anything but 255, RFC 9568 section 7.1) and
-// Meta.IfIndex the receiving interface. Our own packets, packets from
+// transport.Meta.IfIndex the receiving interface. Our own packets, packets from
 // non-peers (unicast mode), packets on interfaces not joined and packets
 // larger than b are dropped and counted in Stats. ReadFrom implements
-// Conn; it does not allocate.
-func (c *RawConn) ReadFrom(b []byte) (int, Meta, error) {
+// transport.Conn; it does not allocate.
+func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	if len(b) == 0 {
-		return 0, Meta{}, &Error{Iface: c.name, Op: "read", Err: io.ErrShortBuffer}
+		return 0, transport.Meta{}, &Error{Iface: c.name, Op: "read", Err: io.ErrShortBuffer}
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
 		n, m, ok, err := c.readOne(b)
 		if err != nil {
-			return 0, Meta{}, err
+			return 0, transport.Meta{}, err
 		}
 		if ok {
 			c.received.Add(1)
@@ -495,7 +496,7 @@ func (c *RawConn) ReadFrom(b []byte) (int, Meta, error) {
 	}
 }
 
-func (c *RawConn) readOne(b []byte) (int, Meta, bool, error) {
+func (c *Conn) readOne(b []byte) (int, transport.Meta, bool, error) {
 	if c.family == 4 {
 		// The IPv4 header (raw sockets deliver it) lands in c.hdr, the
 		// payload in b.
@@ -526,20 +527,20 @@ func (c *RawConn) readOne(b []byte) (int, Meta, bool, error) {
 		err = c.rerrno
 	}
 	if err != nil {
-		return 0, Meta{}, false, opError(c.name, "read", err)
+		return 0, transport.Meta{}, false, opError(c.name, "read", err)
 	}
 	if c.msg.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
 		c.drop(&c.truncated, "truncated", 0, netip.Addr{})
-		return 0, Meta{}, false, nil
+		return 0, transport.Meta{}, false, nil
 	}
 	info := parseCmsgs(c.oob[:c.msg.Controllen])
-	var m Meta
+	var m transport.Meta
 	n := c.rn
 	if c.family == 4 {
 		hlen, ttl, src, dst, ok := parseIPv4Header(c.hdr[:], n)
 		if !ok {
 			c.drop(&c.truncated, "bad IPv4 header", info.ifIndex, netip.Addr{})
-			return 0, Meta{}, false, nil
+			return 0, transport.Meta{}, false, nil
 		}
 		if hlen > len(c.hdr) {
 			// IP options spilled into b: move the payload down.
@@ -555,7 +556,7 @@ func (c *RawConn) readOne(b []byte) (int, Meta, bool, error) {
 		m.TTL = info.ttl
 	} else if c.family == 6 {
 		c.drop(&c.truncated, "no hop limit control message", info.ifIndex, m.Src)
-		return 0, Meta{}, false, nil
+		return 0, transport.Meta{}, false, nil
 	}
 	if info.dst.IsValid() {
 		m.Dst = info.dst
@@ -580,7 +581,7 @@ func (c *RawConn) readOne(b []byte) (int, Meta, bool, error) {
 	c.mu.RUnlock()
 	if reason != nil {
 		c.drop(reason, why, m.IfIndex, m.Src)
-		return 0, Meta{}, false, nil
+		return 0, transport.Meta{}, false, nil
 	}
 	return n, m, true, nil
 }
@@ -596,7 +597,7 @@ func containsAddr(as []netip.Addr, a netip.Addr) bool {
 
 // drop counts a dropped packet and logs it at debug level, at most once
 // a second (with the number of records suppressed meanwhile).
-func (c *RawConn) drop(counter *atomic.Uint64, why string, ifIndex int, src netip.Addr) {
+func (c *Conn) drop(counter *atomic.Uint64, why string, ifIndex int, src netip.Addr) {
 	counter.Add(1)
 	if !c.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -613,17 +614,17 @@ func (c *RawConn) drop(counter *atomic.Uint64, why string, ifIndex int, src neti
 // WriteTo sends b with TTL / hop limit 255 on interface m.IfIndex (0: the
 // only interface) to m.Dst, or, if m.Dst is zero, to the VRRP group or to
 // every unicast peer. A zero m.Src means Source(m.IfIndex). WriteTo
-// implements Conn.
-func (c *RawConn) WriteTo(b []byte, m Meta) error {
-	ms := [1]Message{{Buf: b, Meta: m}}
+// implements transport.Conn.
+func (c *Conn) WriteTo(b []byte, m transport.Meta) error {
+	ms := [1]transport.Message{{Buf: b, Meta: m}}
 	_, err := c.WriteBatch(ms[:])
 	return err
 }
 
 // WriteBatch sends every message of ms like WriteTo, in as few sendmmsg
 // system calls as possible, and returns how many messages were sent
-// completely (to every peer). It implements BatchWriter.
-func (c *RawConn) WriteBatch(ms []Message) (int, error) {
+// completely (to every peer). It implements transport.BatchWriter.
+func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wms, c.wbufs, c.wcnt = c.wms[:0], c.wbufs[:0], c.wcnt[:0]
@@ -699,7 +700,7 @@ func (c *RawConn) WriteBatch(ms []Message) (int, error) {
 
 // marshalCM builds the send control message for a source other than the
 // interface default.
-func (c *RawConn) marshalCM(ifIndex int, src netip.Addr) []byte {
+func (c *Conn) marshalCM(ifIndex int, src netip.Addr) []byte {
 	if c.family == 4 {
 		return (&ipv4.ControlMessage{IfIndex: ifIndex, Src: src.Unmap().AsSlice()}).Marshal()
 	}
@@ -708,7 +709,7 @@ func (c *RawConn) marshalCM(ifIndex int, src netip.Addr) []byte {
 
 // dstAddr returns dst as a net.Addr, reusing the cached group and peer
 // addresses.
-func (c *RawConn) dstAddr(st *ifaceState, dst netip.Addr) net.Addr {
+func (c *Conn) dstAddr(st *ifaceState, dst netip.Addr) net.Addr {
 	if dst.WithZone("") == c.group {
 		return st.group
 	}

@@ -1,10 +1,11 @@
 //go:build linux
 
-package transport
+package raw
 
 import (
 	"encoding/hex"
 	"errors"
+	"github.com/govrrp/govrrp/transport"
 	"net"
 	"net/netip"
 	"os"
@@ -40,9 +41,9 @@ func mustHex(s string) []byte {
 var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
 // listen opens a Listen conn on host h's eth0, closed at cleanup.
-func listen(t *testing.T, h *netlab.Host, cfg *Config) *RawConn {
+func listen(t *testing.T, h *netlab.Host, cfg *Config) *Conn {
 	t.Helper()
-	var c *RawConn
+	var c *Conn
 	if err := h.Do(func() (err error) {
 		c, err = Listen(h.Iface, cfg)
 		return err
@@ -55,7 +56,7 @@ func listen(t *testing.T, h *netlab.Host, cfg *Config) *RawConn {
 
 // recv reads one packet with a generous deadline (a lost packet must not
 // hang the test; the deadline is not a timing assertion).
-func recv(t *testing.T, c *RawConn, who string) ([]byte, Meta) {
+func recv(t *testing.T, c *Conn, who string) ([]byte, transport.Meta) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b := make([]byte, 1500)
@@ -67,7 +68,7 @@ func recv(t *testing.T, c *RawConn, who string) ([]byte, Meta) {
 }
 
 // expectNothing checks that nothing arrives within a short wait.
-func expectNothing(t *testing.T, c *RawConn, who string) {
+func expectNothing(t *testing.T, c *Conn, who string) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	b := make([]byte, 1500)
@@ -112,7 +113,7 @@ func TestMulticast(t *testing.T) {
 	forFamilies(t, func(t *testing.T, fam int) {
 		lab := netlab.New(t, "tm", 3)
 		cfg := &Config{Family: fam}
-		var cs []*RawConn
+		var cs []*Conn
 		for _, h := range lab.Hosts() {
 			cs = append(cs, listen(t, h, cfg))
 		}
@@ -120,7 +121,7 @@ func TestMulticast(t *testing.T) {
 		if src, err := cs[0].Source(0); err != nil || src != srcOf(h1, fam) {
 			t.Errorf("Source(0) = %v, %v; want %v", src, err, srcOf(h1, fam))
 		}
-		if err := cs[0].WriteTo(vecOf(fam), Meta{}); err != nil {
+		if err := cs[0].WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 			t.Fatalf("WriteTo: %v", err)
 		}
 		for i := 2; i <= 3; i++ {
@@ -129,14 +130,14 @@ func TestMulticast(t *testing.T) {
 			if diff := cmp.Diff(vecOf(fam), b); diff != "" {
 				t.Errorf("%s: payload (-want +got):\n%s", h.Name, diff)
 			}
-			want := Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 255, IfIndex: h.IfIndex}
+			want := transport.Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 255, IfIndex: h.IfIndex}
 			if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
-				t.Errorf("%s: Meta (-want +got):\n%s", h.Name, diff)
+				t.Errorf("%s: transport.Meta (-want +got):\n%s", h.Name, diff)
 			}
 		}
 		// Host 1 must not hear itself: the first packet it reads is host
 		// 2's, sent after host 1's own.
-		if err := cs[1].WriteTo(vecB, Meta{}); err != nil {
+		if err := cs[1].WriteTo(vecB, transport.Meta{}); err != nil {
 			t.Fatalf("host 2 WriteTo: %v", err)
 		}
 		b, m := recv(t, cs[0], "h1")
@@ -165,10 +166,10 @@ func TestOwnFilter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+		if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := c2.WriteTo(vecB, Meta{}); err != nil {
+		if err := c2.WriteTo(vecB, transport.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		_, m := recv(t, c1, "h1")
@@ -181,7 +182,7 @@ func TestOwnFilter(t *testing.T) {
 
 		// With the filter off, the looped-back packet is delivered.
 		c1.keepOwn = true
-		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+		if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		_, m = recv(t, c1, "h1")
@@ -201,10 +202,10 @@ func TestUnicast(t *testing.T) {
 		// Host 3 peers with host 2, but host 2 does not list host 3.
 		c3 := listen(t, h3, &Config{Family: fam, Peers: []netip.Addr{addr(h2)}})
 
-		if err := c3.WriteTo(vecB, Meta{}); err != nil {
+		if err := c3.WriteTo(vecB, transport.Meta{}); err != nil {
 			t.Fatalf("h3 WriteTo: %v", err)
 		}
-		if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+		if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 			t.Fatalf("h1 WriteTo: %v", err)
 		}
 		b, m := recv(t, c2, "h2")
@@ -215,9 +216,9 @@ func TestUnicast(t *testing.T) {
 		if fam == 6 {
 			dst = h2.LinkLocal()
 		}
-		want := Meta{Src: srcOf(h1, fam), Dst: dst, TTL: 255, IfIndex: h2.IfIndex}
+		want := transport.Meta{Src: srcOf(h1, fam), Dst: dst, TTL: 255, IfIndex: h2.IfIndex}
 		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
-			t.Errorf("h2: Meta (-want +got):\n%s", diff)
+			t.Errorf("h2: transport.Meta (-want +got):\n%s", diff)
 		}
 		// Nothing more for host 2 (host 3's packet is filtered) and
 		// nothing for host 3 (host 1 sent only to host 2).
@@ -238,13 +239,13 @@ func TestUnicastSrcOverride(t *testing.T) {
 	if src, _ := c1.Source(0); src != h1.Addr6 {
 		t.Errorf("Source = %v, want %v", src, h1.Addr6)
 	}
-	if err := c1.WriteTo(vecC, Meta{}); err != nil {
+	if err := c1.WriteTo(vecC, transport.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	_, m := recv(t, c2, "h2")
-	want := Meta{Src: h1.Addr6, Dst: h2.Addr6, TTL: 255, IfIndex: h2.IfIndex}
+	want := transport.Meta{Src: h1.Addr6, Dst: h2.Addr6, TTL: 255, IfIndex: h2.IfIndex}
 	if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
-		t.Errorf("Meta (-want +got):\n%s", diff)
+		t.Errorf("transport.Meta (-want +got):\n%s", diff)
 	}
 }
 
@@ -289,9 +290,9 @@ func TestWrongTTL(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, m := recv(t, c2, "h2")
-		want := Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 1, IfIndex: h2.IfIndex}
+		want := transport.Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 1, IfIndex: h2.IfIndex}
 		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
-			t.Errorf("Meta (-want +got):\n%s", diff)
+			t.Errorf("transport.Meta (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -304,13 +305,13 @@ func TestWriteBatch(t *testing.T) {
 		c1 := listen(t, h1, &Config{Family: fam, Peers: []netip.Addr{addr(h2), addr(h3)}})
 		c2 := listen(t, h2, &Config{Family: fam, Peers: []netip.Addr{addr(h1)}})
 		c3 := listen(t, h3, &Config{Family: fam, Peers: []netip.Addr{addr(h1)}})
-		ms := []Message{{Buf: vecOf(fam)}, {Buf: vecB}, {Buf: vecOf(fam), Meta: Meta{Dst: addr(h3)}}}
+		ms := []transport.Message{{Buf: vecOf(fam)}, {Buf: vecB}, {Buf: vecOf(fam), Meta: transport.Meta{Dst: addr(h3)}}}
 		n, err := c1.WriteBatch(ms)
 		if n != 3 || err != nil {
 			t.Fatalf("WriteBatch = %d, %v; want 3, nil", n, err)
 		}
 		for _, r := range []struct {
-			c    *RawConn
+			c    *Conn
 			h    *netlab.Host
 			want [][]byte
 		}{
@@ -321,7 +322,7 @@ func TestWriteBatch(t *testing.T) {
 			for range r.want {
 				b, m := recv(t, r.c, r.h.Name)
 				if m.TTL != 255 || m.Src != srcOf(h1, fam) {
-					t.Errorf("%s: Meta %+v", r.h.Name, m)
+					t.Errorf("%s: transport.Meta %+v", r.h.Name, m)
 				}
 				got = append(got, b)
 			}
@@ -329,7 +330,7 @@ func TestWriteBatch(t *testing.T) {
 				t.Errorf("%s: payloads (-want +got):\n%s", r.h.Name, diff)
 			}
 		}
-		if n, err := c1.WriteBatch([]Message{{Buf: vecB, Meta: Meta{IfIndex: 999}}}); n != 0 || err == nil {
+		if n, err := c1.WriteBatch([]transport.Message{{Buf: vecB, Meta: transport.Meta{IfIndex: 999}}}); n != 0 || err == nil {
 			t.Errorf("WriteBatch on unknown interface = %d, %v; want an error", n, err)
 		}
 	})
@@ -341,7 +342,7 @@ func TestListenMulti(t *testing.T) {
 	lab := netlab.New(t, "ti", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	c1 := listen(t, h1, &Config{})
-	var c2 *RawConn
+	var c2 *Conn
 	if err := h2.Do(func() (err error) {
 		if c2, err = ListenMulti(4, nil); err != nil {
 			return err
@@ -357,21 +358,21 @@ func TestListenMulti(t *testing.T) {
 	if _, err := c2.Source(0); err == nil {
 		t.Error("Source(0) with two interfaces: no error")
 	}
-	if err := c1.WriteTo(vecA, Meta{}); err != nil {
+	if err := c1.WriteTo(vecA, transport.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	_, m := recv(t, c2, "h2")
 	if m.IfIndex != h2.IfIndex || m.TTL != 255 || m.Src != h1.Addr4 {
-		t.Errorf("Meta %+v", m)
+		t.Errorf("transport.Meta %+v", m)
 	}
 	// Reply on eth0 explicitly.
-	if err := c2.WriteTo(vecB, Meta{IfIndex: h2.IfIndex}); err != nil {
+	if err := c2.WriteTo(vecB, transport.Meta{IfIndex: h2.IfIndex}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := recv(t, c1, "h1"); !cmp.Equal(b, vecB) {
 		t.Errorf("h1 got %x", b)
 	}
-	if err := c2.WriteTo(vecB, Meta{}); err == nil {
+	if err := c2.WriteTo(vecB, transport.Meta{}); err == nil {
 		t.Error("WriteTo with IfIndex 0 on two interfaces: no error")
 	}
 	if err := h2.Do(func() error { return c2.Leave("eth0") }); err != nil {
@@ -379,7 +380,7 @@ func TestListenMulti(t *testing.T) {
 	}
 	// Unicast to host 2 still reaches the socket (it is unbound) but eth0
 	// is no longer joined.
-	if err := c1.WriteTo(vecA, Meta{Dst: h2.Addr4}); err != nil {
+	if err := c1.WriteTo(vecA, transport.Meta{Dst: h2.Addr4}); err != nil {
 		t.Fatal(err)
 	}
 	expectNothing(t, c2, "h2")
@@ -393,7 +394,7 @@ func TestListenMulti(t *testing.T) {
 func TestBindToDevice(t *testing.T) {
 	lab := netlab.New(t, "tv", 1)
 	h := lab.Host(1)
-	var bound, unbound *RawConn
+	var bound, unbound *Conn
 	var sender *net.IPConn
 	if err := h.Do(func() (err error) {
 		if bound, err = Listen("eth0", nil); err != nil {
@@ -511,7 +512,7 @@ func TestReadFromAllocs(t *testing.T) {
 		// AllocsPerRun calls f runs+1 times: 51 packets written, then
 		// the same 51 read.
 		writes := testing.AllocsPerRun(50, func() {
-			if err := c1.WriteTo(vecOf(fam), Meta{}); err != nil {
+			if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -533,8 +534,8 @@ func BenchmarkRawConnWriteRead(b *testing.B) {
 	for _, fam := range []int{4, 6} {
 		b.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(b *testing.B) {
 			lab := netlab.New(b, "bw", 2)
-			var c1, c2 *RawConn
-			for i, cp := range []**RawConn{&c1, &c2} {
+			var c1, c2 *Conn
+			for i, cp := range []**Conn{&c1, &c2} {
 				h := lab.Host(i + 1)
 				if err := h.Do(func() (err error) {
 					*cp, err = Listen(h.Iface, &Config{Family: fam})
@@ -549,7 +550,7 @@ func BenchmarkRawConnWriteRead(b *testing.B) {
 			pkt := vecOf(fam)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := c1.WriteTo(pkt, Meta{}); err != nil {
+				if err := c1.WriteTo(pkt, transport.Meta{}); err != nil {
 					b.Fatal(err)
 				}
 				if _, _, err := c2.ReadFrom(buf); err != nil {
@@ -562,7 +563,7 @@ func BenchmarkRawConnWriteRead(b *testing.B) {
 
 // TestPacketChecksum writes advertisements built by package packet with
 // the checksum over Source() and the destination, and checks that the
-// receiver verifies them with Meta.Src and Meta.Dst: the address the
+// receiver verifies them with transport.Meta.Src and transport.Meta.Dst: the address the
 // transport says it sends from is the one on the wire.
 func TestPacketChecksum(t *testing.T) {
 	forFamilies(t, func(t *testing.T, fam int) {
@@ -590,12 +591,12 @@ func TestPacketChecksum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c1.WriteTo(b, Meta{}); err != nil {
+			if err := c1.WriteTo(b, transport.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			got, m := recv(t, c2, "h2")
 			if _, _, err := packet.Parse(got, m.Src, m.Dst); err != nil {
-				t.Errorf("unicast=%v: Parse with Meta %+v: %v", unicast, m, err)
+				t.Errorf("unicast=%v: Parse with transport.Meta %+v: %v", unicast, m, err)
 			}
 			c1.Close()
 			c2.Close()

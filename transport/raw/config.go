@@ -1,4 +1,39 @@
-package transport
+// Package raw is the Linux raw-socket VRRP transport: it implements
+// transport.Conn with golang.org/x/net/ipv4 and ipv6 (IPv4 protocol 112 to
+// 224.0.0.18, IPv6 next header 112 to ff02::12, or unicast peers), RFC 9568
+// section 5.1. On other systems every constructor returns ErrUnsupported.
+//
+// Listen opens one raw socket for one interface, bound to it with
+// SO_BINDTODEVICE so that a multi-homed host never sees another link's
+// advertisements. ListenMulti opens one socket per family that serves
+// several interfaces (Join, Leave): it joins the VRRP group on each and
+// demultiplexes received packets by the interface index of their
+// IP_PKTINFO / IPV6_PKTINFO control message.
+//
+// Every packet is sent with TTL / hop limit 255 (RFC 9568 section 5.1.1.3,
+// 5.1.2.3), multicast and unicast alike. On receive, Meta.TTL is the TTL /
+// hop limit the packet arrived with, taken from the IP_TTL /
+// IPV6_HOPLIMIT control message; the transport does not drop packets with
+// another value, so that the runtime can count them (RFC 6527
+// vrrpv3StatisticsIpTtlErrors) before discarding them (RFC 9568 section
+// 7.1). IPv6 packets leave from the interface's link-local address (RFC
+// 9568 section 5.1.2.1). Multicast loopback is off and packets whose
+// source is an address of the receiving interface are dropped, so a
+// router never hears itself. With unicast peers (keepalived's
+// unicast_peer), WriteTo sends a copy to each peer instead of the group
+// and ReadFrom accepts packets only from the peers.
+//
+// # Checksums
+//
+// The transport neither computes nor verifies VRRP checksums, for either
+// family: package packet does both in userspace, with the pseudo-header
+// built from Meta.Src and Meta.Dst (Source tells the writer which source
+// address the transport will use). In particular the kernel's IPv6
+// checksum offload (IPV6_CHECKSUM) is deliberately left off: with it, the
+// kernel would silently drop advertisements with a bad checksum before
+// the runtime could count them (RFC 6527 vrrpRouterChecksumErrors), and
+// IPv4 has no such offload anyway, so both families take the same path.
+package raw
 
 import (
 	"errors"
@@ -18,7 +53,7 @@ type Config struct {
 	// Peers; Listen with neither falls back to 4.
 	Family int
 	// Peers, if not empty, switches to unicast (keepalived's
-	// unicast_peer): WriteTo with a zero Meta.Dst sends one copy to each
+	// unicast_peer): WriteTo with a zero transport.Meta.Dst sends one copy to each
 	// peer instead of the multicast group, the group is not joined, and
 	// ReadFrom drops (and counts in Stats.NotPeer) packets whose source is
 	// not a peer. All peers must be of Family. IPv6 link-local peers are
@@ -155,10 +190,14 @@ type Stats struct {
 	// NotPeer counts packets from a source that is not a configured
 	// unicast peer.
 	NotPeer uint64
-	// OtherIface counts packets that arrived on an interface the Conn has
+	// OtherIface counts packets that arrived on an interface the transport.Conn has
 	// not joined.
 	OtherIface uint64
 	// Truncated counts packets larger than the caller's buffer, and
 	// malformed packets (short IPv4 header, missing control messages).
 	Truncated uint64
 }
+
+// ErrUnsupported is returned on systems other than Linux, where raw VRRP
+// sockets are not implemented.
+var ErrUnsupported = errors.New("transport/raw: raw VRRP sockets are implemented on Linux only")

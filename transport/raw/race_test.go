@@ -1,6 +1,6 @@
 //go:build race
 
-package transport
+package raw
 
 // raceEnabled: the race detector makes sync.Pool drop items at random, so
 // allocation counts are meaningless.
