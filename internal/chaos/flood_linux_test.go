@@ -1,0 +1,492 @@
+//go:build linux
+
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/keepalived"
+	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/packet"
+	"golang.org/x/net/ipv4"
+)
+
+const (
+	floodRate     = 100_000 // packets per second
+	floodDuration = 5 * time.Second
+	floodVRID     = 51
+	floodInterval = 100 * time.Millisecond
+)
+
+// Flood packet categories.
+const (
+	catChecksum = iota // a VRRPv3 advert for floodVRID with a wrong checksum
+	catVersion         // version 1, 4 or 15
+	catShort           // one byte
+	catGarbage         // random bytes; never floodVRID's second byte
+	catForeign         // a valid advert for another VRID
+	numCats
+)
+
+var catNames = [numCats]string{"bad checksum", "bad version", "short", "garbage", "foreign VRID"}
+
+// A flooder sends a bounded flood of malformed and foreign VRRP packets
+// to 224.0.0.18 from a lab host, through a plain ip4:112 socket opened in
+// that host's namespace.
+type flooder struct {
+	pc   *ipv4.PacketConn
+	c    net.PacketConn
+	dst  netip.Addr
+	pkts [][]byte // the packet cycle
+	cats []int    // category of each packet of the cycle
+	// garbage packets counted by the Router as version or VRID errors
+	garbageVersion []bool
+
+	sent   [numCats]atomic.Uint64
+	errs   atomic.Uint64
+	lastEr atomic.Value
+}
+
+func newFlooder(t *testing.T, h *netlab.Host, src, dst, vip netip.Addr) *flooder {
+	f := &flooder{dst: dst}
+	if err := h.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", src.String())
+		if err != nil {
+			return err
+		}
+		pc := ipv4.NewPacketConn(c)
+		ifi, err := net.InterfaceByName(h.Iface)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		for _, e := range []error{pc.SetTTL(255), pc.SetMulticastTTL(255), pc.SetMulticastInterface(ifi), pc.SetMulticastLoopback(false)} {
+			if e != nil {
+				c.Close()
+				return e
+			}
+		}
+		f.c, f.pc = c, pc
+		return nil
+	}); err != nil {
+		t.Fatalf("flooder on %s: %v", h.Name, err)
+	}
+	t.Cleanup(func() { f.c.Close() })
+
+	advert := func(vrid uint8) []byte {
+		a := packet.Advertisement{Version: 3, Type: packet.TypeAdvertisement, VRID: vrid, Priority: 150, Addrs: []netip.Addr{vip}}
+		if err := a.SetInterval(floodInterval); err != nil {
+			t.Fatal(err)
+		}
+		b, err := a.Append(nil, src, dst, packet.ChecksumPseudoHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 {
+		cat := i % numCats
+		var b []byte
+		gv := false
+		switch cat {
+		case catChecksum:
+			b = advert(floodVRID)
+			b[6] ^= byte(1 + rng.IntN(255)) // checksum field
+		case catVersion:
+			b = advert(floodVRID)
+			b[0] = []byte{0x11, 0x41, 0xf1}[rng.IntN(3)]
+		case catShort:
+			b = []byte{0x31}
+		case catGarbage:
+			b = make([]byte, 2+rng.IntN(60))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			for b[1] == floodVRID {
+				b[1] = byte(rng.Uint32())
+			}
+			v := b[0] >> 4
+			gv = v != 2 && v != 3
+		case catForeign:
+			vrid := uint8(1 + rng.IntN(254))
+			if vrid >= floodVRID {
+				vrid++
+			}
+			b = advert(vrid)
+		}
+		f.pkts = append(f.pkts, b)
+		f.cats = append(f.cats, cat)
+		f.garbageVersion = append(f.garbageVersion, gv)
+	}
+	return f
+}
+
+// run floods at rate packets per second for d, in batches (sendmmsg),
+// pacing itself against the clock, and returns the packets sent.
+func (f *flooder) run(ctx context.Context, rate int, d time.Duration) (int, time.Duration) {
+	const batch = 256
+	dst := &net.IPAddr{IP: net.IP(f.dst.AsSlice())}
+	msgs := make([]ipv4.Message, batch)
+	for i := range msgs {
+		msgs[i].Buffers = make([][]byte, 1)
+		msgs[i].Addr = dst
+	}
+	start := time.Now()
+	next := 0 // index in the cycle
+	total := 0
+	for {
+		el := time.Since(start)
+		if el >= d || ctx.Err() != nil {
+			return total, el
+		}
+		due := int(el.Seconds()*float64(rate)) - total
+		if due <= 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		n := min(due, batch)
+		for i := range n {
+			msgs[i].Buffers[0] = f.pkts[(next+i)%len(f.pkts)]
+		}
+		w, err := f.pc.WriteBatch(msgs[:n], 0)
+		if err != nil {
+			f.errs.Add(1)
+			f.lastEr.Store(err.Error())
+			if w <= 0 {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+		}
+		for i := range w {
+			f.sent[f.cats[(next+i)%len(f.pkts)]].Add(1)
+		}
+		next = (next + w) % len(f.pkts)
+		total += w
+	}
+}
+
+// counts snapshots the per-category sent counters, with the garbage split
+// into what the Router counts as version errors and as VRID errors.
+type floodCounts struct {
+	cat                     [numCats]uint64
+	garbageVer, garbageVRID uint64
+	total                   uint64
+}
+
+func (f *flooder) counts() floodCounts {
+	var c floodCounts
+	for i := range numCats {
+		c.cat[i] = f.sent[i].Load()
+		c.total += c.cat[i]
+	}
+	// The cycle is long and garbage is spread evenly over it: split by
+	// the proportion in the cycle.
+	nv, ng := 0, 0
+	for i, cat := range f.cats {
+		if cat == catGarbage {
+			ng++
+			if f.garbageVersion[i] {
+				nv++
+			}
+		}
+	}
+	c.garbageVer = c.cat[catGarbage] * uint64(nv) / uint64(ng)
+	c.garbageVRID = c.cat[catGarbage] - c.garbageVer
+	return c
+}
+
+func (c floodCounts) sub(o floodCounts) floodCounts {
+	var r floodCounts
+	for i := range numCats {
+		r.cat[i] = c.cat[i] - o.cat[i]
+	}
+	r.garbageVer = c.garbageVer - o.garbageVer
+	r.garbageVRID = c.garbageVRID - o.garbageVRID
+	r.total = c.total - o.total
+	return r
+}
+
+// rawDrops returns the drops counted on the IP protocol 112 raw sockets
+// of h (/proc/net/raw, last column).
+func rawDrops(t *testing.T, h *netlab.Host) uint64 {
+	out, err := h.Run(context.Background(), "cat", "/proc/net/raw")
+	if err != nil {
+		t.Errorf("chaos: %v", err)
+		return 0
+	}
+	var n uint64
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 13 || !strings.HasSuffix(f[1], ":0070") {
+			continue
+		}
+		v, _ := strconv.ParseUint(f[len(f)-1], 10, 64)
+		n += v
+	}
+	return n
+}
+
+// softnetDrops returns the packets dropped by the per-CPU input backlog
+// (/proc/net/softnet_stat, second column; machine-wide).
+func softnetDrops() uint64 {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 {
+			v, _ := strconv.ParseUint(f[1], 16, 64)
+			n += v
+		}
+	}
+	return n
+}
+
+// startCaptureExcept runs tcpdump on h for VRRP and ARP, except frames
+// from the MAC not (the flooder: half a million packets would make the
+// decoding slow). Stop returns the packets.
+func startCaptureExcept(t *testing.T, h *netlab.Host, not net.HardwareAddr) func() keepalived.Packets {
+	file := filepath.Join(t.TempDir(), "flood.pcap")
+	var out syncBuf
+	cmd := h.Command(context.Background(), "tcpdump", "-n", "-i", h.Iface, "-Z", "root", "--immediate-mode", "-U",
+		"-s", "256", "-w", file, "(ip proto 112 or arp) and not ether src "+not.String())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	if _, ok := waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "listening on") }); !ok {
+		t.Fatalf("tcpdump on %s not listening: %s", h.Name, out.String())
+	}
+	return func() keepalived.Packets {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ps, err := keepalived.ReadPcap(ctx, file)
+		if err != nil {
+			t.Fatalf("capture: %v (%s)", err, out.String())
+		}
+		return ps
+	}
+}
+
+// TestFlood floods a VRRP LAN from a third host with up to 100,000
+// packets per second for 5 s, to 224.0.0.18 ("multicast": the master and
+// the backup both get it) or to the backup's address ("unicast"): VRRPv3 adverts for the LAN's VRID
+// with a wrong checksum, packets of version 1, 4 and 15, one-byte
+// packets, random garbage and valid adverts for other VRIDs. vrrpd on
+// host 1 (priority 200) and host 2 (priority 100) start while the flood
+// runs: host 1 must win the election, then nothing may move until the
+// flood ends (no transition on either host), host 1's advertisements stay
+// on time (gaps < 2 intervals on the observer's capture), and host 2's
+// router counters (ChecksumErrors, VersionErrors, ShortPackets,
+// VRIDErrors) grow by what was sent, less what the kernel dropped.
+func TestFlood(t *testing.T) {
+	requireTools(t, "tcpdump", "tshark")
+	t.Run("multicast", func(t *testing.T) { runFlood(t, false) })
+	t.Run("unicast", func(t *testing.T) { runFlood(t, true) })
+}
+
+func runFlood(t *testing.T, unicast bool) {
+	lab := netlab.New(t, "cfl", 4)
+	h1, h2, atk, obs := lab.Host(1), lab.Host(2), lab.Host(3), lab.Host(4)
+	vip := netip.MustParsePrefix("10.99.0.100/24")
+	stopCapture := startCaptureExcept(t, obs, atk.MAC)
+	dst := packet.GroupIPv4
+	if unicast {
+		dst = h2.Addr4
+	}
+	f := newFlooder(t, atk, atk.Addr4, dst, vip.Addr())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		n  int
+		el time.Duration
+	}
+	res := make(chan result, 1)
+	floodStart := time.Now()
+	go func() {
+		n, el := f.run(ctx, floodRate, floodDuration)
+		res <- result{n, el}
+	}()
+
+	time.Sleep(300 * time.Millisecond)
+	d1 := startVrrpd(t, h1, vrrpdOpts{VRID: floodVRID, Priority: 200, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	d2 := startVrrpd(t, h2, vrrpdOpts{VRID: floodVRID, Priority: 100, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	took, ok := waitFor(5*time.Second, func() bool {
+		return d1.State() == "MASTER" && d2.State() == "BACKUP" && hasAddr(t, h1, vip.Addr()) && !hasAddr(t, h2, vip.Addr())
+	})
+	if !ok {
+		t.Fatalf("election under flood: not settled after %v: h1 %s, h2 %s", took, d1.State(), d2.State())
+	}
+	t.Logf("election under flood settled in %v after the start of vrrpd (Master_Down_Interval %v)", took, masterDownInterval(200, floodInterval))
+	steadyFrom := time.Now()
+
+	sentBefore := f.counts()
+	st2Before, err := d2.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st1Before, err := d1.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawBefore, softBefore := rawDrops(t, h2), softnetDrops()
+
+	r := <-res
+	steadyTo := time.Now()
+	time.Sleep(3 * floodInterval) // let the queues drain
+	st2After, err := d2.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st1After, err := d1.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentAfter := f.counts()
+	rawAfter, softAfter := rawDrops(t, h2), softnetDrops()
+	t.Logf("flood: %d packets in %v: %.0f packets/s (target %d/s), %d send errors %v",
+		r.n, r.el.Round(time.Millisecond), float64(r.n)/r.el.Seconds(), floodRate, f.errs.Load(), f.lastEr.Load())
+	if float64(r.n)/r.el.Seconds() < floodRate/4 {
+		t.Errorf("flood reached only %.0f packets/s", float64(r.n)/r.el.Seconds())
+	}
+
+	// The states did not move.
+	if s := d1.State(); s != "MASTER" {
+		t.Errorf("h1 is %s after the flood, want MASTER", s)
+	}
+	if s := d2.State(); s != "BACKUP" {
+		t.Errorf("h2 is %s after the flood, want BACKUP", s)
+	}
+	for _, c := range []struct {
+		d    *vrrpd
+		want []string
+	}{{d1, []string{"BACKUP", "MASTER"}}, {d2, []string{"BACKUP"}}} {
+		var got []string
+		for _, tr := range c.d.Transitions() {
+			got = append(got, tr.State)
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s: transitions %v during the flood, want %v", c.d.host.Name, got, c.want)
+		}
+	}
+	if got := st1After.Instances[0].Stats.MasterTransitions; got != st1Before.Instances[0].Stats.MasterTransitions {
+		t.Errorf("h1: MasterTransitions went from %d to %d during the flood", st1Before.Instances[0].Stats.MasterTransitions, got)
+	}
+
+	// The counters show the flood.
+	w := sentAfter.sub(sentBefore)
+	a, b := st2After.Router, st2Before.Router
+	grown := map[string][2]uint64{ // counted, sent
+		"ChecksumErrors": {a.ChecksumErrors - b.ChecksumErrors, w.cat[catChecksum]},
+		"VersionErrors":  {a.VersionErrors - b.VersionErrors, w.cat[catVersion] + w.garbageVer},
+		"ShortPackets":   {a.ShortPackets - b.ShortPackets, w.cat[catShort]},
+		"VRIDErrors":     {a.VRIDErrors - b.VRIDErrors, w.cat[catForeign] + w.garbageVRID},
+	}
+	var counted uint64
+	for _, name := range []string{"ChecksumErrors", "VersionErrors", "ShortPackets", "VRIDErrors"} {
+		g := grown[name]
+		counted += g[0]
+		t.Logf("h2 %-14s +%7d of %7d sent in the window (%.1f%%)", name, g[0], g[1], 100*float64(g[0])/float64(max(g[1], 1)))
+		if g[0] > g[1] {
+			// Could only be a miscount: nothing else sends these.
+			t.Errorf("h2 %s grew by %d, more than the %d such packets sent", name, g[0], g[1])
+		}
+		if g[0] < g[1]/10 {
+			t.Errorf("h2 %s grew by %d only, of %d sent", name, g[0], g[1])
+		}
+	}
+	raw, soft := rawAfter-rawBefore, softAfter-softBefore
+	t.Logf("h2 counted %d of %d flood packets in the window; kernel drops: raw socket %d, input backlog (machine-wide) %d; unaccounted %d",
+		counted, w.total, raw, soft, int64(w.total)-int64(counted+raw+soft))
+	if counted+raw+soft < w.total*8/10 {
+		t.Errorf("h2 counted %d and the kernel dropped %d+%d of %d flood packets: over 20%% unaccounted for", counted, raw, soft, w.total)
+	}
+	if a.ReadErrors != b.ReadErrors {
+		t.Errorf("h2 ReadErrors grew by %d during the flood", a.ReadErrors-b.ReadErrors)
+	}
+	s1 := st1After.Router
+	t.Logf("h1 (master) router counters after the flood: checksum %d, version %d, short %d, VRID %d, sent %d",
+		s1.ChecksumErrors, s1.VersionErrors, s1.ShortPackets, s1.VRIDErrors, s1.Sent)
+
+	d1.Stop()
+	d2.Stop()
+	checkNothingLeft(t, []*netlab.Host{h1, h2}, []netip.Addr{vip.Addr()})
+	pkts := stopCapture()
+
+	// h1's advertisements kept their pace during the steady window.
+	var prev time.Time
+	var maxGap time.Duration
+	n := 0
+	for _, p := range pkts.Adverts(h1.Addr4) {
+		if p.Time.Before(steadyFrom) || p.Time.After(steadyTo) {
+			continue
+		}
+		n++
+		if !prev.IsZero() {
+			maxGap = max(maxGap, p.Time.Sub(prev))
+		}
+		prev = p.Time
+	}
+	t.Logf("h1 sent %d adverts in the %v steady window under flood, largest gap %v (flood started %v before the window)",
+		n, steadyTo.Sub(steadyFrom).Round(time.Millisecond), maxGap, steadyFrom.Sub(floodStart).Round(time.Millisecond))
+	if n < int(steadyTo.Sub(steadyFrom)/floodInterval)/2 {
+		t.Errorf("h1 sent %d adverts in %v", n, steadyTo.Sub(steadyFrom))
+	}
+	if maxGap >= 2*floodInterval {
+		t.Errorf("h1's adverts had a gap of %v under flood (interval %v)", maxGap, floodInterval)
+	}
+	for _, p := range pkts.Adverts(h2.Addr4) {
+		if p.Time.Before(steadyTo) && p.Priority != 0 {
+			t.Errorf("h2 (backup) advertised at %s during the flood", p.Time.Format("15:04:05.000"))
+			break
+		}
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for concurrent use.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
