@@ -17,6 +17,13 @@ import (
 // target time run in the same Advance. Now returns each timer's deadline
 // while its function runs, then the target time once Advance returns.
 //
+// Timers are scheduled relative to the time the Fake reads when AfterFunc
+// or Reset is called. A goroutine that reads Now, computes a duration and
+// arms a timer while another goroutine advances the clock gets a late
+// timer; advance only when the clock's users are idle (a single-threaded
+// simulation, or a test that waits for them, for example by checking
+// NextDeadline).
+//
 // A Fake is safe for concurrent use. Its zero value is not usable; call
 // NewFake.
 type Fake struct {

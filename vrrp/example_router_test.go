@@ -26,7 +26,7 @@ func ExampleRouter() {
 	err = r.Add(vrrp.VirtualRouter{Name: "web", Conn: conn, Interface: "eth0",
 		Config: vrrp.Config{VRID: 51, Priority: 150, // 1-254; 255 = address owner
 			Addrs:   []netip.Addr{netip.MustParseAddr("10.0.0.100")}, // the virtual IP
-			Primary: netip.MustParseAddr("10.0.0.2")}})              // this host on eth0
+			Primary: netip.MustParseAddr("10.0.0.2")}})               // this host on eth0
 	if err != nil {
 		log.Fatal(err)
 	}

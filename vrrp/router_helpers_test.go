@@ -156,10 +156,10 @@ func (n *rtNode) stats(name string) vrrp.Stats {
 
 // rtSniffer records every advertisement seen by an endpoint on a LAN.
 type rtSniffer struct {
-	ep   *memnet.Endpoint
-	base time.Time
-	done chan struct{}
-	mu   sync.Mutex
+	ep     *memnet.Endpoint
+	base   time.Time
+	done   chan struct{}
+	mu     sync.Mutex
 	rtSeen []rtSeen
 }
 

@@ -3,9 +3,11 @@ package vrrp_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -653,4 +655,58 @@ func TestRouterAddErrors(t *testing.T) {
 	if err := ep.WriteTo([]byte{1}, transport.Meta{}); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Conn of a removed virtual router not closed: %v", err)
 	}
+}
+
+// countHandler counts log records by message.
+type countHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[r.Message]++
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countHandler) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[msg]
+}
+
+// TestRouterLogRateLimit: receive errors are logged at most LogLimit times
+// per second (RFC 9568 section 7.1), per transport and per virtual router.
+func TestRouterLogRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &countHandler{n: map[string]int{}}
+		lan := memnet.New(memnet.Config{QueueLen: 1000})
+		a := rtNewNode(t, vrrp.RouterConfig{Logger: slog.New(h), LogLimit: 3})
+		a.add(vrrp.VirtualRouter{Name: "vr", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(7, 100, rtIP4(1))})
+		evil := rtAttach(lan, "evil", rtIP4(66))
+		a.start(true)
+		foreign := []byte{0x31, 99, 100, 1, 0, 100, 0, 0, 192, 0, 2, 100}
+		badSum := []byte{0x31, 7, 100, 1, 0, 100, 0, 0, 192, 0, 2, 100}
+		for range 2 { // two seconds
+			for range 100 {
+				evil.WriteTo(foreign, transport.Meta{})
+				evil.WriteTo(badSum, transport.Meta{})
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(900 * time.Millisecond)
+		}
+		synctest.Wait()
+		// 3 per second for the transport (unknown VRID) and 3 for the VR.
+		if got := h.count("vrrp packet dropped"); got != 12 {
+			t.Errorf("logged %d receive errors in 2s, want 12", got)
+		}
+		if got := a.r.RouterStats(); got.VRIDErrors != 200 || got.ChecksumErrors != 200 {
+			t.Errorf("counted %d VRID and %d checksum errors, want 200 each", got.VRIDErrors, got.ChecksumErrors)
+		}
+		a.stop()
+	})
 }
