@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -80,6 +81,21 @@ const (
 	ProtoErrChecksum                 // checksumError
 	ProtoErrVRID                     // vrIdError
 )
+
+// MarshalText implements encoding.TextMarshaler with the RFC 6527 name.
+func (p ProtoErr) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler for the names
+// MarshalText writes.
+func (p *ProtoErr) UnmarshalText(b []byte) error {
+	for c := ProtoErrNone; c <= ProtoErrVRID; c++ {
+		if c.String() == string(b) {
+			*p = c
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown protocol error reason %q", b)
+}
 
 func (p ProtoErr) String() string {
 	switch p {

@@ -24,6 +24,22 @@ const (
 	IPv6 Family = 6
 )
 
+// MarshalText implements encoding.TextMarshaler ("IPv4", "IPv6").
+func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler ("IPv4", "IPv6").
+func (f *Family) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "IPv4":
+		*f = IPv4
+	case "IPv6":
+		*f = IPv6
+	default:
+		return fmt.Errorf("vrrp: unknown family %q", b)
+	}
+	return nil
+}
+
 func (f Family) String() string {
 	switch f {
 	case IPv4:
@@ -352,6 +368,22 @@ func (r *Router) Stats(name string) (Stats, error) {
 	return s, err
 }
 
+// Master returns the primary address of the named virtual router's current
+// master as far as it knows (Machine.Master): its own as master, the
+// source of the last accepted advertisement as backup, or the zero Addr.
+func (r *Router) Master(name string) (netip.Addr, error) {
+	var a netip.Addr
+	err := r.do(true, func(time.Time) error {
+		v, err := r.lookup(name)
+		if err != nil {
+			return err
+		}
+		a = v.m.Master()
+		return nil
+	})
+	return a, err
+}
+
 // Add adds a virtual router. Before Run it waits for Run to start it;
 // during Run it starts at once (Machine.Start) without disturbing the
 // others. Config errors are *ConfigError (errors.Is ErrConfig).
@@ -361,6 +393,16 @@ func (r *Router) Add(vr VirtualRouter) error {
 	}
 	if vr.Conn == nil {
 		return &ConfigError{Field: "VirtualRouter.Conn", Value: "nil", Allowed: "a transport.Conn"}
+	}
+	if !vr.Config.Primary.IsValid() {
+		// The transport knows which address it sends from (the interface's
+		// primary IPv4 address or IPv6 link-local address, RFC 9568
+		// section 5.1): use it as Primary.
+		if s, ok := vr.Conn.(transport.Sourcer); ok {
+			if src, err := s.Source(vr.IfIndex); err == nil {
+				vr.Config.Primary = src
+			}
+		}
 	}
 	m, err := NewMachine(vr.Config)
 	if err != nil {

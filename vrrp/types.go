@@ -93,6 +93,38 @@ var reasonNames = [...]string{
 	ReasonSyncGroup:        "syncGroup",
 }
 
+// MarshalText implements encoding.TextMarshaler, so that JSON shows the
+// name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalText implements encoding.TextMarshaler: the RFC 6527 name for
+// the first four reasons, a short word for the others.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler for the names
+// MarshalText writes.
+func (s *State) UnmarshalText(b []byte) error {
+	for c := Initialize; c <= Fault; c++ {
+		if c.String() == string(b) {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown state %q", b)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler for the names
+// MarshalText writes.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for i, n := range reasonNames {
+		if n == string(b) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown reason %q", b)
+}
+
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -216,7 +248,9 @@ type Config struct {
 	// tie-breaker on equal priority (RFC 9568 section 6.4.3; a backup
 	// accepts an equal priority whatever the address, section 6.4.2). For
 	// IPv6 it is the interface's link-local address.
-	// Required; same family as Addrs.
+	// Required by NewMachine; same family as Addrs. Router.Add fills it in
+	// when it is zero and the Conn tells its source address
+	// (transport.Sourcer, as transport/raw does).
 	Primary netip.Addr
 	// NoPreempt turns Preempt_Mode off (keepalived's nopreempt): a
 	// higher-priority backup does not take over from a working master. The

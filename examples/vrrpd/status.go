@@ -30,8 +30,9 @@ type InstanceStatus struct {
 	Family    string `json:"family"`
 	Version   uint8  `json:"version"`
 	State     string `json:"state"`
-	// Master is this router's address while it is master. The Router does
-	// not expose the address of another master, so it is empty otherwise.
+	// Master is the primary address of the current master as this router
+	// knows it (its own while master, the last accepted advertiser's while
+	// backup); empty when unknown.
 	Master string `json:"master,omitempty"`
 	// Primary is this router's own address (the advertisements' source).
 	Primary string `json:"primary"`
@@ -77,8 +78,8 @@ func (d *daemon) status() Status {
 		if is.TrackFault && s == vrrp.Initialize {
 			is.State = "FAULT"
 		}
-		if s == vrrp.Master {
-			is.Master = is.Primary
+		if m, err := d.router.Master(name); err == nil && m.IsValid() {
+			is.Master = m.String()
 		}
 		if is.Stats, err = d.router.Stats(name); err == nil {
 			is.NewMasterReason = is.Stats.NewMasterReason.String()
