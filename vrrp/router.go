@@ -214,12 +214,15 @@ type Router struct {
 	vrs     map[string]*vrt
 	order   []*vrt
 	conns   map[transport.Conn]*rconn
-	heap    []*vrt
-	timer   clock.Timer
-	armed   time.Time
-	arena   []byte
-	dirty   []*rconn
-	adv     packet.Advertisement
+	// announce holds the virtual routers whose Announce hook runs after
+	// the next flush.
+	announce []*vrt
+	heap     []*vrt
+	timer    clock.Timer
+	armed    time.Time
+	arena    []byte
+	dirty    []*rconn
+	adv      packet.Advertisement
 }
 
 const (
@@ -793,7 +796,10 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 		case ActReleaseAddrs:
 			r.runHook(v, "release", r.hook.Release)
 		case ActAnnounce:
-			r.runHook(v, "announce", r.hook.Announce)
+			// After the advertisement is on the wire (flush): RFC 9568
+			// section 6.4.1 and 6.4.2 send the advertisement first, then
+			// the gratuitous ARP / unsolicited NA.
+			r.announce = append(r.announce, v)
 		case ActTransition:
 			v.state.Store(uint32(a.To))
 			r.log.Info("vrrp transition", "vr", v.name, "vrid", v.cfg.VRID, "family", v.family,
@@ -913,6 +919,11 @@ func (r *Router) flush() {
 	clear(r.dirty)
 	r.dirty = r.dirty[:0]
 	r.arena = r.arena[:0]
+	for _, v := range r.announce {
+		r.runHook(v, "announce", r.hook.Announce)
+	}
+	clear(r.announce)
+	r.announce = r.announce[:0]
 }
 
 // receive parses a packet the front door passed and hands it to its

@@ -1,6 +1,7 @@
 package vrrp_test
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -49,5 +50,35 @@ func TestRouterPrimaryFromSource(t *testing.T) {
 		}
 		hi.stop()
 		lo.stop()
+	})
+}
+
+// TestRouterAdvertBeforeAnnounce: on becoming master the advertisement is
+// on the wire before the Announce hook runs (gratuitous ARP / NA follow
+// the advertisement, RFC 9568 section 6.4.2).
+func TestRouterAdvertBeforeAnnounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		ep := rtAttach(lan, "m", rtIP4(1))
+		var sentAtAnnounce []uint64
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: vrrp.HookFuncs{AnnounceFunc: func(vrrp.VRInfo) error {
+			sentAtAnnounce = append(sentAtAnnounce, ep.Stats().Sent)
+			return nil
+		}}})
+		if err := r.Add(vrrp.VirtualRouter{Name: "v4", Conn: ep, Config: rtCfg4(1, 200, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(rtDown200 + time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if len(sentAtAnnounce) != 1 || sentAtAnnounce[0] != 1 {
+			t.Errorf("advertisements sent when Announce ran = %v, want [1]", sentAtAnnounce)
+		}
 	})
 }
