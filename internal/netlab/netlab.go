@@ -14,6 +14,11 @@
 // prefix; t.Cleanup kills the processes the lab started and deletes every
 // namespace, also when the test fails or panics.
 //
+// Labs of different processes never run at the same time: New waits for
+// an exclusive lock (see lock_linux.go) that the last lab of its process
+// releases, so the timing checks of one package's tests are not skewed by
+// another package's flood. Labs of one process may overlap.
+//
 // Tests call New, which skips the test when the process cannot create
 // namespaces (not root, no iproute2) — or fails it when the environment
 // says privileged tests must run (CI=true or GOVRRP_REQUIRE_PRIV=1).

@@ -108,6 +108,7 @@ func New(t testing.TB, prefix string, n int) *Lab {
 		t.Fatalf("netlab: %d hosts: must be 1 to %d", n, MaxHosts)
 	}
 	RequirePriv(t)
+	acquire(t) // registered before the lab's own cleanup, so released after it
 
 	uniq := fmt.Sprintf("%s%s%s", prefix, strconv.FormatInt(int64(os.Getpid()), 36), strconv.FormatInt(int64(labSeq.Add(1)), 36))
 	l := &Lab{Prefix: uniq, BridgeNS: uniq + "br", t: t}
