@@ -3,6 +3,7 @@ package vrrp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,6 +83,16 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	c.Addrs = append([]netip.Addr(nil), c.Addrs...)
+	// RFC 9568 section 5.2.9: over IPv6 the first address MUST be the
+	// virtual router's link-local address. Move the first configured
+	// link-local address to the front; the others keep their order.
+	if first.Is6() {
+		if i := slices.IndexFunc(c.Addrs, netip.Addr.IsLinkLocalUnicast); i > 0 {
+			ll := c.Addrs[i]
+			copy(c.Addrs[1:i+1], c.Addrs[:i])
+			c.Addrs[0] = ll
+		}
+	}
 
 	p := c.Primary
 	switch {

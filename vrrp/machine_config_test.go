@@ -110,3 +110,23 @@ func TestNewMachineConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigLinkLocalFirst: RFC 9568 section 5.2.9, "the first address
+// MUST be the IPv6 link-local address associated with the Virtual Router".
+func TestConfigLinkLocalFirst(t *testing.T) {
+	in := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fe80::2")}
+	m, err := vrrp.NewMachine(vrrp.Config{VRID: 1, Addrs: in, Primary: netip.MustParseAddr("fe80::10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Addr{netip.MustParseAddr("fe80::1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fe80::2")}
+	if diff := cmp.Diff(want, m.Config().Addrs, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("Addrs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, m.Advertisement(100).Addrs, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("advertised Addrs (-want +got):\n%s", diff)
+	}
+	if in[0] != netip.MustParseAddr("2001:db8::1") {
+		t.Error("NewMachine reordered the caller's slice")
+	}
+}

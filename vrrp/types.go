@@ -239,9 +239,11 @@ type Config struct {
 	// If zero, 1s.
 	AdvertInterval time.Duration
 	// Addrs are the virtual addresses: 1-255 distinct addresses, all of
-	// one family, IPv4 for VRRPv2. For IPv6 put the link-local virtual
-	// address first (RFC 9568 section 5.2.9). Required. NewMachine copies
-	// the slice.
+	// one family, IPv4 for VRRPv2. For IPv6, RFC 9568 section 5.2.9 wants
+	// the link-local virtual address first: NewMachine moves the first
+	// link-local address to the front (keepalived sends none; peers that
+	// require one, such as Arista, drop advertisements without it).
+	// Required. NewMachine copies the slice.
 	Addrs []netip.Addr
 	// Primary is this router's own address on the interface: the source of
 	// its advertisements (RFC 9568 section 7.2) and, for a master, the
