@@ -5,20 +5,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vrrpdtest"
 )
 
 // The integration tests build the vrrpd binary and run it in a netlab LAN
@@ -27,145 +25,28 @@ import (
 //
 //	sudo go test ./examples/vrrpd/ -run Integration -v
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { vrrpdtest.Main(m) }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// vrrpdBinary builds the daemon once per test binary.
-func vrrpdBinary(t *testing.T) string {
+// startVrrpd starts the daemon, built with the race detector, on h
+// (logging at debug level; the log is printed with -v too).
+func startVrrpd(t *testing.T, h *netlab.Host, tag string, args ...string) *vrrpdtest.Proc {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vrrpd-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vrrpd")
-		goBin := "go"
-		if p, err := exec.LookPath("go"); err == nil {
-			goBin = p
-		}
-		out, err := exec.Command(goBin, "build", "-race", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	p := vrrpdtest.StartBinary(t, vrrpdtest.BuildRace(t), h, tag, append([]string{"-log-level", "debug"}, args...)...)
+	if testing.Verbose() {
+		t.Cleanup(func() {
+			if !t.Failed() { // else vrrpdtest prints it
+				t.Logf("%s log:\n%s", p, p.Log())
+			}
+		})
 	}
-	return binPath
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// proc is a vrrpd process in a lab host.
-type proc struct {
-	t      *testing.T
-	h      *netlab.Host
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	status string // unix socket path
-	notify string // notify log path
-	waited bool
-}
-
-func startVrrpd(t *testing.T, h *netlab.Host, tag string, args ...string) *proc {
-	t.Helper()
-	dir := t.TempDir()
-	p := &proc{t: t, h: h, stderr: &syncBuffer{},
-		status: filepath.Join(dir, "status.sock"),
-		notify: filepath.Join(dir, "notify.log")}
-	all := append([]string{"-status", "unix:" + p.status, "-log-level", "debug",
-		"-notify", "echo >>" + p.notify}, args...)
-	p.cmd = h.Command(context.Background(), vrrpdBinary(t), all...)
-	p.cmd.Stderr = p.stderr
-	if err := h.StartCmd(p.cmd); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || testing.Verbose() {
-			t.Logf("%s %s stderr:\n%s", h.Name, tag, p.stderr)
-		}
-	})
 	return p
 }
 
-// signal sends sig and waits for the exit; it returns the exit code.
-func (p *proc) signal(sig syscall.Signal) int {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		p.cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("%s: vrrpd did not exit after %v", p.h.Name, sig)
-	}
-	p.waited = true
-	return p.cmd.ProcessState.ExitCode()
-}
-
-func (p *proc) getStatus() (Status, error) {
-	c := http.Client{Transport: &http.Transport{DialContext: unixDial(p.status)}, Timeout: 2 * time.Second}
-	resp, err := c.Get("http://vrrpd/status")
-	if err != nil {
-		return Status{}, err
-	}
-	defer resp.Body.Close()
+// getStatus reads p's status document into the daemon's own Status type.
+func getStatus(p *vrrpdtest.Proc) (Status, error) {
 	var st Status
-	err = json.NewDecoder(resp.Body).Decode(&st)
+	err := p.ReadStatus(&st)
 	return st, err
-}
-
-// state returns the state of the instance named name ("" if unknown).
-func (p *proc) state(name string) string {
-	st, err := p.getStatus()
-	if err != nil {
-		return ""
-	}
-	for _, is := range st.Instances {
-		if is.Name == name {
-			return is.State
-		}
-	}
-	return ""
-}
-
-func (p *proc) notified() string {
-	b, _ := os.ReadFile(p.notify)
-	return string(b)
 }
 
 // hasAddr reports whether the host's eth0 (or dev) holds addr (as
@@ -206,13 +87,13 @@ func TestIntegrationFailover(t *testing.T) {
 	p1 := startVrrpd(t, h1, "prio 200", args("200")...)
 	p2 := startVrrpd(t, h2, "prio 100", args("100")...)
 
-	waitFor(t, "h1 to be master", func() bool { return p1.state("VI_51") == "MASTER" })
-	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_51") == "BACKUP" })
+	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_51") == "MASTER" })
+	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_51") == "BACKUP" })
 	waitFor(t, "the VIPs on h1", func() bool { return hasAddr(t, h1, vip) && hasAddr(t, h1, vip2) })
 	if hasAddr(t, h2, vip) {
 		t.Errorf("backup h2 holds %s", vip)
 	}
-	st, err := p1.getStatus()
+	st, err := getStatus(p1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,47 +103,43 @@ func TestIntegrationFailover(t *testing.T) {
 	}
 
 	// SIGTERM: priority 0, addresses removed, exit 0; h2 takes over.
-	if code := p1.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("SIGTERM: exit %d; want 0", code)
-	}
+	p1.Stop() // SIGTERM; a non-zero exit fails the test
 	if hasAddr(t, h1, vip) || hasAddr(t, h1, vip2) {
 		t.Errorf("h1 kept the VIPs after SIGTERM")
 	}
 	for _, want := range []string{"INSTANCE VI_51 BACKUP 200", "INSTANCE VI_51 MASTER 200", "INSTANCE VI_51 STOP 200"} {
-		if !strings.Contains(p1.notified(), want+"\n") {
-			t.Errorf("h1 notify log %q lacks %q", p1.notified(), want)
+		if !strings.Contains(p1.Notified(), want+"\n") {
+			t.Errorf("h1 notify log %q lacks %q", p1.Notified(), want)
 		}
 	}
-	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
-	if st, err := p2.getStatus(); err != nil || st.Instances[0].Stats.RcvdPriZeroPackets == 0 {
+	waitFor(t, "h2 to take over", func() bool { return p2.State("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
+	if st, err := getStatus(p2); err != nil || st.Instances[0].Stats.RcvdPriZeroPackets == 0 {
 		t.Errorf("h2 heard no priority-0 advertisement from the stopping master: %+v, %v", st, err)
 	}
-	if !strings.Contains(p1.stderr.String(), "vrrpd stopped") {
+	if !strings.Contains(p1.Log(), "vrrpd stopped") {
 		t.Errorf("h1 log lacks the clean stop")
 	}
 
 	// h1 comes back and preempts; h2 releases.
 	p1 = startVrrpd(t, h1, "prio 200 again", args("200")...)
-	waitFor(t, "h1 to preempt", func() bool { return p1.state("VI_51") == "MASTER" && hasAddr(t, h1, vip) })
+	waitFor(t, "h1 to preempt", func() bool { return p1.State("VI_51") == "MASTER" && hasAddr(t, h1, vip) })
 	waitFor(t, "h2 to release the VIP", func() bool { return !hasAddr(t, h2, vip) })
 	if !hasAddr(t, h2, vip2) {
 		t.Errorf("h2 lost %s, which it held before vrrpd ran", vip2)
 	}
 
 	// A crash (SIGKILL): no priority 0, h2 takes over after Master_Down_Interval.
-	p1.signal(syscall.SIGKILL)
-	waitFor(t, "h2 to take over from a crashed master", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
+	p1.Kill()
+	waitFor(t, "h2 to take over from a crashed master", func() bool { return p2.State("VI_51") == "MASTER" && hasAddr(t, h2, vip) })
 
-	if code := p2.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("h2 SIGTERM: exit %d", code)
-	}
+	p2.Stop() // SIGTERM; a non-zero exit fails the test
 	if hasAddr(t, h2, vip) {
 		t.Errorf("h2 kept %s after SIGTERM", vip)
 	}
 	if !hasAddr(t, h2, vip2) {
 		t.Errorf("h2 removed %s, which it did not add", vip2)
 	}
-	if _, err := os.Stat(p2.status); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p2.StatusPath()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("status socket left behind: %v", err)
 	}
 }
@@ -275,21 +152,19 @@ func TestIntegrationIPv6(t *testing.T) {
 	}
 	p1 := startVrrpd(t, h1, "v6 prio 150", args("150")...)
 	p2 := startVrrpd(t, h2, "v6 prio 100", args("100")...)
-	waitFor(t, "h1 to be master", func() bool { return p1.state("VI_7") == "MASTER" && hasAddr(t, h1, "fd99::7/64") })
-	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_7") == "BACKUP" })
+	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_7") == "MASTER" && hasAddr(t, h1, "fd99::7/64") })
+	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_7") == "BACKUP" })
 	if hasAddr(t, h2, "fd99::7/64") || hasAddr(t, h2, "fe80::7/128") {
 		t.Error("backup holds the IPv6 VIPs")
 	}
 	if !hasAddr(t, h1, "fe80::7/128") {
 		t.Error("master lacks the link-local VIP")
 	}
-	if code := p1.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("SIGTERM: exit %d", code)
-	}
+	p1.Stop() // SIGTERM; a non-zero exit fails the test
 	if hasAddr(t, h1, "fd99::7/64") {
 		t.Error("h1 kept the VIP after SIGTERM")
 	}
-	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_7") == "MASTER" && hasAddr(t, h2, "fd99::7/64") })
+	waitFor(t, "h2 to take over", func() bool { return p2.State("VI_7") == "MASTER" && hasAddr(t, h2, "fd99::7/64") })
 }
 
 func TestIntegrationReload(t *testing.T) {
@@ -318,21 +193,21 @@ vips = [%q]
 	}
 	write("10.99.0.202")
 	p := startVrrpd(t, h, "config", "-config", path)
-	waitFor(t, "both masters", func() bool { return p.state("A") == "MASTER" && p.state("B") == "MASTER" })
+	waitFor(t, "both masters", func() bool { return p.State("A") == "MASTER" && p.State("B") == "MASTER" })
 	waitFor(t, "the VIPs", func() bool { return hasAddr(t, h, "10.99.0.201/32") && hasAddr(t, h, "10.99.0.202/32") })
-	before := p.notified()
+	before := p.Notified()
 
 	write("10.99.0.203")
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "B's new VIP", func() bool {
-		return p.state("B") == "MASTER" && hasAddr(t, h, "10.99.0.203/32") && !hasAddr(t, h, "10.99.0.202/32")
+		return p.State("B") == "MASTER" && hasAddr(t, h, "10.99.0.203/32") && !hasAddr(t, h, "10.99.0.202/32")
 	})
 	if !hasAddr(t, h, "10.99.0.201/32") {
 		t.Error("A lost its VIP over a reload that did not change it")
 	}
-	st, err := p.getStatus()
+	st, err := getStatus(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,16 +216,14 @@ vips = [%q]
 			t.Errorf("A: %d master transitions; want 1 (untouched by the reload)", is.Stats.MasterTransitions)
 		}
 	}
-	after := strings.TrimPrefix(p.notified(), before)
+	after := strings.TrimPrefix(p.Notified(), before)
 	if strings.Contains(after, " A ") {
 		t.Errorf("A was notified during a reload that did not change it: %q", after)
 	}
 	if !strings.Contains(after, "INSTANCE B STOP") || !strings.Contains(after, "INSTANCE B MASTER") {
 		t.Errorf("B's restart not notified: %q", after)
 	}
-	if code := p.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("SIGTERM: exit %d", code)
-	}
+	p.Stop() // SIGTERM; a non-zero exit fails the test
 	if hasAddr(t, h, "10.99.0.201/32") || hasAddr(t, h, "10.99.0.203/32") {
 		t.Error("VIPs left after SIGTERM")
 	}
@@ -359,7 +232,7 @@ vips = [%q]
 func TestIntegrationErrors(t *testing.T) {
 	lab := netlab.New(t, "vrd", 1)
 	h := lab.Host(1)
-	bin := vrrpdBinary(t)
+	bin := vrrpdtest.BuildRace(t)
 	run := func(name string, args ...string) (int, string) {
 		c := h.Command(context.Background(), name, args...)
 		var out bytes.Buffer
@@ -393,8 +266,8 @@ func TestIntegrationVMAC(t *testing.T) {
 	}
 	p1 := startVrrpd(t, h1, "vmac prio 200", args("200")...)
 	p2 := startVrrpd(t, h2, "vmac prio 100", args("100")...)
-	waitFor(t, "h1 to be master with the VIP", func() bool { return p1.state("VI_51") == "MASTER" && hasAddr(t, h1, "10.99.0.100/32") })
-	waitFor(t, "h2 to be backup", func() bool { return p2.state("VI_51") == "BACKUP" })
+	waitFor(t, "h1 to be master with the VIP", func() bool { return p1.State("VI_51") == "MASTER" && hasAddr(t, h1, "10.99.0.100/32") })
+	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_51") == "BACKUP" })
 	links := func(h *netlab.Host) string {
 		out, err := h.Run(context.Background(), "ip", "-o", "link", "show")
 		if err != nil {
@@ -415,13 +288,11 @@ func TestIntegrationVMAC(t *testing.T) {
 	if hasAddr(t, h2, "10.99.0.100/32") {
 		t.Error("backup holds the VIP")
 	}
-	if code := p1.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("SIGTERM: exit %d", code)
-	}
+	p1.Stop() // SIGTERM; a non-zero exit fails the test
 	if l := links(h1); strings.Contains(l, "00:00:5e:00:01:33") || hasAddr(t, h1, "10.99.0.100/32") {
 		t.Errorf("macvlan or VIP left on h1 after SIGTERM:\n%s", l)
 	}
-	waitFor(t, "h2 to take over", func() bool { return p2.state("VI_51") == "MASTER" && hasAddr(t, h2, "10.99.0.100/32") })
+	waitFor(t, "h2 to take over", func() bool { return p2.State("VI_51") == "MASTER" && hasAddr(t, h2, "10.99.0.100/32") })
 }
 
 // The instance's own interface going down is FAULT (VIPs removed); up
@@ -430,19 +301,17 @@ func TestIntegrationLinkDown(t *testing.T) {
 	lab := netlab.New(t, "vrd", 1)
 	h := lab.Host(1)
 	p := startVrrpd(t, h, "alone", "-iface", "eth0", "-vrid", "9", "-interval", "100ms", "10.99.0.109")
-	waitFor(t, "master", func() bool { return p.state("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
+	waitFor(t, "master", func() bool { return p.State("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
 	if err := h.SetLink(false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "fault", func() bool { return p.state("VI_9") == "FAULT" && !hasAddr(t, h, "10.99.0.109/32") })
+	waitFor(t, "fault", func() bool { return p.State("VI_9") == "FAULT" && !hasAddr(t, h, "10.99.0.109/32") })
 	if err := h.SetLink(true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "master again", func() bool { return p.state("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
-	if !strings.Contains(p.notified(), "INSTANCE VI_9 FAULT 100\n") {
-		t.Errorf("no FAULT notify: %q", p.notified())
+	waitFor(t, "master again", func() bool { return p.State("VI_9") == "MASTER" && hasAddr(t, h, "10.99.0.109/32") })
+	if !strings.Contains(p.Notified(), "INSTANCE VI_9 FAULT 100\n") {
+		t.Errorf("no FAULT notify: %q", p.Notified())
 	}
-	if code := p.signal(syscall.SIGTERM); code != 0 {
-		t.Errorf("SIGTERM: exit %d", code)
-	}
+	p.Stop() // SIGTERM; a non-zero exit fails the test
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/govrrp/govrrp/internal/keepalived"
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vrrpdtest"
 )
 
 const (
@@ -59,7 +60,7 @@ type peer struct {
 	h    *netlab.Host
 	prio int
 	kind string // "vrrpd" or "keepalived"
-	d    *vrrpd
+	d    *vrrpdtest.Proc
 	k    *keepalived.Instance
 }
 
@@ -79,14 +80,14 @@ func (p *peer) start() {
 		})
 		return
 	}
-	p.d = startVrrpd(p.t, p.h, vrrpdOpts{VRID: chaosVRID, Priority: p.prio, Interval: chaosInterval, VIPs: p.net.vips})
+	p.d = startVrrpd(p.t, p.h, vrrpdtest.Options{VRID: chaosVRID, Priority: p.prio, Interval: chaosInterval, VIPs: p.net.vips})
 }
 
 func (p *peer) running() bool {
 	if p.kind == "keepalived" {
 		return p.k.Running()
 	}
-	return p.d.running()
+	return p.d.Running()
 }
 
 func (p *peer) kill() {
@@ -113,7 +114,7 @@ func (p *peer) state() string {
 	if p.kind == "keepalived" {
 		return p.k.State()
 	}
-	return p.d.State()
+	return p.d.State("")
 }
 
 // A takeover is a fault after which taker must start advertising as
@@ -248,7 +249,7 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 				if !p.running() {
 					continue
 				}
-				st, vip := p.state(), hasAddr(t, p.h, cn.key())
+				st, vip := p.state(), vrrpdtest.HasAddr(t, p.h, cn.key())
 				fmt.Fprintf(&b, " %v=%s/vip:%v", p, st, vip)
 				if p == want {
 					good = good && st == "MASTER" && vip
@@ -294,7 +295,7 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 				what := fmt.Sprintf("event %d: restart %v", i, v)
 				// The crash left the address behind; a reboot clears it.
 				for _, a := range cn.vips {
-					if !delAddr(t, v.h, a) {
+					if !vrrpdtest.RemoveAddr(t, v.h, a.Addr()) {
 						t.Errorf("%s: no stale address %v on the killed host (expected after SIGKILL)", what, a)
 					}
 				}
@@ -312,9 +313,9 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 			takeovers = append(takeovers, takeover{what, at, master, next})
 			settle(what, without(master), next)
 			if _, ok := waitFor(settleTimeout, func() bool {
-				return master.state() == "FAULT" && !hasAddr(t, master.h, cn.key())
+				return master.state() == "FAULT" && !vrrpdtest.HasAddr(t, master.h, cn.key())
 			}); !ok {
-				t.Errorf("%s: %v in %s, holds the address: %v; want FAULT without it", what, master, master.state(), hasAddr(t, master.h, cn.key()))
+				t.Errorf("%s: %v in %s, holds the address: %v; want FAULT without it", what, master, master.state(), vrrpdtest.HasAddr(t, master.h, cn.key()))
 			}
 			time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
 			if err := master.h.SetLink(true); err != nil {
@@ -374,7 +375,7 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 				// p no longer hears the master and takes over on its side.
 				takeovers = append(takeovers, takeover{what, at, master, p})
 				if _, ok := waitFor(settleTimeout, func() bool {
-					return p.state() == "MASTER" && hasAddr(t, p.h, cn.key()) && master.state() == "MASTER"
+					return p.state() == "MASTER" && vrrpdtest.HasAddr(t, p.h, cn.key()) && master.state() == "MASTER"
 				}); !ok {
 					t.Errorf("%s: %v in %s; want MASTER beside %v (%s)", what, p, p.state(), master, master.state())
 				}

@@ -14,7 +14,7 @@
 // apt-get install iproute2 nftables tcpdump tshark keepalived). Without
 // them they skip, and fail instead when CI=true or GOVRRP_REQUIRE_PRIV=1.
 // TestChaos and TestFlood build examples/vrrpd once into a temporary
-// directory (`go build ./examples/vrrpd`). Every test builds its own
+// directory and run it with internal/vrrpdtest. Every test builds its own
 // netlab LAN (namespace prefixes "crt", "cha", "cfl") and removes it, and
 // kills every process it started, by PID, also on failure. The whole
 // package takes about a minute on a 2-core machine (TestChaos 45 s,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/govrrp/govrrp/internal/keepalived"
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vrrpdtest"
 	"github.com/govrrp/govrrp/packet"
 	"golang.org/x/net/ipv4"
 )
@@ -339,13 +340,13 @@ func runFlood(t *testing.T, unicast bool) {
 	}()
 
 	time.Sleep(300 * time.Millisecond)
-	d1 := startVrrpd(t, h1, vrrpdOpts{VRID: floodVRID, Priority: 200, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
-	d2 := startVrrpd(t, h2, vrrpdOpts{VRID: floodVRID, Priority: 100, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	d1 := startVrrpd(t, h1, vrrpdtest.Options{VRID: floodVRID, Priority: 200, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	d2 := startVrrpd(t, h2, vrrpdtest.Options{VRID: floodVRID, Priority: 100, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
 	took, ok := waitFor(5*time.Second, func() bool {
-		return d1.State() == "MASTER" && d2.State() == "BACKUP" && hasAddr(t, h1, vip.Addr()) && !hasAddr(t, h2, vip.Addr())
+		return d1.State("") == "MASTER" && d2.State("") == "BACKUP" && vrrpdtest.HasAddr(t, h1, vip.Addr()) && !vrrpdtest.HasAddr(t, h2, vip.Addr())
 	})
 	if !ok {
-		t.Fatalf("election under flood: not settled after %v: h1 %s, h2 %s", took, d1.State(), d2.State())
+		t.Fatalf("election under flood: not settled after %v: h1 %s, h2 %s", took, d1.State(""), d2.State(""))
 	}
 	t.Logf("election under flood settled in %v after the start of vrrpd (Master_Down_Interval %v)", took, masterDownInterval(200, floodInterval))
 	steadyFrom := time.Now()
@@ -381,22 +382,19 @@ func runFlood(t *testing.T, unicast bool) {
 	}
 
 	// The states did not move.
-	if s := d1.State(); s != "MASTER" {
+	if s := d1.State(""); s != "MASTER" {
 		t.Errorf("h1 is %s after the flood, want MASTER", s)
 	}
-	if s := d2.State(); s != "BACKUP" {
+	if s := d2.State(""); s != "BACKUP" {
 		t.Errorf("h2 is %s after the flood, want BACKUP", s)
 	}
 	for _, c := range []struct {
-		d    *vrrpd
+		d    *vrrpdtest.Proc
 		want []string
 	}{{d1, []string{"BACKUP", "MASTER"}}, {d2, []string{"BACKUP"}}} {
-		var got []string
-		for _, tr := range c.d.Transitions() {
-			got = append(got, tr.State)
-		}
+		got := c.d.States("")
 		if strings.Join(got, " ") != strings.Join(c.want, " ") {
-			t.Errorf("%s: transitions %v during the flood, want %v", c.d.host.Name, got, c.want)
+			t.Errorf("%s: transitions %v during the flood, want %v", c.d.Host.Name, got, c.want)
 		}
 	}
 	if got := st1After.Instances[0].Stats.MasterTransitions; got != st1Before.Instances[0].Stats.MasterTransitions {

@@ -305,6 +305,10 @@ func runRouterTest(t *testing.T, fam int, unicast bool, n int) {
 		if diff := cmp.Diff(want, keys(next.Events())); diff != "" {
 			t.Errorf("%s: events (-want +got):\n%s", next.h.Name, diff)
 		}
+		// Take runs before the transition's advertisement is written and
+		// Announce after it (the event may be read in between): allow the
+		// hooks a moment.
+		waitFor(time.Second, func() bool { return next.holding.Load() && next.announces.Load() >= 1 })
 		if !next.holding.Load() || next.announces.Load() < 1 {
 			t.Errorf("%s: new master holding=%v announces=%d", next.h.Name, next.holding.Load(), next.announces.Load())
 		}

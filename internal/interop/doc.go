@@ -15,9 +15,10 @@
 //	sudo go test ./internal/interop -v -run 'TestLifecycle|TestEqual' 2>&1 | grep MEASURED
 //	sudo GOVRRP_INTEROP_BASELINE=1 go test ./internal/interop -v -run '/h1-keepalived_h2-keepalived'
 //
-// The first test builds vrrpd once (`go build -o TMPDIR/vrrpd
-// ./examples/vrrpd`, from the module root `go env GOMOD` names); if it does
-// not build, the tests skip (fail under CI) with the compiler's output.
+// The first test builds vrrpd once (internal/vrrpdtest: `go build -o
+// TMPDIR/vrrpd ./examples/vrrpd`, from the module root `go env GOMOD`
+// names); if it does not build, the tests skip (fail under CI) with the
+// compiler's output.
 // The whole package takes about two minutes: the VRRPv3 runs (100 ms
 // intervals) one after the other, then the VRRPv2 runs (1 s, the protocol's
 // minimum) side by side; TestMain raises -parallel to 8 for that unless the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/govrrp/govrrp/internal/keepalived"
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vrrpdtest"
 	"github.com/govrrp/govrrp/packet"
 )
 
@@ -160,7 +161,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 		return nil
 	})
 	time.Sleep(s.pause())
-	if removeAddr(t, h1, vip) {
+	if vrrpdtest.RemoveAddr(t, h1, vip) {
 		t.Logf("the crashed %s left VIP %v on h1 (removed, as a reboot would)", p.h1, vip)
 	}
 
@@ -175,7 +176,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	// 4. Priority 0 handover.
 	ev.term = time.Now()
 	a2.Stop()
-	if hasAddr(t, h1, vip) {
+	if vrrpdtest.HasAddr(t, h1, vip) {
 		t.Errorf("%s on h1 still holds VIP %v after a graceful stop", p.h1, vip)
 	}
 	waitState(t, b, "MASTER")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/govrrp/govrrp/internal/keepalived"
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vrrpdtest"
 	"github.com/govrrp/govrrp/packet"
 )
 
@@ -191,7 +192,7 @@ func (s setup) start(t testing.TB, lab *netlab.Lab, i int, kind string, prio int
 	switch kind {
 	case "vrrpd":
 		_, cs := s.form(kind, i)
-		return startVrrpd(t, h, vrrpdOpts{
+		return startVrrpd(t, h, vrrpdtest.Options{
 			VRID: s.vrid, Priority: prio, Version: s.version, Interval: s.interval,
 			NoPreempt: nopreempt, AuthPass: s.authPass, Peers: s.peers(lab, i), Src: src,
 			Checksum: cs, VIPs: []netip.Prefix{s.vip},

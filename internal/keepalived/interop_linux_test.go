@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/proc"
 )
 
 // waitTimeout bounds every wait for a keepalived state in these tests; it
@@ -83,14 +84,14 @@ func (p *pair) checkSteadyState(t testing.TB, settle time.Duration) {
 func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duration {
 	t.Helper()
 	pid := p.master.PID()
-	tree := descendants(pid)
+	tree := proc.Descendants(pid)
 	if len(tree) == 0 {
 		t.Errorf("keepalived %d has no VRRP child process", pid)
 	}
 	killed := time.Now()
 	p.master.Kill()
 	for _, q := range append(tree, pid) {
-		if alive(q) {
+		if proc.Alive(q) {
 			t.Errorf("process %d of the killed keepalived is still alive", q)
 		}
 	}

@@ -5,13 +5,11 @@ package keepalived
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/proc"
 )
 
 // startTimeout bounds how long Start waits for keepalived's "Startup
@@ -67,15 +66,12 @@ func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 
 	dir := t.TempDir()
 	k := &Instance{Host: h, Dir: dir, t: t, done: make(chan struct{})}
-	notifyLog := filepath.Join(dir, "notify.log")
 	if cfg.NotifyScript == "" {
-		cfg.NotifyScript = filepath.Join(dir, "notify.sh")
-		// One line per transition: epoch seconds, then keepalived's
-		// arguments TYPE NAME STATE PRIORITY.
-		script := "#!/bin/sh\necho \"$(date +%s.%N) $*\" >> " + notifyLog + "\n"
-		if err := os.WriteFile(cfg.NotifyScript, []byte(script), 0o700); err != nil {
+		script, err := WriteNotifyScript(dir)
+		if err != nil {
 			t.Fatalf("keepalived: %v", err)
 		}
+		cfg.NotifyScript = script
 	}
 	for i := range cfg.Instances {
 		if cfg.Instances[i].Interface == "" {
@@ -174,83 +170,13 @@ func (k *Instance) Kill() {
 	if !k.Running() {
 		return
 	}
-	pid := k.PID()
-	_ = syscall.Kill(pid, syscall.SIGSTOP)
-	tree := descendants(pid)
-	for _, p := range tree {
-		_ = syscall.Kill(p, syscall.SIGSTOP)
-	}
-	for _, p := range tree {
-		_ = syscall.Kill(p, syscall.SIGKILL)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	tree := proc.KillTree(k.PID())
 	<-k.done
 	// SIGKILL is delivered asynchronously: the children may still be
 	// exiting. Return only once none can send anything any more.
-	deadline := time.Now().Add(stopTimeout)
-	for _, p := range tree {
-		for alive(p) {
-			if time.Now().After(deadline) {
-				k.t.Errorf("keepalived: %s: process %d still alive %v after SIGKILL", k.Host.Name, p, stopTimeout)
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
+	if p := proc.WaitGone(tree, stopTimeout); p != 0 {
+		k.t.Errorf("keepalived: %s: process %d still alive %v after SIGKILL", k.Host.Name, p, stopTimeout)
 	}
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
-}
-
-// descendants returns the PIDs of every descendant of pid, parents before
-// children, from the ppid field of /proc/PID/stat.
-func descendants(pid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	children := map[int][]int{}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name (field 2) is in parentheses and may contain
-		// spaces: the fields after its last ')' are state, ppid, ...
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range children[p] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
 }
 
 func (k *Instance) cleanup() {
@@ -337,14 +263,7 @@ func (k *Instance) waitLines(ctx context.Context, cond func([]LogLine) bool) err
 // ran, a few milliseconds after the transition, and two quick transitions
 // may appear out of order. Use State / WaitState for the order.
 func (k *Instance) Transitions() ([]Transition, error) {
-	b, err := os.ReadFile(filepath.Join(k.Dir, "notify.log"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return parseTransitions(b)
+	return ReadNotifyLog(k.Dir)
 }
 
 // HasVIP reports whether addr is assigned to any interface of the host

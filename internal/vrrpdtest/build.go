@@ -1,0 +1,103 @@
+package vrrpdtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// mustRun reports whether privileged tests must run rather than skip
+// (CI=true or GOVRRP_REQUIRE_PRIV=1), as netlab decides.
+func mustRun() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1"
+}
+
+// skipOrFail skips t, or fails it when privileged tests must run.
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if mustRun() {
+		t.Fatalf("vrrpdtest: "+format+" (CI=true or GOVRRP_REQUIRE_PRIV=1: these tests must run)", args...)
+	}
+	t.Skipf("vrrpdtest: "+format+" (skipping; set GOVRRP_REQUIRE_PRIV=1 to make this a failure)", args...)
+}
+
+// A build is one flavour of the vrrpd binary, built at most once.
+type build struct {
+	race bool
+	once sync.Once
+	dir  string // temporary directory holding the binary
+	path string
+	err  error
+}
+
+var plain, race = &build{}, &build{race: true}
+
+// Build returns the path of examples/vrrpd, built with `go build` from the
+// module root (found with `go env GOMOD`) into a temporary directory the
+// first time a test of the process asks for it. When it does not build,
+// Build skips t, or fails it under CI=true or GOVRRP_REQUIRE_PRIV=1. The
+// package's TestMain calls Main, which removes the binary afterwards.
+func Build(t testing.TB) string { return plain.get(t) }
+
+// BuildRace is Build with the race detector compiled in (`go build -race`),
+// a binary of its own, also built once.
+func BuildRace(t testing.TB) string { return race.get(t) }
+
+// Main is the TestMain of a package that uses Build: it runs the tests,
+// removes the binaries Build and BuildRace made and exits with the tests'
+// status.
+//
+//	func TestMain(m *testing.M) { vrrpdtest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	for _, b := range []*build{plain, race} {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
+	}
+	os.Exit(code)
+}
+
+func (b *build) get(t testing.TB) string {
+	t.Helper()
+	b.once.Do(b.build)
+	if b.err != nil {
+		skipOrFail(t, "examples/vrrpd does not build: %v", b.err)
+	}
+	return b.path
+}
+
+func (b *build) build() {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		b.err = fmt.Errorf("go env GOMOD: %v", err)
+		return
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		b.err = errors.New("go env GOMOD: not inside the module")
+		return
+	}
+	if b.dir, err = os.MkdirTemp("", "govrrp-vrrpd-"); err != nil {
+		b.err = err
+		return
+	}
+	bin := filepath.Join(b.dir, "vrrpd")
+	args := []string{"build", "-o", bin}
+	if b.race {
+		args = append(args, "-race")
+	}
+	c := exec.Command("go", append(args, "./examples/vrrpd")...)
+	c.Dir = filepath.Dir(gomod)
+	if out, err := c.CombinedOutput(); err != nil {
+		b.err = fmt.Errorf("%s (in %s): %v\n%s", strings.Join(c.Args, " "), c.Dir, err, bytes.TrimSpace(out))
+		return
+	}
+	b.path = bin
+}
