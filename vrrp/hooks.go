@@ -28,12 +28,17 @@ type VRInfo struct {
 // of your own. An error is logged and does not stop the protocol.
 type Hook interface {
 	// Take: vr became master; start answering for its addresses. Called
-	// before the first advertisement as master is sent.
+	// right after its first advertisement as master is written, so that a
+	// slow address installation never delays the advertisement that ends
+	// the election.
 	Take(vr VRInfo) error
-	// Release: vr is no longer master.
+	// Release: vr is no longer master. Called before a priority-0
+	// advertisement it sends on leaving, so that the next master never
+	// overlaps with it.
 	Release(vr VRInfo) error
-	// Announce: announce vr's addresses now (on becoming master, and when
-	// a master hears a lower-priority advertisement).
+	// Announce: announce vr's addresses now (on becoming master, after
+	// Take, and when a master hears a lower-priority advertisement). Called
+	// after the advertisement is written.
 	Announce(vr VRInfo) error
 }
 

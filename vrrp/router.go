@@ -214,15 +214,15 @@ type Router struct {
 	vrs     map[string]*vrt
 	order   []*vrt
 	conns   map[transport.Conn]*rconn
-	// announce holds the virtual routers whose Announce hook runs after
-	// the next flush.
-	announce []*vrt
-	heap     []*vrt
-	timer    clock.Timer
-	armed    time.Time
-	arena    []byte
-	dirty    []*rconn
-	adv      packet.Advertisement
+	// after holds the Take and Announce hook calls that run after the
+	// next flush, once the advertisements are written.
+	after []deferredHook
+	heap  []*vrt
+	timer clock.Timer
+	armed time.Time
+	arena []byte
+	dirty []*rconn
+	adv   packet.Advertisement
 }
 
 const (
@@ -281,6 +281,10 @@ type rxPacket struct {
 	buf  *rxBuf
 	n    int
 	meta transport.Meta
+	// at is when the reader read the packet: timers restarted by it (the
+	// Master_Down_Timer) count from its arrival, not from when the owner
+	// goroutine got to it.
+	at time.Time
 }
 
 // NewRouter returns a Router with no virtual routers. Add them, then call
@@ -792,14 +796,24 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 		case ActSend:
 			r.queueSend(v, a.Priority)
 		case ActTakeAddrs:
-			r.runHook(v, "take", r.hook.Take)
+			// After the advertisement is on the wire, like Announce:
+			// installing addresses (netlink) can take milliseconds, and
+			// the advertisement is what ends the election (RFC 9568
+			// section 6.4.2: "Send an ADVERTISEMENT" comes first).
+			r.after = append(r.after, deferredHook{v, ActTakeAddrs})
 		case ActReleaseAddrs:
+			// At once, before the priority-0 advertisement that follows
+			// it, so that a new master never overlaps with this one; a
+			// Take still queued from this round runs first.
+			if len(r.after) > 0 {
+				r.runDeferred()
+			}
 			r.runHook(v, "release", r.hook.Release)
 		case ActAnnounce:
 			// After the advertisement is on the wire (flush): RFC 9568
 			// section 6.4.1 and 6.4.2 send the advertisement first, then
 			// the gratuitous ARP / unsolicited NA.
-			r.announce = append(r.announce, v)
+			r.after = append(r.after, deferredHook{v, ActAnnounce})
 		case ActTransition:
 			v.state.Store(uint32(a.To))
 			r.log.Info("vrrp transition", "vr", v.name, "vrid", v.cfg.VRID, "family", v.family,
@@ -919,11 +933,27 @@ func (r *Router) flush() {
 	clear(r.dirty)
 	r.dirty = r.dirty[:0]
 	r.arena = r.arena[:0]
-	for _, v := range r.announce {
-		r.runHook(v, "announce", r.hook.Announce)
+	r.runDeferred()
+}
+
+// runDeferred runs the Take and Announce hooks queued by apply, in order.
+func (r *Router) runDeferred() {
+	for _, d := range r.after {
+		if d.kind == ActTakeAddrs {
+			r.runHook(d.v, "take", r.hook.Take)
+		} else {
+			r.runHook(d.v, "announce", r.hook.Announce)
+		}
 	}
-	clear(r.announce)
-	r.announce = r.announce[:0]
+	clear(r.after)
+	r.after = r.after[:0]
+}
+
+// deferredHook is a Take or Announce hook call that runs after the next
+// flush.
+type deferredHook struct {
+	v    *vrt
+	kind ActionKind
 }
 
 // receive parses a packet the front door passed and hands it to its
@@ -950,7 +980,11 @@ func (r *Router) receive(now time.Time, p rxPacket) {
 		}
 		return
 	}
-	r.apply(now, v, v.m.Receive(now, &r.adv, p.meta.Src, p.meta.TTL, info))
+	at := p.at
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	r.apply(now, v, v.m.Receive(at, &r.adv, p.meta.Src, p.meta.TTL, info))
 }
 
 func (r *Router) startReader(c *rconn) {
@@ -995,7 +1029,7 @@ func (r *Router) read(c *rconn) {
 			continue
 		}
 		select {
-		case r.rx <- rxPacket{v: v, buf: b, n: n, meta: meta}:
+		case r.rx <- rxPacket{v: v, buf: b, n: n, meta: meta, at: r.clk.Now()}:
 		case <-r.stop:
 			return
 		}

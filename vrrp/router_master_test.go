@@ -54,17 +54,24 @@ func TestRouterPrimaryFromSource(t *testing.T) {
 }
 
 // TestRouterAdvertBeforeAnnounce: on becoming master the advertisement is
-// on the wire before the Announce hook runs (gratuitous ARP / NA follow
-// the advertisement, RFC 9568 section 6.4.2).
+// on the wire before the Take and Announce hooks run (gratuitous ARP / NA
+// follow the advertisement, RFC 9568 section 6.4.2, and installing the
+// addresses never delays it).
 func TestRouterAdvertBeforeAnnounce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lan := memnet.New(memnet.Config{})
 		ep := rtAttach(lan, "m", rtIP4(1))
-		var sentAtAnnounce []uint64
-		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: vrrp.HookFuncs{AnnounceFunc: func(vrrp.VRInfo) error {
-			sentAtAnnounce = append(sentAtAnnounce, ep.Stats().Sent)
-			return nil
-		}}})
+		var sentAtAnnounce, sentAtTake []uint64
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: vrrp.HookFuncs{
+			AnnounceFunc: func(vrrp.VRInfo) error {
+				sentAtAnnounce = append(sentAtAnnounce, ep.Stats().Sent)
+				return nil
+			},
+			TakeFunc: func(vrrp.VRInfo) error {
+				sentAtTake = append(sentAtTake, ep.Stats().Sent)
+				return nil
+			},
+		}})
 		if err := r.Add(vrrp.VirtualRouter{Name: "v4", Conn: ep, Config: rtCfg4(1, 200, rtIP4(1))}); err != nil {
 			t.Fatal(err)
 		}
@@ -79,6 +86,9 @@ func TestRouterAdvertBeforeAnnounce(t *testing.T) {
 		}
 		if len(sentAtAnnounce) != 1 || sentAtAnnounce[0] != 1 {
 			t.Errorf("advertisements sent when Announce ran = %v, want [1]", sentAtAnnounce)
+		}
+		if len(sentAtTake) != 1 || sentAtTake[0] != 1 {
+			t.Errorf("advertisements sent when Take ran = %v, want [1]", sentAtTake)
 		}
 	})
 }

@@ -520,12 +520,11 @@ func TestRouterRunCancel(t *testing.T) {
 		if diff := cmp.Diff(want, zero, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 			t.Errorf("priority-0 advertisements (-want +got):\n%s", diff)
 		}
-		// Both take their addresses as they become master at the same
-		// instant; the announcements follow once the advertisements are
-		// sent.
+		// Take and Announce run once the advertisements are sent, in
+		// the order of the actions.
 		wantHooks := []string{
-			"take m4 prio=200", "take m6 prio=200",
-			"announce m4 prio=200", "announce m6 prio=200",
+			"take m4 prio=200", "announce m4 prio=200",
+			"take m6 prio=200", "announce m6 prio=200",
 			"release m4 prio=200", "release m6 prio=200",
 		}
 		if diff := cmp.Diff(wantHooks, a.hookCalls()); diff != "" {
