@@ -53,12 +53,23 @@ func pseudoSum(v6 bool, src, dst netip.Addr, n int) uint64 {
 		hi, lo := addr16(src)
 		acc += sum64(hi) + sum64(lo)
 	}
-	if dst.IsValid() {
+	switch {
+	case dst == GroupIPv6:
+		// The usual destination: its sum is a constant.
+		acc += groupIPv6Sum
+	case dst.IsValid():
 		hi, lo := addr16(dst)
 		acc += sum64(hi) + sum64(lo)
 	}
 	return acc
 }
+
+// groupIPv6Sum is the checksum sum of ff02::12, the destination of every
+// multicast VRRP advertisement over IPv6.
+var groupIPv6Sum = func() uint64 {
+	hi, lo := addr16(GroupIPv6)
+	return sum64(hi) + sum64(lo)
+}()
 
 // sum16 returns the sum of a 16-byte address as four 32-bit words.
 func sum16(a *[16]byte) uint64 {
