@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/netlab"
 	govrrp "github.com/govrrp/govrrp/packet"
 	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netns"
@@ -59,15 +60,11 @@ func TestFilter(t *testing.T) {
 
 // requirePriv skips when not root, or fails when CI=true or
 // GOVRRP_REQUIRE_PRIV=1.
+// requirePriv: the live capture test needs root (network namespaces,
+// AF_PACKET) and iproute2.
 func requirePriv(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1" {
-		t.Fatal("live capture test needs root (network namespaces, AF_PACKET) and CI=true or GOVRRP_REQUIRE_PRIV=1 is set")
-	}
-	t.Skip("live capture test needs root (network namespaces, AF_PACKET); skipping")
+	netlab.RequirePriv(t)
 }
 
 func ipCmd(t *testing.T, args ...string) {

@@ -3,23 +3,17 @@ package keepalived
 import (
 	"context"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/netlab"
 )
 
 func requireTshark(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1" {
-			t.Fatal("tshark not on PATH (CI=true or GOVRRP_REQUIRE_PRIV=1: it must be installed)")
-		}
-		t.Skip("tshark not on PATH: install it (Debian: tshark) to run this test")
-	}
+	netlab.RequireTool(t, "tshark")
 }
 
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })

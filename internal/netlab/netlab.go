@@ -30,17 +30,18 @@ import (
 	"testing"
 )
 
-// mustRun reports whether privileged tests must run rather than skip:
+// MustRun reports whether privileged tests must run rather than skip:
 // CI=true or GOVRRP_REQUIRE_PRIV=1.
-func mustRun() bool {
+func MustRun() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1"
 }
 
-// skipOrFail skips t with the given reason, or fails it when privileged
-// tests are required (CI=true or GOVRRP_REQUIRE_PRIV=1).
-func skipOrFail(t testing.TB, format string, args ...any) {
+// SkipOrFail skips t with the given reason, or fails it when privileged
+// tests are required (CI=true or GOVRRP_REQUIRE_PRIV=1). Every test that
+// needs privileges or tools it cannot install goes through it.
+func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if mustRun() {
+	if MustRun() {
 		t.Fatalf("netlab: "+format+" (CI=true or GOVRRP_REQUIRE_PRIV=1: privileged tests must run)", args...)
 	}
 	t.Skipf("netlab: "+format+" (skipping; set GOVRRP_REQUIRE_PRIV=1 to make this a failure)", args...)
@@ -51,6 +52,6 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 func RequireTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		skipOrFail(t, "%s not found on PATH: install it to run this test", name)
+		SkipOrFail(t, "%s not found on PATH: install it to run this test", name)
 	}
 }

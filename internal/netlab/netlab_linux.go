@@ -87,10 +87,10 @@ type Host struct {
 func RequirePriv(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw sockets); running as uid %d", os.Geteuid())
+		SkipOrFail(t, "needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw sockets); running as uid %d", os.Geteuid())
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		skipOrFail(t, "the ip command (iproute2) is not on PATH")
+		SkipOrFail(t, "the ip command (iproute2) is not on PATH")
 	}
 }
 
@@ -116,7 +116,7 @@ func New(t testing.TB, prefix string, n int) *Lab {
 
 	// The first namespace doubles as the privilege probe.
 	if out, err := exec.Command("ip", "netns", "add", l.BridgeNS).CombinedOutput(); err != nil {
-		skipOrFail(t, "cannot create a network namespace (ip netns add %s: %v: %s)", l.BridgeNS, err, bytes.TrimSpace(out))
+		SkipOrFail(t, "cannot create a network namespace (ip netns add %s: %v: %s)", l.BridgeNS, err, bytes.TrimSpace(out))
 	}
 	l.addNS(l.BridgeNS)
 	if err := l.setup(n); err != nil {

@@ -10,22 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/govrrp/govrrp/internal/netlab"
 )
 
-// mustRun reports whether privileged tests must run rather than skip
-// (CI=true or GOVRRP_REQUIRE_PRIV=1), as netlab decides.
-func mustRun() bool {
-	return os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1"
-}
-
 // skipOrFail skips t, or fails it when privileged tests must run.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if mustRun() {
-		t.Fatalf("vrrpdtest: "+format+" (CI=true or GOVRRP_REQUIRE_PRIV=1: these tests must run)", args...)
-	}
-	t.Skipf("vrrpdtest: "+format+" (skipping; set GOVRRP_REQUIRE_PRIV=1 to make this a failure)", args...)
-}
+var skipOrFail = netlab.SkipOrFail
 
 // A build is one flavour of the vrrpd binary, built at most once.
 type build struct {
