@@ -25,8 +25,7 @@ func ExampleRouter() {
 	r := vrrp.NewRouter(vrrp.RouterConfig{Logger: slog.Default()})
 	err = r.Add(vrrp.VirtualRouter{Name: "web", Conn: conn, Interface: "eth0",
 		Config: vrrp.Config{VRID: 51, Priority: 150, // 1-254; 255 = address owner
-			Addrs:   []netip.Addr{netip.MustParseAddr("10.0.0.100")}, // the virtual IP
-			Primary: netip.MustParseAddr("10.0.0.2")}})               // this host on eth0
+			Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}}) // Primary: eth0's own address
 	if err != nil {
 		log.Fatal(err)
 	}
