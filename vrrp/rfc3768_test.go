@@ -47,10 +47,10 @@ func TestRFC3768_6_1_SkewTimeInSeconds(t *testing.T) {
 }
 
 // Section 6.4.1: "If the Priority = 255 (i.e., the router owns the IP
-// address(es) associated with the virtual router), then: o Send an
+// address(es) associated with the virtual router) o Send an
 // ADVERTISEMENT o Broadcast a gratuitous ARP request containing the
 // virtual router MAC address for each IP address associated with the
-// virtual router o Set the Adver_Timer to Advertisement_Interval o
+// virtual router. o Set the Adver_Timer to Advertisement_Interval o
 // Transition to the {Master} state".
 func TestRFC3768_6_4_1_StartupOwner(t *testing.T) {
 	cfg := mtConfigV2()
@@ -60,8 +60,9 @@ func TestRFC3768_6_4_1_StartupOwner(t *testing.T) {
 	mtCheckDeadline(t, m, mt0.Add(3*time.Second))
 }
 
-// Section 6.4.1: "else: o Set the Master_Down_Timer to
-// Master_Down_Interval o Transition to the {Backup} state".
+// Section 6.4.1, otherwise (priority below 255): "o Set the
+// Master_Down_Timer to Master_Down_Interval o Transition to the {Backup}
+// state".
 func TestRFC3768_6_4_1_StartupNonOwner(t *testing.T) {
 	m := mtNew(t, mtConfigV2())
 	mtCheck(t, "Start", []vrrp.Action{mtTrans(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, m.Start(mt0))
