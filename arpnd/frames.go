@@ -250,8 +250,11 @@ func naReply(frame []byte, answer func(netip.Addr) (net.HardwareAddr, bool)) ([]
 	}
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	dst := netip.AddrFrom16([16]byte(b[24:40]))
-	if len(icmp) < 24 || icmp[1] != 0 {
-		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 length %d or code %d", errMalformed, len(icmp), icmp[1])
+	if len(icmp) < 24 {
+		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 length %d", errMalformed, len(icmp))
+	}
+	if icmp[1] != 0 {
+		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 code %d", errMalformed, icmp[1])
 	}
 	if icmpv6Checksum(src, dst, icmp) != 0 {
 		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 checksum", errMalformed)
