@@ -70,11 +70,6 @@ const (
 	ReasonInterfaceDown
 	// ReasonInterfaceUp: Fault -> Backup (or Master for the owner).
 	ReasonInterfaceUp
-	// ReasonPriorityChange: reserved for a priority change that makes
-	// this router lose mastership. The Machine does not emit it: a master
-	// whose priority falls keeps mastership until a better advertisement
-	// arrives (ReasonHigherPriority).
-	ReasonPriorityChange
 	// ReasonSyncGroup: a member of the same sync group changed state.
 	ReasonSyncGroup
 )
@@ -89,7 +84,6 @@ var reasonNames = [...]string{
 	ReasonHigherPriority:   "higherPriority",
 	ReasonInterfaceDown:    "interfaceDown",
 	ReasonInterfaceUp:      "interfaceUp",
-	ReasonPriorityChange:   "priorityChange",
 	ReasonSyncGroup:        "syncGroup",
 }
 
