@@ -26,8 +26,17 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
+// floodRate is the flood's packets per second: the issue's 100,000, or
+// half of it when the test binary carries the race detector. The flooder
+// runs in this (instrumented) process on the same 2 cores as the daemons;
+// under -race it costs several times the CPU per packet and starves the
+// flooded vrrpd (whose binary is never race-built), which then loses the
+// master's advertisements in the kernel's socket queue: that measures the
+// instrumentation, not the daemon. The plain `go test` pass floods at
+// 100,000/s.
+var floodRate = map[bool]int{false: 100_000, true: 50_000}[raceBuild]
+
 const (
-	floodRate     = 100_000 // packets per second
 	floodDuration = 5 * time.Second
 	floodVRID     = 51
 	floodInterval = 100 * time.Millisecond
@@ -377,7 +386,7 @@ func runFlood(t *testing.T, unicast bool) {
 	rawAfter, softAfter := rawDrops(t, h2), softnetDrops()
 	t.Logf("flood: %d packets in %v: %.0f packets/s (target %d/s), %d send errors %v",
 		r.n, r.el.Round(time.Millisecond), float64(r.n)/r.el.Seconds(), floodRate, f.errs.Load(), f.lastEr.Load())
-	if float64(r.n)/r.el.Seconds() < floodRate/4 {
+	if float64(r.n)/r.el.Seconds() < float64(floodRate)/4 {
 		t.Errorf("flood reached only %.0f packets/s", float64(r.n)/r.el.Seconds())
 	}
 
