@@ -8,6 +8,16 @@ package vrrp_test
 // silently discards a lower priority; the owner discards every
 // advertisement; an interval or (non-owner) address list other than ours
 // is discarded; authentication; no Accept_Mode.
+//
+// The RFC 3768 quotes were checked word for word against copies of the
+// text found in third-party sources, not the RFC itself: the section 6.4.2,
+// 6.4.3, 7.1, 5.2.3 and 5.3.6 sentences against the ze project's
+// requirement ledger, the section 6.1 Skew_Time and Master_Down_Interval
+// definitions against the comments of the ipnet vrrpd source, the 6.4.1
+// and 6.4.2 gratuitous ARP bullets against the comments of Ryu's VRRP
+// dumper, and the 5.3.7 sentence against gopacket's VRRPv2 layer. The
+// rest of section 6.4.1 (the owner condition and its other bullets, and
+// the non-owner bullets) is not checked.
 
 import (
 	"errors"

@@ -16,6 +16,16 @@ package vrrp_test
 // gratuitous ARP / unsolicited NA). Not implemented by this library and so
 // not tested here: "It MUST send ND Router Advertisements for the Virtual
 // Router" (section 6.4.3).
+//
+// Where the quotes were checked: the errata 8298, 8299 and 8300 word for
+// word against their rfc-editor.org errata pages, and 8301 against the
+// rtgwg verification notice of it; the sentences of sections 5.1.1.3,
+// 5.1.2.3, 5.2.2, 5.2.4, 5.2.5, 5.2.9, 6.4.2, 6.4.3 and 7.1 against a
+// third-party extraction of the RFC 9568 text (the ze project's
+// requirement ledger, not the RFC itself). Not checked, for want of a
+// reachable copy of the full text: the section 6.1 definitions (Skew_Time,
+// Active_Down_Interval), all of section 6.4.1, and section 5.2.7. Those
+// quotes are marked "unverified" where they appear.
 
 import (
 	"net/netip"
@@ -93,8 +103,11 @@ func mtOwner(cfg vrrp.Config) vrrp.Config {
 // Section 6.1: Skew_Time is "Time to skew Active_Down_Interval in
 // centiseconds", calculated as "(((256 - priority) *
 // Active_Adver_Interval) / 256)"; Active_Down_Interval is "(3 *
-// Active_Adver_Interval) + Skew_Time". Computed at full precision, not in
-// whole centiseconds (a documented choice, see the package doc).
+// Active_Adver_Interval) + Skew_Time" (wording unverified: it is RFC
+// 5798's with Master renamed Active; the formulas agree with the notes of
+// erratum 8301, which multiply Active_Adver_Interval into both). Computed
+// at full precision, not in whole centiseconds (a documented choice, see
+// the package doc).
 func TestRFC9568_6_1_SkewTimeAndActiveDownInterval(t *testing.T) {
 	for _, tc := range []struct {
 		prio     uint8
@@ -118,8 +131,9 @@ func TestRFC9568_6_1_SkewTimeAndActiveDownInterval(t *testing.T) {
 	}
 }
 
-// Section 6.1 as corrected by erratum 8301: Advertisement_Interval is 1 to
-// 4095 centiseconds (the Max Advertise Interval field is 12 bits).
+// Section 6.1 as corrected by erratum 8301: Advertisement_Interval is a
+// "Configurable value in the range 1-4095 (centiseconds)" (the Max
+// Advertise Interval field is 12 bits).
 func TestRFC9568_6_1_AdvertisementIntervalRange(t *testing.T) {
 	for _, iv := range []time.Duration{10 * time.Millisecond, 40950 * time.Millisecond} {
 		cfg := mtConfig()
@@ -138,7 +152,7 @@ func TestRFC9568_6_1_AdvertisementIntervalRange(t *testing.T) {
 }
 
 // Section 6.4.1: "The purpose of this state is to wait for a Startup
-// event."
+// event." (unverified)
 func TestRFC9568_6_4_1_WaitForStartupEvent(t *testing.T) {
 	cfg := mtConfig()
 	m := mtNew(t, cfg)
@@ -157,7 +171,7 @@ func TestRFC9568_6_4_1_WaitForStartupEvent(t *testing.T) {
 
 // Section 6.4.1, owner: "If the Priority = 255 (i.e., the router owns the
 // IPvX address associated with the Virtual Router), then: [...] Send an
-// ADVERTISEMENT".
+// ADVERTISEMENT" (unverified).
 func TestRFC9568_6_4_1_OwnerSendAdvertisement(t *testing.T) {
 	cfg := mtOwner(mtConfig())
 	m := mtNew(t, cfg)
@@ -177,7 +191,8 @@ func TestRFC9568_6_4_1_OwnerSendAdvertisement(t *testing.T) {
 // then: For each IPv4 address associated with the Virtual Router,
 // broadcast a gratuitous ARP message [...]" (erratum 7947 corrects what it
 // contains). The Machine's part: ActAnnounce, once the addresses are
-// taken.
+// taken. (Unverified; the same bullet in section 6.4.2, as erratum 7949
+// corrects it, is checked.)
 func TestRFC9568_6_4_1_OwnerIPv4GratuitousARP(t *testing.T) {
 	got := mtNew(t, mtOwner(mtConfig())).Start(mt0)
 	take, ann := mtIndex(got, vrrp.ActTakeAddrs), mtIndex(got, vrrp.ActAnnounce)
@@ -190,8 +205,8 @@ func TestRFC9568_6_4_1_OwnerIPv4GratuitousARP(t *testing.T) {
 // Solicited-Node multicast address [RFC4291] for the IPv6 address(es)
 // associated with the Virtual Router. [...] For each IPv6 address
 // associated with the Virtual Router, send an unsolicited ND Neighbor
-// Advertisement [...]". The host joins on ActTakeAddrs and sends the NAs
-// on ActAnnounce.
+// Advertisement [...]" (unverified). The host joins on ActTakeAddrs and
+// sends the NAs on ActAnnounce.
 func TestRFC9568_6_4_1_OwnerIPv6UnsolicitedNA(t *testing.T) {
 	got := mtNew(t, mtOwner(mtConfig6())).Start(mt0)
 	take, ann := mtIndex(got, vrrp.ActTakeAddrs), mtIndex(got, vrrp.ActAnnounce)
@@ -200,7 +215,8 @@ func TestRFC9568_6_4_1_OwnerIPv6UnsolicitedNA(t *testing.T) {
 	}
 }
 
-// Section 6.4.1, owner: "Set the Adver_Timer to Advertisement_Interval".
+// Section 6.4.1, owner: "Set the Adver_Timer to Advertisement_Interval"
+// (unverified).
 func TestRFC9568_6_4_1_OwnerSetAdverTimer(t *testing.T) {
 	cfg := mtOwner(mtConfig())
 	cfg.AdvertInterval = 250 * time.Millisecond
@@ -211,7 +227,7 @@ func TestRFC9568_6_4_1_OwnerSetAdverTimer(t *testing.T) {
 	mtCheck(t, "Adver_Timer", []vrrp.Action{mtSend(255)}, m.Tick(mt0.Add(250*time.Millisecond)))
 }
 
-// Section 6.4.1, owner: "Transition to the {Active} state".
+// Section 6.4.1, owner: "Transition to the {Active} state" (unverified).
 func TestRFC9568_6_4_1_OwnerTransitionToActive(t *testing.T) {
 	for _, cfg := range []vrrp.Config{mtOwner(mtConfig()), mtOwner(mtConfig6())} {
 		m := mtNew(t, cfg)
@@ -224,8 +240,8 @@ func TestRFC9568_6_4_1_OwnerTransitionToActive(t *testing.T) {
 }
 
 // Section 6.4.1, non-owner: "else // Router is not the address owner [...]
-// Set Active_Adver_Interval to Advertisement_Interval". A restart forgets
-// the interval learned before.
+// Set Active_Adver_Interval to Advertisement_Interval" (unverified). A
+// restart forgets the interval learned before.
 func TestRFC9568_6_4_1_NonOwnerSetActiveAdverInterval(t *testing.T) {
 	cfg := mtConfig()
 	m := mtStartBackup(t, cfg)
@@ -243,7 +259,7 @@ func TestRFC9568_6_4_1_NonOwnerSetActiveAdverInterval(t *testing.T) {
 }
 
 // Section 6.4.1, non-owner: "Set the Active_Down_Timer to
-// Active_Down_Interval".
+// Active_Down_Interval" (unverified).
 func TestRFC9568_6_4_1_NonOwnerSetActiveDownTimer(t *testing.T) {
 	cfg := mtConfig()
 	cfg.AdvertInterval = 2 * time.Second
@@ -252,7 +268,8 @@ func TestRFC9568_6_4_1_NonOwnerSetActiveDownTimer(t *testing.T) {
 	mtCheck(t, "Tick before", nil, m.Tick(mt0.Add(mtDown(100, 2*time.Second)-time.Nanosecond)))
 }
 
-// Section 6.4.1, non-owner: "Transition to the {Backup} state".
+// Section 6.4.1, non-owner: "Transition to the {Backup} state"
+// (unverified).
 func TestRFC9568_6_4_1_NonOwnerTransitionToBackup(t *testing.T) {
 	m := mtNew(t, mtConfig())
 	mtCheck(t, "Start", []vrrp.Action{mtTrans(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, m.Start(mt0))
@@ -1031,8 +1048,10 @@ func TestRFC9568_7_1_ChecksumFormCounted(t *testing.T) {
 
 // Section 5.2.9: "For IPv6, the first address MUST be the IPv6 link-local
 // address associated with the Virtual Router." Erratum 8300 adds the
-// receive check "It MUST verify that the first address in the IPvX
-// Address(es) field is an IPv6 link-local address." Deliberate deviation
+// receive check "If the received packet is an IPv6 packet, then: - It
+// MUST verify that the first address in the IPvX Address(es) field is an
+// IPv6 link-local address." among those whose failure means the packet
+// MUST be discarded. Deliberate deviation
 // (documented on Stats.NoLinkLocalFirst and in shared/PROTOCOL.md):
 // keepalived sends such advertisements, so they are counted and processed.
 func TestRFC9568_5_2_9_NoLinkLocalFirstCountedAndProcessed(t *testing.T) {
@@ -1049,7 +1068,9 @@ func TestRFC9568_5_2_9_NoLinkLocalFirstCountedAndProcessed(t *testing.T) {
 }
 
 // Section 5.2.7: the Max Advertise Interval "indicates the time interval
-// (in centiseconds) between ADVERTISEMENTS".
+// (in centiseconds) between ADVERTISEMENTS" (unverified; RFC 5798's
+// wording for the field, and erratum 8301 gives Advertisement_Interval in
+// centiseconds).
 func TestRFC9568_5_2_7_MaxAdvertiseIntervalInCentiseconds(t *testing.T) {
 	cfg := mtConfig()
 	cfg.AdvertInterval = 40950 * time.Millisecond
