@@ -52,6 +52,23 @@ type BatchWriter interface {
 	WriteBatch(ms []Message) (int, error)
 }
 
+// BatchReader is implemented by Conns that can read several messages in
+// one system call (recvmmsg on Linux). The runtime uses it so that a burst
+// of advertisements (255 virtual routers whose timers fire together) costs
+// one wake-up, not one per packet.
+type BatchReader interface {
+	// ReadBatch blocks until at least one message arrives, then reads it
+	// and up to len(ms)-1 more that are already waiting, without blocking
+	// again. On entry ms[i].Buf is the buffer for message i (its whole
+	// length is usable); on return ms[:n] hold the messages read, each
+	// Buf resliced to the message's length, and n >= 1. ReadBatch may
+	// reorder the Bufs of ms, so the caller must not assume ms[i] keeps
+	// its buffer, and must reslice each Buf to its capacity before the
+	// next call. It returns an error that matches net.ErrClosed once the
+	// Conn is closed.
+	ReadBatch(ms []Message) (n int, err error)
+}
+
 // Sourcer is implemented by Conns that choose the IP source address of the
 // packets they send, as the raw-socket transport does. Writers need that
 // address to compute a checksum over the pseudo-header (RFC 9568 section

@@ -166,11 +166,12 @@ var (
 )
 
 const (
-	rxBufSize   = packet.HeaderLen + packet.MaxAddrs*16 + packet.AuthDataLen + 64
-	rxBufsPer   = 64  // receive buffers per Conn
-	rxQueueLen  = 256 // packets waiting for the owner goroutine
-	defEvents   = 256
-	defLogLimit = 10
+	rxBufSize    = packet.HeaderLen + packet.MaxAddrs*16 + packet.AuthDataLen + 64
+	rxBatchLen   = 16 // packets per receive batch
+	rxBatchesPer = 4  // receive batches per Conn
+	rxQueueLen   = 64 // batches waiting for the owner goroutine
+	defEvents    = 256
+	defLogLimit  = 10
 )
 
 // Router is the runtime: it drives any number of virtual routers (any
@@ -202,7 +203,7 @@ type Router struct {
 	ctl   chan func(now time.Time)
 	done  chan struct{} // closed when Run returns
 	stop  chan struct{} // closed when Run's loop ends, to stop the readers
-	rx    chan rxPacket
+	rx    chan *rxBatch
 	wake  chan struct{}
 	index sync.Map // name -> *vrt, for State
 
@@ -268,7 +269,8 @@ type rconn struct {
 	name   string // interface of the first virtual router, for logs
 	refs   int
 	demux  atomic.Pointer[demuxTable]
-	free   chan *rxBuf
+	br     transport.BatchReader // nil: read one packet at a time
+	free   chan *rxBatch
 	msgs   []transport.Message // batch being built (owner)
 	reader bool                // reader goroutine started
 	closed bool
@@ -280,17 +282,27 @@ type rconn struct {
 // load it atomically.
 type demuxTable [2][256][]*vrt
 
-type rxBuf struct{ b [rxBufSize]byte }
+// rxBatch is what a reader goroutine hands to the owner in one channel
+// send: up to rxBatchLen packets read together (transport.BatchReader),
+// each with the virtual router the front door found for it.
+type rxBatch struct {
+	c    *rconn
+	n    int // packets in msgs and vs
+	msgs [rxBatchLen]transport.Message
+	vs   [rxBatchLen]*vrt
+	// at is when the reader read the batch: timers restarted by its
+	// packets (the Master_Down_Timer) count from their arrival, not from
+	// when the owner goroutine got to them.
+	at   time.Time
+	bufs [rxBatchLen][rxBufSize]byte
+}
 
-type rxPacket struct {
-	v    *vrt
-	buf  *rxBuf
-	n    int
-	meta transport.Meta
-	// at is when the reader read the packet: timers restarted by it (the
-	// Master_Down_Timer) count from its arrival, not from when the owner
-	// goroutine got to it.
-	at time.Time
+func newRxBatch(c *rconn) *rxBatch {
+	b := &rxBatch{c: c}
+	for i := range b.msgs {
+		b.msgs[i].Buf = b.bufs[i][:]
+	}
+	return b
 }
 
 // NewRouter returns a Router with no virtual routers. Add them, then call
@@ -304,7 +316,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		ctl:      make(chan func(time.Time)),
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}),
-		rx:       make(chan rxPacket, rxQueueLen),
+		rx:       make(chan *rxBatch, rxQueueLen),
 		wake:     make(chan struct{}, 1),
 		vrs:      make(map[string]*vrt),
 		conns:    make(map[transport.Conn]*rconn),
@@ -577,11 +589,12 @@ func (r *Router) add(now time.Time, v *vrt) error {
 			}
 		}
 	} else {
-		c = &rconn{c: v.vr.Conn, name: v.vr.Interface, free: make(chan *rxBuf, rxBufsPer)}
+		c = &rconn{c: v.vr.Conn, name: v.vr.Interface, free: make(chan *rxBatch, rxBatchesPer)}
 		c.bw, _ = v.vr.Conn.(transport.BatchWriter)
+		c.br, _ = v.vr.Conn.(transport.BatchReader)
 		c.demux.Store(new(demuxTable))
-		for range rxBufsPer {
-			c.free <- new(rxBuf)
+		for range rxBatchesPer {
+			c.free <- newRxBatch(c)
 		}
 		r.conns[v.vr.Conn] = c
 	}
@@ -676,7 +689,7 @@ func (r *Router) Run(ctx context.Context) error {
 	for {
 		var (
 			f   func(time.Time)
-			p   rxPacket
+			b   *rxBatch
 			got int
 		)
 		select {
@@ -688,7 +701,7 @@ func (r *Router) Run(ctx context.Context) error {
 			r.spinUntilDue()
 		case f = <-r.ctl:
 			got = 1
-		case p = <-r.rx:
+		case b = <-r.rx:
 			got = 2
 		}
 		now := r.clk.Now()
@@ -697,7 +710,7 @@ func (r *Router) Run(ctx context.Context) error {
 		case 1:
 			f(now)
 		case 2:
-			r.receive(now, p)
+			r.receiveBatch(now, b)
 		}
 		r.flush()
 		r.rearm()
@@ -724,8 +737,8 @@ func (r *Router) shutdown() {
 	// Return the buffers of packets nobody will handle.
 	for {
 		select {
-		case p := <-r.rx:
-			p.v.c.free <- p.buf
+		case b := <-r.rx:
+			b.c.free <- b
 			continue
 		default:
 		}
@@ -1011,17 +1024,29 @@ type deferredHook struct {
 	kind ActionKind
 }
 
-// receive parses a packet the front door passed and hands it to its
+// receiveBatch hands the packets of b to their machines, in order, and
+// gives b back to its reader. Owner goroutine.
+func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
+	at := b.at
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	for i := range b.n {
+		r.receive(now, at, b.vs[i], &b.msgs[i])
+	}
+	clear(b.vs[:b.n])
+	b.n = 0
+	b.c.free <- b
+}
+
+// receive parses a packet the front door passed for v and hands it to v's
 // machine. Owner goroutine.
-func (r *Router) receive(now time.Time, p rxPacket) {
-	v := p.v
+func (r *Router) receive(now, at time.Time, v *vrt, m *transport.Message) {
 	if v.removed {
-		v.c.free <- p.buf
 		return
 	}
 	r.stats.received.Add(1)
-	info, err := r.adv.Unmarshal(p.buf.b[:p.n], p.meta.Src, p.meta.Dst)
-	v.c.free <- p.buf // Unmarshal copied what it needs into r.adv
+	info, err := r.adv.Unmarshal(m.Buf, m.Meta.Src, m.Meta.Dst)
 	if err != nil {
 		switch {
 		case errors.Is(err, packet.ErrChecksum):
@@ -1031,15 +1056,11 @@ func (r *Router) receive(now time.Time, p rxPacket) {
 		}
 		v.m.CountError(err)
 		if r.log.Enabled(context.Background(), slog.LevelDebug) && v.lim.allow(now, r.logLimit) {
-			r.log.Debug("vrrp packet dropped", "vr", v.name, "src", p.meta.Src, "err", err)
+			r.log.Debug("vrrp packet dropped", "vr", v.name, "src", m.Meta.Src, "err", err)
 		}
 		return
 	}
-	at := p.at
-	if at.IsZero() || at.After(now) {
-		at = now
-	}
-	r.apply(now, v, v.m.Receive(at, &r.adv, p.meta.Src, p.meta.TTL, info))
+	r.apply(now, v, v.m.Receive(at, &r.adv, m.Meta.Src, m.Meta.TTL, info))
 }
 
 func (r *Router) startReader(c *rconn) {
@@ -1049,17 +1070,32 @@ func (r *Router) startReader(c *rconn) {
 }
 
 // read is the reader goroutine of one Conn. It exits when the Conn is
-// closed or the Router stops.
+// closed or the Router stops. With a transport.BatchReader it reads up to
+// rxBatchLen packets per call (one system call and one hand-off to the
+// owner for a whole burst of advertisements); otherwise one at a time.
 func (r *Router) read(c *rconn) {
 	defer r.wg.Done()
 	for {
-		var b *rxBuf
+		var b *rxBatch
 		select {
 		case b = <-c.free:
 		case <-r.stop:
 			return
 		}
-		n, meta, err := c.c.ReadFrom(b.b[:])
+		for i := range b.msgs {
+			b.msgs[i].Buf = b.msgs[i].Buf[:cap(b.msgs[i].Buf)]
+		}
+		var n int
+		var err error
+		if c.br != nil {
+			n, err = c.br.ReadBatch(b.msgs[:])
+		} else {
+			var size int
+			size, b.msgs[0].Meta, err = c.c.ReadFrom(b.msgs[0].Buf)
+			b.msgs[0].Buf = b.msgs[0].Buf[:max(size, 0)]
+			n = 1
+		}
+		at := r.clk.Now()
 		if err != nil {
 			c.free <- b
 			if errors.Is(err, net.ErrClosed) {
@@ -1078,13 +1114,25 @@ func (r *Router) read(c *rconn) {
 			}
 			continue
 		}
-		v := r.frontDoor(c, b.b[:n], meta)
-		if v == nil {
+		// Keep what passes the front door, moved to the front (the
+		// dropped packets' buffers stay in the batch).
+		k := 0
+		for i := range n {
+			v := r.frontDoor(c, b.msgs[i].Buf, b.msgs[i].Meta)
+			if v == nil {
+				continue
+			}
+			b.msgs[k], b.msgs[i] = b.msgs[i], b.msgs[k]
+			b.vs[k] = v
+			k++
+		}
+		if k == 0 {
 			c.free <- b
 			continue
 		}
+		b.n, b.at = k, at
 		select {
-		case r.rx <- rxPacket{v: v, buf: b, n: n, meta: meta, at: r.clk.Now()}:
+		case r.rx <- b:
 		case <-r.stop:
 			return
 		}

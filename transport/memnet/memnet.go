@@ -331,7 +331,7 @@ type EndpointStats struct {
 }
 
 // Endpoint is one interface attached to a Network. It implements
-// transport.Conn and transport.BatchWriter.
+// transport.Conn, transport.BatchWriter and transport.BatchReader.
 type Endpoint struct {
 	n       *Network
 	name    string
@@ -353,6 +353,7 @@ type Endpoint struct {
 var (
 	_ transport.Conn        = (*Endpoint)(nil)
 	_ transport.BatchWriter = (*Endpoint)(nil)
+	_ transport.BatchReader = (*Endpoint)(nil)
 )
 
 // Name returns the endpoint's name.
@@ -395,6 +396,33 @@ func (e *Endpoint) ReadFrom(b []byte) (int, transport.Meta, error) {
 	case <-e.closed:
 		return 0, transport.Meta{}, net.ErrClosed
 	}
+}
+
+// ReadBatch implements transport.BatchReader: it blocks for one packet,
+// then takes those already queued, up to len(ms). A packet longer than
+// its buffer is truncated.
+func (e *Endpoint) ReadBatch(ms []transport.Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	n, m, err := e.ReadFrom(ms[0].Buf)
+	if err != nil {
+		return 0, err
+	}
+	ms[0].Buf, ms[0].Meta = ms[0].Buf[:n], m
+	i := 1
+	for ; i < len(ms); i++ {
+		select {
+		case p := <-e.q:
+			n := copy(ms[i].Buf, p.b)
+			ms[i].Buf, ms[i].Meta = ms[i].Buf[:n], p.meta
+			putPkt(p)
+			continue
+		default:
+		}
+		break
+	}
+	return i, nil
 }
 
 // Close implements transport.Conn: it detaches the endpoint from the

@@ -182,7 +182,7 @@ func opError(iface, op string, err error) error {
 // Stats counts packets the raw-socket transport received and dropped
 // itself, before the caller saw them.
 type Stats struct {
-	// Received is the number of packets ReadFrom returned.
+	// Received is the number of packets ReadFrom and ReadBatch returned.
 	Received uint64
 	// Own counts packets whose source is an address of the receiving
 	// interface (our own advertisements heard back).

@@ -54,16 +54,19 @@ type Conn struct {
 	mu     sync.RWMutex
 	ifaces map[int]*ifaceState
 
-	// Receive state: one ReadFrom at a time, no allocation per packet.
+	// Receive state: one ReadFrom or ReadBatch at a time, no allocation
+	// per packet.
 	rmu    sync.Mutex
-	hdr    [ipv4.HeaderLen]byte
-	iov    [2]unix.Iovec
+	slot   rslot
 	msg    unix.Msghdr
-	rname  unix.RawSockaddrInet6
-	oob    [128]byte
 	readFn func(fd uintptr) bool
 	rn     int
 	rerrno syscall.Errno
+	// ReadBatch's state, allocated on its first call.
+	bslots      []rslot
+	bmsgs       []mmsghdr
+	readBatchFn func(fd uintptr) bool
+	bvlen       int
 
 	// Send state, reused under wmu.
 	wmu   sync.Mutex
@@ -91,6 +94,7 @@ type ifaceState struct {
 var (
 	_ transport.Conn        = (*Conn)(nil)
 	_ transport.BatchWriter = (*Conn)(nil)
+	_ transport.BatchReader = (*Conn)(nil)
 	_ transport.Sourcer     = (*Conn)(nil)
 )
 
@@ -240,6 +244,7 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	}
 	c.rc = rc
 	c.readFn = c.doRead
+	c.readBatchFn = c.doReadBatch
 
 	var multiAll error
 	if fam == 4 {
@@ -454,11 +459,49 @@ func (c *Conn) ifaceLocked(ifIndex int) (*ifaceState, error) {
 	return st, nil
 }
 
+// rslot is where one received message's IPv4 header, IPv6 source and
+// control messages land.
+type rslot struct {
+	hdr   [ipv4.HeaderLen]byte
+	iov   [2]unix.Iovec
+	rname unix.RawSockaddrInet6
+	oob   [128]byte
+}
+
+// mmsghdr is struct mmsghdr of recvmmsg(2): a msghdr and the length
+// received, padded to the alignment of a pointer.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
+}
+
+// maxBatch is the most messages ReadBatch reads in one recvmmsg.
+const maxBatch = 64
+
 // doRead is the recvmsg callback for syscall.RawConn.Read; it is bound
 // once (c.readFn) so that reading allocates nothing.
 func (c *Conn) doRead(fd uintptr) bool {
 	for {
 		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		c.rn, c.rerrno = int(n), e
+		return true
+	}
+}
+
+// doReadBatch is the recvmmsg callback for syscall.RawConn.Read (bound
+// once as c.readBatchFn). The socket is non-blocking: recvmmsg returns
+// the messages already queued, up to c.bvlen, or EAGAIN when there are
+// none and the runtime's poller waits.
+func (c *Conn) doReadBatch(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.bmsgs[0])), uintptr(c.bvlen), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -485,10 +528,18 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
-		n, m, ok, err := c.readOne(b)
-		if err != nil {
-			return 0, transport.Meta{}, err
+		c.slot.prepare(c.family, &c.msg, b)
+		c.rn, c.rerrno = 0, 0
+		err := c.rc.Read(c.readFn)
+		n := c.rn
+		c.slot.release()
+		if err == nil && c.rerrno != 0 {
+			err = c.rerrno
 		}
+		if err != nil {
+			return 0, transport.Meta{}, opError(c.name, "read", err)
+		}
+		n, m, ok := c.finish(&c.slot, &c.msg, b, n)
 		if ok {
 			c.received.Add(1)
 			return n, m, nil
@@ -496,67 +547,123 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	}
 }
 
-func (c *Conn) readOne(b []byte) (int, transport.Meta, bool, error) {
-	if c.family == 4 {
-		// The IPv4 header (raw sockets deliver it) lands in c.hdr, the
-		// payload in b.
-		c.iov[0].Base = &c.hdr[0]
-		c.iov[0].SetLen(len(c.hdr))
-		c.iov[1].Base = &b[0]
-		c.iov[1].SetLen(len(b))
-		c.msg.Iov = &c.iov[0]
-		c.msg.SetIovlen(2)
-		c.msg.Name = nil
-		c.msg.Namelen = 0
+// ReadBatch implements transport.BatchReader with one recvmmsg system
+// call per batch: it blocks until a VRRP message arrives, then returns it
+// and those already queued, up to len(ms) (at most 64 per call), each
+// with the metadata and filtering of ReadFrom. Messages dropped by the
+// filters are counted and leave their buffers at the end of ms. It does
+// not allocate after its first call.
+func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	ms = ms[:min(len(ms), maxBatch)]
+	for i := range ms {
+		if len(ms[i].Buf) == 0 {
+			return 0, &Error{Iface: c.name, Op: "read", Err: io.ErrShortBuffer}
+		}
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.bslots == nil {
+		c.bslots = make([]rslot, maxBatch)
+		c.bmsgs = make([]mmsghdr, maxBatch)
+	}
+	for {
+		for i := range ms {
+			c.bslots[i].prepare(c.family, &c.bmsgs[i].hdr, ms[i].Buf)
+			c.bmsgs[i].len = 0
+		}
+		c.bvlen = len(ms)
+		c.rn, c.rerrno = 0, 0
+		err := c.rc.Read(c.readBatchFn)
+		got := c.rn
+		for i := range ms {
+			c.bslots[i].release()
+		}
+		if err == nil && c.rerrno != 0 {
+			err = c.rerrno
+		}
+		if err != nil {
+			return 0, opError(c.name, "read", err)
+		}
+		k := 0 // messages kept, moved to the front
+		for i := range got {
+			n, m, ok := c.finish(&c.bslots[i], &c.bmsgs[i].hdr, ms[i].Buf, int(c.bmsgs[i].len))
+			if !ok {
+				continue
+			}
+			ms[i].Buf, ms[i].Meta = ms[i].Buf[:n], m
+			ms[k], ms[i] = ms[i], ms[k]
+			k++
+		}
+		if k > 0 {
+			c.received.Add(uint64(k))
+			return k, nil
+		}
+	}
+}
+
+// prepare points h at s and b for one received message: for IPv4 the
+// header (raw sockets deliver it) lands in s.hdr and the payload in b; for
+// IPv6 the payload lands in b and the source in s.rname.
+func (s *rslot) prepare(family int, h *unix.Msghdr, b []byte) {
+	if family == 4 {
+		s.iov[0].Base = &s.hdr[0]
+		s.iov[0].SetLen(len(s.hdr))
+		s.iov[1].Base = &b[0]
+		s.iov[1].SetLen(len(b))
+		h.Iov = &s.iov[0]
+		h.SetIovlen(2)
+		h.Name = nil
+		h.Namelen = 0
 	} else {
-		c.iov[0].Base = &b[0]
-		c.iov[0].SetLen(len(b))
-		c.msg.Iov = &c.iov[0]
-		c.msg.SetIovlen(1)
-		c.msg.Name = (*byte)(unsafe.Pointer(&c.rname))
-		c.msg.Namelen = unix.SizeofSockaddrInet6
+		s.iov[0].Base = &b[0]
+		s.iov[0].SetLen(len(b))
+		h.Iov = &s.iov[0]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&s.rname))
+		h.Namelen = unix.SizeofSockaddrInet6
 	}
-	c.msg.Control = &c.oob[0]
-	c.msg.SetControllen(len(c.oob))
-	c.msg.Flags = 0
-	c.rn, c.rerrno = 0, 0
-	err := c.rc.Read(c.readFn)
-	// Do not keep the caller's buffer alive.
-	c.iov[0].Base, c.iov[1].Base = nil, nil
-	if err == nil && c.rerrno != 0 {
-		err = c.rerrno
-	}
-	if err != nil {
-		return 0, transport.Meta{}, false, opError(c.name, "read", err)
-	}
-	if c.msg.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+	h.Control = &s.oob[0]
+	h.SetControllen(len(s.oob))
+	h.Flags = 0
+}
+
+// release drops the slot's pointer to the caller's buffer, so that it is
+// not kept alive.
+func (s *rslot) release() { s.iov[0].Base, s.iov[1].Base = nil, nil }
+
+// finish turns a message of n bytes received through s and h into b's
+// payload length and metadata, or drops and counts it (ok false).
+func (c *Conn) finish(s *rslot, h *unix.Msghdr, b []byte, n int) (int, transport.Meta, bool) {
+	if h.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
 		c.drop(&c.truncated, "truncated", 0, netip.Addr{})
-		return 0, transport.Meta{}, false, nil
+		return 0, transport.Meta{}, false
 	}
-	info := parseCmsgs(c.oob[:c.msg.Controllen])
+	info := parseCmsgs(s.oob[:h.Controllen])
 	var m transport.Meta
-	n := c.rn
 	if c.family == 4 {
-		hlen, ttl, src, dst, ok := parseIPv4Header(c.hdr[:], n)
+		hlen, ttl, src, dst, ok := parseIPv4Header(s.hdr[:], n)
 		if !ok {
 			c.drop(&c.truncated, "bad IPv4 header", info.ifIndex, netip.Addr{})
-			return 0, transport.Meta{}, false, nil
+			return 0, transport.Meta{}, false
 		}
-		if hlen > len(c.hdr) {
+		if hlen > len(s.hdr) {
 			// IP options spilled into b: move the payload down.
-			copy(b, b[hlen-len(c.hdr):n-len(c.hdr)])
+			copy(b, b[hlen-len(s.hdr):n-len(s.hdr)])
 		}
 		n -= hlen
 		m.Src, m.Dst, m.TTL = src, dst, ttl
 	} else {
-		m.Src = netip.AddrFrom16(c.rname.Addr)
+		m.Src = netip.AddrFrom16(s.rname.Addr)
 		m.Dst = info.dst
 	}
 	if info.ttl >= 0 {
 		m.TTL = info.ttl
 	} else if c.family == 6 {
 		c.drop(&c.truncated, "no hop limit control message", info.ifIndex, m.Src)
-		return 0, transport.Meta{}, false, nil
+		return 0, transport.Meta{}, false
 	}
 	if info.dst.IsValid() {
 		m.Dst = info.dst
@@ -581,9 +688,9 @@ func (c *Conn) readOne(b []byte) (int, transport.Meta, bool, error) {
 	c.mu.RUnlock()
 	if reason != nil {
 		c.drop(reason, why, m.IfIndex, m.Src)
-		return 0, transport.Meta{}, false, nil
+		return 0, transport.Meta{}, false
 	}
-	return n, m, true, nil
+	return n, m, true
 }
 
 func containsAddr(as []netip.Addr, a netip.Addr) bool {

@@ -16,6 +16,7 @@ type Conn struct{}
 var (
 	_ transport.Conn        = (*Conn)(nil)
 	_ transport.BatchWriter = (*Conn)(nil)
+	_ transport.BatchReader = (*Conn)(nil)
 	_ transport.Sourcer     = (*Conn)(nil)
 )
 
@@ -50,6 +51,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return ErrUnsupported }
 func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	return 0, transport.Meta{}, ErrUnsupported
 }
+
+// ReadBatch returns ErrUnsupported.
+func (c *Conn) ReadBatch(ms []transport.Message) (int, error) { return 0, ErrUnsupported }
 
 // WriteTo returns ErrUnsupported.
 func (c *Conn) WriteTo(b []byte, m transport.Meta) error { return ErrUnsupported }
