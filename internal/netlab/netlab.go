@@ -19,6 +19,12 @@
 // releases, so the timing checks of one package's tests are not skewed by
 // another package's flood. Labs of one process may overlap.
 //
+// Faults: BlockVRRP, LossVRRP, DropVRRPFrom and Partition drop VRRP with
+// nftables inside the hosts; SetMcastFlood and SetLink act on the links.
+// Host.Impair delays, jitters, duplicates, reorders and loses every frame
+// of one host's link, both ways, through a user-space relay (see
+// ImpairedLink): the lab's kernel has no sch_netem for `tc netem`.
+//
 // Tests call New, which skips the test when the process cannot create
 // namespaces (not root, no iproute2) — or fails it when the environment
 // says privileged tests must run (CI=true or GOVRRP_REQUIRE_PRIV=1).

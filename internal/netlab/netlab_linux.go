@@ -66,7 +66,9 @@ type Host struct {
 	NS string
 	// Iface is the name of the LAN interface inside NS: "eth0".
 	Iface string
-	// Port is the name of the host's bridge port inside the lab's BridgeNS.
+	// Port is the name of the host's bridge port inside the lab's BridgeNS:
+	// the far end of eth0's veth pair. While the host's link is impaired
+	// (Impair) Port is off the bridge and a relay joins it to the bridge.
 	Port string
 	// MAC is eth0's hardware address, 02:00:00:00:00:NN.
 	MAC net.HardwareAddr
@@ -79,6 +81,12 @@ type Host struct {
 
 	lab       *Lab
 	linkLocal netip.Addr
+
+	// Guarded by lab.mu: the impaired link in place (see Impair), and
+	// whether SetMcastFlood turned multicast flooding off towards the
+	// host (carried over when Impair or Remove changes the bridge port).
+	impaired *ImpairedLink
+	mcastOff bool
 }
 
 // RequirePriv skips t unless the process can create network namespaces
@@ -275,19 +283,22 @@ func (h *Host) Addrs() []netip.Addr { return []netip.Addr{h.Addr4, h.Addr6, h.li
 // Goroutines f starts run in the caller's namespace, not the host's. The
 // thread is discarded afterwards, so the namespace switch can never leak
 // into other goroutines.
-func (h *Host) Do(f func() error) error {
+func (h *Host) Do(f func() error) error { return doIn(h.Name, h.NS, f) }
+
+// doIn is Host.Do for any namespace; label names it in errors.
+func doIn(label, nsName string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// No UnlockOSThread: the thread exits with this goroutine.
 		runtime.LockOSThread()
-		ns, err := netns.GetFromName(h.NS)
+		ns, err := netns.GetFromName(nsName)
 		if err != nil {
-			errc <- fmt.Errorf("netlab: %s: open netns %s: %w", h.Name, h.NS, err)
+			errc <- fmt.Errorf("netlab: %s: open netns %s: %w", label, nsName, err)
 			return
 		}
 		defer ns.Close()
 		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("netlab: %s: enter netns %s: %w", h.Name, h.NS, err)
+			errc <- fmt.Errorf("netlab: %s: enter netns %s: %w", label, nsName, err)
 			return
 		}
 		errc <- f()
@@ -439,13 +450,30 @@ func (l *Lab) Heal() error {
 
 // SetMcastFlood sets the mcast_flood flag of host i's bridge port: with it
 // off, the bridge no longer floods multicast (VRRP adverts, but also
-// IPv6 neighbour solicitations) to that host.
+// IPv6 neighbour solicitations) to that host. While the host's link is
+// impaired (Impair) the flag is set on the impaired link's bridge port,
+// and it is carried over when the impairment is put in place or removed.
 func (l *Lab) SetMcastFlood(i int, on bool) error {
+	h := l.Host(i)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	port := h.Port
+	if h.impaired != nil {
+		port = h.impaired.bridgePort
+	}
+	if err := setMcastFlood(l.BridgeNS, port, on); err != nil {
+		return err
+	}
+	h.mcastOff = !on
+	return nil
+}
+
+func setMcastFlood(bridgeNS, port string, on bool) error {
 	v := "off"
 	if on {
 		v = "on"
 	}
-	return ipCmd("-n", l.BridgeNS, "link", "set", l.Host(i).Port, "type", "bridge_slave", "mcast_flood", v)
+	return ipCmd("-n", bridgeNS, "link", "set", port, "type", "bridge_slave", "mcast_flood", v)
 }
 
 // cleanup kills every process the lab started or that still runs in one
