@@ -43,14 +43,20 @@ type Stats struct {
 	Malformed uint64
 	// SendErrors counts frames that failed to go out.
 	SendErrors uint64
+	// RAs counts the Router Advertisements sent (Config.RouterAdvertisements),
+	// unsolicited and solicited; RSs the valid Router Solicitations
+	// received while an IPv6 virtual router on the link was master.
+	RAs, RSs uint64
 }
 
 // An Announcer announces the virtual addresses of virtual routers when they
 // become master (gratuitous ARP for IPv4, unsolicited Neighbor
 // Advertisements for IPv6, RFC 9568 section 6.4.1 and 6.4.2), repeats the
 // announcements on keepalived's schedule, and optionally answers ARP / ND
-// for them while master. It implements vrrp.Hook: add it to the Router's
-// hooks and transitions trigger it without glue.
+// for them while master, and with Config.RouterAdvertisements sends ND
+// Router Advertisements for IPv6 virtual routers while master. It
+// implements vrrp.Hook: add it to the Router's hooks and transitions
+// trigger it without glue.
 //
 // Its methods are safe for concurrent use. Hook methods do not block on
 // the network: bursts are written at once (raw sockets do not block) and
@@ -68,9 +74,16 @@ type Announcer struct {
 	answers map[*link]map[netip.Addr]net.HardwareAddr
 	lastLog time.Time
 
+	// ra is Config.RouterAdvertisements resolved; nil if off. raVRs holds
+	// the virtual routers advertising on each link, rand the interval
+	// draw (replaced in tests).
+	ra    *raParams
+	raVRs map[*link]map[*vrState]struct{}
+	rand  func(lo, hi time.Duration) time.Duration
+
 	wg sync.WaitGroup // timers in flight and responder goroutines
 
-	garps, nas, arpReplies, naReplies, malformed, sendErrs atomic.Uint64
+	garps, nas, arpReplies, naReplies, malformed, sendErrs, ras, rss atomic.Uint64
 }
 
 var _ vrrp.Hook = (*Announcer)(nil)
@@ -104,6 +117,8 @@ type vrState struct {
 	// so a further Announce is the lower-priority burst.
 	scheduled bool
 	tasks     map[*task]struct{}
+	// ra is the Router Advertisement state while taken, if advertising.
+	ra *raState
 }
 
 type taskKind uint8
@@ -112,6 +127,7 @@ const (
 	taskTakeover  taskKind = iota // bursts and second burst on becoming master
 	taskRefresh                   // periodic refresh
 	taskLowerPrio                 // bursts after a lower-priority advertisement
+	taskRA                        // the next Router Advertisement
 )
 
 type task struct {
@@ -154,7 +170,7 @@ func NewConn(cfg Config, ifi Interface, arp, nd PacketConn) (*Announcer, error) 
 		closeConns(l)
 		return nil, err
 	}
-	a.startResponder(l)
+	a.startReaders(l, a.responding(), a.responding() || a.ra != nil)
 	return a, nil
 }
 
@@ -170,6 +186,15 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
 		answers: make(map[*link]map[netip.Addr]net.HardwareAddr),
+		raVRs:   make(map[*link]map[*vrState]struct{}),
+		rand:    randUniform,
+	}
+	if cfg.RouterAdvertisements != nil {
+		p, err := cfg.RouterAdvertisements.params()
+		if err != nil {
+			return nil, err
+		}
+		a.ra = p
 	}
 	if a.clk == nil {
 		a.clk = clock.Real()
@@ -258,7 +283,11 @@ func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
 			if !ip.Is6() || ip.Is4In6() {
 				return fmt.Errorf("arpnd: VRID %d: %w: %v", vr.key.vrid, ErrNotIPv6, ip)
 			}
-			b, err = MarshalUnsolicitedNA(vr.mac, vr.link.ifi.LinkLocal, ip)
+			src := vr.link.ifi.LinkLocal
+			if !src.IsValid() {
+				src = ip // as Interface.LinkLocal documents
+			}
+			b, err = MarshalUnsolicitedNA(vr.mac, src, ip)
 		} else {
 			b, err = MarshalGratuitousARP(vr.mac, ip)
 		}
@@ -274,7 +303,9 @@ func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
 
 // Take implements vrrp.Hook: vr became master. It cancels any pending
 // schedule of vr, assigns the addresses to the macvlan in ModeMacvlan, and
-// starts the responder for them. The announcements follow with Announce.
+// starts the responder for them. With Config.RouterAdvertisements it sends
+// the first Router Advertisement of an IPv6 virtual router and starts
+// their schedule. The announcements follow with Announce.
 func (a *Announcer) Take(info vrrp.VRInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -283,6 +314,7 @@ func (a *Announcer) Take(info vrrp.VRInfo) error {
 		return err
 	}
 	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+	a.stopRA(vr)
 	if vr.taken {
 		a.stopAnswering(vr)
 		if err := a.plat.release(vr.link, vr); err != nil {
@@ -296,12 +328,13 @@ func (a *Announcer) Take(info vrrp.VRInfo) error {
 	if err := a.plat.take(vr.link, vr); err != nil {
 		return err
 	}
-	return a.startAnswering(vr)
+	return errors.Join(a.startAnswering(vr), a.startRA(vr))
 }
 
 // Release implements vrrp.Hook: vr is no longer master. It cancels vr's
 // pending announcements, stops answering for its addresses and, in
-// ModeMacvlan, removes them from the macvlan.
+// ModeMacvlan, removes them from the macvlan. Router Advertisements stop
+// without a final one (see the package documentation).
 func (a *Announcer) Release(info vrrp.VRInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -310,6 +343,7 @@ func (a *Announcer) Release(info vrrp.VRInfo) error {
 		return err
 	}
 	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+	a.stopRA(vr)
 	wasTaken := vr.taken
 	vr.scheduled = false
 	if wasTaken {
@@ -340,6 +374,9 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		err := a.setAddrs(vr, info.Addrs)
 		if vr.taken {
 			err = errors.Join(err, a.startAnswering(vr))
+			if a.ra != nil && vr.key.v6 {
+				err = errors.Join(err, a.updateRA(vr))
+			}
 		}
 		if err != nil {
 			return err
@@ -483,6 +520,7 @@ func (a *Announcer) Stats() Stats {
 		GARPs: a.garps.Load(), NAs: a.nas.Load(),
 		ARPReplies: a.arpReplies.Load(), NAReplies: a.naReplies.Load(),
 		Malformed: a.malformed.Load(), SendErrors: a.sendErrs.Load(),
+		RAs: a.ras.Load(), RSs: a.rss.Load(),
 	}
 }
 
@@ -498,7 +536,7 @@ func (a *Announcer) Close() error {
 	}
 	a.closed = true
 	for _, vr := range a.vrs {
-		a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+		a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio, taskRA)
 	}
 	err := a.plat.close()
 	a.mu.Unlock()

@@ -100,6 +100,14 @@ type Config struct {
 	// set net.ipv4.conf.IF.arp_ignore=8 there, which silences the kernel
 	// for every address of the interface).
 	Responder bool
+	// RouterAdvertisements, if set, makes the Announcer send ND Router
+	// Advertisements for IPv6 virtual routers while they are master and
+	// answer Router Solicitations for them (RFC 9568 section 6.4.3), from
+	// the virtual router's link-local address with the announced MAC.
+	// Nil (the default) sends none: a program that holds server addresses
+	// with VRRP must not make hosts install a default route through it.
+	// See RAConfig and the package documentation.
+	RouterAdvertisements *RAConfig
 
 	// MasterRepeat is the number of rounds sent on becoming master
 	// (keepalived garp_master_repeat). If zero, 5. Negative: none.
@@ -156,6 +164,11 @@ func (c *Config) validate() error {
 	if c.MasterRefreshRepeat < 0 {
 		return fmt.Errorf("%w: MasterRefreshRepeat=%d: want >= 0", ErrConfig, c.MasterRefreshRepeat)
 	}
+	if c.RouterAdvertisements != nil {
+		if _, err := c.RouterAdvertisements.params(); err != nil {
+			return err
+		}
+	}
 	const maxRepeat = 1000
 	for _, f := range []struct {
 		name string
@@ -204,8 +217,9 @@ func (c *Config) schedule() schedule {
 // receives whole Ethernet frames on: on Linux an AF_PACKET SOCK_RAW socket
 // (github.com/mdlayher/packet), in tests a fake that captures frames.
 // WriteTo is given a *packet.Addr holding the destination MAC. ReadFrom is
-// only called with Config.Responder, from one goroutine per connection;
-// Close must make a blocked ReadFrom return.
+// only called with Config.Responder (and, on the IPv6 connection, with
+// Config.RouterAdvertisements), from one goroutine per connection; Close
+// must make a blocked ReadFrom return.
 type PacketConn interface {
 	ReadFrom(b []byte) (int, net.Addr, error)
 	WriteTo(b []byte, addr net.Addr) (int, error)

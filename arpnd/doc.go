@@ -79,6 +79,62 @@
 // wins over the per-interface value) drops it, as it does for keepalived's
 // use_vmac; use loose mode (2).
 //
+// # Router Advertisements
+//
+// With Config.RouterAdvertisements (off by default) the Announcer also
+// sends ND Router Advertisements for IPv6 virtual routers while they are
+// master, as RFC 9568 section 6.4.3 asks of the Active Router ("MUST send
+// ND Router Advertisements for the Virtual Router") and FRR's vrrpd does;
+// a Backup sends none (section 6.4.2: "MUST NOT"). keepalived sends none
+// and leaves it to radvd. It is opt-in because an embedding program that
+// only holds server addresses would otherwise make every host on the link
+// install a default route through it.
+//
+//   - Frames: from the announced MAC (the virtual MAC
+//     00-00-5E-00-02-{VRID} outside ModeInterfaceMAC) to 33:33:00:00:00:01,
+//     IPv6 from the virtual router's link-local virtual address (the first
+//     link-local one in the address list, which RFC 9568 section 5.2.9
+//     puts first; without one, the interface's own link-local address, so
+//     hosts then lose the router on failover) to ff02::1, hop limit 255, a
+//     Source Link-Layer Address option with the announced MAC, the MTU
+//     option if set, the Prefix Information options (MarshalRouterAdvertisement).
+//   - Schedule (RFC 4861 section 6.2.4): the first one at Take, once the
+//     addresses are configured (RFC 9568 section 8.2.2), then at random
+//     intervals between MinInterval and MaxInterval, the first three
+//     capped at InitialInterval (16s, MAX_INITIAL_RTR_ADVERT_INTERVAL;
+//     lower it for a faster burst after a failover).
+//   - Router Solicitations received while master (the socket joins
+//     33:33:00:00:00:02) are validated as RFC 4861 section 6.1.1 says and
+//     answered with a multicast advertisement after a random delay of up
+//     to 0.5s (MAX_RA_DELAY_TIME), never within 3s (MIN_DELAY_BETWEEN_RAS)
+//     of the previous one, or by the one already scheduled if that comes
+//     first (section 6.2.6).
+//   - Release and Close stop sending, without a final advertisement. RFC
+//     4861 section 6.2.5 says a router whose interface ceases to be an
+//     advertising interface "SHOULD transmit one or more (but not more
+//     than MAX_FINAL_RTR_ADVERTISEMENTS) final multicast Router
+//     Advertisements on the interface with a Router Lifetime field of
+//     zero". A VRRP master that steps down is not that: the virtual
+//     router goes on advertising from the new master, with the same
+//     link-local source address, and hosts identify a default router by
+//     that address; a zero lifetime from the old master would make them
+//     drop the default route the new master provides, and RFC 9568
+//     section 6.4.2 forbids a Backup to send RAs at all. Hosts time the
+//     router out after DefaultLifetime if no router takes over.
+//
+// Every router of a virtual router must be given the same RAConfig (RFC
+// 9568 section 8.2.3: "The Backup Routers MUST be configured to send the
+// same Router Advertisement options as the address owner"). Do not run
+// radvd (or another RA source) for the same link-local address as well.
+//
+//	a, err := arpnd.New(arpnd.Config{
+//		Interface: "eth0",
+//		Mode:      arpnd.ModeMacvlan,
+//		RouterAdvertisements: &arpnd.RAConfig{
+//			Prefixes: []arpnd.RAPrefix{{Prefix: netip.MustParsePrefix("2001:db8:1::/64")}},
+//		},
+//	})
+//
 // # Privileges
 //
 // New needs CAP_NET_RAW (packet sockets) and, for ModeMacvlan,

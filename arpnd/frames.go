@@ -223,41 +223,9 @@ func arpReply(frame []byte, answer func(netip.Addr) (net.HardwareAddr, bool)) ([
 // the unspecified address only to a solicited-node group without a source
 // link-layer address option.
 func naReply(frame []byte, answer func(netip.Addr) (net.HardwareAddr, bool)) ([]byte, netip.Addr, error) {
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(frame); err != nil {
-		return nil, netip.Addr{}, fmt.Errorf("%w: ethernet: %v", errMalformed, err)
-	}
-	if f.EtherType != ethernet.EtherTypeIPv6 {
-		return nil, netip.Addr{}, errNotForUs
-	}
-	b := f.Payload
-	if len(b) < ipv6HeaderLen || b[0]>>4 != 6 {
-		return nil, netip.Addr{}, fmt.Errorf("%w: ipv6 header", errMalformed)
-	}
-	plen := int(binary.BigEndian.Uint16(b[4:6]))
-	if b[6] != protoICMPv6 {
-		return nil, netip.Addr{}, errNotForUs
-	}
-	if ipv6HeaderLen+plen > len(b) {
-		return nil, netip.Addr{}, fmt.Errorf("%w: ipv6 payload length %d > %d", errMalformed, plen, len(b)-ipv6HeaderLen)
-	}
-	icmp := b[ipv6HeaderLen : ipv6HeaderLen+plen]
-	if len(icmp) < 1 || icmp[0] != byte(135) {
-		return nil, netip.Addr{}, errNotForUs
-	}
-	if b[7] != hopLimitND {
-		return nil, netip.Addr{}, fmt.Errorf("%w: hop limit %d", errMalformed, b[7])
-	}
-	src := netip.AddrFrom16([16]byte(b[8:24]))
-	dst := netip.AddrFrom16([16]byte(b[24:40]))
-	if len(icmp) < 24 {
-		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 length %d", errMalformed, len(icmp))
-	}
-	if icmp[1] != 0 {
-		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 code %d", errMalformed, icmp[1])
-	}
-	if icmpv6Checksum(src, dst, icmp) != 0 {
-		return nil, netip.Addr{}, fmt.Errorf("%w: icmpv6 checksum", errMalformed)
+	f, src, dst, icmp, err := icmpv6In(frame, icmpTypeNS, 24)
+	if err != nil {
+		return nil, netip.Addr{}, err
 	}
 	m, err := ndp.ParseMessage(icmp)
 	if err != nil {
@@ -300,6 +268,56 @@ func naReply(frame []byte, answer func(netip.Addr) (net.HardwareAddr, bool)) ([]
 	}
 	out, err := marshalND(dstMAC, hw, ns.TargetAddress, dstIP, na)
 	return out, ns.TargetAddress, err
+}
+
+// ICMPv6 types the responder reads (RFC 4861 section 4).
+const (
+	icmpTypeRS = 133
+	icmpTypeNS = 135
+)
+
+// icmpv6In parses frame as an Ethernet frame carrying an IPv6 packet with
+// an ICMPv6 message of type typ (no extension headers) and validates what
+// RFC 4861 section 6.1.1 and 7.1.1 ask of every ND message: hop limit 255,
+// ICMP code 0, at least minLen bytes and a correct checksum. It returns
+// errNotForUs for other frames and errMalformed for invalid ones.
+func icmpv6In(frame []byte, typ byte, minLen int) (f ethernet.Frame, src, dst netip.Addr, icmp []byte, err error) {
+	if err := f.UnmarshalBinary(frame); err != nil {
+		return f, src, dst, nil, fmt.Errorf("%w: ethernet: %v", errMalformed, err)
+	}
+	if f.EtherType != ethernet.EtherTypeIPv6 {
+		return f, src, dst, nil, errNotForUs
+	}
+	b := f.Payload
+	if len(b) < ipv6HeaderLen || b[0]>>4 != 6 {
+		return f, src, dst, nil, fmt.Errorf("%w: ipv6 header", errMalformed)
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if b[6] != protoICMPv6 {
+		return f, src, dst, nil, errNotForUs
+	}
+	if ipv6HeaderLen+plen > len(b) {
+		return f, src, dst, nil, fmt.Errorf("%w: ipv6 payload length %d > %d", errMalformed, plen, len(b)-ipv6HeaderLen)
+	}
+	icmp = b[ipv6HeaderLen : ipv6HeaderLen+plen]
+	if len(icmp) < 1 || icmp[0] != typ {
+		return f, src, dst, nil, errNotForUs
+	}
+	if b[7] != hopLimitND {
+		return f, src, dst, nil, fmt.Errorf("%w: hop limit %d", errMalformed, b[7])
+	}
+	src = netip.AddrFrom16([16]byte(b[8:24]))
+	dst = netip.AddrFrom16([16]byte(b[24:40]))
+	if len(icmp) < minLen {
+		return f, src, dst, nil, fmt.Errorf("%w: icmpv6 length %d", errMalformed, len(icmp))
+	}
+	if icmp[1] != 0 {
+		return f, src, dst, nil, fmt.Errorf("%w: icmpv6 code %d", errMalformed, icmp[1])
+	}
+	if icmpv6Checksum(src, dst, icmp) != 0 {
+		return f, src, dst, nil, fmt.Errorf("%w: icmpv6 checksum", errMalformed)
+	}
+	return f, src, dst, icmp, nil
 }
 
 // icmpv6Checksum returns the one's complement sum (RFC 1071) of the IPv6

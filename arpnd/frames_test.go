@@ -383,14 +383,16 @@ func TestMacvlanName(t *testing.T) {
 }
 
 // FuzzResponder feeds arbitrary frames to the responder's parsers: they
-// must not panic, and every reply they build must be a well-formed answer
-// for the owned address.
+// must not panic, every reply they build must be a well-formed answer for
+// the owned address, and every Router Solicitation accepted must be one.
 func FuzzResponder(f *testing.F) {
 	peer6 := netip.MustParseAddr("fe80::99")
 	f.Add(arpRequest(1, netip.MustParseAddr("192.0.2.99"), vip4))
 	f.Add(arpRequest(1, netip.IPv4Unspecified(), vip4))
 	f.Add(nsFrame(f, peer6, solicitedNode(vip6), vip6, peerMAC))
 	f.Add(nsFrame(f, netip.IPv6Unspecified(), solicitedNode(vip6), vip6, nil))
+	f.Add(rsFrame(f, peer6, peerMAC))
+	f.Add(rsFrame(f, netip.IPv6Unspecified(), nil))
 	f.Add([]byte{})
 	vmac4, vmac6 := VirtualMAC(7, false), VirtualMAC(7, true)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -406,6 +408,16 @@ func FuzzResponder(f *testing.F) {
 			src, dst := netip.AddrFrom16([16]byte(r[22:38])), netip.AddrFrom16([16]byte(r[38:54]))
 			if c := refChecksum(src, dst, r[54:]); c != 0 {
 				t.Fatalf("NA reply checksum residue %#04x", c)
+			}
+		}
+		if err := parseRS(b); err == nil {
+			if !isICMPv6Type(b, icmpTypeRS) || b[21] != 255 {
+				t.Fatalf("accepted %x as a router solicitation", b)
+			}
+			src, dst := netip.AddrFrom16([16]byte(b[22:38])), netip.AddrFrom16([16]byte(b[38:54]))
+			plen := int(binary.BigEndian.Uint16(b[18:20]))
+			if c := refChecksum(src, dst, b[54:54+plen]); c != 0 {
+				t.Fatalf("accepted a router solicitation with checksum residue %#04x", c)
 			}
 		}
 	})

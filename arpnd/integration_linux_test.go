@@ -56,10 +56,17 @@ func mustHook(t *testing.T, what string, err error) {
 // which returns the captured frames as tshark field rows.
 func capture(t *testing.T, h *netlab.Host, filter string, fields ...string) func() []string {
 	t.Helper()
+	return captureArgs(t, h, nil, filter, fields...)
+}
+
+// captureArgs is capture with more tcpdump arguments (say "-Q", "out").
+func captureArgs(t *testing.T, h *netlab.Host, args []string, filter string, fields ...string) func() []string {
+	t.Helper()
 	netlab.RequireTool(t, "tcpdump")
 	netlab.RequireTool(t, "tshark")
 	file := filepath.Join(t.TempDir(), "cap.pcap")
-	c := h.Command(context.Background(), "tcpdump", "-i", h.Iface, "-n", "-U", "--immediate-mode", "-w", file, filter)
+	args = append(append([]string{"-i", h.Iface, "-n", "-U", "--immediate-mode", "-w", file}, args...), filter)
+	c := h.Command(context.Background(), "tcpdump", args...)
 	stderr, err := c.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -169,7 +169,7 @@ func boundIndex(fd int) (int, error) {
 
 // BPF programs for the packet sockets: answer-only sockets drop every
 // received frame; responder sockets keep ARP requests and ICMPv6 Neighbor
-// Solicitations.
+// Solicitations, advertising sockets ICMPv6 Router Solicitations.
 var (
 	bpfDropAll = []bpf.Instruction{bpf.RetConstant{Val: 0}}
 	bpfARPReq  = []bpf.Instruction{
@@ -178,15 +178,30 @@ var (
 		bpf.RetConstant{Val: 1600},
 		bpf.RetConstant{Val: 0},
 	}
-	bpfNS = []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 20, Size: 1}, // IPv6 next header
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 3},
-		bpf.LoadAbsolute{Off: 54, Size: 1}, // ICMPv6 type
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 135, SkipTrue: 1},
-		bpf.RetConstant{Val: 1600},
-		bpf.RetConstant{Val: 0},
-	}
+	bpfNS   = bpfICMPv6(icmpTypeNS)
+	bpfRS   = bpfICMPv6(icmpTypeRS)
+	bpfNSRS = bpfICMPv6(icmpTypeNS, icmpTypeRS)
 )
+
+// bpfICMPv6 keeps IPv6 frames carrying ICMPv6 (no extension header) of
+// one of the given types that the host did not send itself (a packet
+// socket also sees outgoing frames, such as the kernel's own Router
+// Solicitations).
+func bpfICMPv6(types ...uint32) []bpf.Instruction {
+	n := uint8(len(types))
+	p := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType}, // packet type
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: n + 3},
+		bpf.LoadAbsolute{Off: 20, Size: 1}, // IPv6 next header
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: n + 1},
+		bpf.LoadAbsolute{Off: 54, Size: 1}, // ICMPv6 type
+	}
+	for i, t := range types {
+		// Jump to the accept after the last comparison.
+		p = append(p, bpf.JumpIf{Cond: bpf.JumpEqual, Val: t, SkipTrue: n - uint8(i)})
+	}
+	return append(p, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: 1600})
+}
 
 func assemble(p []bpf.Instruction) []bpf.RawInstruction {
 	raw, err := bpf.Assemble(p)
@@ -203,11 +218,17 @@ func privErr(ifname, what, capability string, err error) error {
 	return fmt.Errorf("arpnd: interface %q: %s: %w", ifname, what, err)
 }
 
-// openLink opens the two packet sockets on ifi.
-func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond bool) (*link, error) {
+// openLink opens the two packet sockets on ifi: respond to answer ARP and
+// NS, ra to receive Router Solicitations.
+func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond, ra bool) (*link, error) {
 	arpF, ndF := bpfDropAll, bpfDropAll
-	if respond {
+	switch {
+	case respond && ra:
+		arpF, ndF = bpfARPReq, bpfNSRS
+	case respond:
 		arpF, ndF = bpfARPReq, bpfNS
+	case ra:
+		ndF = bpfRS
 	}
 	ac, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: assemble(arpF)})
 	if err != nil {
@@ -226,9 +247,7 @@ func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond bool)
 		closeConns(l)
 		return nil, fmt.Errorf("arpnd: interface %q is not Ethernet: %w", ifi.Name, err)
 	}
-	if respond {
-		a.startResponder(l)
-	}
+	a.startReaders(l, respond, respond || ra)
 	return l, nil
 }
 
@@ -262,7 +281,7 @@ func (p *linuxPlatform) open(a *Announcer, name string) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: interface %q: %w", name, err)
 	}
-	l, err := p.openLink(a, ifi, a.responding())
+	l, err := p.openLink(a, ifi, a.responding(), a.ra != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +391,7 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
 	}
-	l, err := p.openLink(a, ifi, false)
+	l, err := p.openLink(a, ifi, false, a.ra != nil && key.v6)
 	if err != nil {
 		return nil, err
 	}

@@ -31,18 +31,21 @@ func (a *Announcer) responding() bool {
 	return a.cfg.Responder && a.cfg.Mode != ModeMacvlan
 }
 
-// startResponder starts the goroutines reading l's connections. Called
-// once per link, before the link is used, with or without the lock.
-func (a *Announcer) startResponder(l *link) {
-	if !a.responding() {
-		return
-	}
-	for _, c := range []PacketConn{l.arp, l.nd} {
-		if c == nil {
+// startReaders starts the goroutines reading l's connections: the ARP
+// one for the responder, the IPv6 one for the responder and for Router
+// Solicitations. They belong to the Announcer and end when Close closes
+// the connections. Called once per link, before the link is used, with or
+// without the lock.
+func (a *Announcer) startReaders(l *link, arp, nd bool) {
+	for _, c := range []struct {
+		c  PacketConn
+		on bool
+	}{{l.arp, arp}, {l.nd, nd}} {
+		if c.c == nil || !c.on {
 			continue
 		}
 		a.wg.Add(1)
-		go a.readLoop(l, c)
+		go a.readLoop(l, c.c)
 	}
 }
 
@@ -65,11 +68,16 @@ func (a *Announcer) readLoop(l *link, c PacketConn) {
 }
 
 // handle answers one received frame if it is an ARP request or a Neighbor
-// Solicitation for an address of a virtual router that is master on l.
+// Solicitation for an address of a virtual router that is master on l, or
+// a Router Solicitation while an IPv6 virtual router on l advertises.
 func (a *Announcer) handle(l *link, c PacketConn, frame []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
+		return
+	}
+	if isICMPv6Type(frame, icmpTypeRS) {
+		a.handleRS(l, frame)
 		return
 	}
 	ans := a.answers[l]
