@@ -9,7 +9,10 @@
 // packages (vrrp) never pull in socket code.
 package transport
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Meta is what travels beside a packet's bytes.
 type Meta struct {
@@ -23,6 +26,12 @@ type Meta struct {
 	// IfIndex is the interface the packet arrived on or leaves from; 0 on
 	// write means the Conn's only interface.
 	IfIndex int
+	// Time is when the packet arrived, as the kernel stamped it, or zero
+	// when the Conn does not know. The runtime restarts timers from it
+	// (RFC 9568 section 6.4.2: the Master_Down_Timer counts from the
+	// advertisement), however late it gets to the packet. Ignored on
+	// write.
+	Time time.Time
 }
 
 // Conn sends and receives VRRP messages (the IP payload, without the IP

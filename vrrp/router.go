@@ -1027,16 +1027,31 @@ type deferredHook struct {
 // receiveBatch hands the packets of b to their machines, in order, and
 // gives b back to its reader. Owner goroutine.
 func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
-	at := b.at
-	if at.IsZero() || at.After(now) {
-		at = now
-	}
 	for i := range b.n {
-		r.receive(now, at, b.vs[i], &b.msgs[i])
+		r.receive(now, r.arrival(now, b.at, b.msgs[i].Meta.Time), b.vs[i], &b.msgs[i])
 	}
 	clear(b.vs[:b.n])
 	b.n = 0
 	b.c.free <- b
+}
+
+// arrival returns when a packet arrived on the Router's clock: read is
+// when its reader read it, kernel the arrival time the Conn reported (wall
+// clock; zero if unknown), now the owner's current time. The kernel time
+// is used with the real clock only, the one it can be compared with.
+func (r *Router) arrival(now, read, kernel time.Time) time.Time {
+	at := read
+	if r.precise && !kernel.IsZero() && !read.IsZero() {
+		// read carries a monotonic reading; its wall part is what the
+		// kernel's stamp compares with.
+		if age := read.Round(0).Sub(kernel); age > 0 && age < time.Second {
+			at = read.Add(-age)
+		}
+	}
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	return at
 }
 
 // receive parses a packet the front door passed for v and hands it to v's

@@ -93,15 +93,34 @@ func TestRouterElection(t *testing.T) {
 	})
 }
 
+// plainConn hides everything but transport.Conn, so that the Router reads
+// and writes one packet at a time.
+type plainConn struct{ c transport.Conn }
+
+func (p plainConn) ReadFrom(b []byte) (int, transport.Meta, error) { return p.c.ReadFrom(b) }
+func (p plainConn) WriteTo(b []byte, m transport.Meta) error       { return p.c.WriteTo(b, m) }
+func (p plainConn) Close() error                                   { return p.c.Close() }
+
+// TestRouterCrashFailover runs over memnet's batch reads and writes, and
+// over a plain transport.Conn (one packet per read and write).
 func TestRouterCrashFailover(t *testing.T) {
+	t.Run("batch", func(t *testing.T) {
+		testCrashFailover(t, func(e *memnet.Endpoint) transport.Conn { return e })
+	})
+	t.Run("plain", func(t *testing.T) {
+		testCrashFailover(t, func(e *memnet.Endpoint) transport.Conn { return plainConn{e} })
+	})
+}
+
+func testCrashFailover(t *testing.T, wrap func(*memnet.Endpoint) transport.Conn) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Now()
 		lan := memnet.New(memnet.Config{})
 		sn := rtNewSniffer(t, lan, rtIP4(9))
 		a, b := rtNewNode(t, vrrp.RouterConfig{}), rtNewNode(t, vrrp.RouterConfig{})
 		epA := rtAttach(lan, "a", rtIP4(1))
-		a.add(vrrp.VirtualRouter{Name: "vr", Conn: epA, Config: rtCfg4(7, 200, rtIP4(1))})
-		b.add(vrrp.VirtualRouter{Name: "vr", Conn: rtAttach(lan, "b", rtIP4(2)), Config: rtCfg4(7, 100, rtIP4(2))})
+		a.add(vrrp.VirtualRouter{Name: "vr", Conn: wrap(epA), Config: rtCfg4(7, 200, rtIP4(1))})
+		b.add(vrrp.VirtualRouter{Name: "vr", Conn: wrap(rtAttach(lan, "b", rtIP4(2))), Config: rtCfg4(7, 100, rtIP4(2))})
 		a.start(true)
 		b.start(true)
 		time.Sleep(5500 * time.Millisecond)

@@ -282,3 +282,48 @@ func BenchmarkMulticast(b *testing.B) {
 		r.ReadFrom(buf)
 	}
 }
+
+// TestReadBatch: ReadBatch takes what is queued, up to len(ms), in order,
+// with the metadata ReadFrom gives; it blocks only for the first packet.
+func TestReadBatch(t *testing.T) {
+	n := New(Config{})
+	a := n.MustAttach(EndpointConfig{Name: "a", Addrs: []netip.Addr{a4}, IfIndex: 7})
+	b := n.MustAttach(EndpointConfig{Name: "b", Addrs: []netip.Addr{b4}, IfIndex: 8})
+	for i := range 5 {
+		if err := a.WriteTo([]byte{'p', byte('0' + i)}, transport.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := make([]transport.Message, 3)
+	read := func() []string {
+		for i := range ms {
+			ms[i].Buf = make([]byte, 64)
+		}
+		k, err := b.ReadBatch(ms)
+		if err != nil {
+			t.Fatalf("ReadBatch: %v", err)
+		}
+		var got []string
+		for _, m := range ms[:k] {
+			got = append(got, fmt.Sprintf("%s %v->%v ttl=%d if=%d", m.Buf, m.Meta.Src, m.Meta.Dst, m.Meta.TTL, m.Meta.IfIndex))
+		}
+		return got
+	}
+	want := func(ps ...string) []string {
+		var w []string
+		for _, p := range ps {
+			w = append(w, p+" 192.0.2.1->224.0.0.18 ttl=255 if=8")
+		}
+		return w
+	}
+	if diff := cmp.Diff(want("p0", "p1", "p2"), read()); diff != "" {
+		t.Errorf("first batch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want("p3", "p4"), read()); diff != "" {
+		t.Errorf("second batch (-want +got):\n%s", diff)
+	}
+	b.Close()
+	if _, err := b.ReadBatch(ms); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadBatch after Close: %v, want net.ErrClosed", err)
+	}
+}

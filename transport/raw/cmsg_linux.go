@@ -5,6 +5,8 @@ package raw
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,11 +16,16 @@ type rcvInfo struct {
 	ttl     int        // IP_TTL / IPV6_HOPLIMIT; -1 if absent
 	dst     netip.Addr // IP_PKTINFO ipi_addr / IPV6_PKTINFO ipi6_addr
 	ifIndex int        // IP_PKTINFO ipi_ifindex / IPV6_PKTINFO ipi6_ifindex
+	time    time.Time  // SCM_TIMESTAMPNS; zero if absent
 }
 
-// parseCmsgs extracts the TTL or hop limit, the destination address and
-// the interface index from the control messages of a received packet
-// (IP_RECVTTL + IP_PKTINFO, or IPV6_RECVHOPLIMIT + IPV6_RECVPKTINFO). It
+// longSize is the size of a C long.
+const longSize = int(unsafe.Sizeof(uintptr(0)))
+
+// parseCmsgs extracts the TTL or hop limit, the destination address, the
+// interface index and the arrival time from the control messages of a
+// received packet (IP_RECVTTL + IP_PKTINFO, or IPV6_RECVHOPLIMIT +
+// IPV6_RECVPKTINFO, and SO_TIMESTAMPNS where enabled). It
 // does not allocate; unknown and malformed messages are ignored.
 func parseCmsgs(oob []byte) rcvInfo {
 	info := rcvInfo{ttl: -1}
@@ -37,6 +44,13 @@ func parseCmsgs(oob []byte) rcvInfo {
 			info.dst = netip.AddrFrom4([4]byte(data[8:12]))
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			info.ttl = int(int32(binary.NativeEndian.Uint32(data)))
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 2*longSize:
+			// struct timespec { long tv_sec; long tv_nsec; }
+			if longSize == 8 {
+				info.time = time.Unix(int64(binary.NativeEndian.Uint64(data)), int64(binary.NativeEndian.Uint64(data[8:])))
+			} else {
+				info.time = time.Unix(int64(int32(binary.NativeEndian.Uint32(data))), int64(int32(binary.NativeEndian.Uint32(data[4:]))))
+			}
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			// struct in6_pktinfo { in6_addr ipi6_addr; int ipi6_ifindex; }
 			info.dst = netip.AddrFrom16([16]byte(data[:16]))

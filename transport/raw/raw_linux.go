@@ -274,8 +274,15 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 			multiAll = nil // kernel before 4.20: interface filtering still applies
 		}
 	}
-	if err = errors.Join(err, multiAll); err != nil {
+	if err = errors.Join(err, multiAll, c.setsockopt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
 		return nil, opError(name, "socket option", err)
+	}
+	// Room for a burst or a flood: the runtime's reader may fall behind
+	// for a moment, and a dropped advertisement is a missed one. SO_RCVBUF
+	// is capped by net.core.rmem_max; SO_RCVBUFFORCE (CAP_NET_ADMIN)
+	// is not.
+	if c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBufBytes) != nil {
+		_ = c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufBytes)
 	}
 	return c, nil
 }
@@ -476,6 +483,9 @@ type mmsghdr struct {
 	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
 }
 
+// rcvBufBytes is the socket receive buffer the transport asks for.
+const rcvBufBytes = 1 << 20
+
 // maxBatch is the most messages ReadBatch reads in one recvmmsg.
 const maxBatch = 64
 
@@ -669,6 +679,7 @@ func (c *Conn) finish(s *rslot, h *unix.Msghdr, b []byte, n int) (int, transport
 		m.Dst = info.dst
 	}
 	m.IfIndex = info.ifIndex
+	m.Time = info.time
 
 	c.mu.RLock()
 	st := c.ifaces[m.IfIndex]

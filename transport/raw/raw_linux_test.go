@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/packet"
 	"golang.org/x/net/ipv4"
@@ -39,6 +40,25 @@ func mustHex(s string) []byte {
 }
 
 var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+// cmpMeta compares transport.Meta without Time, which checkTime checks.
+var cmpMeta = cmp.Options{cmpAddr, cmpopts.IgnoreFields(transport.Meta{}, "Time")}
+
+// checkTime checks a received packet's kernel arrival time against the
+// moment it was sent and the moment it was read (SO_TIMESTAMPNS).
+func checkTime(t *testing.T, who string, m transport.Meta, sent, read time.Time) {
+	t.Helper()
+	if m.Time.IsZero() {
+		t.Errorf("%s: Meta.Time is zero, want the kernel arrival time", who)
+		return
+	}
+	// The kernel stamps with CLOCK_REALTIME: compare wall clocks (a
+	// microsecond of slack for the coarser clock).
+	sent, read = sent.Round(0).Add(-time.Microsecond), read.Round(0).Add(time.Microsecond)
+	if m.Time.Before(sent) || m.Time.After(read) {
+		t.Errorf("%s: Meta.Time %v not between the send %v and the read %v", who, m.Time, sent, read)
+	}
+}
 
 // listen opens a Listen conn on host h's eth0, closed at cleanup.
 func listen(t *testing.T, h *netlab.Host, cfg *Config) *Conn {
@@ -121,17 +141,19 @@ func TestMulticast(t *testing.T) {
 		if src, err := cs[0].Source(0); err != nil || src != srcOf(h1, fam) {
 			t.Errorf("Source(0) = %v, %v; want %v", src, err, srcOf(h1, fam))
 		}
+		sent := time.Now()
 		if err := cs[0].WriteTo(vecOf(fam), transport.Meta{}); err != nil {
 			t.Fatalf("WriteTo: %v", err)
 		}
 		for i := 2; i <= 3; i++ {
 			h := lab.Host(i)
 			b, m := recv(t, cs[i-1], h.Name)
+			checkTime(t, h.Name, m, sent, time.Now())
 			if diff := cmp.Diff(vecOf(fam), b); diff != "" {
 				t.Errorf("%s: payload (-want +got):\n%s", h.Name, diff)
 			}
 			want := transport.Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 255, IfIndex: h.IfIndex}
-			if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+			if diff := cmp.Diff(want, m, cmpMeta); diff != "" {
 				t.Errorf("%s: transport.Meta (-want +got):\n%s", h.Name, diff)
 			}
 		}
@@ -217,7 +239,7 @@ func TestUnicast(t *testing.T) {
 			dst = h2.LinkLocal()
 		}
 		want := transport.Meta{Src: srcOf(h1, fam), Dst: dst, TTL: 255, IfIndex: h2.IfIndex}
-		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+		if diff := cmp.Diff(want, m, cmpMeta); diff != "" {
 			t.Errorf("h2: transport.Meta (-want +got):\n%s", diff)
 		}
 		// Nothing more for host 2 (host 3's packet is filtered) and
@@ -244,7 +266,7 @@ func TestUnicastSrcOverride(t *testing.T) {
 	}
 	_, m := recv(t, c2, "h2")
 	want := transport.Meta{Src: h1.Addr6, Dst: h2.Addr6, TTL: 255, IfIndex: h2.IfIndex}
-	if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+	if diff := cmp.Diff(want, m, cmpMeta); diff != "" {
 		t.Errorf("transport.Meta (-want +got):\n%s", diff)
 	}
 }
@@ -291,7 +313,7 @@ func TestWrongTTL(t *testing.T) {
 		}
 		_, m := recv(t, c2, "h2")
 		want := transport.Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 1, IfIndex: h2.IfIndex}
-		if diff := cmp.Diff(want, m, cmpAddr); diff != "" {
+		if diff := cmp.Diff(want, m, cmpMeta); diff != "" {
 			t.Errorf("transport.Meta (-want +got):\n%s", diff)
 		}
 	})
@@ -648,6 +670,7 @@ func TestReadBatch(t *testing.T) {
 			out = append(out, transport.Message{Buf: b})
 			want = append(want, b)
 		}
+		sent := time.Now()
 		if n, err := c1.WriteBatch(out); n != burst || err != nil {
 			t.Fatalf("WriteBatch = %d, %v", n, err)
 		}
@@ -660,11 +683,13 @@ func TestReadBatch(t *testing.T) {
 		var sizes []int
 		for len(got) < burst {
 			batch := readBatch(t, c2, ms)
+			read := time.Now()
 			sizes = append(sizes, len(batch))
 			for _, m := range batch {
+				checkTime(t, h2.Name, m.Meta, sent, read)
 				got = append(got, append([]byte(nil), m.Buf...))
 				wantMeta := transport.Meta{Src: srcOf(h1, fam), Dst: groupOf(fam), TTL: 255, IfIndex: h2.IfIndex}
-				if diff := cmp.Diff(wantMeta, m.Meta, cmpAddr); diff != "" {
+				if diff := cmp.Diff(wantMeta, m.Meta, cmpMeta); diff != "" {
 					t.Errorf("Meta (-want +got):\n%s", diff)
 				}
 			}
