@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +87,69 @@ func TestMeasure(t *testing.T) {
 		}
 		writeCPUOutputs(t, rows, load0, loadavg())
 	})
+	t.Run("CPUFloor", func(t *testing.T) {
+		measureFloor(t, bin, *vrsFlag, 100*time.Millisecond, *windowFlag)
+	})
+}
+
+// measureFloor measures the receive floor: a vrrpd master with n virtual
+// routers on host 1 and, on host 2, rxfloor (internal/measure/rxfloor),
+// which only reads the advertisements with transport/raw, in batches and
+// one at a time. Whatever a backup built on this transport and the Go
+// runtime does, it pays at least this. Writes cpufloor.md.
+func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Duration) {
+	lab := netlab.New(t, "mf", 2)
+	hz := clockTicks(t)
+	master := vrrpdImpl(vrrpd).startMany(t, lab.Host(1), n, 200, interval)
+	waitAll(t, vrrpdImpl(vrrpd), master, n, "MASTER")
+	bin := filepath.Join(t.TempDir(), "rxfloor")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/govrrp/govrrp/internal/measure/rxfloor").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build rxfloor: %v\n%s", err, out)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Receive floor: %d virtual routers at %v, VRRPv3 over IPv4, %v window\n\n", n, interval, window)
+	fmt.Fprintf(&b, "vrrpd master (priority 200) on host 1; on host 2 `rxfloor` reads the advertisements with transport/raw and does nothing else. CPU = utime+stime of rxfloor. %s, load average %s.\n\n", machine(), loadavg())
+	b.WriteString("| reader | CPU s | % of a core | adverts | CPU s per 10,000 adverts | context switches per 100 adverts |\n|---|---|---|---|---|---|\n")
+	for _, batch := range []bool{true, false} {
+		cmd := lab.Host(2).Command(context.Background(), bin, "-iface", lab.Host(2).Iface, "-batch="+strconv.FormatBool(batch))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		pids := []int{cmd.Process.Pid}
+		rx0, _, err := linkPackets(lab.Host(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0, err := cpuTicks(pids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw0 := ctxSwitches(pids)
+		start := time.Now()
+		time.Sleep(window)
+		t1, err := cpuTicks(pids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw1 := ctxSwitches(pids)
+		wall := time.Since(start).Seconds()
+		rx1, _, err := linkPackets(lab.Host(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		sec := float64(t1-t0) / hz
+		pkts := rx1 - rx0
+		name := map[bool]string{true: "ReadBatch (recvmmsg)", false: "ReadFrom (recvmsg)"}[batch]
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f%% | %d | %.3f | %.1f |\n", name, sec, 100*sec/wall, pkts, sec/(float64(pkts)/10000), 100*float64(sw1-sw0)/float64(pkts))
+	}
+	if err := os.WriteFile(outPath(t, "cpufloor.md"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote cpufloor.md in %s:\n%s", *outFlag, b.String())
 }
 
 func parseIntervals(t *testing.T) []time.Duration {
