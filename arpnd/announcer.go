@@ -142,9 +142,11 @@ type platform interface {
 	// if the Announcer does not handle vr. Called with the lock held.
 	linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.HardwareAddr) (*link, error)
 	// take and release assign and remove the virtual addresses where the
-	// platform does that (ModeMacvlan).
+	// platform does that (ModeMacvlan). release with down set means vr
+	// is no longer master: the platform stops sending from its interface
+	// (ModeMacvlan sets the macvlan down); without, a new Take follows.
 	take(l *link, vr *vrState) error
-	release(l *link, vr *vrState) error
+	release(l *link, vr *vrState, down bool) error
 	// close releases every link and interface it made.
 	close() error
 }
@@ -222,9 +224,9 @@ func (p *connPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.
 	}
 	return p.l, nil
 }
-func (p *connPlatform) take(*link, *vrState) error    { return nil }
-func (p *connPlatform) release(*link, *vrState) error { return nil }
-func (p *connPlatform) close() error                  { return closeConns(p.l) }
+func (p *connPlatform) take(*link, *vrState) error          { return nil }
+func (p *connPlatform) release(*link, *vrState, bool) error { return nil }
+func (p *connPlatform) close() error                        { return closeConns(p.l) }
 
 func closeConns(l *link) error {
 	var errs []error
@@ -302,7 +304,8 @@ func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
 }
 
 // Take implements vrrp.Hook: vr became master. It cancels any pending
-// schedule of vr, assigns the addresses to the macvlan in ModeMacvlan, and
+// schedule of vr, sets the macvlan up and assigns the addresses to it in
+// ModeMacvlan, and
 // starts the responder for them. With Config.RouterAdvertisements it sends
 // the first Router Advertisement of an IPv6 virtual router and starts
 // their schedule. The announcements follow with Announce.
@@ -317,7 +320,7 @@ func (a *Announcer) Take(info vrrp.VRInfo) error {
 	a.stopRA(vr)
 	if vr.taken {
 		a.stopAnswering(vr)
-		if err := a.plat.release(vr.link, vr); err != nil {
+		if err := a.plat.release(vr.link, vr, false); err != nil {
 			a.logLimited("arpnd: release before a new takeover failed", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid, "err", err)
 		}
 	}
@@ -333,7 +336,8 @@ func (a *Announcer) Take(info vrrp.VRInfo) error {
 
 // Release implements vrrp.Hook: vr is no longer master. It cancels vr's
 // pending announcements, stops answering for its addresses and, in
-// ModeMacvlan, removes them from the macvlan. Router Advertisements stop
+// ModeMacvlan, sets the macvlan down and removes the addresses from it, so
+// that nothing leaves from the virtual MAC. Router Advertisements stop
 // without a final one (see the package documentation).
 func (a *Announcer) Release(info vrrp.VRInfo) error {
 	a.mu.Lock()
@@ -349,7 +353,7 @@ func (a *Announcer) Release(info vrrp.VRInfo) error {
 	if wasTaken {
 		a.stopAnswering(vr)
 		vr.taken = false
-		return a.plat.release(vr.link, vr)
+		return a.plat.release(vr.link, vr, true)
 	}
 	return nil
 }

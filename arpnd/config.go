@@ -30,12 +30,13 @@ const (
 	// whose MAC was set to the virtual MAC); otherwise use ModeMacvlan.
 	ModeVirtualMAC
 	// ModeMacvlan creates, per virtual router, a macvlan interface on
-	// Config.Interface that carries the virtual MAC, and assigns the
-	// virtual addresses to it while master (keepalived's use_vmac). The
-	// kernel then answers ARP / ND for them with the virtual MAC and
-	// receives traffic sent to it. Linux only; needs CAP_NET_ADMIN. See
-	// MacvlanName for the name and the package documentation for the
-	// sysctls it sets.
+	// Config.Interface that carries the virtual MAC, sets it up and
+	// assigns the virtual addresses to it while master (keepalived's
+	// use_vmac), and keeps it down while backup, so that only the master
+	// sends frames from the virtual MAC. The kernel answers ARP / ND for
+	// the addresses with the virtual MAC and receives traffic sent to it.
+	// Linux only; needs CAP_NET_ADMIN. See MacvlanName for the name and
+	// the package documentation for the sysctls it sets.
 	ModeMacvlan
 )
 

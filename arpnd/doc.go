@@ -57,22 +57,54 @@
 //
 // ModeMacvlan (Linux, CAP_NET_ADMIN) creates per virtual router a macvlan
 // named MacvlanName(parent ifindex, VRID, family), mode private (or bridge),
-// with the virtual MAC, and assigns the virtual addresses to it (/32,
-// /128 without DAD) between Take and Release; the kernel then answers ARP
-// and ND for them with the virtual MAC. The macvlan stays up while the
-// Announcer lives (a backup keeps it without addresses, as keepalived
-// does) and is deleted by Close. Set-up, as keepalived does it:
+// with the virtual MAC, on the first hook call for it. The macvlan is up
+// only between Take and Release: Take sets it up and assigns the virtual
+// addresses to it (/32, /128 without DAD), and the kernel then answers ARP
+// and ND for them with the virtual MAC; Release sets it down, then removes
+// the addresses. A backup keeps its macvlan down, without addresses, and
+// Close deletes it. Set-up:
 //
 //   - addrgenmode none on the macvlan: the EUI-64 link-local address of
 //     the shared virtual MAC would be the same on every router of the VRID;
 //   - for IPv6 a link-local address of its own, fe80::{parent EUI-64 with
-//     ff:fe replaced by 5e:VRID}, without DAD, as the source of its NAs;
+//     ff:fe replaced by 5e:VRID}, without DAD, as the source of its NAs,
+//     added at every Take (the kernel drops link-local addresses when a
+//     link goes down, even with keep_addr_on_down);
+//   - for IPv6 net.ipv6.conf.MACVLAN.accept_ra=0 and router_solicitations=0:
+//     it is a router's interface, which neither solicits routers nor
+//     configures itself from advertisements (a prefix would give it an
+//     EUI-64 address of the virtual MAC, the same on every router);
+//   - for IPv4 net.ipv6.conf.MACVLAN.disable_ipv6=1: no IPv6 at all, so no
+//     MLD from the IPv4 virtual MAC (a router with forwarding on joins
+//     ff02::2 on every interface);
 //   - net.ipv4.conf.MACVLAN.arp_ignore=1, so the macvlan answers only for
 //     its own addresses (not the parent's). arp_filter is left off: with
 //     the virtual address as a /32 the route back to the asker goes out
 //     of the parent, and arp_filter=1 would silence the macvlan;
 //   - net.ipv4.conf.PARENT.arp_ignore=1, so the parent does not answer for
-//     the virtual addresses with its own MAC; restored by Close.
+//     the virtual addresses with its own MAC; restored by Close. The
+//     macvlan's own sysctls go with it.
+//
+// Why down: the virtual MAC belongs to the master alone (RFC 9568 section
+// 7.3: the Active Router sends its advertisements from it so that bridges
+// learn where it is; sections 8.1.2 and 8.2.2: the Active Router answers
+// ARP and ND with it; section 6.4.2: a Backup must not forward frames sent
+// to it). A switch learns the port of a MAC from every frame it sees with
+// that source, so one frame from a backup's macvlan (an MLD report
+// answering a querier's MLD query, an IGMP report, a Router Solicitation,
+// the MLD report that leaving a solicited-node group sends) would send the
+// virtual router's traffic to the backup until the master's next frame.
+// With the link up, the kernel sends such frames on its own for as long
+// as the interface has IPv6 or multicast memberships: router_solicitations
+// and force_mld_version cannot stop MLD, and a program on the host may
+// join groups there. A down interface transmits nothing (the kernel
+// refuses to queue frames on it, packet sockets fail with ENETDOWN), and
+// Release sets the link down before removing the addresses, so not even
+// the MLD leave of the addresses goes out. Setting the link up again is a
+// few netlink requests (well under a millisecond in tests), made by Take,
+// which vrrp.Router calls after the advertisement that ends the election;
+// the first gratuitous ARPs / NAs follow in Announce. Announcements,
+// including an Announce without Take, go out only while the macvlan is up.
 //
 // The macvlan receives traffic whose return route leaves by the parent: a
 // strict reverse-path filter (rp_filter=1 in net.ipv4.conf.all, which

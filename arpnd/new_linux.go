@@ -24,9 +24,9 @@ import (
 // New returns an Announcer for the real interfaces of this host. It opens
 // AF_PACKET sockets (CAP_NET_RAW) on Config.Interface at once, or on each
 // interface a virtual router names on first use when Config.Interface is
-// empty. In ModeMacvlan it creates, on the first Take of each virtual
-// router, a macvlan named by MacvlanName (CAP_NET_ADMIN), see the package
-// documentation.
+// empty. In ModeMacvlan it creates, on the first hook call for each
+// virtual router, a macvlan named by MacvlanName (CAP_NET_ADMIN), up only
+// between Take and Release; see the package documentation.
 //
 // The Announcer stays in the network namespace of the thread that called
 // New: it opens sockets, creates macvlans and writes sysctls there even
@@ -113,6 +113,9 @@ type macvlan struct {
 	l      *link
 	nl     netlink.Link
 	parent string
+	// ll is the link-local address of an IPv6 virtual router's macvlan
+	// (invalid for IPv4).
+	ll netip.Addr
 }
 
 type savedSysctl struct {
@@ -154,6 +157,25 @@ func (c rawConn) mreq(mac net.HardwareAddr, add bool) error {
 	}
 	return nil
 }
+
+// clearError reads and so clears the socket's pending error. The kernel
+// sets ENETDOWN on a packet socket when its interface goes down, and the
+// next send (or receive) fails with it even after the interface came back
+// up; the macvlan's sockets have no reader to take it.
+func (c rawConn) clearError() {
+	sc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = sc.Control(func(fd uintptr) {
+		_, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	})
+}
+
+// isNetDown reports whether err is the ENETDOWN a packet socket returns
+// once when its interface goes down; the socket works again when the
+// interface comes back up.
+func isNetDown(err error) bool { return errors.Is(err, unix.ENETDOWN) }
 
 func boundIndex(fd int) (int, error) {
 	sa, err := unix.Getsockname(fd)
@@ -320,12 +342,13 @@ func (p *linuxPlatform) linkForNS(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac 
 	return m.l, nil
 }
 
-// createMacvlan makes the macvlan of a virtual router: the virtual MAC, no
-// automatic IPv6 link-local address (addrgenmode none: every router of the
-// VRID would otherwise generate the same EUI-64 address from the shared
-// virtual MAC, and DAD would fail on all but one), a link-local address of
-// its own for IPv6 virtual routers, arp_ignore=1 on the macvlan and on the
-// parent.
+// createMacvlan makes the macvlan of a virtual router, down: the virtual
+// MAC, no automatic IPv6 link-local address (addrgenmode none: every
+// router of the VRID would otherwise generate the same EUI-64 address from
+// the shared virtual MAC, and DAD would fail on all but one), the IPv6
+// sysctls of macvlanSysctls, arp_ignore=1 on the macvlan and on the
+// parent. take sets it up (and adds the link-local address of an IPv6
+// virtual router), release sets it down again.
 func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vmac net.HardwareAddr) (m *macvlan, err error) {
 	pl, err := netlink.LinkByName(parent)
 	if err != nil {
@@ -366,6 +389,17 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err := netlink.LinkSetIP6AddrGenMode(nll, nl.IN6_ADDR_GEN_MODE_NONE); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
 		return nil, fmt.Errorf("arpnd: macvlan %q: addrgenmode none: %w", name, err)
 	}
+	// Before the link is ever up, so that the kernel never acts on the
+	// defaults. They go with the macvlan: Close need not restore them.
+	for _, s := range macvlanSysctls(key.v6) {
+		path := filepath.Join("/proc/sys/net/ipv6/conf", name, s.k)
+		if err := writeSysctl(path, s.v); err != nil {
+			if !key.v6 && errors.Is(err, os.ErrNotExist) {
+				continue // no IPv6 in this kernel: nothing to silence
+			}
+			return nil, err
+		}
+	}
 	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", name, "arp_ignore"), "1"); err != nil {
 		return nil, err
 	}
@@ -377,16 +411,6 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 			p.restoreParentSysctl(parent, "arp_ignore")
 		}
 	}()
-	if err := netlink.LinkSetUp(nll); err != nil {
-		return nil, privErr(name, "set up", "CAP_NET_ADMIN", err)
-	}
-	if key.v6 {
-		ll := macvlanLinkLocal(pl.Attrs().HardwareAddr, key.vrid)
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD, Scope: unix.RT_SCOPE_LINK}
-		if err := netlink.AddrAdd(nll, a); err != nil {
-			return nil, privErr(name, "add link-local "+ll.String(), "CAP_NET_ADMIN", err)
-		}
-	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
@@ -395,7 +419,29 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err != nil {
 		return nil, err
 	}
-	return &macvlan{l: l, nl: nll, parent: parent}, nil
+	m = &macvlan{l: l, nl: nll, parent: parent}
+	if key.v6 {
+		m.ll = macvlanLinkLocal(pl.Attrs().HardwareAddr, key.vrid)
+		l.ifi.LinkLocal = m.ll
+	}
+	return m, nil
+}
+
+type sysctl struct{ k, v string }
+
+// macvlanSysctls are the net.ipv6.conf.MACVLAN settings of a new macvlan.
+// An IPv4 virtual router's macvlan gets no IPv6 at all (disable_ipv6=1):
+// it would otherwise join ff02::2 on a router (forwarding=1) and send MLD
+// reports for it from the IPv4 virtual MAC. An IPv6 virtual router's
+// macvlan is a router interface: it does not solicit routers
+// (router_solicitations=0) nor learn routes or SLAAC addresses from
+// advertisements (accept_ra=0; a prefix would make an EUI-64 address of
+// the virtual MAC, the same on every router of the VRID).
+func macvlanSysctls(v6 bool) []sysctl {
+	if !v6 {
+		return []sysctl{{"disable_ipv6", "1"}}
+	}
+	return []sysctl{{"accept_ra", "0"}, {"router_solicitations", "0"}}
 }
 
 // macvlanLinkLocal returns the link-local address of a macvlan: the
@@ -456,8 +502,9 @@ func vipNet(ip netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(bits, bits)}
 }
 
-// take assigns the virtual addresses to the macvlan (a /32 or /128,
-// without DAD: the backups do not hold them).
+// take sets the macvlan up, adds its link-local address (IPv6) and
+// assigns the virtual addresses to it (a /32 or /128, without DAD: the
+// backups do not hold them).
 func (p *linuxPlatform) take(l *link, vr *vrState) error {
 	return p.do(func() error { return p.takeNS(vr) })
 }
@@ -467,30 +514,56 @@ func (p *linuxPlatform) takeNS(vr *vrState) error {
 	if !ok {
 		return nil
 	}
+	name := m.nl.Attrs().Name
+	if err := netlink.LinkSetUp(m.nl); err != nil {
+		return privErr(name, "set up", "CAP_NET_ADMIN", err)
+	}
+	// The sockets may hold the ENETDOWN of the last release.
+	for _, c := range []PacketConn{m.l.arp, m.l.nd} {
+		if rc, ok := c.(rawConn); ok {
+			rc.clearError()
+		}
+	}
 	var errs []error
+	if m.ll.IsValid() {
+		// Link-local addresses do not survive a link down, not even with
+		// keep_addr_on_down; AddrReplace also covers a link left up.
+		ll := &netlink.Addr{IPNet: &net.IPNet{IP: m.ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD, Scope: unix.RT_SCOPE_LINK}
+		if err := netlink.AddrReplace(m.nl, ll); err != nil {
+			errs = append(errs, privErr(name, "add link-local "+m.ll.String(), "CAP_NET_ADMIN", err))
+		}
+	}
 	for _, ip := range vr.addrs {
 		ad := &netlink.Addr{IPNet: vipNet(ip.WithZone(""))}
 		if vr.key.v6 {
 			ad.Flags = unix.IFA_F_NODAD
 		}
 		if err := netlink.AddrReplace(m.nl, ad); err != nil {
-			errs = append(errs, privErr(m.nl.Attrs().Name, "add "+ip.String(), "CAP_NET_ADMIN", err))
+			errs = append(errs, privErr(name, "add "+ip.String(), "CAP_NET_ADMIN", err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// release removes them.
-func (p *linuxPlatform) release(l *link, vr *vrState) error {
-	return p.do(func() error { return p.releaseNS(vr) })
+// release removes the virtual addresses; with down (vr is no longer
+// master) it first sets the macvlan down, so that a backup sends nothing
+// from the virtual MAC, not even the MLD reports of removing the
+// addresses (see the package documentation).
+func (p *linuxPlatform) release(l *link, vr *vrState, down bool) error {
+	return p.do(func() error { return p.releaseNS(vr, down) })
 }
 
-func (p *linuxPlatform) releaseNS(vr *vrState) error {
+func (p *linuxPlatform) releaseNS(vr *vrState, down bool) error {
 	m, ok := p.macvlans[vr.key]
 	if !ok {
 		return nil
 	}
 	var errs []error
+	if down {
+		if err := netlink.LinkSetDown(m.nl); err != nil {
+			errs = append(errs, privErr(m.nl.Attrs().Name, "set down", "CAP_NET_ADMIN", err))
+		}
+	}
 	for _, ip := range vr.addrs {
 		err := netlink.AddrDel(m.nl, &netlink.Addr{IPNet: vipNet(ip.WithZone(""))})
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {

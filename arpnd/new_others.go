@@ -17,3 +17,7 @@ func New(cfg Config) (*Announcer, error) {
 func MacvlanName(ifindex int, vrid uint8, ipv6 bool) (string, error) {
 	return macvlanName(ifindex, vrid, ipv6)
 }
+
+// isNetDown reports whether err says the interface is down; only Linux
+// packet sockets report it.
+func isNetDown(error) bool { return false }

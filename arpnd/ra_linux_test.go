@@ -3,7 +3,11 @@
 package arpnd
 
 import (
+	"net"
+	"net/netip"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -56,4 +60,37 @@ func TestBPFICMPv6(t *testing.T) {
 			}
 		}
 	}
+}
+
+// netDownConn fails its first reads with ENETDOWN, as a packet socket
+// does once when its interface goes down (a macvlan at Release).
+type netDownConn struct {
+	*fakeConn
+	downs atomic.Int32
+}
+
+func (c *netDownConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.downs.Add(-1) >= 0 {
+		return 0, nil, unix.ENETDOWN
+	}
+	return c.fakeConn.ReadFrom(b)
+}
+
+// TestReaderSurvivesNetDown: the responder keeps reading after ENETDOWN
+// (twice in a row: the second one pauses), where other errors stop it.
+func TestReaderSurvivesNetDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ac := &netDownConn{fakeConn: newFakeConn()}
+		ac.downs.Store(2)
+		a, err := NewConn(Config{Responder: true, MasterRepeat: -1}, testIfi, ac, newFakeConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		takeover(t, a, vr4("192.0.2.10"))
+		synctest.Wait()
+		if got := exchange(ac.fakeConn, arpRequest(1, netip.MustParseAddr("192.0.2.99"), vip4)); len(got) != 1 {
+			t.Errorf("answers after ENETDOWN: %d, want 1", len(got))
+		}
+	})
 }

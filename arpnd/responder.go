@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/mdlayher/packet"
 )
@@ -49,11 +50,27 @@ func (a *Announcer) startReaders(l *link, arp, nd bool) {
 	}
 }
 
+// netDownPause spaces the reads of a connection that keeps failing with
+// ENETDOWN.
+const netDownPause = 50 * time.Millisecond
+
 func (a *Announcer) readLoop(l *link, c PacketConn) {
 	defer a.wg.Done()
 	buf := make([]byte, 1600)
+	netDown := false
 	for {
 		n, _, err := c.ReadFrom(buf)
+		if err != nil && isNetDown(err) {
+			// The interface went down (a ModeMacvlan macvlan does at
+			// every Release): the socket reports it once and receives
+			// again once the interface is up. Pause if it repeats.
+			if netDown {
+				time.Sleep(netDownPause)
+			}
+			netDown = true
+			continue
+		}
+		netDown = false
 		if err != nil {
 			a.mu.Lock()
 			closed := a.closed
