@@ -94,8 +94,9 @@ func TestMeasure(t *testing.T) {
 
 // measureFloor measures the receive floor: a vrrpd master with n virtual
 // routers on host 1 and, on host 2, rxfloor (internal/measure/rxfloor),
-// which only reads the advertisements with transport/raw, in batches and
-// one at a time. Whatever a backup built on this transport and the Go
+// which only reads the advertisements with transport/raw: through the
+// receive ring, and on the protocol-112 socket (Config.NoRing) in batches
+// and one at a time. Whatever a backup built on this transport and the Go
 // runtime does, it pays at least this. Writes cpufloor.md.
 func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Duration) {
 	lab := netlab.New(t, "mf", 2)
@@ -111,8 +112,16 @@ func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Durat
 	fmt.Fprintf(&b, "### Receive floor: %d virtual routers at %v, VRRPv3 over IPv4, %v window\n\n", n, interval, window)
 	fmt.Fprintf(&b, "vrrpd master (priority 200) on host 1; on host 2 `rxfloor` reads the advertisements with transport/raw and does nothing else. CPU = utime+stime of rxfloor. %s, load average %s.\n\n", machine(), loadavg())
 	b.WriteString("| reader | CPU s | % of a core | adverts | CPU s per 10,000 adverts | context switches per 100 adverts |\n|---|---|---|---|---|---|\n")
-	for _, batch := range []bool{true, false} {
-		cmd := lab.Host(2).Command(context.Background(), bin, "-iface", lab.Host(2).Iface, "-batch="+strconv.FormatBool(batch))
+	for _, mode := range []struct {
+		name        string
+		ring, batch bool
+	}{
+		{"ring, ReadBatch", true, true},
+		{"socket (NoRing), ReadBatch: recvmmsg", false, true},
+		{"socket (NoRing), ReadFrom: recvmsg", false, false},
+	} {
+		cmd := lab.Host(2).Command(context.Background(), bin, "-iface", lab.Host(2).Iface,
+			"-batch="+strconv.FormatBool(mode.batch), "-ring="+strconv.FormatBool(mode.ring))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -143,8 +152,7 @@ func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Durat
 		_ = cmd.Wait()
 		sec := float64(t1-t0) / hz
 		pkts := rx1 - rx0
-		name := map[bool]string{true: "ReadBatch (recvmmsg)", false: "ReadFrom (recvmsg)"}[batch]
-		fmt.Fprintf(&b, "| %s | %.2f | %.2f%% | %d | %.3f | %.1f |\n", name, sec, 100*sec/wall, pkts, sec/(float64(pkts)/10000), 100*float64(sw1-sw0)/float64(pkts))
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f%% | %d | %.3f | %.1f |\n", mode.name, sec, 100*sec/wall, pkts, sec/(float64(pkts)/10000), 100*float64(sw1-sw0)/float64(pkts))
 	}
 	if err := os.WriteFile(outPath(t, "cpufloor.md"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

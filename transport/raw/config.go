@@ -23,6 +23,26 @@
 // unicast_peer), WriteTo sends a copy to each peer instead of the group
 // and ReadFrom accepts packets only from the peers.
 //
+// # Receive ring
+//
+// Listen and ListenMulti receive through a TPACKET_V3 ring: an AF_PACKET
+// socket whose kernel filter keeps only VRRP packets, with a memory-mapped
+// ring of blocks that the kernel fills and hands over a block at a time,
+// when the block is full or 1 ms after its first packet. The reader is
+// woken about once per burst of advertisements (a master of 255 virtual
+// routers sends them together) instead of once per packet, which is most
+// of what receiving costs: see BENCHMARKS.md. Each packet carries its
+// kernel arrival time (transport.Meta.Time), from which vrrp.Router counts
+// the timers a packet restarts, so the hand-over delay does not move the
+// protocol's timing; it only delays the reaction to a packet by up to
+// 1 ms. The protocol-112 socket still sends and joins the multicast
+// groups, with a socket filter that keeps the kernel from queueing
+// received packets on it as well. The ring never sees the host's own
+// packets, and it sees IP packets before reassembly: a fragmented
+// advertisement (IPv6 with more than about 90 addresses on a 1500-byte
+// link) is dropped and counted in Stats.Truncated. Config.NoRing receives
+// on the protocol-112 socket instead; New always does.
+//
 // # Checksums
 //
 // The transport neither computes nor verifies VRRP checksums, for either
@@ -69,6 +89,14 @@ type Config struct {
 	// but the kernel does not isolate the socket from other links. The
 	// zero value binds. ListenMulti sockets are never bound.
 	NoBindToDevice bool
+	// NoRing, if true, receives on the protocol-112 socket itself, one
+	// recvmsg per packet through the Go runtime's poller, instead of a
+	// TPACKET_V3 receive ring (see "Receive ring" in the package
+	// documentation). The ring wakes the reader about once per burst of
+	// packets rather than per packet, and hands them over up to 1 ms
+	// late (with their arrival times); the socket reassembles fragmented
+	// advertisements, which the ring drops. New never uses a ring.
+	NoRing bool
 	// Logger receives debug records about dropped packets. If nil,
 	// nothing is logged.
 	Logger *slog.Logger

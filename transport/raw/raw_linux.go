@@ -51,6 +51,14 @@ type Conn struct {
 	// keepOwn disables the own-source filter (tests only).
 	keepOwn bool
 
+	// ring, if not nil, is where packets are received (ring_linux.go);
+	// ipc then only sends. one is ReadFrom's message for it.
+	ring   *ring
+	one    [1]transport.Message
+	rms    []transport.Message // ringRead's messages (under rmu)
+	rk     int                 // how many of rms are filled
+	ringFn func(uintptr) bool
+
 	mu     sync.RWMutex
 	ifaces map[int]*ifaceState
 
@@ -127,6 +135,21 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
+	if !cfg.NoRing {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			c.Close()
+			return nil, opError(ifname, "interface", err)
+		}
+		index := ifi.Index
+		if cfg.NoBindToDevice {
+			index = 0 // every interface, filtered by index like ListenMulti
+		}
+		if err := c.openRing(index, ifname); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if err := c.Join(ifname); err != nil {
 		c.Close()
 		return nil, err
@@ -160,6 +183,12 @@ func ListenMulti(family int, cfg *Config) (*Conn, error) {
 	if err != nil {
 		ipc.Close()
 		return nil, err
+	}
+	if !c.NoRing {
+		if err := rc.openRing(0, ""); err != nil {
+			rc.Close()
+			return nil, err
+		}
 	}
 	return rc, nil
 }
@@ -443,12 +472,51 @@ func (c *Conn) Stats() Stats {
 	}
 }
 
-// SetReadDeadline sets the deadline for ReadFrom, as net.Conn does.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
+// SetReadDeadline sets the deadline for ReadFrom and ReadBatch, as
+// net.Conn does.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.ring != nil {
+		return c.ring.f.SetReadDeadline(t)
+	}
+	return c.ipc.SetReadDeadline(t)
+}
 
-// Close closes the socket; a blocked ReadFrom returns an error matching
-// net.ErrClosed.
-func (c *Conn) Close() error { return c.ipc.Close() }
+// Close closes the sockets; a blocked ReadFrom or ReadBatch returns an
+// error matching net.ErrClosed.
+func (c *Conn) Close() error {
+	var rerr error
+	if c.ring != nil {
+		rerr = c.ring.close()
+		// The reader has left once rmu is free: unmap the ring then.
+		c.rmu.Lock()
+		if err := c.ring.unmap(); err != nil && rerr == nil {
+			rerr = err
+		}
+		c.rmu.Unlock()
+	}
+	return errors.Join(c.ipc.Close(), rerr)
+}
+
+// openRing makes the Conn receive through a TPACKET_V3 ring on interface
+// ifindex (0: all), and stops ipc from receiving.
+func (c *Conn) openRing(ifindex int, ifname string) error {
+	r, err := openRing(c.family, ifindex, ifname)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := c.rc.Control(func(s uintptr) {
+		prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}} // accept nothing
+		ferr = unix.SetsockoptSockFprog(int(s), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &prog[0]})
+	}); err != nil || ferr != nil {
+		r.close()
+		r.unmap()
+		return opError(ifname, "socket filter", errors.Join(err, ferr))
+	}
+	c.ring = r
+	c.ringFn = c.ringFill
+	return nil
+}
 
 func (c *Conn) ifaceLocked(ifIndex int) (*ifaceState, error) {
 	if ifIndex == 0 {
@@ -537,6 +605,16 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if c.ring != nil {
+		c.one[0] = transport.Message{Buf: b}
+		_, err := c.ringRead(c.one[:])
+		m := c.one[0]
+		c.one[0] = transport.Message{}
+		if err != nil {
+			return 0, transport.Meta{}, err
+		}
+		return len(m.Buf), m.Meta, nil
+	}
 	for {
 		c.slot.prepare(c.family, &c.msg, b)
 		c.rn, c.rerrno = 0, 0
@@ -575,6 +653,9 @@ func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if c.ring != nil {
+		return c.ringRead(ms)
+	}
 	if c.bslots == nil {
 		c.bslots = make([]rslot, maxBatch)
 		c.bmsgs = make([]mmsghdr, maxBatch)
@@ -680,7 +761,16 @@ func (c *Conn) finish(s *rslot, h *unix.Msghdr, b []byte, n int) (int, transport
 	}
 	m.IfIndex = info.ifIndex
 	m.Time = info.time
+	if !c.admit(&m) {
+		return 0, transport.Meta{}, false
+	}
+	return n, m, true
+}
 
+// admit applies the transport's filters to a received packet's metadata
+// (the interface joined, not our own, from a peer in unicast mode), zones
+// a link-local source to its interface, and counts a drop.
+func (c *Conn) admit(m *transport.Meta) bool {
 	c.mu.RLock()
 	st := c.ifaces[m.IfIndex]
 	var reason *atomic.Uint64
@@ -699,9 +789,9 @@ func (c *Conn) finish(s *rslot, h *unix.Msghdr, b []byte, n int) (int, transport
 	c.mu.RUnlock()
 	if reason != nil {
 		c.drop(reason, why, m.IfIndex, m.Src)
-		return 0, transport.Meta{}, false
+		return false
 	}
-	return n, m, true
+	return true
 }
 
 func containsAddr(as []netip.Addr, a netip.Addr) bool {

@@ -173,12 +173,46 @@ func TestMulticast(t *testing.T) {
 }
 
 // TestOwnFilter turns multicast loopback back on, so that the kernel hands
-// host 1 its own packets, and checks the source filter drops them.
+// host 1 its own packets on the protocol-112 socket (NoRing), and checks
+// the source filter drops them. The receive ring never sees them: the
+// kernel gives AF_PACKET sockets neither outgoing nor looped-back packets.
 func TestOwnFilter(t *testing.T) {
 	forFamilies(t, func(t *testing.T, fam int) {
+		t.Run("socket", func(t *testing.T) { testOwnFilter(t, fam) })
+		t.Run("ring", func(t *testing.T) {
+			lab := netlab.New(t, "tq", 2)
+			c1 := listen(t, lab.Host(1), &Config{Family: fam})
+			c2 := listen(t, lab.Host(2), &Config{Family: fam})
+			var err error
+			if fam == 4 {
+				err = c1.p4.SetMulticastLoopback(true)
+			} else {
+				err = c1.p6.SetMulticastLoopback(true)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c1.keepOwn = true // not even the filter's help
+			if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c2.WriteTo(vecB, transport.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			_, m := recv(t, c1, "h1")
+			if m.Src != srcOf(lab.Host(2), fam) {
+				t.Errorf("h1 read a packet from %v, want host 2", m.Src)
+			}
+			expectNothing(t, c1, "h1")
+		})
+	})
+}
+
+func testOwnFilter(t *testing.T, fam int) {
+	{
 		lab := netlab.New(t, "to", 2)
-		c1 := listen(t, lab.Host(1), &Config{Family: fam})
-		c2 := listen(t, lab.Host(2), &Config{Family: fam})
+		c1 := listen(t, lab.Host(1), &Config{Family: fam, NoRing: true})
+		c2 := listen(t, lab.Host(2), &Config{Family: fam, NoRing: true})
 		var err error
 		if fam == 4 {
 			err = c1.p4.SetMulticastLoopback(true)
@@ -211,7 +245,7 @@ func TestOwnFilter(t *testing.T) {
 		if m.Src != srcOf(lab.Host(1), fam) {
 			t.Errorf("keepOwn: h1 read a packet from %v, want its own", m.Src)
 		}
-	})
+	}
 }
 
 func TestUnicast(t *testing.T) {

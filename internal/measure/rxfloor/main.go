@@ -4,7 +4,7 @@
 // backup side of the CPU measurement (TestMeasure/CPUFloor) to separate
 // what receiving costs from what vrrp.Router adds.
 //
-//	rxfloor -iface eth0 [-batch=false]
+//	rxfloor -iface eth0 [-batch=false] [-ring=false]
 package main
 
 import (
@@ -21,9 +21,10 @@ import (
 
 func main() {
 	iface := flag.String("iface", "eth0", "interface to listen on (VRRPv3 over IPv4 multicast)")
-	batch := flag.Bool("batch", true, "read with ReadBatch (recvmmsg); false: ReadFrom (recvmsg)")
+	batch := flag.Bool("batch", true, "read with ReadBatch; false: ReadFrom")
+	ring := flag.Bool("ring", true, "receive through the TPACKET_V3 ring; false: on the protocol-112 socket (recvmmsg / recvmsg)")
 	flag.Parse()
-	c, err := raw.Listen(*iface, nil)
+	c, err := raw.Listen(*iface, &raw.Config{NoRing: !*ring})
 	if err != nil {
 		log.Fatal(err)
 	}
