@@ -60,6 +60,10 @@ type Instance struct {
 	Src netip.Addr
 	// VMAC uses arpnd's macvlan mode (keepalived's use_vmac).
 	VMAC bool
+	// Ring receives through transport/raw's TPACKET_V3 ring (raw.Config.Ring):
+	// far less CPU with many virtual routers, but the host firewall does
+	// not apply to the advertisements received.
+	Ring bool
 	// Checksum is the VRRPv3-over-IPv4 checksum form to send;
 	// ChecksumUnknown for VRRPv2 and IPv6, where there is no choice.
 	Checksum packet.Checksum
@@ -199,6 +203,7 @@ type rawInstance struct {
 	Peers          []string            `toml:"peers"`
 	Src            string              `toml:"src"`
 	VMAC           bool                `toml:"vmac"`
+	Ring           bool                `toml:"ring"`
 	Checksum       string              `toml:"checksum"`
 	Notify         string              `toml:"notify"`
 	VIPs           []string            `toml:"vips"`
@@ -256,6 +261,7 @@ var flagNames = map[string]string{
 	"peers":         "-peer",
 	"src":           "-src",
 	"vmac":          "-vmac",
+	"ring":          "-ring",
 	"checksum":      "-checksum",
 	"vips":          "VIP argument",
 	"log_level":     "-log-level",
@@ -275,7 +281,7 @@ func (k keyNamer) err(key, value, allowed string) error {
 const usage = `usage:
   vrrpd -iface IFACE -vrid N [-priority P] [-version 2|3] [-interval DURATION]
         [-nopreempt] [-preempt-delay DURATION] [-accept] [-auth-pass SECRET]
-        [-peer ADDR]... [-src ADDR] [-vmac] [-checksum rfc9568|pseudo]
+        [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
         [-notify CMD] [-status ADDR] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR] [-log-level LEVEL] [-notify CMD]
 
@@ -313,6 +319,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.Var(&peers, "peer", "unicast peer `address` (repeat for several)")
 	fs.StringVar(&ri.Src, "src", "", "source `address` of advertisements")
 	fs.BoolVar(&ri.VMAC, "vmac", false, "use a macvlan with the virtual MAC (keepalived's use_vmac)")
+	fs.BoolVar(&ri.Ring, "ring", false, "receive through a TPACKET_V3 ring: less CPU, but the host firewall does not filter received advertisements")
 	fs.StringVar(&ri.Checksum, "checksum", "", "VRRPv3 IPv4 checksum: pseudo (keepalived, default) or rfc9568")
 	fs.StringVar(&ri.Notify, "notify", "", "`command` run on every transition: CMD INSTANCE NAME STATE PRIORITY")
 	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR` (host:port or unix:/path)")
@@ -335,7 +342,7 @@ func parseFlags(args []string) (Config, error) {
 	var cfg Config
 	if file != "" {
 		for _, name := range []string{"iface", "vrid", "priority", "version", "interval", "nopreempt",
-			"preempt-delay", "accept", "auth-pass", "peer", "src", "vmac", "checksum"} {
+			"preempt-delay", "accept", "auth-pass", "peer", "src", "vmac", "ring", "checksum"} {
 			if set[name] {
 				return Config{}, k.err("-"+name, "", "no -"+name+" with -config: put it in the file")
 			}
@@ -647,6 +654,7 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 		NoPreempt: ri.NoPreempt,
 		Accept:    ri.Accept,
 		VMAC:      ri.VMAC,
+		Ring:      ri.Ring,
 		Notify:    ri.Notify,
 		AuthPass:  ri.AuthPass,
 		Priority:  vrrp.DefaultPriority,

@@ -46,14 +46,14 @@ func TestParseFlags(t *testing.T) {
 		name: "everything v3",
 		args: []string{"-iface", "eth1", "-vrid", "7", "-priority", "255", "-interval", "10ms", "-nopreempt",
 			"-preempt-delay", "5s", "-accept", "-peer", "10.0.0.2", "-peer", "10.0.0.3", "-src", "10.0.0.1",
-			"-vmac", "-checksum", "rfc9568", "-notify", "/bin/notify arg", "-status", "unix:/run/vrrpd.sock",
+			"-vmac", "-ring", "-checksum", "rfc9568", "-notify", "/bin/notify arg", "-status", "unix:/run/vrrpd.sock",
 			"-log-level", "debug", "10.0.0.100/24", "10.0.0.101"},
 		want: Config{LogLevel: slog.LevelDebug, Status: "unix:/run/vrrpd.sock", NotifyTimeout: defaultNotifyTimeout,
 			Instances: []Instance{{
 				Name: "VI_7", Interface: "eth1", VRID: 7, Priority: 255, Version: 3, Interval: 10 * time.Millisecond,
 				NoPreempt: true, PreemptDelay: 5 * time.Second, Accept: true,
 				Peers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")},
-				Src:   netip.MustParseAddr("10.0.0.1"), VMAC: true, Checksum: packet.ChecksumMessage,
+				Src:   netip.MustParseAddr("10.0.0.1"), VMAC: true, Ring: true, Checksum: packet.ChecksumMessage,
 				Notify: "/bin/notify arg", VIPs: pfx("10.0.0.100/24", "10.0.0.101"),
 			}}},
 	}, {

@@ -115,7 +115,7 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	if in.Family() == vrrp.IPv6 {
 		fam = 6
 	}
-	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Logger: s.log})
+	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Ring: in.Ring, Logger: s.log})
 	if err != nil {
 		return nil, 0, netip.Addr{}, err
 	}

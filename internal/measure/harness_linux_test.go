@@ -213,20 +213,29 @@ func (d *vrrpdProc) Stop() {
 	}
 }
 
-func vrrpdImpl(bin string) impl {
+func vrrpdImpl(bin string) impl { return vrrpdImplRing(bin, false) }
+
+// vrrpdImplRing is vrrpd, receiving through the TPACKET_V3 ring if ring
+// (-ring, ring = true).
+func vrrpdImplRing(bin string, ring bool) impl {
+	name, flags, key := "vrrpd", []string(nil), ""
+	if ring {
+		name, flags, key = "vrrpd -ring", []string{"-ring"}, "ring = true\n"
+	}
 	return impl{
-		name: "vrrpd",
+		name: name,
 		start: func(t *testing.T, h *netlab.Host, prio int, interval time.Duration) daemon {
-			return startVrrpdProc(t, bin, h, "-iface", h.Iface, "-vrid", "51", "-priority", strconv.Itoa(prio),
-				"-version", "3", "-interval", interval.String(), vip)
+			args := append([]string{"-iface", h.Iface, "-vrid", "51", "-priority", strconv.Itoa(prio),
+				"-version", "3", "-interval", interval.String()}, flags...)
+			return startVrrpdProc(t, bin, h, append(args, vip)...)
 		},
 		startMany: func(t *testing.T, h *netlab.Host, n, prio int, interval time.Duration) daemon {
 			dir := t.TempDir()
 			var b strings.Builder
 			b.WriteString("log_level = \"info\"\n")
 			for id := 1; id <= n; id++ {
-				fmt.Fprintf(&b, "\n[[instance]]\nname = \"VI_%d\"\ninterface = %q\nvrid = %d\npriority = %d\nversion = 3\ninterval = %q\nvips = [\"10.99.1.%d/32\"]\n",
-					id, h.Iface, id, prio, interval.String(), id)
+				fmt.Fprintf(&b, "\n[[instance]]\nname = \"VI_%d\"\ninterface = %q\nvrid = %d\npriority = %d\nversion = 3\ninterval = %q\nvips = [\"10.99.1.%d/32\"]\n%s",
+					id, h.Iface, id, prio, interval.String(), id, key)
 			}
 			conf := filepath.Join(dir, "vrrpd.toml")
 			if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {

@@ -25,23 +25,27 @@
 //
 // # Receive ring
 //
-// Listen and ListenMulti receive through a TPACKET_V3 ring: an AF_PACKET
-// socket whose kernel filter keeps only VRRP packets, with a memory-mapped
-// ring of blocks that the kernel fills and hands over a block at a time,
-// when the block is full or 1 ms after its first packet. The reader is
-// woken about once per burst of advertisements (a master of 255 virtual
-// routers sends them together) instead of once per packet, which is most
-// of what receiving costs: see BENCHMARKS.md. Each packet carries its
-// kernel arrival time (transport.Meta.Time), from which vrrp.Router counts
+// By default a Conn receives on its protocol-112 socket, one recvmsg per
+// packet through the Go runtime's poller, so every packet wakes the
+// process. With Config.Ring, Listen and ListenMulti receive through a
+// TPACKET_V3 ring instead: an AF_PACKET socket whose kernel filter keeps
+// only VRRP packets, with a memory-mapped ring of blocks that the kernel
+// fills and hands over a block at a time, when the block is full or 1 ms
+// after its first packet. The reader is then woken about once per burst
+// of advertisements (a master of 255 virtual routers sends them together)
+// instead of once per packet, which is most of what receiving costs: see
+// BENCHMARKS.md. Each packet carries its kernel arrival time
+// (transport.Meta.Time, on the socket too), from which vrrp.Router counts
 // the timers a packet restarts, so the hand-over delay does not move the
 // protocol's timing; it only delays the reaction to a packet by up to
 // 1 ms. The protocol-112 socket still sends and joins the multicast
 // groups, with a socket filter that keeps the kernel from queueing
 // received packets on it as well. The ring never sees the host's own
-// packets, and it sees IP packets before reassembly: a fragmented
-// advertisement (IPv6 with more than about 90 addresses on a 1500-byte
-// link) is dropped and counted in Stats.Truncated. Config.NoRing receives
-// on the protocol-112 socket instead; New always does.
+// packets; it sees IP packets before reassembly (a fragmented
+// advertisement, IPv6 with more than about 90 addresses on a 1500-byte
+// link, is dropped and counted in Stats.Truncated) and before the host
+// firewall (netfilter's input hooks): rules that drop VRRP do not stop it,
+// which is why it is not the default.
 //
 // # Checksums
 //
@@ -89,14 +93,17 @@ type Config struct {
 	// but the kernel does not isolate the socket from other links. The
 	// zero value binds. ListenMulti sockets are never bound.
 	NoBindToDevice bool
-	// NoRing, if true, receives on the protocol-112 socket itself, one
-	// recvmsg per packet through the Go runtime's poller, instead of a
-	// TPACKET_V3 receive ring (see "Receive ring" in the package
-	// documentation). The ring wakes the reader about once per burst of
-	// packets rather than per packet, and hands them over up to 1 ms
-	// late (with their arrival times); the socket reassembles fragmented
-	// advertisements, which the ring drops. New never uses a ring.
-	NoRing bool
+	// Ring, if true, makes Listen and ListenMulti receive through a
+	// TPACKET_V3 ring instead of on the protocol-112 socket (see "Receive
+	// ring" in the package documentation): about one wake-up per burst of
+	// advertisements instead of one per packet, a quarter of the CPU or
+	// less on a backup of many virtual routers, packets handed over up to
+	// 1 ms late (with their arrival times), no reassembly, and no host
+	// firewall: the ring sees packets before netfilter's input hooks, so
+	// nftables or iptables rules that drop VRRP do not apply to it. The
+	// zero value receives on the socket, as keepalived does. New never
+	// uses a ring.
+	Ring bool
 	// Logger receives debug records about dropped packets. If nil,
 	// nothing is logged.
 	Logger *slog.Logger

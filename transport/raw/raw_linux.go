@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -135,7 +136,7 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
-	if !cfg.NoRing {
+	if cfg.Ring {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			c.Close()
@@ -184,7 +185,7 @@ func ListenMulti(family int, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
-	if !c.NoRing {
+	if c.Ring {
 		if err := rc.openRing(0, ""); err != nil {
 			rc.Close()
 			return nil, err
@@ -498,11 +499,17 @@ func (c *Conn) Close() error {
 }
 
 // openRing makes the Conn receive through a TPACKET_V3 ring on interface
-// ifindex (0: all), and stops ipc from receiving.
+// ifindex (0: all), and stops ipc from receiving. A kernel without the
+// ring (before Linux 3.2, or without CONFIG_PACKET_MMAP-era support) is
+// not an error: the Conn then receives on ipc, and says so in the log.
 func (c *Conn) openRing(ifindex int, ifname string) error {
 	r, err := openRing(c.family, ifindex, ifname)
-	if err != nil {
+	if errors.Is(err, os.ErrPermission) {
 		return err
+	}
+	if err != nil {
+		c.log.Warn("transport: no receive ring, receiving on the protocol-112 socket", "interface", ifname, "err", err)
+		return nil
 	}
 	var ferr error
 	if err := c.rc.Control(func(s uintptr) {

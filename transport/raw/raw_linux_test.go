@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,11 @@ func checkTime(t *testing.T, who string, m transport.Meta, sent, read time.Time)
 // listen opens a Listen conn on host h's eth0, closed at cleanup.
 func listen(t *testing.T, h *netlab.Host, cfg *Config) *Conn {
 	t.Helper()
+	if ringTest(t) {
+		c := *cfg
+		c.Ring = true
+		cfg = &c
+	}
 	var c *Conn
 	if err := h.Do(func() (err error) {
 		c, err = Listen(h.Iface, cfg)
@@ -123,11 +129,24 @@ func vecOf(fam int) []byte {
 	return vecC
 }
 
-func forFamilies(t *testing.T, f func(t *testing.T, fam int)) {
+func forEachFamily(t *testing.T, f func(t *testing.T, fam int)) {
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) { f(t, fam) })
 	}
 }
+
+// forFamilies runs f for each family, receiving on the protocol-112
+// socket ("socket") and through the receive ring ("ring": listen sets
+// Config.Ring).
+func forFamilies(t *testing.T, f func(t *testing.T, fam int)) {
+	forEachFamily(t, func(t *testing.T, fam int) {
+		t.Run("socket", func(t *testing.T) { f(t, fam) })
+		t.Run("ring", func(t *testing.T) { f(t, fam) })
+	})
+}
+
+// ringTest reports whether t runs in forFamilies' ring mode.
+func ringTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/ring") }
 
 func TestMulticast(t *testing.T) {
 	forFamilies(t, func(t *testing.T, fam int) {
@@ -173,16 +192,16 @@ func TestMulticast(t *testing.T) {
 }
 
 // TestOwnFilter turns multicast loopback back on, so that the kernel hands
-// host 1 its own packets on the protocol-112 socket (NoRing), and checks
+// host 1 its own packets on the protocol-112 socket, and checks
 // the source filter drops them. The receive ring never sees them: the
 // kernel gives AF_PACKET sockets neither outgoing nor looped-back packets.
 func TestOwnFilter(t *testing.T) {
-	forFamilies(t, func(t *testing.T, fam int) {
+	forEachFamily(t, func(t *testing.T, fam int) {
 		t.Run("socket", func(t *testing.T) { testOwnFilter(t, fam) })
 		t.Run("ring", func(t *testing.T) {
 			lab := netlab.New(t, "tq", 2)
-			c1 := listen(t, lab.Host(1), &Config{Family: fam})
-			c2 := listen(t, lab.Host(2), &Config{Family: fam})
+			c1 := listen(t, lab.Host(1), &Config{Family: fam, Ring: true})
+			c2 := listen(t, lab.Host(2), &Config{Family: fam, Ring: true})
 			var err error
 			if fam == 4 {
 				err = c1.p4.SetMulticastLoopback(true)
@@ -211,8 +230,8 @@ func TestOwnFilter(t *testing.T) {
 func testOwnFilter(t *testing.T, fam int) {
 	{
 		lab := netlab.New(t, "to", 2)
-		c1 := listen(t, lab.Host(1), &Config{Family: fam, NoRing: true})
-		c2 := listen(t, lab.Host(2), &Config{Family: fam, NoRing: true})
+		c1 := listen(t, lab.Host(1), &Config{Family: fam})
+		c2 := listen(t, lab.Host(2), &Config{Family: fam})
 		var err error
 		if fam == 4 {
 			err = c1.p4.SetMulticastLoopback(true)

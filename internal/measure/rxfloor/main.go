@@ -24,7 +24,7 @@ func main() {
 	batch := flag.Bool("batch", true, "read with ReadBatch; false: ReadFrom")
 	ring := flag.Bool("ring", true, "receive through the TPACKET_V3 ring; false: on the protocol-112 socket (recvmmsg / recvmsg)")
 	flag.Parse()
-	c, err := raw.Listen(*iface, &raw.Config{NoRing: !*ring})
+	c, err := raw.Listen(*iface, &raw.Config{Ring: *ring})
 	if err != nil {
 		log.Fatal(err)
 	}
