@@ -73,7 +73,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestIntegrationFailover and TestIntegrationIPv6 run with the default
+// receive path and with -ring (transport/raw's TPACKET_V3 ring).
 func TestIntegrationFailover(t *testing.T) {
+	t.Run("socket", func(t *testing.T) { testFailover(t) })
+	t.Run("ring", func(t *testing.T) { testFailover(t, "-ring") })
+}
+
+func TestIntegrationIPv6(t *testing.T) {
+	t.Run("socket", func(t *testing.T) { testIPv6(t) })
+	t.Run("ring", func(t *testing.T) { testIPv6(t, "-ring") })
+}
+
+func testFailover(t *testing.T, extra ...string) {
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip, vip2 := "10.99.0.100/24", "10.99.0.101/32"
@@ -82,7 +94,7 @@ func TestIntegrationFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := func(prio string) []string {
-		return []string{"-iface", "eth0", "-vrid", "51", "-priority", prio, "-interval", "100ms", vip, "10.99.0.101"}
+		return append(append([]string{"-iface", "eth0", "-vrid", "51", "-priority", prio, "-interval", "100ms"}, extra...), vip, "10.99.0.101")
 	}
 	p1 := startVrrpd(t, h1, "prio 200", args("200")...)
 	p2 := startVrrpd(t, h2, "prio 100", args("100")...)
@@ -144,11 +156,11 @@ func TestIntegrationFailover(t *testing.T) {
 	}
 }
 
-func TestIntegrationIPv6(t *testing.T) {
+func testIPv6(t *testing.T, extra ...string) {
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	args := func(prio string) []string {
-		return []string{"-iface", "eth0", "-vrid", "7", "-priority", prio, "-interval", "100ms", "fe80::7", "fd99::7/64"}
+		return append(append([]string{"-iface", "eth0", "-vrid", "7", "-priority", prio, "-interval", "100ms"}, extra...), "fe80::7", "fd99::7/64")
 	}
 	p1 := startVrrpd(t, h1, "v6 prio 150", args("150")...)
 	p2 := startVrrpd(t, h2, "v6 prio 100", args("100")...)
