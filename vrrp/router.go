@@ -181,12 +181,15 @@ const (
 //
 // The reader goroutines do the cheap receive checks of RFC 9568 section
 // 7.1 (version, VRID known on that interface and family, TTL 255) and
-// drop and count what fails, so a flood of foreign packets costs little;
-// the owner goroutine parses the rest (packet.Unmarshal into a reused
-// Advertisement) and always fires due timers before handling the next
-// packet. Advertisements due at the same instant are marshalled into
-// reused buffers and written together (transport.BatchWriter when the
-// Conn implements it).
+// drop and count what fails, so a flood of foreign packets costs little.
+// A reader hands over up to 16 packets at a time (all it got from one
+// transport.BatchReader call), and the owner goroutine fires due timers
+// before it handles them, then parses each (packet.Unmarshal into a
+// reused Advertisement); timers a packet restarts count from its arrival
+// (transport.Meta.Time where the Conn knows it, else when it was read),
+// not from when the owner got to it. Advertisements due at the same
+// instant are marshalled into reused buffers and written together
+// (transport.BatchWriter when the Conn implements it).
 //
 // Every method is safe to call from any goroutine, before, during and
 // after Run, except from a Hook (which runs on the owner goroutine): there
