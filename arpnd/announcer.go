@@ -464,7 +464,15 @@ func (a *Announcer) send(vr *vrState, b []byte) {
 		a.logLimited("arpnd: no connection for the family", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid)
 		return
 	}
-	if _, err := c.WriteTo(b, dst); err != nil {
+	_, err := c.WriteTo(b, dst)
+	if err != nil && isNetDown(err) {
+		// A packet socket reports its interface going down once, on the
+		// next call, even when the interface is back up by then (a FAULT
+		// that ended, a macvlan set down at release): the retry is the
+		// real send.
+		_, err = c.WriteTo(b, dst)
+	}
+	if err != nil {
 		a.sendErrs.Add(1)
 		a.logLimited("arpnd: send failed", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid, "err", err)
 		return

@@ -27,6 +27,7 @@ type fakeConn struct {
 	closed chan struct{}
 	once   sync.Once
 	err    error // returned by WriteTo when set
+	errs   int   // how many more times WriteTo returns err (0: always)
 }
 
 type sentFrame struct {
@@ -52,7 +53,13 @@ func (c *fakeConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		return 0, c.err
+		err := c.err
+		if c.errs > 0 {
+			if c.errs--; c.errs == 0 {
+				c.err = nil
+			}
+		}
+		return 0, err
 	}
 	c.sent = append(c.sent, sentFrame{At: time.Since(c.start), Dst: addr.(*packet.Addr).HardwareAddr.String(), Frame: bytes.Clone(b)})
 	return len(b), nil
