@@ -72,10 +72,9 @@ type Conn struct {
 	rn     int
 	rerrno syscall.Errno
 	// ReadBatch's state, allocated on its first call.
-	bslots      []rslot
-	bmsgs       []mmsghdr
-	readBatchFn func(fd uintptr) bool
-	bvlen       int
+	bslots []rslot
+	bmsgs  []mmsghdr
+	bvlen  int // doRead: messages per recvmmsg, 0 for one recvmsg
 
 	// Send state, reused under wmu.
 	wmu   sync.Mutex
@@ -274,7 +273,6 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	}
 	c.rc = rc
 	c.readFn = c.doRead
-	c.readBatchFn = c.doReadBatch
 
 	var multiAll error
 	if fam == 4 {
@@ -564,29 +562,21 @@ const rcvBufBytes = 1 << 20
 // maxBatch is the most messages ReadBatch reads in one recvmmsg.
 const maxBatch = 64
 
-// doRead is the recvmsg callback for syscall.RawConn.Read; it is bound
-// once (c.readFn) so that reading allocates nothing.
+// doRead is the receive callback for syscall.RawConn.Read; it is bound
+// once (c.readFn) so that reading allocates nothing. With c.bvlen 0 it
+// is one recvmsg into c.msg (ReadFrom), else one recvmmsg of up to
+// c.bvlen messages into c.bmsgs (ReadBatch). The socket is non-blocking:
+// recvmmsg returns the messages already queued, or EAGAIN when there are
+// none and the runtime's poller waits.
 func (c *Conn) doRead(fd uintptr) bool {
 	for {
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
+		var n uintptr
+		var e unix.Errno
+		if c.bvlen == 0 {
+			n, _, e = unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
+		} else {
+			n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.bmsgs[0])), uintptr(c.bvlen), 0, 0, 0)
 		}
-		c.rn, c.rerrno = int(n), e
-		return true
-	}
-}
-
-// doReadBatch is the recvmmsg callback for syscall.RawConn.Read (bound
-// once as c.readBatchFn). The socket is non-blocking: recvmmsg returns
-// the messages already queued, up to c.bvlen, or EAGAIN when there are
-// none and the runtime's poller waits.
-func (c *Conn) doReadBatch(fd uintptr) bool {
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.bmsgs[0])), uintptr(c.bvlen), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -624,7 +614,7 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	}
 	for {
 		c.slot.prepare(c.family, &c.msg, b)
-		c.rn, c.rerrno = 0, 0
+		c.rn, c.rerrno, c.bvlen = 0, 0, 0
 		err := c.rc.Read(c.readFn)
 		n := c.rn
 		c.slot.release()
@@ -674,7 +664,7 @@ func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 		}
 		c.bvlen = len(ms)
 		c.rn, c.rerrno = 0, 0
-		err := c.rc.Read(c.readBatchFn)
+		err := c.rc.Read(c.readFn)
 		got := c.rn
 		for i := range ms {
 			c.bslots[i].release()

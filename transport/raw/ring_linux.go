@@ -34,7 +34,9 @@ type ring struct {
 	rc  syscall.RawConn
 	mem []byte
 	cur int // block being read
-	// The position in block cur, valid while left > 0.
+	// held: block cur is ours (TP_STATUS_USER) until next gives it back.
+	// off and left: the next packet in it and how many remain.
+	held   bool
 	off    int
 	left   int
 	closed atomic.Bool
@@ -145,19 +147,16 @@ func (r *ring) block(i int) *unix.TpacketHdrV1 {
 func (r *ring) next() (hdr *unix.Tpacket3Hdr, pkt []byte, ok bool) {
 	for r.left == 0 {
 		b := r.block(r.cur)
-		if r.off != 0 {
+		if r.held {
 			// Block cur is used up: give it back to the kernel.
 			atomic.StoreUint32(&b.Block_status, unix.TP_STATUS_KERNEL)
-			r.cur, r.off = (r.cur+1)%ringBlocks, 0
+			r.cur, r.held = (r.cur+1)%ringBlocks, false
 			continue
 		}
 		if atomic.LoadUint32(&b.Block_status)&unix.TP_STATUS_USER == 0 {
 			return nil, nil, false
 		}
-		r.left, r.off = int(b.Num_pkts), int(b.Offset_to_first_pkt)
-		if r.left == 0 {
-			r.off = 1 // an empty block: release it on the next turn
-		}
+		r.held, r.left, r.off = true, int(b.Num_pkts), int(b.Offset_to_first_pkt)
 	}
 	base := r.cur * ringBlockSize
 	hdr = (*unix.Tpacket3Hdr)(unsafe.Pointer(&r.mem[base+r.off]))
@@ -281,17 +280,15 @@ func (c *Conn) ringPacket(hdr *unix.Tpacket3Hdr, pkt []byte, m *transport.Messag
 // destination and TTL; fragments and malformed headers are not ok.
 func parseIPv4(p []byte) ([]byte, transport.Meta, bool) {
 	var m transport.Meta
-	if len(p) < 20 || p[0]>>4 != 4 {
+	hlen, ttl, src, dst, ok := parseIPv4Header(p, len(p))
+	if !ok {
 		return nil, m, false
 	}
-	hlen := int(p[0]&0x0f) * 4
+	m.Src, m.Dst, m.TTL = src, dst, ttl
 	total := int(binary.BigEndian.Uint16(p[2:4]))
-	if hlen < 20 || total < hlen || total > len(p) {
+	if total < hlen || total > len(p) {
 		return nil, m, false
 	}
-	m.Src = netip.AddrFrom4([4]byte(p[12:16]))
-	m.Dst = netip.AddrFrom4([4]byte(p[16:20]))
-	m.TTL = int(p[8])
 	if frag := binary.BigEndian.Uint16(p[6:8]); frag&0x3fff != 0 || p[9] != vrrpProto {
 		return nil, m, false // MF set or an offset: a fragment
 	}
