@@ -10,9 +10,27 @@
 package transport
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 )
+
+// ErrClosed is matched (errors.Is) by the error a Conn's ReadFrom and
+// ReadBatch return once the Conn is closed. The transports of this module
+// return errors that match both ErrClosed and net.ErrClosed (see Closed):
+// the runtime tests for ErrClosed, so that neither this package nor vrrp
+// needs package net.
+var ErrClosed = errors.New("use of closed connection")
+
+// Closed returns an error that matches both err (for a socket, usually
+// net.ErrClosed) and ErrClosed, and reads as err. Conn implementations
+// return it once they are closed.
+func Closed(err error) error { return closedError{err} }
+
+type closedError struct{ err error }
+
+func (e closedError) Error() string   { return e.err.Error() }
+func (e closedError) Unwrap() []error { return []error{e.err, ErrClosed} }
 
 // Meta is what travels beside a packet's bytes.
 type Meta struct {
@@ -39,7 +57,7 @@ type Meta struct {
 type Conn interface {
 	// ReadFrom reads one VRRP message into b and returns its length and
 	// metadata. It blocks until a packet arrives or the Conn is closed,
-	// when it returns an error that matches net.ErrClosed.
+	// when it returns an error that matches ErrClosed (see Closed).
 	ReadFrom(b []byte) (int, Meta, error)
 	// WriteTo sends one VRRP message with TTL / hop limit 255.
 	WriteTo(b []byte, m Meta) error
@@ -73,8 +91,8 @@ type BatchReader interface {
 	// Buf resliced to the message's length, and n >= 1. ReadBatch may
 	// reorder the Bufs of ms, so the caller must not assume ms[i] keeps
 	// its buffer, and must reslice each Buf to its capacity before the
-	// next call. It returns an error that matches net.ErrClosed once the
-	// Conn is closed.
+	// next call. It returns an error that matches ErrClosed (see Closed)
+	// once the Conn is closed.
 	ReadBatch(ms []Message) (n int, err error)
 }
 

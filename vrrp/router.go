@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -1087,6 +1086,26 @@ func (r *Router) startReader(c *rconn) {
 	go r.read(c)
 }
 
+// closedConn reports whether err says the Conn was closed: it matches
+// transport.ErrClosed, as the module's transports' errors do. For a Conn
+// from elsewhere that returns net.ErrClosed alone, its text ("use of
+// closed network connection", unchanged since Go 1.0, and what code
+// matched before Go 1.16 added net.ErrClosed) is recognised too, so that
+// the reader exits instead of retrying a socket that is gone; comparing
+// text keeps package net, and the network stack behind it, out of vrrp's
+// dependencies (see TestDependencyBoundary).
+func closedConn(err error) bool {
+	if errors.Is(err, transport.ErrClosed) {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "use of closed network connection" {
+			return true
+		}
+	}
+	return false
+}
+
 // read is the reader goroutine of one Conn. It exits when the Conn is
 // closed or the Router stops. With a transport.BatchReader it reads up to
 // rxBatchLen packets per call (one system call and one hand-off to the
@@ -1116,7 +1135,7 @@ func (r *Router) read(c *rconn) {
 		at := r.clk.Now()
 		if err != nil {
 			c.free <- b
-			if errors.Is(err, net.ErrClosed) {
+			if closedConn(err) {
 				return
 			}
 			r.stats.readErrs.Add(1)

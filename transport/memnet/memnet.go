@@ -46,6 +46,10 @@ var (
 	groupIPv6 = netip.MustParseAddr("ff02::12")
 )
 
+// errClosed is what a closed Endpoint returns: it matches net.ErrClosed,
+// as a closed socket's error does, and transport.ErrClosed.
+var errClosed = transport.Closed(net.ErrClosed)
+
 // Config configures a Network. The zero value is usable.
 type Config struct {
 	// Clock drives delayed delivery. If nil, clock.Real().
@@ -154,7 +158,7 @@ func (n *Network) Attach(cfg EndpointConfig) (*Endpoint, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return nil, net.ErrClosed
+		return nil, errClosed
 	}
 	e.attached = true
 	n.eps = append(n.eps, e)
@@ -384,7 +388,7 @@ func (e *Endpoint) Stats() EndpointStats {
 func (e *Endpoint) ReadFrom(b []byte) (int, transport.Meta, error) {
 	select {
 	case <-e.closed:
-		return 0, transport.Meta{}, net.ErrClosed
+		return 0, transport.Meta{}, errClosed
 	default:
 	}
 	select {
@@ -394,7 +398,7 @@ func (e *Endpoint) ReadFrom(b []byte) (int, transport.Meta, error) {
 		putPkt(p)
 		return n, m, nil
 	case <-e.closed:
-		return 0, transport.Meta{}, net.ErrClosed
+		return 0, transport.Meta{}, errClosed
 	}
 }
 
@@ -426,7 +430,8 @@ func (e *Endpoint) ReadBatch(ms []transport.Message) (int, error) {
 }
 
 // Close implements transport.Conn: it detaches the endpoint from the
-// segment and makes ReadFrom return net.ErrClosed.
+// segment and makes ReadFrom return an error matching net.ErrClosed and
+// transport.ErrClosed.
 func (e *Endpoint) Close() error {
 	e.once.Do(func() {
 		e.n.mu.Lock()
@@ -474,7 +479,7 @@ var errFamily = errors.New("memnet: write needs Meta.Src or Meta.Dst: endpoint h
 func (e *Endpoint) write(b []byte, m transport.Meta) error {
 	n := e.n
 	if !e.attached {
-		return net.ErrClosed
+		return errClosed
 	}
 	src, dst := m.Src.Unmap(), m.Dst.Unmap()
 	var v4 bool

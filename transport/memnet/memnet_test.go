@@ -76,7 +76,7 @@ func TestDelivery(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.ReadFrom(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+	if _, _, err := c.ReadFrom(make([]byte, 10)); !errors.Is(err, net.ErrClosed) || !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("ReadFrom after Close = %v, want net.ErrClosed", err)
 	}
 	if err := c.WriteTo([]byte("z"), transport.Meta{Src: c4}); !errors.Is(err, net.ErrClosed) {
@@ -323,7 +323,7 @@ func TestReadBatch(t *testing.T) {
 		t.Errorf("second batch (-want +got):\n%s", diff)
 	}
 	b.Close()
-	if _, err := b.ReadBatch(ms); !errors.Is(err, net.ErrClosed) {
+	if _, err := b.ReadBatch(ms); !errors.Is(err, net.ErrClosed) || !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("ReadBatch after Close: %v, want net.ErrClosed", err)
 	}
 }

@@ -63,9 +63,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"syscall"
+
+	"github.com/govrrp/govrrp/transport"
 )
 
 // Config configures the raw-socket transport (Listen, ListenMulti, New).
@@ -159,7 +162,8 @@ func (cfg *Config) logger() *slog.Logger {
 //	transport: eth0: raw socket: operation not permitted (needs CAP_NET_RAW)
 //
 // It unwraps to the underlying error, so errors.Is(err, os.ErrPermission)
-// and errors.Is(err, net.ErrClosed) work.
+// and, once the Conn is closed, errors.Is(err, net.ErrClosed) and
+// errors.Is(err, transport.ErrClosed) work.
 type Error struct {
 	// Iface is the interface name, or empty for a socket not tied to one.
 	Iface string
@@ -202,10 +206,14 @@ var opCaps = map[string]string{
 }
 
 // opError wraps err as an *Error for iface and op, naming the missing
-// capability when err is a permission error. A nil err stays nil.
+// capability when err is a permission error, and making a closed socket's
+// error match transport.ErrClosed too. A nil err stays nil.
 func opError(iface, op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, net.ErrClosed) && !errors.Is(err, transport.ErrClosed) {
+		err = transport.Closed(err)
 	}
 	e := &Error{Iface: iface, Op: op, Err: err}
 	if errors.Is(err, os.ErrPermission) {

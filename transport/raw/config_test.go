@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/govrrp/govrrp/transport"
 )
 
 func TestConfigFamily(t *testing.T) {
@@ -93,7 +95,7 @@ func TestErrorPermission(t *testing.T) {
 		t.Error("opError(nil) != nil")
 	}
 	closed := opError("eth0", "read", net.ErrClosed)
-	if !errors.Is(closed, net.ErrClosed) {
-		t.Error("errors.Is(err, net.ErrClosed) = false")
+	if !errors.Is(closed, net.ErrClosed) || !errors.Is(closed, transport.ErrClosed) {
+		t.Error("errors.Is(err, net.ErrClosed) or errors.Is(err, transport.ErrClosed) = false")
 	}
 }

@@ -482,7 +482,7 @@ func TestReadClosed(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond) // let ReadFrom block (not required for correctness)
 	c.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+	if err := <-errc; !errors.Is(err, net.ErrClosed) || !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
 	}
 }
