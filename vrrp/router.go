@@ -260,6 +260,10 @@ type vrt struct {
 	removed bool
 	lim     rateLimiter
 
+	// Why the machine is held in Fault: its interface is down
+	// (InterfaceDown), or its owner said so (SetFault, tracking).
+	linkDown, faulted bool
+
 	state   atomic.Uint32 // State, for Router.State
 	ttlErrs atomic.Uint64 // front-door TTL errors
 }
@@ -506,13 +510,49 @@ func (r *Router) Start(name string) error {
 // InterfaceDown moves every virtual router whose Interface is ifname to
 // Fault (Machine.InterfaceDown).
 func (r *Router) InterfaceDown(ifname string) error {
-	return r.onInterface(ifname, func(now time.Time, m *Machine) []Action { return m.InterfaceDown(now) })
+	return r.onInterface(ifname, func(now time.Time, v *vrt) []Action {
+		v.linkDown = true
+		return v.m.InterfaceDown(now)
+	})
 }
 
 // InterfaceUp brings every virtual router whose Interface is ifname out of
-// Fault (Machine.InterfaceUp).
+// Fault (Machine.InterfaceUp), except those SetFault holds there.
 func (r *Router) InterfaceUp(ifname string) error {
-	return r.onInterface(ifname, func(now time.Time, m *Machine) []Action { return m.InterfaceUp(now) })
+	return r.onInterface(ifname, func(now time.Time, v *vrt) []Action {
+		v.linkDown = false
+		if v.faulted {
+			return nil
+		}
+		return v.m.InterfaceUp(now)
+	})
+}
+
+// SetFault holds the named virtual router in Fault (fault true) or lets
+// it leave (false): keepalived's FAULT state from tracking (a tracked
+// interface or check script with weight 0). Entering Fault, a master
+// releases its addresses and sends a priority-0 advertisement, and the
+// other members of its sync group follow it to Backup; leaving, it
+// starts again as Machine.InterfaceUp does, unless its interface is down
+// (InterfaceDown), which holds it in Fault too.
+func (r *Router) SetFault(name string, fault bool) error {
+	return r.do(false, func(now time.Time) error {
+		v, err := r.lookup(name)
+		if err != nil {
+			return err
+		}
+		if v.faulted == fault {
+			return nil
+		}
+		v.faulted = fault
+		switch {
+		case fault:
+			r.apply(now, v, v.m.InterfaceDown(now))
+		case !v.linkDown:
+			r.apply(now, v, v.m.InterfaceUp(now))
+		}
+		return nil
+	})
 }
 
 func (r *Router) control(name string, f func(time.Time, *Machine) []Action) error {
@@ -526,13 +566,13 @@ func (r *Router) control(name string, f func(time.Time, *Machine) []Action) erro
 	})
 }
 
-func (r *Router) onInterface(ifname string, f func(time.Time, *Machine) []Action) error {
+func (r *Router) onInterface(ifname string, f func(time.Time, *vrt) []Action) error {
 	return r.do(false, func(now time.Time) error {
 		found := false
 		for _, v := range r.order {
 			if v.vr.Interface == ifname {
 				found = true
-				r.apply(now, v, f(now, v.m))
+				r.apply(now, v, f(now, v))
 			}
 		}
 		if !found {

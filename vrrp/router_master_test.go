@@ -92,3 +92,67 @@ func TestRouterAdvertBeforeAnnounce(t *testing.T) {
 		}
 	})
 }
+
+// TestRouterSetFault: a tracking fault holds a virtual router in Fault
+// (a master sends priority 0 and its sync group follows to Backup), and it
+// leaves Fault only when neither SetFault nor InterfaceDown holds it.
+func TestRouterSetFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		n := rtNewNode(t, vrrp.RouterConfig{})
+		ep := rtAttach(lan, "n", rtIP4(2))
+		cfgA, cfgB := rtCfg4(1, 200, rtIP4(2)), rtCfg4(2, 200, rtIP4(2))
+		n.add(vrrp.VirtualRouter{Name: "a", Conn: ep, Interface: "eth0", SyncGroup: "g", Config: cfgA})
+		n.add(vrrp.VirtualRouter{Name: "b", Conn: ep, Interface: "eth0", SyncGroup: "g", Config: cfgB})
+		n.start(true)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n.state("a") != vrrp.Master || n.state("b") != vrrp.Master {
+			t.Fatalf("states a=%v b=%v, want Master Master", n.state("a"), n.state("b"))
+		}
+		if err := n.r.SetFault("a", true); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n.state("a") != vrrp.Fault || n.state("b") != vrrp.Backup {
+			t.Errorf("after SetFault(a): a=%v b=%v, want Fault Backup", n.state("a"), n.state("b"))
+		}
+		if got := n.stats("a").SentPriZeroPackets; got != 1 {
+			t.Errorf("a sent %d priority-0 advertisements, want 1", got)
+		}
+		// The link goes down and up while the tracking fault holds.
+		if err := n.r.InterfaceDown("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.r.InterfaceUp("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n.state("a") != vrrp.Fault {
+			t.Errorf("InterfaceUp released a tracking fault: a=%v", n.state("a"))
+		}
+		// The tracking fault clears while the link is down: still Fault.
+		if err := n.r.InterfaceDown("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.r.SetFault("a", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n.state("a") != vrrp.Fault {
+			t.Errorf("SetFault(false) with the link down: a=%v, want Fault", n.state("a"))
+		}
+		if err := n.r.InterfaceUp("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n.state("a") != vrrp.Master || n.state("b") != vrrp.Master {
+			t.Errorf("after recovery: a=%v b=%v, want Master Master", n.state("a"), n.state("b"))
+		}
+		if err := n.r.SetFault("nope", true); err == nil {
+			t.Error("SetFault(unknown name) succeeded")
+		}
+		n.stop()
+	})
+}
