@@ -68,10 +68,12 @@ type Announcer struct {
 	log   *slog.Logger
 	plat  platform
 
-	mu      sync.Mutex
-	closed  bool
-	vrs     map[vrKey]*vrState
-	answers map[*link]map[netip.Addr]net.HardwareAddr
+	mu     sync.Mutex
+	closed bool
+	vrs    map[vrKey]*vrState
+	// answers holds, per link and virtual address, the virtual routers
+	// that are master for it there: the responder answers while one is.
+	answers map[*link]map[netip.Addr]map[*vrState]struct{}
 	lastLog time.Time
 
 	// ra is Config.RouterAdvertisements resolved; nil if off. raVRs holds
@@ -187,7 +189,7 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		log:     cfg.Logger,
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
-		answers: make(map[*link]map[netip.Addr]net.HardwareAddr),
+		answers: make(map[*link]map[netip.Addr]map[*vrState]struct{}),
 		raVRs:   make(map[*link]map[*vrState]struct{}),
 		rand:    randUniform,
 	}

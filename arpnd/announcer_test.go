@@ -145,18 +145,11 @@ func TestDefaultSchedule(t *testing.T) {
 			t.Errorf("send times (-want +got):\n%s", diff)
 		}
 		// Rounds go over the addresses in order, from the interface MAC.
-		f := ac.frames()
-		g1, _ := MarshalGratuitousARP(hostMAC, vr.Addrs[0])
-		g2, _ := MarshalGratuitousARP(hostMAC, vr.Addrs[1])
-		for i, fr := range f {
-			want := g1
-			if i%2 == 1 {
-				want = g2
-			}
-			if !bytes.Equal(fr.Frame, want) || fr.Dst != "ff:ff:ff:ff:ff:ff" {
-				t.Fatalf("frame %d = %x to %s, want %x to broadcast", i, fr.Frame, fr.Dst, want)
-			}
+		var want2 [][]string
+		for range 10 {
+			want2 = append(want2, garpFields(hostMAC, vr.Addrs[0]), garpFields(hostMAC, vr.Addrs[1]))
 		}
+		checkSent(t, "GARPs", ac.frames(), "ff:ff:ff:ff:ff:ff", want2...)
 		if got := a.Pending(); got != 0 {
 			t.Errorf("Pending = %d after the schedule, want 0", got)
 		}
@@ -216,12 +209,7 @@ func TestGNAInterval(t *testing.T) {
 		if n := len(ac.frames()); n != 0 {
 			t.Errorf("%d frames on the ARP connection for an IPv6 router", n)
 		}
-		want, _ := MarshalUnsolicitedNA(hostMAC, ll1, vr.Addrs[0])
-		for _, f := range nc.frames() {
-			if !bytes.Equal(f.Frame, want) || f.Dst != "33:33:00:00:00:01" {
-				t.Fatalf("frame %x to %s, want %x to 33:33:00:00:00:01", f.Frame, f.Dst, want)
-			}
-		}
+		checkSent(t, "NAs", nc.frames(), "33:33:00:00:00:01", times(unsolicitedNAFields(hostMAC, ll1, vr.Addrs[0]), 3)...)
 		if got := a.Stats().NAs; got != 3 {
 			t.Errorf("Stats.NAs = %d, want 3", got)
 		}
@@ -324,9 +312,7 @@ func TestAnnounceWithoutTake(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if n := len(ac.frames()); n != 1 {
-			t.Errorf("%d frames, want 1", n)
-		}
+		checkSent(t, "GARPs", ac.frames(), "ff:ff:ff:ff:ff:ff", garpFields(hostMAC, vip4))
 	})
 }
 
@@ -367,10 +353,7 @@ func TestModes(t *testing.T) {
 		a, ac, _ := newTest(t, Config{Mode: ModeVirtualMAC, MasterRepeat: 1, MasterDelay: -1})
 		takeover(t, a, vr4("192.0.2.10"))
 		synctest.Wait()
-		want, _ := MarshalGratuitousARP(VirtualMAC(7, false), vip4)
-		if f := ac.frames(); len(f) != 1 || !bytes.Equal(f[0].Frame, want) {
-			t.Errorf("virtual-MAC mode frames = %v, want one %x", f, want)
-		}
+		checkSent(t, "virtual-MAC mode", ac.frames(), "ff:ff:ff:ff:ff:ff", garpFields(VirtualMAC(7, false), vip4))
 	})
 	if _, err := NewConn(Config{Mode: ModeMacvlan}, testIfi, newFakeConn(), newFakeConn()); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("NewConn(ModeMacvlan): %v, want ErrUnsupported", err)
@@ -451,19 +434,13 @@ func TestResponder(t *testing.T) {
 
 				takeover(t, a, v4)
 				takeover(t, a, v6)
-				wantARP, _, _ := arpReply(areq, answerFor(vip4, mac4))
-				got := exchange(ac, areq)
-				if len(got) != 1 || !bytes.Equal(got[0].Frame, wantARP) || got[0].Dst != peerMAC.String() {
-					t.Errorf("master ARP answer = %v, want %x to %v", got, wantARP, peerMAC)
-				}
-				wantNA, _, _ := naReply(ns, answerFor(vip6, mac6))
-				got = exchange(nc, ns)
-				if len(got) != 1 || !bytes.Equal(got[0].Frame, wantNA) || got[0].Dst != peerMAC.String() {
-					t.Errorf("master NS answer = %v, want %x to %v", got, wantNA, peerMAC)
-				}
-				if !bytes.Equal(wantARP[6:12], mac4) || !bytes.Equal(wantNA[6:12], mac6) {
-					t.Errorf("answers not from %v / %v", mac4, mac6)
-				}
+				// The takeover announcements, then one answer each.
+				checkSent(t, "master GARP", ac.frames(), "ff:ff:ff:ff:ff:ff")
+				checkSent(t, "master NA", nc.frames(), "33:33:00:00:00:01")
+				checkSent(t, "master ARP answer", exchange(ac, areq), peerMAC.String(),
+					arpFields(peerMAC, mac4, 2, mac4, vip4, peerMAC, netip.MustParseAddr("192.0.2.99")))
+				checkSent(t, "master NS answer", exchange(nc, ns), peerMAC.String(),
+					naFields(peerMAC, mac6, vip6, netip.MustParseAddr("fe80::99"), vip6, true))
 				// Not ours, malformed: no answer; malformed counted.
 				if got := exchange(ac, arpRequest(1, netip.MustParseAddr("192.0.2.99"), netip.MustParseAddr("192.0.2.12"))); len(got) != 0 {
 					t.Errorf("answered for another address: %x", got)
@@ -590,17 +567,67 @@ func TestAnnounceNewAddrs(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		f := ac.frames()
-		want, _ := MarshalGratuitousARP(hostMAC, other)
-		if len(f) != 2 || !bytes.Equal(f[1].Frame, want) {
-			t.Fatalf("frames %v, want the second one for %v", f, other)
-		}
+		checkSent(t, "GARPs", ac.frames(), "ff:ff:ff:ff:ff:ff", garpFields(hostMAC, vip4), garpFields(hostMAC, other))
 		peer := netip.MustParseAddr("192.0.2.99")
 		if got := exchange(ac, arpRequest(1, peer, vip4)); len(got) != 0 {
 			t.Errorf("answered for the dropped address: %x", got)
 		}
-		if got := exchange(ac, arpRequest(1, peer, other)); len(got) != 1 {
-			t.Errorf("answers for the new address: %d, want 1", len(got))
+		checkSent(t, "answer for the new address", exchange(ac, arpRequest(1, peer, other)), peerMAC.String(),
+			arpFields(peerMAC, hostMAC, 2, hostMAC, other, peerMAC, peer))
+	})
+}
+
+// TestResponderSharedAddress: two virtual routers on one link holding the
+// same address (VRIDs 7 and 8) each answer while master; the release of
+// one does not silence the other (answers are kept per virtual router, not
+// per address). While both are master, the lower VRID's MAC answers.
+func TestResponderSharedAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, ac, nc := newTest(t, Config{Mode: ModeVirtualMAC, Responder: true, MasterRepeat: -1})
+		peer4, peer6 := netip.MustParseAddr("192.0.2.99"), netip.MustParseAddr("fe80::99")
+		areq := arpRequest(1, peer4, vip4)
+		ns := nsFrame(t, peer6, solicitedNode(vip6), vip6, peerMAC)
+		vr := func(vrid uint8, addr string) vrrp.VRInfo { v := vr4(addr); v.VRID = vrid; return v }
+		check := func(what string, vrid4, vrid6 uint8) {
+			t.Helper()
+			var want4, want6 [][]string
+			if vrid4 != 0 {
+				m := VirtualMAC(vrid4, false)
+				want4 = append(want4, arpFields(peerMAC, m, 2, m, vip4, peerMAC, peer4))
+			}
+			if vrid6 != 0 {
+				m := VirtualMAC(vrid6, true)
+				want6 = append(want6, naFields(peerMAC, m, vip6, peer6, vip6, true))
+			}
+			checkSent(t, what+": ARP", exchange(ac, areq), peerMAC.String(), want4...)
+			checkSent(t, what+": NS", exchange(nc, ns), peerMAC.String(), want6...)
 		}
+		for _, v := range []vrrp.VRInfo{vr(7, "192.0.2.10"), vr(8, "192.0.2.10"), vr(7, "2001:db8::10"), vr(8, "2001:db8::10")} {
+			takeover(t, a, v)
+		}
+		check("both master", 7, 7)
+		if err := a.Release(vr(8, "192.0.2.10")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Release(vr(8, "2001:db8::10")); err != nil {
+			t.Fatal(err)
+		}
+		check("VRID 8 released", 7, 7)
+		takeover(t, a, vr(8, "192.0.2.10"))
+		takeover(t, a, vr(8, "2001:db8::10"))
+		if err := a.Release(vr(7, "192.0.2.10")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Release(vr(7, "2001:db8::10")); err != nil {
+			t.Fatal(err)
+		}
+		check("VRID 7 released", 8, 8)
+		if err := a.Release(vr(8, "192.0.2.10")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Release(vr(8, "2001:db8::10")); err != nil {
+			t.Fatal(err)
+		}
+		check("both released", 0, 0)
 	})
 }

@@ -117,6 +117,8 @@ func TestMarshalGratuitousARP(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("gratuitous ARP mismatch (-want +got):\n%s", diff)
 	}
+	checkFrame(t, "gratuitous ARP", garpFields(vmac, vip4), want)
+	checkFrame(t, "gratuitous ARP", garpFields(vmac, vip4), got)
 
 	if _, err := MarshalGratuitousARP(vmac, vip6); !errors.Is(err, ErrNotIPv4) {
 		t.Errorf("IPv6 address: err = %v, want ErrNotIPv4", err)
@@ -158,6 +160,8 @@ func TestMarshalUnsolicitedNA(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("unsolicited NA mismatch (-want +got):\n%s", diff)
 	}
+	checkFrame(t, "unsolicited NA", unsolicitedNAFields(vmac, ll1, vip6), want)
+	checkFrame(t, "unsolicited NA", unsolicitedNAFields(vmac, ll1, vip6), got)
 	icmp := got[ethHeaderLen+ipv6HeaderLen:]
 	if c := refChecksum(ll1, allNodes, icmp); c != 0 {
 		t.Errorf("ICMPv6 checksum does not verify: residue %#04x", c)
@@ -222,6 +226,9 @@ func TestARPReply(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ARP reply mismatch (-want +got):\n%s", diff)
 	}
+	wantFields := arpFields(peerMAC, vmac, 2, vmac, vip4, peerMAC, peer)
+	checkFrame(t, "ARP reply", wantFields, want)
+	checkFrame(t, "ARP reply", wantFields, got)
 
 	other := netip.MustParseAddr("192.0.2.11")
 	for _, tt := range []struct {
@@ -245,9 +252,7 @@ func TestARPReply(t *testing.T) {
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
-	if tpa := got[38:42]; !bytes.Equal(tpa, []byte{0, 0, 0, 0}) {
-		t.Errorf("probe reply target IP = %v, want 0.0.0.0", tpa)
-	}
+	checkFrame(t, "probe reply", arpFields(peerMAC, vmac, 2, vmac, vip4, peerMAC, netip.IPv4Unspecified()), got)
 }
 
 // nsFrame builds a Neighbor Solicitation from src to dst for target, with
@@ -306,6 +311,9 @@ func TestNAReply(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("solicited NA mismatch (-want +got):\n%s", diff)
 	}
+	wantFields := naFields(peerMAC, vmac, vip6, peer, vip6, true)
+	checkFrame(t, "solicited NA", wantFields, want)
+	checkFrame(t, "solicited NA", wantFields, got)
 	if c := refChecksum(vip6, peer, got[54:]); c != 0 {
 		t.Errorf("checksum residue %#04x", c)
 	}
@@ -315,21 +323,17 @@ func TestNAReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got[0:6], peerMAC) {
-		t.Errorf("no SLLA: destination MAC %x, want %x", got[0:6], peerMAC)
-	}
+	checkFrame(t, "reply to an NS without SLLA", naFields(peerMAC, vmac, vip6, peer, vip6, true), got)
 
 	// DAD (source ::): to ff02::1, Solicited clear.
 	got, _, err = naReply(nsFrame(t, netip.IPv6Unspecified(), sn, vip6, nil), answerFor(vip6, vmac))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(join(allNodesMAC, allNodes.AsSlice(), []byte{0xa0}), join(got[0:6], got[38:54], got[58:59])); diff != "" {
-		t.Errorf("DAD reply: dst MAC, dst IP, flags (-want +got):\n%s", diff)
-	}
-	if c := refChecksum(vip6, allNodes, got[54:]); c != 0 {
-		t.Errorf("DAD reply checksum residue %#04x", c)
-	}
+	// Every field: from the virtual MAC and the target itself, to
+	// ff02::1 (RFC 4861 section 7.2.4), hop limit 255, R=1 S=0 O=1, the
+	// target, its link-layer address option, a valid checksum.
+	checkFrame(t, "DAD reply", naFields(allNodesMAC, vmac, vip6, allNodes, vip6, false), got)
 
 	good := nsFrame(t, peer, sn, vip6, peerMAC)
 	mut := func(f func(b []byte)) []byte { b := bytes.Clone(good); f(b); return b }

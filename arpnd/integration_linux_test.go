@@ -113,6 +113,17 @@ func captureArgs(t *testing.T, h *netlab.Host, args []string, filter string, fie
 	}
 }
 
+// garpCaptureFields are the tshark fields of a whole gratuitous ARP
+// frame; garpRow is the row of the one for vip from mac.
+var garpCaptureFields = []string{"frame.len", "eth.dst", "eth.src", "eth.type", "eth.padding",
+	"arp.hw.type", "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode",
+	"arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4"}
+
+func garpRow(mac string, vip netip.Addr) string {
+	return fmt.Sprintf("60|ff:ff:ff:ff:ff:ff|%s|0x0806|%s|1|0x0800|6|4|1|%s|%s|ff:ff:ff:ff:ff:ff|%s",
+		mac, strings.Repeat("00", 18), mac, vip, vip)
+}
+
 func repeat(s string, n int) []string {
 	r := make([]string, n)
 	for i := range r {
@@ -397,11 +408,11 @@ func TestIntegrationNoIPv4(t *testing.T) {
 	h1, h2 := lab.Host(1), lab.Host(2)
 	hostOut(t, h1, "ip", "addr", "flush", "dev", h1.Iface, "scope", "global")
 	a := newHostAnnouncer(t, h1, Config{MasterRepeat: 1, MasterDelay: -1})
-	stop := capture(t, h2, "arp", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.proto_ipv4")
+	stop := capture(t, h2, "arp", garpCaptureFields...)
 	vr := lanVR(h1, lanVIP4)
 	mustHook(t, "Take", a.Take(vr))
 	mustHook(t, "Announce", a.Announce(vr))
-	want := []string{h1.MAC.String() + "|10.99.0.100|10.99.0.100"}
+	want := []string{garpRow(h1.MAC.String(), lanVIP4)}
 	if diff := cmp.Diff(want, stop()); diff != "" {
 		t.Errorf("captured (-want +got):\n%s", diff)
 	}

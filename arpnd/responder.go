@@ -102,8 +102,11 @@ func (a *Announcer) handle(l *link, c PacketConn, frame []byte) {
 		return
 	}
 	answer := func(ip netip.Addr) (net.HardwareAddr, bool) {
-		hw, ok := ans[ip]
-		return hw, ok
+		vr := answerer(ans[ip])
+		if vr == nil {
+			return nil, false
+		}
+		return vr.mac, true
 	}
 	var (
 		reply []byte
@@ -146,12 +149,15 @@ func (a *Announcer) startAnswering(vr *vrState) error {
 	l := vr.link
 	ans := a.answers[l]
 	if ans == nil {
-		ans = make(map[netip.Addr]net.HardwareAddr)
+		ans = make(map[netip.Addr]map[*vrState]struct{})
 		a.answers[l] = ans
 	}
 	var errs []error
 	for _, ip := range vr.addrs {
-		ans[ip] = vr.mac
+		if ans[ip] == nil {
+			ans[ip] = make(map[*vrState]struct{})
+		}
+		ans[ip][vr] = struct{}{}
 		if vr.key.v6 {
 			errs = append(errs, a.join(l, multicastMAC(solicitedNode(ip))))
 		}
@@ -172,7 +178,14 @@ func (a *Announcer) stopAnswering(vr *vrState) {
 	}
 	l := vr.link
 	for _, ip := range vr.addrs {
-		delete(a.answers[l], ip)
+		// Only vr's answer: another virtual router holding the same
+		// address (another VRID on the link, say) goes on answering.
+		if vrs := a.answers[l][ip]; vrs != nil {
+			delete(vrs, vr)
+			if len(vrs) == 0 {
+				delete(a.answers[l], ip)
+			}
+		}
 		if vr.key.v6 {
 			a.leave(l, multicastMAC(solicitedNode(ip)))
 		}
@@ -189,6 +202,30 @@ func (a *Announcer) stopAnswering(vr *vrState) {
 			}
 		}
 	}
+}
+
+// answerer returns the virtual router whose MAC answers for an address
+// that several virtual routers on one link are master for: the lowest
+// VRID (then interface name and index), so that the answer does not
+// depend on map order. Nil if vrs is empty.
+func answerer(vrs map[*vrState]struct{}) *vrState {
+	var best *vrState
+	for vr := range vrs {
+		if best == nil || vrLess(vr.key, best.key) {
+			best = vr
+		}
+	}
+	return best
+}
+
+func vrLess(a, b vrKey) bool {
+	if a.vrid != b.vrid {
+		return a.vrid < b.vrid
+	}
+	if a.ifname != b.ifname {
+		return a.ifname < b.ifname
+	}
+	return a.ifidx < b.ifidx
 }
 
 func (a *Announcer) connFor(vr *vrState) PacketConn {
