@@ -322,7 +322,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.BoolVar(&ri.Ring, "ring", false, "receive through a TPACKET_V3 ring: less CPU, but the host firewall does not filter received advertisements")
 	fs.StringVar(&ri.Checksum, "checksum", "", "VRRPv3 IPv4 checksum: pseudo (keepalived, default) or rfc9568")
 	fs.StringVar(&ri.Notify, "notify", "", "`command` run on every transition: CMD INSTANCE NAME STATE PRIORITY")
-	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR` (host:port or unix:/path)")
+	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR`: a loopback host:port or unix:/path")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -397,7 +397,7 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if cfg.Status != "" {
 		if err := checkStatusAddr(cfg.Status); err != nil {
-			return Config{}, k.err("status", cfg.Status, "host:port (like 127.0.0.1:8080) or unix:/path/to.sock")
+			return Config{}, k.err("status", cfg.Status, statusAllowed)
 		}
 	}
 	return cfg, nil
@@ -422,6 +422,14 @@ func parseLevel(s string) (slog.Level, error) {
 	return 0, errors.New("bad level")
 }
 
+// statusAllowed is what -status / status accepts.
+const statusAllowed = "host:port on a loopback address (like 127.0.0.1:8080, [::1]:8080 or localhost:8080) or unix:/path/to.sock; " +
+	"the status server has no authentication, so it never listens on other addresses"
+
+// checkStatusAddr accepts unix:/path, or host:port where host is a
+// loopback address or "localhost". An empty host (":8080"), an
+// unspecified address (0.0.0.0, ::) or any other address would expose
+// the status document to the network.
 func checkStatusAddr(s string) error {
 	if p, ok := strings.CutPrefix(s, "unix:"); ok {
 		if p == "" {
@@ -429,9 +437,16 @@ func checkStatusAddr(s string) error {
 		}
 		return nil
 	}
-	_, port, err := splitHostPort(s)
+	host, port, err := splitHostPort(s)
 	if err != nil || port == "" {
 		return errors.New("bad address")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" || !a.Unmap().IsLoopback() {
+		return errors.New("not a loopback address")
 	}
 	return nil
 }
@@ -502,7 +517,7 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	}
 	if rf.Status != "" {
 		if err := checkStatusAddr(rf.Status); err != nil {
-			return Config{}, top.err("status", rf.Status, "host:port (like 127.0.0.1:8080) or unix:/path/to.sock")
+			return Config{}, top.err("status", rf.Status, statusAllowed)
 		}
 	}
 

@@ -132,6 +132,13 @@ func TestParseFlagsErrors(t *testing.T) {
 		{with("-log-level", "trace", "10.0.0.1"), "-log-level trace: want debug, info or warn"},
 		{with("-status", "localhost", "10.0.0.1"), "-status localhost: want host:port"},
 		{with("-status", "unix:", "10.0.0.1"), "-status unix:: want host:port"},
+		// The status server has no authentication: loopback only.
+		{with("-status", "0.0.0.0:1", "10.0.0.1"), "-status 0.0.0.0:1: want host:port on a loopback address"},
+		{with("-status", ":8080", "10.0.0.1"), "-status :8080: want host:port on a loopback address"},
+		{with("-status", "[::]:8080", "10.0.0.1"), "-status [::]:8080: want host:port on a loopback address"},
+		{with("-status", "10.0.0.5:8080", "10.0.0.1"), "-status 10.0.0.5:8080: want host:port on a loopback address"},
+		{with("-status", "[fe80::1%lo]:8080", "10.0.0.1"), "want host:port on a loopback address"},
+		{with("-status", "example.com:8080", "10.0.0.1"), "-status example.com:8080: want host:port on a loopback address (like 127.0.0.1:8080, [::1]:8080 or localhost:8080) or unix:/path/to.sock"},
 		{with("-bogus", "10.0.0.1"), "flag provided but not defined: -bogus"},
 		{[]string{"-config", "x.toml", "-iface", "eth0"}, "-iface: want no -iface with -config: put it in the file"},
 		{[]string{"-config", "x.toml", "10.0.0.1"}, "VIP argument 10.0.0.1: want no VIP arguments with -config"},
@@ -255,6 +262,7 @@ func TestParseTOMLErrors(t *testing.T) {
 		{inst("colour = \"red\""), `f.toml: instance.colour = ...: want a known key`},
 		{"log_level = \"loud\"\n" + inst(""), `f.toml: log_level = loud: want debug, info or warn`},
 		{"status = \"nope\"\n" + inst(""), `f.toml: status = nope: want host:port`},
+		{"status = \"0.0.0.0:1\"\n" + inst(""), `f.toml: status = 0.0.0.0:1: want host:port on a loopback address`},
 		{"notify_timeout = \"0s\"\n" + inst(""), `f.toml: notify_timeout = 0s: want a positive Go duration`},
 		{"[[instance]]\ninterface = \"eth0\"\nvrid = 1\nvips = [\"10.0.0.1\"]", `f.toml: instance[0] "": name: want a non-empty instance name`},
 		{inst("") + inst(""), `f.toml: instance[1] "A": name = A: want a name no other instance has`},
@@ -331,5 +339,15 @@ func TestConfigFileOverrides(t *testing.T) {
 	}
 	if cfg.LogLevel != slog.LevelWarn || cfg.Status != "127.0.0.1:1" {
 		t.Errorf("file values not used: %+v", cfg)
+	}
+}
+
+// The status server listens on loopback addresses and unix sockets only.
+func TestStatusAddrLoopback(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:8080", "127.1.2.3:1", "[::1]:8080", "localhost:8080", "LOCALHOST:1", "unix:/run/vrrpd.sock"} {
+		cfg, err := parseFlags([]string{"-iface", "eth0", "-vrid", "1", "-status", addr, "10.0.0.1"})
+		if err != nil || cfg.Status != addr {
+			t.Errorf("-status %s: %v (status %q)", addr, err, cfg.Status)
+		}
 	}
 }

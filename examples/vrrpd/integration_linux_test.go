@@ -265,8 +265,32 @@ func TestIntegrationErrors(t *testing.T) {
 		t.Errorf("bad flag: exit %d, %q", code, out)
 	}
 	code, out = run("setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-all", bin, "-iface", "eth0", "-vrid", "1", "10.99.0.100")
-	if code != 1 || !strings.Contains(out, "CAP_NET_RAW") || !strings.Contains(out, "CAP_NET_ADMIN") {
+	if code != 1 || !strings.Contains(out, `interface "eth0": missing capabilities`) ||
+		!strings.Contains(out, "CAP_NET_RAW") || !strings.Contains(out, "CAP_NET_ADMIN") {
 		t.Errorf("without capabilities: exit %d, %q", code, out)
+	}
+
+	// As nobody: the interface is looked up first, so a missing one is
+	// reported as missing, and the capability error names the interface.
+	netlab.RequireTool(t, "setpriv")
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobodyBin := filepath.Join(dir, "vrrpd")
+	if b, err := os.ReadFile(bin); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(nobodyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{"--reuid=65534", "--regid=65534", "--clear-groups", nobodyBin}
+	code, out = run("setpriv", append(nobody, "-iface", "nosuch0", "-vrid", "1", "10.99.0.100")...)
+	if code != 1 || !strings.Contains(out, `interface "nosuch0": no such interface`) || strings.Contains(out, "capabilit") {
+		t.Errorf("as nobody, missing interface: exit %d, %q", code, out)
+	}
+	code, out = run("setpriv", append(nobody, "-iface", "eth0", "-vrid", "1", "10.99.0.100")...)
+	if code != 1 || !strings.Contains(out, `interface "eth0": missing capabilities: CAP_NET_RAW`) || !strings.Contains(out, "CAP_NET_ADMIN") {
+		t.Errorf("as nobody: exit %d, %q", code, out)
 	}
 }
 

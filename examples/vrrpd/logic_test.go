@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -211,9 +212,13 @@ func TestDiffInstances(t *testing.T) {
 
 func TestStatusHandler(t *testing.T) {
 	st := Status{Instances: []InstanceStatus{{Name: "VI_1", VRID: 1, Family: "IPv4", State: "MASTER",
-		Master: "10.0.0.1", Priority: 150, Stats: vrrp.Stats{MasterTransitions: 2}}}}
+		Master: "10.0.0.1", Priority: 150, Stats: statsOf(vrrp.Stats{MasterTransitions: 2, RefreshRate: 1230 * time.Millisecond})}}}
 	st.Router.Sent = 7
 	h := statusHandler(func() Status { return st })
+	// What a client decodes: the interval in milliseconds only.
+	want := st
+	want.Instances = slices.Clone(st.Instances)
+	want.Instances[0].Stats.Stats.RefreshRate = 0
 	for _, path := range []string{"/", "/status"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -224,13 +229,25 @@ func TestStatusHandler(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(st, got); diff != "" {
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("GET %s (-want +got):\n%s", path, diff)
 		}
-		for _, key := range []string{`"name"`, `"vrid"`, `"family"`, `"state"`, `"master"`, `"priority"`, `"stats"`, `"router"`} {
+		for _, key := range []string{`"name"`, `"vrid"`, `"family"`, `"state"`, `"master"`, `"priority"`, `"stats"`, `"router"`,
+			`"MasterTransitions": 2`, `"RefreshRateMs": 1230`} {
 			if !strings.Contains(rec.Body.String(), key) {
 				t.Errorf("GET %s: no %s in %s", path, key, rec.Body)
 			}
+		}
+		// RFC 6527 gives the refresh rate in milliseconds; no nanoseconds.
+		if strings.Contains(rec.Body.String(), `"RefreshRate"`) || strings.Contains(rec.Body.String(), "1230000000") {
+			t.Errorf("GET %s: the refresh rate in nanoseconds in %s", path, rec.Body)
+		}
+		// A Go program can still decode the stats into a vrrp.Stats.
+		var plain struct {
+			Instances []struct{ Stats vrrp.Stats } `json:"instances"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &plain); err != nil || plain.Instances[0].Stats.MasterTransitions != 2 {
+			t.Errorf("GET %s: decoding into vrrp.Stats: %+v, %v", path, plain, err)
 		}
 	}
 	rec := httptest.NewRecorder()

@@ -44,8 +44,30 @@ type InstanceStatus struct {
 	SyncGroup    string   `json:"sync_group,omitempty"`
 	VIPs         []string `json:"vips"`
 	// NewMasterReason is Stats.NewMasterReason by name.
-	NewMasterReason string     `json:"new_master_reason"`
-	Stats           vrrp.Stats `json:"stats"`
+	NewMasterReason string        `json:"new_master_reason"`
+	Stats           InstanceStats `json:"stats"`
+}
+
+// InstanceStats is vrrp.Stats as the status document shows it: the keys
+// are vrrp.Stats's field names (so a Go program can decode the object
+// into a vrrp.Stats), except that the advertisement interval in use is
+// RefreshRateMs, in milliseconds as RFC 6527's
+// vrrpv3StatisticsRefreshRate, instead of a time.Duration in
+// nanoseconds. Durations in the document are whole milliseconds, in keys
+// ending in ms.
+type InstanceStats struct {
+	vrrp.Stats
+	// RefreshRate hides vrrp.Stats.RefreshRate (nanoseconds) from the
+	// JSON: a field of the outer struct wins over the embedded one, and
+	// omitempty drops it while nil.
+	RefreshRate *struct{} `json:"RefreshRate,omitempty"`
+	// RefreshRateMs is vrrp.Stats.RefreshRate in milliseconds.
+	RefreshRateMs int64 `json:"RefreshRateMs"`
+}
+
+// statsOf returns s as InstanceStats.
+func statsOf(s vrrp.Stats) InstanceStats {
+	return InstanceStats{Stats: s, RefreshRateMs: s.RefreshRate.Milliseconds()}
 }
 
 // status returns the current Status.
@@ -81,8 +103,9 @@ func (d *daemon) status() Status {
 		if m, err := d.router.Master(name); err == nil && m.IsValid() {
 			is.Master = m.String()
 		}
-		if is.Stats, err = d.router.Stats(name); err == nil {
-			is.NewMasterReason = is.Stats.NewMasterReason.String()
+		if vs, err := d.router.Stats(name); err == nil {
+			is.Stats = statsOf(vs)
+			is.NewMasterReason = vs.NewMasterReason.String()
 		}
 		st.Instances = append(st.Instances, is)
 	}

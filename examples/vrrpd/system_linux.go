@@ -45,45 +45,50 @@ const (
 	capNetRaw   = 13
 )
 
-// checkCaps returns an error naming the capabilities the process lacks.
-func checkCaps() error {
+// effectiveCaps returns the process's effective capability set from
+// /proc/self/status; ok is false when it cannot tell.
+func effectiveCaps() (caps uint64, ok bool) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		return nil // cannot tell: let the operations report it
+		return 0, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "CapEff:")
-		if !ok {
+		v, found := strings.CutPrefix(sc.Text(), "CapEff:")
+		if !found {
 			continue
 		}
 		caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-		if err != nil {
-			return nil
-		}
-		var missing []string
-		if caps&(1<<capNetRaw) == 0 {
-			missing = append(missing, "CAP_NET_RAW (raw VRRP sockets, ARP / NA)")
-		}
-		if caps&(1<<capNetAdmin) == 0 {
-			missing = append(missing, "CAP_NET_ADMIN (adding the virtual addresses)")
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("missing capabilities: %s; run as root or grant them (setcap cap_net_raw,cap_net_admin+ep vrrpd)",
-				strings.Join(missing, ", "))
-		}
+		return caps, err == nil
+	}
+	return 0, false
+}
+
+// capsError returns an error naming the interface and the capabilities
+// missing from caps (an effective set), or nil.
+func capsError(ifname string, caps uint64) error {
+	var missing []string
+	if caps&(1<<capNetRaw) == 0 {
+		missing = append(missing, "CAP_NET_RAW (raw VRRP sockets, ARP / NA)")
+	}
+	if caps&(1<<capNetAdmin) == 0 {
+		missing = append(missing, "CAP_NET_ADMIN (adding the virtual addresses, Accept_Mode filter)")
+	}
+	if len(missing) == 0 {
 		return nil
 	}
-	return nil
+	return fmt.Errorf("interface %q: missing capabilities: %s; run as root or grant them (setcap cap_net_raw,cap_net_admin+ep vrrpd)",
+		ifname, strings.Join(missing, ", "))
 }
 
 // newSystem returns the host system, bound to the current network
 // namespace.
+//
+// It needs no privilege: Open checks the capabilities once it has found
+// the interface, so that a missing interface is reported as such and a
+// missing capability names the interface.
 func newSystem(log *slog.Logger) (system, error) {
-	if err := checkCaps(); err != nil {
-		return nil, err
-	}
 	ns, err := netns.Get()
 	if err != nil {
 		return nil, fmt.Errorf("current network namespace: %w", err)
@@ -110,6 +115,11 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 			return nil, 0, netip.Addr{}, fmt.Errorf("interface %q: no such interface", in.Interface)
 		}
 		return nil, 0, netip.Addr{}, fmt.Errorf("interface %q: %w", in.Interface, err)
+	}
+	if caps, ok := effectiveCaps(); ok {
+		if err := capsError(in.Interface, caps); err != nil {
+			return nil, 0, netip.Addr{}, err
+		}
 	}
 	fam := 4
 	if in.Family() == vrrp.IPv6 {
