@@ -130,11 +130,16 @@ func (p ProtoErr) String() string {
 //     independent of the interval (RFC 3768 section 6.1).
 //   - A VRRPv3 master that hears a lower priority (or an equal one from a
 //     lower primary address) sends an advertisement at once without
-//     resetting Adver_Timer (RFC 9568 section 6.4.3), and also announces
-//     its addresses (ActAnnounce; this library's addition, like
-//     keepalived's garp_lower_prio_repeat: it repairs host ARP / neighbor
-//     caches a short-lived second master may have changed). Config.RFC5798
-//     and VRRPv2 (RFC 3768 section 6.4.3) discard it instead.
+//     resetting Adver_Timer (RFC 9568 section 6.4.3); Config.RFC5798 and
+//     VRRPv2 (RFC 3768 section 6.4.3) discard it instead. In every
+//     version the master also announces its addresses (ActAnnounce; this
+//     library's addition, as keepalived's garp_lower_prio_repeat: it
+//     repairs host ARP / neighbor caches a short-lived second master may
+//     have changed).
+//   - Receive reports what it discards (ActDrop) and what RFC 9568
+//     section 7.1 says to log (ActNotice), each with an Anomaly, so that
+//     the caller can log them; and a Receive at or past Deadline fires
+//     the due timer first, as Tick would have.
 //   - The VRRPv3 address owner (priority 255) becomes master at Start and
 //     processes the advertisements it receives like any router, counting
 //     them in OwnerRcvdAdvertisements (RFC 9568 section 7.1 as corrected
@@ -314,13 +319,18 @@ func (m *Machine) Shutdown(now time.Time) []Action {
 // Tick fires every timer whose deadline is at or before now.
 func (m *Machine) Tick(now time.Time) []Action {
 	m.acts = m.acts[:0]
+	m.fire(now)
+	return m.acts
+}
+
+// fire fires the timers due at now, appending to m.acts.
+func (m *Machine) fire(now time.Time) {
 	switch m.state {
 	case Master:
 		m.tickMaster(now)
 	case Backup:
 		m.tickBackup(now)
 	}
-	return m.acts
 }
 
 // tickMaster: RFC 9568 section 6.4.3, "If the Adver_Timer fires".
@@ -375,6 +385,10 @@ func (m *Machine) Receive(now time.Time, adv *packet.Advertisement, src netip.Ad
 	if adv == nil || (m.state != Backup && m.state != Master) {
 		return m.acts
 	}
+	// A timer that fell due before the advertisement arrived fires first:
+	// the caller ought to have called Tick, and the order of events is
+	// what the RFC's state machine sees.
+	m.fire(now)
 	if !m.validate(adv, src, ttl, info) {
 		return m.acts
 	}
@@ -397,70 +411,77 @@ func (m *Machine) validate(adv *packet.Advertisement, src netip.Addr, ttl int, i
 	if ttl != packet.TTL {
 		m.stats.IPTTLErrors++
 		m.stats.ProtoErrReason = ProtoErrTTL
-		return false
+		return m.drop(AnomalyTTL)
 	}
 	if adv.Version != c.Version {
 		m.stats.ProtoErrReason = ProtoErrVersion
-		return false
+		return m.drop(AnomalyVersion)
 	}
 	if adv.VRID != c.VRID {
 		m.stats.ProtoErrReason = ProtoErrVRID
-		return false
+		return m.drop(AnomalyVRID)
 	}
 	if adv.Type != packet.TypeAdvertisement && adv.Type != 0 {
 		m.stats.RcvdInvalidTypePackets++
-		return false
+		return m.drop(AnomalyType)
 	}
 	v4 := c.Primary.Is4()
-	if !src.IsValid() || src.Is4() != v4 {
+	// An IPv4-mapped IPv6 source is an IPv4 packet seen through an IPv6
+	// socket: not a VRRP-over-IPv6 advertisement.
+	if !src.IsValid() || src.Is4() != v4 || src.Is4In6() {
 		m.stats.PacketLengthErrors++
-		return false
+		return m.drop(AnomalyFamily)
 	}
 	if len(adv.Addrs) == 0 {
 		m.stats.AddressListErrors++
-		return false
+		return m.drop(AnomalyNoAddrs)
 	}
 	for _, a := range adv.Addrs {
-		if !a.IsValid() || a.Is4() != v4 {
+		if !a.IsValid() || a.Is4() != v4 || a.Is4In6() {
 			m.stats.PacketLengthErrors++
-			return false
+			return m.drop(AnomalyFamily)
 		}
 	}
 	if adv.MaxAdvertInt == 0 {
 		m.stats.AdvIntervalErrors++
-		return false
+		return m.drop(AnomalyZeroInterval)
 	}
 	sameAddrs := equalAddrs(adv.Addrs, c.Addrs)
 	if c.Version == 2 {
 		// RFC 3768 section 7.1.
 		if m.owner {
 			m.stats.OwnerRcvdAdvertisements++
-			return false
+			return m.drop(AnomalyOwner)
 		}
 		if adv.AuthType != c.AuthType || (c.AuthType == packet.AuthPass && adv.AuthData != c.AuthData) {
 			m.stats.AuthErrors++
-			return false
+			return m.drop(AnomalyAuth)
 		}
 		if !sameAddrs {
 			m.stats.AddressListErrors++
 			if adv.Priority != 255 {
-				return false
+				return m.drop(AnomalyAddrList)
 			}
+			// "MAY" be accepted from the owner: processed, and logged.
+			m.notice(AnomalyAddrList)
 		}
 		if adv.Interval() != c.AdvertInterval {
 			m.stats.AdvIntervalErrors++
-			return false
+			return m.drop(AnomalyInterval)
 		}
 	} else {
 		// RFC 9568 section 7.1: log (count) and process.
 		if !sameAddrs {
 			m.stats.AddressListErrors++
+			m.notice(AnomalyAddrList)
 		}
 		if adv.Interval() != c.AdvertInterval {
 			m.stats.AdvIntervalErrors++
+			m.notice(AnomalyInterval)
 		}
 		if m.owner {
 			m.stats.OwnerRcvdAdvertisements++
+			m.notice(AnomalyOwner)
 		}
 		if v4 {
 			switch info.Checksum {
@@ -471,6 +492,7 @@ func (m *Machine) validate(adv *packet.Advertisement, src netip.Addr, ttl int, i
 			}
 		} else if info.NoLinkLocalFirst {
 			m.stats.NoLinkLocalFirst++
+			m.notice(AnomalyNoLinkLocalFirst)
 		}
 	}
 	m.stats.RcvdAdvertisements++
@@ -539,15 +561,15 @@ func (m *Machine) stepMaster(now time.Time, adv *packet.Advertisement, src netip
 		m.becomeBackup(now, ReasonHigherPriority)
 		return
 	}
-	if m.cfg.Version == 2 || m.cfg.RFC5798 {
-		return // RFC 3768 / RFC 5798: "Discard ADVERTISEMENT".
+	// RFC 3768 / RFC 5798: "Discard ADVERTISEMENT". RFC 9568: "Discard
+	// the ADVERTISEMENT" and "Send an ADVERTISEMENT immediately to assert
+	// the {Active} state to the sending VRRP Router and to update any
+	// learning bridges with the correct Active VRRP Router path." The RFC
+	// does not reset Adver_Timer here. The announce, in every version, is
+	// this library's addition (see the Machine doc).
+	if m.cfg.Version == 3 && !m.cfg.RFC5798 {
+		m.send(m.prio)
 	}
-	// RFC 9568: "Discard the ADVERTISEMENT" and "Send an ADVERTISEMENT
-	// immediately to assert the {Active} state to the sending VRRP Router
-	// and to update any learning bridges with the correct Active VRRP
-	// Router path." The RFC does not reset Adver_Timer here. The announce
-	// is this library's addition (see the Machine doc).
-	m.send(m.prio)
 	m.emit(Action{Kind: ActAnnounce})
 }
 
@@ -693,7 +715,7 @@ func (m *Machine) becomeMaster(now time.Time, reason, newMasterReason Reason) {
 	m.adverTimer = now.Add(m.cfg.AdvertInterval)
 	m.stats.MasterTransitions++
 	m.stats.NewMasterReason = newMasterReason
-	m.emit(Action{Kind: ActTransition, From: from, To: Master, Reason: reason})
+	m.emit(Action{Kind: ActTransition, From: from, To: Master, Reason: reason, MasterReason: newMasterReason})
 	m.emit(Action{Kind: ActTakeAddrs})
 	m.send(m.prio)
 	m.emit(Action{Kind: ActAnnounce})
@@ -749,6 +771,15 @@ func (m *Machine) send(prio uint8) {
 }
 
 func (m *Machine) emit(a Action) { m.acts = append(m.acts, a) }
+
+// drop reports a discarded advertisement; it returns false for validate.
+func (m *Machine) drop(a Anomaly) bool {
+	m.emit(Action{Kind: ActDrop, Anomaly: a})
+	return false
+}
+
+// notice reports a processed advertisement's mismatch.
+func (m *Machine) notice(a Anomaly) { m.emit(Action{Kind: ActNotice, Anomaly: a}) }
 
 // equalAddrs reports whether a and b hold the same addresses, in any order.
 func equalAddrs(a, b []netip.Addr) bool {

@@ -107,9 +107,24 @@ func mtStartMaster(t testing.TB, cfg vrrp.Config) (*vrrp.Machine, time.Time) {
 
 // Action constructors for expected values.
 func mtSend(prio uint8) vrrp.Action { return vrrp.Action{Kind: vrrp.ActSend, Priority: prio} }
+
+// mtTrans is a transition; one to Master carries the RFC 6527 reason:
+// the trigger itself when it is one, else priority (the owner starting,
+// a sync group).
 func mtTrans(from, to vrrp.State, r vrrp.Reason) vrrp.Action {
-	return vrrp.Action{Kind: vrrp.ActTransition, From: from, To: to, Reason: r}
+	a := vrrp.Action{Kind: vrrp.ActTransition, From: from, To: to, Reason: r}
+	if to == vrrp.Master {
+		switch r {
+		case vrrp.ReasonPriority, vrrp.ReasonPreempted, vrrp.ReasonMasterNoResponse:
+			a.MasterReason = r
+		default:
+			a.MasterReason = vrrp.ReasonPriority
+		}
+	}
+	return a
 }
+func mtDrop(a vrrp.Anomaly) vrrp.Action   { return vrrp.Action{Kind: vrrp.ActDrop, Anomaly: a} }
+func mtNotice(a vrrp.Anomaly) vrrp.Action { return vrrp.Action{Kind: vrrp.ActNotice, Anomaly: a} }
 
 var (
 	mtTake     = vrrp.Action{Kind: vrrp.ActTakeAddrs}

@@ -193,8 +193,8 @@ func TestRFC3768_6_4_3_MasterDiscardsLower(t *testing.T) {
 	cfg := mtConfigV2()
 	m, now := mtStartMaster(t, cfg)
 	d := m.Deadline()
-	mtCheck(t, "lower", nil, mtRecv(m, now, mtAdv(cfg, 99), mtHigher))
-	mtCheck(t, "equal from lower address", nil, mtRecv(m, now, mtAdv(cfg, 100), mtLower))
+	mtCheck(t, "lower", []vrrp.Action{mtAnnounce}, mtRecv(m, now, mtAdv(cfg, 99), mtHigher))
+	mtCheck(t, "equal from lower address", []vrrp.Action{mtAnnounce}, mtRecv(m, now, mtAdv(cfg, 100), mtLower))
 	mtCheckDeadline(t, m, d)
 	mtCheckState(t, m, vrrp.Master)
 }
@@ -256,9 +256,9 @@ func TestRFC3768_7_1_OwnerDiscards(t *testing.T) {
 	m := mtNew(t, cfg)
 	m.Start(mt0)
 	d := m.Deadline()
-	mtCheck(t, "lower", nil, mtRecv(m, mt0, mtAdv(cfg, 100), mtHigher))
-	mtCheck(t, "priority 0", nil, mtRecv(m, mt0, mtAdv(cfg, 0), mtHigher))
-	mtCheck(t, "another owner, greater address", nil, mtRecv(m, mt0, mtAdv(cfg, 255), mtHigher))
+	mtCheck(t, "lower", []vrrp.Action{mtDrop(vrrp.AnomalyOwner)}, mtRecv(m, mt0, mtAdv(cfg, 100), mtHigher))
+	mtCheck(t, "priority 0", []vrrp.Action{mtDrop(vrrp.AnomalyOwner)}, mtRecv(m, mt0, mtAdv(cfg, 0), mtHigher))
+	mtCheck(t, "another owner, greater address", []vrrp.Action{mtDrop(vrrp.AnomalyOwner)}, mtRecv(m, mt0, mtAdv(cfg, 255), mtHigher))
 	mtCheckState(t, m, vrrp.Master)
 	mtCheckDeadline(t, m, d)
 	if s := m.Stats(); s.OwnerRcvdAdvertisements != 3 || s.RcvdAdvertisements != 0 || s.RcvdPriZeroPackets != 0 {

@@ -308,7 +308,7 @@ func mtBackupNeverHolds(t *testing.T, cfg vrrp.Config) {
 	}
 	m.Tick(m.Deadline())
 	mtCheckState(t, m, vrrp.Master)
-	got := mtRecv(m, m.Deadline(), mtAdv(cfg, 255), src)
+	got := mtRecv(m, m.Deadline().Add(-time.Millisecond), mtAdv(cfg, 255), src)
 	if len(got) == 0 || got[0].Kind != vrrp.ActReleaseAddrs || m.State() != vrrp.Backup {
 		t.Errorf("Active hearing a better router: %v, want release first and Backup", got)
 	}
@@ -442,7 +442,7 @@ func TestRFC9568_6_4_2_PriorityZeroSetActiveDownTimerToSkewTime(t *testing.T) {
 	at := mt0.Add(time.Second)
 	mtRecv(m, at, mtAdvIv(t, cfg, 200, 2*time.Second), mtHigher)
 	at = at.Add(time.Second)
-	mtCheck(t, "priority 0", nil, mtRecv(m, at, mtAdvIv(t, cfg, 0, 50*time.Millisecond), mtHigher))
+	mtCheck(t, "priority 0", []vrrp.Action{mtNotice(vrrp.AnomalyInterval)}, mtRecv(m, at, mtAdvIv(t, cfg, 0, 50*time.Millisecond), mtHigher))
 	mtCheckDeadline(t, m, at.Add(mtSkew(100, 2*time.Second)))
 	if s := m.Stats(); s.RcvdPriZeroPackets != 1 || s.RefreshRate != 2*time.Second {
 		t.Errorf("RcvdPriZeroPackets = %d RefreshRate = %v, want 1, 2s", s.RcvdPriZeroPackets, s.RefreshRate)
@@ -546,7 +546,7 @@ func TestRFC9568_6_4_2_ElseDiscardAdvertisement(t *testing.T) {
 	cfg.Priority = 200
 	m := mtStartBackup(t, cfg)
 	before := m.Deadline()
-	mtCheck(t, "Receive", nil, mtRecv(m, mt0.Add(time.Second), mtAdvIv(t, cfg, 100, 10*time.Millisecond), mtHigher))
+	mtCheck(t, "Receive", []vrrp.Action{mtNotice(vrrp.AnomalyInterval)}, mtRecv(m, mt0.Add(time.Second), mtAdvIv(t, cfg, 100, 10*time.Millisecond), mtHigher))
 	mtCheckDeadline(t, m, before)
 	if s := m.Stats(); s.RefreshRate != time.Second || m.Master().IsValid() {
 		t.Errorf("after a discarded advertisement: RefreshRate %v Master %v", s.RefreshRate, m.Master())
@@ -793,7 +793,7 @@ func TestRFC9568_6_4_3_BetterSetActiveDownTimer(t *testing.T) {
 // state". The addresses are released.
 func TestRFC9568_6_4_3_BetterTransitionToBackup(t *testing.T) {
 	m, _, got, _ := mtYield(t, mtConfig())
-	mtCheck(t, "Receive", []vrrp.Action{mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)}, got)
+	mtCheck(t, "Receive", []vrrp.Action{mtNotice(vrrp.AnomalyInterval), mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)}, got)
 	mtCheckState(t, m, vrrp.Backup)
 	if m.Master() != mtHigher {
 		t.Errorf("Master() = %v, want %v", m.Master(), mtHigher)
@@ -846,7 +846,7 @@ func TestRFC5798_6_4_3_ActiveDiscardsLower(t *testing.T) {
 	cfg.RFC5798 = true
 	m, now := mtStartMaster(t, cfg)
 	deadline := m.Deadline()
-	mtCheck(t, "Receive", nil, mtRecv(m, now.Add(time.Millisecond), mtAdv(cfg, 50), mtHigher))
+	mtCheck(t, "Receive", []vrrp.Action{mtAnnounce}, mtRecv(m, now.Add(time.Millisecond), mtAdv(cfg, 50), mtHigher))
 	mtCheckDeadline(t, m, deadline)
 }
 
@@ -857,7 +857,7 @@ func TestRFC9568_5_1_1_3_TTLMustBe255(t *testing.T) {
 	m := mtStartBackup(t, cfg)
 	deadline := m.Deadline()
 	for _, ttl := range []int{0, 1, 64, 254, 256, -1} {
-		mtCheck(t, "Receive", nil, m.Receive(mt0.Add(time.Second), mtAdv(cfg, 200), mtHigher, ttl, mtPseudo))
+		mtCheck(t, "Receive", []vrrp.Action{mtDrop(vrrp.AnomalyTTL)}, m.Receive(mt0.Add(time.Second), mtAdv(cfg, 200), mtHigher, ttl, mtPseudo))
 	}
 	mtCheckDeadline(t, m, deadline)
 	if s := m.Stats(); s.IPTTLErrors != 6 || s.ProtoErrReason != vrrp.ProtoErrTTL || s.RcvdAdvertisements != 0 {
@@ -871,7 +871,7 @@ func TestRFC9568_5_1_2_3_HopLimitMustBe255(t *testing.T) {
 	cfg := mtConfig6()
 	m := mtStartBackup(t, cfg)
 	deadline := m.Deadline()
-	mtCheck(t, "Receive", nil, m.Receive(mt0.Add(time.Second), mtAdv(cfg, 200), mtPeer6, 1, mtPseudo))
+	mtCheck(t, "Receive", []vrrp.Action{mtDrop(vrrp.AnomalyTTL)}, m.Receive(mt0.Add(time.Second), mtAdv(cfg, 200), mtPeer6, 1, mtPseudo))
 	mtCheckDeadline(t, m, deadline)
 	if s := m.Stats(); s.IPTTLErrors != 1 || s.RcvdAdvertisements != 0 {
 		t.Errorf("stats %+v", s)
@@ -884,7 +884,7 @@ func TestRFC9568_7_1_VersionMustBe3(t *testing.T) {
 	m := mtStartBackup(t, cfg)
 	adv := mtAdv(cfg, 200)
 	adv.Version = 2
-	mtCheck(t, "Receive", nil, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
+	mtCheck(t, "Receive", []vrrp.Action{mtDrop(vrrp.AnomalyVersion)}, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
 	mtCheckDeadline(t, m, mt0.Add(mtDown(100, time.Second)))
 	if s := m.Stats(); s.ProtoErrReason != vrrp.ProtoErrVersion || s.RcvdAdvertisements != 0 {
 		t.Errorf("stats %+v", s)
@@ -899,7 +899,7 @@ func TestRFC9568_7_1_TypeMustBeAdvertisement(t *testing.T) {
 	m := mtStartBackup(t, cfg)
 	adv := mtAdv(cfg, 200)
 	adv.Type = 2
-	mtCheck(t, "Receive", nil, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
+	mtCheck(t, "Receive", []vrrp.Action{mtDrop(vrrp.AnomalyType)}, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
 	mtCheckDeadline(t, m, mt0.Add(mtDown(100, time.Second)))
 	m.CountError(packet.ErrType)
 	if s := m.Stats(); s.RcvdInvalidTypePackets != 2 || s.RcvdAdvertisements != 0 {
@@ -914,7 +914,7 @@ func TestRFC9568_7_1_VRIDMustBeConfigured(t *testing.T) {
 	m := mtStartBackup(t, cfg)
 	adv := mtAdv(cfg, 200)
 	adv.VRID = 2
-	mtCheck(t, "Receive", nil, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
+	mtCheck(t, "Receive", []vrrp.Action{mtDrop(vrrp.AnomalyVRID)}, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
 	if s := m.Stats(); s.ProtoErrReason != vrrp.ProtoErrVRID || s.RcvdAdvertisements != 0 {
 		t.Errorf("stats %+v", s)
 	}
@@ -938,7 +938,7 @@ func TestRFC9568_7_1_MaxAdvertiseIntervalNonZero(t *testing.T) {
 		deadline := m.Deadline()
 		adv := mtAdv(cfg, 200)
 		adv.MaxAdvertInt = 0
-		mtCheck(t, "interval 0", nil, mtRecv(m, now, adv, mtHigher))
+		mtCheck(t, "interval 0", []vrrp.Action{mtDrop(vrrp.AnomalyZeroInterval)}, mtRecv(m, now, adv, mtHigher))
 		mtCheckDeadline(t, m, deadline)
 		if s := m.Stats(); s.AdvIntervalErrors != 1 || s.RcvdAdvertisements != 0 {
 			t.Errorf("stats %+v", s)
@@ -954,7 +954,7 @@ func TestRFC9568_7_1_AddrCountNonZero(t *testing.T) {
 	m := mtStartBackup(t, cfg)
 	adv := mtAdv(cfg, 200)
 	adv.Addrs = nil
-	mtCheck(t, "count 0", nil, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
+	mtCheck(t, "count 0", []vrrp.Action{mtDrop(vrrp.AnomalyNoAddrs)}, mtRecv(m, mt0.Add(time.Second), adv, mtHigher))
 	mtCheckDeadline(t, m, mt0.Add(mtDown(100, time.Second)))
 	m.CountError(packet.ErrNoAddrs)
 	if s := m.Stats(); s.AddressListErrors != 2 || s.RcvdAdvertisements != 0 {
@@ -1013,11 +1013,11 @@ func TestRFC9568_7_1_OwnerReceivingLogsAndProcesses(t *testing.T) {
 	cfg := mtOwner(mtConfig())
 	m := mtNew(t, cfg)
 	m.Start(mt0)
-	mtCheck(t, "lower priority", []vrrp.Action{mtSend(255), mtAnnounce}, mtRecv(m, mt0, mtAdv(cfg, 254), mtHigher))
-	mtCheck(t, "another owner, lower address", []vrrp.Action{mtSend(255), mtAnnounce}, mtRecv(m, mt0, mtAdv(cfg, 255), mtLower))
+	mtCheck(t, "lower priority", []vrrp.Action{mtNotice(vrrp.AnomalyOwner), mtSend(255), mtAnnounce}, mtRecv(m, mt0, mtAdv(cfg, 254), mtHigher))
+	mtCheck(t, "another owner, lower address", []vrrp.Action{mtNotice(vrrp.AnomalyOwner), mtSend(255), mtAnnounce}, mtRecv(m, mt0, mtAdv(cfg, 255), mtLower))
 	mtCheckState(t, m, vrrp.Master)
 	at := mt0.Add(100 * time.Millisecond)
-	mtCheck(t, "another owner, greater address", []vrrp.Action{mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+	mtCheck(t, "another owner, greater address", []vrrp.Action{mtNotice(vrrp.AnomalyOwner), mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
 		mtRecv(m, at, mtAdv(cfg, 255), mtHigher))
 	mtCheckState(t, m, vrrp.Backup)
 	mtCheckDeadline(t, m, at.Add(mtDown(255, time.Second)))

@@ -117,6 +117,9 @@ type Event struct {
 	// From, To and Reason describe the transition.
 	From, To State
 	Reason   Reason
+	// MasterReason is, for a transition to Master, the RFC 6527
+	// vrrpv3StatisticsNewMasterReason (Action.MasterReason).
+	MasterReason Reason
 }
 
 // RouterStats are the Router-wide counters: the RFC 6527 global
@@ -232,6 +235,7 @@ type Router struct {
 	arena []byte
 	dirty []*rconn
 	adv   packet.Advertisement
+	rxSrc netip.Addr // source of the advertisement being received, for logs
 }
 
 const (
@@ -747,12 +751,18 @@ func (r *Router) Run(ctx context.Context) error {
 			got = 2
 		}
 		now := r.clk.Now()
-		r.fireDue(now) // timers before anything else
-		switch got {
-		case 1:
-			f(now)
-		case 2:
+		// Packets that are waiting first, each after the timers due
+		// before it arrived, then the timers due since, then the
+		// control call: a timer that ran out while this goroutine was
+		// busy must not fire ahead of an advertisement that arrived in
+		// time to stop it.
+		if got == 2 {
 			r.receiveBatch(now, b)
+		}
+		r.drainRx(now)
+		r.fireDue(now)
+		if got == 1 {
+			f(now)
 		}
 		r.flush()
 		r.rearm()
@@ -924,11 +934,18 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 			// section 6.4.1 and 6.4.2 send the advertisement first, then
 			// the gratuitous ARP / unsolicited NA.
 			r.after = append(r.after, deferredHook{v, ActAnnounce})
+		case ActDrop, ActNotice:
+			r.logAnomaly(now, v, a)
 		case ActTransition:
 			v.state.Store(uint32(a.To))
-			r.log.Info("vrrp transition", "vr", v.name, "vrid", v.cfg.VRID, "family", v.family,
-				"from", a.From, "to", a.To, "reason", a.Reason)
-			r.emit(Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason})
+			if a.To == Master {
+				r.log.Info("vrrp transition", "vr", v.name, "vrid", v.cfg.VRID, "family", v.family,
+					"from", a.From, "to", a.To, "reason", a.Reason, "master_reason", a.MasterReason)
+			} else {
+				r.log.Info("vrrp transition", "vr", v.name, "vrid", v.cfg.VRID, "family", v.family,
+					"from", a.From, "to", a.To, "reason", a.Reason)
+			}
+			r.emit(Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason})
 			if a.Reason != ReasonSyncGroup && v.vr.SyncGroup != "" {
 				switch {
 				case a.To == Master:
@@ -948,6 +965,20 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 			r.apply(now, o, o.m.Sync(now, sync))
 		}
 	}
+}
+
+// logAnomaly logs a Machine's ActDrop or ActNotice for the advertisement
+// being received (from r.rxSrc), within v's log rate limit (RFC 9568
+// section 7.1: "log the event (subject to rate-limiting)").
+func (r *Router) logAnomaly(now time.Time, v *vrt, a Action) {
+	if !r.log.Enabled(context.Background(), slog.LevelWarn) || !v.lim.allow(now, r.logLimit) {
+		return
+	}
+	if a.Kind == ActDrop {
+		r.log.Warn("vrrp advertisement dropped", "vr", v.name, "vrid", v.cfg.VRID, "src", r.rxSrc, "reason", a.Anomaly)
+		return
+	}
+	r.log.Warn("vrrp advertisement differs from the configuration", "vr", v.name, "vrid", v.cfg.VRID, "src", r.rxSrc, "reason", a.Anomaly)
 }
 
 func (r *Router) runHook(v *vrt, what string, f func(VRInfo) error) {
@@ -1066,11 +1097,30 @@ type deferredHook struct {
 	kind ActionKind
 }
 
+// drainRx handles the batches already queued by the readers, without
+// waiting for more.
+func (r *Router) drainRx(now time.Time) {
+	for range rxQueueLen {
+		select {
+		case b := <-r.rx:
+			r.receiveBatch(now, b)
+		default:
+			return
+		}
+	}
+}
+
 // receiveBatch hands the packets of b to their machines, in order, and
 // gives b back to its reader. Owner goroutine.
 func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
 	for i := range b.n {
-		r.receive(now, r.arrival(now, b.at, b.msgs[i].Meta.Time), b.vs[i], &b.msgs[i])
+		at := r.arrival(now, b.at, b.msgs[i].Meta.Time)
+		// A timer due before the packet arrived fires first, at its own
+		// time: the packet cannot have stopped it (a backup whose
+		// Master_Down_Timer ran out before the master's advertisement
+		// arrived takes over, as the RFC's state machine would).
+		r.fireDue(at)
+		r.receive(now, at, b.vs[i], &b.msgs[i])
 	}
 	clear(b.vs[:b.n])
 	b.n = 0
@@ -1112,12 +1162,14 @@ func (r *Router) receive(now, at time.Time, v *vrt, m *transport.Message) {
 			r.stats.version.Add(1)
 		}
 		v.m.CountError(err)
-		if r.log.Enabled(context.Background(), slog.LevelDebug) && v.lim.allow(now, r.logLimit) {
-			r.log.Debug("vrrp packet dropped", "vr", v.name, "src", m.Meta.Src, "err", err)
+		if r.log.Enabled(context.Background(), slog.LevelWarn) && v.lim.allow(now, r.logLimit) {
+			r.log.Warn("vrrp packet dropped", "vr", v.name, "src", m.Meta.Src, "err", err)
 		}
 		return
 	}
+	r.rxSrc = m.Meta.Src
 	r.apply(now, v, v.m.Receive(at, &r.adv, m.Meta.Src, m.Meta.TTL, info))
+	r.rxSrc = netip.Addr{}
 }
 
 func (r *Router) startReader(c *rconn) {
@@ -1222,12 +1274,12 @@ func (r *Router) read(c *rconn) {
 func (r *Router) frontDoor(c *rconn, b []byte, m transport.Meta) *vrt {
 	if len(b) < 2 || !m.Src.IsValid() {
 		r.stats.short.Add(1)
-		r.logFront(c, "short packet or no source", m)
+		r.logFront(c, slog.LevelWarn, "short packet or no source", m)
 		return nil
 	}
 	if ver := b[0] >> 4; ver != 2 && ver != 3 {
 		r.stats.version.Add(1)
-		r.logFront(c, "version is not 2 or 3", m)
+		r.logFront(c, slog.LevelWarn, "version is not 2 or 3", m)
 		return nil
 	}
 	f := 1
@@ -1243,23 +1295,26 @@ func (r *Router) frontDoor(c *rconn, b []byte, m transport.Meta) *vrt {
 	}
 	if v == nil {
 		r.stats.vrid.Add(1)
-		r.logFront(c, "unknown VRID", m)
+		r.logFront(c, slog.LevelDebug, "unknown VRID", m)
 		return nil
 	}
 	if m.TTL != packet.TTL {
 		r.stats.ttl.Add(1)
 		v.ttlErrs.Add(1)
-		r.logFront(c, "TTL is not 255", m)
+		r.logFront(c, slog.LevelWarn, "TTL is not 255", m)
 		return nil
 	}
 	return v
 }
 
-func (r *Router) logFront(c *rconn, why string, m transport.Meta) {
-	if !r.log.Enabled(context.Background(), slog.LevelDebug) || !c.lim.allow(r.clk.Now(), r.logLimit) {
+// logFront logs a packet the front door dropped, within c's rate limit:
+// at Debug for a VRID this Router does not run (other virtual routers on
+// a shared LAN are normal), at Warn for a malformed packet.
+func (r *Router) logFront(c *rconn, level slog.Level, why string, m transport.Meta) {
+	if !r.log.Enabled(context.Background(), level) || !c.lim.allow(r.clk.Now(), r.logLimit) {
 		return
 	}
-	r.log.Debug("vrrp packet dropped", "interface", c.name, "src", m.Src, "ttl", m.TTL, "reason", why)
+	r.log.Log(context.Background(), level, "vrrp packet dropped", "interface", c.name, "src", m.Src, "ttl", m.TTL, "reason", why)
 }
 
 // rateLimiter allows limit events per second (negative: unlimited).

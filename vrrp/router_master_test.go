@@ -156,3 +156,45 @@ func TestRouterSetFault(t *testing.T) {
 		n.stop()
 	})
 }
+
+// TestRouterLateOwnerKeepsPacketOrder: when the Router's goroutine is held
+// up (here a Take hook of another virtual router that takes 5 s) while
+// its master's advertisements keep arriving, a backup's Master_Down_Timer
+// that ran out only because nobody looked is not fired ahead of the
+// advertisements that arrived before it: each packet is handled after the
+// timers due before its arrival, so the backup stays Backup.
+func TestRouterLateOwnerKeepsPacketOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan, other := memnet.New(memnet.Config{}), memnet.New(memnet.Config{})
+		slow := vrrp.HookFuncs{TakeFunc: func(vr vrrp.VRInfo) error {
+			if vr.Name == "slow" {
+				time.Sleep(5 * time.Second)
+			}
+			return nil
+		}}
+		master := rtNewNode(t, vrrp.RouterConfig{})
+		backup := rtNewNode(t, vrrp.RouterConfig{Hook: slow})
+		master.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(lan, "m", rtIP4(2)), Config: rtCfg4(1, 200, rtIP4(2))})
+		backup.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(lan, "b", rtIP4(1)), Config: rtCfg4(1, 100, rtIP4(1))})
+		// Alone on its LAN, "slow" becomes master after 3.609375 s and
+		// its Take hook holds the backup's Router until 8.609375 s, past
+		// the 3.609375 s Master_Down_Interval of "v" counted from the
+		// last advertisement handled before (at 3 s).
+		backup.add(vrrp.VirtualRouter{Name: "slow", Conn: rtAttach(other, "s", rtIP4(1)), Config: rtCfg4(2, 100, rtIP4(1))})
+		master.start(true)
+		backup.start(true)
+		time.Sleep(12 * time.Second)
+		synctest.Wait()
+		if got := backup.state("v"); got != vrrp.Backup {
+			t.Errorf("v on the held-up Router: %v, want Backup", got)
+		}
+		if got := backup.state("slow"); got != vrrp.Master {
+			t.Errorf("slow: %v, want Master", got)
+		}
+		if got := backup.stats("v").MasterTransitions; got != 0 {
+			t.Errorf("v became master %d times", got)
+		}
+		master.stop()
+		backup.stop()
+	})
+}

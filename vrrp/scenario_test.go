@@ -34,6 +34,7 @@ var updateScenarios = flag.Bool("update", false, "rewrite testdata/scenarios/*.t
 //	    [version=2] [nopreempt] [delay=5s] [auth=secret] [rfc5798] [checksum=message]
 //	start | shutdown | ifdown | ifup | setprio N | sync master|backup
 //	advance D        advance virtual time by D, calling Tick at every deadline passed
+//	wait D           advance virtual time by D without calling Tick (a late caller)
 //	recv from=A prio=N [interval=D] [ttl=N] [addrs=A,B] [vrid=N] [version=N]
 //	    [auth=secret] [type=N] [checksum=pseudo|message|unknown] [nolinklocal]
 //	counterror length|type|noaddrs|zerointerval|family|version|checksum
@@ -188,6 +189,8 @@ func (s *scenario) run(line string) (out string) {
 		s.actions(s.now, s.m.Sync(s.now, to))
 	case "advance":
 		s.advance(args.dur(0, "", 0))
+	case "wait":
+		s.now = s.now.Add(args.dur(0, "", 0))
 	case "recv":
 		s.recv(args)
 	case "counterror":

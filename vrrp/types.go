@@ -60,7 +60,8 @@ const (
 	// expired (RFC 6527 masterNoResponse). A takeover after a priority-0
 	// advertisement is this reason too.
 	ReasonMasterNoResponse
-	// ReasonStart: Initialize -> Backup on Startup.
+	// ReasonStart: leaving Initialize on Startup (to Backup, or to Master
+	// for the address owner).
 	ReasonStart
 	// ReasonShutdown: -> Initialize on Shutdown.
 	ReasonShutdown
@@ -147,6 +148,16 @@ const (
 	ActTakeAddrs
 	// ActReleaseAddrs: stop accepting / answering for them.
 	ActReleaseAddrs
+	// ActDrop: the advertisement given to Receive was discarded for
+	// Action.Anomaly (RFC 9568 section 7.1, RFC 3768 section 7.1). It is
+	// already counted in Stats; the caller logs it, rate-limited.
+	ActDrop
+	// ActNotice: the advertisement was processed, but differs from this
+	// router's configuration as Action.Anomaly says: what RFC 9568
+	// section 7.1 says to log and process (interval, address list, the
+	// owner receiving one) and IPv6 lists without a link-local address
+	// first. Counted in Stats; the caller logs it, rate-limited.
+	ActNotice
 )
 
 func (k ActionKind) String() string {
@@ -161,6 +172,10 @@ func (k ActionKind) String() string {
 		return "take"
 	case ActReleaseAddrs:
 		return "release"
+	case ActDrop:
+		return "drop"
+	case ActNotice:
+		return "notice"
 	}
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
@@ -174,9 +189,15 @@ func (k ActionKind) String() string {
 //     ActReleaseAddrs, ActSend with priority 0, ActTransition;
 //   - leaving Master for Backup (a better advertisement, Sync):
 //     ActReleaseAddrs, ActTransition;
-//   - a VRRPv3 master hearing a lower priority: ActSend, ActAnnounce.
+//   - a master hearing a lower priority: ActSend (VRRPv3 unless
+//     Config.RFC5798), ActAnnounce;
+//   - a received advertisement that is discarded: one ActDrop; one that
+//     is processed despite a mismatch: an ActNotice per mismatch, before
+//     the actions of its processing.
 //
-// Every state change carries exactly one ActTransition.
+// Every state change carries exactly one ActTransition. Receive at or
+// past Deadline fires the due timer first (as Tick would), so the timer's
+// actions precede those of the advertisement.
 type Action struct {
 	Kind ActionKind
 	// Priority of the advertisement to send (ActSend).
@@ -184,6 +205,15 @@ type Action struct {
 	// From, To and Reason of a transition (ActTransition).
 	From, To State
 	Reason   Reason
+	// MasterReason is, for a transition to Master, why this router became
+	// master in the terms of RFC 6527 vrrpv3StatisticsNewMasterReason:
+	// ReasonPriority, ReasonPreempted or ReasonMasterNoResponse (Reason
+	// says what triggered the transition, e.g. ReasonStart for the
+	// owner). ReasonNone otherwise.
+	MasterReason Reason
+	// Anomaly is what was wrong with a received advertisement (ActDrop,
+	// ActNotice).
+	Anomaly Anomaly
 }
 
 func (a Action) String() string {
@@ -191,10 +221,82 @@ func (a Action) String() string {
 	case ActSend:
 		return fmt.Sprintf("send prio=%d", a.Priority)
 	case ActTransition:
+		if a.To == Master && a.MasterReason != a.Reason {
+			return fmt.Sprintf("transition %v->%v reason=%v master=%v", a.From, a.To, a.Reason, a.MasterReason)
+		}
 		return fmt.Sprintf("transition %v->%v reason=%v", a.From, a.To, a.Reason)
+	case ActDrop, ActNotice:
+		return fmt.Sprintf("%v %v", a.Kind, a.Anomaly)
 	}
 	return a.Kind.String()
 }
+
+// Anomaly says what was wrong with a received advertisement: why it was
+// dropped (ActDrop) or what was logged about it (ActNotice). Each one
+// matches the Stats counter it is counted in.
+type Anomaly uint8
+
+const (
+	AnomalyNone Anomaly = iota
+	// AnomalyTTL: TTL / hop limit not 255 (IPTTLErrors).
+	AnomalyTTL
+	// AnomalyVersion: another VRRP version (ProtoErrReason versionError).
+	AnomalyVersion
+	// AnomalyVRID: another VRID (ProtoErrReason vrIdError).
+	AnomalyVRID
+	// AnomalyType: type not ADVERTISEMENT (RcvdInvalidTypePackets).
+	AnomalyType
+	// AnomalyFamily: a source or address of another family than the
+	// virtual router's, or an IPv4-mapped IPv6 source
+	// (PacketLengthErrors).
+	AnomalyFamily
+	// AnomalyNoAddrs: an empty address list (AddressListErrors).
+	AnomalyNoAddrs
+	// AnomalyZeroInterval: Max Advertise Interval 0 (AdvIntervalErrors).
+	AnomalyZeroInterval
+	// AnomalyAuth: VRRPv2 authentication type or data differ (AuthErrors).
+	AnomalyAuth
+	// AnomalyInterval: an interval other than ours (AdvIntervalErrors;
+	// VRRPv2 drops, VRRPv3 logs and processes).
+	AnomalyInterval
+	// AnomalyAddrList: an address list other than ours
+	// (AddressListErrors; VRRPv2 drops unless from the owner, VRRPv3 logs
+	// and processes).
+	AnomalyAddrList
+	// AnomalyOwner: the address owner received an advertisement
+	// (OwnerRcvdAdvertisements; VRRPv2 drops, VRRPv3 logs and processes).
+	AnomalyOwner
+	// AnomalyNoLinkLocalFirst: an IPv6 address list whose first address
+	// is not link-local (NoLinkLocalFirst; processed, see Stats).
+	AnomalyNoLinkLocalFirst
+)
+
+var anomalyNames = [...]string{
+	AnomalyNone:             "none",
+	AnomalyTTL:              "ttl",
+	AnomalyVersion:          "version",
+	AnomalyVRID:             "vrid",
+	AnomalyType:             "type",
+	AnomalyFamily:           "family",
+	AnomalyNoAddrs:          "noAddresses",
+	AnomalyZeroInterval:     "zeroInterval",
+	AnomalyAuth:             "authentication",
+	AnomalyInterval:         "intervalMismatch",
+	AnomalyAddrList:         "addressListMismatch",
+	AnomalyOwner:            "ownerReceived",
+	AnomalyNoLinkLocalFirst: "noLinkLocalFirst",
+}
+
+func (a Anomaly) String() string {
+	if int(a) < len(anomalyNames) {
+		return anomalyNames[a]
+	}
+	return fmt.Sprintf("Anomaly(%d)", uint8(a))
+}
+
+// MarshalText implements encoding.TextMarshaler with the name String
+// returns.
+func (a Anomaly) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // ErrConfig matches every *ConfigError.
 var ErrConfig = errors.New("vrrp: invalid config")
