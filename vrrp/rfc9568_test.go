@@ -13,9 +13,14 @@ package vrrp_test
 // that hands them to the host: taking the addresses (ActTakeAddrs: answer
 // ARP / ND, join the Solicited-Node group, forward for the virtual MAC,
 // accept packets per Accept_Mode) and announcing them (ActAnnounce:
-// gratuitous ARP / unsolicited NA). Not implemented by this library and so
-// not tested here: "It MUST send ND Router Advertisements for the Virtual
-// Router" (section 6.4.3).
+// gratuitous ARP / unsolicited NA). The host side of those is tested where
+// it is implemented: package arpnd (answering ARP / NS only as master,
+// the virtual MAC, and "It MUST send ND Router Advertisements for the
+// Virtual Router", section 6.4.3, which arpnd does when
+// Config.RouterAdvertisements is set: opt-in, because a host that is not
+// a router must not advertise itself as one) and internal/vipaddr
+// (Accept_Mode, and section 6.4.3's "MUST NOT drop IPv6 Neighbor
+// Solicitations and Neighbor Advertisements" when it is False).
 //
 // Where the quotes were checked: the errata 8298, 8299 and 8300 word for
 // word against their rfc-editor.org errata pages, and 8301 against the
@@ -30,11 +35,13 @@ package vrrp_test
 import (
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -602,18 +609,55 @@ func TestRFC9568_6_4_3_MustForwardVirtualMACFrames(t *testing.T) {
 // Section 6.4.3: "It MUST accept packets addressed to the IPvX address(es)
 // associated with the Virtual Router if it is the IPvX address owner or if
 // Accept_Mode is True. Otherwise, it MUST NOT accept these packets." The
-// host acts on it; the Machine reports Accept_Mode and ownership.
+// host acts on it (examples/vrrpd through internal/vipaddr); what the
+// library owns is handing it over: the Take hook of a Router's new master
+// carries Accept_Mode and the priority (255: the owner), on every
+// transition to Master.
 func TestRFC9568_6_4_3_AcceptIfOwnerOrAcceptMode(t *testing.T) {
 	for _, tc := range []struct {
 		prio   uint8
 		accept bool
-	}{{100, false}, {100, true}, {255, false}} {
-		cfg := mtConfig()
-		cfg.Priority, cfg.AcceptMode = tc.prio, tc.accept
-		m := mtNew(t, cfg)
-		if got := m.Config(); got.AcceptMode != tc.accept || got.Priority != tc.prio {
-			t.Errorf("Config() AcceptMode %v Priority %d, want %v %d", got.AcceptMode, got.Priority, tc.accept, tc.prio)
-		}
+	}{{100, false}, {100, true}, {255, false}, {255, true}} {
+		synctest.Test(t, func(t *testing.T) {
+			var takes []vrrp.VRInfo
+			hook := vrrp.HookFuncs{TakeFunc: func(vr vrrp.VRInfo) error { takes = append(takes, vr); return nil }}
+			n := rtNewNode(t, vrrp.RouterConfig{Hook: hook})
+			cfg := rtCfg4(1, tc.prio, rtIP4(1))
+			cfg.AcceptMode = tc.accept
+			n.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(memnet.New(memnet.Config{}), "n", rtIP4(1)), Config: cfg})
+			n.start(true)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			n.stop()
+			if len(takes) != 1 {
+				t.Fatalf("prio %d accept %v: %d Take calls, want 1", tc.prio, tc.accept, len(takes))
+			}
+			if got := takes[0]; got.AcceptMode != tc.accept || got.Priority != tc.prio {
+				t.Errorf("Take got AcceptMode %v Priority %d, want %v %d", got.AcceptMode, got.Priority, tc.accept, tc.prio)
+			}
+		})
+	}
+}
+
+// Section 6.4.3: "Note that in the Active state, the Preempt_Mode Flag is
+// not considered." A master with Preempt_Mode off (NoPreempt) still
+// yields to a higher priority, and one with a preempt delay running does
+// too.
+func TestRFC9568_6_4_3_PreemptModeNotConsidered(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func() vrrp.Config
+	}{
+		{"NoPreempt", func() vrrp.Config { c := mtConfig(); c.NoPreempt = true; return c }},
+		{"PreemptDelay", func() vrrp.Config { c := mtConfig(); c.PreemptDelay = 1000 * time.Second; return c }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg()
+			m, now := mtStartMaster(t, cfg)
+			got := mtRecv(m, now.Add(100*time.Millisecond), mtAdv(cfg, 200), mtLower)
+			mtCheck(t, "better advertisement", []vrrp.Action{mtRelease, mtTrans(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)}, got)
+			mtCheckState(t, m, vrrp.Backup)
+		})
 	}
 }
 
