@@ -82,8 +82,12 @@
 //     the virtual address as a /32 the route back to the asker goes out
 //     of the parent, and arp_filter=1 would silence the macvlan;
 //   - net.ipv4.conf.PARENT.arp_ignore=1, so the parent does not answer for
-//     the virtual addresses with its own MAC; restored by Close. The
-//     macvlan's own sysctls go with it.
+//     the virtual addresses with its own MAC (left alone if it is already
+//     1, 2 or 8). The original value is kept in the alias of each macvlan
+//     ("govrrp-arpnd parent arp_ignore=N"), so that a run after one that
+//     did not Close finds it, and it is written back when the last such
+//     macvlan on the parent is deleted, whichever Announcer or process
+//     made it. The macvlan's own sysctls go with it.
 //
 // Why down: the virtual MAC belongs to the master alone (RFC 9568 section
 // 7.3: the Active Router sends its advertisements from it so that bridges

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/govrrp/govrrp/vrrp"
 	"github.com/mdlayher/packet"
@@ -41,7 +40,7 @@ func New(cfg Config) (*Announcer, error) {
 		ns:       ns,
 		links:    make(map[string]*link),
 		macvlans: make(map[vrKey]*macvlan),
-		sysctls:  make(map[string]*savedSysctl),
+		parents:  make(map[string]*parentState),
 	}
 	a, err := newAnnouncer(cfg, p)
 	if err != nil {
@@ -106,21 +105,18 @@ type linuxPlatform struct {
 	ns       netns.NsHandle
 	links    map[string]*link
 	macvlans map[vrKey]*macvlan
-	sysctls  map[string]*savedSysctl
+	parents  map[string]*parentState
 }
 
 type macvlan struct {
 	l      *link
 	nl     netlink.Link
 	parent string
+	// parentIdx is the parent's interface index.
+	parentIdx int
 	// ll is the link-local address of an IPv6 virtual router's macvlan
 	// (invalid for IPv4).
 	ll netip.Addr
-}
-
-type savedSysctl struct {
-	old  string
-	refs int
 }
 
 // rawConn adds PACKET_MR_UNICAST to *packet.Conn.
@@ -358,6 +354,23 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err != nil {
 		return nil, err
 	}
+	// The parent's original arp_ignore, before a stale macvlan (and its
+	// marker) is deleted; see holdParent.
+	parentMu.Lock()
+	defer parentMu.Unlock()
+	orig, err := p.holdParent(pl)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if err != nil {
+			if created {
+				_ = netlink.LinkDel(&netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: name}})
+			}
+			p.dropParent(parent, pl.Attrs().Index)
+		}
+	}()
 	if old, err := netlink.LinkByName(name); err == nil {
 		// A leftover of a process that did not Close: ours by name.
 		if mv, ok := old.(*netlink.Macvlan); !ok || mv.ParentIndex != pl.Attrs().Index {
@@ -377,14 +390,15 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err := netlink.LinkAdd(mv); err != nil {
 		return nil, privErr(parent, "create macvlan "+name, "CAP_NET_ADMIN", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = netlink.LinkDel(mv)
-		}
-	}()
+	created = true
 	nll, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
+	}
+	// The marker first, so that a crash from here on leaves the original
+	// value where the next run finds it.
+	if err := netlink.LinkSetAlias(nll, parentMarker+orig); err != nil {
+		return nil, privErr(name, "set alias", "CAP_NET_ADMIN", err)
 	}
 	if err := netlink.LinkSetIP6AddrGenMode(nll, nl.IN6_ADDR_GEN_MODE_NONE); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
 		return nil, fmt.Errorf("arpnd: macvlan %q: addrgenmode none: %w", name, err)
@@ -403,14 +417,11 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", name, "arp_ignore"), "1"); err != nil {
 		return nil, err
 	}
-	if err := p.setParentSysctl(parent, "arp_ignore", "1"); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			p.restoreParentSysctl(parent, "arp_ignore")
+	if parentNeedsArpIgnore(orig) {
+		if err := writeSysctl(parentArpIgnorePath(parent), "1"); err != nil {
+			return nil, err
 		}
-	}()
+	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
@@ -419,7 +430,7 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 	if err != nil {
 		return nil, err
 	}
-	m = &macvlan{l: l, nl: nll, parent: parent}
+	m = &macvlan{l: l, nl: nll, parent: parent, parentIdx: pl.Attrs().Index}
 	if key.v6 {
 		m.ll = macvlanLinkLocal(pl.Attrs().HardwareAddr, key.vrid)
 		l.ifi.LinkLocal = m.ll
@@ -465,36 +476,6 @@ func writeSysctl(path, v string) error {
 		return fmt.Errorf("arpnd: sysctl %s=%s: %w", path, v, err)
 	}
 	return nil
-}
-
-func (p *linuxPlatform) setParentSysctl(parent, k, v string) error {
-	path := filepath.Join("/proc/sys/net/ipv4/conf", parent, k)
-	if s, ok := p.sysctls[path]; ok {
-		s.refs++
-		return nil
-	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("arpnd: sysctl %s: %w", path, err)
-	}
-	if err := writeSysctl(path, v); err != nil {
-		return err
-	}
-	p.sysctls[path] = &savedSysctl{old: strings.TrimSpace(string(old)), refs: 1}
-	return nil
-}
-
-func (p *linuxPlatform) restoreParentSysctl(parent, k string) {
-	path := filepath.Join("/proc/sys/net/ipv4/conf", parent, k)
-	s, ok := p.sysctls[path]
-	if !ok {
-		return
-	}
-	if s.refs--; s.refs > 0 {
-		return
-	}
-	delete(p.sysctls, path)
-	_ = writeSysctl(path, s.old)
 }
 
 func vipNet(ip netip.Addr) *net.IPNet {
@@ -584,12 +565,14 @@ func (p *linuxPlatform) closeNS() error {
 	for _, l := range p.links {
 		errs = append(errs, closeConns(l))
 	}
+	parentMu.Lock()
+	defer parentMu.Unlock()
 	for _, m := range p.macvlans {
 		errs = append(errs, closeConns(m.l))
 		if err := netlink.LinkDel(m.nl); err != nil {
 			errs = append(errs, privErr(m.nl.Attrs().Name, "delete macvlan", "CAP_NET_ADMIN", err))
 		}
-		p.restoreParentSysctl(m.parent, "arp_ignore")
+		p.dropParent(m.parent, m.parentIdx)
 	}
 	return errors.Join(errs...)
 }
