@@ -79,7 +79,11 @@ type vrInst struct {
 
 	notify atomic.Pointer[string]
 	prio   atomic.Uint32 // effective priority
-	fault  atomic.Bool   // put in Fault by tracking
+	fault  atomic.Bool   // its own tracking says Fault
+	// held is whether the Router holds it in Fault (SetFault): its own
+	// tracking fault, or one of a member of its sync group. Guarded by
+	// daemon.mu.
+	held bool
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
@@ -90,6 +94,7 @@ type daemon struct {
 	router *vrrp.Router
 	notif  *notifier
 	check  runFunc // runs track scripts
+	evCap  int     // the Router's EventBuffer
 
 	groups atomic.Pointer[map[string]Group]
 
@@ -126,12 +131,20 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		scripts: make(map[string]*scriptState),
 		byName:  make(map[string]*vrInst),
 	}
-	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}})
+	d.evCap = eventBuffer(len(cfg.Instances))
+	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: d.evCap})
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
 	d.setGroups(cfg.Groups)
 	d.cfg = cfg
 	return d
 }
+
+// eventBuffer sizes the Router's event channel for n instances: room for
+// a few transitions of every instance at once (a sync group or an
+// interface changing together moves them all, and a start or a fault is
+// two transitions each), plus slack for instances a reload adds. The
+// Router drops the oldest events beyond it (RouterStats.EventsDropped).
+func eventBuffer(n int) int { return 8*n + 1024 }
 
 func (d *daemon) setGroups(gs []Group) {
 	m := make(map[string]Group, len(gs))
@@ -272,9 +285,10 @@ func (d *daemon) addLocked(in Instance) error {
 	if d.links[in.Interface] == statusDown {
 		d.router.InterfaceDown(in.Interface)
 	}
-	if fault {
-		d.router.Shutdown(in.Name)
-	}
+	// Held in Fault by its own tracking or its group's: before Run the
+	// Router starts it in Fault; during Run it leaves the Backup state
+	// Add started it in.
+	d.applyFaultsLocked()
 	d.log.Debug("instance added", "vr", in.Name, "interface", in.Interface, "vrid", in.VRID,
 		"family", in.Family(), "priority", prio, "primary", sc.primary)
 	return nil
@@ -367,11 +381,50 @@ func (d *daemon) recomputeLocked(v *vrInst) {
 	}
 	v.fault.Store(fault)
 	if fault {
-		d.log.Info("tracking fault: stopping virtual router", "vr", name)
-		d.router.Shutdown(name)
+		d.log.Info("tracking fault", "vr", name)
 	} else {
-		d.log.Info("tracking recovered: starting virtual router", "vr", name)
-		d.router.Start(name)
+		d.log.Info("tracking fault cleared", "vr", name)
+	}
+	d.applyFaultsLocked()
+}
+
+// groupsDownLocked returns the sync groups with a member in fault: held
+// there by its own tracking, or on an interface that is down.
+func (d *daemon) groupsDownLocked() map[string]bool {
+	down := map[string]bool{}
+	for _, name := range d.order {
+		v := d.vrs[name]
+		if g := v.in.SyncGroup; g != "" && (v.fault.Load() || d.links[v.in.Interface] == statusDown) {
+			down[g] = true
+		}
+	}
+	return down
+}
+
+// applyFaultsLocked holds in Fault (Router.SetFault) every instance whose
+// tracking says Fault, and, as keepalived does, every member of a sync
+// group with a member in fault: the whole group is FAULT. (Left in Backup,
+// the other members would take Master back from the peer that took over
+// the group, which would then pull the faulted member's peer back out of
+// Master, and so on.) Entering Fault, a master sends priority 0 and
+// releases its addresses; leaving it, an instance starts as at startup.
+func (d *daemon) applyFaultsLocked() {
+	down := d.groupsDownLocked()
+	for _, name := range d.order {
+		v := d.vrs[name]
+		want := v.fault.Load() || v.in.SyncGroup != "" && down[v.in.SyncGroup]
+		if want == v.held {
+			continue
+		}
+		v.held = want
+		if want {
+			d.log.Info("holding virtual router in FAULT", "vr", name, "own_tracking", v.fault.Load(), "sync_group", v.in.SyncGroup)
+		} else {
+			d.log.Info("virtual router leaves FAULT", "vr", name)
+		}
+		if err := d.router.SetFault(name, want); err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
+			d.log.Warn("tracking fault", "vr", name, "fault", want, "err", err)
+		}
 	}
 }
 
@@ -410,6 +463,8 @@ func (d *daemon) linkChanged(ifname string, up bool) {
 	if err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
 		d.log.Warn("interface state", "interface", ifname, "err", err)
 	}
+	// The sync groups of its instances follow them into or out of FAULT.
+	d.applyFaultsLocked()
 }
 
 // startScriptsLocked starts one goroutine per script tracked by some
@@ -493,20 +548,20 @@ func (d *daemon) scriptResult(gen int, s Script, err error) {
 func (d *daemon) events(ch <-chan vrrp.Event) {
 	members := map[string]string{} // instance -> state name
 	groups := map[string]string{}  // group -> last notified state
+	var dropped uint64
 	for ev := range ch {
+		if n := d.router.RouterStats().EventsDropped; n > dropped {
+			d.log.Warn("state transitions lost: notify commands missed them", "dropped", n-dropped)
+			dropped = n
+		}
 		v := d.lookup(ev.Name)
 		if v == nil {
 			continue
 		}
+		// Tracking faults are the Router's Fault state (SetFault), so
+		// the state is FAULT as for a down interface, and STOP is only a
+		// shutdown or a removal.
 		state := stateName(ev.To)
-		fault := v.fault.Load()
-		if fault && ev.To == vrrp.Initialize {
-			state = "FAULT"
-		}
-		if fault && ev.Reason == vrrp.ReasonStart {
-			// Tracking put it in Fault before Run started it.
-			d.router.Shutdown(ev.Name)
-		}
 		prio := uint8(v.prio.Load())
 		d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
 
@@ -657,6 +712,10 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	cfg.Instances = now
 	d.cfg = cfg
+	if 8*len(now) > d.evCap {
+		d.log.Warn("more instances than the event buffer was sized for at start: if they all change state at once, some notify commands may be missed; restart vrrpd",
+			"instances", len(now), "event_buffer", d.evCap)
+	}
 	if scriptsChanged || len(p.Add) > 0 || len(p.Update) > 0 {
 		if d.stopScript != nil {
 			d.stopScript()
@@ -669,6 +728,7 @@ func (d *daemon) Reload(cfg Config) error {
 			d.recomputeLocked(d.vrs[name])
 		}
 	}
+	d.applyFaultsLocked() // a removed or added member may change its group's FAULT
 	d.log.Info("configuration reloaded", "kept", len(p.Keep), "updated", len(p.Update),
 		"removed", len(p.Remove), "added", len(p.Add))
 	return errors.Join(errs...)

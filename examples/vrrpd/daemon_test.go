@@ -145,6 +145,7 @@ type recorder struct {
 	mu      sync.Mutex
 	notes   []string
 	failing atomic.Bool // check scripts fail while set
+	delay   time.Duration
 }
 
 func (r *recorder) run(_ context.Context, cmd string, args []string) error {
@@ -154,6 +155,7 @@ func (r *recorder) run(_ context.Context, cmd string, args []string) error {
 		}
 		return nil
 	}
+	time.Sleep(r.delay) // a notify command that takes its time
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notes = append(r.notes, cmd+" "+strings.Join(args, " "))
@@ -177,7 +179,12 @@ type host struct {
 
 func startHost(t *testing.T, lan *memnet.Network, n int, cfg Config) *host {
 	t.Helper()
-	h := &host{sys: newFakeSys(lan, n), rec: &recorder{}, err: make(chan error, 1)}
+	return startHostRec(t, lan, n, cfg, &recorder{})
+}
+
+func startHostRec(t *testing.T, lan *memnet.Network, n int, cfg Config, rec *recorder) *host {
+	t.Helper()
+	h := &host{sys: newFakeSys(lan, n), rec: rec, err: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(tWriter{t, n}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -471,6 +478,165 @@ func TestDaemonStartError(t *testing.T) {
 		err := d.Run(context.Background())
 		if err == nil || !strings.Contains(err.Error(), `instance "VI_2": interface "missing0": no such interface`) {
 			t.Errorf("Run = %v; want the missing interface named", err)
+		}
+	})
+}
+
+// groupNotes returns the group notify commands h ran.
+func groupNotes(h *host) []string {
+	var out []string
+	for _, n := range h.rec.notified() {
+		if strings.HasPrefix(n, "gnotify") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// A track script of weight 0 failing puts its instance in FAULT (not
+// STOP), and its sync group follows it out of Master, into FAULT as in
+// keepalived: the peer takes over the whole group, and nothing flaps
+// while the fault lasts (a member left in Backup would preempt the
+// peer's lower-priority member, and the peer's group would drag the
+// faulted instance's peer along). When the script recovers, the group
+// comes back.
+func TestDaemonSyncGroupTrackingFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		group := func(prio uint8, track bool) Config {
+			c := cfgOf(inst("VI_1", 1, prio, "10.0.0.100"), inst("VI_2", 2, prio, "10.0.0.200"))
+			c.Instances[0].SyncGroup, c.Instances[1].SyncGroup = "G", "G"
+			c.Groups = []Group{{Name: "G", Members: []string{"VI_1", "VI_2"}, Notify: "gnotify"}}
+			if track {
+				c.Instances[0].TrackScripts = []string{"chk"}
+				c.Scripts = []Script{{Name: "chk", Command: "check", Interval: time.Second, Timeout: time.Second, Weight: 0, Rise: 1, Fall: 1}}
+			}
+			return c
+		}
+		a := startHost(t, lan, 1, group(150, true))
+		b := startHost(t, lan, 2, group(100, false))
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		both := func(s string) map[string]string { return map[string]string{"VI_1": s, "VI_2": s} }
+		if diff := cmp.Diff(both("MASTER"), states(a)); diff != "" {
+			t.Fatalf("a before the fault (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(both("BACKUP"), states(b)); diff != "" {
+			t.Fatalf("b before the fault (-want +got):\n%s", diff)
+		}
+		aNotes, aGroup := len(a.rec.notified()), len(groupNotes(a))
+
+		a.rec.failing.Store(true)
+		time.Sleep(2 * time.Second) // the next check fails
+		synctest.Wait()
+		// Well past Master_Down_Interval several times over: a flapping
+		// group would show here.
+		for range 10 {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff(both("FAULT"), states(a)); diff != "" {
+				t.Errorf("a during the fault (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(both("MASTER"), states(b)); diff != "" {
+				t.Errorf("b during a's fault (-want +got):\n%s", diff)
+			}
+		}
+		for _, is := range b.d.status().Instances {
+			if is.Stats.MasterTransitions != 1 {
+				t.Errorf("b's %s: %d master transitions; want 1 (no flapping)", is.Name, is.Stats.MasterTransitions)
+			}
+		}
+		if got := a.sys.installed(); len(got) != 0 {
+			t.Errorf("a holds %v with its group faulted", got)
+		}
+		notes := a.rec.notified()[aNotes:]
+		if !slices.Contains(notes, "notify INSTANCE VI_1 FAULT 150") || slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, "STOP") }) {
+			t.Errorf("a's notify commands during the fault: %q; want VI_1 FAULT, no STOP", notes)
+		}
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[0] != "gnotify GROUP G FAULT 150" {
+			t.Errorf("a's group notify during the fault: %q; want GROUP G FAULT", g)
+		}
+		for _, is := range a.d.status().Instances {
+			if is.State != "FAULT" || !is.TrackFault {
+				t.Errorf("a's status for %s: state %q track_fault %v; want FAULT, true", is.Name, is.State, is.TrackFault)
+			}
+		}
+		aGroup = len(groupNotes(a))
+
+		a.rec.failing.Store(false)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(both("MASTER"), states(a)); diff != "" {
+			t.Errorf("a after recovery (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(both("BACKUP"), states(b)); diff != "" {
+			t.Errorf("b after a's recovery (-want +got):\n%s", diff)
+		}
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[len(g)-1] != "gnotify GROUP G MASTER 150" {
+			t.Errorf("a's group notify after recovery: %q; want it to end with GROUP G MASTER", g)
+		}
+	})
+}
+
+// 300 instances in one sync group change state together, with notify
+// commands slower than the transitions: every transition of every
+// instance is notified, in order per instance, and the Router loses no
+// event.
+func TestDaemonManyInstancesNotifyAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		var c Config
+		var names []string
+		for i := range 300 {
+			vrid := uint8(i%150 + 1)
+			vip := fmt.Sprintf("10.0.%d.%d", i/150+1, vrid)
+			if i >= 150 {
+				vip = fmt.Sprintf("fd00::%d", vrid)
+			}
+			in := inst(fmt.Sprintf("VI_%d", i), vrid, 150, vip)
+			in.SyncGroup = "G"
+			c.Instances = append(c.Instances, in)
+			names = append(names, in.Name)
+		}
+		c.NotifyTimeout = time.Second
+		c.Groups = []Group{{Name: "G", Members: names, Notify: "gnotify"}}
+		h := startHostRec(t, lan, 1, c, &recorder{delay: 10 * time.Millisecond})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		for name, s := range states(h) {
+			if s != "MASTER" {
+				t.Fatalf("%s: %s; want every member MASTER", name, s)
+			}
+		}
+		h.stop()
+		if err := <-h.err; err != nil {
+			t.Fatal(err)
+		}
+		h.err <- nil // for Cleanup
+
+		per := map[string][]string{}
+		var group []string
+		for _, n := range h.rec.notified() {
+			f := strings.Fields(n)
+			if f[1] == "GROUP" {
+				group = append(group, f[3])
+				continue
+			}
+			per[f[2]] = append(per[f[2]], f[3])
+		}
+		for _, name := range names {
+			if diff := cmp.Diff([]string{"BACKUP", "MASTER", "STOP"}, per[name]); diff != "" {
+				t.Errorf("%s notify (-want +got):\n%s", name, diff)
+				break
+			}
+		}
+		if diff := cmp.Diff([]string{"BACKUP", "MASTER", "STOP"}, group); diff != "" {
+			t.Errorf("group notify (-want +got):\n%s", diff)
+		}
+		if n := h.d.router.RouterStats().EventsDropped; n != 0 {
+			t.Errorf("the Router dropped %d events", n)
 		}
 	})
 }

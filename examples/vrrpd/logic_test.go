@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +281,31 @@ func TestStatusServerUnix(t *testing.T) {
 	d.notif.close()
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("socket file left behind: %v", err)
+	}
+}
+
+// The notify queue never drops: a burst far beyond any buffer, queued
+// while a command is still running, runs completely and in order.
+func TestNotifierNeverDrops(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
+		<-release
+		mu.Lock()
+		got = append(got, args[0])
+		mu.Unlock()
+		return nil
+	}, time.Minute, discard())
+	var want []string
+	for i := range 5000 {
+		s := strconv.Itoa(i)
+		want = append(want, s)
+		n.notify("cmd", []string{s})
+	}
+	close(release)
+	n.close()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notify commands run (-want +got):\n%s", diff)
 	}
 }

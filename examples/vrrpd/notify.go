@@ -70,21 +70,23 @@ type notifyJob struct {
 
 // notifier runs notify commands one at a time, in order, on its own
 // goroutine, each bounded by a timeout, so the protocol never waits for a
-// script. When its queue is full, new jobs are dropped and logged.
+// script. Its queue is unbounded: like keepalived, it runs every notify,
+// however many virtual routers change state at once.
 type notifier struct {
-	run     runFunc
-	log     *slog.Logger
+	run  runFunc
+	log  *slog.Logger
+	done chan struct{}
+
 	mu      sync.Mutex
+	cond    *sync.Cond // signalled when q grows or closed is set
 	timeout time.Duration
-	q       chan notifyJob
-	wg      sync.WaitGroup
+	q       []notifyJob
+	closed  bool
 }
 
-const notifyQueue = 256
-
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
-	n := &notifier{run: run, log: log, timeout: timeout, q: make(chan notifyJob, notifyQueue)}
-	n.wg.Add(1)
+	n := &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{})}
+	n.cond = sync.NewCond(&n.mu)
 	go n.loop()
 	return n
 }
@@ -95,12 +97,33 @@ func (n *notifier) setTimeout(d time.Duration) {
 	n.mu.Unlock()
 }
 
+// next waits for a job; ok is false once the notifier is closed and its
+// queue drained.
+func (n *notifier) next() (j notifyJob, d time.Duration, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for len(n.q) == 0 && !n.closed {
+		n.cond.Wait()
+	}
+	if len(n.q) == 0 {
+		return notifyJob{}, 0, false
+	}
+	j = n.q[0]
+	n.q[0] = notifyJob{}
+	n.q = n.q[1:]
+	if len(n.q) == 0 {
+		n.q = nil // let a burst's backing array go
+	}
+	return j, n.timeout, true
+}
+
 func (n *notifier) loop() {
-	defer n.wg.Done()
-	for j := range n.q {
-		n.mu.Lock()
-		d := n.timeout
-		n.mu.Unlock()
+	defer close(n.done)
+	for {
+		j, d, ok := n.next()
+		if !ok {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		err := n.run(ctx, j.cmd, j.args)
 		cancel()
@@ -112,20 +135,26 @@ func (n *notifier) loop() {
 	}
 }
 
-// notify queues cmd with args; it never blocks.
+// notify queues cmd with args; it never blocks and never drops.
 func (n *notifier) notify(cmd string, args []string) {
 	if cmd == "" {
 		return
 	}
-	select {
-	case n.q <- notifyJob{cmd: cmd, args: args}:
-	default:
-		n.log.Warn("notify queue full, dropping", "cmd", cmd, "args", strings.Join(args, " "))
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		n.log.Warn("notify after shutdown, not run", "cmd", cmd, "args", strings.Join(args, " "))
+		return
 	}
+	n.q = append(n.q, notifyJob{cmd: cmd, args: args})
+	n.cond.Signal()
 }
 
 // close runs what is queued and stops the goroutine.
 func (n *notifier) close() {
-	close(n.q)
-	n.wg.Wait()
+	n.mu.Lock()
+	n.closed = true
+	n.cond.Signal()
+	n.mu.Unlock()
+	<-n.done
 }

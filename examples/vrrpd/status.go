@@ -38,11 +38,14 @@ type InstanceStatus struct {
 	Primary string `json:"primary"`
 	// Priority is the effective priority (after tracking); BasePriority
 	// the configured one.
-	Priority     uint8    `json:"priority"`
-	BasePriority uint8    `json:"base_priority"`
-	TrackFault   bool     `json:"track_fault,omitempty"`
-	SyncGroup    string   `json:"sync_group,omitempty"`
-	VIPs         []string `json:"vips"`
+	Priority     uint8 `json:"priority"`
+	BasePriority uint8 `json:"base_priority"`
+	// TrackFault is set while tracking holds it in FAULT: its own
+	// tracked interfaces or scripts of weight 0, or those of another
+	// member of its sync group (keepalived's sync group FAULT).
+	TrackFault bool     `json:"track_fault,omitempty"`
+	SyncGroup  string   `json:"sync_group,omitempty"`
+	VIPs       []string `json:"vips"`
 	// NewMasterReason is Stats.NewMasterReason by name.
 	NewMasterReason string        `json:"new_master_reason"`
 	Stats           InstanceStats `json:"stats"`
@@ -86,7 +89,7 @@ func (d *daemon) status() Status {
 			Primary:      v.conn.primary.String(),
 			Priority:     uint8(v.prio.Load()),
 			BasePriority: v.cur.Priority,
-			TrackFault:   v.fault.Load(),
+			TrackFault:   v.held,
 			SyncGroup:    v.in.SyncGroup,
 		}
 		for _, p := range v.in.VIPs {
@@ -97,9 +100,6 @@ func (d *daemon) status() Status {
 			continue
 		}
 		is.State = stateName(s)
-		if is.TrackFault && s == vrrp.Initialize {
-			is.State = "FAULT"
-		}
 		if m, err := d.router.Master(name); err == nil && m.IsValid() {
 			is.Master = m.String()
 		}
