@@ -15,14 +15,37 @@ import (
 //
 // The address family of the list comes from src: an IPv4 source means
 // 4-byte addresses, an IPv6 source 16-byte addresses (RFC 9568 section
-// 5.2.9); an IPv4-mapped IPv6 source counts as IPv4. A VRRPv2 message from
-// an IPv6 source is ErrFamily, since VRRPv2 is IPv4 only (RFC 3768 section
-// 1). If src is the zero Addr, VRRPv2 is IPv4 and a VRRPv3 family is
-// inferred from the length: b must then hold exactly 8+4*Count or
-// 8+16*Count bytes (padding cannot be told apart from addresses), and
-// anything else is ErrFamily (or ErrShortAddrs when b is too short even for
-// IPv4). A valid dst of the other family is ErrFamily. A zero src or dst
-// contributes zero bytes to the pseudo-header.
+// 5.2.9); an IPv4-mapped IPv6 source counts as IPv4. If src is the zero
+// Addr, dst gives the family in the same way; a valid dst of another
+// family than src is ErrFamily. A VRRPv2 message of the IPv6 family is
+// ErrFamily, since VRRPv2 is IPv4 only (RFC 3768 section 1).
+//
+// A VRRPv3 message whose length does not fit its family but is exactly the
+// length the other family needs for Count addresses is ErrFamily, not a
+// length or checksum error: its addresses are of the wrong family. With an
+// IPv6 family that is a message of 8+4*Count bytes (shorter than
+// 8+16*Count); with an IPv4 family one of exactly 8+16*Count bytes, which
+// would otherwise be read as Count IPv4 addresses and trailing bytes.
+// Trailing bytes after an IPv4 message are otherwise tolerated because
+// Ethernet pads a frame to 60 bytes, and so an IPv4 packet to 46 bytes:
+// the VRRP payload of a short IPv4 packet arrives padded to 26 bytes, or
+// fewer with IP options (46 minus a header of 20 to 60 bytes: always 2
+// more than a multiple of 4). 8+16*Count is a multiple of 8, so padding
+// never produces it. IPv6 payloads are never padded (the 40-byte header
+// alone makes a 54-byte frame plus the payload, and the IPv6 payload
+// length excludes link padding).
+//
+// If src and dst are both zero, VRRPv2 is IPv4, and a VRRPv3 family is
+// inferred from the length, preferring an exact match: exactly 8+4*Count
+// bytes is IPv4 and exactly 8+16*Count bytes is IPv6 (Count is at least 1,
+// so the two never coincide). A length that matches neither is read as a
+// padded IPv4 message if it is at most 26 bytes (MaxPaddedIPv4Len, the
+// longest Ethernet padding produces), so that a captured frame's padding is
+// never read as an IPv6 address; a longer one is ErrFamily, and one shorter
+// than 8+4*Count is ErrShortAddrs. Only the exact IPv6 length is read as
+// IPv6: an IPv4 message of Count addresses followed by exactly 12*Count other
+// bytes is indistinguishable from an IPv6 message and parses as one. A
+// zero src or dst contributes zero bytes to the pseudo-header.
 //
 // Checks run in this order, and the first failure is returned:
 //
@@ -76,22 +99,34 @@ func (a *Advertisement) Unmarshal(b []byte, src, dst netip.Addr) (Info, error) {
 	}
 
 	src, dst = src.Unmap(), dst.Unmap()
+	fam := src
+	if !fam.IsValid() {
+		fam = dst
+	}
 	var v6 bool
-	switch {
-	case src.Is4():
-	case src.Is6():
+	switch size := len(b) - HeaderLen; {
+	case fam.Is4():
+		// Exactly an IPv6 address list: wrong family (see above).
+		if ver == 3 && size == 16*count {
+			return info, ErrFamily
+		}
+	case fam.Is6():
 		if ver == 2 {
 			return info, ErrFamily
 		}
 		v6 = true
+		// Too short for IPv6, exactly an IPv4 address list.
+		if size == 4*count {
+			return info, ErrFamily
+		}
 	case ver == 3:
-		switch n := len(b) - HeaderLen; {
-		case n < 4*count:
-			return info, ErrShortAddrs
-		case n == 4*count:
-		case n == 16*count:
+		switch {
+		case size == 4*count:
+		case size == 16*count:
 			v6 = true
-		default:
+		case size < 4*count:
+			return info, ErrShortAddrs
+		case len(b) > MaxPaddedIPv4Len:
 			return info, ErrFamily
 		}
 	}
@@ -158,9 +193,13 @@ func (a *Advertisement) Unmarshal(b []byte, src, dst netip.Addr) (Info, error) {
 		if fold(acc) == 0xffff {
 			info.Checksum = ChecksumMessage
 		}
-	case fold(acc+pseudoSum(v6, src, dst, n)) == 0xffff:
+	case v6:
+		if fold(acc+pseudoSum6(src, dst, n)) == 0xffff {
+			info.Checksum = ChecksumPseudoHeader
+		}
+	case fold(acc+pseudoSum4(src, dst, n)) == 0xffff:
 		info.Checksum = ChecksumPseudoHeader
-	case !v6 && fold(acc) == 0xffff:
+	case fold(acc) == 0xffff:
 		info.Checksum = ChecksumMessage
 	}
 	if info.Checksum == ChecksumUnknown {
@@ -199,11 +238,10 @@ func Parse(b []byte, src, dst netip.Addr) (*Advertisement, Info, error) {
 // dropped. Append does not allocate when b has capacity for the message.
 func (a *Advertisement) Append(b []byte, src, dst netip.Addr, form Checksum) ([]byte, error) {
 	src, dst = src.Unmap(), dst.Unmap()
-	form, err := a.check(src, dst, form)
+	v6, form, err := a.check(src, dst, form)
 	if err != nil {
 		return b, err
 	}
-	v6 := a.Addrs[0].Is6()
 	alen := 4
 	if v6 {
 		alen = 16
@@ -247,56 +285,62 @@ func (a *Advertisement) Append(b []byte, src, dst netip.Addr, form Checksum) ([]
 		*(*[AuthDataLen]byte)(m[off:]) = a.AuthData
 		acc += sum64(binary.BigEndian.Uint64(a.AuthData[:]))
 	}
-	if form == ChecksumPseudoHeader {
-		acc += pseudoSum(v6, src, dst, n)
+	switch {
+	case form != ChecksumPseudoHeader:
+	case v6:
+		acc += pseudoSum6(src, dst, n)
+	default:
+		acc += pseudoSum4(src, dst, n)
 	}
 	a.Checksum = ^fold(acc)
 	binary.BigEndian.PutUint16(m[6:8], a.Checksum)
 	return b, nil
 }
 
-// check validates a for Append and resolves the checksum form.
-func (a *Advertisement) check(src, dst netip.Addr, form Checksum) (Checksum, error) {
+// check validates a for Append, resolves the checksum form and reports
+// whether the addresses are IPv6. It tells the families apart with BitLen
+// (0 for the zero Addr, 32 for IPv4, 128 for IPv6), one call per address:
+// this runs on every marshal.
+func (a *Advertisement) check(src, dst netip.Addr, form Checksum) (v6 bool, _ Checksum, _ error) {
 	switch a.Version {
 	case 2:
 		if a.MaxAdvertInt < 1 || a.MaxAdvertInt > 255 {
-			return 0, &FieldError{Field: "MaxAdvertInt", Value: strconv.Itoa(int(a.MaxAdvertInt)), Allowed: "1-255 seconds for VRRPv2"}
+			return false, 0, &FieldError{Field: "MaxAdvertInt", Value: strconv.Itoa(int(a.MaxAdvertInt)), Allowed: "1-255 seconds for VRRPv2"}
 		}
 	case 3:
 		if a.MaxAdvertInt < 1 || a.MaxAdvertInt > 4095 {
-			return 0, &FieldError{Field: "MaxAdvertInt", Value: strconv.Itoa(int(a.MaxAdvertInt)), Allowed: "1-4095 centiseconds for VRRPv3"}
+			return false, 0, &FieldError{Field: "MaxAdvertInt", Value: strconv.Itoa(int(a.MaxAdvertInt)), Allowed: "1-4095 centiseconds for VRRPv3"}
 		}
 		if a.AuthType != AuthNone {
-			return 0, &FieldError{Field: "AuthType", Value: strconv.Itoa(int(a.AuthType)), Allowed: "AuthNone (0) for VRRPv3"}
+			return false, 0, &FieldError{Field: "AuthType", Value: strconv.Itoa(int(a.AuthType)), Allowed: "AuthNone (0) for VRRPv3"}
 		}
 		if a.AuthData != [AuthDataLen]byte{} {
-			return 0, &FieldError{Field: "AuthData", Value: strconv.Quote(string(a.AuthData[:])), Allowed: "all zero for VRRPv3"}
+			return false, 0, &FieldError{Field: "AuthData", Value: strconv.Quote(string(a.AuthData[:])), Allowed: "all zero for VRRPv3"}
 		}
 	default:
-		return 0, &FieldError{Field: "Version", Value: strconv.Itoa(int(a.Version)), Allowed: "2 or 3"}
+		return false, 0, &FieldError{Field: "Version", Value: strconv.Itoa(int(a.Version)), Allowed: "2 or 3"}
 	}
 	if a.Type != 0 && a.Type != TypeAdvertisement {
-		return 0, &FieldError{Field: "Type", Value: strconv.Itoa(int(a.Type)), Allowed: "0 or 1 (ADVERTISEMENT)"}
+		return false, 0, &FieldError{Field: "Type", Value: strconv.Itoa(int(a.Type)), Allowed: "0 or 1 (ADVERTISEMENT)"}
 	}
 	if len(a.Addrs) == 0 || len(a.Addrs) > MaxAddrs {
-		return 0, &FieldError{Field: "Addrs", Value: strconv.Itoa(len(a.Addrs)) + " addresses", Allowed: "1-255 addresses"}
+		return false, 0, &FieldError{Field: "Addrs", Value: strconv.Itoa(len(a.Addrs)) + " addresses", Allowed: "1-255 addresses"}
 	}
-	v6 := a.Addrs[0].Is6()
-	for i, addr := range a.Addrs {
-		switch {
-		case !addr.IsValid():
-			return 0, &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: "invalid address", Allowed: "a valid IPv4 or IPv6 address"}
-		case a.Version == 2 && addr.Is6():
-			return 0, &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: addr.String(), Allowed: "IPv4 addresses for VRRPv2"}
-		case addr.Is6() != v6:
-			return 0, &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: addr.String(), Allowed: "the family of Addrs[0] " + a.Addrs[0].String()}
+	bits := a.Addrs[0].BitLen()
+	if bits == 0 || a.Version == 2 && bits == 128 {
+		return false, 0, a.addrError()
+	}
+	for _, addr := range a.Addrs[1:] {
+		if addr.BitLen() != bits {
+			return false, 0, a.addrError()
 		}
 	}
-	if src.IsValid() && src.Is6() != v6 {
-		return 0, &FieldError{Field: "src", Value: src.String(), Allowed: "an address of the family of Addrs"}
+	v6 = bits == 128
+	if sb := src.BitLen(); sb != 0 && sb != bits {
+		return false, 0, &FieldError{Field: "src", Value: src.String(), Allowed: "an address of the family of Addrs"}
 	}
-	if dst.IsValid() && dst.Is6() != v6 {
-		return 0, &FieldError{Field: "dst", Value: dst.String(), Allowed: "an address of the family of Addrs"}
+	if db := dst.BitLen(); db != 0 && db != bits {
+		return false, 0, &FieldError{Field: "dst", Value: dst.String(), Allowed: "an address of the family of Addrs"}
 	}
 	switch {
 	case form == ChecksumUnknown && a.Version == 2:
@@ -304,13 +348,30 @@ func (a *Advertisement) check(src, dst netip.Addr, form Checksum) (Checksum, err
 	case form == ChecksumUnknown:
 		form = ChecksumPseudoHeader
 	case form > ChecksumPseudoHeader:
-		return 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumUnknown, ChecksumMessage or ChecksumPseudoHeader"}
+		return false, 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumUnknown, ChecksumMessage or ChecksumPseudoHeader"}
 	case a.Version == 2 && form != ChecksumMessage:
-		return 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumMessage for VRRPv2"}
+		return false, 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumMessage for VRRPv2"}
 	case v6 && form != ChecksumPseudoHeader:
-		return 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumPseudoHeader for VRRPv3 over IPv6"}
+		return false, 0, &FieldError{Field: "form", Value: form.String(), Allowed: "ChecksumPseudoHeader for VRRPv3 over IPv6"}
 	}
-	return form, nil
+	return v6, form, nil
+}
+
+// addrError returns the error for the first address of a.Addrs that check
+// refuses: invalid, IPv6 in VRRPv2, or of another family than Addrs[0].
+func (a *Advertisement) addrError() error {
+	v6 := a.Addrs[0].Is6()
+	for i, addr := range a.Addrs {
+		switch {
+		case !addr.IsValid():
+			return &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: "invalid address", Allowed: "a valid IPv4 or IPv6 address"}
+		case a.Version == 2 && addr.Is6():
+			return &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: addr.String(), Allowed: "IPv4 addresses for VRRPv2"}
+		case addr.Is6() != v6:
+			return &FieldError{Field: "Addrs[" + strconv.Itoa(i) + "]", Value: addr.String(), Allowed: "the family of Addrs[0] " + a.Addrs[0].String()}
+		}
+	}
+	panic("packet: addrError called for valid addresses")
 }
 
 // String returns the name of the checksum form.

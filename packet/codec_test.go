@@ -253,6 +253,67 @@ func TestZeroSource(t *testing.T) {
 	}
 }
 
+// TestFamilyInference checks how the family is chosen when src is zero:
+// from dst when it is valid, else from the length, preferring an exact
+// match and reading a length up to MaxPaddedIPv4Len as a padded IPv4
+// message, so that Ethernet padding is never read as an address.
+func TestFamilyInference(t *testing.T) {
+	var zero netip.Addr
+	dst4, dst6 := packet.GroupIPv4, packet.GroupIPv6
+	pad := func(b []byte, n int, fill byte) []byte { return append(b, bytes.Repeat([]byte{fill}, n-len(b))...) }
+	msgA := join(vectors[1].fields) // v3 IPv4, 1 address, message-only form: 12 bytes
+	msgB := join(vectors[3].fields) // v3 IPv4, 2 addresses, message-only form: 16 bytes
+	msgC := join(vectors[4].fields) // v3 IPv6, 1 address: 24 bytes
+	tests := []struct {
+		name     string
+		b        []byte
+		dst      netip.Addr
+		want     error
+		v6       bool
+		infoLen  int
+		wantAddr netip.Addr
+	}{
+		// Ethernet pads the payload of a short IPv4 packet to 26 bytes.
+		{"A padded to 26 with zeros", pad(msgA, packet.MaxPaddedIPv4Len, 0), zero, nil, false, 12, ip("192.168.0.230")},
+		{"A padded to 26 with 0xa5", pad(msgA, packet.MaxPaddedIPv4Len, 0xa5), zero, nil, false, 12, ip("192.168.0.230")},
+		{"B padded to 26", pad(msgB, packet.MaxPaddedIPv4Len, 0), zero, nil, false, 16, ip("10.99.0.100")},
+		{"A with 1 byte of padding", pad(msgA, 13, 0), zero, nil, false, 12, ip("192.168.0.230")},
+		{"A padded to 26, IPv4 dst", pad(msgA, packet.MaxPaddedIPv4Len, 0), dst4, nil, false, 12, ip("192.168.0.230")},
+		// A valid dst gives the family as a valid src would: IPv4
+		// tolerates any trailing bytes except an exact IPv6 length.
+		{"A padded to 40, IPv4 dst", pad(msgA, 40, 0), dst4, nil, false, 12, ip("192.168.0.230")},
+		{"A padded to 24, IPv4 dst", pad(msgA, 24, 0), dst4, packet.ErrFamily, false, 0, netip.Addr{}},
+		{"A, IPv6 dst", msgA, dst6, packet.ErrFamily, false, 0, netip.Addr{}},
+		{"A padded to 26, IPv6 dst", pad(msgA, packet.MaxPaddedIPv4Len, 0), dst6, packet.ErrChecksum, true, 24, ip("c0a8:e6::")},
+		// Exact lengths decide without dst.
+		{"A exact", msgA, zero, nil, false, 12, ip("192.168.0.230")},
+		{"C exact (pseudo-header needs the real addresses)", msgC, zero, packet.ErrChecksum, true, 24, ip("fd99::100")},
+		// Exactly an IPv6 length is IPv6, even if it is an IPv4 message
+		// and 12 bytes more: no link layer pads to that length.
+		{"A and 12 more bytes", pad(msgA, 24, 0), zero, packet.ErrChecksum, true, 24, ip("c0a8:e6::")},
+		// Longer than padding and neither length: refused.
+		{"A padded to 27", pad(msgA, packet.MaxPaddedIPv4Len+1, 0), zero, packet.ErrFamily, false, 0, netip.Addr{}},
+		// An IPv6 payload is never padded, so 26 bytes are IPv4 (here
+		// with a bad checksum: it is an IPv6 message).
+		{"C and 2 more bytes", pad(msgC, packet.MaxPaddedIPv4Len, 0), zero, packet.ErrChecksum, false, 12, ip("253.153.0.0")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a packet.Advertisement
+			info, err := a.Unmarshal(tt.b, zero, tt.dst)
+			if err != tt.want {
+				t.Fatalf("Unmarshal: %v, want %v", err, tt.want)
+			}
+			if err != nil && err != packet.ErrChecksum {
+				return
+			}
+			if info.Len != tt.infoLen || len(a.Addrs) == 0 || a.Addrs[0].Is6() != tt.v6 || a.Addrs[0] != tt.wantAddr {
+				t.Errorf("Info.Len %d, addresses %v; want %d, IPv6 %v, first %v", info.Len, a.Addrs, tt.infoLen, tt.v6, tt.wantAddr)
+			}
+		})
+	}
+}
+
 // msg builds a message from a header and a tail.
 func msg(hdr [8]byte, tail ...byte) []byte { return append(hdr[:], tail...) }
 
@@ -294,10 +355,17 @@ func TestParseErrors(t *testing.T) {
 		{"v2 from IPv6", msg(v2, append(addr4, auth...)...), src6, dst6, packet.ErrFamily},
 		{"IPv4 src, IPv6 dst", msg(v3, addr4...), src4, dst6, packet.ErrFamily},
 		{"IPv6 src, IPv4 dst", join(vectors[4].fields), src6, dst4, packet.ErrFamily},
-		{"zero src, length fits neither family", msg(with(v3, 3, 2), make([]byte, 12)...), zero, zero, packet.ErrFamily},
+		{"zero src, length fits neither family, longer than padding", msg(with(v3, 3, 2), make([]byte, 24)...), zero, zero, packet.ErrFamily},
 		{"zero src, IPv6 length, IPv4 dst", join(vectors[4].fields), zero, dst4, packet.ErrFamily},
 		{"count 2, 1 IPv4 address", msg(with(v3, 3, 2), addr4...), src4, dst4, packet.ErrShortAddrs},
-		{"IPv6 src, 4-byte address", msg(v3, addr4...), src6, dst6, packet.ErrShortAddrs},
+		// A length that is exactly the other family's is a family error.
+		{"IPv6 src, 4-byte address", msg(v3, addr4...), src6, dst6, packet.ErrFamily},
+		{"IPv6 src, count 2, 2 IPv4 addresses", msg(with(v3, 3, 2), append(addr4, addr4...)...), src6, dst6, packet.ErrFamily},
+		{"IPv6 dst, zero src, 4-byte address", msg(v3, addr4...), zero, dst6, packet.ErrFamily},
+		{"IPv4 src, one IPv6 address", join(vectors[4].fields), src4, dst4, packet.ErrFamily},
+		{"IPv4 src, count 2, 2 IPv6 addresses", join(vectors[6].fields), src4, dst4, packet.ErrFamily},
+		{"IPv4 dst, zero src, one IPv6 address", join(vectors[4].fields), zero, dst4, packet.ErrFamily},
+		{"IPv6 src, 4-byte address and 4 more", msg(v3, append(addr4, addr4...)...), src6, dst6, packet.ErrShortAddrs},
 		{"IPv6 src, 15 bytes", msg(v3, make([]byte, 15)...), src6, dst6, packet.ErrShortAddrs},
 		{"zero src, shorter than IPv4", msg(with(v3, 3, 2), addr4...), zero, zero, packet.ErrShortAddrs},
 		{"v2 count 2, 1 address", msg(with(v2, 3, 2), append(addr4, auth...)...), src4, dst4, packet.ErrShortAuth},
@@ -325,7 +393,9 @@ func TestParseErrors(t *testing.T) {
 			if err != tt.want {
 				t.Fatalf("Unmarshal: %v, want %v", err, tt.want)
 			}
-			isLen := err == packet.ErrShortHeader || err == packet.ErrShortAddrs || err == packet.ErrShortAuth
+			// ErrFamily is counted with the length errors (RFC 6527
+			// vrrpv3StatisticsPacketLengthErrors).
+			isLen := err == packet.ErrShortHeader || err == packet.ErrShortAddrs || err == packet.ErrShortAuth || err == packet.ErrFamily
 			if errors.Is(err, packet.ErrLength) != isLen {
 				t.Errorf("errors.Is(%v, ErrLength) = %v, want %v", err, !isLen, isLen)
 			}
@@ -508,4 +578,42 @@ func TestChecksumNegativeZero(t *testing.T) {
 		}
 	}
 	t.Fatal("no VRID and priority give a zero checksum")
+}
+
+// TestZones checks that zones, which are not carried on the wire, change
+// neither the bytes nor the checksum, and that they cost no allocation
+// however long they are.
+func TestZones(t *testing.T) {
+	tt := vectors[6] // E: IPv6, two addresses
+	const zone = "a-long-interface-name.0123456789"
+	in := tt.adv
+	in.Checksum = 0
+	want, err := in.Append(nil, tt.src, tt.dst, tt.form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoned := in
+	zoned.Addrs = nil
+	for _, a := range in.Addrs {
+		zoned.Addrs = append(zoned.Addrs, a.WithZone(zone))
+	}
+	src, dst := tt.src.WithZone(zone), tt.dst.WithZone(zone)
+	got, err := zoned.Append(nil, src, dst, tt.form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Append with zones:\n%x\nwant\n%x", got, want)
+	}
+	var a packet.Advertisement
+	if _, err := a.Unmarshal(got, src, dst); err != nil {
+		t.Fatalf("Unmarshal with a zoned src and dst: %v", err)
+	}
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { _, _ = zoned.Append(buf[:0], src, dst, tt.form) }); n != 0 {
+		t.Errorf("Append with zones: %v allocs, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = a.Unmarshal(got, src, dst) }); n != 0 {
+		t.Errorf("Unmarshal with zones: %v allocs, want 0", n)
+	}
 }

@@ -26,6 +26,12 @@ const TTL = 255
 // address list, for both versions.
 const HeaderLen = 8
 
+// MaxPaddedIPv4Len is the longest a VRRP payload of an IPv4 packet can be
+// after Ethernet padding: a frame is padded to 60 bytes, 46 after the
+// Ethernet header, 26 after an IPv4 header without options. Unmarshal uses
+// it to tell padding from addresses when it has no IP addresses to go by.
+const MaxPaddedIPv4Len = 46 - 20
+
 // AuthDataLen is the length of the VRRPv2 authentication data that follows
 // the address list, RFC 3768 section 5.3.10.
 const AuthDataLen = 8
@@ -155,9 +161,9 @@ type Info struct {
 // Errors returned by Parse and Unmarshal, usable with errors.Is. Each maps
 // onto one counter of the RFC 6527 statistics; see the vrrp package.
 var (
-	// ErrLength matches every "too short" error (RFC 6527
-	// vrrpv3StatisticsPacketLengthErrors): ErrShortHeader, ErrShortAddrs
-	// and ErrShortAuth.
+	// ErrLength matches every length error, all counted in RFC 6527
+	// vrrpv3StatisticsPacketLengthErrors: the "too short" errors
+	// ErrShortHeader, ErrShortAddrs and ErrShortAuth, and ErrFamily.
 	ErrLength      = errors.New("packet: too short")
 	ErrShortHeader = &lengthError{"packet: shorter than the 8-byte VRRP header"}
 	ErrShortAddrs  = &lengthError{"packet: shorter than its address count says"}
@@ -172,9 +178,11 @@ var (
 	// (vrrpv3StatisticsAdvIntervalErrors).
 	ErrZeroInterval = errors.New("packet: advertisement interval is 0")
 	// ErrFamily: the addresses cannot be of the family the length and the
-	// IP source say, for example VRRPv2 over IPv6
-	// (vrrpv3StatisticsPacketLengthErrors).
-	ErrFamily = errors.New("packet: address family does not match")
+	// IP source say, for example VRRPv2 over IPv6, or a length that is
+	// exactly that of the other family's addresses (see Unmarshal). It is
+	// counted in vrrpv3StatisticsPacketLengthErrors like the "too short"
+	// errors, and errors.Is(ErrFamily, ErrLength) is true.
+	ErrFamily = &lengthError{"packet: address family does not match"}
 	// ErrChecksum: the checksum verifies in no accepted form
 	// (vrrpv3RouterChecksumErrors).
 	ErrChecksum = errors.New("packet: checksum mismatch")
