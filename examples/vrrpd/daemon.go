@@ -105,7 +105,8 @@ type daemon struct {
 	conns      map[connKey]*sharedConn
 	links      map[string]int8
 	scripts    map[string]*scriptState
-	scriptGen  int
+	scriptSeq  int             // numbers script goroutines
+	scriptCtx  context.Context // parent of every script goroutine's
 	stopScript context.CancelFunc
 	stopped    bool           // Run is returning: no more reloads
 	wg         sync.WaitGroup // script and link goroutines
@@ -467,28 +468,55 @@ func (d *daemon) linkChanged(ifname string, up bool) {
 	d.applyFaultsLocked()
 }
 
-// startScriptsLocked starts one goroutine per script tracked by some
-// instance. Results of an older generation (before a reload) are ignored.
+// startScriptsLocked runs one goroutine per script tracked by some
+// instance, and stops those of scripts no longer tracked or defined. A
+// script whose definition did not change keeps running untouched, with
+// its status. A changed one is restarted but keeps its last status until
+// its first new result, which decides at once (as at startup): the
+// instances tracking it never see it pass through unknown, so a reload
+// never moves their priority back and forth.
 func (d *daemon) startScriptsLocked() {
-	d.scriptGen++
-	gen := d.scriptGen
+	if d.scriptCtx == nil {
+		d.scriptCtx, d.stopScript = context.WithCancel(context.Background())
+	}
 	used := map[string]bool{}
 	for _, name := range d.order {
 		for _, s := range d.vrs[name].cur.TrackScripts {
 			used[s] = true
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.stopScript = cancel
+	defs := map[string]Script{}
+	for _, s := range d.cfg.Scripts {
+		defs[s.Name] = s
+	}
+	for name, st := range d.scripts {
+		if _, ok := defs[name]; !ok || !used[name] {
+			st.cancel()
+			delete(d.scripts, name)
+		}
+	}
 	for _, s := range d.cfg.Scripts {
 		if !used[s.Name] {
 			continue
 		}
-		if d.scripts[s.Name] == nil {
-			d.scripts[s.Name] = &scriptState{}
+		st := d.scripts[s.Name]
+		switch {
+		case st == nil:
+			st = &scriptState{}
+			d.scripts[s.Name] = st
+		case reflect.DeepEqual(st.def, s):
+			continue
+		default:
+			st.cancel()
+			st.restart()
+			d.log.Info("track script changed: keeping its status until its first result", "script", s.Name)
 		}
+		d.scriptSeq++
+		st.run, st.def = d.scriptSeq, s
+		var ctx context.Context
+		ctx, st.cancel = context.WithCancel(d.scriptCtx)
 		d.wg.Add(1)
-		go d.runScript(ctx, gen, s)
+		go d.runScript(ctx, st.run, s)
 	}
 }
 
@@ -500,7 +528,7 @@ func (d *daemon) stopScripts() {
 	d.mu.Unlock()
 }
 
-func (d *daemon) runScript(ctx context.Context, gen int, s Script) {
+func (d *daemon) runScript(ctx context.Context, run int, s Script) {
 	defer d.wg.Done()
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
@@ -511,7 +539,7 @@ func (d *daemon) runScript(ctx context.Context, gen int, s Script) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.scriptResult(gen, s, err)
+		d.scriptResult(run, s, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -520,11 +548,13 @@ func (d *daemon) runScript(ctx context.Context, gen int, s Script) {
 	}
 }
 
-func (d *daemon) scriptResult(gen int, s Script, err error) {
+// scriptResult records a result of the goroutine run of script s;
+// results of a goroutine since stopped or replaced are ignored.
+func (d *daemon) scriptResult(run int, s Script, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.scripts[s.Name]
-	if gen != d.scriptGen || st == nil {
+	if st == nil || st.run != run {
 		return
 	}
 	if !st.record(err == nil, s.Rise, s.Fall) {
@@ -685,7 +715,6 @@ func (d *daemon) Reload(cfg Config) error {
 		d.log.Warn("the status address changes only on restart", "running", old.Status, "configured", cfg.Status)
 		cfg.Status = old.Status
 	}
-	scriptsChanged := !reflect.DeepEqual(old.Scripts, cfg.Scripts)
 	d.cfg.Scripts = cfg.Scripts
 
 	for _, name := range p.Remove {
@@ -716,17 +745,11 @@ func (d *daemon) Reload(cfg Config) error {
 		d.log.Warn("more instances than the event buffer was sized for at start: if they all change state at once, some notify commands may be missed; restart vrrpd",
 			"instances", len(now), "event_buffer", d.evCap)
 	}
-	if scriptsChanged || len(p.Add) > 0 || len(p.Update) > 0 {
-		if d.stopScript != nil {
-			d.stopScript()
-		}
-		if scriptsChanged {
-			clear(d.scripts)
-		}
-		d.startScriptsLocked()
-		for _, name := range d.order {
-			d.recomputeLocked(d.vrs[name])
-		}
+	// Scripts whose definition did not change keep running with their
+	// status; changed ones keep their status until their first result.
+	d.startScriptsLocked()
+	for _, name := range d.order {
+		d.recomputeLocked(d.vrs[name])
 	}
 	d.applyFaultsLocked() // a removed or added member may change its group's FAULT
 	d.log.Info("configuration reloaded", "kept", len(p.Keep), "updated", len(p.Update),

@@ -149,11 +149,14 @@ type recorder struct {
 }
 
 func (r *recorder) run(_ context.Context, cmd string, args []string) error {
-	if cmd == "check" {
+	switch cmd {
+	case "check":
 		if r.failing.Load() {
 			return errors.New("exit status 1")
 		}
 		return nil
+	case "fail":
+		return errors.New("exit status 1")
 	}
 	time.Sleep(r.delay) // a notify command that takes its time
 	r.mu.Lock()
@@ -637,6 +640,116 @@ func TestDaemonManyInstancesNotifyAll(t *testing.T) {
 		}
 		if n := h.d.router.RouterStats().EventsDropped; n != 0 {
 			t.Errorf("the Router dropped %d events", n)
+		}
+	})
+}
+
+// prioLog records the daemon's "priority changed by tracking" lines.
+type prioLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *prioLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *prioLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
+func (l *prioLog) WithGroup(string) slog.Handler           { return l }
+func (l *prioLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "priority changed by tracking" {
+		return nil
+	}
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *prioLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// A SIGHUP that changes one [[script]] leaves the status of the others
+// alone, and the changed one keeps its status until its first new result:
+// no instance sees its priority change back and forth (which could hand
+// the master role to a peer for nothing).
+func TestDaemonReloadKeepsScriptStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		up := Script{Name: "up", Command: "check", Interval: time.Second, Timeout: time.Second, Weight: 55, Rise: 1, Fall: 1}
+		down := Script{Name: "down", Command: "fail", Interval: time.Second, Timeout: time.Second, Weight: -30, Rise: 1, Fall: 1}
+		one, two := inst("VI_1", 1, 100, "10.0.0.100"), inst("VI_2", 2, 100, "10.0.0.200")
+		one.TrackScripts, two.TrackScripts = []string{"up"}, []string{"down"}
+		cfg := cfgOf(one, two)
+		cfg.Scripts = []Script{up, down}
+
+		pl := &prioLog{}
+		rec := &recorder{}
+		d := newDaemon(cfg, newFakeSys(lan, 1), slog.New(pl), nil, rec.run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		// A peer at 120: VI_1 at 155 is master only while "up" counts.
+		startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 120, "10.0.0.100")))
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		prio := func() map[string]uint8 {
+			m := map[string]uint8{}
+			for _, is := range d.status().Instances {
+				m[is.Name] = is.Priority
+			}
+			return m
+		}
+		if diff := cmp.Diff(map[string]uint8{"VI_1": 155, "VI_2": 70}, prio()); diff != "" {
+			t.Fatalf("priorities before the reload (-want +got):\n%s", diff)
+		}
+		before := len(pl.get())
+
+		// "down" changes (its interval), a new unused script appears;
+		// "up" is the same.
+		down2 := down
+		down2.Interval = 2 * time.Second
+		cfg2 := cfgOf(one, two)
+		cfg2.Scripts = []Script{up, down2, {Name: "extra", Command: "check", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}}
+		if err := d.Reload(cfg2); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]uint8{"VI_1": 155, "VI_2": 70}, prio()); diff != "" {
+			t.Errorf("priorities just after the reload (-want +got):\n%s", diff)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(map[string]uint8{"VI_1": 155, "VI_2": 70}, prio()); diff != "" {
+			t.Errorf("priorities after the reload (-want +got):\n%s", diff)
+		}
+		if got := pl.get()[before:]; len(got) != 0 {
+			t.Errorf("priority changes caused by a reload that changed no result: %q", got)
+		}
+		for _, is := range d.status().Instances {
+			if is.State != "MASTER" || is.Stats.MasterTransitions != 1 {
+				t.Errorf("%s: %s after %d master transitions; want MASTER after 1", is.Name, is.State, is.Stats.MasterTransitions)
+			}
+		}
+
+		// A changed script whose first new result differs changes the
+		// priority once, directly.
+		before = len(pl.get())
+		down3 := down2
+		down3.Command = "check"
+		cfg3 := cfgOf(one, two)
+		cfg3.Scripts = []Script{up, down3}
+		if err := d.Reload(cfg3); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		want := []string{"priority changed by tracking vr=VI_2 from=70 to=100"}
+		if diff := cmp.Diff(want, pl.get()[before:]); diff != "" {
+			t.Errorf("after the script's result changed (-want +got):\n%s", diff)
 		}
 	})
 }

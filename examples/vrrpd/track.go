@@ -1,5 +1,7 @@
 package main
 
+import "context"
+
 // Tracking (keepalived's track_interface and track_script): pure
 // functions, driven by the daemon.
 
@@ -38,12 +40,23 @@ func effectivePriority(base uint8, ts []tracked) (prio uint8, fault bool) {
 	return uint8(min(max(p, 1), 254)), fault
 }
 
-// scriptState is the rise / fall counter of one check script.
+// scriptState is the rise / fall counter of one check script, and the
+// goroutine that runs it.
 type scriptState struct {
 	status    int8
 	okRun     int // successes in a row
 	failRun   int // failures in a row
 	completed bool
+
+	def    Script             // the definition being run
+	run    int                // the goroutine's number: older results are ignored
+	cancel context.CancelFunc // stops the goroutine
+}
+
+// restart forgets the results but keeps the status: the next result
+// decides it at once, as the first one does.
+func (s *scriptState) restart() {
+	s.okRun, s.failRun, s.completed = 0, 0, false
 }
 
 // record adds one result and reports whether the status changed. The
