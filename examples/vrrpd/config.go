@@ -49,7 +49,10 @@ type Instance struct {
 	Interval     time.Duration
 	NoPreempt    bool
 	PreemptDelay time.Duration
-	Accept       bool
+	// Accept is Accept_Mode: without it a non-owner master drops packets
+	// addressed to the VIPs (RFC 9568 section 6.4.3), except ARP and
+	// Neighbor Discovery.
+	Accept bool
 	// AuthPass is the VRRPv2 simple password (at most 8 bytes); empty: no
 	// authentication.
 	AuthPass string
@@ -314,7 +317,9 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&ri.Interval, "interval", "1s", "advertisement `interval`: v3 10ms-40.95s in 10ms steps, v2 1s-255s")
 	fs.BoolVar(&ri.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
 	fs.StringVar(&ri.PreemptDelay, "preempt-delay", "0s", "wait this `long` after start before preempting, 0s-1000s")
-	fs.BoolVar(&ri.Accept, "accept", false, "Accept_Mode (VRRPv3)")
+	fs.BoolVar(&ri.Accept, "accept", false, "Accept_Mode (VRRPv3): as master, accept packets addressed to the VIPs, as keepalived does by default. "+
+		"Off by default, as RFC 9568 says: a master that is not the owner (priority 255) drops them (an nftables table), "+
+		"answering only ARP and Neighbor Discovery; a service listening on a VIP needs -accept")
 	fs.StringVar(&ri.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
 	fs.Var(&peers, "peer", "unicast peer `address` (repeat for several)")
 	fs.StringVar(&ri.Src, "src", "", "source `address` of advertisements")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,4 +351,127 @@ func TestIntegrationLinkDown(t *testing.T) {
 		t.Errorf("no FAULT notify: %q", p.Notified())
 	}
 	p.Stop() // SIGTERM; a non-zero exit fails the test
+}
+
+// dialVIP reports whether h reaches addr:7777 over TCP.
+func dialVIP(h *netlab.Host, addr string) bool {
+	err := h.Do(func() error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "7777"), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return err == nil
+}
+
+func nftTables(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	out, err := h.Run(context.Background(), "nft", "list", "tables")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// Accept_Mode off (the default): a non-owner master drops packets
+// addressed to its VIPs, but ARP and Neighbor Discovery still resolve
+// them (RFC 9568 section 6.4.3). accept = true and the owner accept
+// them. Nothing is left behind on exit.
+func TestIntegrationAcceptMode(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	netlab.RequireTool(t, "arping")
+	netlab.RequireTool(t, "ndisc6")
+	lab := netlab.New(t, "vrd", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	var l net.Listener
+	if err := h1.Do(func() (err error) { l, err = net.Listen("tcp", ":7777"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "vrrpd.toml")
+	write := func(accept bool) {
+		text := fmt.Sprintf(`
+[[instance]]
+name = "V4"
+interface = "eth0"
+vrid = 51
+interval = "100ms"
+accept = %[1]v
+vips = ["10.99.0.100"]
+
+[[instance]]
+name = "V6"
+interface = "eth0"
+vrid = 51
+interval = "100ms"
+accept = %[1]v
+vips = ["fd99::100"]
+`, accept)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	masters := func(p *vrrpdtest.Proc) func() bool {
+		return func() bool {
+			return p.State("V4") == "MASTER" && p.State("V6") == "MASTER" &&
+				hasAddr(t, h1, "10.99.0.100/32") && hasAddr(t, h1, "fd99::100/128")
+		}
+	}
+
+	write(false)
+	p := startVrrpd(t, h1, "no accept", "-config", path)
+	waitFor(t, "h1 master of both", masters(p))
+	if got := nftTables(t, h1); !strings.Contains(got, "govrrp_eth0_v4_51") || !strings.Contains(got, "govrrp_eth0_v6_51") {
+		t.Errorf("no accept-mode tables on the master:\n%s", got)
+	}
+	if dialVIP(h2, "10.99.0.100") || dialVIP(h2, "fd99::100") {
+		t.Error("a non-owner master without Accept_Mode accepted a TCP connection to its VIP")
+	}
+	if !dialVIP(h2, h1.Addr4.String()) {
+		t.Error("the master's own address is blocked")
+	}
+	if out, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", "10.99.0.100"); err != nil ||
+		!strings.Contains(strings.ToLower(string(out)), h1.MAC.String()) {
+		t.Errorf("ARP for the VIP: %v\n%s", err, out)
+	}
+	if out, err := h2.Run(context.Background(), "ndisc6", "-1", "-r", "3", "-w", "1000", "fd99::100", "eth0"); err != nil ||
+		!strings.Contains(strings.ToLower(string(out)), h1.MAC.String()) {
+		t.Errorf("Neighbor Discovery for the VIP: %v\n%s", err, out)
+	}
+	p.Stop() // SIGTERM; a non-zero exit fails the test
+	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+		t.Errorf("tables left after SIGTERM:\n%s", got)
+	}
+
+	write(true)
+	p = startVrrpd(t, h1, "accept", "-config", path)
+	waitFor(t, "h1 master of both with accept", masters(p))
+	if !dialVIP(h2, "10.99.0.100") || !dialVIP(h2, "fd99::100") {
+		t.Error("a master with Accept_Mode refused a TCP connection to its VIP")
+	}
+	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+		t.Errorf("accept = true, yet a filter:\n%s", got)
+	}
+	p.Stop()
+
+	// The address owner accepts without -accept.
+	p = startVrrpd(t, h1, "owner", "-iface", "eth0", "-vrid", "52", "-priority", "255", "-interval", "100ms", "10.99.0.101")
+	waitFor(t, "the owner master", func() bool { return p.State("VI_52") == "MASTER" && hasAddr(t, h1, "10.99.0.101/32") })
+	if !dialVIP(h2, "10.99.0.101") {
+		t.Error("the owner refused a TCP connection to its VIP")
+	}
+	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+		t.Errorf("the owner has a filter:\n%s", got)
+	}
+	p.Stop()
 }

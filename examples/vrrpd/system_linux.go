@@ -34,6 +34,9 @@ type linuxSystem struct {
 	ns   netns.NsHandle
 	h    *netlink.Handle
 	vips *vipaddr.Manager
+	// filter drops packets addressed to the VIPs of a non-owner master
+	// without Accept_Mode (RFC 9568 section 6.4.3).
+	filter *vipaddr.Filter
 
 	mu   sync.Mutex
 	anns map[arpnd.Mode]*arpnd.Announcer
@@ -104,7 +107,14 @@ func newSystem(log *slog.Logger) (system, error) {
 		ns.Close()
 		return nil, err
 	}
-	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, anns: map[arpnd.Mode]*arpnd.Announcer{}}, nil
+	filter, err := vipaddr.NewFilter(log)
+	if err != nil {
+		vips.Close()
+		h.Close()
+		ns.Close()
+		return nil, err
+	}
+	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, filter: filter, anns: map[arpnd.Mode]*arpnd.Announcer{}}, nil
 }
 
 func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
@@ -159,8 +169,17 @@ func (s *linuxSystem) announcer(vmac bool) (*arpnd.Announcer, error) {
 	return a, nil
 }
 
+// filtered reports whether in, as master, must not accept packets
+// addressed to its VIPs: a non-owner without Accept_Mode (RFC 9568
+// section 6.4.3; VRRPv2 has no Accept_Mode, RFC 3768 section 6.4.3).
+func filtered(in *Instance) bool { return !in.Accept && in.Priority != 255 }
+
 func (s *linuxSystem) Take(in *Instance, vr vrrp.VRInfo) error {
 	var errs []error
+	if filtered(in) {
+		// Before the addresses: no packet to them is ever accepted.
+		errs = append(errs, s.filter.Block(in.Interface, in.VRID, in.Addrs()))
+	}
 	if !in.VMAC {
 		// In macvlan mode arpnd puts the addresses on the macvlan.
 		for _, p := range in.VIPs {
@@ -185,6 +204,10 @@ func (s *linuxSystem) Release(in *Instance, vr vrrp.VRInfo) error {
 		for _, p := range in.VIPs {
 			errs = append(errs, s.vips.Del(in.Interface, p))
 		}
+	}
+	if filtered(in) {
+		// After the addresses, for the same reason.
+		errs = append(errs, s.filter.Unblock(in.Interface, in.VRID, in.Family() == vrrp.IPv6))
 	}
 	return errors.Join(errs...)
 }
@@ -255,7 +278,7 @@ func (s *linuxSystem) Close() error {
 	}
 	s.anns = nil
 	s.mu.Unlock()
-	errs = append(errs, s.vips.Close())
+	errs = append(errs, s.vips.Close(), s.filter.Close())
 	s.h.Close()
 	s.ns.Close()
 	return errors.Join(errs...)

@@ -4,6 +4,11 @@
 // virtual_ipaddress). On Linux it talks netlink (RTM_NEWADDR /
 // RTM_DELADDR) and needs CAP_NET_ADMIN; elsewhere every call returns
 // ErrUnsupported.
+//
+// Filter keeps a master without Accept_Mode from accepting packets
+// addressed to the virtual addresses (an nftables table per virtual
+// router, through netlink), as RFC 9568 section 6.4.3 requires of a
+// non-owner.
 package vipaddr
 
 import (

@@ -25,3 +25,22 @@ func (m *Manager) Owned() []Entry { return nil }
 
 // Close does nothing.
 func (m *Manager) Close() error { return nil }
+
+// Filter drops packets addressed to virtual addresses; on this system
+// every call fails with ErrUnsupported.
+type Filter struct{}
+
+// NewFilter returns ErrUnsupported on this system.
+func NewFilter(*slog.Logger) (*Filter, error) { return nil, ErrUnsupported }
+
+// Block returns ErrUnsupported.
+func (f *Filter) Block(string, uint8, []netip.Addr) error { return ErrUnsupported }
+
+// Unblock returns ErrUnsupported.
+func (f *Filter) Unblock(string, uint8, bool) error { return ErrUnsupported }
+
+// Tables returns nothing.
+func (f *Filter) Tables() []string { return nil }
+
+// Close does nothing.
+func (f *Filter) Close() error { return nil }

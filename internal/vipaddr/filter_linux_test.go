@@ -1,0 +1,217 @@
+//go:build linux
+
+package vipaddr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/netlab"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+)
+
+// listenTCP accepts (and closes) connections on port 7777 of every
+// address of h until the test ends.
+func listenTCP(t *testing.T, h *netlab.Host) {
+	t.Helper()
+	var l net.Listener
+	if err := h.Do(func() (err error) { l, err = net.Listen("tcp", ":7777"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+// dialTCP reports whether h reaches addr:7777.
+func dialTCP(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
+	t.Helper()
+	err := h.Do(func() error {
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 7777).String(), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return err == nil
+}
+
+// echo4 reports whether addr answers an ICMP echo request from h.
+func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
+	t.Helper()
+	err := h.Do(func() error {
+		c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		b, _ := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 0x4242, Seq: 1, Data: []byte("govrrp")}}).Marshal(nil)
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: addr.AsSlice()}); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return err
+			}
+			m, err := icmp.ParseMessage(1, buf[:n])
+			if err == nil && m.Type == ipv4.ICMPTypeEchoReply && from.String() == addr.String() {
+				return nil
+			}
+		}
+	})
+	return err == nil
+}
+
+func tables(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	out, err := h.Run(context.Background(), "nft", "list", "tables")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// While blocked, the host holding the virtual addresses answers neither
+// TCP nor ICMP echo on them, but ARP and Neighbor Discovery still
+// resolve them; the host itself still reaches them over lo. Unblock and
+// Close remove the table.
+func TestFilter(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	netlab.RequireTool(t, "arping")
+	netlab.RequireTool(t, "ndisc6")
+	lab := netlab.New(t, "vipf", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip4, vip6 := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("fd99::100")
+	var m *Manager
+	var f *Filter
+	if err := h1.Do(func() (err error) {
+		if m, err = New(nil); err != nil {
+			return err
+		}
+		f, err = NewFilter(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer f.Close()
+	for _, a := range []netip.Addr{vip4, vip6} {
+		if err := m.Add("eth0", HostPrefix(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listenTCP(t, h1)
+	if !dialTCP(t, h2, vip4) || !dialTCP(t, h2, vip6) || !echo4(t, h2, vip4) {
+		t.Fatal("the virtual addresses do not answer before the filter")
+	}
+
+	// A leftover of a crashed run is replaced, not added to.
+	if _, err := h1.Run(context.Background(), "nft", "add table inet "+TableName("eth0", 51, false)+"; add chain inet "+
+		TableName("eth0", 51, false)+" stale { type filter hook input priority 0; policy drop; }"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Block("eth0", 51, []netip.Addr{vip4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Block("eth0", 51, []netip.Addr{vip6}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tables(t, h1); !strings.Contains(got, "table inet govrrp_eth0_v4_51") || !strings.Contains(got, "table inet govrrp_eth0_v6_51") {
+		t.Errorf("tables while blocked:\n%s", got)
+	}
+	if out, _ := h1.Run(context.Background(), "nft", "list", "table", "inet", "govrrp_eth0_v4_51"); strings.Contains(string(out), "stale") {
+		t.Errorf("the leftover chain survived Block:\n%s", out)
+	}
+	if dialTCP(t, h2, vip4) || dialTCP(t, h2, vip6) {
+		t.Error("TCP to a blocked virtual address succeeded")
+	}
+	if echo4(t, h2, vip4) {
+		t.Error("a blocked virtual address answered an ICMP echo")
+	}
+	if !dialTCP(t, h2, h1.Addr4) || !dialTCP(t, h2, h1.Addr6) {
+		t.Error("the host's own addresses are blocked too")
+	}
+	if !dialTCP(t, h1, vip4) || !dialTCP(t, h1, vip6) {
+		t.Error("the host itself (over lo) no longer reaches its virtual addresses")
+	}
+	if _, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", vip4.String()); err != nil {
+		t.Errorf("ARP for a blocked virtual address: %v", err)
+	}
+	if _, err := h2.Run(context.Background(), "ip", "-6", "neigh", "flush", "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h2.Run(context.Background(), "ndisc6", "-1", "-r", "3", "-w", "1000", vip6.String(), "eth0"); err != nil ||
+		!strings.Contains(strings.ToLower(string(out)), strings.ToLower(h1.MAC.String())) {
+		t.Errorf("Neighbor Discovery for a blocked virtual address: %v\n%s", err, out)
+	}
+
+	if err := f.Unblock("eth0", 51, false); err != nil {
+		t.Fatal(err)
+	}
+	if !dialTCP(t, h2, vip4) || !echo4(t, h2, vip4) {
+		t.Error("the IPv4 address does not answer after Unblock")
+	}
+	if dialTCP(t, h2, vip6) {
+		t.Error("Unblock of IPv4 unblocked IPv6")
+	}
+	if err := f.Unblock("eth0", 52, false); err != nil { // never blocked
+		t.Errorf("Unblock of a table that does not exist: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tables(t, h1); strings.Contains(got, TablePrefix) {
+		t.Errorf("tables left after Close:\n%s", got)
+	}
+	if !dialTCP(t, h2, vip6) {
+		t.Error("the IPv6 address does not answer after Close")
+	}
+}
+
+// Without CAP_NET_ADMIN the error names the interface and the
+// capability. Runs the test binary again with the capability dropped.
+func TestFilterNoCapability(t *testing.T) {
+	if os.Getenv("VIPADDR_FILTER_CHILD") == "1" {
+		f, err := NewFilter(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		err = f.Block("eth0", 7, []netip.Addr{netip.MustParseAddr("10.99.0.77")})
+		var fe *FilterError
+		if !errors.As(err, &fe) || !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "(dev eth0)") ||
+			!strings.Contains(err.Error(), "(needs CAP_NET_ADMIN)") {
+			t.Fatalf("Block without CAP_NET_ADMIN: %v", err)
+		}
+		return
+	}
+	netlab.RequireTool(t, "setpriv")
+	h := netlab.New(t, "vipfc", 1).Host(1)
+	c := h.Command(context.Background(), "setpriv", "--bounding-set", "-net_admin", "--inh-caps", "-net_admin",
+		os.Args[0], "-test.run", "^TestFilterNoCapability$")
+	c.Env = append(os.Environ(), "VIPADDR_FILTER_CHILD=1")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "PASS") {
+		t.Errorf("child did not run: %s", out)
+	}
+}
