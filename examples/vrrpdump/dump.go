@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -80,19 +81,22 @@ func (d *dumper) file(path string) error {
 		if err != nil {
 			continue // not an IP packet, so not VRRP
 		}
-		if err := d.packet(rec.Time, et, b); err != nil {
+		// A record shorter than the frame was (the snap length) holds
+		// a packet the checksum cannot be verified over.
+		if err := d.packet(rec.Time, et, b, rec.OrigLen > len(rec.Data)); err != nil {
 			return err
 		}
 	}
 }
 
-// packet prints one line if b (starting at the IP header) is VRRP.
-func (d *dumper) packet(t time.Time, etherType uint16, b []byte) error {
+// packet prints one line if b (starting at the IP header) is VRRP. snapped
+// is set when the capture kept fewer bytes of the frame than it had.
+func (d *dumper) packet(t time.Time, etherType uint16, b []byte, snapped bool) error {
 	ip, err := pcap.ParseIP(etherType, b)
 	if err != nil || ip.Protocol != packet.Protocol {
 		return nil
 	}
-	_, err = d.w.Write(d.format(t, ip))
+	_, err = d.w.Write(d.format(t, ip, snapped))
 	return err
 }
 
@@ -113,7 +117,7 @@ var errNames = []struct {
 }
 
 // format renders the line for one VRRP packet.
-func (d *dumper) format(t time.Time, ip pcap.IP) []byte {
+func (d *dumper) format(t time.Time, ip pcap.IP, snapped bool) []byte {
 	b := d.line[:0]
 	b = append(b, "time="...)
 	b = t.UTC().AppendFormat(b, timeFormat)
@@ -125,7 +129,7 @@ func (d *dumper) format(t time.Time, ip pcap.IP) []byte {
 	b = strconv.AppendUint(b, uint64(ip.TTL), 10)
 
 	a := &d.adv
-	info, err := a.Unmarshal(ip.Payload, ip.Src, ip.Dst)
+	_, err := a.Unmarshal(ip.Payload, ip.Src, ip.Dst)
 	decoded := err == nil || errors.Is(err, packet.ErrChecksum)
 	msg := ip.Payload
 	raw := func(key string, i int) {
@@ -163,30 +167,88 @@ func (d *dumper) format(t time.Time, ip pcap.IP) []byte {
 		b = append(b, '-')
 	}
 	b = append(b, " checksum="...)
-	switch {
-	case !decoded:
-		b = append(b, '-')
-	case info.Checksum == packet.ChecksumUnknown:
-		b = append(b, "bad"...)
-	case a.Version == 2:
-		b = append(b, "ok-v2"...)
-	case info.Checksum == packet.ChecksumMessage:
-		b = append(b, "ok-message"...)
-	default:
-		b = append(b, "ok-pseudo"...)
-	}
+	b = append(b, verdict(ip, snapped)...)
 	b = append(b, " err="...)
 	switch {
-	case ip.TTL != packet.TTL: // RFC 9568 section 7.1 checks the TTL first
-		b = append(b, "ttl"...)
+	case ip.Truncated:
+		// The packet was not captured whole: what Unmarshal says of the
+		// captured part says nothing about the packet sent.
+		b = append(b, "truncated"...)
 	case err != nil:
 		b = append(b, errName(err)...)
+	case ip.TTL != packet.TTL: // RFC 9568 section 7.1
+		b = append(b, "ttl"...)
 	default:
 		b = append(b, "none"...)
 	}
 	b = append(b, '\n')
 	d.line = b
 	return b
+}
+
+// verdict is the checksum verdict as tshark gives it (Wireshark's
+// packet-vrrp.c), computed from the bytes independently of Unmarshal's
+// validation: over the whole VRRP payload as the IP header's length gives
+// it (padding excluded, trailing bytes inside the IP length included), or
+// over the captured part of a packet whose IP length claims more bytes
+// than the frame had. VRRPv3 over IPv6 checks the pseudo-header form;
+// VRRPv3 over IPv4 either form (tshark checks one, chosen by its
+// vrrp.v3_checksum_as_in_v2 preference); every other version, the message
+// alone. A payload shorter than the 8-byte header, which tshark gives no
+// verdict for, and a packet the capture's snap length cut short, which
+// tshark calls unverified, are bad.
+func verdict(ip pcap.IP, snapped bool) string {
+	p := ip.Payload
+	if len(p) < packet.HeaderLen || ip.Truncated && snapped {
+		return "bad"
+	}
+	switch p[0] >> 4 {
+	case 2:
+		if sum(0, p) == 0xffff {
+			return "ok-v2"
+		}
+		return "bad"
+	case 3:
+		ps := pseudoSum(ip.Src, ip.Dst, len(p))
+		if sum(ps, p) == 0xffff {
+			return "ok-pseudo"
+		}
+		if ip.Src.Is4() && sum(0, p) == 0xffff {
+			return "ok-message"
+		}
+		return "bad"
+	}
+	if sum(0, p) == 0xffff {
+		return "ok-message"
+	}
+	return "bad"
+}
+
+// sum returns the 16-bit one's complement sum (RFC 1071) of acc and b.
+func sum(acc uint32, b []byte) uint16 {
+	for ; len(b) >= 2; b = b[2:] {
+		acc += uint32(b[0])<<8 | uint32(b[1])
+	}
+	if len(b) == 1 {
+		acc += uint32(b[0]) << 8
+	}
+	for acc > 0xffff {
+		acc = acc>>16 + acc&0xffff
+	}
+	return uint16(acc)
+}
+
+// pseudoSum returns the sum of the IPv4 (RFC 768) or IPv6 (RFC 8200
+// section 8.1) pseudo-header for a payload of n bytes of protocol 112.
+func pseudoSum(src, dst netip.Addr, n int) uint32 {
+	var buf [40]byte
+	b := append(append(buf[:0], src.AsSlice()...), dst.AsSlice()...)
+	if src.Is4() {
+		b = append(b, 0, packet.Protocol, byte(n>>8), byte(n))
+	} else {
+		b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n), 0, 0, 0, packet.Protocol)
+	}
+	return uint32(sum(0, b))
 }
 
 func errName(err error) string {

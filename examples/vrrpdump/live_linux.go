@@ -88,7 +88,7 @@ func (d *dumper) live(ctx context.Context, name string) error {
 		if buf[0]>>4 == 6 {
 			et = pcap.EtherTypeIPv6
 		}
-		if err := d.packet(time.Now(), et, buf[:n]); err != nil {
+		if err := d.packet(time.Now(), et, buf[:n], false); err != nil {
 			return err
 		}
 	}

@@ -267,11 +267,18 @@ func NewWriter(w io.Writer, lt LinkType) (*Writer, error) {
 
 // WriteRecord writes one frame captured at t.
 func (w *Writer) WriteRecord(t time.Time, data []byte) error {
+	return w.WriteRecordLen(t, data, len(data))
+}
+
+// WriteRecordLen writes one frame captured at t of which only data was
+// kept: origLen is the frame's length on the wire, as a capture cut short
+// by its snap length records it. An origLen below len(data) is len(data).
+func (w *Writer) WriteRecordLen(t time.Time, data []byte, origLen int) error {
 	var h [16]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(t.Unix()))
 	binary.LittleEndian.PutUint32(h[4:8], uint32(t.Nanosecond()/1000))
 	binary.LittleEndian.PutUint32(h[8:12], uint32(len(data)))
-	binary.LittleEndian.PutUint32(h[12:16], uint32(len(data)))
+	binary.LittleEndian.PutUint32(h[12:16], uint32(max(origLen, len(data))))
 	if _, err := w.w.Write(h[:]); err != nil {
 		return err
 	}

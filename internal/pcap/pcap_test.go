@@ -234,3 +234,32 @@ func TestErrors(t *testing.T) {
 		t.Errorf("snapped IPv4: %+v, %v; want 8 payload bytes, Truncated", ip, err)
 	}
 }
+
+// TestWriteRecordLen checks that a record written shorter than its frame
+// reads back with the frame's length in OrigLen.
+func TestWriteRecordLen(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, LinkTypeRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, orig := range []int{40, 3, 10} {
+		if err := w.WriteRecordLen(ts, []byte{0x45, 0, 0, 0, 0, 0, 0, 0, 0, 0}, orig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{40, 10, 10} {
+		rec, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Data) != 10 || rec.OrigLen != want {
+			t.Errorf("record %d: %d bytes, OrigLen %d; want 10, %d", rec.Number, len(rec.Data), rec.OrigLen, want)
+		}
+	}
+}
