@@ -9,7 +9,9 @@
 // exercises the wire path as well as the state machine. The fate of each
 // (packet, receiver) pair (loss, duplication, delay, jitter, which
 // reorders) is drawn with memnet.Decide from memnet.NewRand(seed), the
-// same fault model as the in-memory LAN transport.
+// same fault model as the in-memory LAN transport. A timer that falls due
+// at the instant a packet arrives fires before the packet is handed over,
+// as Machine.Receive would fire it.
 //
 // The faults a script can inject: partitions and healing, crashes (the
 // node stops at once: no Shutdown, nothing sent, its machines are
@@ -20,7 +22,8 @@
 //
 // The simulator records a trace of every transition and every
 // advertisement sent, with the virtual time, node, virtual router and
-// reason; see Record.
+// reason, and with Config.RecordReceives every advertisement a machine
+// accepted, with its sender; see Record.
 package sim
 
 import (
@@ -53,6 +56,11 @@ type Config struct {
 	// recorded (for printing a timeline live). It runs on the simulator's
 	// goroutine and must not call back into the Sim.
 	OnRecord func(Record)
+	// RecordReceives adds a KindReceive record to the trace for every
+	// advertisement a machine accepted, so that a checker can tell what
+	// each router actually heard (under loss, a router's timers depend on
+	// it). Off by default: it is one record per packet delivered.
+	RecordReceives bool
 }
 
 // VR identifies a virtual router on the segment: its address family and
@@ -111,6 +119,13 @@ const (
 	KindHeal
 	// KindSetLink: a link's behaviour changed (Note says how).
 	KindSetLink
+	// KindReceive: a machine (Node, VR) accepted an advertisement from
+	// Sender with Priority: it arrived in Backup or Master and passed the
+	// receive checks of RFC 9568 section 7.1 (the machine counted it in
+	// RcvdAdvertisements), so section 6.4.2 or 6.4.3 processed it. It is
+	// recorded just before the records of what the machine did about it
+	// (a transition, a send). Only with Config.RecordReceives.
+	KindReceive
 )
 
 var kindNames = [...]string{
@@ -127,6 +142,7 @@ var kindNames = [...]string{
 	KindPartition:   "partition",
 	KindHeal:        "heal",
 	KindSetLink:     "link",
+	KindReceive:     "receive",
 }
 
 func (k Kind) String() string {
@@ -150,8 +166,10 @@ type Record struct {
 	// From, To and Reason of a transition.
 	From, To vrrp.State
 	Reason   vrrp.Reason
-	// Priority of a sent advertisement, or the new priority.
+	// Priority of a sent or received advertisement, or the new priority.
 	Priority uint8
+	// Sender is the node that sent a received advertisement (KindReceive).
+	Sender string
 	// Note describes a partition or a link change.
 	Note string
 }
@@ -171,6 +189,8 @@ func (r Record) String() string {
 		fmt.Fprintf(&b, " %v->%v %v", r.From, r.To, r.Reason)
 	case KindSend, KindSetPriority:
 		fmt.Fprintf(&b, " prio=%d", r.Priority)
+	case KindReceive:
+		fmt.Fprintf(&b, " from=%s prio=%d", r.Sender, r.Priority)
 	}
 	if r.Note != "" {
 		b.WriteString(" " + r.Note)
@@ -531,7 +551,9 @@ func (s *Sim) fire(sl *slot, gen uint64) {
 	s.arm(sl)
 }
 
-// exec carries out a machine's actions in order.
+// exec carries out a machine's actions in order. Kinds it has no use for
+// (taking and releasing the addresses, and any kind a newer Machine adds)
+// are ignored.
 func (s *Sim) exec(sl *slot, acts []vrrp.Action) {
 	for _, a := range acts {
 		switch a.Kind {
@@ -613,7 +635,22 @@ func (s *Sim) deliver(from, to *node, p *pkt) {
 			sl.delivered.PriorityZero++
 		}
 	}
-	s.exec(sl, sl.m.Receive(s.now, &to.scratch, p.src, p.ttl, info))
+	// A timer due at the packet's arrival fires first (the Machine's
+	// Receive would fire it itself): its records then precede the
+	// packet's in the trace, in the order the machine saw the two.
+	if d := sl.m.Deadline(); !d.IsZero() && !d.After(s.now) {
+		s.fire(sl, sl.gen)
+	}
+	var before uint64
+	if s.cfg.RecordReceives {
+		before = sl.m.Stats().RcvdAdvertisements
+	}
+	prio := to.scratch.Priority
+	acts := sl.m.Receive(s.now, &to.scratch, p.src, p.ttl, info)
+	if s.cfg.RecordReceives && sl.m.Stats().RcvdAdvertisements != before {
+		s.record(Record{Kind: KindReceive, Node: to.name, VR: sl.vr, Sender: from.name, Priority: prio})
+	}
+	s.exec(sl, acts)
 	s.arm(sl)
 }
 
