@@ -144,7 +144,9 @@ type platform interface {
 	// if the Announcer does not handle vr. Called with the lock held.
 	linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.HardwareAddr) (*link, error)
 	// take and release assign and remove the virtual addresses where the
-	// platform does that (ModeMacvlan). release with down set means vr
+	// platform does that (ModeMacvlan), or install and remove the rule
+	// that lets the host take frames to the virtual MAC (ModeVirtualMAC
+	// with the responder, New). release with down set means vr
 	// is no longer master: the platform stops sending from its interface
 	// (ModeMacvlan sets the macvlan down); without, a new Take follows.
 	take(l *link, vr *vrState) error
@@ -540,7 +542,7 @@ func (a *Announcer) Stats() Stats {
 
 // Close cancels every schedule, stops the responder, closes the
 // connections and removes what the Announcer created (macvlans and the
-// addresses on them, sysctls it changed). It waits for its goroutines and
+// addresses on them, sysctls it changed, nftables tables). It waits for its goroutines and
 // timers to finish. Close is idempotent.
 func (a *Announcer) Close() error {
 	a.mu.Lock()

@@ -25,9 +25,17 @@ const (
 	// 00-00-5E-00-0{1,2}-{VRID} (RFC 9568 section 7.3) on the interface
 	// itself, without a macvlan. Linux's IP stack drops unicast frames
 	// addressed to a MAC that is not the interface's own
-	// (PACKET_OTHERHOST), so this mode suits hosts where something else
-	// takes those frames (a bridge, a tc or XDP program, an interface
-	// whose MAC was set to the virtual MAC); otherwise use ModeMacvlan.
+	// (PACKET_OTHERHOST). With Config.Responder, New therefore installs,
+	// while a virtual router is master, an nftables rule on the interface
+	// (table netdev govrrp_arpnd_{4,6}_{ifindex}_{vrid}, ingress chain:
+	// `ether daddr VMAC meta pkttype set host`; CAP_NET_ADMIN), removed
+	// at Release and Close, so that the host takes the frames sent to the
+	// virtual MAC (NewConn installs nothing). The virtual addresses must
+	// still be local addresses of the host for its IP stack to accept
+	// them: see Responder. Without Responder, this mode suits hosts where
+	// something else takes those frames (a bridge, a tc or XDP program,
+	// an interface whose MAC was set to the virtual MAC); otherwise use
+	// ModeMacvlan.
 	ModeVirtualMAC
 	// ModeMacvlan creates, per virtual router, a macvlan interface on
 	// Config.Interface that carries the virtual MAC, sets it up and
@@ -99,7 +107,16 @@ type Config struct {
 	// assigned to the interface, with the interface MAC: in responder mode
 	// do not assign the virtual addresses to the interface (or, for IPv4,
 	// set net.ipv4.conf.IF.arp_ignore=8 there, which silences the kernel
-	// for every address of the interface).
+	// for every address of the interface). To receive traffic for them,
+	// the host needs them as local addresses elsewhere while master, for
+	// example on lo, with net.ipv4.conf.IF.arp_ignore=1 (the kernel then
+	// answers ARP on IF only for IF's own addresses; it never answers NS
+	// on IF for another interface's IPv6 addresses) and
+	// net.ipv4.conf.IF.arp_announce=2 (its own ARP requests then carry
+	// IF's address, not a virtual address with the interface MAC, which
+	// would repoint the neighbours' caches); in ModeVirtualMAC the
+	// Announcer makes the kernel accept frames sent to the virtual MAC
+	// (see ModeVirtualMAC).
 	Responder bool
 	// RouterAdvertisements, if set, makes the Announcer send ND Router
 	// Advertisements for IPv6 virtual routers while they are master and

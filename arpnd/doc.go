@@ -51,9 +51,15 @@
 // too for addresses assigned to the interface (with the interface MAC):
 // with the responder, do not assign the virtual addresses to the interface
 // in ModeVirtualMAC, or the neighbours see two MACs; and in either mode do
-// not leave them assigned on a backup. In ModeVirtualMAC the responder adds
-// the virtual MAC to the interface's unicast filter and joins the
-// solicited-node groups of the IPv6 addresses.
+// not leave them assigned on a backup (hold them on lo while master, with
+// arp_ignore=1 and arp_announce=2 on the interface: see
+// Config.Responder). In ModeVirtualMAC the responder adds the virtual MAC
+// to the interface's unicast filter, joins the solicited-node groups of
+// the IPv6 addresses and, with New, installs while master an nftables
+// netdev ingress rule on the interface that marks frames to the virtual
+// MAC as addressed to the host (the IP stack drops them otherwise): one
+// table per virtual router, govrrp_arpnd_{4,6}_{ifindex}_{vrid}, replaced
+// if a run that did not Close left it, deleted at Release and Close.
 //
 // ModeMacvlan (Linux, CAP_NET_ADMIN) creates per virtual router a macvlan
 // named MacvlanName(parent ifindex, VRID, family), mode private (or bridge),
@@ -173,7 +179,8 @@
 //
 // # Privileges
 //
-// New needs CAP_NET_RAW (packet sockets) and, for ModeMacvlan,
-// CAP_NET_ADMIN; errors say which. NewConn needs nothing: it takes the
+// New needs CAP_NET_RAW (packet sockets) and, for ModeMacvlan and for
+// ModeVirtualMAC with the responder (nftables), CAP_NET_ADMIN; errors say
+// which, and name the interface. NewConn needs nothing: it takes the
 // connections, so tests inject fakes.
 package arpnd

@@ -41,6 +41,7 @@ func New(cfg Config) (*Announcer, error) {
 		links:    make(map[string]*link),
 		macvlans: make(map[vrKey]*macvlan),
 		parents:  make(map[string]*parentState),
+		vmacVRs:  make(map[*vrState]struct{}),
 	}
 	a, err := newAnnouncer(cfg, p)
 	if err != nil {
@@ -106,6 +107,9 @@ type linuxPlatform struct {
 	links    map[string]*link
 	macvlans map[vrKey]*macvlan
 	parents  map[string]*parentState
+	// vmacVRs are the virtual routers whose nftables table is installed
+	// (ModeVirtualMAC with the responder, while master); see nft_linux.go.
+	vmacVRs map[*vrState]struct{}
 }
 
 type macvlan struct {
@@ -491,6 +495,13 @@ func (p *linuxPlatform) take(l *link, vr *vrState) error {
 }
 
 func (p *linuxPlatform) takeNS(vr *vrState) error {
+	if p.cfg.Mode == ModeVirtualMAC && p.cfg.Responder {
+		if err := p.addVMACRule(vr); err != nil {
+			return err
+		}
+		p.vmacVRs[vr] = struct{}{}
+		return nil
+	}
 	m, ok := p.macvlans[vr.key]
 	if !ok {
 		return nil
@@ -535,6 +546,10 @@ func (p *linuxPlatform) release(l *link, vr *vrState, down bool) error {
 }
 
 func (p *linuxPlatform) releaseNS(vr *vrState, down bool) error {
+	if _, ok := p.vmacVRs[vr]; ok {
+		delete(p.vmacVRs, vr)
+		return p.delVMACRule(vr)
+	}
 	m, ok := p.macvlans[vr.key]
 	if !ok {
 		return nil
@@ -562,6 +577,10 @@ func (p *linuxPlatform) close() error {
 
 func (p *linuxPlatform) closeNS() error {
 	var errs []error
+	for vr := range p.vmacVRs {
+		errs = append(errs, p.delVMACRule(vr))
+	}
+	clear(p.vmacVRs)
 	for _, l := range p.links {
 		errs = append(errs, closeConns(l))
 	}
