@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -12,39 +11,29 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/govrrp/govrrp/transport/memnet"
+	"github.com/govrrp/govrrp/vrrp"
 )
 
-func TestParseOptions(t *testing.T) {
-	got, err := parseOptions([]string{"-iface", "eth1", "-vrid", "7", "-priority", "150", "-listen", ":9", "10.0.0.7"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := options{iface: "eth1", vrid: 7, priority: 150, listen: ":9", vip: netip.MustParseAddr("10.0.0.7")}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(options{}), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	got, _ = parseOptions([]string{"-vrid", "9", "-peer", "10.0.0.2"})
-	if got.vip != netip.MustParseAddr("192.0.2.9") {
-		t.Errorf("default IPv4 VIP %v", got.vip)
-	}
-	got, _ = parseOptions([]string{"-vrid", "9", "-peer", "fe80::2"})
-	if got.vip != netip.MustParseAddr("2001:db8::9") {
-		t.Errorf("default IPv6 VIP %v", got.vip)
-	}
-	for args, want := range map[string]string{
-		"-vrid 0":         "-vrid 0: want 1-255",
-		"-priority 255":   "-priority 255: want 1-254",
-		"-peer x":         `invalid value "x" for flag -peer`,
-		"1.2.3.4 5.6.7.8": "one VIP argument at most",
-		"nope":            `VIP "nope"`,
+func TestRunErrors(t *testing.T) {
+	for _, tt := range []struct {
+		vrid, prio uint
+		want       string
+	}{
+		{0, 100, "-vrid 0 -priority 100: want a VRID of 1-255 and a priority of 1-254"},
+		{256, 100, "-vrid 256 -priority 100: want a VRID of 1-255"},
+		{42, 255, "-vrid 42 -priority 255: want a VRID of 1-255 and a priority of 1-254"},
+		{42, 0, "-priority 0"},
 	} {
-		_, err := parseOptions(strings.Fields(args))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v; want %q", args, err, want)
+		err := run(context.Background(), "eth0", tt.vrid, tt.prio, "127.0.0.1:0")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(vrid %d, priority %d) = %v; want %q", tt.vrid, tt.prio, err, tt.want)
 		}
+	}
+	// A missing interface is named (whatever the privileges).
+	err := run(context.Background(), "nosuch0", 42, 100, "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "nosuch0") {
+		t.Errorf("missing interface: %v", err)
 	}
 }
 
@@ -70,17 +59,18 @@ func TestOnlyTheLeaderWorks(t *testing.T) {
 		defer lan.Close()
 		var work [2]atomic.Int64
 		var stops [2]context.CancelFunc
+		var routers [2]*vrrp.Router
 		done := make(chan error, 2)
 		for i, prio := range []uint8{200, 100} {
 			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
-			o := options{iface: "eth0", vrid: 1, priority: prio, vip: netip.MustParseAddr("10.0.0.100")}
-			r, err := newRouter(o, lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), addr, slog.New(slog.DiscardHandler))
+			r, err := newRouter(lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), "eth0", 1, prio, addr)
 			if err != nil {
 				t.Fatal(err)
 			}
+			routers[i] = r
 			ctx, cancel := context.WithCancel(context.Background())
 			stops[i] = cancel
-			go leaderJob(ctx, r, time.Second, func() { work[i].Add(1) })
+			go every(ctx, r, time.Second, func() { work[i].Add(1) })
 			go func() { done <- r.Run(ctx) }()
 		}
 		time.Sleep(10500 * time.Millisecond)
@@ -88,6 +78,14 @@ func TestOnlyTheLeaderWorks(t *testing.T) {
 			t.Errorf("work done: master %d, backup %d; want only the master", a, b)
 		}
 		stops[0]()
+		// SIGTERM hands over with priority 0: the backup leads after
+		// Skew_Time (0.61s at priority 100), not Master_Down_Interval
+		// (3.61s).
+		time.Sleep(700 * time.Millisecond)
+		synctest.Wait()
+		if !leading(routers[1]) {
+			t.Error("the backup did not take over within Skew_Time of the master's shutdown")
+		}
 		before := work[1].Load()
 		time.Sleep(5 * time.Second)
 		if work[1].Load() <= before {
