@@ -651,8 +651,8 @@ type prioLog struct {
 }
 
 func (l *prioLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *prioLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *prioLog) WithGroup(string) slog.Handler           { return l }
+func (l *prioLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *prioLog) WithGroup(string) slog.Handler            { return l }
 func (l *prioLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "priority changed by tracking" {
 		return nil
