@@ -365,6 +365,20 @@ func dialVIP(h *netlab.Host, addr string) bool {
 	return err == nil
 }
 
+// eventually reports whether ok holds within 10 seconds, for positive
+// reachability checks (neighbour resolution, a loaded machine).
+func eventually(ok func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func nftTables(t *testing.T, h *netlab.Host) string {
 	t.Helper()
 	out, err := h.Run(context.Background(), "nft", "list", "tables")
@@ -437,7 +451,7 @@ vips = ["fd99::100"]
 	if dialVIP(h2, "10.99.0.100") || dialVIP(h2, "fd99::100") {
 		t.Error("a non-owner master without Accept_Mode accepted a TCP connection to its VIP")
 	}
-	if !dialVIP(h2, h1.Addr4.String()) {
+	if !eventually(func() bool { return dialVIP(h2, h1.Addr4.String()) }) {
 		t.Error("the master's own address is blocked")
 	}
 	if out, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", "10.99.0.100"); err != nil ||
@@ -456,7 +470,7 @@ vips = ["fd99::100"]
 	write(true)
 	p = startVrrpd(t, h1, "accept", "-config", path)
 	waitFor(t, "h1 master of both with accept", masters(p))
-	if !dialVIP(h2, "10.99.0.100") || !dialVIP(h2, "fd99::100") {
+	if !eventually(func() bool { return dialVIP(h2, "10.99.0.100") && dialVIP(h2, "fd99::100") }) {
 		t.Error("a master with Accept_Mode refused a TCP connection to its VIP")
 	}
 	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
@@ -467,7 +481,7 @@ vips = ["fd99::100"]
 	// The address owner accepts without -accept.
 	p = startVrrpd(t, h1, "owner", "-iface", "eth0", "-vrid", "52", "-priority", "255", "-interval", "100ms", "10.99.0.101")
 	waitFor(t, "the owner master", func() bool { return p.State("VI_52") == "MASTER" && hasAddr(t, h1, "10.99.0.101/32") })
-	if !dialVIP(h2, "10.99.0.101") {
+	if !eventually(func() bool { return dialVIP(h2, "10.99.0.101") }) {
 		t.Error("the owner refused a TCP connection to its VIP")
 	}
 	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {

@@ -79,6 +79,21 @@ func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
 	return err == nil
 }
 
+// eventually reports whether ok holds within 10 seconds: a positive
+// check (an address answers) may need neighbour resolution first, and a
+// loaded machine may lose a first try; a negative check needs no retry.
+func eventually(ok func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func tables(t *testing.T, h *netlab.Host) string {
 	t.Helper()
 	out, err := h.Run(context.Background(), "nft", "list", "tables")
@@ -118,8 +133,14 @@ func TestFilter(t *testing.T) {
 		}
 	}
 	listenTCP(t, h1)
-	if !dialTCP(t, h2, vip4) || !dialTCP(t, h2, vip6) || !echo4(t, h2, vip4) {
-		t.Fatal("the virtual addresses do not answer before the filter")
+	for what, ok := range map[string]func() bool{
+		"TCP to " + vip4.String():  func() bool { return dialTCP(t, h2, vip4) },
+		"TCP to " + vip6.String():  func() bool { return dialTCP(t, h2, vip6) },
+		"echo to " + vip4.String(): func() bool { return echo4(t, h2, vip4) },
+	} {
+		if !eventually(ok) {
+			t.Fatalf("before the filter: no answer to %s", what)
+		}
 	}
 
 	// A leftover of a crashed run is replaced, not added to.
@@ -145,10 +166,10 @@ func TestFilter(t *testing.T) {
 	if echo4(t, h2, vip4) {
 		t.Error("a blocked virtual address answered an ICMP echo")
 	}
-	if !dialTCP(t, h2, h1.Addr4) || !dialTCP(t, h2, h1.Addr6) {
+	if !eventually(func() bool { return dialTCP(t, h2, h1.Addr4) && dialTCP(t, h2, h1.Addr6) }) {
 		t.Error("the host's own addresses are blocked too")
 	}
-	if !dialTCP(t, h1, vip4) || !dialTCP(t, h1, vip6) {
+	if !eventually(func() bool { return dialTCP(t, h1, vip4) && dialTCP(t, h1, vip6) }) {
 		t.Error("the host itself (over lo) no longer reaches its virtual addresses")
 	}
 	if _, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", vip4.String()); err != nil {
@@ -165,7 +186,7 @@ func TestFilter(t *testing.T) {
 	if err := f.Unblock("eth0", 51, false); err != nil {
 		t.Fatal(err)
 	}
-	if !dialTCP(t, h2, vip4) || !echo4(t, h2, vip4) {
+	if !eventually(func() bool { return dialTCP(t, h2, vip4) && echo4(t, h2, vip4) }) {
 		t.Error("the IPv4 address does not answer after Unblock")
 	}
 	if dialTCP(t, h2, vip6) {
@@ -180,7 +201,7 @@ func TestFilter(t *testing.T) {
 	if got := tables(t, h1); strings.Contains(got, TablePrefix) {
 		t.Errorf("tables left after Close:\n%s", got)
 	}
-	if !dialTCP(t, h2, vip6) {
+	if !eventually(func() bool { return dialTCP(t, h2, vip6) }) {
 		t.Error("the IPv6 address does not answer after Close")
 	}
 }
