@@ -753,3 +753,26 @@ func TestDaemonReloadKeepsScriptStatus(t *testing.T) {
 		}
 	})
 }
+
+// An instance whose tracking says Fault when the daemon starts starts in
+// FAULT (the Router starts it there): no BACKUP or MASTER first.
+func TestDaemonStartsInTrackingFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		c := cfgOf(inst("VI_1", 1, 200, "10.0.0.100"))
+		c.Instances[0].TrackInterfaces = []TrackInterface{{Name: "eth9", Weight: 0}} // missing: down
+		h := startHost(t, lan, 1, c)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(map[string]string{"VI_1": "FAULT"}, states(h)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"notify INSTANCE VI_1 FAULT 200"}, h.rec.notified()); diff != "" {
+			t.Errorf("notify (-want +got):\n%s", diff)
+		}
+		if got := h.sys.installed(); len(got) != 0 {
+			t.Errorf("holds %v", got)
+		}
+	})
+}
