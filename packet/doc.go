@@ -46,8 +46,8 @@
 // errors.Is, and each maps onto one counter of the VRRPv3 MIB (RFC 6527):
 //
 //	ErrShortHeader, ErrShortAddrs,
-//	ErrShortAuth (all match ErrLength)  vrrpv3StatisticsPacketLengthErrors
-//	ErrFamily                           vrrpv3StatisticsPacketLengthErrors
+//	ErrShortAuth, ErrFamily
+//	(all match ErrLength)               vrrpv3StatisticsPacketLengthErrors
 //	ErrVersion                          vrrpv3RouterVersionErrors
 //	ErrType                             vrrpv3StatisticsRcvdInvalidTypePackets
 //	ErrNoAddrs                          vrrpv3StatisticsAddressListErrors
@@ -58,7 +58,9 @@
 // advertisement whose first address is not link-local (RFC 9568 section
 // 5.2.9) is not an error but is reported in Info.NoLinkLocalFirst, since
 // keepalived sends such lists. Trailing bytes after the message, such as
-// Ethernet padding, are ignored and never read as addresses. Append
+// Ethernet padding, are ignored and never read as addresses (Unmarshal
+// says how the address family is chosen when the IP source is zero, and
+// why an IPv4 message of exactly an IPv6 length is ErrFamily). Append
 // reports values it cannot encode as a *FieldError naming the field
 // (errors.Is(err, ErrField)).
 package packet
