@@ -31,9 +31,9 @@ import (
 // the VRRP payload of a short IPv4 packet arrives padded to 26 bytes, or
 // fewer with IP options (46 minus a header of 20 to 60 bytes: always 2
 // more than a multiple of 4). 8+16*Count is a multiple of 8, so padding
-// never produces it. IPv6 payloads are never padded (the 40-byte header
-// alone makes a 54-byte frame plus the payload, and the IPv6 payload
-// length excludes link padding).
+// never produces it. An IPv6 payload is not padded: an IPv6 advertisement
+// makes a frame of at least 14+40+24 = 78 bytes, and the IPv6 payload
+// length excludes any link-layer padding.
 //
 // If src and dst are both zero, VRRPv2 is IPv4, and a VRRPv3 family is
 // inferred from the length, preferring an exact match: exactly 8+4*Count
