@@ -670,13 +670,21 @@ func (m *Machine) InterfaceUp(now time.Time) []Action {
 	return m.acts
 }
 
-// Sync moves the machine to Master or Backup because another member of its
-// sync group did (keepalived's vrrp_sync_group), with ReasonSyncGroup.
-// Backup to Master behaves as if Master_Down_Timer fired (NewMasterReason
-// priority); Master to Backup releases the addresses, sends nothing and
-// starts Master_Down_Timer with Master_Down_Interval for the configured
-// interval. The owner does not leave Master. Other targets are ignored; so
-// is a machine in Initialize or Fault.
+// Sync moves the machine because another member of its sync group changed
+// state (keepalived's vrrp_sync_group), with ReasonSyncGroup:
+//
+//   - to Master from Backup, as if Master_Down_Timer fired
+//     (NewMasterReason priority);
+//   - to Backup from Master: release the addresses, send nothing, start
+//     Master_Down_Timer with Master_Down_Interval for the configured
+//     interval (the owner does not leave Master);
+//   - to Fault from Master or Backup, as InterfaceDown would (a master
+//     sends priority 0), without marking the interface down: a member
+//     went to Fault, so the whole group does;
+//   - to Backup from Fault, as InterfaceUp would: the group's fault is
+//     over. The caller decides that the interface is up.
+//
+// Other targets are ignored; so is a machine in Initialize.
 func (m *Machine) Sync(now time.Time, to State) []Action {
 	m.acts = m.acts[:0]
 	switch {
@@ -688,6 +696,14 @@ func (m *Machine) Sync(now time.Time, to State) []Action {
 		m.master = netip.Addr{}
 		m.releaseAddrs()
 		m.becomeBackup(now, ReasonSyncGroup)
+	case (m.state == Master || m.state == Backup) && to == Fault:
+		if m.state == Master {
+			m.leaveMaster()
+		}
+		m.becomeFault(ReasonSyncGroup)
+	case m.state == Fault && to == Backup:
+		m.ifDown = false
+		m.startup(now, ReasonSyncGroup)
 	}
 	return m.acts
 }

@@ -110,13 +110,6 @@ func (c *Config) setDefaults() error {
 		return cfgErr("PreemptDelay", c.PreemptDelay.String(), "0s-1000s")
 	}
 
-	if c.Version == 2 && c.AcceptMode {
-		// RFC 3768 section 6.4.3: the master "MUST NOT accept packets
-		// addressed to the IP address(es) associated with the virtual
-		// router if it is not the IP address owner".
-		return cfgErr("AcceptMode", "true", "false for VRRPv2 (Accept_Mode is VRRPv3 only, RFC 3768 section 6.4.3)")
-	}
-
 	if c.Version == 3 {
 		if c.AuthType != packet.AuthNone {
 			return cfgErr("AuthType", strconv.Itoa(int(c.AuthType)), "AuthNone for VRRPv3 (authentication is VRRPv2 only)")

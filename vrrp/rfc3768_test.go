@@ -20,12 +20,13 @@ package vrrp_test
 // the non-owner bullets) is not checked.
 
 import (
-	"errors"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -210,16 +211,31 @@ func TestRFC3768_6_4_3_MasterShutdown(t *testing.T) {
 
 // Section 6.4.3: "MUST NOT accept packets addressed to the IP address(es)
 // associated with the virtual router if it is not the IP address owner."
-// VRRPv2 has no Accept_Mode: NewMachine rejects it.
+// VRRPv2 has no Accept_Mode, so by default (the zero Config.AcceptMode)
+// the Take hook of a non-owner master says not to accept, and the owner's
+// says it is the owner. AcceptMode set explicitly is keepalived's
+// departure from this sentence (its default "accept"), passed on as
+// configured.
 func TestRFC3768_6_4_3_NoAcceptMode(t *testing.T) {
-	for _, prio := range []uint8{100, 255} {
-		cfg := mtConfigV2()
-		cfg.Priority, cfg.AcceptMode = prio, true
-		_, err := vrrp.NewMachine(cfg)
-		var ce *vrrp.ConfigError
-		if !errors.As(err, &ce) || ce.Field != "AcceptMode" || !errors.Is(err, vrrp.ErrConfig) {
-			t.Errorf("priority %d: NewMachine with AcceptMode = %v, want a ConfigError for AcceptMode", prio, err)
-		}
+	for _, tc := range []struct {
+		prio   uint8
+		accept bool
+	}{{100, false}, {255, false}, {100, true}} {
+		synctest.Test(t, func(t *testing.T) {
+			var takes []vrrp.VRInfo
+			hook := vrrp.HookFuncs{TakeFunc: func(vr vrrp.VRInfo) error { takes = append(takes, vr); return nil }}
+			n := rtNewNode(t, vrrp.RouterConfig{Hook: hook})
+			cfg := rtCfg4(1, tc.prio, rtIP4(1))
+			cfg.Version, cfg.AcceptMode = 2, tc.accept
+			n.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(memnet.New(memnet.Config{}), "n", rtIP4(1)), Config: cfg})
+			n.start(true)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			n.stop()
+			if len(takes) != 1 || takes[0].AcceptMode != tc.accept || takes[0].Priority != tc.prio || takes[0].Version != 2 {
+				t.Errorf("priority %d accept %v: Take calls %+v", tc.prio, tc.accept, takes)
+			}
+		})
 	}
 }
 

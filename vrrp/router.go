@@ -100,8 +100,10 @@ type VirtualRouter struct {
 	// SyncGroup names a group of virtual routers that change state
 	// together (keepalived's vrrp_sync_group): when one member becomes
 	// Master the others are moved to Master (Machine.Sync), when one leaves
-	// Master for Backup or goes to Fault, the others to Backup. Empty: no
-	// group.
+	// Master for Backup the others go to Backup, and while any member is
+	// in Fault (its interface down, or SetFault) the whole group is held
+	// in Fault, so that a group never has some members master on one host
+	// and the rest on another. Empty: no group.
 	SyncGroup string
 }
 
@@ -521,11 +523,12 @@ func (r *Router) InterfaceDown(ifname string) error {
 }
 
 // InterfaceUp brings every virtual router whose Interface is ifname out of
-// Fault (Machine.InterfaceUp), except those SetFault holds there.
+// Fault (Machine.InterfaceUp), except those SetFault or a member of their
+// sync group holds there.
 func (r *Router) InterfaceUp(ifname string) error {
 	return r.onInterface(ifname, func(now time.Time, v *vrt) []Action {
 		v.linkDown = false
-		if v.faulted {
+		if r.groupFaulted(v) {
 			return nil
 		}
 		return v.m.InterfaceUp(now)
@@ -536,9 +539,10 @@ func (r *Router) InterfaceUp(ifname string) error {
 // it leave (false): keepalived's FAULT state from tracking (a tracked
 // interface or check script with weight 0). Entering Fault, a master
 // releases its addresses and sends a priority-0 advertisement, and the
-// other members of its sync group follow it to Backup; leaving, it
+// other members of its sync group are held in Fault with it; leaving, it
 // starts again as Machine.InterfaceUp does, unless its interface is down
-// (InterfaceDown), which holds it in Fault too.
+// (InterfaceDown) or another member of its group is in a fault of its
+// own, either of which holds it in Fault.
 func (r *Router) SetFault(name string, fault bool) error {
 	return r.do(false, func(now time.Time) error {
 		v, err := r.lookup(name)
@@ -552,7 +556,7 @@ func (r *Router) SetFault(name string, fault bool) error {
 		switch {
 		case fault:
 			r.apply(now, v, v.m.InterfaceDown(now))
-		case !v.linkDown:
+		case !r.groupFaulted(v):
 			r.apply(now, v, v.m.InterfaceUp(now))
 		}
 		return nil
@@ -950,8 +954,12 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 				switch {
 				case a.To == Master:
 					sync = Master
-				case a.To == Fault, a.From == Master && a.To == Backup:
+				case a.To == Fault:
+					sync = Fault
+				case a.From == Master && a.To == Backup:
 					sync = Backup
+				case a.From == Fault && a.To != Initialize:
+					sync = Initialize // the group's fault may be over
 				}
 			}
 		}
@@ -960,11 +968,41 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 	if sync == State(255) {
 		return
 	}
+	if sync == Initialize {
+		// v left Fault: release the members the group held there,
+		// unless another member is still in a fault of its own.
+		if r.groupFaulted(v) {
+			return
+		}
+		for _, o := range r.order {
+			if o != v && o.vr.SyncGroup == v.vr.SyncGroup && !o.ownFault() && o.m.State() == Fault {
+				r.apply(now, o, o.m.Sync(now, Backup))
+			}
+		}
+		return
+	}
 	for _, o := range r.order {
 		if o != v && o.vr.SyncGroup == v.vr.SyncGroup {
 			r.apply(now, o, o.m.Sync(now, sync))
 		}
 	}
+}
+
+// ownFault reports whether v is held in Fault for a reason of its own.
+func (v *vrt) ownFault() bool { return v.linkDown || v.faulted }
+
+// groupFaulted reports whether a member of v's sync group (v included)
+// is in a fault of its own, which holds the whole group in Fault.
+func (r *Router) groupFaulted(v *vrt) bool {
+	if v.vr.SyncGroup == "" {
+		return v.ownFault()
+	}
+	for _, o := range r.order {
+		if o.vr.SyncGroup == v.vr.SyncGroup && o.ownFault() {
+			return true
+		}
+	}
+	return false
 }
 
 // logAnomaly logs a Machine's ActDrop or ActNotice for the advertisement

@@ -94,8 +94,9 @@ func TestRouterAdvertBeforeAnnounce(t *testing.T) {
 }
 
 // TestRouterSetFault: a tracking fault holds a virtual router in Fault
-// (a master sends priority 0 and its sync group follows to Backup), and it
-// leaves Fault only when neither SetFault nor InterfaceDown holds it.
+// (a master sends priority 0 and its sync group is held in Fault with
+// it), and it leaves Fault only when neither SetFault nor InterfaceDown
+// holds it.
 func TestRouterSetFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lan := memnet.New(memnet.Config{})
@@ -114,8 +115,8 @@ func TestRouterSetFault(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if n.state("a") != vrrp.Fault || n.state("b") != vrrp.Backup {
-			t.Errorf("after SetFault(a): a=%v b=%v, want Fault Backup", n.state("a"), n.state("b"))
+		if n.state("a") != vrrp.Fault || n.state("b") != vrrp.Fault {
+			t.Errorf("after SetFault(a): a=%v b=%v, want Fault Fault (the group is held)", n.state("a"), n.state("b"))
 		}
 		if got := n.stats("a").SentPriZeroPackets; got != 1 {
 			t.Errorf("a sent %d priority-0 advertisements, want 1", got)

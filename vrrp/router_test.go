@@ -298,52 +298,88 @@ func TestRouterUnicastPeers(t *testing.T) {
 }
 
 // TestRouterSyncGroup: when one member of a sync group fails, the others
-// follow (keepalived's vrrp_sync_group).
+// follow (keepalived's vrrp_sync_group): the group is held in Fault while
+// the member's interface is down, the peer's group takes over as a whole,
+// and when the interface comes back the group leaves Fault together.
+// With and without preemption: with it, a held member must not take
+// mastership back and split the groups.
 func TestRouterSyncGroup(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		t0 := time.Now()
-		lan1 := memnet.New(memnet.Config{})
-		lan2 := memnet.New(memnet.Config{})
-		a, b := rtNewNode(t, vrrp.RouterConfig{}), rtNewNode(t, vrrp.RouterConfig{})
-		for i, n := range []*rtNode{a, b} {
-			prio := []uint8{200, 100}[i]
-			addr := byte(i + 1)
-			c1 := rtCfg4(1, prio, rtIP4(addr))
-			c2 := rtCfg6(2, prio, rtIP6(addr))
-			c1.NoPreempt, c2.NoPreempt = true, true
-			n.add(vrrp.VirtualRouter{Name: "outside", Interface: "eth0", Conn: rtAttach(lan1, "", rtIP4(addr)), Config: c1, SyncGroup: "g"})
-			n.add(vrrp.VirtualRouter{Name: "inside", Interface: "eth1", Conn: rtAttach(lan2, "", rtIP6(addr)), Config: c2, SyncGroup: "g"})
-			n.start(true)
-		}
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
-		ts := time.Since(t0)
-		if err := a.r.InterfaceDown("eth0"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+	for _, preempt := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			t0 := time.Now()
+			lan1 := memnet.New(memnet.Config{})
+			lan2 := memnet.New(memnet.Config{})
+			a, b := rtNewNode(t, vrrp.RouterConfig{}), rtNewNode(t, vrrp.RouterConfig{})
+			for i, n := range []*rtNode{a, b} {
+				prio := []uint8{200, 100}[i]
+				addr := byte(i + 1)
+				c1 := rtCfg4(1, prio, rtIP4(addr))
+				c2 := rtCfg6(2, prio, rtIP6(addr))
+				c1.NoPreempt, c2.NoPreempt = !preempt, !preempt
+				n.add(vrrp.VirtualRouter{Name: "outside", Interface: "eth0", Conn: rtAttach(lan1, "", rtIP4(addr)), Config: c1, SyncGroup: "g"})
+				n.add(vrrp.VirtualRouter{Name: "inside", Interface: "eth1", Conn: rtAttach(lan2, "", rtIP6(addr)), Config: c2, SyncGroup: "g"})
+				n.start(true)
+			}
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			ts := time.Since(t0)
+			if err := a.r.InterfaceDown("eth0"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Second)
+			synctest.Wait()
+			up := time.Since(t0)
+			if err := a.r.InterfaceUp("eth0"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
 
-		wantA := []rtEv{
-			{At: ts, Name: "outside", From: M, To: F, Reason: vrrp.ReasonInterfaceDown},
-			{At: ts, Name: "inside", From: M, To: B, Reason: vrrp.ReasonSyncGroup},
-		}
-		if diff := cmp.Diff(wantA, a.eventsAfter(t0, t0.Add(ts-1))); diff != "" {
-			t.Errorf("router A events (-want +got):\n%s", diff)
-		}
-		wantB := []rtEv{
-			{At: ts + rtSkew100, Name: "outside", From: B, To: M, Reason: vrrp.ReasonMasterNoResponse},
-			{At: ts + rtSkew100, Name: "inside", From: B, To: M, Reason: vrrp.ReasonSyncGroup},
-		}
-		if diff := cmp.Diff(wantB, b.eventsAfter(t0, t0.Add(ts-1))); diff != "" {
-			t.Errorf("router B events (-want +got):\n%s", diff)
-		}
-		if err := a.r.InterfaceDown("eth9"); !errors.Is(err, vrrp.ErrNoVirtualRouter) {
-			t.Errorf("InterfaceDown(unknown) = %v, want ErrNoVirtualRouter", err)
-		}
-		a.stop()
-		b.stop()
-	})
+			wantA := []rtEv{
+				{At: ts, Name: "outside", From: M, To: F, Reason: vrrp.ReasonInterfaceDown},
+				{At: ts, Name: "inside", From: M, To: F, Reason: vrrp.ReasonSyncGroup},
+				{At: up, Name: "outside", From: F, To: B, Reason: vrrp.ReasonInterfaceUp},
+				{At: up, Name: "inside", From: F, To: B, Reason: vrrp.ReasonSyncGroup},
+			}
+			gotA := a.eventsAfter(t0, t0.Add(ts-1))
+			if preempt && len(gotA) == 6 {
+				// Back with the higher priority, A preempts as a group:
+				// one member by its timer, the other by the group.
+				checkPairToMaster(t, "router A preempts", gotA[4:], up+rtDown200, vrrp.ReasonPreempted)
+				gotA = gotA[:4]
+			}
+			if diff := cmp.Diff(wantA, gotA); diff != "" {
+				t.Errorf("preempt %v: router A events (-want +got):\n%s", preempt, diff)
+			}
+			// B takes over both after Skew_Time (priority 0 from A's
+			// outside and inside): one by its timer, the other by the
+			// group, in whichever order the timers fire.
+			gotB := b.eventsAfter(t0, t0.Add(ts-1))
+			wantB := 2
+			if preempt {
+				wantB = 4 // and yields both to A's preemption
+			}
+			if len(gotB) != wantB {
+				t.Fatalf("preempt %v: router B events %v, want %d", preempt, gotB, wantB)
+			}
+			checkPairToMaster(t, "router B takes over", gotB[:2], ts+rtSkew100, vrrp.ReasonMasterNoResponse)
+			if err := a.r.InterfaceDown("eth9"); !errors.Is(err, vrrp.ErrNoVirtualRouter) {
+				t.Errorf("InterfaceDown(unknown) = %v, want ErrNoVirtualRouter", err)
+			}
+			a.stop()
+			b.stop()
+		})
+	}
+}
+
+// checkPairToMaster checks that evs are the two members of a sync group
+// becoming Master at at: one for reason, the other following it.
+func checkPairToMaster(t *testing.T, what string, evs []rtEv, at time.Duration, reason vrrp.Reason) {
+	t.Helper()
+	if len(evs) != 2 || evs[0].At != at || evs[1].At != at || evs[0].To != M || evs[1].To != M ||
+		evs[0].Name == evs[1].Name || evs[0].Reason != reason || evs[1].Reason != vrrp.ReasonSyncGroup {
+		t.Errorf("%s: %v, want both members to Master at %v, the first for %v", what, evs, at, reason)
+	}
 }
 
 // TestRouterHitlessAddRemove: adding and removing virtual routers during

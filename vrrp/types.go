@@ -361,10 +361,13 @@ type Config struct {
 	PreemptDelay time.Duration
 	// AcceptMode makes a non-owner master accept packets addressed to the
 	// virtual addresses (RFC 9568 section 6.1, Accept_Mode). The machine
-	// only reports it; the host's address handling acts on it. VRRPv3
-	// only: a VRRPv2 master "MUST NOT accept packets addressed to the IP
+	// only reports it (VRInfo.AcceptMode); the host's address handling
+	// acts on it. Zero value: off, as both RFCs want. VRRPv2 has no
+	// Accept_Mode: a master "MUST NOT accept packets addressed to the IP
 	// address(es) associated with the virtual router if it is not the IP
-	// address owner" (RFC 3768 section 6.4.3).
+	// address owner" (RFC 3768 section 6.4.3). Setting it with VRRPv2 is
+	// an explicit departure from RFC 3768 that keepalived makes by default
+	// (its "accept"), for services that listen on a virtual address.
 	AcceptMode bool
 	// AuthType and AuthData are VRRPv2 authentication (RFC 2338 section
 	// 5.3.6; keepalived's auth_type PASS): AuthNone (the zero value) or

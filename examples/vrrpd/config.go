@@ -317,7 +317,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&ri.Interval, "interval", "1s", "advertisement `interval`: v3 10ms-40.95s in 10ms steps, v2 1s-255s")
 	fs.BoolVar(&ri.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
 	fs.StringVar(&ri.PreemptDelay, "preempt-delay", "0s", "wait this `long` after start before preempting, 0s-1000s")
-	fs.BoolVar(&ri.Accept, "accept", false, "Accept_Mode (VRRPv3): as master, accept packets addressed to the VIPs, as keepalived does by default. "+
+	fs.BoolVar(&ri.Accept, "accept", false, "Accept_Mode: as master, accept packets addressed to the VIPs, as keepalived does by default (with VRRPv2 too, "+
+		"which RFC 3768 section 6.4.3 forbids and keepalived allows). "+
 		"Off by default, as RFC 9568 says: a master that is not the owner (priority 255) drops them (an nftables table), "+
 		"answering only ARP and Neighbor Discovery; a service listening on a VIP needs -accept")
 	fs.StringVar(&ri.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
@@ -750,9 +751,6 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 			return Instance{}, k.err("preempt_delay", ri.PreemptDelay, "a Go duration from 0s to 1000s")
 		}
 		in.PreemptDelay = d
-	}
-	if in.Accept && in.Version == 2 {
-		return Instance{}, k.err("accept", "true", "false for VRRPv2 (Accept_Mode is VRRPv3 only, RFC 3768 section 6.4.3)")
 	}
 	if in.AuthPass != "" {
 		if in.Version != 2 {

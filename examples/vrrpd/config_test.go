@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/vrrp"
 )
 
 func pfx(s ...string) []netip.Prefix {
@@ -111,7 +112,6 @@ func TestParseFlagsErrors(t *testing.T) {
 		{with("-version", "2", "-interval", "256s", "10.0.0.1"), "-interval 4m16s: want whole seconds from 1s to 255s for VRRPv2"},
 		{with("-preempt-delay", "-1s", "10.0.0.1"), "-preempt-delay -1s: want a Go duration from 0s to 1000s"},
 		{with("-preempt-delay", "1001s", "10.0.0.1"), "-preempt-delay 1001s: want a Go duration from 0s to 1000s"},
-		{with("-version", "2", "-accept", "10.0.0.1"), "-accept true: want false for VRRPv2"},
 		{with("-auth-pass", "x", "10.0.0.1"), "-auth-pass (secret): want no password for VRRPv3"},
 		{with("-version", "2", "-auth-pass", "123456789", "10.0.0.1"), "-auth-pass (9 bytes): want at most 8 bytes"},
 		{with("-checksum", "md5", "10.0.0.1"), "-checksum md5: want rfc9568 or pseudo (default)"},
@@ -349,5 +349,22 @@ func TestStatusAddrLoopback(t *testing.T) {
 		if err != nil || cfg.Status != addr {
 			t.Errorf("-status %s: %v (status %q)", addr, err, cfg.Status)
 		}
+	}
+}
+
+// TestParseFlagsAcceptV2: -accept with -version 2 is keepalived's accept
+// (a departure from RFC 3768 section 6.4.3 it makes by default), passed on
+// to vrrp.Config.AcceptMode.
+func TestParseFlagsAcceptV2(t *testing.T) {
+	cfg, err := parseFlags([]string{"-iface", "eth0", "-vrid", "1", "-version", "2", "-accept", "10.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Instances) != 1 || !cfg.Instances[0].Accept || cfg.Instances[0].Version != 2 {
+		t.Fatalf("instances %+v, want one VRRPv2 instance with Accept", cfg.Instances)
+	}
+	vc := cfg.Instances[0].VRRPConfig(netip.MustParseAddr("10.0.0.2"))
+	if _, err := vrrp.NewMachine(vc); err != nil || !vc.AcceptMode {
+		t.Errorf("vrrp config AcceptMode %v, NewMachine: %v", vc.AcceptMode, err)
 	}
 }

@@ -80,9 +80,8 @@ type vrInst struct {
 	notify atomic.Pointer[string]
 	prio   atomic.Uint32 // effective priority
 	fault  atomic.Bool   // its own tracking says Fault
-	// held is whether the Router holds it in Fault (SetFault): its own
-	// tracking fault, or one of a member of its sync group. Guarded by
-	// daemon.mu.
+	// held is whether it is held in Fault with Router.SetFault for its
+	// own tracking fault. Guarded by daemon.mu.
 	held bool
 }
 
@@ -286,9 +285,9 @@ func (d *daemon) addLocked(in Instance) error {
 	if d.links[in.Interface] == statusDown {
 		d.router.InterfaceDown(in.Interface)
 	}
-	// Held in Fault by its own tracking or its group's: before Run the
-	// Router starts it in Fault; during Run it leaves the Backup state
-	// Add started it in.
+	// Held in Fault by its own tracking (the Router adds its group's):
+	// before Run the Router starts it in Fault; during Run it leaves the
+	// Backup state Add started it in.
 	d.applyFaultsLocked()
 	d.log.Debug("instance added", "vr", in.Name, "interface", in.Interface, "vrid", in.VRID,
 		"family", in.Family(), "priority", prio, "primary", sc.primary)
@@ -389,39 +388,26 @@ func (d *daemon) recomputeLocked(v *vrInst) {
 	d.applyFaultsLocked()
 }
 
-// groupsDownLocked returns the sync groups with a member in fault: held
-// there by its own tracking, or on an interface that is down.
-func (d *daemon) groupsDownLocked() map[string]bool {
-	down := map[string]bool{}
-	for _, name := range d.order {
-		v := d.vrs[name]
-		if g := v.in.SyncGroup; g != "" && (v.fault.Load() || d.links[v.in.Interface] == statusDown) {
-			down[g] = true
-		}
-	}
-	return down
-}
-
 // applyFaultsLocked holds in Fault (Router.SetFault) every instance whose
-// tracking says Fault, and, as keepalived does, every member of a sync
-// group with a member in fault: the whole group is FAULT. (Left in Backup,
-// the other members would take Master back from the peer that took over
-// the group, which would then pull the faulted member's peer back out of
-// Master, and so on.) Entering Fault, a master sends priority 0 and
-// releases its addresses; leaving it, an instance starts as at startup.
+// tracking says Fault. The Router holds the other members of its sync
+// group in Fault with it, as keepalived does (left in Backup, they would
+// take Master back from the peer that took over the group, which would
+// then pull the faulted member's peer back out of Master, and so on), and
+// releases them when no member is in a fault of its own (tracking or its
+// interface down). Entering Fault, a master sends priority 0 and releases
+// its addresses; leaving it, an instance starts as at startup.
 func (d *daemon) applyFaultsLocked() {
-	down := d.groupsDownLocked()
 	for _, name := range d.order {
 		v := d.vrs[name]
-		want := v.fault.Load() || v.in.SyncGroup != "" && down[v.in.SyncGroup]
+		want := v.fault.Load()
 		if want == v.held {
 			continue
 		}
 		v.held = want
 		if want {
-			d.log.Info("holding virtual router in FAULT", "vr", name, "own_tracking", v.fault.Load(), "sync_group", v.in.SyncGroup)
+			d.log.Info("holding virtual router in FAULT", "vr", name, "sync_group", v.in.SyncGroup)
 		} else {
-			d.log.Info("virtual router leaves FAULT", "vr", name)
+			d.log.Info("virtual router tracking fault over", "vr", name)
 		}
 		if err := d.router.SetFault(name, want); err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
 			d.log.Warn("tracking fault", "vr", name, "fault", want, "err", err)
@@ -464,8 +450,7 @@ func (d *daemon) linkChanged(ifname string, up bool) {
 	if err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
 		d.log.Warn("interface state", "interface", ifname, "err", err)
 	}
-	// The sync groups of its instances follow them into or out of FAULT.
-	d.applyFaultsLocked()
+	// The Router holds the sync groups of its instances in FAULT with them.
 }
 
 // startScriptsLocked runs one goroutine per script tracked by some

@@ -40,9 +40,10 @@ type InstanceStatus struct {
 	// the configured one.
 	Priority     uint8 `json:"priority"`
 	BasePriority uint8 `json:"base_priority"`
-	// TrackFault is set while tracking holds it in FAULT: its own
-	// tracked interfaces or scripts of weight 0, or those of another
-	// member of its sync group (keepalived's sync group FAULT).
+	// TrackFault is set while its own tracking holds it in FAULT (tracked
+	// interfaces or scripts of weight 0). A member of its sync group in
+	// FAULT holds it in FAULT too (keepalived's sync group FAULT): State
+	// says FAULT, TrackFault stays false.
 	TrackFault bool     `json:"track_fault,omitempty"`
 	SyncGroup  string   `json:"sync_group,omitempty"`
 	VIPs       []string `json:"vips"`
