@@ -25,6 +25,12 @@ type system interface {
 	// daemon shares one transport between instances with the same
 	// interface, family, source and peers.
 	Open(in *Instance) (conn transport.Conn, ifIndex int, primary netip.Addr, err error)
+	// RemoveStale removes the VIPs of a non-owner instance that a
+	// previous run left on its interface (killed before it could remove
+	// them): the instance starts as backup, which must not hold them.
+	// Called before Open, so that a stale VIP is never taken for the
+	// primary address.
+	RemoveStale(in *Instance) error
 	// Take, Release and Announce act on the host for the virtual router
 	// (vrrp.Hook): install or remove the virtual addresses, announce them.
 	// They run on the Router's goroutine and must not block.
@@ -242,6 +248,9 @@ func (d *daemon) Run(ctx context.Context) error {
 
 // addLocked opens (or shares) a transport and adds in to the Router.
 func (d *daemon) addLocked(in Instance) error {
+	if err := d.sys.RemoveStale(&in); err != nil {
+		d.log.Warn("removing virtual addresses a previous run left", "vr", in.Name, "err", err)
+	}
 	key := keyOf(&in)
 	sc := d.conns[key]
 	if sc == nil {

@@ -47,6 +47,8 @@ func newFakeSys(lan *memnet.Network, n int) *fakeSys {
 	}
 }
 
+func (s *fakeSys) RemoveStale(in *Instance) error { return nil }
+
 func (s *fakeSys) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
 	if in.Interface == "missing0" {
 		return nil, 0, netip.Addr{}, errors.New(`interface "missing0": no such interface`)

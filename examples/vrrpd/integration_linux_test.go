@@ -489,3 +489,35 @@ vips = ["fd99::100"]
 	}
 	p.Stop()
 }
+
+// TestIntegrationStaleVIPAfterKill: vrrpd killed with SIGKILL as master
+// cannot remove its VIP; when it starts again and a better master is
+// running, it removes the leftover before it runs as backup (as
+// keepalived does), so two hosts never hold the VIP at once.
+func TestIntegrationStaleVIPAfterKill(t *testing.T) {
+	lab := netlab.New(t, "vrdst", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip := "10.99.0.100/24"
+	args := func(prio string) []string {
+		return []string{"-iface", "eth0", "-vrid", "52", "-priority", prio, "-interval", "100ms", vip}
+	}
+	p1 := startVrrpd(t, h1, "prio 100", args("100")...)
+	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_52") == "MASTER" && hasAddr(t, h1, vip) })
+	p1.Kill()
+	if !hasAddr(t, h1, vip) {
+		t.Fatal("the killed vrrpd removed its VIP: the test has nothing to check")
+	}
+	p2 := startVrrpd(t, h2, "prio 200", args("200")...)
+	waitFor(t, "h2 to be master", func() bool { return p2.State("VI_52") == "MASTER" && hasAddr(t, h2, vip) })
+	p1 = startVrrpd(t, h1, "prio 100 again", args("100")...)
+	waitFor(t, "h1 to be backup", func() bool { return p1.State("VI_52") == "BACKUP" })
+	if hasAddr(t, h1, vip) {
+		t.Errorf("restarted backup h1 still holds the VIP %s its killed run left", vip)
+	}
+	if !strings.Contains(p1.Log(), "left on the interface") {
+		t.Errorf("h1 log does not say it removed a leftover VIP:\n%s", p1.Log())
+	}
+	if !hasAddr(t, h2, vip) {
+		t.Errorf("master h2 lost the VIP")
+	}
+}

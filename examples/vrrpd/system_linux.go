@@ -150,6 +150,23 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	return c, link.Attrs().Index, primary.WithZone(""), nil
 }
 
+// RemoveStale removes in's VIPs from its interface if a previous run left
+// them there, unless in is the owner (priority 255: the VIPs are the
+// interface's own) or runs a macvlan (arpnd replaces a leftover macvlan
+// with its addresses). Addresses this run installed are not touched.
+func (s *linuxSystem) RemoveStale(in *Instance) error {
+	if in.Priority == 255 || in.VMAC {
+		return nil
+	}
+	var errs []error
+	for _, p := range in.VIPs {
+		if _, err := s.vips.RemoveStale(in.Interface, p.Addr()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // announcer returns the Announcer of a mode, creating it on first use.
 func (s *linuxSystem) announcer(vmac bool) (*arpnd.Announcer, error) {
 	mode := arpnd.ModeInterfaceMAC

@@ -149,6 +149,57 @@ func (m *Manager) del(e Entry) error {
 	return nil
 }
 
+// RemoveStale removes address a from the interface, whatever its prefix
+// length, unless this Manager added it: a virtual address a previous run
+// left behind when it did not exit cleanly (kill -9, a crash), which a
+// router that starts as backup must not hold (RFC 9568 section 6.4.2: a
+// backup "MUST NOT accept packets addressed to the IPvX address(es)
+// associated with the Virtual Router"), as keepalived removes them when
+// it starts. It reports whether it removed one. The caller must not pass
+// the address of an owner (priority 255), which is the interface's own.
+// A missing interface is not an error.
+func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
+	a = a.WithZone("")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, wrap("remove stale", Entry{Interface: ifname, Prefix: HostPrefix(a)}, net.ErrClosed)
+	}
+	if slices.ContainsFunc(m.owned, func(e Entry) bool { return e.Interface == ifname && e.Prefix.Addr() == a }) {
+		return false, nil
+	}
+	link, err := m.h.LinkByName(ifname)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return false, wrap("lookup", Entry{Interface: ifname}, err)
+	}
+	fam := unix.AF_INET6
+	if a.Is4() {
+		fam = unix.AF_INET
+	}
+	list, err := m.h.AddrList(link, fam)
+	if err != nil {
+		return false, wrap("list", Entry{Interface: ifname, Prefix: HostPrefix(a)}, err)
+	}
+	removed := false
+	for _, x := range list {
+		if got, ok := netip.AddrFromSlice(x.IP); !ok || got.Unmap() != a {
+			continue
+		}
+		ones, _ := x.Mask.Size()
+		e := Entry{Interface: ifname, Prefix: netip.PrefixFrom(a, ones)}
+		if err := m.h.AddrDel(link, &x); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+			return removed, wrap("delete", e, err)
+		}
+		m.log.Warn("removed a virtual address left on the interface (a previous run did not exit cleanly?)", "address", e.Prefix, "interface", ifname)
+		removed = true
+	}
+	return removed, nil
+}
+
 // Owned returns the addresses this Manager added and has not removed.
 func (m *Manager) Owned() []Entry {
 	m.mu.Lock()

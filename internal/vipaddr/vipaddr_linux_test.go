@@ -119,3 +119,51 @@ func TestManagerNoCapability(t *testing.T) {
 		t.Errorf("child did not run: %s", out)
 	}
 }
+
+// TestRemoveStale: an address a previous run left behind (kill -9) is
+// removed whatever its prefix length; one this Manager added, and other
+// addresses, are left alone.
+func TestRemoveStale(t *testing.T) {
+	lab := netlab.New(t, "vipst", 1)
+	h := lab.Host(1)
+	for _, args := range [][]string{
+		{"ip", "addr", "add", "10.99.0.100/24", "dev", "eth0"},
+		{"ip", "addr", "add", "fd99::100/128", "dev", "eth0", "nodad"},
+	} {
+		if out, err := h.Run(context.Background(), args[0], args[1:]...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	var m *Manager
+	if err := h.Do(func() (err error) { m, err = New(nil); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mine := netip.MustParsePrefix("10.99.0.200/24")
+	if err := m.Add("eth0", mine); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		a    string
+		want bool
+	}{{"10.99.0.100", true}, {"fd99::100", true}, {"10.99.0.100", false}, {"10.99.0.200", false}, {"10.99.0.77", false}} {
+		got, err := m.RemoveStale("eth0", netip.MustParseAddr(c.a))
+		if err != nil || got != c.want {
+			t.Errorf("RemoveStale(%s) = %v, %v; want %v", c.a, got, err, c.want)
+		}
+	}
+	got := addrs(t, h)
+	for _, gone := range []string{" 10.99.0.100/", " fd99::100/"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("%q still on eth0:\n%s", gone, got)
+		}
+	}
+	for _, kept := range []string{" 10.99.0.1/24 ", " 10.99.0.200/24 "} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("%q removed from eth0:\n%s", kept, got)
+		}
+	}
+	if removed, err := m.RemoveStale("nosuch0", netip.MustParseAddr("10.99.0.100")); removed || err != nil {
+		t.Errorf("RemoveStale on a missing interface = %v, %v", removed, err)
+	}
+}

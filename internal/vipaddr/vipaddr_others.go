@@ -20,6 +20,9 @@ func (m *Manager) Add(string, netip.Prefix) error { return ErrUnsupported }
 // Del returns ErrUnsupported.
 func (m *Manager) Del(string, netip.Prefix) error { return ErrUnsupported }
 
+// RemoveStale returns ErrUnsupported.
+func (m *Manager) RemoveStale(string, netip.Addr) (bool, error) { return false, ErrUnsupported }
+
 // Owned returns nothing.
 func (m *Manager) Owned() []Entry { return nil }
 
