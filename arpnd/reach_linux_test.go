@@ -3,8 +3,6 @@
 package arpnd
 
 import (
-	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -13,44 +11,6 @@ import (
 	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/vrrp"
 )
-
-// serveName listens on TCP port 7777 (IPv4 and IPv6) in h's namespace and
-// writes h's name to every connection.
-func serveName(t *testing.T, h *netlab.Host) {
-	t.Helper()
-	var ln net.Listener
-	if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", ":7777"); return err }); err != nil {
-		t.Fatalf("%s: listen: %v", h.Name, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(h.Name))
-			c.Close()
-		}
-	}()
-}
-
-// dialName connects from h to ip:7777 and returns what the server wrote.
-func dialName(t *testing.T, h *netlab.Host, ip netip.Addr) (string, error) {
-	t.Helper()
-	var got []byte
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(ip, 7777).String(), 3*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		got, err = io.ReadAll(c)
-		return err
-	})
-	return string(got), err
-}
 
 // TestIntegrationResponderReachable: in ModeVirtualMAC with the
 // responder, the virtual addresses are reachable through the virtual MAC:
@@ -71,7 +31,7 @@ func TestIntegrationResponderReachable(t *testing.T) {
 	for _, h := range []*netlab.Host{h1, h2} {
 		hostOut(t, h, "sysctl", "-qw", "net.ipv4.conf."+h.Iface+".arp_ignore=1", "net.ipv4.conf."+h.Iface+".arp_announce=2")
 		anns[h] = newHostAnnouncer(t, h, cfg)
-		serveName(t, h)
+		h.ServeTCP(t, 7777, h.Name)
 	}
 	vmac4, vmac6 := VirtualMAC(7, false).String(), VirtualMAC(7, true).String()
 	vrs := func(h *netlab.Host) []vrrp.VRInfo { return []vrrp.VRInfo{lanVR(h, lanVIP4), lanVR(h, lanVIP6)} }
@@ -102,7 +62,7 @@ func TestIntegrationResponderReachable(t *testing.T) {
 		t.Helper()
 		checkAnswers(t, h3, vmac4, vmac6)
 		for _, ip := range []netip.Addr{lanVIP4, lanVIP6} {
-			if got, err := dialName(t, h3, ip); err != nil || got != master.Name {
+			if got, err := h3.DialTCP(ip, 7777, 3*time.Second); err != nil || got != master.Name {
 				t.Errorf("TCP to %v: %q, %v; want %q", ip, got, err, master.Name)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,41 +353,6 @@ func TestIntegrationLinkDown(t *testing.T) {
 	p.Stop() // SIGTERM; a non-zero exit fails the test
 }
 
-// dialVIP reports whether h reaches addr:7777 over TCP.
-func dialVIP(h *netlab.Host, addr string) bool {
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "7777"), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	return err == nil
-}
-
-// eventually reports whether ok holds within 10 seconds, for positive
-// reachability checks (neighbour resolution, a loaded machine).
-func eventually(ok func() bool) bool {
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if ok() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func nftTables(t *testing.T, h *netlab.Host) string {
-	t.Helper()
-	out, err := h.Run(context.Background(), "nft", "list", "tables")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
 // Accept_Mode off (the default): a non-owner master drops packets
 // addressed to its VIPs, but ARP and Neighbor Discovery still resolve
 // them (RFC 9568 section 6.4.3). accept = true and the owner accept
@@ -398,20 +363,7 @@ func TestIntegrationAcceptMode(t *testing.T) {
 	netlab.RequireTool(t, "ndisc6")
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
-	var l net.Listener
-	if err := h1.Do(func() (err error) { l, err = net.Listen("tcp", ":7777"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	h1.ServeTCP(t, 7777, "")
 	path := filepath.Join(t.TempDir(), "vrrpd.toml")
 	write := func(accept bool) {
 		text := fmt.Sprintf(`
@@ -445,13 +397,13 @@ vips = ["fd99::100"]
 	write(false)
 	p := startVrrpd(t, h1, "no accept", "-config", path)
 	waitFor(t, "h1 master of both", masters(p))
-	if got := nftTables(t, h1); !strings.Contains(got, "govrrp_eth0_v4_51") || !strings.Contains(got, "govrrp_eth0_v6_51") {
+	if got := h1.NFTTables(t); !strings.Contains(got, "govrrp_eth0_v4_51") || !strings.Contains(got, "govrrp_eth0_v6_51") {
 		t.Errorf("no accept-mode tables on the master:\n%s", got)
 	}
-	if dialVIP(h2, "10.99.0.100") || dialVIP(h2, "fd99::100") {
+	if h2.CanDialTCP(netip.MustParseAddr("10.99.0.100"), 7777) || h2.CanDialTCP(netip.MustParseAddr("fd99::100"), 7777) {
 		t.Error("a non-owner master without Accept_Mode accepted a TCP connection to its VIP")
 	}
-	if !eventually(func() bool { return dialVIP(h2, h1.Addr4.String()) }) {
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(h1.Addr4, 7777) }) {
 		t.Error("the master's own address is blocked")
 	}
 	if out, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", "10.99.0.100"); err != nil ||
@@ -463,17 +415,19 @@ vips = ["fd99::100"]
 		t.Errorf("Neighbor Discovery for the VIP: %v\n%s", err, out)
 	}
 	p.Stop() // SIGTERM; a non-zero exit fails the test
-	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+	if got := h1.NFTTables(t); strings.Contains(got, "govrrp") {
 		t.Errorf("tables left after SIGTERM:\n%s", got)
 	}
 
 	write(true)
 	p = startVrrpd(t, h1, "accept", "-config", path)
 	waitFor(t, "h1 master of both with accept", masters(p))
-	if !eventually(func() bool { return dialVIP(h2, "10.99.0.100") && dialVIP(h2, "fd99::100") }) {
+	if !netlab.Eventually(func() bool {
+		return h2.CanDialTCP(netip.MustParseAddr("10.99.0.100"), 7777) && h2.CanDialTCP(netip.MustParseAddr("fd99::100"), 7777)
+	}) {
 		t.Error("a master with Accept_Mode refused a TCP connection to its VIP")
 	}
-	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+	if got := h1.NFTTables(t); strings.Contains(got, "govrrp") {
 		t.Errorf("accept = true, yet a filter:\n%s", got)
 	}
 	p.Stop()
@@ -481,10 +435,10 @@ vips = ["fd99::100"]
 	// The address owner accepts without -accept.
 	p = startVrrpd(t, h1, "owner", "-iface", "eth0", "-vrid", "52", "-priority", "255", "-interval", "100ms", "10.99.0.101")
 	waitFor(t, "the owner master", func() bool { return p.State("VI_52") == "MASTER" && hasAddr(t, h1, "10.99.0.101/32") })
-	if !eventually(func() bool { return dialVIP(h2, "10.99.0.101") }) {
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(netip.MustParseAddr("10.99.0.101"), 7777) }) {
 		t.Error("the owner refused a TCP connection to its VIP")
 	}
-	if got := nftTables(t, h1); strings.Contains(got, "govrrp") {
+	if got := h1.NFTTables(t); strings.Contains(got, "govrrp") {
 		t.Errorf("the owner has a filter:\n%s", got)
 	}
 	p.Stop()

@@ -17,39 +17,6 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
-// listenTCP accepts (and closes) connections on port 7777 of every
-// address of h until the test ends.
-func listenTCP(t *testing.T, h *netlab.Host) {
-	t.Helper()
-	var l net.Listener
-	if err := h.Do(func() (err error) { l, err = net.Listen("tcp", ":7777"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-}
-
-// dialTCP reports whether h reaches addr:7777.
-func dialTCP(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
-	t.Helper()
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 7777).String(), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	return err == nil
-}
-
 // echo4 reports whether addr answers an ICMP echo request from h.
 func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
 	t.Helper()
@@ -77,30 +44,6 @@ func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
 		}
 	})
 	return err == nil
-}
-
-// eventually reports whether ok holds within 10 seconds: a positive
-// check (an address answers) may need neighbour resolution first, and a
-// loaded machine may lose a first try; a negative check needs no retry.
-func eventually(ok func() bool) bool {
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if ok() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func tables(t *testing.T, h *netlab.Host) string {
-	t.Helper()
-	out, err := h.Run(context.Background(), "nft", "list", "tables")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 // While blocked, the host holding the virtual addresses answers neither
@@ -132,13 +75,13 @@ func TestFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	listenTCP(t, h1)
+	h1.ServeTCP(t, 7777, "")
 	for what, ok := range map[string]func() bool{
-		"TCP to " + vip4.String():  func() bool { return dialTCP(t, h2, vip4) },
-		"TCP to " + vip6.String():  func() bool { return dialTCP(t, h2, vip6) },
+		"TCP to " + vip4.String():  func() bool { return h2.CanDialTCP(vip4, 7777) },
+		"TCP to " + vip6.String():  func() bool { return h2.CanDialTCP(vip6, 7777) },
 		"echo to " + vip4.String(): func() bool { return echo4(t, h2, vip4) },
 	} {
-		if !eventually(ok) {
+		if !netlab.Eventually(ok) {
 			t.Fatalf("before the filter: no answer to %s", what)
 		}
 	}
@@ -154,22 +97,22 @@ func TestFilter(t *testing.T) {
 	if err := f.Block("eth0", 51, []netip.Addr{vip6}); err != nil {
 		t.Fatal(err)
 	}
-	if got := tables(t, h1); !strings.Contains(got, "table inet govrrp_eth0_v4_51") || !strings.Contains(got, "table inet govrrp_eth0_v6_51") {
+	if got := h1.NFTTables(t); !strings.Contains(got, "table inet govrrp_eth0_v4_51") || !strings.Contains(got, "table inet govrrp_eth0_v6_51") {
 		t.Errorf("tables while blocked:\n%s", got)
 	}
 	if out, _ := h1.Run(context.Background(), "nft", "list", "table", "inet", "govrrp_eth0_v4_51"); strings.Contains(string(out), "stale") {
 		t.Errorf("the leftover chain survived Block:\n%s", out)
 	}
-	if dialTCP(t, h2, vip4) || dialTCP(t, h2, vip6) {
+	if h2.CanDialTCP(vip4, 7777) || h2.CanDialTCP(vip6, 7777) {
 		t.Error("TCP to a blocked virtual address succeeded")
 	}
 	if echo4(t, h2, vip4) {
 		t.Error("a blocked virtual address answered an ICMP echo")
 	}
-	if !eventually(func() bool { return dialTCP(t, h2, h1.Addr4) && dialTCP(t, h2, h1.Addr6) }) {
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(h1.Addr4, 7777) && h2.CanDialTCP(h1.Addr6, 7777) }) {
 		t.Error("the host's own addresses are blocked too")
 	}
-	if !eventually(func() bool { return dialTCP(t, h1, vip4) && dialTCP(t, h1, vip6) }) {
+	if !netlab.Eventually(func() bool { return h1.CanDialTCP(vip4, 7777) && h1.CanDialTCP(vip6, 7777) }) {
 		t.Error("the host itself (over lo) no longer reaches its virtual addresses")
 	}
 	if _, err := h2.Run(context.Background(), "arping", "-c", "1", "-w", "2", "-I", "eth0", vip4.String()); err != nil {
@@ -186,10 +129,10 @@ func TestFilter(t *testing.T) {
 	if err := f.Unblock("eth0", 51, false); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(func() bool { return dialTCP(t, h2, vip4) && echo4(t, h2, vip4) }) {
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip4, 7777) && echo4(t, h2, vip4) }) {
 		t.Error("the IPv4 address does not answer after Unblock")
 	}
-	if dialTCP(t, h2, vip6) {
+	if h2.CanDialTCP(vip6, 7777) {
 		t.Error("Unblock of IPv4 unblocked IPv6")
 	}
 	if err := f.Unblock("eth0", 52, false); err != nil { // never blocked
@@ -198,10 +141,10 @@ func TestFilter(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := tables(t, h1); strings.Contains(got, TablePrefix) {
+	if got := h1.NFTTables(t); strings.Contains(got, TablePrefix) {
 		t.Errorf("tables left after Close:\n%s", got)
 	}
-	if !eventually(func() bool { return dialTCP(t, h2, vip6) }) {
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip6, 7777) }) {
 		t.Error("the IPv6 address does not answer after Close")
 	}
 }
