@@ -89,10 +89,15 @@ func TestIntegrationIPv6(t *testing.T) {
 func testFailover(t *testing.T, extra ...string) {
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
-	vip, vip2 := "10.99.0.100/24", "10.99.0.101/32"
-	// An address the operator configured on h2 is not vrrpd's to remove.
-	if _, err := h2.Run(context.Background(), "ip", "addr", "add", vip2, "dev", "eth0"); err != nil {
-		t.Fatal(err)
+	vip, vip2, other := "10.99.0.100/24", "10.99.0.101/32", "10.99.0.102/32"
+	// An address the operator configured on h2 is not vrrpd's to remove;
+	// one that is a VIP of a non-owner instance is, as keepalived does at
+	// startup (vrrp_complete_instance forces vrrp_restore_interface): a
+	// backup must not hold it (RFC 9568 section 6.4.2).
+	for _, a := range []string{vip2, other} {
+		if _, err := h2.Run(context.Background(), "ip", "addr", "add", a, "dev", "eth0"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	args := func(prio string) []string {
 		return append(append([]string{"-iface", "eth0", "-vrid", "51", "-priority", prio, "-interval", "100ms"}, extra...), vip, "10.99.0.101")
@@ -103,8 +108,8 @@ func testFailover(t *testing.T, extra ...string) {
 	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_51") == "MASTER" })
 	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_51") == "BACKUP" })
 	waitFor(t, "the VIPs on h1", func() bool { return hasAddr(t, h1, vip) && hasAddr(t, h1, vip2) })
-	if hasAddr(t, h2, vip) {
-		t.Errorf("backup h2 holds %s", vip)
+	if hasAddr(t, h2, vip) || hasAddr(t, h2, vip2) {
+		t.Errorf("backup h2 holds %s or %s", vip, vip2)
 	}
 	st, err := getStatus(p1)
 	if err != nil {
@@ -136,9 +141,9 @@ func testFailover(t *testing.T, extra ...string) {
 	// h1 comes back and preempts; h2 releases.
 	p1 = startVrrpd(t, h1, "prio 200 again", args("200")...)
 	waitFor(t, "h1 to preempt", func() bool { return p1.State("VI_51") == "MASTER" && hasAddr(t, h1, vip) })
-	waitFor(t, "h2 to release the VIP", func() bool { return !hasAddr(t, h2, vip) })
-	if !hasAddr(t, h2, vip2) {
-		t.Errorf("h2 lost %s, which it held before vrrpd ran", vip2)
+	waitFor(t, "h2 to release the VIPs", func() bool { return !hasAddr(t, h2, vip) && !hasAddr(t, h2, vip2) })
+	if !hasAddr(t, h2, other) {
+		t.Errorf("h2 lost %s, which it held before vrrpd ran and is no VIP", other)
 	}
 
 	// A crash (SIGKILL): no priority 0, h2 takes over after Master_Down_Interval.
@@ -149,8 +154,11 @@ func testFailover(t *testing.T, extra ...string) {
 	if hasAddr(t, h2, vip) {
 		t.Errorf("h2 kept %s after SIGTERM", vip)
 	}
-	if !hasAddr(t, h2, vip2) {
-		t.Errorf("h2 removed %s, which it did not add", vip2)
+	if hasAddr(t, h2, vip2) {
+		t.Errorf("h2 kept %s after SIGTERM", vip2)
+	}
+	if !hasAddr(t, h2, other) {
+		t.Errorf("h2 removed %s, which it did not add and is no VIP", other)
 	}
 	if _, err := os.Stat(p2.StatusPath()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("status socket left behind: %v", err)
