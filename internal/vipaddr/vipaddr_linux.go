@@ -150,9 +150,9 @@ func (m *Manager) del(e Entry) error {
 }
 
 // RemoveStale removes address a from the interface, whatever its prefix
-// length, unless this Manager added it: a virtual address a previous run
-// left behind when it did not exit cleanly (kill -9, a crash), which a
-// router that starts as backup must not hold (RFC 9568 section 6.4.2: a
+// length and whoever added it, unless this Manager added it: typically a
+// virtual address a previous run left behind when it did not exit cleanly
+// (kill -9, a crash), which a router that starts as backup must not hold (RFC 9568 section 6.4.2: a
 // backup "MUST NOT accept packets addressed to the IPvX address(es)
 // associated with the Virtual Router"), as keepalived removes them when
 // it starts. It reports whether it removed one. The caller must not pass
