@@ -6,10 +6,16 @@
 //
 // The tests need root (network namespaces, raw sockets), iproute2,
 // keepalived, tcpdump, tshark and nft (Debian: apt-get install keepalived
-// tcpdump tshark nftables; CI installs them in .ci/run). Without them they
-// skip with a message naming what is missing; with CI=true or
-// GOVRRP_REQUIRE_PRIV=1 they fail instead. From the module root:
+// tcpdump tshark nftables; CI installs them in .ci/run), and, for the
+// keepalived runs of the RFC 9568 checksum setup, a keepalived 2.2.8 or
+// later named by GOVRRP_KEEPALIVED_RFC9568 (see "keepalived versions").
+// Without them they skip with a message naming what is missing; with
+// CI=true or GOVRRP_REQUIRE_PRIV=1 they fail instead. From the module root:
 //
+//	sudo internal/keepalived/build-keepalived.sh   # once: keepalived 2.3.3 in /opt/govrrp-keepalived-2.3.3
+//	export GOVRRP_KEEPALIVED_RFC9568=/opt/govrrp-keepalived-2.3.3/sbin/keepalived
+//	sudo -E go test ./internal/interop -v
+//	sudo -E go test ./internal/interop -v -run '/v3-ipv4-rfc9568$'
 //	sudo go test ./internal/interop -v
 //	sudo go test ./internal/interop -v -run 'TestLifecycle/v3-ipv4$'
 //	sudo go test ./internal/interop -v -run 'TestLifecycle|TestEqual' 2>&1 | grep MEASURED
@@ -19,9 +25,9 @@
 // TMPDIR/vrrpd ./examples/vrrpd`, from the module root `go env GOMOD`
 // names); if it does not build, the tests skip (fail under CI) with the
 // compiler's output.
-// The whole package takes about two minutes: the VRRPv3 runs (100 ms
-// intervals) one after the other, then the VRRPv2 runs (1 s, the protocol's
-// minimum) side by side; TestMain raises -parallel to 8 for that unless the
+// The whole package takes about two and a half minutes: the VRRPv3 runs
+// (100 ms intervals) one after the other, then the VRRPv2 runs (1 s, the
+// protocol's minimum) side by side; TestMain raises -parallel to 8 for that unless the
 // command line sets it.
 //
 // Every run builds a fresh 3-host netlab LAN (namespace prefix "iop",
@@ -42,14 +48,29 @@
 // scenario: the reference that the tests' own expectations are checked
 // against.
 //
-// # keepalived version
+// # keepalived versions
 //
-// Tested with Debian 12's keepalived 2.2.7 ("Keepalived v2.2.7
-// (01/16,2022)") and tshark 4.0. keepalived 2.2.7 has no
-// v3_checksum_as_v2 keyword: it sends and accepts only the pseudo-header
-// form of the VRRPv3 IPv4 checksum, so against it vrrpd runs with
-// -checksum pseudo, and the RFC 9568 message-only form is tested vrrpd
-// against vrrpd. tshark 4.0 checks the pseudo-header form unless given
+// Two keepalived versions are tested, with tshark 4.0:
+//
+//   - Debian 12's keepalived package, 2.2.7 ("Keepalived v2.2.7
+//     (01/16,2022)"), the keepalived on PATH, in every setup but the RFC
+//     9568 checksum one. It has no v3_checksum_as_v2 keyword: it sends and
+//     accepts only the pseudo-header form of the VRRPv3 IPv4 checksum, so
+//     against it vrrpd runs with -checksum pseudo.
+//   - keepalived 2.3.3 (Debian 13's version; v3_checksum_as_v2 came with
+//     2.2.8), built from Debian's source tarball by
+//     internal/keepalived/build-keepalived.sh (VRRP only, installed in
+//     /opt/govrrp-keepalived-2.3.3, never over the system keepalived; about
+//     20 s), in the v3-ipv4-rfc9568 setup only, with v3_checksum_as_v2 in
+//     its vrrp_instance, against vrrpd -checksum rfc9568. The tests take it
+//     from GOVRRP_KEEPALIVED_RFC9568; .ci/run builds it and sets that.
+//     Without the variable those runs skip (fail under CI=true).
+//     keepalived 2.3.3 with v3_checksum_as_v2 does not verify the checksum
+//     of what it receives (it would accept either form), so what these runs
+//     prove about the checksum is on the wire: keepalived sends the RFC
+//     9568 form, vrrpd accepts it and sends it, in every role.
+//
+// tshark 4.0 checks the pseudo-header form unless given
 // -o vrrp.v3_checksum_as_in_v2:TRUE; the tests ask it both ways and
 // expect it to call each form good in exactly one of them.
 //
@@ -59,11 +80,12 @@
 // checksum), VRRPv3 over IPv6, VRRPv3 over IPv4 with unicast peers (the
 // observer is a third peer, so that it sees the unicast adverts),
 // VRRPv2, VRRPv2 with simple text password authentication (RFC 2338
-// auth_type PASS); and in every pairing: vrrpd on host 1 with keepalived
-// on host 2, the reverse, and vrrpd on both. Two setups run vrrpd
-// against vrrpd only: both sending the RFC 9568 message-only checksum,
-// and host 1 sending it while host 2 sends the pseudo-header form (each
-// must accept the other's form in every role).
+// auth_type PASS), VRRPv3 over IPv4 with the RFC 9568 message-only
+// checksum on every side (keepalived 2.3.3 with v3_checksum_as_v2); and
+// in every pairing: vrrpd on host 1 with keepalived on host 2, the
+// reverse, and vrrpd on both. One setup runs vrrpd against vrrpd only:
+// host 1 sending the RFC 9568 form while host 2 sends the pseudo-header
+// form (each must accept the other's form in every role).
 //
 // TestLifecycle, host 1 at priority 150 and host 2 at 100:
 //

@@ -29,8 +29,12 @@ var setups = []setup{
 		vip: netip.MustParsePrefix("fd99::100/64")},
 	{name: "v3-ipv4-unicast", version: 3, unicast: true, interval: 100 * time.Millisecond, vrid: 53,
 		vip: netip.MustParsePrefix("10.99.0.101/24"), csA: "pseudo", csB: "pseudo"},
+	// The RFC 9568 message-only checksum form on every side: keepalived
+	// here is the 2.2.8 or later build GOVRRP_KEEPALIVED_RFC9568 names
+	// (built by internal/keepalived/build-keepalived.sh) with
+	// v3_checksum_as_v2.
 	{name: "v3-ipv4-rfc9568", version: 3, interval: 100 * time.Millisecond, vrid: 54,
-		vip: netip.MustParsePrefix("10.99.0.104/24"), csA: "rfc9568", csB: "rfc9568", vrrpdOnly: true},
+		vip: netip.MustParsePrefix("10.99.0.104/24"), csA: "rfc9568", csB: "rfc9568", kaRFC9568: true},
 	// Host 1 sends the RFC 9568 form, host 2 the pseudo-header form: each
 	// must accept the other's, in every role.
 	{name: "v3-ipv4-mixed-checksum", version: 3, interval: 100 * time.Millisecond, vrid: 55,
@@ -78,6 +82,9 @@ func forEach(t *testing.T, f func(t *testing.T, s setup, p pairing)) {
 						t.Parallel()
 					}
 					requireAll(t, p.h1 == "vrrpd" || p.h2 == "vrrpd")
+					if s.kaRFC9568 && (p.h1 == "keepalived" || p.h2 == "keepalived") {
+						keepalived.RFC9568Binary(t)
+					}
 					f(t, s, p)
 				})
 			}

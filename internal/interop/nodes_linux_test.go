@@ -89,8 +89,14 @@ type setup struct {
 	// (VRRPv3 over IPv4 only). Against keepalived 2.2.7, which only
 	// speaks the pseudo-header form, vrrpd always sends "pseudo".
 	csA, csB string
-	// vrrpdOnly: keepalived 2.2.7 cannot take part (RFC 9568 message-only
-	// checksum form).
+	// kaRFC9568: keepalived in this setup is not the system's 2.2.7 but
+	// the keepalived 2.2.8 or later that GOVRRP_KEEPALIVED_RFC9568 names
+	// (keepalived.RFC9568Binary), run with v3_checksum_as_v2: it sends the
+	// RFC 9568 message-only checksum form (VRRPv3 over IPv4 only).
+	kaRFC9568 bool
+	// vrrpdOnly: keepalived does not take part (host 1 sends the RFC 9568
+	// form, host 2 the pseudo-header form; keepalived 2.2.7 rejects the
+	// former, and keepalived with v3_checksum_as_v2 checks neither).
 	vrrpdOnly bool
 }
 
@@ -164,6 +170,8 @@ func (s setup) form(kind string, i int) (packet.Checksum, string) {
 		return packet.ChecksumMessage, ""
 	case s.ipv6:
 		return packet.ChecksumPseudoHeader, ""
+	case kind == "keepalived" && s.kaRFC9568:
+		return packet.ChecksumMessage, ""
 	case kind == "keepalived":
 		return packet.ChecksumPseudoHeader, ""
 	}
@@ -204,8 +212,12 @@ func (s setup) start(t testing.TB, lab *netlab.Lab, i int, kind string, prio int
 			Instances: []keepalived.VRRPInstance{{
 				VRID: s.vrid, Priority: prio, AdvertInterval: s.interval, NoPreempt: nopreempt,
 				AuthPass: s.authPass, UnicastSrc: src, UnicastPeers: s.peers(lab, i),
-				VIPs: []netip.Prefix{s.vip},
+				V3ChecksumAsV2: s.kaRFC9568,
+				VIPs:           []netip.Prefix{s.vip},
 			}},
+		}
+		if s.kaRFC9568 {
+			return kaNode{keepalived.StartBinary(t, h, keepalived.RFC9568Binary(t), cfg), prio}
 		}
 		return kaNode{keepalived.Start(t, h, cfg), prio}
 	}

@@ -91,6 +91,15 @@ type VRRPInstance struct {
 	// Config.Version.
 	Version int
 
+	// V3ChecksumAsV2 sets v3_checksum_as_v2: the VRRPv3 over IPv4 checksum
+	// covers the VRRP message only, as RFC 9568 Section 5.2.8 says, instead
+	// of keepalived's default, which includes the IPv4 pseudo-header. The
+	// instance must run VRRPv3 over IPv4. keepalived 2.2.8 and later only:
+	// 2.2.7 (Debian 12) does not know the keyword (see StartBinary and
+	// RFC9568Binary). keepalived 2.3.3 then also stops verifying the
+	// checksum of what it receives (vrrp.c, vrrp_check_packet).
+	V3ChecksumAsV2 bool
+
 	// NoPreempt sets nopreempt.
 	NoPreempt bool
 
@@ -322,6 +331,12 @@ func (c *Config) validateInstance(v *VRRPInstance) error {
 			return fieldErr("VIPs", "%v: all virtual addresses of an instance must be of one family", p)
 		}
 	}
+	if v.V3ChecksumAsV2 && ver != 3 {
+		return fieldErr("V3ChecksumAsV2", "needs VRRPv3, instance runs VRRPv%d", ver)
+	}
+	if v.V3ChecksumAsV2 && (is6 || v.NativeIPv6) {
+		return fieldErr("V3ChecksumAsV2", "needs IPv4: the IPv6 checksum always includes the pseudo-header")
+	}
 	if (is6 || v.NativeIPv6) && ver == 2 {
 		return fieldErr("Version", "VRRPv2 (RFC 3768) is IPv4 only; IPv6 needs version 3")
 	}
@@ -451,6 +466,9 @@ func Render(c Config) ([]byte, error) {
 		}
 		if v.NativeIPv6 {
 			w(1, "native_ipv6")
+		}
+		if v.V3ChecksumAsV2 {
+			w(1, "v3_checksum_as_v2")
 		}
 		w(1, "virtual_router_id %d", v.VRID)
 		if v.Priority != 0 {

@@ -20,6 +20,10 @@ func ptr(v int) *int { return &v }
 var renderCases = []struct {
 	name string
 	cfg  Config
+	// rfc9568: the configuration needs keepalived 2.2.8 or later
+	// (v3_checksum_as_v2): TestRenderAcceptedByKeepalived checks it with
+	// the build RFC9568Binary names, not with the system keepalived.
+	rfc9568 bool
 }{
 	{
 		name: "minimal",
@@ -65,6 +69,14 @@ var renderCases = []struct {
 			},
 			Extra: []string{"dont_track_primary"},
 		}}},
+	},
+	{
+		name: "v3-ipv4-rfc9568-checksum",
+		cfg: Config{Version: 3, Instances: []VRRPInstance{{
+			VRID: 54, Priority: 150, AdvertInterval: 100 * time.Millisecond, V3ChecksumAsV2: true,
+			VIPs: []netip.Prefix{netip.MustParsePrefix("10.99.0.104/24")},
+		}}},
+		rfc9568: true,
 	},
 	{
 		name: "sync-group",
@@ -159,6 +171,8 @@ func TestValidate(t *testing.T) {
 		{"group unknown", Config{Instances: one(VRRPInstance{}).Instances, SyncGroups: []SyncGroup{{Name: "G", Instances: []string{"VI_9"}}}}, "SyncGroups[0].Instances: \"VI_9\": no vrrp_instance"},
 		{"group empty", Config{Instances: one(VRRPInstance{}).Instances, SyncGroups: []SyncGroup{{Name: "G"}}}, "SyncGroups[0].Instances: empty"},
 		{"strict ipv6 link-local", Config{Strict: true, Instances: one(VRRPInstance{Version: 3, VIPs: vip6}).Instances}, "VIPs: fd99::100/64: with vrrp_strict keepalived wants a link-local address first"},
+		{"v3_checksum_as_v2 v2", one(VRRPInstance{V3ChecksumAsV2: true}), "V3ChecksumAsV2: needs VRRPv3, instance runs VRRPv2"},
+		{"v3_checksum_as_v2 ipv6", one(VRRPInstance{Version: 3, V3ChecksumAsV2: true, VIPs: vip6}), "V3ChecksumAsV2: needs IPv4"},
 		{"notify path", Config{NotifyScript: "/a b", Instances: one(VRRPInstance{}).Instances}, "NotifyScript"},
 	}
 	for _, tc := range tests {

@@ -12,7 +12,10 @@
 //     never keepalived's own --namespace) as
 //     `keepalived --dont-fork --log-console --log-detail --no-syslog --vrrp
 //     --use-file CONF --pid ... --vrrp_pid ...` with its pid files, log and
-//     a notify script in a per-instance temporary directory. The returned
+//     a notify script in a per-instance temporary directory (--vrrp and the
+//     checker and BFD pid files only when `keepalived --help` lists them: a
+//     VRRP-only build has none). StartBinary does the same with another
+//     keepalived program, such as the one RFC9568Binary returns. The returned
 //     Instance reports its state (from keepalived's "Entering X STATE" log
 //     lines), its notify transitions with times, and whether the host holds
 //     the virtual addresses; Stop ends it with SIGTERM (keepalived then
@@ -49,10 +52,32 @@
 //   - An instance runs over IPv6 when its virtual addresses are IPv6; it
 //     warns unless the first one is link-local, and with vrrp_strict that
 //     is an error. native_ipv6 is accepted too.
-//   - It has no v3_checksum_as_v2: VRRPv3 over IPv4 uses the checksum with
-//     the IPv4 pseudo-header only.
+//   - It has no v3_checksum_as_v2 (it calls the keyword unknown): VRRPv3
+//     over IPv4 uses the checksum with the IPv4 pseudo-header only.
 //   - Without vrrp_garp_master_delay 0 it repeats the gratuitous ARP / NA
 //     burst 5 s after a takeover; the tests turn that off.
 //   - Notify scripts get TYPE NAME STATE PRIORITY (TYPE INSTANCE or
 //     GROUP; STATE MASTER, BACKUP, FAULT or STOP).
+//
+// # keepalived 2.3.3, for the RFC 9568 checksum form
+//
+// VRRPInstance.V3ChecksumAsV2 (v3_checksum_as_v2, keepalived 2.2.8 and
+// later) makes keepalived send the RFC 9568 message-only VRRPv3 IPv4
+// checksum. To test it, build-keepalived.sh (in this directory) builds
+// keepalived 2.3.3 from Debian's source tarball (Debian 13's version,
+// keepalived_2.3.3.orig.tar.gz from deb.debian.org, SHA-256 checked), VRRP
+// only, into /opt/govrrp-keepalived-2.3.3, in about 20 s on two CPUs; the
+// system keepalived is left alone. The tests find it through
+// GOVRRP_KEEPALIVED_RFC9568 (EnvRFC9568), which RFC9568Binary reads; without
+// it those tests skip, or fail under CI=true / GOVRRP_REQUIRE_PRIV=1. .ci/run
+// builds it and sets the variable:
+//
+//	sudo internal/keepalived/build-keepalived.sh
+//	sudo GOVRRP_KEEPALIVED_RFC9568=/opt/govrrp-keepalived-2.3.3/sbin/keepalived \
+//		go test ./internal/keepalived/ -run TestRenderAcceptedByKeepalived -v
+//
+// keepalived 2.3.3 with v3_checksum_as_v2 sends the message-only form but
+// does not verify the checksum of the VRRPv3 adverts it receives (vrrp.c,
+// vrrp_check_packet: the VRRPv3 checksum error is raised only without the
+// flag), so it accepts either form.
 package keepalived

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,9 @@ const (
 type Instance struct {
 	// Host is the lab host keepalived runs on.
 	Host *netlab.Host
+	// Binary is the keepalived program that runs: "keepalived" (found on
+	// PATH) or the path given to StartBinary.
+	Binary string
 	// Config is the configuration keepalived was started with (after
 	// Start's defaults).
 	Config Config
@@ -49,8 +53,9 @@ type Instance struct {
 	log *logSink
 }
 
-// Start writes cfg to a fresh temporary directory and runs keepalived 2.2
-// with it inside h's network namespace (`ip netns exec`, never keepalived's
+// Start writes cfg to a fresh temporary directory and runs the system's
+// keepalived (the one on PATH; Debian 12: 2.2.7) with it inside h's
+// network namespace (`ip netns exec`, never keepalived's
 // own --namespace), in the foreground (--dont-fork), VRRP only, logging to
 // the console, with its own pid files. It returns once keepalived logs
 // "Startup complete". A Cleanup on t kills whatever is left of the process
@@ -61,11 +66,20 @@ type Instance struct {
 // fails t when cfg is invalid or keepalived does not come up.
 func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 	t.Helper()
+	return StartBinary(t, h, "keepalived", cfg)
+}
+
+// StartBinary is Start with the keepalived program bin: a name looked up
+// on PATH or a path, for example the keepalived 2.3.3 RFC9568Binary
+// returns. It skips t (or fails it under CI=true or GOVRRP_REQUIRE_PRIV=1)
+// when bin is not found.
+func StartBinary(t testing.TB, h *netlab.Host, bin string, cfg Config) *Instance {
+	t.Helper()
 	netlab.RequirePriv(t)
-	netlab.RequireTool(t, "keepalived")
+	netlab.RequireTool(t, bin)
 
 	dir := t.TempDir()
-	k := &Instance{Host: h, Dir: dir, t: t, done: make(chan struct{})}
+	k := &Instance{Host: h, Binary: bin, Dir: dir, t: t, done: make(chan struct{})}
 	if cfg.NotifyScript == "" {
 		script, err := WriteNotifyScript(dir)
 		if err != nil {
@@ -93,14 +107,29 @@ func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 	}
 	k.log = newLogSink(lf)
 
-	k.cmd = h.Command(context.Background(), "keepalived",
-		"--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--vrrp",
+	args := []string{
+		"--dont-fork", "--log-console", "--log-detail", "--no-syslog",
 		"--use-file", conf,
 		"--pid", filepath.Join(dir, "keepalived.pid"),
 		"--vrrp_pid", filepath.Join(dir, "vrrp.pid"),
-		"--checkers_pid", filepath.Join(dir, "checkers.pid"),
-		"--bfd_pid", filepath.Join(dir, "bfd.pid"),
-	)
+	}
+	// A VRRP-only build (build-keepalived.sh: no LVS, no BFD) knows
+	// neither --vrrp nor the other subsystems' pid files, and runs VRRP
+	// only anyway.
+	opts, err := options(bin)
+	if err != nil {
+		t.Fatalf("keepalived: %v", err)
+	}
+	if opts["--vrrp"] {
+		args = append(args, "--vrrp")
+	}
+	if opts["--checkers_pid"] {
+		args = append(args, "--checkers_pid", filepath.Join(dir, "checkers.pid"))
+	}
+	if opts["--bfd_pid"] {
+		args = append(args, "--bfd_pid", filepath.Join(dir, "bfd.pid"))
+	}
+	k.cmd = h.Command(context.Background(), bin, args...)
 	k.cmd.Stdout, k.cmd.Stderr = k.log, k.log
 	// Do not let a straggler holding the output pipe open block Wait.
 	k.cmd.WaitDelay = 2 * time.Second
@@ -129,6 +158,38 @@ func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 		t.Fatalf("keepalived: %s: not started: %v\n%s", h.Name, err, k.log.text())
 	}
 	return k
+}
+
+// helpOptions caches options: bin -> *helpResult.
+var helpOptions sync.Map
+
+type helpResult struct {
+	once sync.Once
+	opts map[string]bool
+	err  error
+}
+
+var longOptionRE = regexp.MustCompile(`--[a-z][a-z_-]*`)
+
+// options returns the long options `bin --help` lists.
+func options(bin string) (map[string]bool, error) {
+	v, _ := helpOptions.LoadOrStore(bin, &helpResult{})
+	r := v.(*helpResult)
+	r.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// keepalived --help prints to stderr and exits with status 0.
+		out, err := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+		if err != nil {
+			r.err = fmt.Errorf("%s --help: %v: %s", bin, err, bytes.TrimSpace(out))
+			return
+		}
+		r.opts = map[string]bool{}
+		for _, o := range longOptionRE.FindAll(out, -1) {
+			r.opts[string(o)] = true
+		}
+	})
+	return r.opts, r.err
 }
 
 // PID returns the PID of the keepalived parent process.
@@ -182,7 +243,7 @@ func (k *Instance) Kill() {
 func (k *Instance) cleanup() {
 	k.Kill()
 	if k.t.Failed() {
-		k.t.Logf("keepalived on %s (%s), configuration:\n%s\nlog:\n%s", k.Host.Name, k.Host.NS, k.conf(), k.log.text())
+		k.t.Logf("keepalived (%s) on %s (%s), configuration:\n%s\nlog:\n%s", k.Binary, k.Host.Name, k.Host.NS, k.conf(), k.log.text())
 	}
 }
 

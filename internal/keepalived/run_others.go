@@ -18,12 +18,20 @@ var errUnsupported = errors.New("keepalived: network namespaces are Linux only")
 // An Instance is a running keepalived; on this GOOS Start always skips.
 type Instance struct {
 	Host   *netlab.Host
+	Binary string
 	Config Config
 	Dir    string
 }
 
 // Start skips t: keepalived runs in network namespaces, which need Linux.
 func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
+	t.Helper()
+	t.Skipf("keepalived: network namespaces need Linux, not %s", runtime.GOOS)
+	return nil
+}
+
+// StartBinary skips t: keepalived runs in network namespaces, which need Linux.
+func StartBinary(t testing.TB, h *netlab.Host, bin string, cfg Config) *Instance {
 	t.Helper()
 	t.Skipf("keepalived: network namespaces need Linux, not %s", runtime.GOOS)
 	return nil
