@@ -174,6 +174,7 @@ type Machine struct {
 	master     netip.Addr // current master as far as known
 	preempting bool       // a lower-priority advert was discarded since the last accepted one
 	ifDown     bool       // InterfaceDown without InterfaceUp
+	groupFault bool       // SetGroupFault(true): its sync group is in Fault
 	started    bool       // DiscontinuityTime set
 
 	stats Stats
@@ -277,11 +278,14 @@ func (m *Machine) Start(now time.Time) []Action {
 		m.started = true
 		m.stats.DiscontinuityTime = now
 	}
-	if m.ifDown {
+	switch {
+	case m.ifDown:
 		m.becomeFault(ReasonInterfaceDown)
-		return m.acts
+	case m.groupFault:
+		m.becomeFault(ReasonSyncGroup)
+	default:
+		m.startup(now, ReasonStart)
 	}
-	m.startup(now, ReasonStart)
 	return m.acts
 }
 
@@ -604,7 +608,7 @@ func (m *Machine) recompute() {
 func (m *Machine) CountError(err error) {
 	switch {
 	case err == nil:
-	case errors.Is(err, packet.ErrLength), errors.Is(err, packet.ErrFamily):
+	case errors.Is(err, packet.ErrLength): // packet.ErrFamily matches it too
 		m.stats.PacketLengthErrors++
 	case errors.Is(err, packet.ErrType):
 		m.stats.RcvdInvalidTypePackets++
@@ -659,32 +663,25 @@ func (m *Machine) InterfaceDown(now time.Time) []Action {
 }
 
 // InterfaceUp leaves Fault as Startup would (the owner to Master, others
-// to Backup, restarting the preempt delay), with ReasonInterfaceUp. In
-// Initialize it only clears the down flag.
+// to Backup, restarting the preempt delay), with ReasonInterfaceUp, unless
+// SetGroupFault holds it there. In Initialize it only clears the down
+// flag.
 func (m *Machine) InterfaceUp(now time.Time) []Action {
 	m.acts = m.acts[:0]
 	m.ifDown = false
-	if m.state == Fault {
+	if m.state == Fault && !m.groupFault {
 		m.startup(now, ReasonInterfaceUp)
 	}
 	return m.acts
 }
 
-// Sync moves the machine because another member of its sync group changed
-// state (keepalived's vrrp_sync_group), with ReasonSyncGroup:
-//
-//   - to Master from Backup, as if Master_Down_Timer fired
-//     (NewMasterReason priority);
-//   - to Backup from Master: release the addresses, send nothing, start
-//     Master_Down_Timer with Master_Down_Interval for the configured
-//     interval (the owner does not leave Master);
-//   - to Fault from Master or Backup, as InterfaceDown would (a master
-//     sends priority 0), without marking the interface down: a member
-//     went to Fault, so the whole group does;
-//   - to Backup from Fault, as InterfaceUp would: the group's fault is
-//     over. The caller decides that the interface is up.
-//
-// Other targets are ignored; so is a machine in Initialize.
+// Sync moves the machine to Master or Backup because another member of its
+// sync group did (keepalived's vrrp_sync_group), with ReasonSyncGroup.
+// Backup to Master behaves as if Master_Down_Timer fired (NewMasterReason
+// priority); Master to Backup releases the addresses, sends nothing and
+// starts Master_Down_Timer with Master_Down_Interval for the configured
+// interval. The owner does not leave Master. Other targets are ignored; so
+// is a machine in Initialize or Fault (see SetGroupFault).
 func (m *Machine) Sync(now time.Time, to State) []Action {
 	m.acts = m.acts[:0]
 	switch {
@@ -696,13 +693,32 @@ func (m *Machine) Sync(now time.Time, to State) []Action {
 		m.master = netip.Addr{}
 		m.releaseAddrs()
 		m.becomeBackup(now, ReasonSyncGroup)
-	case (m.state == Master || m.state == Backup) && to == Fault:
-		if m.state == Master {
-			m.leaveMaster()
-		}
+	}
+	return m.acts
+}
+
+// SetGroupFault holds the machine in Fault (held true) because another
+// member of its sync group is in a fault of its own, as keepalived holds
+// a whole vrrp_sync_group in FAULT, or releases that hold (false), with
+// ReasonSyncGroup. Held, a master releases its addresses and sends a
+// priority-0 advertisement, as InterfaceDown does, and a machine in
+// Initialize goes to Fault when it starts. Released, a machine in Fault
+// starts as InterfaceUp does unless its own interface is down. The hold
+// and InterfaceDown are independent: the machine is in Fault (once
+// started) while either says so.
+func (m *Machine) SetGroupFault(now time.Time, held bool) []Action {
+	m.acts = m.acts[:0]
+	if m.groupFault == held {
+		return m.acts
+	}
+	m.groupFault = held
+	switch {
+	case held && m.state == Master:
+		m.leaveMaster()
 		m.becomeFault(ReasonSyncGroup)
-	case m.state == Fault && to == Backup:
-		m.ifDown = false
+	case held && m.state == Backup:
+		m.becomeFault(ReasonSyncGroup)
+	case !held && m.state == Fault && !m.ifDown:
 		m.startup(now, ReasonSyncGroup)
 	}
 	return m.acts

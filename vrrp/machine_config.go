@@ -61,6 +61,12 @@ func (c *Config) setDefaults() error {
 	if len(c.Addrs) > packet.MaxAddrs {
 		return cfgErr("Addrs", fmt.Sprintf("%d addresses", len(c.Addrs)), "1-255 virtual addresses of one family")
 	}
+	// Zones are not carried on the wire: a zoned address could never
+	// equal the addresses of a received advertisement.
+	c.Addrs = append([]netip.Addr(nil), c.Addrs...)
+	for i, a := range c.Addrs {
+		c.Addrs[i] = a.WithZone("")
+	}
 	first := c.Addrs[0]
 	for i, a := range c.Addrs {
 		field := fmt.Sprintf("Addrs[%d]", i)

@@ -130,3 +130,29 @@ func TestConfigLinkLocalFirst(t *testing.T) {
 		t.Error("NewMachine reordered the caller's slice")
 	}
 }
+
+// TestConfigAddrsZoneDropped: zones of virtual addresses are not carried
+// on the wire, so NewMachine drops them; otherwise no advertisement's list
+// would ever equal the configured one.
+func TestConfigAddrsZoneDropped(t *testing.T) {
+	cfg := vrrp.Config{VRID: 1, Primary: netip.MustParseAddr("fe80::1"),
+		Addrs: []netip.Addr{netip.MustParseAddr("fe80::100%eth0"), netip.MustParseAddr("2001:db8::100")}}
+	m, err := vrrp.NewMachine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config().Addrs[0]; got.Zone() != "" {
+		t.Fatalf("Config().Addrs[0] = %v, want no zone", got)
+	}
+	if cfg.Addrs[0].Zone() != "eth0" {
+		t.Error("NewMachine changed the caller's slice")
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.Start(now)
+	adv := &packet.Advertisement{Version: 3, Type: packet.TypeAdvertisement, VRID: 1, Priority: 200, MaxAdvertInt: 100,
+		Addrs: []netip.Addr{netip.MustParseAddr("fe80::100"), netip.MustParseAddr("2001:db8::100")}}
+	m.Receive(now.Add(time.Second), adv, netip.MustParseAddr("fe80::2"), 255, packet.Info{})
+	if s := m.Stats(); s.AddressListErrors != 0 || s.RcvdAdvertisements != 1 {
+		t.Errorf("stats %+v, want the list to match", s)
+	}
+}

@@ -53,9 +53,12 @@ func propertyStep(r *rand.Rand, m *vrrp.Machine, cfg vrrp.Config, now time.Time)
 		return "InterfaceDown", clone(m.InterfaceDown(now)), false
 	case n < 40:
 		return "InterfaceUp", clone(m.InterfaceUp(now)), false
-	case n < 43:
+	case n < 42:
 		to := vrrp.State(r.IntN(5))
 		return fmt.Sprintf("Sync(%v)", to), clone(m.Sync(now, to)), false
+	case n < 43:
+		held := r.IntN(2) == 0
+		return fmt.Sprintf("SetGroupFault(%v)", held), clone(m.SetGroupFault(now, held)), false
 	case n < 46:
 		errs := []error{packet.ErrShortHeader, packet.ErrShortAddrs, packet.ErrShortAuth, packet.ErrVersion, packet.ErrType,
 			packet.ErrNoAddrs, packet.ErrZeroInterval, packet.ErrFamily, packet.ErrChecksum, errors.New("other"), nil,

@@ -334,8 +334,9 @@ func TestRFC9568_6_4_2_MustNotRespondToNeighborSolicitation(t *testing.T) {
 }
 
 // Section 6.4.2: "It MUST NOT send ND Router Advertisement messages for
-// the Virtual Router." This library sends none at all; a host that does
-// keys them off ActTakeAddrs, which a Backup never emits.
+// the Virtual Router." Router Advertisements (arpnd, when
+// Config.RouterAdvertisements is set) are keyed off ActTakeAddrs, which a
+// Backup never emits.
 func TestRFC9568_6_4_2_MustNotSendRouterAdvertisements(t *testing.T) {
 	mtBackupNeverHolds(t, mtConfig6())
 }

@@ -481,6 +481,8 @@ func (r *Router) Remove(name string) error {
 		r.apply(now, v, v.m.Shutdown(now))
 		r.flush()
 		r.remove(v)
+		// A member whose fault held its group in Fault is gone.
+		r.holdGroup(now, v.vr.SyncGroup)
 		return nil
 	})
 }
@@ -514,11 +516,12 @@ func (r *Router) Start(name string) error {
 }
 
 // InterfaceDown moves every virtual router whose Interface is ifname to
-// Fault (Machine.InterfaceDown).
+// Fault (Machine.InterfaceDown), and holds the other members of their sync
+// groups in Fault with them.
 func (r *Router) InterfaceDown(ifname string) error {
-	return r.onInterface(ifname, func(now time.Time, v *vrt) []Action {
+	return r.onInterface(ifname, func(now time.Time, v *vrt) {
 		v.linkDown = true
-		return v.m.InterfaceDown(now)
+		r.apply(now, v, v.m.InterfaceDown(now))
 	})
 }
 
@@ -526,12 +529,11 @@ func (r *Router) InterfaceDown(ifname string) error {
 // Fault (Machine.InterfaceUp), except those SetFault or a member of their
 // sync group holds there.
 func (r *Router) InterfaceUp(ifname string) error {
-	return r.onInterface(ifname, func(now time.Time, v *vrt) []Action {
+	return r.onInterface(ifname, func(now time.Time, v *vrt) {
 		v.linkDown = false
-		if r.groupFaulted(v) {
-			return nil
+		if !v.faulted {
+			r.apply(now, v, v.m.InterfaceUp(now))
 		}
-		return v.m.InterfaceUp(now)
 	})
 }
 
@@ -556,11 +558,40 @@ func (r *Router) SetFault(name string, fault bool) error {
 		switch {
 		case fault:
 			r.apply(now, v, v.m.InterfaceDown(now))
-		case !r.groupFaulted(v):
+		case !v.linkDown:
 			r.apply(now, v, v.m.InterfaceUp(now))
 		}
+		r.holdGroup(now, v.vr.SyncGroup)
 		return nil
 	})
+}
+
+// ownFault reports whether v is in Fault for a reason of its own: its
+// interface is down, or SetFault holds it.
+func (v *vrt) ownFault() bool { return v.linkDown || v.faulted }
+
+// holdGroup holds in Fault every member of the sync group whose other
+// members include one in a fault of its own (keepalived holds a whole
+// vrrp_sync_group in FAULT), and releases the others
+// (Machine.SetGroupFault). Called whenever a member's own fault changes
+// and when the group's membership does.
+func (r *Router) holdGroup(now time.Time, group string) {
+	if group == "" {
+		return
+	}
+	for _, o := range r.order {
+		if o.vr.SyncGroup != group || o.removed {
+			continue
+		}
+		held := false
+		for _, p := range r.order {
+			if p != o && p.vr.SyncGroup == group && !p.removed && p.ownFault() {
+				held = true
+				break
+			}
+		}
+		r.apply(now, o, o.m.SetGroupFault(now, held))
+	}
 }
 
 func (r *Router) control(name string, f func(time.Time, *Machine) []Action) error {
@@ -574,13 +605,21 @@ func (r *Router) control(name string, f func(time.Time, *Machine) []Action) erro
 	})
 }
 
-func (r *Router) onInterface(ifname string, f func(time.Time, *vrt) []Action) error {
+func (r *Router) onInterface(ifname string, f func(time.Time, *vrt)) error {
 	return r.do(false, func(now time.Time) error {
 		found := false
+		groups := map[string]bool{}
 		for _, v := range r.order {
 			if v.vr.Interface == ifname {
 				found = true
-				r.apply(now, v, f(now, v))
+				f(now, v)
+				groups[v.vr.SyncGroup] = true
+			}
+		}
+		for _, v := range r.order { // in a stable order
+			if groups[v.vr.SyncGroup] {
+				delete(groups, v.vr.SyncGroup)
+				r.holdGroup(now, v.vr.SyncGroup)
 			}
 		}
 		if !found {
@@ -654,6 +693,9 @@ func (r *Router) add(now time.Time, v *vrt) error {
 	r.order = append(r.order, v)
 	r.index.Store(v.name, v)
 	r.rebuildDemux(c)
+	// A new member of a sync group with a member in fault is held in
+	// Fault (before it starts, so that it starts there).
+	r.holdGroup(now, v.vr.SyncGroup)
 	if r.running {
 		if !c.reader {
 			r.startReader(c)
@@ -951,15 +993,13 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 			}
 			r.emit(Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason})
 			if a.Reason != ReasonSyncGroup && v.vr.SyncGroup != "" {
+				// Fault is not passed on here: holdGroup holds the
+				// group from the members' own faults.
 				switch {
 				case a.To == Master:
 					sync = Master
-				case a.To == Fault:
-					sync = Fault
 				case a.From == Master && a.To == Backup:
 					sync = Backup
-				case a.From == Fault && a.To != Initialize:
-					sync = Initialize // the group's fault may be over
 				}
 			}
 		}
@@ -968,41 +1008,11 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 	if sync == State(255) {
 		return
 	}
-	if sync == Initialize {
-		// v left Fault: release the members the group held there,
-		// unless another member is still in a fault of its own.
-		if r.groupFaulted(v) {
-			return
-		}
-		for _, o := range r.order {
-			if o != v && o.vr.SyncGroup == v.vr.SyncGroup && !o.ownFault() && o.m.State() == Fault {
-				r.apply(now, o, o.m.Sync(now, Backup))
-			}
-		}
-		return
-	}
 	for _, o := range r.order {
 		if o != v && o.vr.SyncGroup == v.vr.SyncGroup {
 			r.apply(now, o, o.m.Sync(now, sync))
 		}
 	}
-}
-
-// ownFault reports whether v is held in Fault for a reason of its own.
-func (v *vrt) ownFault() bool { return v.linkDown || v.faulted }
-
-// groupFaulted reports whether a member of v's sync group (v included)
-// is in a fault of its own, which holds the whole group in Fault.
-func (r *Router) groupFaulted(v *vrt) bool {
-	if v.vr.SyncGroup == "" {
-		return v.ownFault()
-	}
-	for _, o := range r.order {
-		if o.vr.SyncGroup == v.vr.SyncGroup && o.ownFault() {
-			return true
-		}
-	}
-	return false
 }
 
 // logAnomaly logs a Machine's ActDrop or ActNotice for the advertisement
@@ -1205,8 +1215,11 @@ func (r *Router) receive(now, at time.Time, v *vrt, m *transport.Message) {
 		}
 		return
 	}
-	r.rxSrc = m.Meta.Src
-	r.apply(now, v, v.m.Receive(at, &r.adv, m.Meta.Src, m.Meta.TTL, info))
+	// An IPv4 packet seen through an IPv6 socket has an IPv4-mapped
+	// source; the front door routed it as IPv4, and so does the machine.
+	src := m.Meta.Src.Unmap()
+	r.rxSrc = src
+	r.apply(now, v, v.m.Receive(at, &r.adv, src, m.Meta.TTL, info))
 	r.rxSrc = netip.Addr{}
 }
 

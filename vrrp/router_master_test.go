@@ -199,3 +199,65 @@ func TestRouterLateOwnerKeepsPacketOrder(t *testing.T) {
 		backup.stop()
 	})
 }
+
+// TestRouterSyncGroupFaultAtStart: a member in fault before Run, or when
+// another member is started again, holds the whole group in Fault from
+// its start, whatever the order of the members.
+func TestRouterSyncGroupFaultAtStart(t *testing.T) {
+	for _, faulted := range []string{"a", "b"} {
+		synctest.Test(t, func(t *testing.T) {
+			lan := memnet.New(memnet.Config{})
+			n := rtNewNode(t, vrrp.RouterConfig{})
+			ep := rtAttach(lan, "n", rtIP4(2))
+			n.add(vrrp.VirtualRouter{Name: "a", Conn: ep, SyncGroup: "g", Config: rtCfg4(1, 200, rtIP4(2))})
+			n.add(vrrp.VirtualRouter{Name: "b", Conn: ep, SyncGroup: "g", Config: rtCfg4(2, 255, rtIP4(2))})
+			if err := n.r.SetFault(faulted, true); err != nil {
+				t.Fatal(err)
+			}
+			n.start(true)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if n.state("a") != vrrp.Fault || n.state("b") != vrrp.Fault {
+				t.Errorf("%s faulted before Run: a=%v b=%v, want Fault Fault", faulted, n.state("a"), n.state("b"))
+			}
+			// The owner b never became master, so it never sent.
+			if s := n.stats("b"); s.MasterTransitions != 0 || s.SentAdvertisements != 0 {
+				t.Errorf("%s faulted before Run: b became master %d times, sent %d", faulted, s.MasterTransitions, s.SentAdvertisements)
+			}
+			other := map[string]string{"a": "b", "b": "a"}[faulted]
+			// The other member is shut down and started again: still held.
+			if err := n.r.Shutdown(other); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.r.Start(other); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if got := n.state(other); got != vrrp.Fault {
+				t.Errorf("%s restarted while %s is faulted: %v, want Fault", other, faulted, got)
+			}
+			if err := n.r.SetFault(faulted, false); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if n.state("a") != vrrp.Master || n.state("b") != vrrp.Master {
+				t.Errorf("after the fault: a=%v b=%v, want Master Master", n.state("a"), n.state("b"))
+			}
+			// Removing a faulted member releases the group.
+			if err := n.r.SetFault(faulted, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.r.Remove(faulted); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if got := n.state(other); got != vrrp.Master {
+				t.Errorf("after removing the faulted %s: %s=%v, want Master", faulted, other, got)
+			}
+			n.stop()
+		})
+	}
+}

@@ -767,3 +767,94 @@ func TestRouterLogRateLimit(t *testing.T) {
 		a.stop()
 	})
 }
+
+// TestRouterLogsAnomalies: an advertisement the Machine drops (ActDrop)
+// or processes with a mismatch (ActNotice) is logged at Warn, within the
+// rate limit (RFC 9568 section 7.1: "log the event (subject to
+// rate-limiting)"); counted as well.
+func TestRouterLogsAnomalies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &countHandler{n: map[string]int{}}
+		lan := memnet.New(memnet.Config{QueueLen: 1000})
+		a := rtNewNode(t, vrrp.RouterConfig{Logger: slog.New(h), LogLimit: 3})
+		a.add(vrrp.VirtualRouter{Name: "vr", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(7, 100, rtIP4(1))})
+		peer := rtAttach(lan, "peer", rtIP4(2))
+		a.start(true)
+		send := func(adv packet.Advertisement) {
+			t.Helper()
+			b, err := adv.Append(nil, rtIP4(2), packet.GroupIPv4, packet.ChecksumUnknown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := peer.WriteTo(b, transport.Meta{Src: rtIP4(2)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v2 := packet.Advertisement{Version: 2, VRID: 7, Priority: 200, MaxAdvertInt: 1, Addrs: []netip.Addr{rtVIP4}}
+		slow := packet.Advertisement{Version: 3, VRID: 7, Priority: 200, MaxAdvertInt: 200, Addrs: []netip.Addr{rtVIP4}}
+		for range 10 {
+			send(v2)   // dropped: version
+			send(slow) // processed: interval mismatch
+			time.Sleep(10 * time.Millisecond)
+		}
+		synctest.Wait()
+		// Drop, notice, drop, then the limit of 3 per second.
+		dropped, differs := h.count("vrrp advertisement dropped"), h.count("vrrp advertisement differs from the configuration")
+		if dropped != 2 || differs != 1 {
+			t.Errorf("logged %d dropped and %d mismatched in the first second, want 2 and 1 (limit 3)", dropped, differs)
+		}
+		time.Sleep(time.Second)
+		send(slow)
+		synctest.Wait()
+		if got := h.count("vrrp advertisement differs from the configuration"); got != differs+1 {
+			t.Errorf("logged %d mismatches in all, want %d", got, differs+1)
+		}
+		s := a.stats("vr")
+		if s.ProtoErrReason != vrrp.ProtoErrVersion || s.AdvIntervalErrors != 11 || s.RcvdAdvertisements != 11 {
+			t.Errorf("stats: %+v", s)
+		}
+		a.stop()
+	})
+}
+
+// TestRouterEventMasterReason: an Event to Master carries the RFC 6527
+// NewMasterReason besides its cause: the owner starting (cause start,
+// reason priority), a backup preempting (preempted).
+func TestRouterEventMasterReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		owner := rtNewNode(t, vrrp.RouterConfig{})
+		owner.add(vrrp.VirtualRouter{Name: "o", Conn: rtAttach(lan, "o", rtIP4(1)), Config: rtCfg4(1, 255, rtIP4(1))})
+		lo, hi := rtNewNode(t, vrrp.RouterConfig{}), rtNewNode(t, vrrp.RouterConfig{})
+		lo.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(lan, "lo", rtIP4(2)), Config: rtCfg4(2, 100, rtIP4(2))})
+		owner.start(true)
+		lo.start(true)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		hi.add(vrrp.VirtualRouter{Name: "v", Conn: rtAttach(lan, "hi", rtIP4(3)), Config: rtCfg4(2, 200, rtIP4(3))})
+		hi.start(true)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		owner.stop()
+		lo.stop()
+		hi.stop()
+		toMaster := func(n *rtNode) []vrrp.Event {
+			var out []vrrp.Event
+			for _, ev := range n.events {
+				if ev.To == vrrp.Master {
+					out = append(out, ev)
+				}
+			}
+			return out
+		}
+		if evs := toMaster(owner); len(evs) != 1 || evs[0].Reason != vrrp.ReasonStart || evs[0].MasterReason != vrrp.ReasonPriority {
+			t.Errorf("owner: %+v, want one to Master, cause start, reason priority", evs)
+		}
+		if evs := toMaster(hi); len(evs) != 1 || evs[0].Reason != vrrp.ReasonPreempted || evs[0].MasterReason != vrrp.ReasonPreempted {
+			t.Errorf("preempting backup: %+v, want one to Master, preempted", evs)
+		}
+		if evs := toMaster(lo); len(evs) != 1 || evs[0].MasterReason != vrrp.ReasonMasterNoResponse {
+			t.Errorf("first master: %+v, want masterNoResponse", evs)
+		}
+	})
+}

@@ -32,7 +32,8 @@ var updateScenarios = flag.Bool("update", false, "rewrite testdata/scenarios/*.t
 //
 //	new vrid=1 prio=100 interval=1s addr=10.0.0.100[,...] primary=10.0.0.1
 //	    [version=2] [nopreempt] [delay=5s] [auth=secret] [rfc5798] [checksum=message]
-//	start | shutdown | ifdown | ifup | setprio N | sync master|backup|fault
+//	start | shutdown | ifdown | ifup | setprio N | sync master|backup
+//	groupfault on|off   SetGroupFault
 //	advance D        advance virtual time by D, calling Tick at every deadline passed
 //	wait D           advance virtual time by D without calling Tick (a late caller)
 //	recv from=A prio=N [interval=D] [ttl=N] [addrs=A,B] [vrid=N] [version=N]
@@ -185,10 +186,17 @@ func (s *scenario) run(line string) (out string) {
 	case "setprio":
 		s.actions(s.now, s.m.SetPriority(s.now, uint8(args.int(0, "", 0))))
 	case "sync":
-		to := map[string]vrrp.State{"master": vrrp.Master, "backup": vrrp.Backup, "fault": vrrp.Fault}[args.pos(0)]
+		to := map[string]vrrp.State{"master": vrrp.Master, "backup": vrrp.Backup}[args.pos(0)]
 		s.actions(s.now, s.m.Sync(s.now, to))
 	case "advance":
 		s.advance(args.dur(0, "", 0))
+	case "groupfault":
+		held := map[string]bool{"on": true, "off": false}
+		h, ok := held[args.pos(0)]
+		if !ok {
+			panic("groupfault on|off")
+		}
+		s.actions(s.now, s.m.SetGroupFault(s.now, h))
 	case "wait":
 		s.now = s.now.Add(args.dur(0, "", 0))
 	case "recv":

@@ -137,9 +137,10 @@ const (
 	// ActAnnounce: announce the virtual addresses (gratuitous ARP for IPv4,
 	// unsolicited Neighbor Advertisements for IPv6), RFC 9568 sections
 	// 6.4.1 and 6.4.2. Emitted on becoming master, and (this library's
-	// addition, not the RFC's) by a VRRPv3 master that hears a
-	// lower-priority advertisement, to repair what a short-lived second
-	// master did to host caches.
+	// addition, not the RFC's, as keepalived's garp_lower_prio_repeat) by
+	// a master of either version that hears a lower-priority
+	// advertisement, to repair what a short-lived second master did to
+	// host caches.
 	ActAnnounce
 	// ActTransition: the state changed from Action.From to Action.To for
 	// Action.Reason.

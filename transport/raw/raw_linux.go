@@ -481,7 +481,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 }
 
 // Close closes the sockets; a blocked ReadFrom or ReadBatch returns an
-// error matching net.ErrClosed.
+// error matching net.ErrClosed and transport.ErrClosed.
 func (c *Conn) Close() error {
 	var rerr error
 	if c.ring != nil {
