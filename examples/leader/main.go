@@ -61,6 +61,8 @@ func run(ctx context.Context, iface string, vrid, prio uint, listen string) erro
 		conn.Close()
 		return fmt.Errorf("interface %q: %w", iface, err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the job's goroutine however Run ends
 	go http.Serve(l, statusHandler(func() bool { return leading(r) }))
 	go every(ctx, r, 2*time.Second, func() { slog.Info("doing the leader's work") })
 	return r.Run(ctx) // until SIGTERM; a master then sends priority 0 and a backup takes over
