@@ -375,14 +375,8 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 			p.dropParent(parent, pl.Attrs().Index)
 		}
 	}()
-	if old, err := netlink.LinkByName(name); err == nil {
-		// A leftover of a process that did not Close: ours by name.
-		if mv, ok := old.(*netlink.Macvlan); !ok || mv.ParentIndex != pl.Attrs().Index {
-			return nil, fmt.Errorf("arpnd: interface %q exists and is not a macvlan on %q", name, parent)
-		}
-		if err := netlink.LinkDel(old); err != nil {
-			return nil, privErr(name, "delete stale macvlan", "CAP_NET_ADMIN", err)
-		}
+	if _, err := delLeftoverMacvlan(pl, name); err != nil {
+		return nil, err
 	}
 	mode := netlink.MACVLAN_MODE_PRIVATE
 	if p.cfg.MacvlanMode == MacvlanBridge {
@@ -440,6 +434,31 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 		l.ifi.LinkLocal = m.ll
 	}
 	return m, nil
+}
+
+// delLeftoverMacvlan deletes the interface name, the macvlan of a
+// virtual router on the parent pl, if a process that did not Close left
+// it (ours by name), and reports whether there was one. An interface of
+// that name that is not a macvlan on pl is an error. Called with parentMu
+// held, in p's namespace, between holdParent and dropParent when the
+// parent's arp_ignore is to be restored: holdParent reads the original
+// value from the leftover's marker before it goes.
+func delLeftoverMacvlan(pl netlink.Link, name string) (bool, error) {
+	old, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return false, fmt.Errorf("arpnd: interface %q: %w", name, err)
+	}
+	if mv, ok := old.(*netlink.Macvlan); !ok || mv.ParentIndex != pl.Attrs().Index {
+		return false, fmt.Errorf("arpnd: interface %q exists and is not a macvlan on %q", name, pl.Attrs().Name)
+	}
+	if err := netlink.LinkDel(old); err != nil {
+		return false, privErr(name, "delete stale macvlan", "CAP_NET_ADMIN", err)
+	}
+	return true, nil
 }
 
 type sysctl struct{ k, v string }

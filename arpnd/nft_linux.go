@@ -23,7 +23,7 @@ import (
 // interface MAC. One table per virtual router, named by vmacTableName
 // (the interface index, family and VRID), created at Take and deleted at
 // Release and Close; a table of that name left by a run that did not
-// Close is replaced.
+// Close is replaced at Take, and removed by Announcer.RemoveStale.
 
 // vmacTableName names the nftables table of a virtual router:
 // "govrrp_arpnd_{4,6}_{ifindex}_{vrid}".
@@ -85,14 +85,25 @@ func vmacExprs(mac net.HardwareAddr) []expr.Any {
 // namespace.
 func (p *linuxPlatform) delVMACRule(vr *vrState) error {
 	ifi := vr.link.ifi
+	_, err := p.delVMACTable(ifi.Name, ifi.Index, vr.key.vrid, vr.key.v6)
+	return err
+}
+
+// delVMACTable deletes the table of a virtual router on the interface
+// ifname (index ifindex), if it is there, and reports whether it was.
+// Called in p's namespace.
+func (p *linuxPlatform) delVMACTable(ifname string, ifindex int, vrid uint8, v6 bool) (bool, error) {
 	c, err := p.nftConn()
 	if err != nil {
-		return privErr(ifi.Name, "nftables", "CAP_NET_ADMIN", err)
+		return false, privErr(ifname, "nftables", "CAP_NET_ADMIN", err)
 	}
-	tbl := &nftables.Table{Name: vmacTableName(ifi.Index, vr.key.vrid, vr.key.v6), Family: nftables.TableFamilyNetdev}
+	tbl := &nftables.Table{Name: vmacTableName(ifindex, vrid, v6), Family: nftables.TableFamilyNetdev}
 	c.DelTable(tbl)
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return privErr(ifi.Name, "delete nftables table netdev "+tbl.Name, "CAP_NET_ADMIN", err)
+	if err := c.Flush(); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, privErr(ifname, "delete nftables table netdev "+tbl.Name, "CAP_NET_ADMIN", err)
 	}
-	return nil
+	return true, nil
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -483,3 +485,138 @@ func TestIntegrationStaleVIPAfterKill(t *testing.T) {
 		t.Errorf("master h2 lost the VIP")
 	}
 }
+
+// arpReplies sends count ARP requests for ip from h and returns the
+// sender MAC of every reply, one entry per reply: two hosts answering
+// give two entries per request.
+func arpReplies(t *testing.T, h *netlab.Host, ip string, count int) []string {
+	t.Helper()
+	netlab.RequireTool(t, "arping")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, _ := h.Command(ctx, "arping", "-i", "eth0", "-c", fmt.Sprint(count), "-W", "0.3", ip).CombinedOutput()
+	var macs []string
+	for _, m := range arpReplyRE.FindAllStringSubmatch(string(out), -1) {
+		if m[2] == ip {
+			macs = append(macs, strings.ToLower(m[1]))
+		}
+	}
+	return macs
+}
+
+var arpReplyRE = regexp.MustCompile(`bytes from ([0-9a-fA-F:]{17}) \(([0-9.]+)\)`)
+
+// TestIntegrationStaleMacvlanAfterKill: a -vmac master killed with
+// SIGKILL leaves its macvlan up with the VIP. When it starts again beside
+// a better master, it removes the macvlan (and restores eth0's
+// arp_ignore) before it runs as backup, so that a third host's ARP
+// requests for the VIP get the virtual MAC from the master alone.
+func TestIntegrationStaleMacvlanAfterKill(t *testing.T) {
+	lab := netlab.New(t, "vrdsm", 3)
+	h1, h2, h3 := lab.Host(1), lab.Host(2), lab.Host(3)
+	const vip, vmac = "10.99.0.100", "00:00:5e:00:01:36" // VRID 54
+	args := func(prio string) []string {
+		return []string{"-iface", "eth0", "-vrid", "54", "-priority", prio, "-interval", "100ms", "-vmac", vip}
+	}
+	macvlan := func(h *netlab.Host) string {
+		out, err := h.Run(context.Background(), "ip", "-o", "link", "show")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, vmac) {
+				return l
+			}
+		}
+		return ""
+	}
+	arpIgnore := func(h *netlab.Host) string {
+		out, err := h.Run(context.Background(), "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	before := arpIgnore(h1)
+
+	p1 := startVrrpd(t, h1, "vmac prio 100", args("100")...)
+	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_54") == "MASTER" && hasAddr(t, h1, vip+"/32") })
+	p1.Kill()
+	if l := macvlan(h1); !strings.Contains(l, ",UP") || !hasAddr(t, h1, vip+"/32") {
+		t.Fatalf("the killed vrrpd left no macvlan up with the VIP: the test has nothing to check\n%s", l)
+	}
+
+	p2 := startVrrpd(t, h2, "vmac prio 200", args("200")...)
+	waitFor(t, "h2 to be master", func() bool { return p2.State("VI_54") == "MASTER" && hasAddr(t, h2, vip+"/32") })
+	p1 = startVrrpd(t, h1, "vmac prio 100 again", args("100")...)
+	waitFor(t, "h1 to be backup", func() bool { return p1.State("VI_54") == "BACKUP" })
+	if l := macvlan(h1); l != "" {
+		t.Errorf("restarted backup h1 still has the macvlan its killed run left:\n%s", l)
+	}
+	if hasAddr(t, h1, vip+"/32") {
+		t.Errorf("restarted backup h1 still holds the VIP %s", vip)
+	}
+	if got := arpIgnore(h1); got != before {
+		t.Errorf("h1 eth0 arp_ignore = %s, want %s (as before the killed run)", got, before)
+	}
+	if !strings.Contains(p1.Log(), "removed a macvlan a previous run left") {
+		t.Errorf("h1 log does not say it removed the leftover macvlan:\n%s", p1.Log())
+	}
+	// One answer per request, with the virtual MAC: the master's.
+	if got, want := arpReplies(t, h3, vip, 3), []string{vmac, vmac, vmac}; !slices.Equal(got, want) {
+		t.Errorf("arping %s from h3: replies %v, want %v (h2 alone)", vip, got, want)
+	}
+	if p1.State("VI_54") != "BACKUP" || p2.State("VI_54") != "MASTER" || !hasAddr(t, h2, vip+"/32") {
+		t.Errorf("h1 %s, h2 %s: want BACKUP and MASTER with the VIP", p1.State("VI_54"), p2.State("VI_54"))
+	}
+}
+
+// TestIntegrationStaleFilterAfterKill: a master without Accept_Mode
+// killed with SIGKILL leaves its Accept_Mode table. Restarted with
+// -accept, or as the owner, vrrpd never blocks, so it removes the table
+// at start: the VIP is reachable once it is master.
+func TestIntegrationStaleFilterAfterKill(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	for _, c := range []struct {
+		name  string
+		again []string
+	}{
+		{"accept", []string{"-priority", "100", "-accept"}},
+		{"owner", []string{"-priority", "255"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lab := netlab.New(t, "vrdsf", 2)
+			h1, h2 := lab.Host(1), lab.Host(2)
+			h1.ServeTCP(t, 7777, "")
+			vip := netip.MustParseAddr("10.99.0.100")
+			args := func(extra ...string) []string {
+				return append(append([]string{"-iface", "eth0", "-vrid", "55", "-interval", "100ms"}, extra...), vip.String())
+			}
+			p := startVrrpd(t, h1, "no accept", args("-priority", "100")...)
+			waitFor(t, "h1 to be master", func() bool { return p.State("VI_55") == "MASTER" && hasAddr(t, h1, vip.String()+"/32") })
+			p.Kill()
+			if got := h1.NFTTables(t); !strings.Contains(got, "govrrp_eth0_v4_55") {
+				t.Fatalf("the killed vrrpd left no table: the test has nothing to check\n%s", got)
+			}
+			if h2.CanDialTCP(vip, 7777) {
+				t.Fatal("the leftover table does not block: the test has nothing to check")
+			}
+
+			p = startVrrpd(t, h1, c.name, args(c.again...)...)
+			waitFor(t, "h1 to be master again", func() bool { return p.State("VI_55") == "MASTER" && hasAddr(t, h1, vip.String()+"/32") })
+			if got := h1.NFTTables(t); strings.Contains(got, vipaddrTablePrefix) {
+				t.Errorf("a table is left with %s:\n%s", c.name, got)
+			}
+			if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip, 7777) }) {
+				t.Errorf("the master with %s refused a TCP connection to its VIP", c.name)
+			}
+			if !strings.Contains(p.Log(), "removed an accept-mode filter table a previous run left") {
+				t.Errorf("the log does not say it removed the leftover table:\n%s", p.Log())
+			}
+			p.Stop() // SIGTERM; a non-zero exit fails the test
+		})
+	}
+}
+
+// vipaddrTablePrefix starts the Accept_Mode tables (vipaddr.TablePrefix).
+const vipaddrTablePrefix = "govrrp_"

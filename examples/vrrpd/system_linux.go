@@ -150,15 +150,39 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	return c, link.Attrs().Index, primary.WithZone(""), nil
 }
 
-// RemoveStale removes in's VIPs from its interface if a previous run left
-// them there, unless in is the owner (priority 255: the VIPs are the
-// interface's own) or runs a macvlan (arpnd replaces a leftover macvlan
-// with its addresses). Addresses this run installed are not touched.
+// RemoveStale removes what a previous run that did not exit cleanly
+// (kill -9, a crash) left on the host for in, before in runs:
+//
+//   - the Accept_Mode table of its virtual router, whatever in's
+//     Accept_Mode and priority: a master without -accept blocks again at
+//     takeover anyway, and an instance with -accept, or the owner, would
+//     otherwise keep the table dropping packets to its VIPs (the owner's:
+//     the interface's own address) for good;
+//   - with -vmac, its macvlan with the VIPs on it (arpnd), at any
+//     priority: a non-owner starts as backup and no hook runs before it
+//     is master, so the leftover would answer ARP / ND for the VIPs with
+//     the virtual MAC beside the real master; an owner, master at once,
+//     makes a new one (removing the leftover first is harmless);
+//   - otherwise its VIPs on the interface, unless in is the owner
+//     (priority 255: the VIPs are the interface's own addresses).
+//
+// What this run holds (a table it installed, a macvlan or addresses it
+// added) is not touched.
 func (s *linuxSystem) RemoveStale(in *Instance) error {
-	if in.Priority == 255 || in.VMAC {
-		return nil
-	}
 	var errs []error
+	if _, err := s.filter.RemoveStale(in.Interface, in.VRID, in.Family() == vrrp.IPv6); err != nil {
+		errs = append(errs, err)
+	}
+	if in.VMAC {
+		a, err := s.announcer(true)
+		if err == nil {
+			err = a.RemoveStale(vrrp.VRInfo{Name: in.Name, Interface: in.Interface, VRID: in.VRID, Addrs: in.Addrs()})
+		}
+		return errors.Join(append(errs, err)...)
+	}
+	if in.Priority == 255 {
+		return errors.Join(errs...)
+	}
 	for _, p := range in.VIPs {
 		if _, err := s.vips.RemoveStale(in.Interface, p.Addr()); err != nil {
 			errs = append(errs, err)
@@ -188,7 +212,9 @@ func (s *linuxSystem) announcer(vmac bool) (*arpnd.Announcer, error) {
 
 // filtered reports whether in, as master, must not accept packets
 // addressed to its VIPs: a non-owner without Accept_Mode (RFC 9568
-// section 6.4.3; VRRPv2 has no Accept_Mode, RFC 3768 section 6.4.3).
+// section 6.4.3), VRRPv2 included (RFC 3768 section 6.4.3 says it of
+// every non-owner master). -accept with VRRPv2 accepts them, as
+// keepalived's accept: an explicit departure from RFC 3768.
 func filtered(in *Instance) bool { return !in.Accept && in.Priority != 255 }
 
 func (s *linuxSystem) Take(in *Instance, vr vrrp.VRInfo) error {

@@ -28,7 +28,7 @@ func TableName(ifname string, vrid uint8, ipv6 bool) string {
 //
 //	vipaddr: accept-mode filter govrrp_eth0_v4_51 (dev eth0): operation not permitted (needs CAP_NET_ADMIN)
 type FilterError struct {
-	Op        string // "block", "unblock", "open"
+	Op        string // "block", "unblock", "remove stale", "open"
 	Interface string
 	Table     string
 	Addrs     []netip.Addr

@@ -18,11 +18,13 @@ import (
 // Filter keeps a non-owner master without Accept_Mode from accepting
 // packets addressed to its virtual addresses (RFC 9568 section 6.4.3:
 // such a master "MUST NOT accept packets addressed to the IPvX
-// address(es) associated with the virtual router"; RFC 3768 section
-// 6.4.3 for VRRPv2, which has no Accept_Mode). While a virtual router is
-// blocked, an nftables table of family inet (TableName) has an input
-// chain that drops every packet whose destination is one of the
-// addresses, with two exceptions:
+// address(es) associated with the virtual router"; RFC 3768 section 6.4.3
+// says it of every VRRPv2 non-owner master). The caller decides which
+// masters it blocks: vrrp.Config.AcceptMode is allowed with VRRPv2 too,
+// as keepalived's accept, an explicit departure from RFC 3768, and such a
+// master is not blocked. While a virtual router is blocked, an nftables
+// table of family inet (TableName) has an input chain that drops every
+// packet whose destination is one of the addresses, with two exceptions:
 //
 //   - ICMPv6 Neighbor Solicitations and Advertisements (types 135, 136),
 //     which the master "MUST NOT drop" (same section): neighbours must
@@ -162,6 +164,35 @@ func (f *Filter) Unblock(ifname string, vrid uint8, ipv6 bool) error {
 	}
 	f.log.Debug("accept-mode filter removed", "table", name, "interface", ifname)
 	return nil
+}
+
+// RemoveStale removes the virtual router's table (TableName) if a
+// process that did not exit cleanly (kill -9, a crash) left it, and
+// reports whether there was one; a table this Filter made is left alone.
+// Block replaces a leftover, but only at a takeover, and a virtual router
+// that is not filtered (Accept_Mode, or the address owner) never calls
+// it: the leftover would go on dropping the packets addressed to the
+// virtual addresses (for an owner, the interface's own), so call it when
+// a virtual router starts, whatever its Accept_Mode.
+func (f *Filter) RemoveStale(ifname string, vrid uint8, ipv6 bool) (bool, error) {
+	name := TableName(ifname, vrid, ipv6)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false, filterErr("remove stale", ifname, name, nil, errors.New("filter closed"))
+	}
+	if _, ok := f.tables[name]; ok {
+		return false, nil
+	}
+	f.c.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyINet})
+	if err := f.c.Flush(); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, filterErr("remove stale", ifname, name, nil, err)
+	}
+	f.log.Warn("removed an accept-mode filter table a previous run left (it did not exit cleanly?)", "table", name, "interface", ifname)
+	return true, nil
 }
 
 func (f *Filter) del(name, ifname string) error {

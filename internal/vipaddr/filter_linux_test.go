@@ -179,3 +179,92 @@ func TestFilterNoCapability(t *testing.T) {
 		t.Errorf("child did not run: %s", out)
 	}
 }
+
+// TestFilterRemoveStale: the table of a process killed while blocking
+// (kill -9) keeps dropping packets to the virtual address until
+// RemoveStale removes it; RemoveStale never removes a table the Filter
+// made itself, nor another virtual router's.
+func TestFilterRemoveStale(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	lab := netlab.New(t, "vips", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip := netip.MustParseAddr("10.99.0.100")
+	var m *Manager
+	var killed, f *Filter
+	if err := h1.Do(func() (err error) {
+		if m, err = New(nil); err != nil {
+			return err
+		}
+		if killed, err = NewFilter(nil); err != nil {
+			return err
+		}
+		f, err = NewFilter(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer f.Close()
+	if err := m.Add("eth0", HostPrefix(vip)); err != nil {
+		t.Fatal(err)
+	}
+	h1.ServeTCP(t, 7777, "")
+
+	// A killed run's tables: its netlink socket is gone, its tables stay.
+	for _, vrid := range []uint8{51, 53} {
+		if err := killed.Block("eth0", vrid, []netip.Addr{vip}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	killed.mu.Lock()
+	killed.closed = true
+	killed.c.CloseLasting()
+	killed.mu.Unlock()
+	if h2.CanDialTCP(vip, 7777) {
+		t.Fatal("the leftover table does not block: the test has nothing to check")
+	}
+
+	if err := f.Block("eth0", 52, []netip.Addr{vip}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		vrid uint8
+		v6   bool
+		want bool
+	}{
+		{51, false, true},  // the leftover
+		{51, false, false}, // gone already
+		{51, true, false},  // never there
+		{52, false, false}, // f's own
+	} {
+		got, err := f.RemoveStale("eth0", c.vrid, c.v6)
+		if got != c.want || err != nil {
+			t.Errorf("RemoveStale(eth0, %d, %v) = %v, %v; want %v", c.vrid, c.v6, got, err, c.want)
+		}
+	}
+	tables := h1.NFTTables(t)
+	if strings.Contains(tables, TableName("eth0", 51, false)) {
+		t.Errorf("the leftover table survived RemoveStale:\n%s", tables)
+	}
+	if !strings.Contains(tables, TableName("eth0", 52, false)) {
+		t.Errorf("RemoveStale removed the Filter's own table:\n%s", tables)
+	}
+	if !strings.Contains(tables, TableName("eth0", 53, false)) {
+		t.Errorf("RemoveStale removed another virtual router's table:\n%s", tables)
+	}
+	if got, err := f.RemoveStale("eth0", 53, false); !got || err != nil {
+		t.Errorf("RemoveStale(eth0, 53) = %v, %v; want true", got, err)
+	}
+	if err := f.Unblock("eth0", 52, false); err != nil {
+		t.Fatal(err)
+	}
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip, 7777) }) {
+		t.Errorf("the virtual address does not answer with the leftovers removed:\n%s", h1.NFTTables(t))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.RemoveStale("eth0", 51, false); err == nil {
+		t.Error("RemoveStale after Close: no error")
+	}
+}

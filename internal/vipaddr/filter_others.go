@@ -1,0 +1,6 @@
+//go:build !linux
+
+package vipaddr
+
+// RemoveStale returns ErrUnsupported.
+func (f *Filter) RemoveStale(string, uint8, bool) (bool, error) { return false, ErrUnsupported }
