@@ -18,8 +18,8 @@ type staleRemover interface {
 // virtual router info when it did not Close (kill -9, a crash): in
 // ModeMacvlan its macvlan (MacvlanName) with the virtual addresses on
 // it, restoring the parent's arp_ignore as Close does (from the
-// macvlan's marker); in ModeVirtualMAC with Config.Responder its
-// nftables table (see ModeVirtualMAC). A router that starts again starts
+// macvlan's marker); in ModeVirtualMAC its nftables table (see
+// ModeVirtualMAC; a run with Config.Responder installs it). A router that starts again starts
 // as backup and calls no hook, so without this a leftover macvlan stays
 // up with the virtual addresses and answers ARP / ND with the virtual MAC
 // beside the real master, until this host is master again. Call it

@@ -5,6 +5,7 @@ package arpnd
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/govrrp/govrrp/vrrp"
 	"github.com/vishvananda/netlink"
@@ -36,6 +37,13 @@ func (p *linuxPlatform) removeStale(a *Announcer, info vrrp.VRInfo, v6 bool) err
 			return p.removeStaleMacvlan(a, pl, info.VRID, v6)
 		case p.cfg.Mode == ModeVirtualMAC && p.cfg.Responder:
 			return p.removeStaleVMACTable(a, pl, info.VRID, v6)
+		case p.cfg.Mode == ModeVirtualMAC:
+			// A run with the responder may have left one; this
+			// Announcer needs no nftables access otherwise, so lacking
+			// it is not an error here.
+			if err := p.removeStaleVMACTable(a, pl, info.VRID, v6); err != nil && !errors.Is(err, os.ErrPermission) {
+				return err
+			}
 		}
 		return nil
 	})

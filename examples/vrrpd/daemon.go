@@ -25,11 +25,12 @@ type system interface {
 	// daemon shares one transport between instances with the same
 	// interface, family, source and peers.
 	Open(in *Instance) (conn transport.Conn, ifIndex int, primary netip.Addr, err error)
-	// RemoveStale removes the VIPs of a non-owner instance that a
-	// previous run left on its interface (killed before it could remove
-	// them): the instance starts as backup, which must not hold them.
-	// Called before Open, so that a stale VIP is never taken for the
-	// primary address.
+	// RemoveStale removes what a previous run of in left on the host
+	// when it was killed before it could clean up: its Accept_Mode
+	// filter table, its macvlan (-vmac), and, for a non-owner, its VIPs
+	// on the interface. The instance starts as backup, which must hold
+	// none of them. Called before Open, so that a stale VIP is never
+	// taken for the primary address.
 	RemoveStale(in *Instance) error
 	// Take, Release and Announce act on the host for the virtual router
 	// (vrrp.Hook): install or remove the virtual addresses, announce them.
@@ -239,11 +240,15 @@ func (d *daemon) Run(ctx context.Context) error {
 	stopLinks()
 	d.stopScripts()
 	d.wg.Wait()
+	// What vrrpd added to the host goes first (macvlans, filter tables;
+	// the addresses went with each Release); then the notify commands
+	// still queued run, however long they take.
+	err = errors.Join(err, d.sys.Close())
 	d.notif.close()
 	if status != nil {
 		status.close()
 	}
-	return errors.Join(err, d.sys.Close())
+	return err
 }
 
 // addLocked opens (or shares) a transport and adds in to the Router.
