@@ -94,9 +94,15 @@ var _ vrrp.Hook = (*Announcer)(nil)
 type link struct {
 	ifi     Interface
 	arp, nd PacketConn
-	// groups counts the solicited-node groups joined on nd, per group MAC.
+	// groups counts the references on the link-layer multicast groups
+	// joined on nd, per group MAC (solicited-node, all-nodes,
+	// all-routers); a group is left with its last reference.
 	groups map[string]int
-	// unicast counts the extra unicast MACs added to the interface filter.
+	// failedJoins counts, per group MAC, the failed joins of callers that
+	// pair every join with a leave (see join).
+	failedJoins map[string]int
+	// unicast counts the references on the extra unicast MACs added to
+	// the interface filter.
 	unicast map[string]int
 }
 
@@ -113,8 +119,18 @@ type vrState struct {
 	mac    net.HardwareAddr
 	addrs  []netip.Addr
 	frames [][]byte
-	// taken: between Take and Release; the responder answers.
-	taken bool
+	// master: between Take and Release, whether or not the Take
+	// succeeded.
+	master bool
+	// taken: the platform's take succeeded and the responder answers
+	// (answering holds what it acquired); only ever while master. A
+	// master that is not taken (its Take failed) holds nothing and
+	// announces nothing; Announce retries the take.
+	taken     bool
+	answering *answering
+	// undoFailed: the platform's release that undid a failed take
+	// failed too; Release tries it again.
+	undoFailed bool
 	// scheduled: the takeover schedule ran since the last Take / Release,
 	// so a further Announce is the lower-priority burst.
 	scheduled bool
@@ -149,10 +165,20 @@ type platform interface {
 	// with the responder, New). release with down set means vr
 	// is no longer master: the platform stops sending from its interface
 	// (ModeMacvlan sets the macvlan down); without, a new Take follows.
+	// release with down set also undoes a take that failed part-way:
+	// the Announcer calls it after every failed take, so that a failed
+	// Take holds nothing.
 	take(l *link, vr *vrState) error
 	release(l *link, vr *vrState, down bool) error
 	// close releases every link and interface it made.
 	close() error
+}
+
+// prober is implemented by a platform that can check, when the Announcer
+// is made, what later hook calls will need (a capability, say), so that
+// New reports it.
+type prober interface {
+	probe() error
 }
 
 // NewConn returns an Announcer that sends on one interface through the
@@ -201,6 +227,11 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 			return nil, err
 		}
 		a.ra = p
+	}
+	if pr, ok := p.(prober); ok {
+		if err := pr.probe(); err != nil {
+			return nil, err
+		}
 	}
 	if a.clk == nil {
 		a.clk = clock.Real()
@@ -309,10 +340,21 @@ func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
 
 // Take implements vrrp.Hook: vr became master. It cancels any pending
 // schedule of vr, sets the macvlan up and assigns the addresses to it in
-// ModeMacvlan, and
-// starts the responder for them. With Config.RouterAdvertisements it sends
-// the first Router Advertisement of an IPv6 virtual router and starts
-// their schedule. The announcements follow with Announce.
+// ModeMacvlan (installs the nftables table in ModeVirtualMAC with the
+// responder, New), and starts the responder for them. With
+// Config.RouterAdvertisements it sends the first Router Advertisement of
+// an IPv6 virtual router and starts their schedule. The announcements
+// follow with Announce.
+//
+// Take is all or nothing. If any of it fails, Take gives back what it had
+// done (the macvlan is down again, the table removed, group memberships
+// and unicast filter entries dropped) and returns the error: vr is master
+// but holds nothing, so it neither answers nor announces. The Announce
+// that follows a Take retries it, and so does every later Announce until
+// one succeeds or Release comes; an Announce whose retry fails returns the
+// error and sends nothing, since announcing the virtual MAC (or the
+// addresses) without answering for them would draw traffic nobody takes.
+// A failure of the Router Advertisements alone does not undo the Take.
 func (a *Announcer) Take(info vrrp.VRInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -324,25 +366,46 @@ func (a *Announcer) Take(info vrrp.VRInfo) error {
 	a.stopRA(vr)
 	if vr.taken {
 		a.stopAnswering(vr)
+		vr.taken = false
 		if err := a.plat.release(vr.link, vr, false); err != nil {
 			a.logLimited("arpnd: release before a new takeover failed", "interface", vr.link.ifi.Name, "vrid", vr.key.vrid, "err", err)
 		}
 	}
+	vr.master, vr.scheduled = true, false
 	if err := a.setAddrs(vr, info.Addrs); err != nil {
 		return err
 	}
-	vr.taken, vr.scheduled = true, false
-	if err := a.plat.take(vr.link, vr); err != nil {
+	if err := a.acquire(vr); err != nil {
 		return err
 	}
-	return errors.Join(a.startAnswering(vr), a.startRA(vr))
+	return a.startRA(vr)
+}
+
+// acquire does the platform's take and starts the responder for vr, or
+// neither: on error it undoes what succeeded. Called with the lock held,
+// with vr not taken.
+func (a *Announcer) acquire(vr *vrState) error {
+	err := a.plat.take(vr.link, vr)
+	if err == nil {
+		if err = a.startAnswering(vr); err == nil {
+			vr.taken, vr.undoFailed = true, false
+			return nil
+		}
+	}
+	if rerr := a.plat.release(vr.link, vr, true); rerr != nil {
+		vr.undoFailed = true
+		err = errors.Join(err, fmt.Errorf("arpnd: undoing the failed takeover: %w", rerr))
+	}
+	return err
 }
 
 // Release implements vrrp.Hook: vr is no longer master. It cancels vr's
 // pending announcements, stops answering for its addresses and, in
 // ModeMacvlan, sets the macvlan down and removes the addresses from it, so
 // that nothing leaves from the virtual MAC. Router Advertisements stop
-// without a final one (see the package documentation).
+// without a final one (see the package documentation). After a failed
+// Take it has nothing left to give back, unless undoing that Take failed
+// too: Release then tries again.
 func (a *Announcer) Release(info vrrp.VRInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -352,11 +415,10 @@ func (a *Announcer) Release(info vrrp.VRInfo) error {
 	}
 	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
 	a.stopRA(vr)
-	wasTaken := vr.taken
-	vr.scheduled = false
-	if wasTaken {
+	vr.master, vr.scheduled = false, false
+	if vr.taken || vr.undoFailed {
 		a.stopAnswering(vr)
-		vr.taken = false
+		vr.taken, vr.undoFailed = false, false
 		return a.plat.release(vr.link, vr, true)
 	}
 	return nil
@@ -368,6 +430,11 @@ func (a *Announcer) Release(info vrrp.VRInfo) error {
 // MasterRefresh until Release. A later Announce while master (the Router
 // heard a lower-priority advertisement) sends LowerPrioRepeat rounds now
 // and again after LowerPrioDelay, replacing a pending lower-priority burst.
+//
+// While vr is master but its Take failed, Announce first retries the take
+// (see Take); if that fails again it returns the error and sends nothing.
+// If new addresses cannot be answered for, vr gives back its take the
+// same way and the next Announce retries.
 func (a *Announcer) Announce(info vrrp.VRInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -381,7 +448,17 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		}
 		err := a.setAddrs(vr, info.Addrs)
 		if vr.taken {
-			err = errors.Join(err, a.startAnswering(vr))
+			if aerr := a.startAnswering(vr); aerr != nil {
+				// Hold nothing, as after a failed Take.
+				a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
+				a.stopRA(vr)
+				vr.taken, vr.scheduled = false, false
+				if rerr := a.plat.release(vr.link, vr, true); rerr != nil {
+					vr.undoFailed = true
+					aerr = errors.Join(aerr, rerr)
+				}
+				return errors.Join(err, aerr)
+			}
 			if a.ra != nil && vr.key.v6 {
 				err = errors.Join(err, a.updateRA(vr))
 			}
@@ -389,6 +466,14 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		if err != nil {
 			return err
 		}
+	}
+	var raErr error
+	if vr.master && !vr.taken {
+		// The Take failed (or the last Announce gave it back): retry.
+		if err := a.acquire(vr); err != nil {
+			return fmt.Errorf("%w (virtual router %q is master but holds nothing; not announcing)", err, info.Name)
+		}
+		raErr = a.startRA(vr)
 	}
 	s := a.sched
 	if !vr.scheduled {
@@ -401,7 +486,7 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		if s.refresh > 0 {
 			a.after(vr, taskRefresh, s.refresh, func() { a.refresh(vr) })
 		}
-		return nil
+		return raErr
 	}
 	a.cancel(vr, taskLowerPrio)
 	a.burst(vr, taskLowerPrio, s.lowerRepeat)

@@ -90,9 +90,16 @@ var ErrUnsupported = fmt.Errorf("arpnd: %w", errors.ErrUnsupported)
 // feature off where zero means a default.
 type Config struct {
 	// Interface, if set, restricts the Announcer to virtual routers on this
-	// interface: hooks for others do nothing. New opens it at once, so a
-	// missing interface or capability is reported there. If empty, every
-	// interface named in a vrrp.VRInfo is opened on first use.
+	// interface: hooks for others do nothing. New opens its packet sockets
+	// at once in ModeInterfaceMAC and ModeVirtualMAC, so a missing
+	// interface or CAP_NET_RAW is reported there; in ModeMacvlan New only
+	// checks that the interface exists, and the first hook call for each
+	// virtual router creates its macvlan (CAP_NET_ADMIN) and reports what
+	// fails. In ModeVirtualMAC with Responder, New also checks that it can
+	// use nftables (CAP_NET_ADMIN), which every Take needs, with Interface
+	// set or not. If empty, every interface named in a vrrp.VRInfo is
+	// opened by the first hook call for a virtual router on it. See the
+	// package documentation (Privileges).
 	Interface string
 	// Mode selects the announced MAC. Zero value: ModeInterfaceMAC.
 	Mode Mode

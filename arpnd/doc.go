@@ -181,6 +181,36 @@
 //
 // New needs CAP_NET_RAW (packet sockets) and, for ModeMacvlan and for
 // ModeVirtualMAC with the responder (nftables), CAP_NET_ADMIN; errors say
-// which, and name the interface. NewConn needs nothing: it takes the
-// connections, so tests inject fakes.
+// which, and name the interface. What is checked when:
+//
+//   - New opens the packet sockets of Config.Interface at once, except in
+//     ModeMacvlan, where it only looks the interface up. Without
+//     Config.Interface the first hook call for a virtual router opens its
+//     interface.
+//   - In ModeVirtualMAC with the responder, New also checks that it can
+//     use nftables in its network namespace (CAP_NET_ADMIN), with or
+//     without Config.Interface; the table is installed by each Take.
+//   - In ModeMacvlan the first hook call for a virtual router creates its
+//     macvlan (CAP_NET_ADMIN) and reports what fails; Take sets it up and
+//     assigns the addresses.
+//
+// NewConn needs nothing: it takes the connections, so tests inject fakes.
+//
+// # Failures
+//
+// Take is all or nothing: if setting the macvlan up or assigning an
+// address (ModeMacvlan), installing the nftables table (ModeVirtualMAC
+// with the responder), joining a solicited-node group or adding the
+// virtual MAC to the unicast filter fails, Take undoes what it had done
+// and returns the error. The virtual router is then master without
+// holding anything: it neither answers nor announces, since announcing a
+// MAC nobody answers for would draw traffic that nobody takes. Each
+// Announce until Release (the one vrrp.Router calls right after Take, and
+// those on hearing a lower-priority advertisement) retries the take and
+// announces once it succeeds; Release after a failed Take has nothing to
+// undo. Group memberships and unicast filter entries are counted per
+// holder, so one virtual router's failure or release never drops what
+// another one on the link still uses (solicited-node groups are shared by
+// addresses with the same last 24 bits). A failure of the Router
+// Advertisements alone is reported but does not undo the Take.
 package arpnd

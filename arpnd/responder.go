@@ -2,6 +2,7 @@ package arpnd
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -140,44 +141,84 @@ func (a *Announcer) handle(l *link, c PacketConn, frame []byte) {
 	ctr.Add(1)
 }
 
-// startAnswering makes the responder answer for vr's addresses. Called with
-// the lock held.
+// answering is what startAnswering acquired for a virtual router, so that
+// stopAnswering gives back exactly that: the addresses it answers for, one
+// reference per group MAC it joined (solicited-node MACs repeat when two
+// addresses share their last 24 bits; all-nodes last), and whether it holds
+// a reference on the interface's unicast filter entry for its MAC.
+type answering struct {
+	addrs   []netip.Addr
+	groups  []net.HardwareAddr
+	unicast bool
+}
+
+// startAnswering makes the responder answer for vr's addresses. It is all
+// or nothing: on error it gives back what it acquired (group memberships,
+// the unicast filter entry) and vr answers for none of its addresses.
+// Called with the lock held.
 func (a *Announcer) startAnswering(vr *vrState) error {
 	if !a.responding() {
 		return nil
 	}
+	if vr.answering != nil {
+		a.stopAnswering(vr) // never twice: the references would leak
+	}
 	l := vr.link
+	h := &answering{}
+	vr.answering = h
+	fail := func(err error) error {
+		a.stopAnswering(vr)
+		return fmt.Errorf("arpnd: interface %q, VRID %d: responder: %w", l.ifi.Name, vr.key.vrid, err)
+	}
+	if vr.key.v6 {
+		groups := make([]net.HardwareAddr, 0, len(vr.addrs)+1)
+		for _, ip := range vr.addrs {
+			groups = append(groups, multicastMAC(solicitedNode(ip)))
+		}
+		for _, mac := range append(groups, allNodesMAC) {
+			ok, err := a.joinGroup(l, mac)
+			if err != nil {
+				return fail(fmt.Errorf("join %v: %w", mac, err))
+			}
+			if ok {
+				h.groups = append(h.groups, mac)
+			}
+		}
+	}
+	if a.cfg.Mode == ModeVirtualMAC {
+		ok, err := a.addUnicast(l, vr)
+		if err != nil {
+			return fail(fmt.Errorf("add %v to the unicast filter: %w", vr.mac, err))
+		}
+		h.unicast = ok
+	}
+	// Answer only once everything above is in place.
 	ans := a.answers[l]
 	if ans == nil {
 		ans = make(map[netip.Addr]map[*vrState]struct{})
 		a.answers[l] = ans
 	}
-	var errs []error
 	for _, ip := range vr.addrs {
 		if ans[ip] == nil {
 			ans[ip] = make(map[*vrState]struct{})
 		}
 		ans[ip][vr] = struct{}{}
-		if vr.key.v6 {
-			errs = append(errs, a.join(l, multicastMAC(solicitedNode(ip))))
-		}
 	}
-	if vr.key.v6 {
-		errs = append(errs, a.join(l, allNodesMAC))
-	}
-	if a.cfg.Mode == ModeVirtualMAC {
-		errs = append(errs, a.addUnicast(l, vr))
-	}
-	return errors.Join(errs...)
+	h.addrs = append([]netip.Addr(nil), vr.addrs...)
+	return nil
 }
 
-// stopAnswering undoes startAnswering. Called with the lock held.
+// stopAnswering undoes startAnswering: it gives back exactly what that
+// acquired (nothing if vr is not answering), whatever vr's addresses are
+// now. Called with the lock held.
 func (a *Announcer) stopAnswering(vr *vrState) {
-	if !a.responding() {
+	h := vr.answering
+	if h == nil {
 		return
 	}
+	vr.answering = nil
 	l := vr.link
-	for _, ip := range vr.addrs {
+	for _, ip := range h.addrs {
 		// Only vr's answer: another virtual router holding the same
 		// address (another VRID on the link, say) goes on answering.
 		if vrs := a.answers[l][ip]; vrs != nil {
@@ -186,21 +227,15 @@ func (a *Announcer) stopAnswering(vr *vrState) {
 				delete(a.answers[l], ip)
 			}
 		}
-		if vr.key.v6 {
-			a.leave(l, multicastMAC(solicitedNode(ip)))
-		}
 	}
-	if vr.key.v6 {
-		a.leave(l, allNodesMAC)
+	if len(a.answers[l]) == 0 {
+		delete(a.answers, l)
 	}
-	if a.cfg.Mode == ModeVirtualMAC {
-		if ua, ok := a.connFor(vr).(unicastAdder); ok {
-			k := string(vr.mac)
-			if l.unicast[k]--; l.unicast[k] <= 0 {
-				delete(l.unicast, k)
-				_ = ua.DropUnicast(vr.mac)
-			}
-		}
+	for _, mac := range h.groups {
+		a.leaveGroup(l, mac)
+	}
+	if h.unicast {
+		a.dropUnicast(l, vr)
 	}
 }
 
@@ -235,50 +270,103 @@ func (a *Announcer) connFor(vr *vrState) PacketConn {
 	return vr.link.arp
 }
 
-func (a *Announcer) addUnicast(l *link, vr *vrState) error {
+// addUnicast takes a reference on the interface's unicast filter entry
+// for vr's MAC, adding the entry with the first. It reports whether it took
+// one: false with a nil error when the connection has no unicast filter.
+// On error it takes none.
+func (a *Announcer) addUnicast(l *link, vr *vrState) (bool, error) {
 	ua, ok := a.connFor(vr).(unicastAdder)
 	if !ok {
-		return nil
-	}
-	if l.unicast == nil {
-		l.unicast = make(map[string]int)
+		return false, nil
 	}
 	k := string(vr.mac)
 	if l.unicast[k] == 0 {
 		if err := ua.AddUnicast(vr.mac); err != nil {
-			return err
+			return false, err
 		}
 	}
+	if l.unicast == nil {
+		l.unicast = make(map[string]int)
+	}
 	l.unicast[k]++
-	return nil
+	return true, nil
 }
 
-func (a *Announcer) join(l *link, mac net.HardwareAddr) error {
+// dropUnicast gives back a reference taken by addUnicast, removing the
+// entry with the last.
+func (a *Announcer) dropUnicast(l *link, vr *vrState) {
+	k := string(vr.mac)
+	if l.unicast[k] <= 0 {
+		return // not held: never remove another holder's entry
+	}
+	if l.unicast[k]--; l.unicast[k] == 0 {
+		delete(l.unicast, k)
+		if ua, ok := a.connFor(vr).(unicastAdder); ok {
+			_ = ua.DropUnicast(vr.mac)
+		}
+	}
+}
+
+// joinGroup takes a reference on the link-layer multicast group mac of
+// l's IPv6 connection, joining it with the first. It reports whether it
+// took one: false with a nil error when the connection cannot join groups.
+// On error it takes none.
+func (a *Announcer) joinGroup(l *link, mac net.HardwareAddr) (bool, error) {
 	gj, ok := l.nd.(groupJoiner)
 	if !ok {
-		return nil
-	}
-	if l.groups == nil {
-		l.groups = make(map[string]int)
+		return false, nil
 	}
 	k := string(mac)
 	if l.groups[k] == 0 {
 		if err := gj.JoinGroup(mac); err != nil {
-			return err
+			return false, err
 		}
 	}
+	if l.groups == nil {
+		l.groups = make(map[string]int)
+	}
 	l.groups[k]++
+	return true, nil
+}
+
+// leaveGroup gives back a reference taken by joinGroup, leaving the group
+// with the last.
+func (a *Announcer) leaveGroup(l *link, mac net.HardwareAddr) {
+	k := string(mac)
+	if l.groups[k] <= 0 {
+		return // not held: never leave a group another holder needs
+	}
+	if l.groups[k]--; l.groups[k] == 0 {
+		delete(l.groups, k)
+		if gj, ok := l.nd.(groupJoiner); ok {
+			_ = gj.LeaveGroup(mac)
+		}
+	}
+}
+
+// join and leave are joinGroup and leaveGroup for a caller that pairs each
+// join with one leave without remembering whether the join succeeded (the
+// Router Advertisement code): a failed join is remembered on the link, and
+// the leave paired with it gives nothing back, so that it cannot remove a
+// membership another holder took in between.
+func (a *Announcer) join(l *link, mac net.HardwareAddr) error {
+	if _, err := a.joinGroup(l, mac); err != nil {
+		if l.failedJoins == nil {
+			l.failedJoins = make(map[string]int)
+		}
+		l.failedJoins[string(mac)]++
+		return err
+	}
 	return nil
 }
 
 func (a *Announcer) leave(l *link, mac net.HardwareAddr) {
-	gj, ok := l.nd.(groupJoiner)
-	if !ok {
+	k := string(mac)
+	if l.failedJoins[k] > 0 {
+		if l.failedJoins[k]--; l.failedJoins[k] == 0 {
+			delete(l.failedJoins, k)
+		}
 		return
 	}
-	k := string(mac)
-	if l.groups[k]--; l.groups[k] <= 0 {
-		delete(l.groups, k)
-		_ = gj.LeaveGroup(mac)
-	}
+	a.leaveGroup(l, mac)
 }

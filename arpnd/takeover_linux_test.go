@@ -74,29 +74,64 @@ func waitMaster(t *testing.T, r *vrrp.Router, names ...string) {
 	}
 }
 
+// takeoverFields are the tshark fields of the takeover captures; see
+// isAnnouncement.
+var takeoverFields = []string{"eth.src", "eth.dst", "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
+	"ipv6.src", "ipv6.dst", "ipv6.hlim", "icmpv6.type", "icmpv6.nd.na.flag.r", "icmpv6.nd.na.flag.s", "icmpv6.nd.na.flag.o",
+	"icmpv6.nd.na.target_address", "icmpv6.opt.linkaddr", "icmpv6.checksum.status"}
+
+// isAnnouncement reports whether a row of takeoverFields is a gratuitous
+// ARP (sender address = target address) or an unsolicited Neighbor
+// Advertisement (S clear), not ordinary resolution, MLD or other ND.
+func isAnnouncement(row string) bool {
+	f := strings.Split(row, "|")
+	if f[2] != "" {
+		return f[4] == f[6]
+	}
+	return f[10] == "136" && f[12] != "1"
+}
+
 // TestIntegrationTakeover: two vrrp.Routers with the Announcer as their
-// hook; the master's link goes down (it falls silent) and the backup takes
-// over by election. A third host's capture, from the moment the link went
-// down, holds the gratuitous ARPs and unsolicited NAs of the new master
-// only, with every field right: sender = target = the virtual address, the
-// announced MAC (interface MAC or virtual MAC), NA to ff02::1 from the
-// link-local address with hop limit 255, R and O set, S clear, the target
-// link-layer address option and a valid checksum.
+// hook, in each mode. While h1 is master and h2 backup (from h2's start
+// on, after h1's takeover burst), a third host sees no announcement at
+// all: the backup announces nothing. Then h1's link goes down (it falls
+// silent) and h2 takes over by election. h3's capture from the moment the
+// link went down holds the gratuitous ARPs and unsolicited NAs of the new
+// master only, with every field right: sender = target = the virtual
+// address, the announced MAC (interface MAC, or virtual MAC on the
+// interface or from the macvlan), NA to ff02::1 from the link-local
+// address (the interface's, or the macvlan's) with hop limit 255, R and O
+// set, S clear, the target link-layer address option and a valid
+// checksum.
 func TestIntegrationTakeover(t *testing.T) {
-	for _, mode := range []Mode{ModeInterfaceMAC, ModeVirtualMAC} {
+	for _, mode := range []Mode{ModeInterfaceMAC, ModeVirtualMAC, ModeMacvlan} {
 		t.Run(mode.String(), func(t *testing.T) {
 			lab := netlab.New(t, "arpe", 3)
 			h1, h2, h3 := lab.Host(1), lab.Host(2), lab.Host(3)
 			cfg := Config{Interface: "eth0", Mode: mode, MasterRepeat: 3, MasterDelay: -1}
 			r1 := startElection(t, h1, 200, cfg)
 			waitMaster(t, r1, "vr4-h1", "vr6-h1")
-			r2 := startElection(t, h2, 100, cfg)
-			time.Sleep(500 * time.Millisecond) // h2 settles as backup
+			time.Sleep(300 * time.Millisecond) // h1's only burst is over (MasterDelay -1)
 
-			stop := capture(t, h3, "arp or icmp6",
-				"eth.src", "eth.dst", "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
-				"ipv6.src", "ipv6.dst", "ipv6.hlim", "icmpv6.type", "icmpv6.nd.na.flag.r", "icmpv6.nd.na.flag.s", "icmpv6.nd.na.flag.o",
-				"icmpv6.nd.na.target_address", "icmpv6.opt.linkaddr", "icmpv6.checksum.status")
+			stopBackup := capture(t, h3, "arp or icmp6", takeoverFields...)
+			r2 := startElection(t, h2, 100, cfg)
+			time.Sleep(time.Second) // h2 settles as backup: 10 advertisement intervals
+			for _, n := range []string{"vr4-h2", "vr6-h2"} {
+				if s, err := r2.State(n); err != nil || s != vrrp.Backup {
+					t.Fatalf("%s: state %v (%v), want backup", n, s, err)
+				}
+			}
+			backupRows := stopBackup()
+			for _, r := range backupRows {
+				if isAnnouncement(r) {
+					t.Errorf("announcement while h1 was master and h2 backup: %q", r)
+				}
+			}
+			if t.Failed() {
+				t.Logf("capture while h2 was backup:\n%s", strings.Join(backupRows, "\n"))
+			}
+
+			stop := capture(t, h3, "arp or icmp6", takeoverFields...)
 			if err := h1.SetLink(false); err != nil {
 				t.Fatal(err)
 			}
@@ -107,28 +142,23 @@ func TestIntegrationTakeover(t *testing.T) {
 			rows := stop()
 
 			mac4, mac6 := h2.MAC.String(), h2.MAC.String()
-			if mode == ModeVirtualMAC {
+			src6 := h2.LinkLocal()
+			if mode != ModeInterfaceMAC {
 				mac4, mac6 = VirtualMAC(7, false).String(), VirtualMAC(7, true).String()
 			}
+			if mode == ModeMacvlan {
+				src6 = macvlanLinkLocal(h2.MAC, 7)
+			}
 			wantARP := fmt.Sprintf("%s|ff:ff:ff:ff:ff:ff|1|%s|%s|ff:ff:ff:ff:ff:ff|%s||||||||||", mac4, mac4, lanVIP4, lanVIP4)
-			src6 := h2.LinkLocal()
 			naRow := func(vip netip.Addr) string {
 				return fmt.Sprintf("%s|33:33:00:00:00:01||||||%s|ff02::1|255|136|1|0|1|%s|%s|1", mac6, src6, vip, mac6)
 			}
 			want := map[string]int{wantARP: 3, naRow(netip.MustParseAddr("fe80::7:1")): 3, naRow(lanVIP6): 3}
 			got := map[string]int{}
 			for _, r := range rows {
-				f := strings.Split(r, "|")
-				if f[2] == "" && f[10] != "136" {
-					continue // other traffic (MLD, the hosts' own ND)
+				if isAnnouncement(r) {
+					got[r]++
 				}
-				if f[10] == "136" && f[12] == "1" {
-					continue // solicited NAs of ordinary resolution
-				}
-				if f[2] != "" && f[4] != f[6] {
-					continue // ordinary ARP resolution
-				}
-				got[r]++
 			}
 			for row, n := range want {
 				if got[row] < n {
