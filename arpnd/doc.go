@@ -59,7 +59,9 @@
 // netdev ingress rule on the interface that marks frames to the virtual
 // MAC as addressed to the host (the IP stack drops them otherwise): one
 // table per virtual router, govrrp_arpnd_{4,6}_{ifindex}_{vrid}, replaced
-// if a run that did not Close left it, deleted at Release and Close.
+// at Take if a run that did not Close left it (Announcer.RemoveStale
+// removes such a leftover before the virtual router starts), deleted at
+// Release and Close.
 //
 // ModeMacvlan (Linux, CAP_NET_ADMIN) creates per virtual router a macvlan
 // named MacvlanName(parent ifindex, VRID, family), mode private (or bridge),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,19 +472,14 @@ func splitHostPort(s string) (string, string, error) {
 
 // loadFile reads and validates a TOML configuration.
 func loadFile(path string) (Config, error) {
-	var rf rawFile
-	md, err := toml.DecodeFile(path, &rf)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fileError(path, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return Config{}, &ConfigError{Where: path + ": ", Key: und[0].String(), Value: "...",
-			Allowed: "a known key (see vrrpd.example.toml)"}
-	}
-	return buildFile(path, rf)
+	return parseTOML(path, string(b))
 }
 
-// parseTOML is loadFile for a string, for tests.
+// parseTOML validates the TOML configuration text read from name.
 func parseTOML(name, text string) (Config, error) {
 	var rf rawFile
 	md, err := toml.Decode(text, &rf)
