@@ -278,8 +278,11 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 			var dead []*peer
 			for _, v := range victims {
 				what := fmt.Sprintf("event %d: kill -9 %v", i, v)
-				at := time.Now()
 				v.kill()
+				// Once reaped it sends nothing: its last advert is the
+				// last before now (killing takes a while under load, and
+				// a master advertises until then).
+				at := time.Now()
 				dead = append(dead, v)
 				alive := without(nil)
 				for _, d := range dead {

@@ -44,8 +44,8 @@ func measureCrash(b testing.TB, s setup, p pairing) time.Duration {
 	n2 := s.start(b, lab, 2, p.h2, 100, false)
 	waitState(b, n2, "BACKUP")
 	time.Sleep(5 * s.interval)
-	kill := time.Now()
 	n1.Kill()
+	kill := time.Now() // reaped: its last advert was before this
 	waitState(b, n2, "MASTER")
 	time.Sleep(s.interval)
 	pkts := capt.Stop()
