@@ -36,8 +36,11 @@ bin=$prefix/sbin/keepalived
 
 log() { printf 'build-keepalived: %s\n' "$*" >&2; }
 
-if [ -x "$bin" ] && "$bin" --version 2>&1 | grep -q "Keepalived v$version "; then
-  log "reusing $bin ($("$bin" --version 2>&1 | head -1))"
+# The version line, read whole: with pipefail, `keepalived --version |
+# grep -q` fails when grep exits first and keepalived gets SIGPIPE.
+reports() { local out; out=$("$bin" --version 2>&1) || true; [[ $out == *"Keepalived v$version "* ]]; }
+if [ -x "$bin" ] && reports; then
+  log "reusing $bin ($("$bin" --version 2>&1 | sed -n 1p))"
   echo "$bin"
   exit 0
 fi
@@ -104,6 +107,6 @@ log "configure (VRRP only) --prefix=$prefix"
 log "make -j2"
 make -j2 >make.log 2>&1 || { tail -40 make.log >&2; exit 1; }
 make install >install.log 2>&1 || { tail -40 install.log >&2; exit 1; }
-log "built and installed in $(($(date +%s) - start)) s: $("$bin" --version 2>&1 | head -1)"
-"$bin" --version 2>&1 | grep -q "Keepalived v$version " || { log "$bin does not report v$version"; exit 1; }
+log "built and installed in $(($(date +%s) - start)) s: $("$bin" --version 2>&1 | sed -n 1p)"
+reports || { log "$bin does not report v$version"; exit 1; }
 echo "$bin"
