@@ -237,7 +237,6 @@ type Router struct {
 	arena []byte
 	dirty []*rconn
 	adv   packet.Advertisement
-	rxSrc netip.Addr // source of the advertisement being received, for logs
 }
 
 const (
@@ -981,7 +980,7 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 			// the gratuitous ARP / unsolicited NA.
 			r.after = append(r.after, deferredHook{v, ActAnnounce})
 		case ActDrop, ActNotice:
-			r.logAnomaly(now, v, a)
+			// Logged by receive, which knows the packet's source.
 		case ActTransition:
 			v.state.Store(uint32(a.To))
 			if a.To == Master {
@@ -1015,18 +1014,23 @@ func (r *Router) apply(now time.Time, v *vrt, acts []Action) {
 	}
 }
 
-// logAnomaly logs a Machine's ActDrop or ActNotice for the advertisement
-// being received (from r.rxSrc), within v's log rate limit (RFC 9568
-// section 7.1: "log the event (subject to rate-limiting)").
-func (r *Router) logAnomaly(now time.Time, v *vrt, a Action) {
-	if !r.log.Enabled(context.Background(), slog.LevelWarn) || !v.lim.allow(now, r.logLimit) {
-		return
+// logAnomalies logs the ActDrop and ActNotice actions of the advertisement
+// from src, within v's log rate limit (RFC 9568 section 7.1: "log the
+// event (subject to rate-limiting)").
+func (r *Router) logAnomalies(now time.Time, v *vrt, src netip.Addr, acts []Action) {
+	for _, a := range acts {
+		if a.Kind != ActDrop && a.Kind != ActNotice {
+			continue
+		}
+		if !r.log.Enabled(context.Background(), slog.LevelWarn) || !v.lim.allow(now, r.logLimit) {
+			return
+		}
+		msg := "vrrp advertisement differs from the configuration"
+		if a.Kind == ActDrop {
+			msg = "vrrp advertisement dropped"
+		}
+		r.log.Warn(msg, "vr", v.name, "vrid", v.cfg.VRID, "src", src, "reason", a.Anomaly)
 	}
-	if a.Kind == ActDrop {
-		r.log.Warn("vrrp advertisement dropped", "vr", v.name, "vrid", v.cfg.VRID, "src", r.rxSrc, "reason", a.Anomaly)
-		return
-	}
-	r.log.Warn("vrrp advertisement differs from the configuration", "vr", v.name, "vrid", v.cfg.VRID, "src", r.rxSrc, "reason", a.Anomaly)
 }
 
 func (r *Router) runHook(v *vrt, what string, f func(VRInfo) error) {
@@ -1218,9 +1222,9 @@ func (r *Router) receive(now, at time.Time, v *vrt, m *transport.Message) {
 	// An IPv4 packet seen through an IPv6 socket has an IPv4-mapped
 	// source; the front door routed it as IPv4, and so does the machine.
 	src := m.Meta.Src.Unmap()
-	r.rxSrc = src
-	r.apply(now, v, v.m.Receive(at, &r.adv, src, m.Meta.TTL, info))
-	r.rxSrc = netip.Addr{}
+	acts := v.m.Receive(at, &r.adv, src, m.Meta.TTL, info)
+	r.logAnomalies(now, v, src, acts)
+	r.apply(now, v, acts)
 }
 
 func (r *Router) startReader(c *rconn) {

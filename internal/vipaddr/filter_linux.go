@@ -206,18 +206,6 @@ func (f *Filter) del(name, ifname string) error {
 	return nil
 }
 
-// Tables returns the tables this Filter made and has not removed.
-func (f *Filter) Tables() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for name := range f.tables {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // Close removes every table this Filter made and closes its netlink
 // socket. Later calls do nothing.
 func (f *Filter) Close() error {

@@ -42,8 +42,5 @@ func (f *Filter) Block(string, uint8, []netip.Addr) error { return ErrUnsupporte
 // Unblock returns ErrUnsupported.
 func (f *Filter) Unblock(string, uint8, bool) error { return ErrUnsupported }
 
-// Tables returns nothing.
-func (f *Filter) Tables() []string { return nil }
-
 // Close does nothing.
 func (f *Filter) Close() error { return nil }
