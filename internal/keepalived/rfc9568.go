@@ -27,6 +27,11 @@ const EnvRFC9568 = "GOVRRP_KEEPALIVED_RFC9568"
 
 // rfc9568MinVersion is the first keepalived release with v3_checksum_as_v2
 // (keepalived pull request 2234).
+// DefaultRFC9568Binary is where build-keepalived.sh (run by .ci/deps)
+// installs keepalived 2.3.3 by default; RFC9568Binary uses it when
+// EnvRFC9568 is unset.
+const DefaultRFC9568Binary = "/opt/govrrp-keepalived-2.3.3/sbin/keepalived"
+
 var rfc9568MinVersion = [3]int{2, 2, 8}
 
 var versionRE = regexp.MustCompile(`Keepalived v(\d+)\.(\d+)\.(\d+)`)
@@ -38,10 +43,11 @@ var rfc9568 struct {
 }
 
 // RFC9568Binary returns the keepalived that EnvRFC9568 names, after
-// checking that it runs and reports version 2.2.8 or later. When the
-// variable is unset or the program is unusable it skips t with a message
-// saying how to build one, or fails t under CI=true or
-// GOVRRP_REQUIRE_PRIV=1 (netlab.SkipOrFail).
+// checking that it runs and reports version 2.2.8 or later; when the
+// variable is unset, the build .ci/deps makes (DefaultRFC9568Binary) if it
+// is there. When there is none or the program is unusable it skips t with
+// a message saying how to build one, or fails t in the privileged suite
+// (GOVRRP_PRIVILEGED=1, netlab.SkipOrFail).
 func RFC9568Binary(t testing.TB) string {
 	t.Helper()
 	rfc9568.once.Do(func() { rfc9568.bin, rfc9568.err = findRFC9568() })
@@ -53,6 +59,11 @@ func RFC9568Binary(t testing.TB) string {
 
 func findRFC9568() (string, error) {
 	bin := os.Getenv(EnvRFC9568)
+	if bin == "" {
+		if _, err := os.Stat(DefaultRFC9568Binary); err == nil {
+			bin = DefaultRFC9568Binary
+		}
+	}
 	if bin == "" {
 		return "", fmt.Errorf("%s is not set: the RFC 9568 checksum form needs keepalived >= 2.2.8 (v3_checksum_as_v2); "+
 			"build one with `sudo internal/keepalived/build-keepalived.sh` and set %s to the path it prints", EnvRFC9568, EnvRFC9568)

@@ -35,6 +35,15 @@ func acquire(t testing.TB) {
 			t.Fatalf("netlab: lab lock %s: %v", lockPath, err)
 		}
 		procLock.f = f
+		// With the lock held, before this process's first lab: remove
+		// what killed or timed-out runs left behind.
+		removed, errs := reap()
+		for _, ns := range removed {
+			t.Logf("netlab: removed namespace %s, left by a test run that no longer exists", ns)
+		}
+		for _, err := range errs {
+			t.Errorf("netlab: removing what an earlier run left: %v", err)
+		}
 	}
 	procLock.refs++
 	t.Cleanup(release)

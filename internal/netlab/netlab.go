@@ -25,9 +25,25 @@
 // of one host's link, both ways, through a user-space relay (see
 // ImpairedLink): the lab's kernel has no sch_netem for `tc netem`.
 //
-// Tests call New, which skips the test when the process cannot create
-// namespaces (not root, no iproute2) — or fails it when the environment
-// says privileged tests must run (CI=true or GOVRRP_REQUIRE_PRIV=1).
+// The privileged suite. Everything that needs root, namespaces, external
+// programs (keepalived, tcpdump, tshark, nft) or wall-clock timing runs
+// only when GOVRRP_PRIVILEGED=1 is set: the README's `go test ./...` skips
+// it, on any machine, as root or not, so that command stays fast and
+// deterministic. With the variable set a test that cannot run (not root, a
+// missing tool) fails instead of skipping:
+//
+//	sudo GOVRRP_PRIVILEGED=1 go test -count=1 -timeout 40m ./...
+//
+// Tests call New (or RequirePriv), which does that check first.
+//
+// Nothing left behind: namespace names start with "gv-" followed by the
+// owning test process's PID, so the first lab of every test process
+// removes what a killed or timed-out run left (namespaces of processes
+// that no longer exist, and every process still running in them; see
+// reap_linux.go). Processes a lab starts die with the test process
+// (PR_SET_PDEATHSIG), and shortly before the test binary's -timeout
+// expires every lab still open is torn down, since a timed-out test
+// binary runs no Cleanup.
 package netlab
 
 import (
@@ -36,27 +52,40 @@ import (
 	"testing"
 )
 
-// MustRun reports whether privileged tests must run rather than skip:
-// CI=true or GOVRRP_REQUIRE_PRIV=1.
-func MustRun() bool {
-	return os.Getenv("CI") == "true" || os.Getenv("GOVRRP_REQUIRE_PRIV") == "1"
+// EnvPrivileged is the environment variable that runs the privileged
+// suite: set it to 1.
+const EnvPrivileged = "GOVRRP_PRIVILEGED"
+
+// MustRun reports whether the privileged suite was asked for
+// (GOVRRP_PRIVILEGED=1): its tests then run, and fail rather than skip
+// when something they need is missing.
+func MustRun() bool { return os.Getenv(EnvPrivileged) == "1" }
+
+// skipUnprivileged skips t unless the privileged suite was asked for.
+func skipUnprivileged(t testing.TB) {
+	t.Helper()
+	if !MustRun() {
+		t.Skipf("netlab: privileged suite (namespaces, raw sockets, external programs, wall-clock timing): run it as root with %s=1 go test ./... (see README, \"Tests\")", EnvPrivileged)
+	}
 }
 
-// SkipOrFail skips t with the given reason, or fails it when privileged
-// tests are required (CI=true or GOVRRP_REQUIRE_PRIV=1). Every test that
+// SkipOrFail fails t with the given reason when the privileged suite was
+// asked for (GOVRRP_PRIVILEGED=1), and skips it otherwise. Every test that
 // needs privileges or tools it cannot install goes through it.
 func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if MustRun() {
-		t.Fatalf("netlab: "+format+" (CI=true or GOVRRP_REQUIRE_PRIV=1: privileged tests must run)", args...)
+		t.Fatalf("netlab: "+format+" (%s=1: the privileged suite must run, not skip)", append(args, EnvPrivileged)...)
 	}
-	t.Skipf("netlab: "+format+" (skipping; set GOVRRP_REQUIRE_PRIV=1 to make this a failure)", args...)
+	t.Skipf("netlab: "+format+" (skipping; with %s=1 this is a failure)", append(args, EnvPrivileged)...)
 }
 
-// RequireTool skips t (or fails it under CI=true / GOVRRP_REQUIRE_PRIV=1)
-// when the named program is not on PATH. netlab never installs anything.
+// RequireTool skips t, unless the privileged suite was asked for
+// (GOVRRP_PRIVILEGED=1), and then fails it when the named program is not
+// on PATH. netlab never installs anything: .ci/deps does.
 func RequireTool(t testing.TB, name string) {
 	t.Helper()
+	skipUnprivileged(t)
 	if _, err := exec.LookPath(name); err != nil {
 		SkipOrFail(t, "%s not found on PATH: install it to run this test", name)
 	}

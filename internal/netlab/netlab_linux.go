@@ -32,7 +32,8 @@ const MaxHosts = 250
 const setupTimeout = 10 * time.Second
 
 // labSeq makes lab prefixes unique within one process; the PID makes them
-// unique across concurrently running test binaries.
+// unique across concurrently running test binaries, and tells a later run
+// whether the namespaces' owner is still alive (reap_linux.go).
 var labSeq atomic.Uint32
 
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,5}$`)
@@ -89,11 +90,12 @@ type Host struct {
 	mcastOff bool
 }
 
-// RequirePriv skips t unless the process can create network namespaces
-// (effective UID 0 and the `ip` command on PATH), or fails it when
-// privileged tests must run (CI=true or GOVRRP_REQUIRE_PRIV=1).
+// RequirePriv skips t unless the privileged suite was asked for
+// (GOVRRP_PRIVILEGED=1); then it fails t unless the process can create
+// network namespaces (effective UID 0 and the `ip` command on PATH).
 func RequirePriv(t testing.TB) {
 	t.Helper()
+	skipUnprivileged(t)
 	if os.Geteuid() != 0 {
 		SkipOrFail(t, "needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw sockets); running as uid %d", os.Geteuid())
 	}
@@ -104,9 +106,9 @@ func RequirePriv(t testing.TB) {
 
 // New builds a lab of n hosts whose namespace names start with prefix
 // (1-6 lowercase letters and digits, starting with a letter) and registers
-// a Cleanup on t that deletes it. It skips t when the process is not
-// privileged or `ip netns add` fails, and fails t instead under CI=true or
-// GOVRRP_REQUIRE_PRIV=1. Any later setup error fails t.
+// a Cleanup on t that deletes it. It skips t unless GOVRRP_PRIVILEGED=1
+// (RequirePriv), and then fails it when the process is not privileged or
+// `ip netns add` fails. Any later setup error fails t.
 func New(t testing.TB, prefix string, n int) *Lab {
 	t.Helper()
 	if !prefixRE.MatchString(prefix) {
@@ -118,9 +120,10 @@ func New(t testing.TB, prefix string, n int) *Lab {
 	RequirePriv(t)
 	acquire(t) // registered before the lab's own cleanup, so released after it
 
-	uniq := fmt.Sprintf("%s%s%s", prefix, strconv.FormatInt(int64(os.Getpid()), 36), strconv.FormatInt(int64(labSeq.Add(1)), 36))
+	uniq := fmt.Sprintf("%s%d-%s-%s", nsPrefix, os.Getpid(), strconv.FormatInt(int64(labSeq.Add(1)), 36), prefix)
 	l := &Lab{Prefix: uniq, BridgeNS: uniq + "br", t: t}
 	t.Cleanup(l.cleanup)
+	watch(t, l)
 
 	// The first namespace doubles as the privilege probe.
 	if out, err := exec.Command("ip", "netns", "add", l.BridgeNS).CombinedOutput(); err != nil {
@@ -311,7 +314,9 @@ func doIn(label, nsName string, f func() error) error {
 // group. It is not tracked: prefer Run or Start.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: the process dies with the test process, even when that
+	// one is killed or times out and runs no Cleanup.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return c
 }
 
@@ -477,8 +482,14 @@ func setMcastFlood(bridgeNS, port string, on bool) error {
 }
 
 // cleanup kills every process the lab started or that still runs in one
-// of its namespaces, then deletes the namespaces.
-func (l *Lab) cleanup() {
+// of its namespaces, then deletes the namespaces. It runs once: from the
+// test's Cleanup, or from the time-out watchdog (watch), whichever comes
+// first.
+func (l *Lab) cleanup() { l.teardown(l.t.Errorf) }
+
+// teardown is cleanup reporting its errors through errorf.
+func (l *Lab) teardown(errorf func(format string, args ...any)) {
+	unwatch(l)
 	l.mu.Lock()
 	procs, nsAll := l.procs, l.nsAll
 	l.procs, l.nsAll = nil, nil
@@ -495,18 +506,22 @@ func (l *Lab) cleanup() {
 		_ = c.Wait()
 	}
 	for _, ns := range nsAll {
-		// Stragglers inside our namespaces (daemons that forked away from
-		// their group) are ours too: kill them by PID.
-		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-		for _, f := range strings.Fields(string(out)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+		killIn(ns)
 	}
 	for i := len(nsAll) - 1; i >= 0; i-- {
 		if err := ipCmd("netns", "del", nsAll[i]); err != nil {
-			l.t.Errorf("netlab: cleanup: %v", err)
+			errorf("netlab: cleanup: %v", err)
+		}
+	}
+}
+
+// killIn kills, by PID, every process running in namespace ns: stragglers
+// (daemons that forked away from their process group) are ours too.
+func killIn(ns string) {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
