@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/internal/sim"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -96,10 +97,11 @@ func TestLoss(t *testing.T) {
 	}
 }
 
+// TestRealtime is paced by the wall clock (about 0.6 s): it runs in the
+// privileged suite only (GOVRRP_PRIVILEGED=1), not in the README's
+// deterministic go test ./....
 func TestRealtime(t *testing.T) {
-	if testing.Short() {
-		t.Skip("paced by real time (about 0.6 s)")
-	}
+	netlab.RequireRealTime(t)
 	code, out := runOut(t, "-realtime", "-routers", "2", "-interval", "10ms")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)

@@ -69,6 +69,15 @@ func skipUnprivileged(t testing.TB) {
 	}
 }
 
+// RequireRealTime skips t unless the privileged suite was asked for
+// (GOVRRP_PRIVILEGED=1): for tests that need no privileges but are paced
+// by the wall clock, and so have no place in the README's deterministic
+// `go test ./...`.
+func RequireRealTime(t testing.TB) {
+	t.Helper()
+	skipUnprivileged(t)
+}
+
 // SkipOrFail fails t with the given reason when the privileged suite was
 // asked for (GOVRRP_PRIVILEGED=1), and skips it otherwise. Every test that
 // needs privileges or tools it cannot install goes through it.
