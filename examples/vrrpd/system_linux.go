@@ -279,37 +279,45 @@ func (s *linuxSystem) LinkUp(ifname string) (bool, error) {
 	return linkUp(l.Attrs()), nil
 }
 
+// linkWatchBuffer is the netlink socket's receive buffer for the
+// interface watch: room for a burst of thousands of link changes. An
+// overrun is survived anyway (watchLinks re-reads every link).
+const linkWatchBuffer = 4 << 20
+
 func (s *linuxSystem) WatchLinks(ctx context.Context, f func(string, bool)) error {
-	ch := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
-		Namespace:    &s.ns,
-		ListExisting: true,
-		ErrorCallback: func(err error) {
-			if ctx.Err() == nil {
-				s.log.Warn("interface watch", "err", err)
-			}
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("netlink link subscription: %w", err)
-	}
-	defer func() {
-		close(done)
-		for range ch { // let the subscription goroutine finish
+	return watchLinks(ctx, s.log, s.subscribeLinks(linkWatchBuffer), f)
+}
+
+// subscribeLinks returns a subscribeLinks over netlink in s's namespace
+// with a receive buffer of rcvbuf bytes (forced past rmem_max when the
+// process may).
+func (s *linuxSystem) subscribeLinks(rcvbuf int) subscribeLinks {
+	return func(out chan<- linkEvent, done <-chan struct{}, onErr func(error)) error {
+		ch := make(chan netlink.LinkUpdate, 256)
+		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+			Namespace:              &s.ns,
+			ListExisting:           true,
+			ErrorCallback:          onErr,
+			ReceiveBufferSize:      rcvbuf,
+			ReceiveBufferForceSize: os.Geteuid() == 0,
+		})
+		if err != nil {
+			return fmt.Errorf("netlink link subscription: %w", err)
 		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case u, ok := <-ch:
-			if !ok {
-				return errors.New("netlink link subscription closed")
+		go func() {
+			defer close(out)
+			for u := range ch {
+				a := u.Attrs()
+				select {
+				case out <- linkEvent{a.Name, u.Header.Type != unix.RTM_DELLINK && linkUp(a)}:
+				case <-done:
+					for range ch {
+					}
+					return
+				}
 			}
-			a := u.Attrs()
-			f(a.Name, u.Header.Type != unix.RTM_DELLINK && linkUp(a))
-		}
+		}()
+		return nil
 	}
 }
 
