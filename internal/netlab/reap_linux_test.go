@@ -72,7 +72,10 @@ func TestReap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
-	waitFor(t, func() bool { out, _ := exec.Command("ip", "netns", "pids", dead).Output(); return len(strings.TrimSpace(string(out))) > 0 })
+	waitFor(t, func() bool {
+		out, _ := exec.Command("ip", "netns", "pids", dead).Output()
+		return len(strings.TrimSpace(string(out))) > 0
+	})
 
 	removed, errs := reap()
 	if len(errs) > 0 {
