@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -191,6 +192,29 @@ func Network(lt LinkType, frame []byte) (etherType uint16, payload []byte, err e
 		return 0, nil, ErrNotIP
 	}
 	return 0, nil, fmt.Errorf("%w: %d", ErrLinkType, lt)
+}
+
+// LinkAddrs returns the link-layer source and destination addresses of a
+// frame of type lt, nil where the header has none: Ethernet has both, the
+// Linux cooked captures only the source (the sender's address, as many
+// bytes as its length field says, at most 8), raw IP neither. They alias
+// frame.
+func LinkAddrs(lt LinkType, frame []byte) (src, dst net.HardwareAddr) {
+	switch lt {
+	case LinkTypeEthernet:
+		if len(frame) >= 14 {
+			return frame[6:12], frame[0:6]
+		}
+	case LinkTypeLinuxSLL:
+		if len(frame) >= 16 {
+			return frame[6 : 6+min(8, int(binary.BigEndian.Uint16(frame[4:6])))], nil
+		}
+	case LinkTypeLinuxSLL2:
+		if len(frame) >= 20 {
+			return frame[12 : 12+min(8, int(frame[11]))], nil
+		}
+	}
+	return nil, nil
 }
 
 // IP is the part of an IPv4 or IPv6 header a VRRP receiver looks at.
