@@ -103,11 +103,16 @@ func (d *dumper) appendVerbose(b []byte, f frame, ip pcap.IP) []byte {
 			add("zero-interval")
 		}
 	}
+	// A packet the capture did not get whole has no length or
+	// checksum to check.
 	if !ip.Truncated {
 		if st.err != nil {
 			add(errName(st.err))
 		}
-		if st.ok && !st.sumOK {
+		// The checksum of a message whose length is known is checked
+		// over the message, as the packet package does; of one whose
+		// layout is unknown, over the payload in tshark's way.
+		if st.ok && !st.sumOK || !st.ok && len(p) >= packet.HeaderLen && verdict(ip, f.snapped) == "bad" {
 			add("checksum")
 		}
 	}
