@@ -289,7 +289,9 @@ func tsharkRows(t *testing.T, path string, extra []string, fields []string) map[
 		for i, f := range fields {
 			row[f] = cols[1+i]
 		}
-		at := time.Unix(s, ns).UTC()
+		// vrrpdump prints microseconds (a dumpcap capture has
+		// nanoseconds).
+		at := time.Unix(s, ns).UTC().Truncate(time.Microsecond)
 		rows[at] = append(rows[at], row)
 	}
 	return rows
@@ -354,6 +356,19 @@ func checkTsharkVerbose(t *testing.T, path string, lines []string) {
 				t.Errorf("line %q: tshark has type %s override %s target %s at %q to %s", l, p["icmpv6.type"], p["icmpv6.nd.na.flag.o"], p["icmpv6.nd.na.target_address"], p["icmpv6.opt.linkaddr"], p["ipv6.dst"])
 			}
 			continue
+		}
+		// The checksum verdict, as tsharkVerdicts reads it.
+		v := "bad"
+		switch {
+		case p["vrrp.checksum.status"] == "1" && p["vrrp.version"] == "2":
+			v = "ok-v2"
+		case p["vrrp.checksum.status"] == "1" && p["vrrp.version"] == "3":
+			v = "ok-pseudo"
+		case p["vrrp.checksum.status"] == "1", m["vrrp.checksum.status"] == "1":
+			v = "ok-message"
+		}
+		if f["checksum"] != v {
+			t.Errorf("line %q: tshark's verdict is %s", l, v)
 		}
 		// The checksum field, and what it should be.
 		if p["vrrp.checksum"] != "" && p["vrrp.checksum"] != f["sum"] {
