@@ -168,6 +168,9 @@ func TestVerbose(t *testing.T) {
 		{vr6(64, v6msg), map[string]string{"err": "ttl", "errs": "ttl,no-link-local-first", "want": "pseudo:" + sum16(v6msg)}},
 		{vr4(255, msgForm[:5]), map[string]string{"err": "short-header", "errs": "short-header", "sum": "-", "want": "-"}},
 		{vr4(255, with(msgForm[:5], 0, 0x42)), map[string]string{"err": "short-header", "errs": "short-header,version,type"}},
+		// An unknown version has no interval to check.
+		{vr4(255, withSum(with(with(msgForm, 0, 0x51), 5, 0), none, none)), map[string]string{"err": "version", "errs": "version"}},
+		{vr4(255, withSum(with(with(v2msg, 0, 0x21), 5, 0), none, none)), map[string]string{"err": "zero-interval", "errs": "zero-interval"}},
 		{vr4(255, msgForm), map[string]string{"err": "none", "errs": "none", "want": "pseudo:" + sum16(withSum(msgForm, src4, dst4)) + ",message:" + sum16(msgForm)}},
 		// Announcements.
 		{eth(bcast, vmac, 0x0806, arpPacket(1, vmac, vip, vip)), map[string]string{"kind": "garp", "addr": "192.0.2.100", "mac": vmac, "op": "request", "dmac": bcast}},
