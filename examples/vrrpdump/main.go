@@ -72,8 +72,10 @@
 //     message as the packet package checks it; over the payload in tshark's
 //     way when the layout is unknown), ttl, and no-link-local-first (a
 //     VRRPv3 IPv6 address list not starting with a link-local address, RFC
-//     9568 section 5.2.9, which keepalived sends). Its first entry other
-//     than vrid and no-link-local-first is err's.
+//     9568 section 5.2.9, which keepalived sends), and trailing (the IP
+//     payload holds bytes after the message: an address count smaller
+//     than the addresses sent, or junk; receivers ignore them). Its first
+//     entry other than vrid, no-link-local-first and trailing is err's.
 //
 // and these lines appear between the VRRP lines:
 //

@@ -121,6 +121,13 @@ func (d *dumper) appendVerbose(b []byte, f frame, ip pcap.IP) []byte {
 	if ip.TTL != packet.TTL {
 		add("ttl")
 	}
+	// Bytes inside the IP payload after the message (link-layer padding
+	// is outside it): an address count smaller than the addresses sent,
+	// or junk. Receivers ignore them (RFC 9568 section 7.1 asks only for
+	// at least the header).
+	if st.ok && !ip.Truncated && len(p) > st.len {
+		add("trailing")
+	}
 	if st.ok && st.noLinkLocalFirst {
 		add("no-link-local-first")
 	}

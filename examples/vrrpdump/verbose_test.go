@@ -168,6 +168,11 @@ func TestVerbose(t *testing.T) {
 		{vr6(64, v6msg), map[string]string{"err": "ttl", "errs": "ttl,no-link-local-first", "want": "pseudo:" + sum16(v6msg)}},
 		{vr4(255, msgForm[:5]), map[string]string{"err": "short-header", "errs": "short-header", "sum": "-", "want": "-"}},
 		{vr4(255, with(msgForm[:5], 0, 0x42)), map[string]string{"err": "short-header", "errs": "short-header,version,type"}},
+		// Two addresses sent, one counted, checksummed over both: the
+		// message alone does not verify (err), the payload does
+		// (checksum, as tshark checks it).
+		{vr4(64, withSum(append(bytes.Clone(msgForm), 192, 0, 2, 200), src4, dst4)), map[string]string{"err": "checksum", "checksum": "ok-pseudo", "errs": "checksum,ttl,trailing", "addrs": "192.0.2.100"}},
+		{vr4(255, append(bytes.Clone(msgForm), 0, 0, 0, 0)), map[string]string{"err": "none", "checksum": "ok-message", "errs": "trailing"}},
 		// An unknown version has no interval to check.
 		{vr4(255, withSum(with(with(msgForm, 0, 0x51), 5, 0), none, none)), map[string]string{"err": "version", "errs": "version"}},
 		{vr4(255, withSum(with(with(v2msg, 0, 0x21), 5, 0), none, none)), map[string]string{"err": "zero-interval", "errs": "zero-interval"}},
@@ -250,7 +255,7 @@ func checkErrs(t *testing.T, l string, f map[string]string) {
 	}
 	var first string
 	for e := range strings.SplitSeq(f["errs"], ",") {
-		if e != "vrid" && e != "no-link-local-first" && e != "none" {
+		if e != "vrid" && e != "no-link-local-first" && e != "trailing" && e != "none" {
 			first = e
 			break
 		}
