@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,10 +186,74 @@ summary vrid=52 family=ipv6 master=fe80::ff:fe00:2 from=2026-11-25T17:43:28.8979
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("handover summary (-want +got):\n%s", diff)
 	}
+	// tshark counts the same advertisements per source and finds the
+	// same largest gaps.
+	requireTshark(t)
+	for _, path := range []string{handoverPcap, failoverPcap} {
+		checkSummaryTshark(t, path, dumpOK(t, "-summary", "-q", "-r", path))
+	}
+
 	// Without -q the packet lines come first, unchanged.
 	withLines := dumpOK(t, "-summary", "-r", handoverPcap)
 	if plain := dumpOK(t, "-r", handoverPcap); withLines != plain+want {
 		t.Errorf("-summary without -q: not the packet lines then the summary:\n%s", withLines)
+	}
+}
+
+// checkSummaryTshark recomputes from tshark's decode of the capture at
+// path (every frame there is a valid advertisement) the adverts and prio0
+// of each source and the largest gap of each virtual router, and compares
+// them with the summary.
+func checkSummaryTshark(t *testing.T, path, summary string) {
+	t.Helper()
+	rows := tsharkRows(t, path, []string{"-Y", "vrrp"}, []string{"ip.src", "ipv6.src", "vrrp.virt_rtr_id", "vrrp.prio"})
+	var times []time.Time
+	for at := range rows {
+		times = append(times, at)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	want := map[string]string{}
+	last := map[string]time.Time{}
+	gaps := map[string]time.Duration{}
+	counts := map[string][2]int{}
+	for _, at := range times {
+		for _, r := range rows[at] {
+			src, fam := r["ip.src"], "ipv4"
+			if src == "" {
+				src, fam = r["ipv6.src"], "ipv6"
+			}
+			vr := "vrid=" + r["vrrp.virt_rtr_id"] + " family=" + fam
+			if l, ok := last[vr]; ok && at.Sub(l) > gaps[vr] {
+				gaps[vr] = at.Sub(l)
+			}
+			last[vr] = at
+			c := counts[vr+" source="+src]
+			c[0]++
+			if r["vrrp.prio"] == "0" {
+				c[1]++
+			}
+			counts[vr+" source="+src] = c
+		}
+	}
+	for k, c := range counts {
+		want["summary "+k] = "adverts=" + strconv.Itoa(c[0]) + " prio0=" + strconv.Itoa(c[1])
+	}
+	for vr, g := range gaps {
+		want["summary "+vr] = "maxgap=" + g.String()
+	}
+	got := map[string]string{}
+	for _, l := range splitLines(summary) {
+		if i := strings.Index(l, " source="); i >= 0 {
+			j := strings.Index(l, " adverts=")
+			k := strings.Index(l, " first=")
+			got[l[:j]] = l[j+1 : k]
+		} else if i := strings.Index(l, " maxgap="); i >= 0 {
+			g, _, _ := strings.Cut(l[i+1:], " ")
+			got[l[:strings.Index(l, " adverts=")]] = g
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: summary against tshark (-tshark +vrrpdump):\n%s", path, diff)
 	}
 }
 
