@@ -96,9 +96,9 @@ func (d *dumper) appendVerbose(b []byte, f frame, ip pcap.IP) []byte {
 	}
 	// The interval's layout depends on the version (RFC 3768 section
 	// 5.3.7, RFC 9568 section 5.2.7).
-	if v := p[0] >> 4; len(p) >= 6 && (v == 2 || v == 3) {
+	if len(p) >= 6 && (p[0]>>4 == 2 || p[0]>>4 == 3) {
 		iv := uint16(p[5])
-		if v == 3 {
+		if p[0]>>4 == 3 {
 			iv |= uint16(p[4]&0x0f) << 8
 		}
 		if iv == 0 {
