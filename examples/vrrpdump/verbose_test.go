@@ -167,6 +167,7 @@ func TestVerbose(t *testing.T) {
 		{vr4(255, v2asciiMsg), map[string]string{"err": "none", "errs": "none", "auth": `pass:"a\x20b\x22\x5c123"`}},
 		{vr6(64, v6msg), map[string]string{"err": "ttl", "errs": "ttl,no-link-local-first", "want": "pseudo:" + sum16(v6msg)}},
 		{vr4(255, msgForm[:5]), map[string]string{"err": "short-header", "errs": "short-header", "sum": "-", "want": "-"}},
+		{vr4(64, nil), map[string]string{"err": "short-header", "errs": "short-header,ttl", "ver": "-", "auth": "-", "sum": "-", "want": "-"}},
 		{vr4(255, with(msgForm[:5], 0, 0x42)), map[string]string{"err": "short-header", "errs": "short-header,version,type"}},
 		// Two addresses sent, one counted, checksummed over both: the
 		// message alone does not verify (err), the payload does
