@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -21,10 +22,16 @@ import (
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vrrpdump", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("r", "", "read packets from the pcap `file`")
+	file := fs.String("r", "", "read packets from the pcap or pcapng `file`")
 	iface := fs.String("i", "", "capture live from `interface` (Linux, needs CAP_NET_RAW)")
+	var o options
+	fs.IntVar(&o.count, "c", 0, "stop after `n` VRRP packets (0: no limit)")
+	fs.IntVar(&o.vrid, "vrid", 0, "show only virtual router `id` (1-255; 0: all)")
+	fs.BoolVar(&o.verbose, "v", false, "also print MAC addresses, v2 authentication, checksums and every validation failure, and gratuitous ARP and unsolicited NA lines")
+	fs.BoolVar(&o.summary, "summary", false, "print a summary per virtual router at the end")
+	fs.BoolVar(&o.quiet, "q", false, "print no packet lines (with -summary: the summary only)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vrrpdump -r FILE | -i IFACE")
+		fmt.Fprintln(stderr, "usage: vrrpdump [-v] [-c N] [-vrid ID] [-summary] [-q] -r FILE | -i IFACE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -34,12 +41,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	d := &dumper{w: stdout}
+	if o.count < 0 {
+		fmt.Fprintf(stderr, "vrrpdump: -c %d out of range: want 0 (no limit) or more\n", o.count)
+		return 2
+	}
+	if o.vrid < 0 || o.vrid > 255 {
+		fmt.Fprintf(stderr, "vrrpdump: -vrid %d out of range: want 1-255, or 0 for all\n", o.vrid)
+		return 2
+	}
+	d := newDumper(stdout, o)
 	var err error
 	if *file != "" {
 		err = d.file(*file)
 	} else {
 		err = d.live(ctx, *iface)
+	}
+	if errors.Is(err, errDone) {
+		err = nil
+	}
+	if err == nil && o.summary {
+		err = d.sum.write(d.w)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrpdump: %v\n", err)
@@ -48,14 +69,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// options are the flags that shape the output.
+type options struct {
+	count   int  // -c: stop after count VRRP packets; 0 no limit
+	vrid    int  // -vrid: only this VRID; 0 all
+	verbose bool // -v
+	summary bool // -summary
+	quiet   bool // -q
+}
+
+// errDone stops the dump when -c packets were shown.
+var errDone = errors.New("packet count reached")
+
 // dumper formats packets; it reuses one Advertisement and one line buffer.
 type dumper struct {
 	w    io.Writer
+	opt  options
 	adv  packet.Advertisement
+	adv2 packet.Advertisement // for checks past the first error
 	line []byte
+	tmp  []byte
+	n    int // VRRP packets shown
+	sum  *summary
+	// vips are the addresses advertised by the -vrid virtual router, by
+	// which announcements are filtered.
+	vips map[netip.Addr]bool
 }
 
-// file dumps every VRRP packet of a pcap file.
+func newDumper(w io.Writer, o options) *dumper {
+	return &dumper{w: w, opt: o, sum: newSummary(), vips: map[netip.Addr]bool{}}
+}
+
+// file dumps every VRRP packet of a pcap or pcapng file.
 func (d *dumper) file(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -74,30 +119,66 @@ func (d *dumper) file(path string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		et, b, err := pcap.Network(r.LinkType(), rec.Data)
+		et, b, err := pcap.Network(rec.LinkType, rec.Data)
 		if errors.Is(err, pcap.ErrLinkType) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if err != nil {
 			continue // not an IP packet, so not VRRP
 		}
+		smac, dmac := pcap.LinkAddrs(rec.LinkType, rec.Data)
 		// A record shorter than the frame was (the snap length) holds
 		// a packet the checksum cannot be verified over.
-		if err := d.packet(rec.Time, et, b, rec.OrigLen > len(rec.Data)); err != nil {
+		fr := frame{t: rec.Time, etherType: et, b: b, snapped: rec.OrigLen > len(rec.Data), smac: smac, dmac: dmac}
+		if err := d.packet(fr); err != nil {
 			return err
 		}
 	}
 }
 
-// packet prints one line if b (starting at the IP header) is VRRP. snapped
-// is set when the capture kept fewer bytes of the frame than it had.
-func (d *dumper) packet(t time.Time, etherType uint16, b []byte, snapped bool) error {
-	ip, err := pcap.ParseIP(etherType, b)
-	if err != nil || ip.Protocol != packet.Protocol {
+// frame is one captured frame from its network header on.
+type frame struct {
+	t         time.Time
+	etherType uint16
+	b         []byte
+	// snapped is set when the capture kept fewer bytes of the frame
+	// than it had.
+	snapped bool
+	// smac and dmac are the link-layer addresses, nil when the capture
+	// does not have them.
+	smac, dmac net.HardwareAddr
+}
+
+// packet prints one line if f is VRRP, or with -v a gratuitous ARP or an
+// unsolicited NA. It returns errDone once -c VRRP packets were shown.
+func (d *dumper) packet(f frame) error {
+	if f.etherType == etherTypeARP {
+		return d.announcement(f)
+	}
+	ip, err := pcap.ParseIP(f.etherType, f.b)
+	if err != nil {
 		return nil
 	}
-	_, err = d.w.Write(d.format(t, ip, snapped))
-	return err
+	if ip.Protocol == protoICMPv6 {
+		return d.announcement(f)
+	}
+	if ip.Protocol != packet.Protocol {
+		return nil
+	}
+	if d.opt.vrid != 0 && (len(ip.Payload) < 2 || int(ip.Payload[1]) != d.opt.vrid) {
+		return nil
+	}
+	line := d.format(f, ip)
+	if !d.opt.quiet {
+		if _, err := d.w.Write(line); err != nil {
+			return err
+		}
+	}
+	d.n++
+	if d.opt.count > 0 && d.n >= d.opt.count {
+		return errDone
+	}
+	return nil
 }
 
 // errNames are the err= names of the packet errors.
@@ -116,11 +197,13 @@ var errNames = []struct {
 	{packet.ErrChecksum, "checksum"},
 }
 
-// format renders the line for one VRRP packet.
-func (d *dumper) format(t time.Time, ip pcap.IP, snapped bool) []byte {
+// format renders the line for one VRRP packet, and records it in the
+// summary.
+func (d *dumper) format(f frame, ip pcap.IP) []byte {
+	snapped := f.snapped
 	b := d.line[:0]
 	b = append(b, "time="...)
-	b = t.UTC().AppendFormat(b, timeFormat)
+	b = f.t.UTC().AppendFormat(b, timeFormat)
 	b = append(b, " src="...)
 	b = ip.Src.AppendTo(b)
 	b = append(b, " dst="...)
@@ -169,6 +252,7 @@ func (d *dumper) format(t time.Time, ip pcap.IP, snapped bool) []byte {
 	b = append(b, " checksum="...)
 	b = append(b, verdict(ip, snapped)...)
 	b = append(b, " err="...)
+	valid := false
 	switch {
 	case ip.Truncated:
 		// The packet was not captured whole: what Unmarshal says of the
@@ -180,9 +264,24 @@ func (d *dumper) format(t time.Time, ip pcap.IP, snapped bool) []byte {
 		b = append(b, "ttl"...)
 	default:
 		b = append(b, "none"...)
+		valid = true
+	}
+	if d.opt.verbose {
+		b = d.appendVerbose(b, f, ip)
 	}
 	b = append(b, '\n')
 	d.line = b
+
+	if valid {
+		d.sum.advert(f.t, ip.Src, a.VRID, a.Priority)
+		if d.opt.vrid != 0 {
+			for _, addr := range a.Addrs {
+				d.vips[addr] = true
+			}
+		}
+	} else if len(msg) >= 2 {
+		d.sum.invalid(ip.Src, msg[1])
+	}
 	return b
 }
 

@@ -34,6 +34,30 @@ var vrrpFilter = []bpf.Instruction{
 	bpf.RetConstant{Val: 1 << 18},
 }
 
+// verboseFilter is vrrpFilter for -v: it keeps ARP over IPv4 and ICMPv6
+// too, for the gratuitous ARP and unsolicited NA lines (checked in user
+// space). An ARP packet starts with hardware type 1, so with a zero byte,
+// and has protocol type 0x0800 at offset 2.
+var verboseFilter = []bpf.Instruction{
+	bpf.LoadAbsolute{Off: 0, Size: 1},
+	bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x40, SkipFalse: 3},
+	bpf.LoadAbsolute{Off: 9, Size: 1}, // IPv4 protocol
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 112, SkipTrue: 11},
+	bpf.RetConstant{Val: 0},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x60, SkipFalse: 5},
+	bpf.LoadAbsolute{Off: 6, Size: 1}, // IPv6 next header
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 112, SkipTrue: 7},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 6},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoICMPv6, SkipTrue: 5},
+	bpf.RetConstant{Val: 0},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 2},
+	bpf.LoadAbsolute{Off: 2, Size: 2}, // ARP protocol type
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: pcap.EtherTypeIPv4, SkipTrue: 1},
+	bpf.RetConstant{Val: 0},
+	bpf.RetConstant{Val: 1 << 18},
+}
+
 // Multicast MAC addresses of 224.0.0.18 and ff02::12, joined so that the
 // NIC passes the groups to the socket.
 var groupMACs = []net.HardwareAddr{
@@ -42,13 +66,20 @@ var groupMACs = []net.HardwareAddr{
 }
 
 // live dumps VRRP packets from interface name, IPv4 and IPv6, sent and
-// received, on one AF_PACKET socket until ctx is done.
+// received, on one AF_PACKET socket until ctx is done (or -c packets were
+// shown). The socket delivers frames without their link-layer header: the
+// source MAC comes from the socket address, the destination MAC is not
+// known (dmac=-).
 func (d *dumper) live(ctx context.Context, name string) error {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return fmt.Errorf("interface %q: %w", name, err)
 	}
-	prog, err := bpf.Assemble(vrrpFilter)
+	filter := vrrpFilter
+	if d.opt.verbose {
+		filter = verboseFilter
+	}
+	prog, err := bpf.Assemble(filter)
 	if err != nil {
 		return fmt.Errorf("assembling the BPF filter: %w", err)
 	}
@@ -74,7 +105,7 @@ func (d *dumper) live(ctx context.Context, name string) error {
 
 	buf := make([]byte, 1<<16)
 	for {
-		n, _, err := c.ReadFrom(buf)
+		n, from, err := c.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -84,11 +115,23 @@ func (d *dumper) live(ctx context.Context, name string) error {
 		if n == 0 {
 			continue
 		}
-		et := uint16(pcap.EtherTypeIPv4)
-		if buf[0]>>4 == 6 {
+		// The socket address does not carry the protocol: tell it
+		// from the first byte, IP version 4 or 6, else ARP (hardware
+		// type 1 starts with a zero byte).
+		var et uint16
+		switch buf[0] >> 4 {
+		case 4:
+			et = pcap.EtherTypeIPv4
+		case 6:
 			et = pcap.EtherTypeIPv6
+		case 0:
+			et = etherTypeARP
 		}
-		if err := d.packet(time.Now(), et, buf[:n], false); err != nil {
+		f := frame{t: time.Now(), etherType: et, b: buf[:n]}
+		if a, ok := from.(*packet.Addr); ok {
+			f.smac = a.HardwareAddr
+		}
+		if err := d.packet(f); err != nil {
 			return err
 		}
 	}

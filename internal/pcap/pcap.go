@@ -1,9 +1,11 @@
-// Package pcap reads classic libpcap capture files and peels a captured
-// frame down to its IP header. It is a test and tooling helper: enough of
-// the format (https://www.tcpdump.org/manpages/pcap-savefile.5.html) to
-// read what tcpdump and tshark write, microsecond or nanosecond
-// timestamps, either byte order, with the link types that Linux captures
-// use. pcapng is not supported.
+// Package pcap reads capture files and peels a captured frame down to its
+// IP header. It is a test and tooling helper: enough of the classic libpcap
+// format (https://www.tcpdump.org/manpages/pcap-savefile.5.html) and of
+// pcapng (RFC draft-ietf-opsawg-pcapng, what tshark and dumpcap write by
+// default) to read what tcpdump, tshark and dumpcap write: microsecond or
+// nanosecond timestamps (any pcapng if_tsresol), either byte order, several
+// pcapng sections and interfaces, with the link types that Linux captures
+// use. Malformed input is an error, never a panic.
 package pcap
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -43,7 +46,7 @@ var (
 	ErrNotIP     = errors.New("pcap: not an IPv4 or IPv6 packet")
 )
 
-// A Reader reads records from a pcap file.
+// A Reader reads records from a pcap or pcapng file.
 type Reader struct {
 	r       io.Reader
 	order   binary.ByteOrder
@@ -51,13 +54,22 @@ type Reader struct {
 	link    LinkType
 	snaplen uint32
 	n       int
+	// ng is the pcapng state; nil for a classic pcap file.
+	ng *ngState
 }
 
-// NewReader reads the file header from r and returns a Reader for the
-// records that follow.
+// NewReader reads the file header from r (the pcap file header, or the
+// first pcapng Section Header Block) and returns a Reader for the records
+// that follow.
 func NewReader(r io.Reader) (*Reader, error) {
 	var h [24]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
+	if _, err := io.ReadFull(r, h[:4]); err != nil {
+		return nil, fmt.Errorf("%w: file header: %v", ErrFormat, err)
+	}
+	if binary.LittleEndian.Uint32(h[:4]) == blockSHB {
+		return newNgReader(r)
+	}
+	if _, err := io.ReadFull(r, h[4:]); err != nil {
 		return nil, fmt.Errorf("%w: file header: %v", ErrFormat, err)
 	}
 	pr := &Reader{r: r}
@@ -68,8 +80,6 @@ func NewReader(r io.Reader) (*Reader, error) {
 	case 0xd4c3b2a1, 0x4d3cb2a1:
 		pr.order = binary.BigEndian
 		pr.nano = m == 0x4d3cb2a1
-	case 0x0a0d0d0a:
-		return nil, fmt.Errorf("%w: pcapng is not supported (convert with editcap -F pcap)", ErrFormat)
 	default:
 		return nil, fmt.Errorf("%w: magic %#08x", ErrFormat, m)
 	}
@@ -79,7 +89,10 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return pr, nil
 }
 
-// LinkType returns the link-layer header type of every record.
+// LinkType returns the link-layer header type of every record of a pcap
+// file. In a pcapng file each interface has its own: LinkType returns that
+// of the record Next returned last (before the first, that of the first
+// interface described, or 0); Record.LinkType has it too.
 func (r *Reader) LinkType() LinkType { return r.link }
 
 // A Record is one captured frame.
@@ -93,11 +106,19 @@ type Record struct {
 	Data []byte
 	// OrigLen is the length of the frame on the wire, at least len(Data).
 	OrigLen int
+	// LinkType is the link-layer header type of Data.
+	LinkType LinkType
+	// Interface is the pcapng interface the frame was captured on, an
+	// index into the interfaces of its section (0 for a pcap file).
+	Interface int
 }
 
 // Next returns the next record, or io.EOF after the last one. Each record
 // has its own Data.
 func (r *Reader) Next() (Record, error) {
+	if r.ng != nil {
+		return r.nextNg()
+	}
 	var h [16]byte
 	if _, err := io.ReadFull(r.r, h[:]); err != nil {
 		if err == io.EOF {
@@ -120,10 +141,11 @@ func (r *Reader) Next() (Record, error) {
 		ns = int64(frac)
 	}
 	return Record{
-		Number:  r.n,
-		Time:    time.Unix(int64(sec), ns).UTC(),
-		Data:    data,
-		OrigLen: int(max(orig, incl)),
+		Number:   r.n,
+		Time:     time.Unix(int64(sec), ns).UTC(),
+		Data:     data,
+		OrigLen:  int(max(orig, incl)),
+		LinkType: r.link,
 	}, nil
 }
 
@@ -170,6 +192,29 @@ func Network(lt LinkType, frame []byte) (etherType uint16, payload []byte, err e
 		return 0, nil, ErrNotIP
 	}
 	return 0, nil, fmt.Errorf("%w: %d", ErrLinkType, lt)
+}
+
+// LinkAddrs returns the link-layer source and destination addresses of a
+// frame of type lt, nil where the header has none: Ethernet has both, the
+// Linux cooked captures only the source (the sender's address, as many
+// bytes as its length field says, at most 8), raw IP neither. They alias
+// frame.
+func LinkAddrs(lt LinkType, frame []byte) (src, dst net.HardwareAddr) {
+	switch lt {
+	case LinkTypeEthernet:
+		if len(frame) >= 14 {
+			return frame[6:12], frame[0:6]
+		}
+	case LinkTypeLinuxSLL:
+		if len(frame) >= 16 {
+			return frame[6 : 6+min(8, int(binary.BigEndian.Uint16(frame[4:6])))], nil
+		}
+	case LinkTypeLinuxSLL2:
+		if len(frame) >= 20 {
+			return frame[12 : 12+min(8, int(frame[11]))], nil
+		}
+	}
+	return nil, nil
 }
 
 // IP is the part of an IPv4 or IPv6 header a VRRP receiver looks at.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -260,6 +261,39 @@ func TestWriteRecordLen(t *testing.T) {
 		}
 		if len(rec.Data) != 10 || rec.OrigLen != want {
 			t.Errorf("record %d: %d bytes, OrigLen %d; want 10, %d", rec.Number, len(rec.Data), rec.OrigLen, want)
+		}
+	}
+}
+
+func TestLinkAddrs(t *testing.T) {
+	mac := func(s string) net.HardwareAddr {
+		m, err := net.ParseMAC(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	eth := []byte{1, 0, 0x5e, 0, 0, 0x12, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
+	sll := []byte{0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}
+	sll2 := []byte{0x08, 0x00, 0, 0, 0, 0, 0, 7, 0, 1, 2, 6, 2, 0, 0, 0, 0, 1, 0, 0}
+	tests := []struct {
+		name     string
+		lt       LinkType
+		frame    []byte
+		src, dst net.HardwareAddr
+	}{
+		{"Ethernet", LinkTypeEthernet, eth, mac("02:00:00:00:00:01"), mac("01:00:5e:00:00:12")},
+		{"Ethernet cut", LinkTypeEthernet, eth[:13], nil, nil},
+		{"SLL", LinkTypeLinuxSLL, sll, mac("02:00:00:00:00:01"), nil},
+		{"SLL long address", LinkTypeLinuxSLL, append(append([]byte{}, sll[:5]...), append([]byte{200}, sll[6:]...)...), net.HardwareAddr{2, 0, 0, 0, 0, 1, 0, 0}, nil},
+		{"SLL2", LinkTypeLinuxSLL2, sll2, mac("02:00:00:00:00:01"), nil},
+		{"SLL2 cut", LinkTypeLinuxSLL2, sll2[:19], nil, nil},
+		{"raw", LinkTypeRaw, ipv4VRRP, nil, nil},
+	}
+	for _, tt := range tests {
+		src, dst := LinkAddrs(tt.lt, tt.frame)
+		if src.String() != tt.src.String() || dst.String() != tt.dst.String() {
+			t.Errorf("%s: %v %v, want %v %v", tt.name, src, dst, tt.src, tt.dst)
 		}
 	}
 }
