@@ -89,13 +89,13 @@ type kaLexer struct {
 	vars     map[string]string // $NAME=value definitions, in reading order
 	depth    int               // include nesting
 	files    []string          // every file read, in order
+	warnings []string
 }
 
 const kaMaxInclude = 16
 
 var (
 	kaVarDef = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
-	kaVarUse = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
 )
 
 // lexFile returns the words of path, with the files it includes spliced
@@ -183,16 +183,46 @@ func (lx *kaLexer) lex(name, text string) ([]kaTok, error) {
 	return toks, nil
 }
 
-// expand replaces $NAME and ${NAME} by the definitions seen so far; an
-// undefined name is left as it is, as keepalived leaves it.
+// expand replaces ${NAME} and $NAME by the definitions seen so far, as
+// keepalived does (parser.c, replace_param): $NAME only when a blank or
+// the end of the line follows the name; an undefined name is left as it
+// is.
 func (lx *kaLexer) expand(s string) string {
-	return kaVarUse.ReplaceAllStringFunc(s, func(m string) string {
-		name := strings.Trim(m, "${}")
-		if v, ok := lx.vars[name]; ok {
-			return v
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '$')
+		if i < 0 || i+1 >= len(s) {
+			b.WriteString(s)
+			return b.String()
 		}
-		return m
-	})
+		b.WriteString(s[:i])
+		rest := s[i+1:]
+		braces := rest[0] == '{'
+		if braces {
+			rest = rest[1:]
+		}
+		n := 0
+		for n < len(rest) && (rest[n] == '_' || rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= 'A' && rest[n] <= 'Z' ||
+			n > 0 && rest[n] >= '0' && rest[n] <= '9') {
+			n++
+		}
+		end := n // the end of $NAME / ${NAME} in rest
+		ok := n > 0
+		if braces {
+			ok = ok && n < len(rest) && rest[n] == '}'
+			end = n + 1
+		} else {
+			ok = ok && (n == len(rest) || rest[n] == ' ' || rest[n] == '\t')
+		}
+		v, def := lx.vars[rest[:n]]
+		if !ok || !def {
+			b.WriteByte('$')
+			s = s[i+1:]
+			continue
+		}
+		b.WriteString(v)
+		s = rest[end:]
+	}
 }
 
 // include reads the files matching pattern, relative to the directory of
@@ -212,7 +242,9 @@ func (lx *kaLexer) include(pattern string, pos kaPos) ([]kaTok, error) {
 		if !strings.ContainsAny(pattern, "*?[") {
 			return nil, pos.errf("include", "%s: no such file", pattern)
 		}
-		return nil, nil // keepalived: a glob matching nothing includes nothing
+		// keepalived: a pattern matching nothing includes nothing.
+		lx.warnings = append(lx.warnings, fmt.Sprintf("%s: include %s ignored: no file matches", pos, pattern))
+		return nil, nil
 	}
 	sort.Strings(files)
 	lx.depth++

@@ -297,7 +297,7 @@ func convertKeepalived(path, configID string) (*kaConverted, error) {
 		return nil, err
 	}
 	c := &kaConverter{
-		kc:        &kaConverted{path: path, files: lx.files},
+		kc:        &kaConverted{path: path, files: lx.files, warnings: lx.warnings},
 		scripts:   map[string]*kaScript{},
 		instances: map[string]int{},
 	}
@@ -872,6 +872,10 @@ func (c *kaConverter) initialState(ki *kaInstance) error {
 	if ki.raw.Priority != nil && *ki.raw.Priority == 255 && ki.raw.NoPreempt {
 		c.warn(ki.pos, "vrrp_instance "+name+" nopreempt", "the address owner (priority 255) always preempts, as keepalived resets it")
 		ki.raw.NoPreempt = false
+	}
+	if c.strict && ki.raw.PreemptDelay != "" && ki.raw.PreemptDelay != "0s" {
+		c.warn(ki.pos, "vrrp_instance "+name+" preempt_delay", "incompatible with vrrp_strict, as keepalived resets it")
+		ki.raw.PreemptDelay = ""
 	}
 	if ki.raw.NoPreempt && ki.raw.PreemptDelay != "" && ki.raw.PreemptDelay != "0s" {
 		c.warn(ki.pos, "vrrp_instance "+name+" preempt_delay", "meaningless with nopreempt, as keepalived resets it")
