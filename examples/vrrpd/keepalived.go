@@ -287,8 +287,17 @@ func (n kaNotify) shell() string {
 
 // convertKeepalived reads path (and its includes) and converts it.
 func convertKeepalived(path, configID string) (*kaConverted, error) {
-	lx := &kaLexer{configID: configID, vars: map[string]string{}}
-	toks, err := lx.lexFile(path, kaPos{})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &KeepalivedError{File: path, Keyword: "-keepalived", Msg: err.Error()}
+	}
+	return convertKeepalivedText(path, string(b), configID)
+}
+
+// convertKeepalivedText converts text, read from path.
+func convertKeepalivedText(path, text, configID string) (*kaConverted, error) {
+	lx := &kaLexer{configID: configID, vars: map[string]string{}, files: []string{path}}
+	toks, err := lx.lex(path, text)
 	if err != nil {
 		return nil, err
 	}
