@@ -400,8 +400,17 @@ func withTOMLLine(err error) error {
 	if line == 0 {
 		return err
 	}
-	return fmt.Errorf("%s:%d: %w", m[1], line, err)
+	return &lineError{msg: fmt.Sprintf("%s:%d: %s", m[1], line, strings.TrimPrefix(err.Error(), m[1]+": ")), err: err}
 }
+
+// lineError is an error with the file:line in front of its text.
+type lineError struct {
+	msg string
+	err error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.err }
 
 // tomlKeyLine returns the line of key in the n-th [[table]] of text (or of
 // the table header when the key is not written there), 0 if not found.
