@@ -319,11 +319,9 @@ func cliKeepalived(ctx context.Context, o cliOpts, rest []string, stdout, stderr
 			plural(len(kc.warnings), "setting"))
 		return 0
 	}
+	// SIGHUP re-reads the file (and its includes) with the same flags.
 	return runConfig(ctx, cfg, func() (Config, error) {
-		c, kc, err := loadKeepalivedFlags(o, f)
-		if err == nil && len(kc.warnings) > 0 {
-			err = nil
-		}
+		c, _, err := loadKeepalivedFlags(o, f)
 		return c, err
 	}, stderr, hup)
 }

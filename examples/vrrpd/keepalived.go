@@ -132,9 +132,8 @@ var kaIgnoredGlobal = map[string]string{
 	"enable_snmp_rfcv3":               "vrrpd has no SNMP",
 	"enable_snmp_checker":             "vrrpd has no SNMP",
 	"enable_dbus":                     "vrrpd has no D-Bus interface: use -status",
-	"script_user":                     "",
 	"umask":                           "not needed by vrrpd",
-	"instance":                        "",
+	"instance":                        "keepalived's instance name only names its files",
 	"lvs_id":                          "LVS is not part of vrrpd",
 	"lvs_timeouts":                    "LVS is not part of vrrpd",
 	"lvs_flush":                       "LVS is not part of vrrpd",
@@ -151,7 +150,6 @@ var kaIgnoredGlobal = map[string]string{
 	"bfd_process_name":                "not needed by vrrpd",
 	"no_email_faults":                 "vrrpd sends no e-mail",
 	"linkbeat_use_polling":            "vrrpd follows links through netlink",
-	"vrrp_dont_track_primary":         "",
 	"script_security":                 "vrrpd runs scripts as its own user (root)",
 }
 
@@ -202,20 +200,15 @@ var kaIgnoredInstance = map[string]string{
 // kaUnsupportedInstance are vrrp_instance keywords that change what
 // keepalived does in a way vrrpd cannot: errors.
 var kaUnsupportedInstance = map[string]string{
-	"virtual_routes":             "vrrpd installs no routes with the virtual addresses: install them from a notify script",
-	"virtual_rules":              "vrrpd installs no rules with the virtual addresses: install them from a notify script",
-	"track_file":                 "file tracking is not supported by vrrpd: use a vrrp_script testing the file",
-	"track_process":              "process tracking is not supported by vrrpd: use a vrrp_script (e.g. pidof)",
-	"track_bfd":                  "BFD tracking is not supported by vrrpd",
-	"dont_track_primary":         "vrrpd always puts an instance in FAULT when its interface is down",
-	"old_unicast_checksum":       "vrrpd sends only the standard checksum",
-	"notify_fifo":                "vrrpd has no notify FIFO: use notify",
-	"mcast_dst_ip":               "vrrpd sends to the standard multicast group",
-	"strict_mode":                "",
-	"vrrp_strict":                "",
-	"virtual_ipaddress_excluded": "",
-	"use_vmac":                   "",
-	"accept":                     "",
+	"virtual_routes":       "vrrpd installs no routes with the virtual addresses: install them from a notify script",
+	"virtual_rules":        "vrrpd installs no rules with the virtual addresses: install them from a notify script",
+	"track_file":           "file tracking is not supported by vrrpd: use a vrrp_script testing the file",
+	"track_process":        "process tracking is not supported by vrrpd: use a vrrp_script (e.g. pidof)",
+	"track_bfd":            "BFD tracking is not supported by vrrpd",
+	"dont_track_primary":   "vrrpd always puts an instance in FAULT when its interface is down",
+	"old_unicast_checksum": "vrrpd sends only the standard checksum",
+	"notify_fifo":          "vrrpd has no notify FIFO: use notify",
+	"mcast_dst_ip":         "vrrpd sends to the standard multicast group",
 }
 
 // kaConverter holds the conversion's state.
@@ -744,7 +737,7 @@ func (c *kaConverter) instance(n *kaNode) error {
 				}
 				continue
 			}
-			if why, ok := kaUnsupportedInstance[m.key]; ok && why != "" {
+			if why, ok := kaUnsupportedInstance[m.key]; ok {
 				if m.hasBlock && len(m.block) == 0 && len(m.args) == 0 {
 					continue // an empty block asks for nothing
 				}
