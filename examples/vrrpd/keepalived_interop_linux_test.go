@@ -160,7 +160,8 @@ vrrp_instance VI_1 {
 // on h1 (priority 200) and vrrpd -keepalived with the same file (priority
 // 100) on h2: they agree on the master, and the VIP is on the master only,
 // through track failures on either side, crashes (SIGKILL) and handovers
-// (SIGTERM, priority 0) of either daemon.
+// (SIGTERM, priority 0) of either daemon, and a SIGHUP that re-reads the
+// file with a higher priority.
 func TestIntegrationKeepalivedInterop(t *testing.T) {
 	netlab.RequirePriv(t)
 	netlab.RequireTool(t, "keepalived")
@@ -258,7 +259,16 @@ func TestIntegrationKeepalivedInterop(t *testing.T) {
 	})
 	fail(h1, false)
 	vd = startVrrpd(t, h2, "keepalived.conf prio 100, last", "-keepalived", confB)
-	agree("end", "MASTER", "BACKUP")
+	agree("vrrpd started again", "MASTER", "BACKUP")
+
+	// SIGHUP re-reads the keepalived file: priority 250 preempts.
+	if err := os.WriteFile(confB, []byte(fmt.Sprintf(interopConf, dir, "BACKUP", 250)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := vd.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	agree("vrrpd reloaded with priority 250", "BACKUP", "MASTER")
 	if !strings.Contains(vd.Log(), "chk_flag") {
 		t.Errorf("vrrpd's log does not mention the converted check script")
 	}

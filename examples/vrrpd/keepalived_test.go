@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -465,4 +466,33 @@ func FuzzKeepalived(f *testing.F) {
 		}
 		roundTrip(t, kc, cfg)
 	})
+}
+
+// TestKeepalivedAcceptsTestdata runs keepalived's own --config-test on
+// the testdata configurations: they are real keepalived configurations.
+// What keepalived says about them is only what the conversion warns about
+// too, or that the lab's interfaces do not exist here.
+func TestKeepalivedAcceptsTestdata(t *testing.T) {
+	bin, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Skipf("keepalived not installed: %v", err)
+	}
+	benign := []string{
+		"doesn't exist", "Non-existent interface", // the test machine's interfaces
+		"SECURITY VIOLATION",            // no enable_script_security: vrrpd runs scripts as root anyway
+		"Truncating auth_pass",          // converted: first 8 bytes, a warning
+		"Cannot specify scope for IPv6", // fe80:: scope link: accepted
+		"preempt_delay is incompatible", // converted: reset, a warning
+		"Config files missing",          // converted: a warning
+		"Virtual server [",              // LVS defaults: ignored, a warning
+	}
+	files, _ := filepath.Glob("testdata/keepalived/*.conf")
+	for _, f := range files {
+		out, _ := exec.Command(bin, "--config-test", "--use-file", f, "--config-id", "lb1", "--log-console", "--dont-fork").CombinedOutput()
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l != "" && !slices.ContainsFunc(benign, func(b string) bool { return strings.Contains(l, b) }) {
+				t.Errorf("%s: keepalived --config-test: %s", f, l)
+			}
+		}
+	}
 }
