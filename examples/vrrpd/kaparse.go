@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,15 +102,36 @@ var (
 // lexFile returns the words of path, with the files it includes spliced
 // in where the include statement is.
 func (lx *kaLexer) lexFile(path string, from kaPos) ([]kaTok, error) {
-	b, err := os.ReadFile(path)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, from.errf("include", "%s: not a regular file", path)
+	}
+	b, err := readConfigFile(path)
 	if err != nil {
-		if from.file == "" {
-			return nil, &KeepalivedError{File: path, Msg: err.Error()}
-		}
 		return nil, from.errf("include", "%v", err)
 	}
 	lx.files = append(lx.files, path)
 	return lx.lex(path, string(b))
+}
+
+// kaMaxFile bounds one configuration file: a keepalived.conf is a few
+// kilobytes, /dev/zero is endless.
+const kaMaxFile = 16 << 20
+
+// readConfigFile reads at most kaMaxFile bytes of path.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, kaMaxFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > kaMaxFile {
+		return nil, fmt.Errorf("%s: longer than %d MiB", path, kaMaxFile>>20)
+	}
+	return b, nil
 }
 
 // lex returns the words of text, read from file name.

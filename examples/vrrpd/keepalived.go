@@ -280,7 +280,7 @@ func (n kaNotify) shell() string {
 
 // convertKeepalived reads path (and its includes) and converts it.
 func convertKeepalived(path, configID string) (*kaConverted, error) {
-	b, err := os.ReadFile(path)
+	b, err := readConfigFile(path)
 	if err != nil {
 		return nil, &KeepalivedError{File: path, Keyword: "-keepalived", Msg: err.Error()}
 	}

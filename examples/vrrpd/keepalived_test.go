@@ -278,6 +278,11 @@ func TestKeepalivedInclude(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "loop.conf:1: include: nested more than") {
 		t.Errorf("include loop: %v", err)
 	}
+	dev := write("dev.conf", "include /dev/zero\n")
+	_, _, err = loadKeepalived(dev, "")
+	if err == nil || !strings.Contains(err.Error(), "dev.conf:1: include: /dev/zero: not a regular file") {
+		t.Errorf("include /dev/zero: %v", err)
+	}
 	missing := write("missing.conf", "include nosuch.conf\n")
 	_, _, err = loadKeepalived(missing, "")
 	if err == nil || !strings.Contains(err.Error(), "missing.conf:1: include: ") {
