@@ -6,6 +6,23 @@
 //
 //	vrrpd -iface eth0 -vrid 51 -priority 150 10.0.0.100/24
 //	vrrpd -config /etc/vrrpd.toml -status 127.0.0.1:8080
+//	vrrpd -keepalived /etc/keepalived/keepalived.conf
+//	vrrpd -keepalived /etc/keepalived/keepalived.conf -print-toml
+//	vrrpd -t -config /etc/vrrpd.toml
+//	vrrpd -build-version
+//
+// -keepalived runs the VRRP part of a keepalived configuration
+// (global_defs, include, vrrp_script, vrrp_instance, vrrp_sync_group):
+// what vrrpd cannot do as keepalived would is an error naming the file,
+// line and keyword; what is harmless to leave out (LVS sections, e-mail,
+// SNMP, gratuitous ARP timing, labels, ...) is a warning. -t checks a
+// configuration without privileges or side effects: exit status 0 and a
+// one-line summary when it is valid, 2 and the errors when not.
+// -version is the VRRP version (-version 3); -build-version prints the
+// build, and so does -version when it is the only argument (package flag
+// cannot give a flag an optional value, so "-version" followed by other
+// flags stays an error). Without arguments vrrpd prints its usage and
+// exits with status 2.
 //
 // It needs CAP_NET_RAW and CAP_NET_ADMIN (root).
 package main
@@ -21,7 +38,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], os.Stderr, hup)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr, hup)
 	stop()
 	os.Exit(code)
 }

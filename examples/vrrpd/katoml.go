@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// toml returns the converted configuration as vrrpd TOML (-print-toml):
+// parseTOML reads it back as the same Config, File aside.
+func (kc *kaConverted) toml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Converted by vrrpd -keepalived from %s.\n", kc.path)
+	if len(kc.files) > 1 {
+		fmt.Fprintf(&b, "# Files read: %s.\n", strings.Join(kc.files, ", "))
+	}
+	if len(kc.warnings) > 0 {
+		b.WriteString("# Not converted (harmless to leave out):\n")
+		for _, w := range kc.warnings {
+			b.WriteString("#   " + strings.ReplaceAll(w, "\n", " ") + "\n")
+		}
+	}
+	b.WriteString("# keepalived accepts packets addressed to the VIPs unless vrrp_strict / no_accept:\n")
+	b.WriteString("# accept follows it. notify_master / _backup / _fault / _stop are folded into\n")
+	b.WriteString("# notify as a case on $3 (the new state).\n")
+	r := &kc.raw
+	for i, s := range r.Scripts {
+		fmt.Fprintf(&b, "\n# %s: vrrp_script %s\n[[script]]\n", kc.scrPos[i], s.Name)
+		tomlKey(&b, "name", tomlString(s.Name))
+		tomlKey(&b, "command", tomlString(s.Command))
+		if s.Interval != "" {
+			tomlKey(&b, "interval", tomlString(s.Interval))
+		}
+		if s.Timeout != "" {
+			tomlKey(&b, "timeout", tomlString(s.Timeout))
+		}
+		tomlKey(&b, "weight", strconv.Itoa(s.Weight))
+		if s.Rise != nil {
+			tomlKey(&b, "rise", strconv.Itoa(*s.Rise))
+		}
+		if s.Fall != nil {
+			tomlKey(&b, "fall", strconv.Itoa(*s.Fall))
+		}
+	}
+	for i, in := range r.Instances {
+		fmt.Fprintf(&b, "\n# %s: vrrp_instance %s\n[[instance]]\n", kc.instPos[i], in.Name)
+		tomlKey(&b, "name", tomlString(in.Name))
+		tomlKey(&b, "interface", tomlString(in.Interface))
+		tomlKey(&b, "vrid", strconv.Itoa(*in.VRID))
+		if in.Priority != nil {
+			tomlKey(&b, "priority", strconv.Itoa(*in.Priority))
+		}
+		if in.Version != nil {
+			tomlKey(&b, "version", strconv.Itoa(*in.Version))
+		}
+		if in.Interval != "" {
+			tomlKey(&b, "interval", tomlString(in.Interval))
+		}
+		if in.NoPreempt {
+			tomlKey(&b, "nopreempt", "true")
+		}
+		if in.PreemptDelay != "" {
+			tomlKey(&b, "preempt_delay", tomlString(in.PreemptDelay))
+		}
+		tomlKey(&b, "accept", strconv.FormatBool(in.Accept))
+		if in.AuthPass != "" {
+			tomlKey(&b, "auth_pass", tomlString(in.AuthPass))
+		}
+		if len(in.Peers) > 0 {
+			tomlKey(&b, "peers", tomlStrings(in.Peers))
+		}
+		if in.Src != "" {
+			tomlKey(&b, "src", tomlString(in.Src))
+		}
+		if in.VMAC {
+			tomlKey(&b, "vmac", "true")
+		}
+		if in.Notify != "" {
+			tomlKey(&b, "notify", tomlString(in.Notify))
+		}
+		tomlKey(&b, "vips", tomlStrings(in.VIPs))
+		if len(in.TrackInterface) > 0 {
+			ts := make([]string, len(in.TrackInterface))
+			for j, t := range in.TrackInterface {
+				ts[j] = fmt.Sprintf("{ name = %s, weight = %d }", tomlString(t.Name), t.Weight)
+			}
+			tomlKey(&b, "track_interface", "["+strings.Join(ts, ", ")+"]")
+		}
+		if len(in.TrackScript) > 0 {
+			tomlKey(&b, "track_script", tomlStrings(in.TrackScript))
+		}
+	}
+	for i, g := range r.SyncGroups {
+		fmt.Fprintf(&b, "\n# %s: vrrp_sync_group %s\n[[sync_group]]\n", kc.grpPos[i], g.Name)
+		tomlKey(&b, "name", tomlString(g.Name))
+		tomlKey(&b, "members", tomlStrings(g.Members))
+		if g.Notify != "" {
+			tomlKey(&b, "notify", tomlString(g.Notify))
+		}
+	}
+	return b.String()
+}
+
+func tomlKey(b *strings.Builder, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, v) }
+
+func tomlStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = tomlString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// tomlString writes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == unicode.ReplacementChar || r < 0x20 || r == 0x7f || !unicode.IsPrint(r) && r > 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
