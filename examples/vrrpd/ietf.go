@@ -1,0 +1,6 @@
+package main
+
+import "net/http"
+
+// serveIETF is filled in below.
+func serveIETF(w http.ResponseWriter, s snapshot) {}
