@@ -16,9 +16,11 @@ import (
 // ietf-ip:ipv4 / ietf-ip:ipv6 containers (RFC 8344) holding the
 // ietf-vrrp:vrrp/vrrp-instance lists, and the global ietf-vrrp:vrrp
 // container. It validates with yanglint against the published modules
-// (testdata/yang; README.md beside this file has the command), with the
-// features ietf-interfaces:if-mib, ietf-vrrp:validate-interval-errors and
-// ietf-vrrp:validate-address-list-errors, which vrrpd implements.
+// (testdata/yang; METRICS.md beside this file has the command). It uses
+// the features ietf-interfaces:if-mib (admin-status, if-index),
+// ietf-vrrp:validate-interval-errors and
+// ietf-vrrp:validate-address-list-errors, which vrrpd implements
+// (yanglint enables every feature unless told otherwise).
 //
 // RFC 7951 encodings: 64-bit counters are JSON strings, 32-bit numbers
 // are numbers; identities carry their module's name

@@ -22,7 +22,7 @@ import (
 // router's labels are vrrp_instance (its name: "instance" is the label
 // Prometheus gives every target, so an exported "instance" would be
 // renamed exported_instance), interface, vrid and family ("ipv4",
-// "ipv6"). See README.md beside this file for the list.
+// "ipv6"). See METRICS.md beside this file for the list.
 
 // observeHandler serves GET /metrics and GET /ietf-vrrp, and passes
 // every other request to next (the JSON status).

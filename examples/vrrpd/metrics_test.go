@@ -195,6 +195,7 @@ func TestWantOpenMetrics(t *testing.T) {
 // master and why.
 func TestMetricsDaemon(t *testing.T) {
 	var before, after []byte
+	var exported bytes.Buffer
 	var st Status
 	synctest.Test(t, func(t *testing.T) {
 		lan := memnet.New(memnet.Config{})
@@ -233,6 +234,7 @@ func TestMetricsDaemon(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		after = get(b, "/metrics")
+		exportRouter(&exported, b.d.router, "VI_1")
 		if err := json.Unmarshal(get(b, "/status"), &st); err != nil {
 			t.Fatal(err)
 		}
@@ -264,6 +266,22 @@ func TestMetricsDaemon(t *testing.T) {
 		t.Errorf("new master sent %v advertisements in 1 s at 100 ms", n)
 	}
 	promtoolCheck(t, after)
+
+	// An embedder's few lines (example_metrics_test.go) export the same
+	// counters from the Router.
+	for line := range strings.SplitSeq(strings.TrimSpace(exported.String()), "\n") {
+		name, rest, ok := strings.Cut(line, `{vrrp_instance="VI_1"} `)
+		if !ok {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); err != nil {
+			t.Fatal(line, err)
+		}
+		if got := sampleValue(t, after, name+`{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4"}`); got != v {
+			t.Errorf("exportRouter: %s; vrrpd: %v", line, got)
+		}
+	}
 
 	el := st.Instances[0].Election
 	if el.Master != "10.0.0.2" || !el.SelfMaster || el.NewMasterReason != "masterNoResponse" || el.LastEvent == nil ||
