@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -310,4 +312,38 @@ func sampleValue(t *testing.T, exposition []byte, series string) float64 {
 	}
 	t.Fatalf("no %s in\n%s", series, exposition)
 	return 0
+}
+
+// The notify queue's length and failures reach the metrics.
+func TestNotifierFigures(t *testing.T) {
+	release := make(chan struct{})
+	n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
+		<-release
+		if cmd == "fail" {
+			return errors.New("exit status 1")
+		}
+		return nil
+	}, time.Minute, discard())
+	for _, cmd := range []string{"ok", "fail", "ok", "fail", "fail"} {
+		n.notify(cmd, nil)
+	}
+	// The first is running: four wait.
+	deadline := time.Now().Add(10 * time.Second)
+	for q, _ := n.figures(); q != 4; q, _ = n.figures() {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue length %d, want 4", q)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s := snapshot{}
+	s.NotifyQueue, s.NotifyFailed = n.figures()
+	_, text := scrape(t, s, "")
+	if !bytes.Contains(text, []byte("vrrpd_notify_queue_length 4\n")) {
+		t.Errorf("no queue length 4 in\n%s", text)
+	}
+	close(release)
+	n.close()
+	if q, failed := n.figures(); q != 0 || failed != 3 {
+		t.Errorf("after: queue %d, failed %d; want 0, 3", q, failed)
+	}
 }
