@@ -152,8 +152,10 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 }
 
 // escapeLabel escapes a label value: backslash, double quote, newline
-// (the same in both formats).
+// (the same in both formats); invalid UTF-8, which both formats forbid,
+// becomes U+FFFD.
 func escapeLabel(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if !strings.ContainsAny(s, "\\\"\n") {
 		return s
 	}
