@@ -148,7 +148,7 @@ func TestMetricsExposition(t *testing.T) {
 	if !bytes.HasSuffix(om, []byte("\n# EOF\n")) || bytes.Contains(text, []byte("# EOF")) {
 		t.Errorf("# EOF: only at the end of OpenMetrics")
 	}
-	promtoolCheck(t, text)
+	t.Run("promtool", func(t *testing.T) { promtoolCheck(t, text) })
 }
 
 // promtoolCheck runs `promtool check metrics` on a Prometheus text
@@ -267,7 +267,7 @@ func TestMetricsDaemon(t *testing.T) {
 	if n := sampleValue(t, after, `vrrp_advertisement_sent_total{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4"}`); n < 8 || n > 12 {
 		t.Errorf("new master sent %v advertisements in 1 s at 100 ms", n)
 	}
-	promtoolCheck(t, after)
+	t.Run("promtool", func(t *testing.T) { promtoolCheck(t, after) })
 
 	// An embedder's few lines (example_metrics_test.go) export the same
 	// counters from the Router.
