@@ -17,6 +17,9 @@ import (
 // The Router's Events channel is lossy (RouterStats.EventsDropped counts
 // what a slow consumer missed): the counts by reason are then short by
 // that many, which the metrics show as vrrp_router_events_dropped_total.
+// The record is kept by name: an instance that a reload restarts keeps
+// its counts by reason (while its vrrp.Stats start again from zero), and
+// one that a reload removes is forgotten at the next snapshot.
 
 // transitionKey is one kind of transition: from, to, why.
 type transitionKey struct {
