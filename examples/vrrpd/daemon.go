@@ -122,6 +122,8 @@ type daemon struct {
 	// of a removed instance still find its notify command.
 	hmu    sync.RWMutex
 	byName map[string]*vrInst
+
+	obs observer // who is master and why (observe.go)
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
@@ -579,6 +581,7 @@ func (d *daemon) events(ch <-chan vrrp.Event) {
 	groups := map[string]string{}  // group -> last notified state
 	var dropped uint64
 	for ev := range ch {
+		d.obs.record(ev)
 		if n := d.router.RouterStats().EventsDropped; n > dropped {
 			d.log.Warn("state transitions lost: notify commands missed them", "dropped", n-dropped)
 			dropped = n

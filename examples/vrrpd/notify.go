@@ -82,6 +82,7 @@ type notifier struct {
 	timeout time.Duration
 	q       []notifyJob
 	closed  bool
+	failed  uint64 // commands that failed or timed out (snapshot.go)
 }
 
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
@@ -128,6 +129,7 @@ func (n *notifier) loop() {
 		err := n.run(ctx, j.cmd, j.args)
 		cancel()
 		if err != nil {
+			n.countFailure()
 			n.log.Warn("notify command failed", "cmd", j.cmd, "args", strings.Join(j.args, " "), "err", err)
 		} else {
 			n.log.Debug("notify command done", "cmd", j.cmd, "args", strings.Join(j.args, " "))

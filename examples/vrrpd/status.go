@@ -50,6 +50,8 @@ type InstanceStatus struct {
 	// NewMasterReason is Stats.NewMasterReason by name.
 	NewMasterReason string        `json:"new_master_reason"`
 	Stats           InstanceStats `json:"stats"`
+	// Election says who is master and why (observe.go).
+	Election Election `json:"election"`
 }
 
 // InstanceStats is vrrp.Stats as the status document shows it: the keys
@@ -108,6 +110,7 @@ func (d *daemon) status() Status {
 			is.Stats = statsOf(vs)
 			is.NewMasterReason = vs.NewMasterReason.String()
 		}
+		is.Election = d.obs.election(name, s == vrrp.Master, is.Master, is.NewMasterReason, time.Now())
 		st.Instances = append(st.Instances, is)
 	}
 	return st
@@ -154,7 +157,7 @@ func startStatus(addr string, d *daemon, log *slog.Logger) (*statusServer, error
 	}
 	s := &statusServer{
 		srv: &http.Server{
-			Handler:           statusHandler(d.status),
+			Handler:           d.observeHandler(statusHandler(d.status)),
 			ReadHeaderTimeout: 5 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"math"
+	"mime"
+	"strconv"
+	"strings"
+)
+
+// A small writer of the Prometheus text exposition format 0.0.4 and of
+// OpenMetrics 1.0 text, enough for vrrpd's figures: counters, gauges and
+// info metrics, without timestamps, exemplars or histograms.
+//
+// vrrpd writes the format itself rather than use
+// github.com/prometheus/client_golang: every figure is already counted by
+// vrrp.Router (Router.Stats, RouterStats) or the daemon and only read at
+// scrape time, so the library's registry, metric objects and collectors
+// would add a dozen modules (client_model, common, procfs, protobuf, ...)
+// to a module that has none of them, to do what 200 lines do. Its output
+// is checked by promtool (Prometheus text) and by a real Prometheus
+// server, which asks for OpenMetrics (metrics_test.go,
+// metrics_linux_test.go).
+
+// Content types of the two formats.
+const (
+	contentTypeText        = "text/plain; version=0.0.4; charset=utf-8"
+	contentTypeOpenMetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+)
+
+// metricType is the TYPE of a metric family.
+type metricType uint8
+
+const (
+	counterType metricType = iota
+	gaugeType
+	infoType
+)
+
+// label is one label pair.
+type label struct{ name, value string }
+
+// sample is one sample of a family: its labels and value: count when
+// exact is set (a counter, written as an integer, exactly), else value.
+type sample struct {
+	labels []label
+	value  float64
+	count  uint64
+	exact  bool
+}
+
+// family is a metric family. name is the OpenMetrics family name: without
+// the _total of a counter or the _info of an info metric, which the
+// writer appends to the samples (and, for Prometheus text, to the TYPE
+// and HELP lines).
+type family struct {
+	name    string
+	typ     metricType
+	help    string
+	samples []sample
+}
+
+// wantOpenMetrics reports whether the Accept header asks for OpenMetrics
+// rather than the Prometheus text format: the media range with the
+// highest q wins, OpenMetrics on a tie only when listed first. No Accept
+// header, */* or anything else: Prometheus text 0.0.4.
+func wantOpenMetrics(accept string) bool {
+	om, text := -1.0, -1.0
+	omFirst := false
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			}
+		}
+		switch mt {
+		case "application/openmetrics-text":
+			if v := params["version"]; v != "" && v != "1.0.0" && v != "0.0.1" {
+				continue
+			}
+			if om < 0 && text < 0 {
+				omFirst = true
+			}
+			om = max(om, q)
+		case "text/plain", "*/*", "text/*":
+			text = max(text, q)
+		}
+	}
+	if om <= 0 {
+		return false
+	}
+	return om > text || om == text && omFirst
+}
+
+// writeExposition writes the families in OpenMetrics text (om) or
+// Prometheus text 0.0.4.
+func writeExposition(w io.Writer, om bool, fams []family) error {
+	b := bufio.NewWriter(w)
+	for _, f := range fams {
+		if len(f.samples) == 0 {
+			continue
+		}
+		sampleName := f.name
+		switch f.typ {
+		case counterType:
+			sampleName += "_total"
+		case infoType:
+			sampleName += "_info"
+		}
+		metaName, typ := sampleName, "gauge"
+		switch {
+		case om && f.typ == counterType:
+			metaName, typ = f.name, "counter"
+		case om && f.typ == infoType:
+			metaName, typ = f.name, "info"
+		case f.typ == counterType:
+			typ = "counter"
+		}
+		b.WriteString("# HELP " + metaName + " " + escapeHelp(f.help, om) + "\n")
+		b.WriteString("# TYPE " + metaName + " " + typ + "\n")
+		for _, s := range f.samples {
+			b.WriteString(sampleName)
+			if len(s.labels) > 0 {
+				b.WriteByte('{')
+				for i, l := range s.labels {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString(l.name + `="` + escapeLabel(l.value) + `"`)
+				}
+				b.WriteByte('}')
+			}
+			b.WriteByte(' ')
+			if s.exact {
+				b.WriteString(strconv.FormatUint(s.count, 10))
+			} else {
+				b.WriteString(formatValue(s.value))
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if om {
+		b.WriteString("# EOF\n")
+	}
+	return b.Flush()
+}
+
+// escapeLabel escapes a label value: backslash, double quote, newline
+// (the same in both formats); invalid UTF-8, which both formats forbid,
+// becomes U+FFFD.
+func escapeLabel(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s
+	}
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// escapeHelp escapes a HELP text: backslash and newline, and in
+// OpenMetrics the double quote too.
+func escapeHelp(s string, om bool) string {
+	if om {
+		return escapeLabel(s)
+	}
+	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+}
+
+// formatValue writes integers exactly (counters up to 2^53) and other
+// values in the shortest form that reads back the same.
+func formatValue(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}

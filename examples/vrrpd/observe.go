@@ -1,0 +1,177 @@
+package main
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// Who is master and why: the daemon's record of every virtual router's
+// transitions, fed by the Router's events (daemon.events calls
+// observer.record), for the status document (Election), the metrics
+// (GET /metrics, metrics.go) and the RFC 8347 state (GET /ietf-vrrp,
+// ietf.go).
+//
+// The Router's Events channel is lossy (RouterStats.EventsDropped counts
+// what a slow consumer missed): the counts by reason are then short by
+// that many, which the metrics show as vrrp_router_events_dropped_total.
+// The record is kept by name: an instance that a reload restarts keeps
+// its counts by reason (while its vrrp.Stats start again from zero), and
+// one that a reload removes is forgotten at the next snapshot.
+
+// transitionKey is one kind of transition: from, to, why.
+type transitionKey struct {
+	From, To vrrp.State
+	Reason   vrrp.Reason
+}
+
+// electionRecord is what observer keeps per virtual router.
+type electionRecord struct {
+	last        vrrp.Event // the last transition; zero Time before any
+	up          time.Time  // the last transition out of Initialize (RFC 8347 up-datetime)
+	transitions map[transitionKey]uint64
+}
+
+// observer records the transitions of every virtual router. The zero
+// value is ready to use; it is safe for concurrent use.
+type observer struct {
+	mu   sync.Mutex
+	recs map[string]*electionRecord
+}
+
+// record notes one transition.
+func (o *observer) record(ev vrrp.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.recs == nil {
+		o.recs = make(map[string]*electionRecord)
+	}
+	r := o.recs[ev.Name]
+	if r == nil {
+		r = &electionRecord{transitions: make(map[transitionKey]uint64)}
+		o.recs[ev.Name] = r
+	}
+	r.last = ev
+	if ev.From == vrrp.Initialize && ev.To != vrrp.Initialize {
+		r.up = ev.Time
+	}
+	r.transitions[transitionKey{ev.From, ev.To, ev.Reason}]++
+}
+
+// get returns a copy of the record of name (zero when it has none).
+func (o *observer) get(name string) (last vrrp.Event, up time.Time, ts map[transitionKey]uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recs[name]
+	if r == nil {
+		return vrrp.Event{}, time.Time{}, nil
+	}
+	ts = make(map[transitionKey]uint64, len(r.transitions))
+	for k, v := range r.transitions {
+		ts[k] = v
+	}
+	return r.last, r.up, ts
+}
+
+// processStart is when vrrpd started: the discontinuity time of the
+// Router-wide counters and of the interfaces in GET /ietf-vrrp.
+var processStart = time.Now()
+
+// prune forgets the virtual routers not in keep (removed by a reload), so
+// that the record stays as large as the configuration.
+func (o *observer) prune(keep []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for name := range o.recs {
+		if !slices.Contains(keep, name) {
+			delete(o.recs, name)
+		}
+	}
+}
+
+// Election says who is master of a virtual router and why, as this
+// router sees it: the "election" object of an instance in the status
+// document.
+type Election struct {
+	// Master is the current master's primary address: this router's own
+	// while master, the source of the last accepted advertisement
+	// (RFC 8347 last-adv-source) otherwise; empty when unknown.
+	Master string `json:"master,omitempty"`
+	// SelfMaster is whether this router is the master.
+	SelfMaster bool `json:"self_master"`
+	// NewMasterReason is why this router last became master (RFC 6527
+	// vrrpv3StatisticsNewMasterReason: none, priority, preempted,
+	// masterNoResponse).
+	NewMasterReason string `json:"new_master_reason"`
+	// LastEvent is the last transition ("" before any): its states, its
+	// reason (vrrp.Reason by name), for a transition to Master its RFC
+	// 6527 reason, and the RFC 8347 vrrp-event-type identity it maps to.
+	LastEvent *ElectionEvent `json:"last_event,omitempty"`
+	// SinceLastTransitionMs is how long ago the last transition was, in
+	// milliseconds.
+	SinceLastTransitionMs int64 `json:"since_last_transition_ms,omitempty"`
+	// Transitions counts the transitions seen, "FROM->TO reason" (as
+	// "BACKUP->MASTER masterNoResponse").
+	Transitions map[string]uint64 `json:"transitions,omitempty"`
+}
+
+// ElectionEvent is a transition in Election.
+type ElectionEvent struct {
+	Time         time.Time `json:"time"`
+	From         string    `json:"from"`
+	To           string    `json:"to"`
+	Reason       string    `json:"reason"`
+	MasterReason string    `json:"master_reason,omitempty"`
+	// IETFEvent is the RFC 8347 vrrp-event-type identity of the
+	// transition ("ietf-vrrp:vrrp-event-master-timeout", ...).
+	IETFEvent string `json:"ietf_event"`
+}
+
+// election builds the Election of a virtual router from whether it is
+// master, the master address the Router knows and its new-master reason
+// (the status document's master, state and new_master_reason).
+func (o *observer) election(name string, self bool, master, nmr string, now time.Time) Election {
+	last, _, ts := o.get(name)
+	e := Election{Master: master, SelfMaster: self, NewMasterReason: nmr}
+	if !last.Time.IsZero() {
+		ev := &ElectionEvent{Time: last.Time, From: stateName(last.From), To: stateName(last.To),
+			Reason: last.Reason.String(), IETFEvent: "ietf-vrrp:" + ietfEvent(last.Reason)}
+		if last.To == vrrp.Master {
+			ev.MasterReason = last.MasterReason.String()
+		}
+		e.LastEvent = ev
+		e.SinceLastTransitionMs = max(now.Sub(last.Time).Milliseconds(), 0)
+	}
+	if len(ts) > 0 {
+		e.Transitions = make(map[string]uint64, len(ts))
+		for k, n := range ts {
+			e.Transitions[stateName(k.From)+"->"+stateName(k.To)+" "+k.Reason.String()] = n
+		}
+	}
+	return e
+}
+
+// ietfEvent is the RFC 8347 vrrp-event-type identity (without prefix) of
+// a transition for reason r. A sync group move has none of its own:
+// vrrp-event-none.
+func ietfEvent(r vrrp.Reason) string {
+	switch r {
+	case vrrp.ReasonStart:
+		return "vrrp-event-startup"
+	case vrrp.ReasonShutdown:
+		return "vrrp-event-shutdown"
+	case vrrp.ReasonHigherPriority:
+		return "vrrp-event-higher-priority-backup"
+	case vrrp.ReasonMasterNoResponse:
+		return "vrrp-event-master-timeout"
+	case vrrp.ReasonPreempted:
+		return "vrrp-event-lower-priority-master"
+	case vrrp.ReasonInterfaceUp:
+		return "vrrp-event-interface-up"
+	case vrrp.ReasonInterfaceDown:
+		return "vrrp-event-interface-down"
+	}
+	return "vrrp-event-none"
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// snapshot is everything GET /metrics and GET /ietf-vrrp show, read at
+// once: the Router's figures (Router.Stats, RouterStats, State, Master),
+// the daemon's configuration and tracking, the observer's record of
+// transitions and the notify queue.
+type snapshot struct {
+	Time      time.Time
+	Instances []instSnap
+	Router    vrrp.RouterStats
+	// Started is when the daemon was created (the discontinuity time of
+	// the Router-wide counters).
+	Started time.Time
+	// NotifyQueue is the number of notify commands waiting to run;
+	// NotifyFailed counts those that failed or timed out.
+	NotifyQueue  int
+	NotifyFailed uint64
+}
+
+// instSnap is one virtual router in a snapshot.
+type instSnap struct {
+	Name      string
+	Interface string
+	IfIndex   int
+	VRID      uint8
+	Family    vrrp.Family
+	Version   uint8
+	// Running is false when the Router does not know it (it failed to
+	// start): State, Master and Stats are then zero.
+	Running  bool
+	State    vrrp.State
+	Master   netip.Addr // Router.Master: own as master, last advertiser's otherwise
+	Primary  netip.Addr
+	Priority uint8 // effective, after tracking
+	Base     uint8 // configured
+	// TrackFault: held in Fault by its own tracking.
+	TrackFault   bool
+	LinkStatus   int8 // its interface: statusUp, statusDown or statusUnknown
+	Stats        vrrp.Stats
+	Interval     time.Duration // configured advertisement interval
+	NoPreempt    bool
+	PreemptDelay time.Duration
+	Accept       bool
+	VIPs         []netip.Prefix
+	TrackIfaces  []trackSnap
+	TrackScripts []trackSnap
+	// Last is the last transition (zero Time before any), Up the last
+	// one out of Initialize, Transitions the counts by kind.
+	Last        vrrp.Event
+	Up          time.Time
+	Transitions map[transitionKey]uint64
+}
+
+// trackSnap is one tracked interface or script of an instance.
+type trackSnap struct {
+	Name   string
+	Weight int
+	Status int8 // statusUp, statusDown or statusUnknown
+}
+
+// snapshot reads the daemon's figures.
+func (d *daemon) snapshot() snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart}
+	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
+	weights := make(map[string]int, len(d.cfg.Scripts))
+	for _, sc := range d.cfg.Scripts {
+		weights[sc.Name] = sc.Weight
+	}
+	for _, name := range d.order {
+		v := d.vrs[name]
+		is := instSnap{
+			Name:         name,
+			Interface:    v.in.Interface,
+			IfIndex:      v.conn.ifIndex,
+			VRID:         v.in.VRID,
+			Family:       v.in.Family(),
+			Version:      v.in.Version,
+			Primary:      v.conn.primary,
+			Priority:     uint8(v.prio.Load()),
+			Base:         v.cur.Priority,
+			TrackFault:   v.held,
+			LinkStatus:   d.links[v.in.Interface],
+			Interval:     v.in.Interval,
+			NoPreempt:    v.in.NoPreempt,
+			PreemptDelay: v.in.PreemptDelay,
+			Accept:       v.in.Accept,
+			VIPs:         v.in.VIPs,
+		}
+		if is.Version == 0 {
+			is.Version = 3
+		}
+		if is.Interval == 0 {
+			is.Interval = time.Second
+		}
+		for _, t := range v.cur.TrackInterfaces {
+			is.TrackIfaces = append(is.TrackIfaces, trackSnap{Name: t.Name, Weight: t.Weight, Status: d.links[t.Name]})
+		}
+		for _, sc := range v.cur.TrackScripts {
+			st := statusUnknown
+			if ss := d.scripts[sc]; ss != nil {
+				st = ss.status
+			}
+			is.TrackScripts = append(is.TrackScripts, trackSnap{Name: sc, Weight: weights[sc], Status: st})
+		}
+		if state, err := d.router.State(name); err == nil {
+			is.Running = true
+			is.State = state
+			if m, err := d.router.Master(name); err == nil {
+				is.Master = m
+			}
+			if vs, err := d.router.Stats(name); err == nil {
+				is.Stats = vs
+			}
+		}
+		is.Last, is.Up, is.Transitions = d.obs.get(name)
+		s.Instances = append(s.Instances, is)
+	}
+	d.obs.prune(d.order)
+	return s
+}
+
+// figures returns the length of the notify queue and the number of
+// notify commands that failed (or timed out) so far.
+func (n *notifier) figures() (queued int, failed uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.q), n.failed
+}
+
+// countFailure counts a notify command that failed or timed out.
+func (n *notifier) countFailure() {
+	n.mu.Lock()
+	n.failed++
+	n.mu.Unlock()
+}
