@@ -1,10 +1,14 @@
 package netlab
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Labs of different test processes take turns: `go test ./...` runs
@@ -30,10 +34,13 @@ func acquire(t testing.TB) {
 		if err != nil {
 			t.Fatalf("netlab: lab lock: %v", err)
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		if err := lockWait(t, f); err != nil {
 			f.Close()
 			t.Fatalf("netlab: lab lock %s: %v", lockPath, err)
 		}
+		// Name the holder for those who wait.
+		_ = f.Truncate(0)
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 		procLock.f = f
 		// With the lock held, before this process's first lab: remove
 		// what killed or timed-out runs left behind.
@@ -47,6 +54,37 @@ func acquire(t testing.TB) {
 	}
 	procLock.refs++
 	t.Cleanup(release)
+}
+
+// lockWait takes the exclusive lock on f, waiting for other test
+// processes' labs. It gives up, with an error naming the holder, shortly
+// before t's deadline (the test binary's -timeout), so that a long queue
+// of labs fails one test with a reason instead of timing out the binary
+// with a goroutine dump.
+func lockWait(t testing.TB, f *os.File) error {
+	var deadline time.Time
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		deadline, _ = d.Deadline()
+	}
+	start := time.Now()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if w := time.Since(start); w > time.Second {
+				t.Logf("netlab: waited %v for other test processes' labs", w.Round(time.Second))
+			}
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			return err
+		}
+		if !deadline.IsZero() && time.Until(deadline) < 2*watchMargin {
+			holder, _ := os.ReadFile(lockPath)
+			return fmt.Errorf("waited %v for the labs of test process %s (still running); giving up before this binary's -timeout: run fewer packages at once or raise -timeout",
+				time.Since(start).Round(time.Second), strings.TrimSpace(string(holder)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func release() {

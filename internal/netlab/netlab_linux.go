@@ -314,9 +314,7 @@ func doIn(label, nsName string, f func() error) error {
 // group. It is not tracked: prefer Run or Start.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
-	// Pdeathsig: the process dies with the test process, even when that
-	// one is killed or times out and runs no Cleanup.
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return c
 }
 
@@ -341,8 +339,9 @@ func (h *Host) Start(name string, args ...string) (*exec.Cmd, error) {
 }
 
 // StartCmd starts a command made with Command and tracks it like Start.
+// Like StartProcess, it makes the process die with the test process.
 func (h *Host) StartCmd(c *exec.Cmd) error {
-	if err := c.Start(); err != nil {
+	if err := StartProcess(c); err != nil {
 		return fmt.Errorf("netlab: %s: %s: %w", h.Name, strings.Join(c.Args, " "), err)
 	}
 	h.lab.mu.Lock()

@@ -214,3 +214,39 @@ func TestTimedOutRun(t *testing.T) {
 		t.Errorf("namespaces of the timed-out run left: %v", left)
 	}
 }
+
+// TestStartSurvivesDo: processes a lab starts die with the test process
+// (PR_SET_PDEATHSIG), but not before: Pdeathsig fires when the forking
+// *thread* exits, and Host.Do ends threads (its goroutine is locked to
+// one). Before StartProcess forked from a thread of its own, a process
+// started from an ordinary goroutine died with SIGKILL when a later Do
+// happened to use and end that thread.
+func TestStartSurvivesDo(t *testing.T) {
+	lab := New(t, "sd", 1)
+	h := lab.Host(1)
+	var cmds []*exec.Cmd
+	for range 8 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c, err := h.Start("sleep", "1000")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cmds = append(cmds, c)
+		}()
+		<-done
+	}
+	for range 200 {
+		if err := h.Do(func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let a SIGKILL, if any, land
+	for _, c := range cmds {
+		if !alive(c.Process.Pid) {
+			t.Errorf("process %d (sleep 1000) died when Host.Do ended threads", c.Process.Pid)
+		}
+	}
+}
