@@ -74,3 +74,25 @@ func (h HookFuncs) Announce(vr VRInfo) error {
 }
 
 var _ Hook = HookFuncs{}
+
+// TransitionHook is an optional interface of a Hook: the Router calls
+// Transition with every transition of every virtual router, in order and
+// without loss, on its host-work goroutine, in line with Take, Release and
+// Announce (a transition to Master comes before its Take, one from Master
+// after its Release). This is the path to fence work on (run a job only
+// while Master): unlike Router.Events it never drops a transition, and
+// the protocol never waits for it. It should still return promptly, as
+// the host work of every virtual router waits behind it.
+type TransitionHook interface {
+	Transition(ev Event)
+}
+
+// RegistryHook is an optional interface of a Hook: the Router tells it
+// when a virtual router is added (before any other call for it) and
+// removed (after its last Release), on its host-work goroutine, so that
+// a hook keeps what it needs per virtual router exactly as long as the
+// virtual router exists.
+type RegistryHook interface {
+	Added(vr VRInfo)
+	Removed(vr VRInfo)
+}
