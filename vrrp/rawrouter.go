@@ -47,7 +47,7 @@ type RawRouter struct {
 	vrs     map[string]*vrt
 	order   []*vrt
 	conns   map[transport.Conn]*rconn
-	last    *rconn // the Conn of the last Receive, to skip the map lookup
+	last    *rconn           // the Conn of the last Receive, to skip the map lookup
 	heap    dheap.Heap[*vrt] // virtual routers with a running timer, by deadline
 
 	stats RouterStats

@@ -163,4 +163,3 @@ var (
 	// family and interface on the same Conn, exists already.
 	ErrDuplicate = errors.New("vrrp: duplicate virtual router")
 )
-
