@@ -180,6 +180,8 @@ func TestRawRouter(t *testing.T) {
 12s r0 send vrid=1 prio=0
 12s r0 release x
 12s r0 x Master->Initialize shutdown
+12s r0 removed x
+12s r0 close {a}
 `)
 	if got != want {
 		t.Errorf("log:\n%s\nwant:\n%s", got, want)
