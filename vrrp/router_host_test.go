@@ -331,3 +331,46 @@ func TestRouterAddRemoveLeavesNothing(t *testing.T) {
 	}
 	_ = netip.Addr{}
 }
+
+// TestMultiHookTakeStopsAtFailure: when the first hook's Take fails (the
+// addresses could not be installed), the hooks after it are not told to
+// take, and the Router calls no Announce: no gratuitous ARP for an address
+// the host does not hold. Release still reaches every hook.
+func TestMultiHookTakeStopsAtFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		addrs := &failingTake{k: 1000, tries: map[string]int{}}
+		var mu sync.Mutex
+		var arp []string
+		rec := func(what string) func(vrrp.VRInfo) error {
+			return func(vr vrrp.VRInfo) error {
+				mu.Lock()
+				arp = append(arp, what+" "+vr.Name)
+				mu.Unlock()
+				return nil
+			}
+		}
+		announcer := vrrp.HookFuncs{TakeFunc: rec("take"), ReleaseFunc: rec("release"), AnnounceFunc: rec("announce")}
+		h := vrrp.MultiHook(addrs, announcer)
+		if err := h.Take(vrrp.VRInfo{Name: "direct"}); err == nil {
+			t.Error("MultiHook.Take succeeded although the first hook failed")
+		}
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: h})
+		if err := r.Add(vrrp.VirtualRouter{Name: "o", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(1, 255, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []string{"release o"}; fmt.Sprint(arp) != fmt.Sprint(want) {
+			t.Errorf("the second hook saw %q, want %q", arp, want)
+		}
+	})
+}
