@@ -420,9 +420,7 @@ func (r *RawRouter) InterfaceDown(now time.Time, ifname string) error {
 func (r *RawRouter) InterfaceUp(now time.Time, ifname string) error {
 	return r.onInterface(now, ifname, func(v *vrt) {
 		v.linkDown = false
-		if !v.faulted {
-			r.apply(now, v, v.m.InterfaceUp(now))
-		}
+		r.apply(now, v, v.m.InterfaceUp(now))
 	})
 }
 
@@ -437,12 +435,7 @@ func (r *RawRouter) SetFault(now time.Time, name string, fault bool) error {
 		return nil
 	}
 	v.faulted = fault
-	switch {
-	case fault:
-		r.apply(now, v, v.m.InterfaceDown(now))
-	case !v.linkDown:
-		r.apply(now, v, v.m.InterfaceUp(now))
-	}
+	r.apply(now, v, v.m.SetFault(now, fault))
 	r.holdGroup(now, v.vr.SyncGroup)
 	return nil
 }
@@ -699,7 +692,7 @@ func (r *RawRouter) apply(now time.Time, v *vrt, acts []Action) {
 		case ActTransition:
 			r.host(v, HostTransition)
 			h := &r.rd.Host[len(r.rd.Host)-1]
-			h.Event = Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason}
+			h.Event = Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason, Peer: a.Peer, PeerPriority: a.PeerPriority}
 			if a.Reason != ReasonSyncGroup && v.vr.SyncGroup != "" {
 				// Fault is not passed on here: holdGroup holds the
 				// group from the members' own faults.

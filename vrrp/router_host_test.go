@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -371,6 +372,77 @@ func TestMultiHookTakeStopsAtFailure(t *testing.T) {
 		defer mu.Unlock()
 		if want := []string{"release o"}; fmt.Sprint(arp) != fmt.Sprint(want) {
 			t.Errorf("the second hook saw %q, want %q", arp, want)
+		}
+	})
+}
+
+// TestRouterEventReasons: issue 15 item 7, a tracking fault (SetFault)
+// was reported as interfaceDown; and a takeover after a priority-0
+// handover and one after a crash both said masterNoResponse and nothing
+// more. Now a tracking fault has ReasonTracking, and a takeover carries
+// the master last heard and its priority (Event.Handover).
+func TestRouterEventReasons(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		a, b := rtNewNode(t, vrrp.RouterConfig{}), rtNewNode(t, vrrp.RouterConfig{})
+		epA := rtAttach(lan, "a", rtIP4(1))
+		a.add(vrrp.VirtualRouter{Name: "vr", Conn: epA, Config: rtCfg4(7, 200, rtIP4(1))})
+		b.add(vrrp.VirtualRouter{Name: "vr", Conn: rtAttach(lan, "b", rtIP4(2)), Config: rtCfg4(7, 100, rtIP4(2))})
+		a.start(true)
+		b.start(true)
+		time.Sleep(5 * time.Second)
+		// A tracking fault: a hands over to b.
+		if err := a.r.SetFault("vr", true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		if err := a.r.SetFault("vr", false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second) // a preempts b
+		// a crashes: its Conn is gone, nothing more leaves it.
+		epA.Close()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		a.stop()
+		b.stop()
+		type ev struct {
+			From, To     vrrp.State
+			Reason       vrrp.Reason
+			Peer         netip.Addr
+			PeerPriority uint8
+			Handover     bool
+		}
+		pick := func(n *rtNode) []ev {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			var out []ev
+			for _, e := range n.events {
+				out = append(out, ev{e.From, e.To, e.Reason, e.Peer, e.PeerPriority, e.Handover()})
+			}
+			return out
+		}
+		wantA := []ev{
+			{I, B, vrrp.ReasonStart, netip.Addr{}, 0, false},
+			{B, M, vrrp.ReasonMasterNoResponse, netip.Addr{}, 0, false},
+			{M, F, vrrp.ReasonTracking, netip.Addr{}, 0, false},
+			{F, B, vrrp.ReasonTracking, netip.Addr{}, 0, false},
+			{B, M, vrrp.ReasonPreempted, rtIP4(2), 100, false},
+			{M, I, vrrp.ReasonShutdown, netip.Addr{}, 0, false},
+		}
+		wantB := []ev{
+			{I, B, vrrp.ReasonStart, netip.Addr{}, 0, false},
+			{B, M, vrrp.ReasonMasterNoResponse, rtIP4(1), 0, true},    // the handover
+			{M, B, vrrp.ReasonHigherPriority, rtIP4(1), 200, false},   // a preempts
+			{B, M, vrrp.ReasonMasterNoResponse, rtIP4(1), 200, false}, // the crash
+			{M, I, vrrp.ReasonShutdown, netip.Addr{}, 0, false},
+		}
+		eq := cmp.Comparer(func(x, y netip.Addr) bool { return x == y })
+		if diff := cmp.Diff(wantA, pick(a), eq); diff != "" {
+			t.Errorf("a's events (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantB, pick(b), eq); diff != "" {
+			t.Errorf("b's events (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -117,6 +117,20 @@ type Event struct {
 	// MasterReason is, for a transition to Master, the RFC 6527
 	// vrrpv3StatisticsNewMasterReason (Action.MasterReason).
 	MasterReason Reason
+	// Peer and PeerPriority are, for a transition out of Backup or to
+	// Backup on a better advertisement, the master last heard and the
+	// priority it advertised (Action.Peer): see Handover.
+	Peer         netip.Addr
+	PeerPriority uint8
+}
+
+// Handover reports whether ev is a takeover after the master handed over
+// with a priority-0 advertisement (it shut down or left for Fault), as
+// opposed to one after it stopped advertising (it crashed, or the path to
+// it failed). Both have MasterReason ReasonMasterNoResponse, the RFC
+// 6527 value.
+func (ev Event) Handover() bool {
+	return ev.To == Master && ev.Reason == ReasonMasterNoResponse && ev.Peer.IsValid() && ev.PeerPriority == 0
 }
 
 // RouterStats are the Router-wide counters: the RFC 6527 global
