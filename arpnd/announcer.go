@@ -60,7 +60,8 @@ type Stats struct {
 //
 // Its methods are safe for concurrent use. Hook methods do not block on
 // the network: bursts are written at once (raw sockets do not block) and
-// later frames are sent from timers of the Config's Clock.
+// later frames are sent from timers of the real clock (tests run them
+// under testing/synctest).
 type Announcer struct {
 	cfg   Config
 	sched schedule
@@ -220,7 +221,7 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 	a := &Announcer{
 		cfg:     cfg,
 		sched:   cfg.schedule(),
-		clk:     cfg.Clock,
+		clk:     clock.Real(),
 		log:     cfg.Logger,
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
@@ -239,9 +240,6 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		if err := pr.probe(); err != nil {
 			return nil, err
 		}
-	}
-	if a.clk == nil {
-		a.clk = clock.Real()
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -668,17 +668,14 @@ func (m *Machine) SetFault(now time.Time, fault bool) []Action {
 // priority, until a better advertisement arrives. A backup whose priority
 // rises above the master's preempts at its next opportunity: it discards
 // the master's next (now lower-priority) advertisement and its
-// Master_Down_Timer fires (ReasonPreempted). SetPriority returns no
-// actions today; the result is a slice for future use.
-func (m *Machine) SetPriority(now time.Time, prio uint8) []Action {
-	m.acts = m.acts[:0]
+// Master_Down_Timer fires (ReasonPreempted). Nothing happens at once, so
+// SetPriority has no actions (and needs no time).
+func (m *Machine) SetPriority(prio uint8) {
 	if m.owner {
-		return m.acts
+		return
 	}
-	prio = min(max(prio, 1), 254)
-	m.prio = prio
+	m.prio = min(max(prio, 1), 254)
 	m.recompute()
-	return m.acts
 }
 
 // InterfaceDown moves the machine to Fault (keepalived's FAULT): a master

@@ -356,7 +356,7 @@ func (r *RawRouter) SetPriority(now time.Time, name string, prio uint8) error {
 	if err != nil {
 		return err
 	}
-	v.m.SetPriority(now, prio)
+	v.m.SetPriority(prio)
 	r.heapFix(v)
 	return nil
 }

@@ -8,6 +8,8 @@ package dheap
 // Heap is a binary min-heap ordered by less. index returns a pointer to
 // the element's position in the heap, which the heap keeps up to date:
 // -1 while the element is not in it (set it to -1 before the first Fix).
+// index may be nil for a heap used with Push, Min and Pop only (values
+// that do not know their place; Fix and Remove then panic).
 type Heap[T any] struct {
 	less  func(a, b T) bool
 	index func(T) *int
@@ -31,8 +33,10 @@ func (h *Heap[T]) At(i int) T { return h.s[i] }
 // Push adds x, which must not be in the heap.
 func (h *Heap[T]) Push(x T) {
 	i := len(h.s)
-	*h.index(x) = i
 	h.s = append(h.s, x)
+	if h.index != nil {
+		*h.index(x) = i
+	}
 	h.up(i)
 }
 
@@ -71,13 +75,27 @@ func (h *Heap[T]) Remove(x T) {
 // Pop removes and returns the least element; the heap must not be empty.
 func (h *Heap[T]) Pop() T {
 	x := h.s[0]
-	h.Remove(x)
+	last := len(h.s) - 1
+	if last > 0 {
+		h.swap(0, last)
+	}
+	var zero T
+	h.s[last] = zero
+	h.s = h.s[:last]
+	if h.index != nil {
+		*h.index(x) = -1
+	}
+	if last > 0 {
+		h.down(0)
+	}
 	return x
 }
 
 func (h *Heap[T]) swap(i, j int) {
 	h.s[i], h.s[j] = h.s[j], h.s[i]
-	*h.index(h.s[i]), *h.index(h.s[j]) = i, j
+	if h.index != nil {
+		*h.index(h.s[i]), *h.index(h.s[j]) = i, j
+	}
 }
 
 func (h *Heap[T]) up(i int) {
