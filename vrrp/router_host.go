@@ -8,6 +8,10 @@ import (
 	"github.com/govrrp/govrrp/clock"
 )
 
+// maxKeptQueue is the most host actions whose room the worker keeps
+// between bursts.
+const maxKeptQueue = 1024
+
 // Backoff of the retries of a failed Take or Release.
 const (
 	retryFirst = 100 * time.Millisecond
@@ -116,6 +120,11 @@ func (w *hostWorker) run() {
 		}
 		clear(batch)
 		w.spare = batch[:0]
+		if cap(batch) > maxKeptQueue {
+			// A burst (thousands of virtual routers changing state at
+			// once) is over: do not hold its memory for good.
+			w.spare = nil
+		}
 		if len(batch) > 0 {
 			continue
 		}
