@@ -51,18 +51,17 @@ type chaosDelivery struct {
 }
 
 type chaosRun struct {
-	t         *testing.T
-	seed      uint64
-	rng       *rand.Rand
-	now       time.Time
-	nodes     []*chaosNode
-	q         dheap.Heap[chaosDelivery]
-	seq       uint64
-	loss      float64
-	group     []int // partition group of each node
-	failed    bool
-	transits  int
-	checkedAt int
+	t        *testing.T
+	seed     uint64
+	rng      *rand.Rand
+	now      time.Time
+	nodes    []*chaosNode
+	q        dheap.Heap[chaosDelivery]
+	seq      uint64
+	loss     float64
+	group    []int // partition group of each node
+	failed   bool
+	transits int
 }
 
 func (c *chaosRun) fail(format string, args ...any) {

@@ -72,7 +72,7 @@ func (w *rawWire) step(now time.Time) {
 }
 
 // run ticks every RawRouter at each deadline until end.
-func (w *rawWire) run(now, end time.Time) time.Time {
+func (w *rawWire) run(end time.Time) time.Time {
 	for {
 		next := end
 		for _, r := range w.rrs {
@@ -80,7 +80,7 @@ func (w *rawWire) run(now, end time.Time) time.Time {
 				next = d
 			}
 		}
-		now = next
+		now := next
 		for _, r := range w.rrs {
 			r.Tick(now)
 		}
@@ -115,13 +115,13 @@ func TestRawRouter(t *testing.T) {
 	a.StartAll(t0)
 	b.StartAll(t0)
 	w.step(t0)
-	now := w.run(t0, t0.Add(4*time.Second))
+	now := w.run(t0.Add(4 * time.Second))
 	must(a.InterfaceDown(now, "eth1"))
 	w.step(now)
-	now = w.run(now, now.Add(4*time.Second))
+	now = w.run(now.Add(4 * time.Second))
 	must(a.Remove(now, "y"))
 	w.step(now)
-	now = w.run(now, now.Add(4*time.Second))
+	now = w.run(now.Add(4 * time.Second))
 	must(a.Remove(now, "x"))
 	w.step(now)
 	got := strings.Join(w.log, "\n")
