@@ -246,3 +246,40 @@ func BenchmarkRawRouter255(b *testing.B) {
 	}
 	_ = netip.Addr{}
 }
+
+// FuzzRawRouterReceive: whatever arrives, with whatever metadata, the
+// RawRouter drops or handles it without panicking, and its deadline
+// stays ahead of the time.
+func FuzzRawRouterReceive(f *testing.F) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	good, err := (&packet.Advertisement{Version: 3, Type: packet.TypeAdvertisement, VRID: 1, Priority: 200,
+		MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}).Append(nil, rtIP4(2), packet.GroupIPv4, packet.ChecksumPseudoHeader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, uint8(255), false, uint16(0))
+	f.Add([]byte{0x31}, uint8(255), true, uint16(3))
+	f.Add(good[:8], uint8(1), false, uint16(1000))
+	f.Fuzz(func(t *testing.T, b []byte, ttl uint8, v6 bool, ms uint16) {
+		c := keyConn{"c"}
+		r := vrrp.NewRawRouter(vrrp.RawConfig{Notes: true, DebugNotes: true})
+		for i, cfg := range []vrrp.Config{rtCfg4(1, 100, rtIP4(1)), rtCfg6(1, 100, rtIP6(1)), rtCfg4(2, 255, rtIP4(1))} {
+			if err := r.Add(t0, vrrp.VirtualRouter{Name: fmt.Sprint(i), Conn: c, SyncGroup: "g", Config: cfg}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.StartAll(t0)
+		src := rtIP4(2)
+		if v6 {
+			src = rtIP6(2)
+		}
+		now := t0.Add(time.Duration(ms) * time.Millisecond)
+		r.Receive(now, c, b, transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: int(ttl)})
+		r.Receive(now, keyConn{"unknown"}, b, transport.Meta{Src: src, TTL: 255})
+		r.Tick(now)
+		if d := r.Deadline(); !d.IsZero() && !d.After(now) {
+			t.Errorf("Deadline %v not after now %v", d, now)
+		}
+		r.Advance()
+	})
+}
