@@ -457,3 +457,43 @@ func TestRouterEventReasons(t *testing.T) {
 		}
 	})
 }
+
+// TestRouterHookCallsRouter: a hook may call the Router's methods, also
+// while Run shuts down (the Release of the shutdown), without a deadlock.
+func TestRouterHookCallsRouter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		var r *vrrp.Router
+		var stats []error
+		h := vrrp.HookFuncs{
+			TakeFunc: func(vr vrrp.VRInfo) error {
+				_, err := r.Stats(vr.Name)
+				stats = append(stats, err)
+				return r.SetPriority(vr.Name, 100)
+			},
+			ReleaseFunc: func(vr vrrp.VRInfo) error {
+				_, err := r.Stats(vr.Name)
+				stats = append(stats, err)
+				if err := r.SetPriority(vr.Name, 100); !errors.Is(err, vrrp.ErrRouterStopped) {
+					t.Errorf("SetPriority from the shutdown's Release = %v, want ErrRouterStopped", err)
+				}
+				return nil
+			},
+		}
+		r = vrrp.NewRouter(vrrp.RouterConfig{Hook: h})
+		if err := r.Add(vrrp.VirtualRouter{Name: "o", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(1, 255, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if len(stats) != 2 || stats[0] != nil || stats[1] != nil {
+			t.Errorf("Stats from the hooks: %v", stats)
+		}
+	})
+}

@@ -105,16 +105,18 @@ func (r *Router) shutdown() {
 		}
 		break
 	}
-	// The hooks of the shutdown (releases) run before Run returns.
-	r.host.close()
 	r.mu.Lock()
 	r.phase = phaseStopped
 	r.running = false
 	r.mu.Unlock()
+	// From here a control call (from a hook, say) is answered without
+	// this goroutine: read-only ones inline, others ErrRouterStopped.
+	close(r.done)
+	// The hooks of the shutdown (releases) run before Run returns.
+	r.host.close()
 	if r.events != nil {
 		close(r.events)
 	}
-	close(r.done)
 }
 
 // process carries out what the RawRouter's Ready asks for: write the
