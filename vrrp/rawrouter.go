@@ -150,6 +150,8 @@ type HostAction struct {
 	VR VRInfo
 	// Event is the transition (HostTransition only).
 	Event Event
+
+	done chan struct{} // the Router's barrier (Kind 0): closed when reached
 }
 
 // Note is a dropped packet or an anomaly, for the log.

@@ -47,7 +47,10 @@ const (
 // changes; no Announce follows a Take that failed until a retry succeeds.
 //
 // Every method is safe to call from any goroutine, before, during and
-// after Run, also from a Hook.
+// after Run, and from a Hook except Remove (which waits for the host
+// work). A control method returns once the RawRouter has handled it and
+// its advertisements are written; the host work it caused runs after,
+// except Remove's, which Remove waits for.
 type Router struct {
 	clk      clock.Clock
 	log      *slog.Logger
@@ -292,9 +295,18 @@ func (r *Router) Add(vr VirtualRouter) error {
 // Remove shuts the named virtual router down (a master sends a priority-0
 // advertisement and releases its addresses) and removes it. Its Conn is
 // closed if no other virtual router uses it. Nothing of it stays in the
-// Router; a RegistryHook is told (Removed) after its last Release.
+// Router; a RegistryHook is told (Removed) after its last Release. During
+// Run, Remove returns once that host work (and any queued before it) is
+// done, so that a caller may reuse the name, or the addresses, at once:
+// do not call it from a hook. The protocol does not wait for it.
 func (r *Router) Remove(name string) error {
-	return r.do(false, func(now time.Time) error { return r.raw.Remove(now, name) })
+	if err := r.do(false, func(now time.Time) error { return r.raw.Remove(now, name) }); err != nil {
+		return err
+	}
+	if done := r.host.barrier(); done != nil {
+		<-done
+	}
+	return nil
 }
 
 // SetPriority changes the priority of the named virtual router

@@ -78,6 +78,24 @@ func (w *hostWorker) push(as []HostAction) {
 	w.signal()
 }
 
+// barrier returns a channel closed once the host work queued so far is
+// done; nil if there is nothing to wait for (no hook, or no worker yet).
+func (w *hostWorker) barrier() chan struct{} {
+	if w.idle() {
+		return nil
+	}
+	w.mu.Lock()
+	if !w.started || w.closing {
+		w.mu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	w.q = append(w.q, HostAction{done: done})
+	w.mu.Unlock()
+	w.signal()
+	return done
+}
+
 func (w *hostWorker) signal() {
 	select {
 	case w.wake <- struct{}{}:
@@ -147,6 +165,8 @@ func (w *hostWorker) run() {
 func (w *hostWorker) do(a *HostAction) {
 	name := a.VR.Name
 	switch a.Kind {
+	case 0:
+		close(a.done)
 	case HostAdded:
 		if w.reg != nil {
 			w.reg.Added(a.VR)

@@ -497,3 +497,46 @@ func TestRouterHookCallsRouter(t *testing.T) {
 		}
 	})
 }
+
+// TestRouterRemoveWaitsForHostWork: Remove returns after the removed
+// virtual router's Release (and RegistryHook.Removed) ran, however slow,
+// so a caller may reuse its name and addresses at once (vrrpd's reload).
+func TestRouterRemoveWaitsForHostWork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		var mu sync.Mutex
+		var calls []string
+		g := &registry{vrs: map[string][]byte{}}
+		g.ReleaseFunc = func(vr vrrp.VRInfo) error {
+			time.Sleep(time.Second)
+			mu.Lock()
+			calls = append(calls, "release "+vr.Name)
+			mu.Unlock()
+			return nil
+		}
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: g})
+		if err := r.Add(vrrp.VirtualRouter{Name: "o", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(1, 255, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(time.Second)
+		if err := r.Remove("o"); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := fmt.Sprint(calls)
+		mu.Unlock()
+		g.mu.Lock()
+		left := len(g.vrs)
+		g.mu.Unlock()
+		if got != "[release o]" || left != 0 {
+			t.Errorf("when Remove returned: calls %s, %d in the registry; want [release o], 0", got, left)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
