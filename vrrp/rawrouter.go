@@ -283,6 +283,13 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	} else {
 		c = &rconn{c: v.vr.Conn, name: v.vr.Interface}
 		r.conns[v.vr.Conn] = c
+		// Removed and added again before Advance: not to be closed.
+		for i, cc := range r.rd.Closed {
+			if cc == v.vr.Conn {
+				r.rd.Closed = append(r.rd.Closed[:i], r.rd.Closed[i+1:]...)
+				break
+			}
+		}
 	}
 	c.refs++
 	v.c = c

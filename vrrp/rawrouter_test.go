@@ -283,3 +283,27 @@ func FuzzRawRouterReceive(f *testing.F) {
 		r.Advance()
 	})
 }
+
+// TestRawRouterReAddBeforeAdvance: a Conn whose last virtual router is
+// removed and one added again before Advance is not to be closed.
+func TestRawRouterReAddBeforeAdvance(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := keyConn{"c"}
+	r := vrrp.NewRawRouter(vrrp.RawConfig{})
+	vr := vrrp.VirtualRouter{Name: "x", Conn: c, Config: rtCfg4(1, 100, rtIP4(1))}
+	if err := r.Add(t0, vr); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(t0, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Ready().Closed; len(got) != 1 {
+		t.Fatalf("Closed after the last Remove = %v, want the Conn", got)
+	}
+	if err := r.Add(t0, vr); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Ready().Closed; len(got) != 0 {
+		t.Errorf("Closed after adding again = %v, want none", got)
+	}
+}
