@@ -32,14 +32,14 @@ type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
 	seq    uint64
-	timers dheap.Heap[*fakeTimer] // by (when, seq)
+	timers dheap.Heap[*fakeTimer] // by deadline, then by when set
 }
 
 var _ Clock = (*Fake)(nil)
 
 // NewFake returns a Fake clock that reads start until it is advanced.
 func NewFake(start time.Time) *Fake {
-	return &Fake{now: start, timers: dheap.New(earlier, func(t *fakeTimer) *int { return &t.index })}
+	return &Fake{now: start}
 }
 
 // Now implements Clock.
@@ -71,7 +71,7 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) AdvanceTo(t time.Time) {
 	for {
 		c.mu.Lock()
-		if c.timers.Len() == 0 || c.timers.Min().when.After(t) {
+		if c.timers.Len() == 0 || c.timers.MinAt().After(t) {
 			if t.After(c.now) {
 				c.now = t
 			}
@@ -97,7 +97,7 @@ func (c *Fake) NextDeadline() (time.Time, bool) {
 	if c.timers.Len() == 0 {
 		return time.Time{}, false
 	}
-	return c.timers.Min().when, true
+	return c.timers.MinAt(), true
 }
 
 // Pending returns the number of timers that have not fired or been
@@ -122,7 +122,7 @@ func (t *fakeTimer) Stop() bool {
 	if t.index < 0 {
 		return false
 	}
-	t.c.timers.Remove(t)
+	t.c.timers.Remove(t.index)
 	return true
 }
 
@@ -130,26 +130,20 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	pending := t.index >= 0
-	t.c.timers.Remove(t)
+	if pending {
+		t.c.timers.Remove(t.index)
+	}
 	t.c.schedule(t, d)
 	return pending
 }
 
-// schedule adds t to the heap to fire d after now. c.mu is held.
+// schedule adds t to the heap to fire d after now, after the timers set
+// for the same instant before it. c.mu is held.
 func (c *Fake) schedule(t *fakeTimer, d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
 	t.when = c.now.Add(d)
 	c.seq++
-	t.seq = c.seq
-	c.timers.Push(t)
-}
-
-// earlier orders timers by deadline, then by when they were set.
-func earlier(a, b *fakeTimer) bool {
-	if !a.when.Equal(b.when) {
-		return a.when.Before(b.when)
-	}
-	return a.seq < b.seq
+	c.timers.Push(t.when, c.seq, t, &t.index)
 }

@@ -187,7 +187,6 @@ type vrt struct {
 	family  Family
 	dsts    []netip.Addr // group or peers
 	hidx    int          // index in the deadline heap, -1 if absent
-	when    time.Time    // heap key: the machine's Deadline
 	removed bool
 	lim     rateLimiter
 	ttlErrs uint64 // front-door TTL errors
@@ -215,8 +214,6 @@ func NewRawRouter(cfg RawConfig) *RawRouter {
 		debugNotes: cfg.DebugNotes,
 		vrs:        make(map[string]*vrt),
 		conns:      make(map[transport.Conn]*rconn),
-		heap: dheap.New(func(a, b *vrt) bool { return a.when.Before(b.when) },
-			func(v *vrt) *int { return &v.hidx }),
 	}
 	if r.logLimit == 0 {
 		r.logLimit = defLogLimit
@@ -326,7 +323,9 @@ func (r *RawRouter) Remove(now time.Time, name string) error {
 // remove unregisters v.
 func (r *RawRouter) remove(v *vrt) {
 	v.removed = true
-	r.heap.Remove(v)
+	if v.hidx >= 0 {
+		r.heap.Remove(v.hidx)
+	}
 	delete(r.vrs, v.name)
 	for i, o := range r.order {
 		if o == v {
@@ -534,18 +533,22 @@ func (r *RawRouter) Deadline() time.Time {
 	if r.heap.Len() == 0 {
 		return time.Time{}
 	}
-	return r.heap.Min().when
+	return r.heap.MinAt()
 }
 
 // heapFix moves v to its place in the deadline heap, or out of it.
 func (r *RawRouter) heapFix(v *vrt) {
 	d := v.m.Deadline()
-	if v.removed || d.IsZero() {
-		r.heap.Remove(v)
-		return
+	switch {
+	case v.removed || d.IsZero():
+		if v.hidx >= 0 {
+			r.heap.Remove(v.hidx)
+		}
+	case v.hidx < 0:
+		r.heap.Push(d, 0, v, &v.hidx)
+	default:
+		r.heap.Fix(v.hidx, d)
 	}
-	v.when = d
-	r.heap.Fix(v)
 }
 
 // nextIsDown reports whether the earliest timer is a backup's (a
@@ -560,10 +563,10 @@ func (r *RawRouter) Tick(now time.Time) {
 	// A machine whose deadline does not move past now after Tick would
 	// loop forever; bound the work to a few rounds of the heap.
 	for budget := 4*r.heap.Len() + 4; r.heap.Len() > 0 && budget > 0; budget-- {
-		v := r.heap.Min()
-		if v.when.After(now) {
+		if r.heap.MinAt().After(now) {
 			return
 		}
+		v := r.heap.Min()
 		r.apply(now, v, v.m.Tick(now))
 	}
 }

@@ -42,8 +42,6 @@ type chaosNode struct {
 }
 
 type chaosDelivery struct {
-	at   time.Time
-	seq  uint64
 	from int
 	to   int
 	b    []byte
@@ -103,8 +101,8 @@ func (c *chaosRun) process(n *chaosNode) {
 					continue
 				}
 				c.seq++
-				c.q.Push(chaosDelivery{at: c.now.Add(time.Duration(c.rng.IntN(3)) * time.Millisecond), seq: c.seq,
-					from: n.idx, to: to.idx, b: append([]byte(nil), m.Buf...), meta: transport.Meta{Src: m.Meta.Src, Dst: m.Meta.Dst, TTL: 255}})
+				c.q.Push(c.now.Add(time.Duration(c.rng.IntN(3))*time.Millisecond), c.seq, chaosDelivery{
+					from: n.idx, to: to.idx, b: append([]byte(nil), m.Buf...), meta: transport.Meta{Src: m.Meta.Src, Dst: m.Meta.Dst, TTL: 255}}, nil)
 			}
 		}
 	}
@@ -200,8 +198,8 @@ func (c *chaosRun) process(n *chaosNode) {
 func (c *chaosRun) runUntil(end time.Time) {
 	for !c.failed {
 		next, which := end, -1
-		if c.q.Len() > 0 && c.q.Min().at.Before(next) {
-			next = c.q.Min().at
+		if c.q.Len() > 0 && c.q.MinAt().Before(next) {
+			next = c.q.MinAt()
 		}
 		for i, n := range c.nodes {
 			if d := n.rr.Deadline(); !d.IsZero() && d.Before(next) {
@@ -214,7 +212,7 @@ func (c *chaosRun) runUntil(end time.Time) {
 			return
 		}
 		c.now = next
-		for c.q.Len() > 0 && !c.q.Min().at.After(c.now) {
+		for c.q.Len() > 0 && !c.q.MinAt().After(c.now) {
 			d := c.q.Pop()
 			to := c.nodes[d.to]
 			if c.group[d.from] != c.group[d.to] {
@@ -241,13 +239,7 @@ func (c *chaosRun) runUntil(end time.Time) {
 // then everything healed for 5: each virtual router then has exactly one
 // master, and a sync group's members are master on the same node.
 func chaos(t *testing.T, seed uint64) (transitions int, ok bool) {
-	c := &chaosRun{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x11)), now: mt0,
-		q: dheap.New(func(a, b chaosDelivery) bool {
-			if !a.at.Equal(b.at) {
-				return a.at.Before(b.at)
-			}
-			return a.seq < b.seq
-		}, nil)}
+	c := &chaosRun{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x11)), now: mt0}
 	const nn = 3
 	c.group = make([]int, nn)
 	for i := range nn {

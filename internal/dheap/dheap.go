@@ -1,107 +1,101 @@
-// Package dheap is the one binary min-heap of the module: deadlines of
-// virtual routers (vrrp), timers of the fake clock (clock), and the
-// events of the simulation (internal/sim). Its elements know their own
-// index, so that moving or removing one is O(log n), and it allocates
-// nothing once its slice has grown.
+// Package dheap is the one binary min-heap of the module, of values by
+// deadline: the timers of virtual routers (vrrp's RawRouter), of the fake
+// clock (clock), the packets in flight of the in-memory LAN
+// (transport/memnet) and the events of the simulation (internal/sim).
+// Elements are ordered by time, then by a sequence number the caller
+// gives (0 for all: ties go by the heap's structure). An element may know
+// its own position (an index the heap keeps up to date), so that moving
+// or removing it is O(log n). Comparisons are inline, not calls, and
+// nothing is allocated once the slice has grown: it is on the hot path.
 package dheap
 
-// Heap is a binary min-heap ordered by less. index returns a pointer to
-// the element's position in the heap, which the heap keeps up to date:
-// -1 while the element is not in it (set it to -1 before the first Fix).
-// index may be nil for a heap used with Push, Min and Pop only (values
-// that do not know their place; Fix and Remove then panic).
+import "time"
+
+// Heap is a binary min-heap of T by (time, sequence). The zero value is
+// an empty heap.
 type Heap[T any] struct {
-	less  func(a, b T) bool
-	index func(T) *int
-	s     []T
+	s []entry[T]
 }
 
-// New returns an empty Heap.
-func New[T any](less func(a, b T) bool, index func(T) *int) Heap[T] {
-	return Heap[T]{less: less, index: index}
+type entry[T any] struct {
+	at  time.Time
+	seq uint64
+	idx *int // the element's index, kept up to date; nil if it keeps none
+	v   T
+}
+
+func (e *entry[T]) before(o *entry[T]) bool {
+	if !e.at.Equal(o.at) {
+		return e.at.Before(o.at)
+	}
+	return e.seq < o.seq
 }
 
 // Len returns the number of elements.
 func (h *Heap[T]) Len() int { return len(h.s) }
 
+// MinAt returns the least element's time; the heap must not be empty.
+func (h *Heap[T]) MinAt() time.Time { return h.s[0].at }
+
 // Min returns the least element; the heap must not be empty.
-func (h *Heap[T]) Min() T { return h.s[0] }
+func (h *Heap[T]) Min() T { return h.s[0].v }
 
-// At returns the i'th element in heap order (0 is the least).
-func (h *Heap[T]) At(i int) T { return h.s[i] }
-
-// Push adds x, which must not be in the heap.
-func (h *Heap[T]) Push(x T) {
+// Push adds v at time at with sequence number seq. If idx is not nil the
+// heap keeps *idx the element's index (for Fix and Remove) and sets it to
+// -1 when the element leaves.
+func (h *Heap[T]) Push(at time.Time, seq uint64, v T, idx *int) {
 	i := len(h.s)
-	h.s = append(h.s, x)
-	if h.index != nil {
-		*h.index(x) = i
+	h.s = append(h.s, entry[T]{at: at, seq: seq, idx: idx, v: v})
+	if idx != nil {
+		*idx = i
 	}
 	h.up(i)
 }
 
-// Fix restores the order after x's key changed, adding x if it is not in
-// the heap.
-func (h *Heap[T]) Fix(x T) {
-	i := *h.index(x)
-	if i < 0 {
-		h.Push(x)
-		return
-	}
+// Fix moves the element at index i to time at.
+func (h *Heap[T]) Fix(i int, at time.Time) {
+	h.s[i].at = at
 	h.down(i)
 	h.up(i)
 }
 
-// Remove removes x if it is in the heap.
-func (h *Heap[T]) Remove(x T) {
-	i := *h.index(x)
-	if i < 0 {
-		return
-	}
+// Remove removes and returns the element at index i.
+func (h *Heap[T]) Remove(i int) T {
 	last := len(h.s) - 1
 	if i != last {
 		h.swap(i, last)
 	}
-	var zero T
-	h.s[last] = zero
+	e := h.s[last]
+	h.s[last] = entry[T]{}
 	h.s = h.s[:last]
-	*h.index(x) = -1
+	if e.idx != nil {
+		*e.idx = -1
+	}
 	if i != last {
 		h.down(i)
 		h.up(i)
 	}
+	return e.v
 }
 
 // Pop removes and returns the least element; the heap must not be empty.
-func (h *Heap[T]) Pop() T {
-	x := h.s[0]
-	last := len(h.s) - 1
-	if last > 0 {
-		h.swap(0, last)
-	}
-	var zero T
-	h.s[last] = zero
-	h.s = h.s[:last]
-	if h.index != nil {
-		*h.index(x) = -1
-	}
-	if last > 0 {
-		h.down(0)
-	}
-	return x
-}
+func (h *Heap[T]) Pop() T { return h.Remove(0) }
 
 func (h *Heap[T]) swap(i, j int) {
-	h.s[i], h.s[j] = h.s[j], h.s[i]
-	if h.index != nil {
-		*h.index(h.s[i]), *h.index(h.s[j]) = i, j
+	s := h.s
+	s[i], s[j] = s[j], s[i]
+	if s[i].idx != nil {
+		*s[i].idx = i
+	}
+	if s[j].idx != nil {
+		*s[j].idx = j
 	}
 }
 
 func (h *Heap[T]) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if !h.less(h.s[i], h.s[p]) {
+		if !h.s[i].before(&h.s[p]) {
 			return
 		}
 		h.swap(i, p)
@@ -117,10 +111,10 @@ func (h *Heap[T]) down(i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && h.less(h.s[r], h.s[l]) {
+		if r := l + 1; r < n && h.s[r].before(&h.s[l]) {
 			m = r
 		}
-		if !h.less(h.s[m], h.s[i]) {
+		if !h.s[m].before(&h.s[i]) {
 			return
 		}
 		h.swap(i, m)

@@ -276,7 +276,6 @@ func New(seed uint64, cfg Config) *Sim {
 		rng:    memnet.NewRand(seed),
 		byName: make(map[string]*node),
 		links:  make(map[[2]int]memnet.Link),
-		q:      dheap.New(earlier, nil),
 	}
 	return s
 }
@@ -408,21 +407,13 @@ type pkt struct {
 	buf      [64]byte // holds b for advertisements of up to 3 IPv6 addresses
 }
 
-// earlier orders events by time, then by when they were scheduled.
-func earlier(a, b event) bool {
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
-	}
-	return a.seq < b.seq
-}
-
 func (s *Sim) push(e event) {
 	if e.at.Before(s.now) {
 		e.at = s.now
 	}
 	s.seq++
 	e.seq = s.seq
-	s.q.Push(e)
+	s.q.Push(e.at, e.seq, e, nil)
 }
 
 // At schedules fn at virtual time t (since the start); a time in the past
@@ -445,7 +436,7 @@ const maxSameInstant = 1 << 20
 func (s *Sim) Run(until time.Duration) {
 	end := s.epoch.Add(until)
 	same := 0
-	for s.q.Len() > 0 && !s.q.Min().at.After(end) {
+	for s.q.Len() > 0 && !s.q.MinAt().After(end) {
 		e := s.q.Pop()
 		if e.at.Equal(s.now) {
 			same++

@@ -87,7 +87,6 @@ func New(cfg Config) *Network {
 		queueLen: cfg.QueueLen,
 		rng:      NewRand(cfg.Seed),
 		links:    make(map[linkKey]linkRule),
-		pending:  dheap.New(earlier, nil),
 	}
 	if n.clk == nil {
 		n.clk = clock.Real()
@@ -534,7 +533,7 @@ func (e *Endpoint) write(b []byte, m transport.Meta) error {
 				now = n.clk.Now()
 			}
 			n.seq++
-			n.pending.Push(delivery{at: now.Add(f.Delay[i]), seq: n.seq, to: r, p: newPkt(b, meta)})
+			n.pending.Push(now.Add(f.Delay[i]), n.seq, delivery{to: r, p: newPkt(b, meta)}, nil)
 		}
 	}
 	if !now.IsZero() {
@@ -584,14 +583,14 @@ func (n *Network) arm() {
 	// A fresh reading: a fake clock may have been advanced by another
 	// goroutine since the caller looked.
 	now := n.clk.Now()
-	for n.pending.Len() > 0 && !n.pending.Min().at.After(now) {
+	for n.pending.Len() > 0 && !n.pending.MinAt().After(now) {
 		d := n.pending.Pop()
 		d.to.enqueue(d.p)
 	}
 	if n.pending.Len() == 0 {
 		return
 	}
-	at := n.pending.Min().at
+	at := n.pending.MinAt()
 	if !n.armedAt.IsZero() && !at.Before(n.armedAt) {
 		return // armed for an earlier or equal time already
 	}
@@ -637,17 +636,9 @@ func putPkt(p *pkt) {
 	pktPool.Put(p)
 }
 
+// delivery is a packet in flight to one endpoint; the heap holds its
+// time and sequence number.
 type delivery struct {
-	at  time.Time
-	seq uint64
-	to  *Endpoint
-	p   *pkt
-}
-
-// earlier orders deliveries by time, then by when they were queued.
-func earlier(a, b delivery) bool {
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
-	}
-	return a.seq < b.seq
+	to *Endpoint
+	p  *pkt
 }
