@@ -71,7 +71,7 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) AdvanceTo(t time.Time) {
 	for {
 		c.mu.Lock()
-		if c.timers.Len() == 0 || c.timers.MinAt().After(t) {
+		if c.timers.Len() == 0 || c.timers.Min().when.After(t) {
 			if t.After(c.now) {
 				c.now = t
 			}
@@ -97,7 +97,7 @@ func (c *Fake) NextDeadline() (time.Time, bool) {
 	if c.timers.Len() == 0 {
 		return time.Time{}, false
 	}
-	return c.timers.MinAt(), true
+	return c.timers.Min().when, true
 }
 
 // Pending returns the number of timers that have not fired or been

@@ -179,14 +179,18 @@ type Note struct {
 
 // vrt is the RawRouter's side of one virtual router.
 type vrt struct {
-	name    string
-	vr      VirtualRouter
-	cfg     Config // with defaults
-	m       *Machine
-	c       *rconn
-	family  Family
-	dsts    []netip.Addr // group or peers
-	hidx    int          // index in the deadline heap, -1 if absent
+	name   string
+	vr     VirtualRouter
+	cfg    Config // with defaults
+	m      *Machine
+	c      *rconn
+	family Family
+	dsts   []netip.Addr // group or peers
+	hidx   int          // index in the deadline heap, -1 if absent
+	// when is the machine's Deadline as the heap has it. Compare with
+	// it, not with the heap's own copy: it keeps the monotonic clock
+	// reading, so a step of the wall clock does not make a timer look due.
+	when    time.Time
 	removed bool
 	lim     rateLimiter
 	ttlErrs uint64 // front-door TTL errors
@@ -533,7 +537,7 @@ func (r *RawRouter) Deadline() time.Time {
 	if r.heap.Len() == 0 {
 		return time.Time{}
 	}
-	return r.heap.MinAt()
+	return r.heap.Min().when
 }
 
 // heapFix moves v to its place in the deadline heap, or out of it.
@@ -545,8 +549,10 @@ func (r *RawRouter) heapFix(v *vrt) {
 			r.heap.Remove(v.hidx)
 		}
 	case v.hidx < 0:
+		v.when = d
 		r.heap.Push(d, 0, v, &v.hidx)
 	default:
+		v.when = d
 		r.heap.Fix(v.hidx, d)
 	}
 }
@@ -563,10 +569,10 @@ func (r *RawRouter) Tick(now time.Time) {
 	// A machine whose deadline does not move past now after Tick would
 	// loop forever; bound the work to a few rounds of the heap.
 	for budget := 4*r.heap.Len() + 4; r.heap.Len() > 0 && budget > 0; budget-- {
-		if r.heap.MinAt().After(now) {
+		v := r.heap.Min()
+		if v.when.After(now) {
 			return
 		}
-		v := r.heap.Min()
 		r.apply(now, v, v.m.Tick(now))
 	}
 }

@@ -2,8 +2,9 @@
 // deadline: the timers of virtual routers (vrrp's RawRouter), of the fake
 // clock (clock), the packets in flight of the in-memory LAN
 // (transport/memnet) and the events of the simulation (internal/sim).
-// Elements are ordered by time, then by a sequence number the caller
-// gives (0 for all: ties go by the heap's structure). An element may know
+// Elements are ordered by time (to the nanosecond, as UnixNano, between
+// the years 1678 and 2262), then by a sequence number the caller gives (0
+// for all: ties go by the heap's structure). An element may know
 // its own position (an index the heap keeps up to date), so that moving
 // or removing it is O(log n). Comparisons are inline, not calls, and
 // nothing is allocated once the slice has grown: it is on the hot path.
@@ -17,25 +18,27 @@ type Heap[T any] struct {
 	s []entry[T]
 }
 
+// An entry's time is kept as nanoseconds since the Unix epoch: comparing
+// two integers is what makes the heap cheap (time.Time's Before and Equal
+// weigh its monotonic reading and are not inlined here).
 type entry[T any] struct {
-	at  time.Time
+	at  int64
 	seq uint64
 	idx *int // the element's index, kept up to date; nil if it keeps none
 	v   T
 }
 
 func (e *entry[T]) before(o *entry[T]) bool {
-	if !e.at.Equal(o.at) {
-		return e.at.Before(o.at)
-	}
-	return e.seq < o.seq
+	return e.at < o.at || e.at == o.at && e.seq < o.seq
 }
 
 // Len returns the number of elements.
 func (h *Heap[T]) Len() int { return len(h.s) }
 
-// MinAt returns the least element's time; the heap must not be empty.
-func (h *Heap[T]) MinAt() time.Time { return h.s[0].at }
+// MinAt returns the least element's time, in UTC and without a monotonic
+// clock reading (compare it with Before, After and Equal, not ==); the
+// heap must not be empty.
+func (h *Heap[T]) MinAt() time.Time { return time.Unix(0, h.s[0].at).UTC() }
 
 // Min returns the least element; the heap must not be empty.
 func (h *Heap[T]) Min() T { return h.s[0].v }
@@ -45,7 +48,7 @@ func (h *Heap[T]) Min() T { return h.s[0].v }
 // -1 when the element leaves.
 func (h *Heap[T]) Push(at time.Time, seq uint64, v T, idx *int) {
 	i := len(h.s)
-	h.s = append(h.s, entry[T]{at: at, seq: seq, idx: idx, v: v})
+	h.s = append(h.s, entry[T]{at: at.UnixNano(), seq: seq, idx: idx, v: v})
 	if idx != nil {
 		*idx = i
 	}
@@ -54,7 +57,7 @@ func (h *Heap[T]) Push(at time.Time, seq uint64, v T, idx *int) {
 
 // Fix moves the element at index i to time at.
 func (h *Heap[T]) Fix(i int, at time.Time) {
-	h.s[i].at = at
+	h.s[i].at = at.UnixNano()
 	h.down(i)
 	h.up(i)
 }

@@ -26,7 +26,7 @@ func TestHeap(t *testing.T) {
 			t.Fatalf("Len %d, want %d", h.Len(), len(in))
 		}
 		for i := range h.s {
-			if *h.s[i].idx != i || h.s[i].v.at != h.s[i].at {
+			if *h.s[i].idx != i || h.s[i].v.at.UnixNano() != h.s[i].at {
 				t.Fatalf("element %d: index %d", i, *h.s[i].idx)
 			}
 			if i > 0 && h.s[i].before(&h.s[(i-1)/2]) {

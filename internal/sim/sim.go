@@ -436,7 +436,7 @@ const maxSameInstant = 1 << 20
 func (s *Sim) Run(until time.Duration) {
 	end := s.epoch.Add(until)
 	same := 0
-	for s.q.Len() > 0 && !s.q.MinAt().After(end) {
+	for s.q.Len() > 0 && !s.q.Min().at.After(end) {
 		e := s.q.Pop()
 		if e.at.Equal(s.now) {
 			same++

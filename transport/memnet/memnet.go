@@ -533,7 +533,7 @@ func (e *Endpoint) write(b []byte, m transport.Meta) error {
 				now = n.clk.Now()
 			}
 			n.seq++
-			n.pending.Push(now.Add(f.Delay[i]), n.seq, delivery{to: r, p: newPkt(b, meta)}, nil)
+			n.pending.Push(now.Add(f.Delay[i]), n.seq, delivery{at: now.Add(f.Delay[i]), to: r, p: newPkt(b, meta)}, nil)
 		}
 	}
 	if !now.IsZero() {
@@ -583,14 +583,14 @@ func (n *Network) arm() {
 	// A fresh reading: a fake clock may have been advanced by another
 	// goroutine since the caller looked.
 	now := n.clk.Now()
-	for n.pending.Len() > 0 && !n.pending.MinAt().After(now) {
+	for n.pending.Len() > 0 && !n.pending.Min().at.After(now) {
 		d := n.pending.Pop()
 		d.to.enqueue(d.p)
 	}
 	if n.pending.Len() == 0 {
 		return
 	}
-	at := n.pending.MinAt()
+	at := n.pending.Min().at
 	if !n.armedAt.IsZero() && !at.Before(n.armedAt) {
 		return // armed for an earlier or equal time already
 	}
@@ -636,9 +636,10 @@ func putPkt(p *pkt) {
 	pktPool.Put(p)
 }
 
-// delivery is a packet in flight to one endpoint; the heap holds its
-// time and sequence number.
+// delivery is a packet in flight to one endpoint, due at at (with the
+// clock's monotonic reading, unlike the heap's copy).
 type delivery struct {
+	at time.Time
 	to *Endpoint
 	p  *pkt
 }
