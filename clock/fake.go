@@ -112,7 +112,6 @@ type fakeTimer struct {
 	c     *Fake
 	f     func()
 	when  time.Time
-	seq   uint64
 	index int // position in c.timers, -1 when not pending
 }
 
