@@ -60,7 +60,8 @@ type Stats struct {
 //
 // Its methods are safe for concurrent use. Hook methods do not block on
 // the network: bursts are written at once (raw sockets do not block) and
-// later frames are sent from timers of the Config's Clock.
+// later frames are sent from timers of the real clock (tests run them
+// under testing/synctest).
 type Announcer struct {
 	cfg   Config
 	sched schedule
@@ -88,7 +89,10 @@ type Announcer struct {
 	garps, nas, arpReplies, naReplies, malformed, sendErrs, ras, rss atomic.Uint64
 }
 
-var _ vrrp.Hook = (*Announcer)(nil)
+var (
+	_ vrrp.Hook         = (*Announcer)(nil)
+	_ vrrp.RegistryHook = (*Announcer)(nil)
+)
 
 // link is one interface frames are sent on and received from.
 type link struct {
@@ -170,6 +174,10 @@ type platform interface {
 	// Take holds nothing.
 	take(l *link, vr *vrState) error
 	release(l *link, vr *vrState, down bool) error
+	// forget releases what the platform made for vr alone (its macvlan,
+	// ModeMacvlan; a table left installed): vr was removed from the
+	// Router. Called with the lock held, after release.
+	forget(vr *vrState) error
 	// close releases every link and interface it made.
 	close() error
 }
@@ -213,7 +221,7 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 	a := &Announcer{
 		cfg:     cfg,
 		sched:   cfg.schedule(),
-		clk:     cfg.Clock,
+		clk:     clock.Real(),
 		log:     cfg.Logger,
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
@@ -232,9 +240,6 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		if err := pr.probe(); err != nil {
 			return nil, err
 		}
-	}
-	if a.clk == nil {
-		a.clk = clock.Real()
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -261,6 +266,7 @@ func (p *connPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, mac net.
 }
 func (p *connPlatform) take(*link, *vrState) error          { return nil }
 func (p *connPlatform) release(*link, *vrState, bool) error { return nil }
+func (p *connPlatform) forget(*vrState) error               { return nil }
 func (p *connPlatform) close() error                        { return closeConns(p.l) }
 
 func closeConns(l *link) error {
@@ -289,14 +295,11 @@ func (a *Announcer) vrFor(info vrrp.VRInfo) (*vrState, error) {
 	if a.cfg.Interface != "" && info.Interface != "" && info.Interface != a.cfg.Interface {
 		return nil, nil
 	}
-	v6 := info.Addrs[0].Is6() && !info.Addrs[0].Is4In6()
-	key := vrKey{ifname: info.Interface, v6: v6, vrid: info.VRID}
-	if info.Interface == "" {
-		key.ifidx = info.IfIndex
-	}
+	key := keyOf(info)
 	if vr, ok := a.vrs[key]; ok {
 		return vr, nil
 	}
+	v6 := key.v6
 	vmac := VirtualMAC(info.VRID, v6)
 	l, err := a.plat.linkFor(a, info, key, vmac)
 	if err != nil || l == nil {
@@ -309,6 +312,55 @@ func (a *Announcer) vrFor(info vrrp.VRInfo) (*vrState, error) {
 	vr := &vrState{key: key, link: l, mac: mac, tasks: make(map[*task]struct{})}
 	a.vrs[key] = vr
 	return vr, nil
+}
+
+// keyOf returns the key of info's state; info has addresses.
+func keyOf(info vrrp.VRInfo) vrKey {
+	v6 := info.Addrs[0].Is6() && !info.Addrs[0].Is4In6()
+	key := vrKey{ifname: info.Interface, v6: v6, vrid: info.VRID}
+	if info.Interface == "" {
+		key.ifidx = info.IfIndex
+	}
+	return key
+}
+
+// Added implements vrrp.RegistryHook. The Announcer makes what it needs
+// for a virtual router on its first Take or Announce, so Added does
+// nothing.
+func (a *Announcer) Added(vrrp.VRInfo) {}
+
+// Removed implements vrrp.RegistryHook: vr was removed from the Router.
+// Everything the Announcer holds for it goes: pending announcements and
+// Router Advertisements, the responder's answers, the addresses, and in
+// ModeMacvlan its macvlan (deleted, and the parent's arp_ignore restored
+// with its last macvlan). Errors are logged.
+func (a *Announcer) Removed(info vrrp.VRInfo) {
+	if len(info.Addrs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	key := keyOf(info)
+	vr := a.vrs[key]
+	if vr == nil {
+		return
+	}
+	a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio, taskRA)
+	a.stopRA(vr)
+	var errs []error
+	if vr.taken || vr.undoFailed {
+		a.stopAnswering(vr)
+		vr.taken, vr.undoFailed = false, false
+		errs = append(errs, a.plat.release(vr.link, vr, true))
+	}
+	errs = append(errs, a.plat.forget(vr))
+	delete(a.vrs, key)
+	if err := errors.Join(errs...); err != nil {
+		a.log.Warn("arpnd: removing a virtual router", "vr", info.Name, "vrid", info.VRID, "err", err)
+	}
 }
 
 func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {

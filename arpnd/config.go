@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"time"
-
-	"github.com/govrrp/govrrp/clock"
 )
 
 // Mode says which MAC address the virtual addresses are announced (and
@@ -165,8 +163,6 @@ type Config struct {
 	// back (the default).
 	GNAInterval time.Duration
 
-	// Clock times the schedule. If nil, clock.Real().
-	Clock clock.Clock
 	// Logger receives send errors and responder drops (debug). If nil,
 	// nothing is logged.
 	Logger *slog.Logger

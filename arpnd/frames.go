@@ -35,10 +35,6 @@ const (
 
 	ethHeaderLen  = 14
 	ipv6HeaderLen = 40
-	arpLen        = 28
-	// ethMinFrame is the minimum Ethernet frame without the FCS; shorter
-	// frames are zero padded (IEEE 802.3, as mdlayher/ethernet does).
-	ethMinFrame = 60
 
 	protoICMPv6 = 58
 	hopLimitND  = 255 // RFC 4861 section 7.1.1/7.1.2

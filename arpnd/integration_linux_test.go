@@ -380,6 +380,22 @@ func TestIntegrationMacvlan(t *testing.T) {
 	}
 	checkAnswers(t, h3, vmac4, vmac6)
 
+	// Removed (vrrp.RegistryHook: the virtual routers left the Router)
+	// deletes the master h2's macvlans at once and restores its parent.
+	for _, vr := range vrs(h2) {
+		a2.Removed(vr)
+	}
+	if links := hostOut(t, h2, "ip", "-o", "link", "show"); strings.Contains(links, "vr4.") || strings.Contains(links, "vr6.") {
+		t.Errorf("h2: macvlan left after Removed:\n%s", links)
+	}
+	if got := strings.TrimSpace(hostOut(t, h2, "cat", "/proc/sys/net/ipv4/conf/"+h2.Iface+"/arp_ignore")); got != "0" {
+		t.Errorf("h2: parent arp_ignore = %s after Removed, want 0 (restored)", got)
+	}
+	if out := hostOut(t, h2, "ip", "-o", "addr", "show"); strings.Contains(out, lanVIP4.String()) || strings.Contains(out, lanVIP6.String()) {
+		t.Errorf("h2: virtual address left after Removed:\n%s", out)
+	}
+	checkNoAnswers(t, h3)
+
 	// Close removes everything.
 	for _, x := range []struct {
 		a *Announcer

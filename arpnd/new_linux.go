@@ -588,6 +588,31 @@ func (p *linuxPlatform) releaseNS(vr *vrState, down bool) error {
 	return errors.Join(errs...)
 }
 
+func (p *linuxPlatform) forget(vr *vrState) error {
+	return p.do(func() error { return p.forgetNS(vr) })
+}
+
+func (p *linuxPlatform) forgetNS(vr *vrState) error {
+	var errs []error
+	if _, ok := p.vmacVRs[vr]; ok {
+		delete(p.vmacVRs, vr)
+		errs = append(errs, p.delVMACRule(vr))
+	}
+	m, ok := p.macvlans[vr.key]
+	if !ok {
+		return errors.Join(errs...)
+	}
+	delete(p.macvlans, vr.key)
+	parentMu.Lock()
+	defer parentMu.Unlock()
+	errs = append(errs, closeConns(m.l))
+	if err := netlink.LinkDel(m.nl); err != nil {
+		errs = append(errs, privErr(m.nl.Attrs().Name, "delete macvlan", "CAP_NET_ADMIN", err))
+	}
+	p.dropParent(m.parent, m.parentIdx)
+	return errors.Join(errs...)
+}
+
 func (p *linuxPlatform) close() error {
 	err := p.do(p.closeNS)
 	p.ns.Close()

@@ -339,7 +339,7 @@ func parseRS(frame []byte) error {
 		o = o[int(o[1])*8:]
 	}
 	if sll && src.IsUnspecified() {
-		return fmt.Errorf("%w: source link-layer address option from ::", errMalformed)
+		return fmt.Errorf("%w: source link-layer address option with the unspecified source address", errMalformed)
 	}
 	return nil
 }

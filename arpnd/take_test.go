@@ -129,6 +129,11 @@ func (p *fakePlatform) release(l *link, vr *vrState, down bool) error {
 	return nil
 }
 
+func (p *fakePlatform) forget(vr *vrState) error {
+	p.log = append(p.log, fmt.Sprintf("forget %d", vr.key.vrid))
+	return nil
+}
+
 func (p *fakePlatform) close() error { return closeConns(p.l) }
 
 func (p *fakePlatform) takeLog() []string {

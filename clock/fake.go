@@ -3,6 +3,8 @@ package clock
 import (
 	"sync"
 	"time"
+
+	"github.com/govrrp/govrrp/internal/dheap"
 )
 
 // Fake is a Clock that only moves when told to: tests and deterministic
@@ -30,7 +32,7 @@ type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
 	seq    uint64
-	timers []*fakeTimer // min-heap by (when, seq)
+	timers dheap.Heap[*fakeTimer] // by deadline, then by when set
 }
 
 var _ Clock = (*Fake)(nil)
@@ -69,14 +71,14 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) AdvanceTo(t time.Time) {
 	for {
 		c.mu.Lock()
-		if len(c.timers) == 0 || c.timers[0].when.After(t) {
+		if c.timers.Len() == 0 || c.timers.Min().when.After(t) {
 			if t.After(c.now) {
 				c.now = t
 			}
 			c.mu.Unlock()
 			return
 		}
-		ft := c.pop()
+		ft := c.timers.Pop()
 		if ft.when.After(c.now) {
 			c.now = ft.when
 		}
@@ -92,10 +94,10 @@ func (c *Fake) AdvanceTo(t time.Time) {
 func (c *Fake) NextDeadline() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.timers) == 0 {
+	if c.timers.Len() == 0 {
 		return time.Time{}, false
 	}
-	return c.timers[0].when, true
+	return c.timers.Min().when, true
 }
 
 // Pending returns the number of timers that have not fired or been
@@ -103,14 +105,13 @@ func (c *Fake) NextDeadline() (time.Time, bool) {
 func (c *Fake) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.timers)
+	return c.timers.Len()
 }
 
 type fakeTimer struct {
 	c     *Fake
 	f     func()
 	when  time.Time
-	seq   uint64
 	index int // position in c.timers, -1 when not pending
 }
 
@@ -120,7 +121,7 @@ func (t *fakeTimer) Stop() bool {
 	if t.index < 0 {
 		return false
 	}
-	t.c.remove(t.index)
+	t.c.timers.Remove(t.index)
 	return true
 }
 
@@ -129,86 +130,19 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	defer t.c.mu.Unlock()
 	pending := t.index >= 0
 	if pending {
-		t.c.remove(t.index)
+		t.c.timers.Remove(t.index)
 	}
 	t.c.schedule(t, d)
 	return pending
 }
 
-// schedule adds t to the heap to fire d after now. c.mu is held.
+// schedule adds t to the heap to fire d after now, after the timers set
+// for the same instant before it. c.mu is held.
 func (c *Fake) schedule(t *fakeTimer, d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
 	t.when = c.now.Add(d)
 	c.seq++
-	t.seq = c.seq
-	t.index = len(c.timers)
-	c.timers = append(c.timers, t)
-	c.up(t.index)
-}
-
-func (c *Fake) less(i, j int) bool {
-	a, b := c.timers[i], c.timers[j]
-	if !a.when.Equal(b.when) {
-		return a.when.Before(b.when)
-	}
-	return a.seq < b.seq
-}
-
-func (c *Fake) swap(i, j int) {
-	c.timers[i], c.timers[j] = c.timers[j], c.timers[i]
-	c.timers[i].index = i
-	c.timers[j].index = j
-}
-
-func (c *Fake) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !c.less(i, p) {
-			return
-		}
-		c.swap(i, p)
-		i = p
-	}
-}
-
-func (c *Fake) down(i int) {
-	n := len(c.timers)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && c.less(r, l) {
-			m = r
-		}
-		if !c.less(m, i) {
-			return
-		}
-		c.swap(i, m)
-		i = m
-	}
-}
-
-func (c *Fake) remove(i int) {
-	n := len(c.timers) - 1
-	t := c.timers[i]
-	if i != n {
-		c.swap(i, n)
-	}
-	c.timers[n] = nil
-	c.timers = c.timers[:n]
-	if i != n {
-		c.down(i)
-		c.up(i)
-	}
-	t.index = -1
-}
-
-func (c *Fake) pop() *fakeTimer {
-	t := c.timers[0]
-	c.remove(0)
-	return t
+	c.timers.Push(t.when, c.seq, t, &t.index)
 }

@@ -1,10 +1,26 @@
 // Package vrrp implements the Virtual Router Redundancy Protocol: version 3
 // (RFC 9568, IPv4 and IPv6) and version 2 (RFC 3768, IPv4).
 //
-// Machine is the state machine of one virtual router, pure and
-// deterministic: inputs carry the time, outputs are Actions, and nothing in
-// it reads a clock, sleeps, starts a goroutine or touches a socket. Router
-// is the runtime that drives many machines over transports with a clock.
+// The package has three layers, as etcd-io/raft has its raft, RawNode and
+// Node:
+//
+//   - Machine is the state machine of one virtual router, pure and
+//     deterministic: inputs carry the time, outputs are Actions, and
+//     nothing in it reads a clock, sleeps, starts a goroutine or touches a
+//     socket.
+//   - RawRouter is the runtime as a value, as pure: it owns many Machines,
+//     demultiplexes received packets to them, keeps their deadlines in one
+//     heap, moves sync groups together and holds faults. Every input
+//     carries the time; its output, Ready, lists the advertisements to
+//     write, the host actions and transitions in order, and the Conns to
+//     close.
+//   - Router is the goroutine shell over a RawRouter: reader goroutines,
+//     one timer, batched sends, logging, the lossy Events channel, and a
+//     host-work goroutine that runs the Hook so that host work never
+//     delays an advertisement. A Hook that implements TransitionHook gets
+//     every transition, in order and without loss: fence work on it, not
+//     on Events. One that implements RegistryHook is told when virtual
+//     routers are added and removed.
 //
 // Timers keep full precision: Skew_Time = ((256 - Priority) *
 // Master_Adv_Interval) / 256 is computed in nanoseconds, not in whole

@@ -98,7 +98,7 @@ func FuzzMachine(f *testing.F) {
 				now = now.Add(time.Duration(d) * 10 * time.Millisecond)
 			case 3:
 				p, _ := next()
-				m.SetPriority(now, p)
+				m.SetPriority(p)
 			case 4:
 				m.InterfaceDown(now)
 			case 5:

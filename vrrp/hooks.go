@@ -23,18 +23,24 @@ type VRInfo struct {
 // Hook is told about the actions of the virtual routers that touch the
 // host: taking and releasing the virtual addresses, and announcing them
 // (gratuitous ARP / unsolicited NA; package arpnd implements it). The
-// Router calls the methods on its own goroutine, in the order the Machine
-// emits the actions, so they must not block: hand slow work to a goroutine
-// of your own. An error is logged and does not stop the protocol.
+// Router calls the methods on its host-work goroutine, one at a time, in
+// the order the Machines emit the actions, after the advertisements of
+// the same step are written: a slow hook delays later host work, never an
+// advertisement. An error is logged and does not stop the protocol; a
+// failed Take or Release is retried with backoff (100 ms doubling up to
+// 10 s) until it succeeds or the virtual router's state changes, and no
+// Announce runs for a virtual router whose Take has not succeeded.
+// A Hook may also implement TransitionHook and RegistryHook.
 type Hook interface {
 	// Take: vr became master; start answering for its addresses. Called
-	// right after its first advertisement as master is written, so that a
+	// after its first advertisement as master is written, so that a
 	// slow address installation never delays the advertisement that ends
-	// the election.
+	// the election. Must be idempotent (a failed Take is retried).
 	Take(vr VRInfo) error
-	// Release: vr is no longer master. Called before a priority-0
-	// advertisement it sends on leaving, so that the next master never
-	// overlaps with it.
+	// Release: vr is no longer master. Called right after the priority-0
+	// advertisement it sends on leaving is written; the next master takes
+	// over Skew_Time after that advertisement, which leaves Release that
+	// long to finish before the two overlap.
 	Release(vr VRInfo) error
 	// Announce: announce vr's addresses now (on becoming master, after
 	// Take, and when a master hears a lower-priority advertisement). Called
@@ -74,3 +80,25 @@ func (h HookFuncs) Announce(vr VRInfo) error {
 }
 
 var _ Hook = HookFuncs{}
+
+// TransitionHook is an optional interface of a Hook: the Router calls
+// Transition with every transition of every virtual router, in order and
+// without loss, on its host-work goroutine, in line with Take, Release and
+// Announce (a transition to Master comes before its Take, one from Master
+// after its Release). This is the path to fence work on (run a job only
+// while Master): unlike Router.Events it never drops a transition, and
+// the protocol never waits for it. It should still return promptly, as
+// the host work of every virtual router waits behind it.
+type TransitionHook interface {
+	Transition(ev Event)
+}
+
+// RegistryHook is an optional interface of a Hook: the Router tells it
+// when a virtual router is added (before any other call for it) and
+// removed (after its last Release), on its host-work goroutine, so that
+// a hook keeps what it needs per virtual router exactly as long as the
+// virtual router exists.
+type RegistryHook interface {
+	Added(vr VRInfo)
+	Removed(vr VRInfo)
+}

@@ -175,6 +175,9 @@ type Machine struct {
 	preempting bool       // a lower-priority advert was discarded since the last accepted one
 	ifDown     bool       // InterfaceDown without InterfaceUp
 	groupFault bool       // SetGroupFault(true): its sync group is in Fault
+	tracked    bool       // SetFault(true): the embedder holds it in Fault
+	peer       netip.Addr // source of the last accepted advertisement
+	peerPrio   uint8      // and its priority
 	started    bool       // DiscontinuityTime set
 
 	stats Stats
@@ -281,6 +284,8 @@ func (m *Machine) Start(now time.Time) []Action {
 	switch {
 	case m.ifDown:
 		m.becomeFault(ReasonInterfaceDown)
+	case m.tracked:
+		m.becomeFault(ReasonTracking)
 	case m.groupFault:
 		m.becomeFault(ReasonSyncGroup)
 	default:
@@ -291,6 +296,7 @@ func (m *Machine) Start(now time.Time) []Action {
 
 // startup is the common part of Start and InterfaceUp.
 func (m *Machine) startup(now time.Time, reason Reason) {
+	m.peer, m.peerPrio = netip.Addr{}, 0
 	if m.owner {
 		m.becomeMaster(now, reason, ReasonPriority)
 		return
@@ -513,8 +519,10 @@ func (m *Machine) stepBackup(now time.Time, adv *packet.Advertisement, src netip
 		// "Set the Active_Down_Timer to Skew_Time."
 		m.downTimer = now.Add(m.skew)
 		m.preempting = false
+		m.peer, m.peerPrio = src, 0
 		return
 	}
+	m.peer, m.peerPrio = src, adv.Priority
 	if !m.preemptNow(now) || adv.Priority >= m.prio {
 		m.learn(adv)
 		m.downTimer = now.Add(m.downInterval)
@@ -561,6 +569,7 @@ func (m *Machine) stepMaster(now time.Time, adv *packet.Advertisement, src netip
 	if better {
 		m.learn(adv)
 		m.master = src
+		m.peer, m.peerPrio = src, adv.Priority
 		m.releaseAddrs()
 		m.becomeBackup(now, ReasonHigherPriority)
 		return
@@ -623,6 +632,33 @@ func (m *Machine) CountError(err error) {
 	}
 }
 
+// SetFault holds the machine in Fault (fault true) because its embedder
+// says so (keepalived's FAULT from tracking: a tracked interface or a
+// check script with weight 0), or lets it leave (false), with
+// ReasonTracking. Held, a master releases its addresses and sends a
+// priority-0 advertisement, as InterfaceDown does, and a machine in
+// Initialize goes to Fault when it starts. Released, a machine in Fault
+// starts as InterfaceUp does unless InterfaceDown or SetGroupFault holds
+// it. The three holds are independent: the machine is in Fault (once
+// started) while any says so.
+func (m *Machine) SetFault(now time.Time, fault bool) []Action {
+	m.acts = m.acts[:0]
+	if m.tracked == fault {
+		return m.acts
+	}
+	m.tracked = fault
+	switch {
+	case fault && m.state == Master:
+		m.leaveMaster()
+		m.becomeFault(ReasonTracking)
+	case fault && m.state == Backup:
+		m.becomeFault(ReasonTracking)
+	case !fault && m.state == Fault && !m.ifDown && !m.groupFault:
+		m.startup(now, ReasonTracking)
+	}
+	return m.acts
+}
+
 // SetPriority changes the priority (tracking scripts, interface weights).
 // For a non-owner it is clamped to 1-254 (0 is reserved for a leaving
 // master, 255 for the owner); the owner's priority stays 255 and the call
@@ -632,17 +668,14 @@ func (m *Machine) CountError(err error) {
 // priority, until a better advertisement arrives. A backup whose priority
 // rises above the master's preempts at its next opportunity: it discards
 // the master's next (now lower-priority) advertisement and its
-// Master_Down_Timer fires (ReasonPreempted). SetPriority returns no
-// actions today; the result is a slice for future use.
-func (m *Machine) SetPriority(now time.Time, prio uint8) []Action {
-	m.acts = m.acts[:0]
+// Master_Down_Timer fires (ReasonPreempted). Nothing happens at once, so
+// SetPriority has no actions (and needs no time).
+func (m *Machine) SetPriority(prio uint8) {
 	if m.owner {
-		return m.acts
+		return
 	}
-	prio = min(max(prio, 1), 254)
-	m.prio = prio
+	m.prio = min(max(prio, 1), 254)
 	m.recompute()
-	return m.acts
 }
 
 // InterfaceDown moves the machine to Fault (keepalived's FAULT): a master
@@ -669,7 +702,7 @@ func (m *Machine) InterfaceDown(now time.Time) []Action {
 func (m *Machine) InterfaceUp(now time.Time) []Action {
 	m.acts = m.acts[:0]
 	m.ifDown = false
-	if m.state == Fault && !m.groupFault {
+	if m.state == Fault && !m.groupFault && !m.tracked {
 		m.startup(now, ReasonInterfaceUp)
 	}
 	return m.acts
@@ -703,8 +736,8 @@ func (m *Machine) Sync(now time.Time, to State) []Action {
 // ReasonSyncGroup. Held, a master releases its addresses and sends a
 // priority-0 advertisement, as InterfaceDown does, and a machine in
 // Initialize goes to Fault when it starts. Released, a machine in Fault
-// starts as InterfaceUp does unless its own interface is down. The hold
-// and InterfaceDown are independent: the machine is in Fault (once
+// starts as InterfaceUp does unless its own interface is down or SetFault
+// holds it. The hold, SetFault and InterfaceDown are independent: the machine is in Fault (once
 // started) while either says so.
 func (m *Machine) SetGroupFault(now time.Time, held bool) []Action {
 	m.acts = m.acts[:0]
@@ -718,7 +751,7 @@ func (m *Machine) SetGroupFault(now time.Time, held bool) []Action {
 		m.becomeFault(ReasonSyncGroup)
 	case held && m.state == Backup:
 		m.becomeFault(ReasonSyncGroup)
-	case !held && m.state == Fault && !m.ifDown:
+	case !held && m.state == Fault && !m.ifDown && !m.tracked:
 		m.startup(now, ReasonSyncGroup)
 	}
 	return m.acts
@@ -747,7 +780,7 @@ func (m *Machine) becomeMaster(now time.Time, reason, newMasterReason Reason) {
 	m.adverTimer = now.Add(m.cfg.AdvertInterval)
 	m.stats.MasterTransitions++
 	m.stats.NewMasterReason = newMasterReason
-	m.emit(Action{Kind: ActTransition, From: from, To: Master, Reason: reason, MasterReason: newMasterReason})
+	m.emit(Action{Kind: ActTransition, From: from, To: Master, Reason: reason, MasterReason: newMasterReason, Peer: m.peer, PeerPriority: m.peerPrio})
 	m.emit(Action{Kind: ActTakeAddrs})
 	m.send(m.prio)
 	m.emit(Action{Kind: ActAnnounce})
@@ -761,7 +794,11 @@ func (m *Machine) becomeBackup(now time.Time, reason Reason) {
 	m.adverTimer = time.Time{}
 	m.preempting = false
 	m.downTimer = now.Add(m.downInterval)
-	m.emit(Action{Kind: ActTransition, From: from, To: Backup, Reason: reason})
+	a := Action{Kind: ActTransition, From: from, To: Backup, Reason: reason}
+	if reason == ReasonHigherPriority {
+		a.Peer, a.PeerPriority = m.peer, m.peerPrio
+	}
+	m.emit(a)
 }
 
 // becomeInitialize enters Initialize, stopping every timer.

@@ -48,7 +48,7 @@ func propertyStep(r *rand.Rand, m *vrrp.Machine, cfg vrrp.Config, now time.Time)
 		return "Tick", clone(m.Tick(now)), true
 	case n < 33:
 		p := uint8(r.IntN(256))
-		return fmt.Sprintf("SetPriority(%d)", p), clone(m.SetPriority(now, p)), false
+		return fmt.Sprintf("SetPriority(%d)", p), func() []vrrp.Action { m.SetPriority(p); return nil }(), false
 	case n < 36:
 		return "InterfaceDown", clone(m.InterfaceDown(now)), false
 	case n < 40:

@@ -184,7 +184,7 @@ func (s *scenario) run(line string) (out string) {
 	case "ifup":
 		s.actions(s.now, s.m.InterfaceUp(s.now))
 	case "setprio":
-		s.actions(s.now, s.m.SetPriority(s.now, uint8(args.int(0, "", 0))))
+		s.m.SetPriority(uint8(args.int(0, "", 0)))
 	case "sync":
 		to := map[string]vrrp.State{"master": vrrp.Master, "backup": vrrp.Backup}[args.pos(0)]
 		s.actions(s.now, s.m.Sync(s.now, to))

@@ -22,8 +22,9 @@ const (
 	// Master: the Active Router, forwarding for the virtual addresses
 	// (RFC 9568 section 6.4.3).
 	Master
-	// Fault: the interface is down (keepalived's FAULT state). The machine
-	// neither sends nor listens until InterfaceUp.
+	// Fault: the interface is down, or the embedder holds it there
+	// (keepalived's FAULT state). The machine neither sends nor listens
+	// until InterfaceUp, SetFault or SetGroupFault lets it leave.
 	Fault
 )
 
@@ -73,6 +74,10 @@ const (
 	ReasonInterfaceUp
 	// ReasonSyncGroup: a member of the same sync group changed state.
 	ReasonSyncGroup
+	// ReasonTracking: -> Fault because the embedder said so
+	// (Machine.SetFault, Router.SetFault: a tracked interface or check
+	// script), and out of Fault when it no longer does.
+	ReasonTracking
 )
 
 var reasonNames = [...]string{
@@ -86,6 +91,7 @@ var reasonNames = [...]string{
 	ReasonInterfaceDown:    "interfaceDown",
 	ReasonInterfaceUp:      "interfaceUp",
 	ReasonSyncGroup:        "syncGroup",
+	ReasonTracking:         "tracking",
 }
 
 // MarshalText implements encoding.TextMarshaler, so that JSON shows the
@@ -215,6 +221,16 @@ type Action struct {
 	// Anomaly is what was wrong with a received advertisement (ActDrop,
 	// ActNotice).
 	Anomaly Anomaly
+	// Peer and PeerPriority are, for a transition out of Backup or to
+	// Backup on a better advertisement, the master this router last heard
+	// (the source of its last accepted advertisement) and the priority it
+	// advertised; a zero Peer if none was heard. A takeover
+	// (ReasonMasterNoResponse) with PeerPriority 0 follows a priority-0
+	// advertisement: the master handed over (RFC 9568 section 6.4.2); with
+	// a non-zero PeerPriority the master stopped advertising (it crashed,
+	// or the path to it failed).
+	Peer         netip.Addr
+	PeerPriority uint8
 }
 
 func (a Action) String() string {

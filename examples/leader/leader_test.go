@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -59,18 +60,17 @@ func TestOnlyTheLeaderWorks(t *testing.T) {
 		defer lan.Close()
 		var work [2]atomic.Int64
 		var stops [2]context.CancelFunc
-		var routers [2]*vrrp.Router
+		var jobs [2]*job
 		done := make(chan error, 2)
 		for i, prio := range []uint8{200, 100} {
 			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
-			r, err := newRouter(lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), "eth0", 1, prio, addr)
+			jobs[i] = &job{interval: time.Second, work: func(context.Context) { work[i].Add(1) }}
+			r, err := newRouter(lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), "eth0", 1, prio, addr, jobs[i])
 			if err != nil {
 				t.Fatal(err)
 			}
-			routers[i] = r
 			ctx, cancel := context.WithCancel(context.Background())
 			stops[i] = cancel
-			go every(ctx, r, time.Second, func() { work[i].Add(1) })
 			go func() { done <- r.Run(ctx) }()
 		}
 		time.Sleep(10500 * time.Millisecond)
@@ -83,7 +83,7 @@ func TestOnlyTheLeaderWorks(t *testing.T) {
 		// (3.61s).
 		time.Sleep(700 * time.Millisecond)
 		synctest.Wait()
-		if !leading(routers[1]) {
+		if !jobs[1].leading() {
 			t.Error("the backup did not take over within Skew_Time of the master's shutdown")
 		}
 		before := work[1].Load()
@@ -96,6 +96,84 @@ func TestOnlyTheLeaderWorks(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Error(err)
 			}
+		}
+	})
+}
+
+// TestJobFenced: leadership moves back and forth (the master's priority
+// falls below the backup's and rises again, a preemption each time; then
+// a priority-0 handover) and each job stops at the instant its replica
+// leaves Master, not at a later poll: in virtual time the two jobs never
+// run together for any length of time. (In a preemption the new master's
+// first advertisement is what tells the old one; on a real network the
+// two overlap for the time it takes to arrive and be handled.)
+func TestJobFenced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		var mu sync.Mutex
+		running, starts := 0, 0
+		var overlap time.Duration
+		var since time.Time
+		var routers [2]*vrrp.Router
+		var stops [2]context.CancelFunc
+		done := make(chan error, 2)
+		for i, prio := range []uint8{200, 100} {
+			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+			j := &job{interval: time.Hour, work: func(ctx context.Context) {
+				mu.Lock()
+				running++
+				starts++
+				if running == 2 {
+					since = time.Now()
+				}
+				mu.Unlock()
+				<-ctx.Done() // a long job, until fenced off
+				mu.Lock()
+				if running == 2 {
+					overlap += time.Since(since)
+				}
+				running--
+				mu.Unlock()
+			}}
+			r, err := newRouter(lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), "eth0", 1, prio, addr, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			routers[i] = r
+			ctx, cancel := context.WithCancel(context.Background())
+			stops[i] = cancel
+			go func() { done <- r.Run(ctx) }()
+		}
+		time.Sleep(5 * time.Second)
+		for _, p := range []uint8{50, 200, 50, 200} {
+			if err := routers[0].SetPriority("leader", p); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			mu.Lock()
+			if running != 1 {
+				t.Errorf("priority %d: %d jobs running, want 1", p, running)
+			}
+			mu.Unlock()
+		}
+		stops[0]() // hands over with priority 0
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		time.Sleep(5 * time.Second)
+		stops[1]()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if overlap != 0 {
+			t.Errorf("both replicas' jobs ran together for %v", overlap)
+		}
+		if starts != 6 || running != 0 {
+			t.Errorf("%d jobs started, %d running at the end; want 6 and 0", starts, running)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,48 +53,100 @@ func run(ctx context.Context, iface string, vrid, prio uint, listen string) erro
 	if err != nil {
 		return err
 	}
+	j := &job{interval: 2 * time.Second, work: func(context.Context) { slog.Info("doing the leader's work") }}
+	defer j.stop() // however Run ends
 	var r *vrrp.Router
 	self, err := conn.Source(0) // this replica's address: the advertisements' source
 	if err == nil {
-		r, err = newRouter(conn, iface, uint8(vrid), uint8(prio), self)
+		r, err = newRouter(conn, iface, uint8(vrid), uint8(prio), self, j)
 	}
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("interface %q: %w", iface, err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the job's goroutine however Run ends
-	go http.Serve(l, statusHandler(func() bool { return leading(r) }))
-	go every(ctx, r, 2*time.Second, func() { slog.Info("doing the leader's work") })
+	go http.Serve(l, statusHandler(j.leading))
 	return r.Run(ctx) // until SIGTERM; a master then sends priority 0 and a backup takes over
 }
 
-// newRouter returns a Router with one virtual router, "leader", on conn.
-// Its address, 192.0.2.VRID, only names the election: it is never installed.
-func newRouter(conn transport.Conn, iface string, vrid, prio uint8, self netip.Addr) (*vrrp.Router, error) {
-	r := vrrp.NewRouter(vrrp.RouterConfig{Logger: slog.Default()})
+// newRouter returns a Router with one virtual router, "leader", on conn,
+// that starts and stops j. Its address, 192.0.2.VRID, only names the
+// election: it is never installed.
+func newRouter(conn transport.Conn, iface string, vrid, prio uint8, self netip.Addr, j *job) (*vrrp.Router, error) {
+	r := vrrp.NewRouter(vrrp.RouterConfig{Logger: slog.Default(), Hook: j, EventBuffer: -1})
 	return r, r.Add(vrrp.VirtualRouter{Name: "leader", Conn: conn, Interface: iface, Config: vrrp.Config{
 		VRID: vrid, Priority: prio, Primary: self, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, vrid})},
 	}})
 }
 
-// leading reports whether this replica is the master.
-func leading(r *vrrp.Router) bool {
-	s, err := r.State("leader")
-	return err == nil && s == vrrp.Master
+// job runs work every interval while this replica leads. It is fenced on
+// the Router's transitions (vrrp.TransitionHook: every transition, in
+// order, none lost, on the Router's host-work goroutine): it starts on the
+// transition to Master and, on the transition out of it, is cancelled and
+// waited for before the Router goes on. A replica leaving Master first
+// sends its priority-0 advertisement (or stops sending), and the next
+// master takes over Skew_Time later at the earliest, so the job is
+// stopped before another replica starts its own, as long as work returns
+// promptly when its context is cancelled.
+type job struct {
+	vrrp.HookFuncs // no addresses to take or announce
+	interval       time.Duration
+	work           func(ctx context.Context)
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // nil while not leading
+	done   chan struct{}
 }
 
-// every calls work every interval while this replica leads, until ctx is done.
-func every(ctx context.Context, r *vrrp.Router, interval time.Duration, work func()) {
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-time.After(interval):
-			if leading(r) {
-				work()
+var _ vrrp.TransitionHook = (*job)(nil)
+
+// Transition implements vrrp.TransitionHook.
+func (j *job) Transition(ev vrrp.Event) {
+	switch {
+	case ev.To == vrrp.Master:
+		j.start()
+	case ev.From == vrrp.Master:
+		j.stop()
+	}
+}
+
+func (j *job) start() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.cancel, j.done = cancel, make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		for {
+			j.work(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(j.interval):
 			}
 		}
+	}(j.done)
+}
+
+// stop cancels the job and waits for it to return.
+func (j *job) stop() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancel == nil {
+		return
 	}
+	j.cancel()
+	<-j.done
+	j.cancel, j.done = nil, nil
+}
+
+// leading reports whether the job runs: this replica is the master.
+func (j *job) leading() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cancel != nil
 }
 
 // statusHandler serves {"role":"master"} or {"role":"backup"}.

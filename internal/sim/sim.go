@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/govrrp/govrrp/internal/dheap"
 	"github.com/govrrp/govrrp/packet"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
@@ -206,7 +207,7 @@ type Sim struct {
 	now   time.Time
 	rng   *rand.Rand
 
-	q   eventHeap
+	q   dheap.Heap[event] // by (at, seq)
 	seq uint64
 
 	nodes  []*node
@@ -284,9 +285,6 @@ func (s *Sim) Now() time.Duration { return s.now.Sub(s.epoch) }
 
 // Time returns the virtual time as the machines see it.
 func (s *Sim) Time() time.Time { return s.now }
-
-// TimeOf converts a virtual time since the start into the machines' time.
-func (s *Sim) TimeOf(d time.Duration) time.Time { return s.epoch.Add(d) }
 
 // AddNode adds a router with its IPv4 primary address and IPv6 link-local
 // address (either may be the zero Addr if it runs no virtual router of
@@ -409,60 +407,13 @@ type pkt struct {
 	buf      [64]byte // holds b for advertisements of up to 3 IPv6 addresses
 }
 
-type eventHeap []event
-
-func (h eventHeap) less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-
-func (h *eventHeap) push(e event) {
-	*h = append(*h, e)
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
-			break
-		}
-		q[i], q[p] = q[p], q[i]
-		i = p
-	}
-}
-
-func (h *eventHeap) pop() event {
-	q := *h
-	e := q[0]
-	last := len(q) - 1
-	q[0] = q[last]
-	q[last] = event{}
-	q = q[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(q) && q.less(l, m) {
-			m = l
-		}
-		if r < len(q) && q.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		q[i], q[m] = q[m], q[i]
-		i = m
-	}
-	*h = q
-	return e
-}
-
 func (s *Sim) push(e event) {
 	if e.at.Before(s.now) {
 		e.at = s.now
 	}
 	s.seq++
 	e.seq = s.seq
-	s.q.push(e)
+	s.q.Push(e.at, e.seq, e, nil)
 }
 
 // At schedules fn at virtual time t (since the start); a time in the past
@@ -485,13 +436,15 @@ const maxSameInstant = 1 << 20
 func (s *Sim) Run(until time.Duration) {
 	end := s.epoch.Add(until)
 	same := 0
-	for len(s.q) > 0 && !s.q[0].at.After(end) {
-		e := s.q.pop()
+	for s.q.Len() > 0 && !s.q.Min().at.After(end) {
+		e := s.q.Pop()
 		if e.at.Equal(s.now) {
 			same++
 			if same > maxSameInstant {
 				s.errorf("livelock: more than %d events at %v", maxSameInstant, s.Now())
-				s.q = s.q[:0]
+				for s.q.Len() > 0 {
+					s.q.Pop()
+				}
 				break
 			}
 		} else {
@@ -517,7 +470,7 @@ func (s *Sim) RunFor(d time.Duration) { s.Run(s.Now() + d) }
 
 // Pending reports the number of scheduled events (timers, packets in
 // flight, script functions).
-func (s *Sim) Pending() int { return len(s.q) }
+func (s *Sim) Pending() int { return s.q.Len() }
 
 // --- machines ---
 
@@ -775,7 +728,7 @@ func (s *Sim) SetPriority(name string, vr VR, prio uint8) {
 	sl.cfg.Priority = prio
 	s.record(Record{Kind: KindSetPriority, Node: name, VR: vr, Priority: prio})
 	if sl.m != nil {
-		s.exec(sl, sl.m.SetPriority(s.now, prio))
+		sl.m.SetPriority(prio)
 		s.arm(sl)
 	}
 }
@@ -848,13 +801,6 @@ func (s *Sim) Heal() {
 	}
 	s.partitioned = false
 	s.record(Record{Kind: KindHeal})
-}
-
-// Connected reports whether a packet from one node can reach another now
-// (both running with their interfaces up, not partitioned apart).
-func (s *Sim) Connected(from, to string) bool {
-	a, b := s.node(from), s.node(to)
-	return a.up && b.up && !a.ifDown && !b.ifDown && s.connected(a, b)
 }
 
 // SetLink sets the behaviour of the link from one node to another (one

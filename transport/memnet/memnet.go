@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/govrrp/govrrp/clock"
+	"github.com/govrrp/govrrp/internal/dheap"
 	"github.com/govrrp/govrrp/transport"
 )
 
@@ -71,8 +72,8 @@ type Network struct {
 	rng     *rand.Rand
 	eps     []*Endpoint // attached, in attach order
 	links   map[linkKey]linkRule
-	group   map[*Endpoint]int // partition group; nil: no partition
-	pending deliveryHeap
+	group   map[*Endpoint]int    // partition group; nil: no partition
+	pending dheap.Heap[delivery] // by (at, seq)
 	seq     uint64
 	timer   clock.Timer
 	armedAt time.Time // deadline timer is armed for; zero: not armed
@@ -179,10 +180,9 @@ func (n *Network) Close() error {
 	n.mu.Lock()
 	eps := append([]*Endpoint(nil), n.eps...)
 	n.closed = true
-	for _, d := range n.pending {
-		putPkt(d.p)
+	for n.pending.Len() > 0 {
+		putPkt(n.pending.Pop().p)
 	}
-	n.pending = nil
 	if n.timer != nil {
 		n.timer.Stop()
 	}
@@ -239,13 +239,6 @@ func (n *Network) SetDelay(from, to *Endpoint, d, jitter time.Duration) {
 // wildcard as for SetLoss.
 func (n *Network) SetLink(from, to *Endpoint, l Link) {
 	n.setRule(from, to, hasLoss|hasDup|hasDelay, func(x *Link) { *x = l })
-}
-
-// LinkOf returns the link in effect from -> to (both non-nil).
-func (n *Network) LinkOf(from, to *Endpoint) Link {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.link(from, to)
 }
 
 func (n *Network) link(from, to *Endpoint) Link {
@@ -540,7 +533,7 @@ func (e *Endpoint) write(b []byte, m transport.Meta) error {
 				now = n.clk.Now()
 			}
 			n.seq++
-			n.pending.push(delivery{at: now.Add(f.Delay[i]), seq: n.seq, to: r, p: newPkt(b, meta)})
+			n.pending.Push(now.Add(f.Delay[i]), n.seq, delivery{at: now.Add(f.Delay[i]), to: r, p: newPkt(b, meta)}, nil)
 		}
 	}
 	if !now.IsZero() {
@@ -584,20 +577,20 @@ func (e *Endpoint) enqueue(p *pkt) {
 // arm delivers the delayed packets that are due and sets the delivery
 // timer to the earliest of the others. n.mu is held.
 func (n *Network) arm() {
-	if len(n.pending) == 0 || n.closed {
+	if n.pending.Len() == 0 || n.closed {
 		return
 	}
 	// A fresh reading: a fake clock may have been advanced by another
 	// goroutine since the caller looked.
 	now := n.clk.Now()
-	for len(n.pending) > 0 && !n.pending[0].at.After(now) {
-		d := n.pending.pop()
+	for n.pending.Len() > 0 && !n.pending.Min().at.After(now) {
+		d := n.pending.Pop()
 		d.to.enqueue(d.p)
 	}
-	if len(n.pending) == 0 {
+	if n.pending.Len() == 0 {
 		return
 	}
-	at := n.pending[0].at
+	at := n.pending.Min().at
 	if !n.armedAt.IsZero() && !at.Before(n.armedAt) {
 		return // armed for an earlier or equal time already
 	}
@@ -621,7 +614,7 @@ func (n *Network) deliverDue() {
 func (n *Network) InFlight() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return len(n.pending)
+	return n.pending.Len()
 }
 
 type pkt struct {
@@ -643,58 +636,10 @@ func putPkt(p *pkt) {
 	pktPool.Put(p)
 }
 
+// delivery is a packet in flight to one endpoint, due at at (with the
+// clock's monotonic reading, unlike the heap's copy).
 type delivery struct {
-	at  time.Time
-	seq uint64
-	to  *Endpoint
-	p   *pkt
-}
-
-// deliveryHeap is a min-heap by (at, seq).
-type deliveryHeap []delivery
-
-func (h deliveryHeap) less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-
-func (h *deliveryHeap) push(d delivery) {
-	*h = append(*h, d)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *deliveryHeap) pop() delivery {
-	s := *h
-	d := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = delivery{}
-	s = s[:last]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s.less(r, l) {
-			m = r
-		}
-		if !s.less(m, i) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return d
+	at time.Time
+	to *Endpoint
+	p  *pkt
 }

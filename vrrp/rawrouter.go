@@ -1,0 +1,893 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/dheap"
+	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport"
+)
+
+// RawRouter is the deterministic core of the runtime, as etcd-io/raft's
+// RawNode is of its Node: a synchronous value, used from one goroutine,
+// that owns the Machines of any number of virtual routers, the registry
+// and the demultiplexing of received packets to them, the deadline heap,
+// sync groups and fault holds. It starts no goroutine, reads no clock,
+// touches no socket and takes no lock: every input carries the time
+// (now), and everything it wants done is collected in one ordered output,
+// Ready, which the caller executes and then acknowledges with Advance.
+// Router is the goroutine shell over it; the seeded simulation drives
+// RawRouters directly.
+//
+// The transport.Conn of a VirtualRouter is only a key here: RawRouter
+// never calls its methods. Packets are handed in with the Conn they came
+// on (Receive), and the advertisements to write come out with the Conn to
+// write them on (Ready.Sends).
+//
+// The usual loop (see Router.Run):
+//
+//	for {
+//		wait until Deadline(), a packet or a control call
+//		call Tick(now), Receive(...) or the control method
+//		rd := Ready()
+//		write rd.Sends; run rd.Host in order; close rd.Closed
+//		Advance()
+//	}
+type RawRouter struct {
+	logLimit   int
+	notes      bool // produce Ready.Notes at all
+	debugNotes bool // and the Debug-level ones (unknown VRIDs)
+
+	// started: StartAll was called and ShutdownAll was not; virtual
+	// routers added meanwhile start at once.
+	started bool
+	vrs     map[string]*vrt
+	order   []*vrt
+	conns   map[transport.Conn]*rconn
+	last    *rconn           // the Conn of the last Receive, to skip the map lookup
+	heap    dheap.Heap[*vrt] // virtual routers with a running timer, by deadline
+
+	stats RouterStats
+	rd    Ready
+	arena []byte
+	adv   packet.Advertisement
+}
+
+// RawConfig configures a RawRouter. The zero value is usable.
+type RawConfig struct {
+	// LogLimit is the most Notes per second per virtual router (and per
+	// Conn for packets of unknown virtual routers); RFC 9568 section 7.1
+	// asks for rate limiting. If zero, 10. If negative, unlimited.
+	LogLimit int
+	// Notes asks for Ready.Notes about dropped packets and anomalies;
+	// DebugNotes also for packets of a VRID this RawRouter does not run
+	// (normal on a shared LAN). Without them nothing is noted, and the
+	// rate limits are not consumed.
+	Notes, DebugNotes bool
+}
+
+// Ready is what a RawRouter asks its caller to do, in this order: write
+// Sends (on each Conn in order), then hand Host to the host in order,
+// then close Closed. Its slices are owned by the RawRouter and valid
+// until Advance.
+type Ready struct {
+	// Sends are the advertisements to write, grouped by Conn in the order
+	// each Conn was first used.
+	Sends []Outbound
+	// Host are the transitions and the host's work (take, release and
+	// announce the virtual addresses, and the registry changes Added and
+	// Removed), in the order they happened. A Release follows the
+	// priority-0 advertisement of the same step in Sends: the next master
+	// takes over Skew_Time after it, not at once.
+	Host []HostAction
+	// Notes are the dropped packets and anomalies to log, within the
+	// rate limit (RawConfig).
+	Notes []Note
+	// Closed are the Conns no virtual router uses any longer: close them
+	// (after writing Sends).
+	Closed []transport.Conn
+}
+
+// Empty reports whether rd asks for nothing.
+func (rd *Ready) Empty() bool {
+	return len(rd.Sends) == 0 && len(rd.Host) == 0 && len(rd.Notes) == 0 && len(rd.Closed) == 0
+}
+
+// Outbound is a batch of advertisements to write on one Conn
+// (transport.BatchWriter.WriteBatch, or WriteTo each).
+type Outbound struct {
+	Conn transport.Conn
+	Msgs []transport.Message
+	// Interface is the interface of the first virtual router on Conn, for
+	// logs.
+	Interface string
+}
+
+// HostKind is the kind of a HostAction.
+type HostKind uint8
+
+const (
+	// HostAdded: the virtual router VR was added (RawRouter.Add).
+	HostAdded HostKind = iota + 1
+	// HostTransition: VR changed state (Event).
+	HostTransition
+	// HostTake: VR became master; install its addresses (Hook.Take).
+	HostTake
+	// HostRelease: VR is no longer master (Hook.Release).
+	HostRelease
+	// HostAnnounce: announce VR's addresses (Hook.Announce).
+	HostAnnounce
+	// HostRemoved: VR was removed (RawRouter.Remove); nothing of it need
+	// be kept.
+	HostRemoved
+)
+
+func (k HostKind) String() string {
+	switch k {
+	case HostAdded:
+		return "added"
+	case HostTransition:
+		return "transition"
+	case HostTake:
+		return "take"
+	case HostRelease:
+		return "release"
+	case HostAnnounce:
+		return "announce"
+	case HostRemoved:
+		return "removed"
+	}
+	return fmt.Sprintf("HostKind(%d)", uint8(k))
+}
+
+// HostAction is one step of Ready.Host.
+type HostAction struct {
+	Kind HostKind
+	// VR is the virtual router, with its priority at the time.
+	VR VRInfo
+	// Event is the transition (HostTransition only).
+	Event Event
+
+	done chan struct{} // the Router's barrier (Kind 0): closed when reached
+}
+
+// Note is a dropped packet or an anomaly, for the log.
+type Note struct {
+	// Name is the virtual router the packet was for; empty when none was
+	// found (Why says why).
+	Name string
+	// Interface is that of the Conn, for a packet of no virtual router.
+	Interface string
+	VRID      uint8
+	// Src and TTL are the packet's.
+	Src netip.Addr
+	TTL int
+	// Kind is ActDrop or ActNotice for an anomaly the Machine found
+	// (Anomaly), else zero.
+	Kind    ActionKind
+	Anomaly Anomaly
+	// Err is the parse error of a packet that did not parse.
+	Err error
+	// Why says why the front door dropped a packet (Name empty), and
+	// Debug that it is normal on a shared LAN (an unknown VRID).
+	Why   string
+	Debug bool
+}
+
+// vrt is the RawRouter's side of one virtual router.
+type vrt struct {
+	name   string
+	vr     VirtualRouter
+	cfg    Config // with defaults
+	m      *Machine
+	c      *rconn
+	family Family
+	dsts   []netip.Addr // group or peers
+	hidx   int          // index in the deadline heap, -1 if absent
+	// when is the machine's Deadline as the heap has it. Compare with
+	// it, not with the heap's own copy: it keeps the monotonic clock
+	// reading, so a step of the wall clock does not make a timer look due.
+	when    time.Time
+	removed bool
+	lim     rateLimiter
+	ttlErrs uint64 // front-door TTL errors
+
+	// Why the machine is held in Fault: its interface is down
+	// (InterfaceDown), or its owner said so (SetFault, tracking).
+	linkDown, faulted bool
+}
+
+// rconn is one transport.Conn and the virtual routers on it.
+type rconn struct {
+	c     transport.Conn
+	name  string // interface of the first virtual router, for logs
+	refs  int
+	demux [2][256][]*vrt // [family][VRID], one per interface index
+	out   int            // index in Ready.Sends + 1, 0 if none
+	lim   rateLimiter
+}
+
+// NewRawRouter returns a RawRouter with no virtual routers.
+func NewRawRouter(cfg RawConfig) *RawRouter {
+	r := &RawRouter{
+		logLimit:   cfg.LogLimit,
+		notes:      cfg.Notes || cfg.DebugNotes,
+		debugNotes: cfg.DebugNotes,
+		vrs:        make(map[string]*vrt),
+		conns:      make(map[transport.Conn]*rconn),
+	}
+	if r.logLimit == 0 {
+		r.logLimit = defLogLimit
+	}
+	return r
+}
+
+// newVRT checks vr and builds its runtime side.
+func newVRT(vr VirtualRouter) (*vrt, error) {
+	if vr.Name == "" {
+		return nil, &ConfigError{Field: "VirtualRouter.Name", Value: `""`, Allowed: "a non-empty name"}
+	}
+	if vr.Conn == nil {
+		return nil, &ConfigError{Field: "VirtualRouter.Conn", Value: "nil", Allowed: "a transport.Conn"}
+	}
+	m, err := NewMachine(vr.Config)
+	if err != nil {
+		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
+	}
+	cfg := m.Config()
+	v := &vrt{name: vr.Name, vr: vr, cfg: cfg, m: m, hidx: -1, family: IPv6}
+	if cfg.Primary.Is4() {
+		v.family = IPv4
+	}
+	v.vr.Peers = append([]netip.Addr(nil), vr.Peers...)
+	v.vr.Config = cfg
+	for _, p := range vr.Peers {
+		if !p.IsValid() || p.Is4() != cfg.Primary.Is4() {
+			return nil, fmt.Errorf("virtual router %q: %w", vr.Name, &ConfigError{Field: "VirtualRouter.Peers", Value: p.String(), Allowed: "unicast addresses of the family of Config.Addrs"})
+		}
+	}
+	v.dsts = v.vr.Peers
+	if len(v.dsts) == 0 {
+		if v.family == IPv4 {
+			v.dsts = []netip.Addr{packet.GroupIPv4}
+		} else {
+			v.dsts = []netip.Addr{packet.GroupIPv6}
+		}
+	}
+	return v, nil
+}
+
+// Add adds a virtual router (Ready.Host gets HostAdded). After StartAll it
+// starts at once (Machine.Start) without disturbing the others. Config
+// errors are *ConfigError (errors.Is ErrConfig); a name, or a VRID, family
+// and interface on the same Conn, that exists already is ErrDuplicate.
+// Config.Primary is required (Router.Add fills it in from a
+// transport.Sourcer).
+func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
+	v, err := newVRT(vr)
+	if err != nil {
+		return err
+	}
+	if _, ok := r.vrs[v.name]; ok {
+		return fmt.Errorf("%w: name %q", ErrDuplicate, v.name)
+	}
+	c := r.conns[v.vr.Conn]
+	if c != nil {
+		for _, o := range c.demux[fidx(v.family)][v.cfg.VRID] {
+			if o.vr.IfIndex == 0 || v.vr.IfIndex == 0 || o.vr.IfIndex == v.vr.IfIndex {
+				return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.cfg.VRID)
+			}
+		}
+	} else {
+		c = &rconn{c: v.vr.Conn, name: v.vr.Interface}
+		r.conns[v.vr.Conn] = c
+		// Removed and added again before Advance: not to be closed.
+		for i, cc := range r.rd.Closed {
+			if cc == v.vr.Conn {
+				r.rd.Closed = append(r.rd.Closed[:i], r.rd.Closed[i+1:]...)
+				break
+			}
+		}
+	}
+	c.refs++
+	v.c = c
+	r.vrs[v.name] = v
+	r.order = append(r.order, v)
+	f, id := fidx(v.family), v.cfg.VRID
+	c.demux[f][id] = append(c.demux[f][id], v)
+	r.host(v, HostAdded)
+	// A new member of a sync group with a member in fault is held in
+	// Fault (before it starts, so that it starts there).
+	r.holdGroup(now, v.vr.SyncGroup)
+	if r.started {
+		r.apply(now, v, v.m.Start(now))
+	}
+	return nil
+}
+
+// Remove shuts the named virtual router down (a master sends a priority-0
+// advertisement and releases its addresses) and removes it; Ready.Host
+// ends with HostRemoved, and Ready.Closed holds its Conn if no other
+// virtual router uses it.
+func (r *RawRouter) Remove(now time.Time, name string) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	r.apply(now, v, v.m.Shutdown(now))
+	r.remove(v)
+	// A member whose fault held its group in Fault is gone.
+	r.holdGroup(now, v.vr.SyncGroup)
+	return nil
+}
+
+// remove unregisters v.
+func (r *RawRouter) remove(v *vrt) {
+	v.removed = true
+	if v.hidx >= 0 {
+		r.heap.Remove(v.hidx)
+	}
+	delete(r.vrs, v.name)
+	for i, o := range r.order {
+		if o == v {
+			r.order = append(r.order[:i], r.order[i+1:]...)
+			break
+		}
+	}
+	c := v.c
+	f, id := fidx(v.family), v.cfg.VRID
+	list := c.demux[f][id]
+	for i, o := range list {
+		if o == v {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		list = nil
+	}
+	c.demux[f][id] = list
+	r.host(v, HostRemoved)
+	c.refs--
+	if c.refs == 0 {
+		delete(r.conns, c.c)
+		if r.last == c {
+			r.last = nil
+		}
+		r.rd.Closed = append(r.rd.Closed, c.c)
+	}
+}
+
+// SetPriority changes the priority of the named virtual router
+// (Machine.SetPriority).
+func (r *RawRouter) SetPriority(now time.Time, name string, prio uint8) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	v.m.SetPriority(prio)
+	r.heapFix(v)
+	return nil
+}
+
+// Shutdown stops the named virtual router gracefully (Machine.Shutdown)
+// and leaves it in Initialize; Start starts it again.
+func (r *RawRouter) Shutdown(now time.Time, name string) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	r.apply(now, v, v.m.Shutdown(now))
+	return nil
+}
+
+// Start starts the named virtual router again after Shutdown. Before
+// StartAll, and for a running virtual router, it does nothing.
+func (r *RawRouter) Start(now time.Time, name string) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	if r.started {
+		r.apply(now, v, v.m.Start(now))
+	}
+	return nil
+}
+
+// StartAll starts every virtual router (Machine.Start), in the order they
+// were added; those added later start when added.
+func (r *RawRouter) StartAll(now time.Time) {
+	r.started = true
+	for _, v := range r.order {
+		r.apply(now, v, v.m.Start(now))
+	}
+}
+
+// ShutdownAll shuts every virtual router down (Machine.Shutdown: each
+// master sends a priority-0 advertisement and releases its addresses);
+// they stay registered. Those added later wait for StartAll.
+func (r *RawRouter) ShutdownAll(now time.Time) {
+	r.started = false
+	for _, v := range r.order {
+		r.apply(now, v, v.m.Shutdown(now))
+	}
+}
+
+// InterfaceDown moves every virtual router whose Interface is ifname to
+// Fault (Machine.InterfaceDown), and holds the other members of their sync
+// groups in Fault with them.
+func (r *RawRouter) InterfaceDown(now time.Time, ifname string) error {
+	return r.onInterface(now, ifname, func(v *vrt) {
+		v.linkDown = true
+		r.apply(now, v, v.m.InterfaceDown(now))
+	})
+}
+
+// InterfaceUp brings every virtual router whose Interface is ifname out of
+// Fault (Machine.InterfaceUp), except those SetFault or a member of their
+// sync group holds there.
+func (r *RawRouter) InterfaceUp(now time.Time, ifname string) error {
+	return r.onInterface(now, ifname, func(v *vrt) {
+		v.linkDown = false
+		r.apply(now, v, v.m.InterfaceUp(now))
+	})
+}
+
+// SetFault holds the named virtual router in Fault (fault true) or lets
+// it leave (false); see Router.SetFault.
+func (r *RawRouter) SetFault(now time.Time, name string, fault bool) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	if v.faulted == fault {
+		return nil
+	}
+	v.faulted = fault
+	r.apply(now, v, v.m.SetFault(now, fault))
+	r.holdGroup(now, v.vr.SyncGroup)
+	return nil
+}
+
+func (r *RawRouter) onInterface(now time.Time, ifname string, f func(*vrt)) error {
+	found := false
+	var groups []string
+	for _, v := range r.order {
+		if v.vr.Interface == ifname {
+			found = true
+			f(v)
+			if g := v.vr.SyncGroup; g != "" && !contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	// In a stable order: that of the groups' first members.
+	for _, v := range r.order {
+		if g := v.vr.SyncGroup; g != "" && contains(groups, g) {
+			groups = remove(groups, g)
+			r.holdGroup(now, g)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w on interface %q", ErrNoVirtualRouter, ifname)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func remove(list []string, s string) []string {
+	for i, x := range list {
+		if x == s {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// ownFault reports whether v is in Fault for a reason of its own: its
+// interface is down, or SetFault holds it.
+func (v *vrt) ownFault() bool { return v.linkDown || v.faulted }
+
+// holdGroup holds in Fault every member of the sync group whose other
+// members include one in a fault of its own (keepalived holds a whole
+// vrrp_sync_group in FAULT), and releases the others
+// (Machine.SetGroupFault). Called whenever a member's own fault changes
+// and when the group's membership does.
+func (r *RawRouter) holdGroup(now time.Time, group string) {
+	if group == "" {
+		return
+	}
+	for _, o := range r.order {
+		if o.vr.SyncGroup != group || o.removed {
+			continue
+		}
+		held := false
+		for _, p := range r.order {
+			if p != o && p.vr.SyncGroup == group && !p.removed && p.ownFault() {
+				held = true
+				break
+			}
+		}
+		r.apply(now, o, o.m.SetGroupFault(now, held))
+	}
+}
+
+func (r *RawRouter) lookup(name string) (*vrt, error) {
+	v, ok := r.vrs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoVirtualRouter, name)
+	}
+	return v, nil
+}
+
+// Deadline returns when Tick must be called next: the earliest timer of
+// any virtual router, or the zero Time when none runs.
+func (r *RawRouter) Deadline() time.Time {
+	if r.heap.Len() == 0 {
+		return time.Time{}
+	}
+	return r.heap.Min().when
+}
+
+// heapFix moves v to its place in the deadline heap, or out of it.
+func (r *RawRouter) heapFix(v *vrt) {
+	d := v.m.Deadline()
+	switch {
+	case v.removed || d.IsZero():
+		if v.hidx >= 0 {
+			r.heap.Remove(v.hidx)
+		}
+	case v.hidx < 0:
+		v.when = d
+		r.heap.Push(d, 0, v, &v.hidx)
+	default:
+		v.when = d
+		r.heap.Fix(v.hidx, d)
+	}
+}
+
+// nextIsDown reports whether the earliest timer is a backup's (a
+// Master_Down_Timer or the end of a preempt delay), for the Router's
+// precise wake-up.
+func (r *RawRouter) nextIsDown() bool {
+	return r.heap.Len() > 0 && r.heap.Min().m.State() == Backup
+}
+
+// Tick fires every timer due at or before now, earliest first.
+func (r *RawRouter) Tick(now time.Time) {
+	// A machine whose deadline does not move past now after Tick would
+	// loop forever; bound the work to a few rounds of the heap.
+	for budget := 4*r.heap.Len() + 4; r.heap.Len() > 0 && budget > 0; budget-- {
+		v := r.heap.Min()
+		if v.when.After(now) {
+			return
+		}
+		r.apply(now, v, v.m.Tick(now))
+	}
+}
+
+// Receive handles one packet read from conn at now (its arrival time:
+// timers due before it fire first, at their own time, as Tick would). It
+// performs the checks of RFC 9568 section 7.1 (version, VRID known on
+// that Conn, family and interface, TTL 255, then packet.Unmarshal and
+// the Machine's), counting and noting what fails, and hands the
+// advertisement to its virtual router. b is not kept.
+func (r *RawRouter) Receive(now time.Time, conn transport.Conn, b []byte, m transport.Meta) {
+	c := r.last
+	if c == nil || c.c != conn {
+		c = r.conns[conn]
+		if c == nil {
+			return // a Conn no virtual router uses any longer
+		}
+		r.last = c
+	}
+	v := r.frontDoor(now, c, b, m)
+	if v == nil {
+		return
+	}
+	r.Tick(now)
+	r.receive(now, v, b, m)
+}
+
+// frontDoor performs the cheap checks of RFC 9568 section 7.1 and
+// returns the virtual router the packet is for, or nil when it was
+// dropped (and counted).
+func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Meta) *vrt {
+	if len(b) < 2 || !m.Src.IsValid() {
+		r.stats.ShortPackets++
+		r.noteFront(now, c, false, "short packet or no source", m)
+		return nil
+	}
+	if ver := b[0] >> 4; ver != 2 && ver != 3 {
+		r.stats.VersionErrors++
+		r.noteFront(now, c, false, "version is not 2 or 3", m)
+		return nil
+	}
+	f := 1
+	if m.Src.Unmap().Is4() {
+		f = 0
+	}
+	var v *vrt
+	for _, o := range c.demux[f][b[1]] {
+		if o.vr.IfIndex == 0 || m.IfIndex == 0 || o.vr.IfIndex == m.IfIndex {
+			v = o
+			break
+		}
+	}
+	if v == nil {
+		r.stats.VRIDErrors++
+		r.noteFront(now, c, true, "unknown VRID", m)
+		return nil
+	}
+	if m.TTL != packet.TTL {
+		r.stats.TTLErrors++
+		v.ttlErrs++
+		r.noteFront(now, c, false, "TTL is not 255", m)
+		return nil
+	}
+	return v
+}
+
+// noteFront notes a packet the front door dropped, within c's rate limit.
+func (r *RawRouter) noteFront(now time.Time, c *rconn, debug bool, why string, m transport.Meta) {
+	if !r.notes || debug && !r.debugNotes || !c.lim.allow(now, r.logLimit) {
+		return
+	}
+	r.rd.Notes = append(r.rd.Notes, Note{Interface: c.name, Src: m.Src, TTL: m.TTL, Why: why, Debug: debug})
+}
+
+// receive parses a packet the front door passed for v and hands it to v's
+// machine.
+func (r *RawRouter) receive(now time.Time, v *vrt, b []byte, m transport.Meta) {
+	r.stats.Received++
+	info, err := r.adv.Unmarshal(b, m.Src, m.Dst)
+	if err != nil {
+		switch {
+		case errors.Is(err, packet.ErrChecksum):
+			r.stats.ChecksumErrors++
+		case errors.Is(err, packet.ErrVersion):
+			r.stats.VersionErrors++
+		}
+		v.m.CountError(err)
+		if r.notes && v.lim.allow(now, r.logLimit) {
+			r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: m.Src, TTL: m.TTL, Err: err})
+		}
+		return
+	}
+	// An IPv4 packet seen through an IPv6 socket has an IPv4-mapped
+	// source; the front door routed it as IPv4, and so does the machine.
+	src := m.Src.Unmap()
+	acts := v.m.Receive(now, &r.adv, src, m.TTL, info)
+	r.noteAnomalies(now, v, src, acts)
+	r.apply(now, v, acts)
+}
+
+// noteAnomalies notes the ActDrop and ActNotice actions of the
+// advertisement from src, within v's rate limit (RFC 9568 section 7.1:
+// "log the event (subject to rate-limiting)").
+func (r *RawRouter) noteAnomalies(now time.Time, v *vrt, src netip.Addr, acts []Action) {
+	if !r.notes {
+		return
+	}
+	for _, a := range acts {
+		if a.Kind != ActDrop && a.Kind != ActNotice {
+			continue
+		}
+		if !v.lim.allow(now, r.logLimit) {
+			return
+		}
+		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, Kind: a.Kind, Anomaly: a.Anomaly})
+	}
+}
+
+// apply executes the actions of v's machine, updates v's place in the
+// deadline heap and propagates transitions to v's sync group.
+func (r *RawRouter) apply(now time.Time, v *vrt, acts []Action) {
+	sync := State(255)
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSend:
+			r.queueSend(v, a.Priority)
+		case ActTakeAddrs:
+			r.host(v, HostTake)
+		case ActReleaseAddrs:
+			r.host(v, HostRelease)
+		case ActAnnounce:
+			r.host(v, HostAnnounce)
+		case ActDrop, ActNotice:
+			// Noted by receive, which knows the packet's source.
+		case ActTransition:
+			r.host(v, HostTransition)
+			h := &r.rd.Host[len(r.rd.Host)-1]
+			h.Event = Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason, Peer: a.Peer, PeerPriority: a.PeerPriority}
+			if a.Reason != ReasonSyncGroup && v.vr.SyncGroup != "" {
+				// Fault is not passed on here: holdGroup holds the
+				// group from the members' own faults.
+				switch {
+				case a.To == Master:
+					sync = Master
+				case a.From == Master && a.To == Backup:
+					sync = Backup
+				}
+			}
+		}
+	}
+	r.heapFix(v)
+	if sync == State(255) {
+		return
+	}
+	for _, o := range r.order {
+		if o != v && o.vr.SyncGroup == v.vr.SyncGroup {
+			r.apply(now, o, o.m.Sync(now, sync))
+		}
+	}
+}
+
+// host appends a HostAction for v.
+func (r *RawRouter) host(v *vrt, k HostKind) {
+	r.rd.Host = append(r.rd.Host, HostAction{Kind: k, VR: v.info()})
+}
+
+func (v *vrt) info() VRInfo {
+	return VRInfo{
+		Name:       v.name,
+		Interface:  v.vr.Interface,
+		IfIndex:    v.vr.IfIndex,
+		VRID:       v.cfg.VRID,
+		Version:    v.cfg.Version,
+		Addrs:      v.cfg.Addrs,
+		Priority:   v.m.Priority(),
+		AcceptMode: v.cfg.AcceptMode,
+	}
+}
+
+// queueSend marshals an advertisement of v into the arena and queues it
+// on v's Conn.
+func (r *RawRouter) queueSend(v *vrt, prio uint8) {
+	adv := v.m.Advertisement(prio)
+	for _, dst := range v.dsts {
+		start := len(r.arena)
+		b, err := adv.Append(r.arena, v.cfg.Primary, dst, v.cfg.Checksum)
+		if err != nil {
+			r.stats.SendErrors++
+			if r.notes {
+				r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Err: fmt.Errorf("marshal: %w", err)})
+			}
+			continue
+		}
+		r.arena = b
+		c := v.c
+		if c.out == 0 {
+			// Reuse the Msgs array an earlier round left in the slot.
+			n := len(r.rd.Sends)
+			if n < cap(r.rd.Sends) {
+				r.rd.Sends = r.rd.Sends[:n+1]
+			} else {
+				r.rd.Sends = append(r.rd.Sends, Outbound{})
+			}
+			o := &r.rd.Sends[n]
+			o.Conn, o.Interface = c.c, c.name
+			c.out = n + 1
+		}
+		o := &r.rd.Sends[c.out-1]
+		o.Msgs = append(o.Msgs, transport.Message{
+			Buf:  b[start:len(b):len(b)],
+			Meta: transport.Meta{Src: v.cfg.Primary, Dst: dst, IfIndex: v.vr.IfIndex},
+		})
+	}
+}
+
+// Ready returns what the inputs since the last Advance ask for. It stays
+// valid, and grows with further inputs, until Advance.
+func (r *RawRouter) Ready() *Ready { return &r.rd }
+
+// Advance says the caller has done what Ready asked; its buffers are
+// reused.
+func (r *RawRouter) Advance() {
+	for i := range r.rd.Sends {
+		o := &r.rd.Sends[i]
+		if c := r.conns[o.Conn]; c != nil {
+			c.out = 0
+		}
+		clear(o.Msgs)
+		o.Msgs = o.Msgs[:0]
+		o.Conn = nil
+	}
+	// Keep each Outbound's Msgs array for the next round.
+	r.rd.Sends = r.rd.Sends[:0]
+	clear(r.rd.Host)
+	r.rd.Host = r.rd.Host[:0]
+	clear(r.rd.Notes)
+	r.rd.Notes = r.rd.Notes[:0]
+	clear(r.rd.Closed)
+	r.rd.Closed = r.rd.Closed[:0]
+	r.arena = r.arena[:0]
+}
+
+// State returns the state of the named virtual router.
+func (r *RawRouter) State(name string) (State, error) {
+	v, err := r.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	return v.m.State(), nil
+}
+
+// Stats returns the statistics of the named virtual router (Machine.Stats;
+// IPTTLErrors includes the packets dropped at the front door for their
+// TTL).
+func (r *RawRouter) Stats(name string) (Stats, error) {
+	v, err := r.lookup(name)
+	if err != nil {
+		return Stats{}, err
+	}
+	s := v.m.Stats()
+	s.IPTTLErrors += v.ttlErrs
+	return s, nil
+}
+
+// Master returns the primary address of the named virtual router's
+// current master as far as it knows (Machine.Master).
+func (r *RawRouter) Master(name string) (netip.Addr, error) {
+	v, err := r.lookup(name)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return v.m.Master(), nil
+}
+
+// Info returns the named virtual router's VRInfo.
+func (r *RawRouter) Info(name string) (VRInfo, error) {
+	v, err := r.lookup(name)
+	if err != nil {
+		return VRInfo{}, err
+	}
+	return v.info(), nil
+}
+
+// Len returns the number of virtual routers.
+func (r *RawRouter) Len() int { return len(r.order) }
+
+// RouterStats returns the counters of what the RawRouter handled:
+// ChecksumErrors, VersionErrors, VRIDErrors, TTLErrors, ShortPackets,
+// Received, and in SendErrors the advertisements that did not marshal.
+// Sent, ReadErrors and EventsDropped are the caller's (Router's).
+func (r *RawRouter) RouterStats() RouterStats { return r.stats }
+
+func fidx(f Family) int {
+	if f == IPv4 {
+		return 0
+	}
+	return 1
+}
+
+// rateLimiter allows limit events per second (negative: unlimited).
+type rateLimiter struct {
+	start time.Time
+	n     int
+}
+
+func (l *rateLimiter) allow(now time.Time, limit int) bool {
+	if limit < 0 {
+		return true
+	}
+	if now.Sub(l.start) >= time.Second || now.Before(l.start) {
+		l.start, l.n = now, 0
+	}
+	if l.n >= limit {
+		return false
+	}
+	l.n++
+	return true
+}

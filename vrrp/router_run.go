@@ -1,0 +1,379 @@
+package vrrp
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Run runs the virtual routers until ctx is cancelled, then shuts every
+// one down gracefully (Machine.Shutdown: each master sends a priority-0
+// advertisement and releases its addresses), closes every Conn it was
+// given, waits for its reader goroutines to exit and for the host work
+// already asked for (hooks) to finish, closes the Events channel and
+// returns nil. A Router runs once: later calls return ErrRouterStopped
+// (or ErrRouterRunning during Run).
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	switch r.phase {
+	case phaseRunning:
+		r.mu.Unlock()
+		return ErrRouterRunning
+	case phaseStopped:
+		r.mu.Unlock()
+		return ErrRouterStopped
+	}
+	r.phase = phaseRunning
+	r.running = true
+	r.host.start()
+	now := r.clk.Now()
+	for _, c := range r.conns {
+		if !c.reader {
+			r.startReader(c)
+		}
+	}
+	r.raw.StartAll(now)
+	r.process(now)
+	r.rearm()
+	r.mu.Unlock()
+
+	for {
+		var (
+			call ctlCall
+			b    *rxBatch
+			got  int
+		)
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return nil
+		case <-r.wake:
+			r.armed = time.Time{}
+			r.spinUntilDue()
+		case call = <-r.ctl:
+			got = 1
+		case b = <-r.rx:
+			got = 2
+		}
+		now := r.clk.Now()
+		// Packets that are waiting first, each after the timers due
+		// before it arrived, then the timers due since, then the
+		// control call: a timer that ran out while this goroutine was
+		// busy must not fire ahead of an advertisement that arrived in
+		// time to stop it.
+		if got == 2 {
+			r.receiveBatch(now, b)
+		}
+		r.drainRx(now)
+		r.raw.Tick(now)
+		var err error
+		if got == 1 {
+			err = call.f(now)
+		}
+		r.process(now)
+		if got == 1 {
+			call.reply <- err
+		}
+		r.rearm()
+	}
+}
+
+func (r *Router) shutdown() {
+	now := r.clk.Now()
+	r.raw.ShutdownAll(now)
+	r.process(now)
+	close(r.stop)
+	for _, c := range r.conns {
+		c.closed = true
+		if err := c.c.Close(); err != nil {
+			r.log.Warn("closing transport", "interface", c.name, "err", err)
+		}
+	}
+	r.wg.Wait()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	// Return the buffers of packets nobody will handle.
+	for {
+		select {
+		case b := <-r.rx:
+			b.c.free <- b
+			continue
+		default:
+		}
+		break
+	}
+	r.mu.Lock()
+	r.phase = phaseStopped
+	r.running = false
+	r.mu.Unlock()
+	// From here a control call (from a hook, say) is answered without
+	// this goroutine: read-only ones inline, others ErrRouterStopped.
+	close(r.done)
+	// The hooks of the shutdown (releases) run before Run returns.
+	r.host.close()
+	if r.events != nil {
+		close(r.events)
+	}
+}
+
+// process carries out what the RawRouter's Ready asks for: write the
+// advertisements, log, publish the states and events, hand the host work
+// to the host-work goroutine, close the Conns no longer used. Owner
+// state.
+func (r *Router) process(now time.Time) {
+	rd := r.raw.Ready()
+	if rd.Empty() {
+		r.publish()
+		return
+	}
+	for i := range rd.Notes {
+		r.logNote(&rd.Notes[i])
+	}
+	for i := range rd.Sends {
+		r.write(&rd.Sends[i])
+	}
+	for i := range rd.Host {
+		h := &rd.Host[i]
+		switch h.Kind {
+		case HostAdded:
+			r.index.Store(h.VR.Name, new(atomic.Uint32))
+		case HostRemoved:
+			r.index.Delete(h.VR.Name)
+		case HostTransition:
+			ev := &h.Event
+			if s, ok := r.index.Load(ev.Name); ok {
+				s.(*atomic.Uint32).Store(uint32(ev.To))
+			}
+			if ev.To == Master {
+				r.log.Info("vrrp transition", "vr", ev.Name, "vrid", ev.VRID, "family", ev.Family,
+					"from", ev.From, "to", ev.To, "reason", ev.Reason, "master_reason", ev.MasterReason)
+			} else {
+				r.log.Info("vrrp transition", "vr", ev.Name, "vrid", ev.VRID, "family", ev.Family,
+					"from", ev.From, "to", ev.To, "reason", ev.Reason)
+			}
+			r.emit(*ev)
+		}
+	}
+	r.host.push(rd.Host)
+	for _, c := range rd.Closed {
+		rc := r.conns[c]
+		delete(r.conns, c)
+		if rc != nil {
+			rc.closed = true
+		}
+		if err := c.Close(); err != nil {
+			r.log.Warn("closing transport", "interface", rc.nameOr(), "err", err)
+		}
+	}
+	r.raw.Advance()
+	r.publish()
+}
+
+func (c *rxConn) nameOr() string {
+	if c == nil {
+		return ""
+	}
+	return c.name
+}
+
+// logNote logs a dropped packet or an anomaly the RawRouter noted.
+func (r *Router) logNote(n *Note) {
+	ctx := context.Background()
+	switch {
+	case n.Name == "":
+		level := slog.LevelWarn
+		if n.Debug {
+			level = slog.LevelDebug
+		}
+		r.log.Log(ctx, level, "vrrp packet dropped", "interface", n.Interface, "src", n.Src, "ttl", n.TTL, "reason", n.Why)
+	case n.Kind == ActDrop:
+		r.log.Warn("vrrp advertisement dropped", "vr", n.Name, "vrid", n.VRID, "src", n.Src, "reason", n.Anomaly)
+	case n.Kind == ActNotice:
+		r.log.Warn("vrrp advertisement differs from the configuration", "vr", n.Name, "vrid", n.VRID, "src", n.Src, "reason", n.Anomaly)
+	case !n.Src.IsValid():
+		r.log.Warn("vrrp marshal failed", "vr", n.Name, "err", n.Err)
+	default:
+		r.log.Warn("vrrp packet dropped", "vr", n.Name, "src", n.Src, "err", n.Err)
+	}
+}
+
+// write writes one Conn's advertisements.
+func (r *Router) write(o *Outbound) {
+	c := r.conns[o.Conn]
+	if c == nil || c.closed {
+		return
+	}
+	var err error
+	sent := 0
+	if c.bw != nil {
+		sent, err = c.bw.WriteBatch(o.Msgs)
+	} else {
+		for i := range o.Msgs {
+			if err = c.c.WriteTo(o.Msgs[i].Buf, o.Msgs[i].Meta); err != nil {
+				break
+			}
+			sent++
+		}
+	}
+	r.stats.sent.Add(uint64(sent))
+	if sent < len(o.Msgs) {
+		r.stats.sendErrs.Add(uint64(len(o.Msgs) - sent))
+		r.log.Warn("vrrp send failed", "interface", o.Interface, "unsent", len(o.Msgs)-sent, "err", err)
+	}
+}
+
+// emit delivers ev without blocking, dropping the oldest event if the
+// channel is full.
+func (r *Router) emit(ev Event) {
+	if r.events == nil {
+		return
+	}
+	for {
+		select {
+		case r.events <- ev:
+			return
+		default:
+		}
+		select {
+		case <-r.events:
+			r.stats.eventsDropped.Add(1)
+		default:
+		}
+	}
+}
+
+// rearm points the timer at the earliest deadline.
+func (r *Router) rearm() {
+	at := r.raw.Deadline()
+	if at.IsZero() {
+		if !r.armed.IsZero() {
+			r.timer.Stop()
+			r.armed = time.Time{}
+		}
+		return
+	}
+	if at.Equal(r.armed) {
+		return
+	}
+	// Measure from a fresh reading: time may have moved while this round
+	// ran (a fake clock advanced by another goroutine, or a slow round).
+	now := r.clk.Now()
+	d := at.Sub(now)
+	if d > 0 && r.precise && !at.Equal(r.earlyFor) && r.raw.nextIsDown() {
+		// A Master_Down_Timer: wake up timerSlack early and wait out the
+		// rest in spinUntilDue, so that a takeover is not late by the
+		// runtime's timer granularity (see timerSlack).
+		r.earlyFor = at
+		d -= timerSlack
+	}
+	if d <= 0 {
+		// Due already: go round the loop again rather than rely on a
+		// timer (a fake clock would fire it only at its next Advance).
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		r.armed = time.Time{}
+		r.wakeup()
+		return
+	}
+	r.armed = at
+	if r.timer == nil {
+		r.timer = r.clk.AfterFunc(d, r.wakeup)
+		return
+	}
+	r.timer.Reset(d)
+}
+
+func (r *Router) wakeup() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timerSlack is how late the Go runtime may fire a timer when the process
+// is idle: on Linux it sleeps in epoll_wait, whose timeout is in whole
+// milliseconds. Measured here, a bare
+// Router took over ~0.7 ms after Master_Down_Interval at a 10 ms interval
+// (+2%) before it woke up early for down timers.
+const timerSlack = time.Millisecond
+
+// spinUntilDue waits, without sleeping, for the earliest deadline when it
+// is a backup's Master_Down_Timer less than timerSlack away, so that the
+// takeover happens on time. It stops early when a packet is waiting (it
+// may be the advertisement that restarts the timer), and gives up when
+// the clock does not move (a fake clock, or a testing/synctest bubble,
+// where rearm then arms the timer for the deadline itself).
+func (r *Router) spinUntilDue() {
+	if !r.precise || !r.raw.nextIsDown() {
+		return
+	}
+	at := r.raw.Deadline()
+	last := r.clk.Now()
+	if at.Sub(last) > timerSlack {
+		return
+	}
+	for still := 0; still < 100; {
+		if len(r.rx) > 0 {
+			return
+		}
+		now := r.clk.Now()
+		if !now.Before(at) {
+			return
+		}
+		if now.Equal(last) {
+			still++
+		} else {
+			still, last = 0, now
+		}
+		runtime.Gosched()
+	}
+}
+
+// drainRx handles the batches already queued by the readers, without
+// waiting for more.
+func (r *Router) drainRx(now time.Time) {
+	for range rxQueueLen {
+		select {
+		case b := <-r.rx:
+			r.receiveBatch(now, b)
+		default:
+			return
+		}
+	}
+}
+
+// receiveBatch hands the packets of b to the RawRouter, in order, and
+// gives b back to its reader. Owner goroutine.
+func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
+	if !b.c.closed {
+		for i := range b.n {
+			m := &b.msgs[i]
+			r.raw.Receive(r.arrival(now, b.at, m.Meta.Time), b.c.c, m.Buf, m.Meta)
+		}
+	}
+	b.n = 0
+	b.c.free <- b
+}
+
+// arrival returns when a packet arrived on the Router's clock: read is
+// when its reader read it, kernel the arrival time the Conn reported (wall
+// clock; zero if unknown), now the owner's current time. The kernel time
+// is used with the real clock only, the one it can be compared with.
+func (r *Router) arrival(now, read, kernel time.Time) time.Time {
+	at := read
+	if r.precise && !kernel.IsZero() && !read.IsZero() {
+		// read carries a monotonic reading; its wall part is what the
+		// kernel's stamp compares with.
+		if age := read.Round(0).Sub(kernel); age > 0 && age < time.Second {
+			at = read.Add(-age)
+		}
+	}
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	return at
+}
