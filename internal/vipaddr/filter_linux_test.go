@@ -46,6 +46,17 @@ func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
 	return err == nil
 }
 
+// nftSet returns `nft list set` of a set in FilterTable ("" if there is
+// no such set).
+func nftSet(t *testing.T, h *netlab.Host, name string) string {
+	t.Helper()
+	out, err := h.Run(context.Background(), "nft", "list", "set", "inet", FilterTable, name)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
 // While blocked, the host holding the virtual addresses answers neither
 // TCP nor ICMP echo on them, but ARP and Neighbor Discovery still
 // resolve them; the host itself still reaches them over lo. Unblock and
@@ -86,9 +97,15 @@ func TestFilter(t *testing.T) {
 		}
 	}
 
-	// A leftover of a crashed run is replaced, not added to.
-	if _, err := h1.Run(context.Background(), "nft", "add table inet "+TableName("eth0", 51, false)+"; add chain inet "+
-		TableName("eth0", 51, false)+" stale { type filter hook input priority 0; policy drop; }"); err != nil {
+	// A leftover of a crashed run is replaced, not added to: its record
+	// of virtual router 51 held another address, which Block unblocks.
+	stale := netip.MustParseAddr("10.99.0.200")
+	if err := m.Add("eth0", HostPrefix(stale)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h1.Run(context.Background(), "nft", "add table inet "+FilterTable+
+		"; add set inet "+FilterTable+" "+SetName("eth0", 51, false)+" { type ipv4_addr; elements = { "+stale.String()+" }; }"+
+		"; add set inet "+FilterTable+" drop4 { type ipv4_addr; elements = { "+stale.String()+" }; }"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Block("eth0", 51, []netip.Addr{vip4}); err != nil {
@@ -97,11 +114,19 @@ func TestFilter(t *testing.T) {
 	if err := f.Block("eth0", 51, []netip.Addr{vip6}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h1.NFTTables(t); !strings.Contains(got, "table inet govrrp_eth0_v4_51") || !strings.Contains(got, "table inet govrrp_eth0_v6_51") {
+	if got := h1.NFTTables(t); !strings.Contains(got, "table inet "+FilterTable) {
 		t.Errorf("tables while blocked:\n%s", got)
 	}
-	if out, _ := h1.Run(context.Background(), "nft", "list", "table", "inet", "govrrp_eth0_v4_51"); strings.Contains(string(out), "stale") {
-		t.Errorf("the leftover chain survived Block:\n%s", out)
+	for set, want := range map[string]string{SetName("eth0", 51, false): vip4.String(), SetName("eth0", 51, true): vip6.String()} {
+		if got := nftSet(t, h1, set); !strings.Contains(got, want) || strings.Contains(got, stale.String()) {
+			t.Errorf("set %s while blocked, want %s alone:\n%s", set, want, got)
+		}
+	}
+	if got := nftSet(t, h1, "drop4"); !strings.Contains(got, vip4.String()) || strings.Contains(got, stale.String()) {
+		t.Errorf("drop4 while blocked, want %s alone:\n%s", vip4, got)
+	}
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(stale, 7777) }) {
+		t.Error("the leftover record's address is still blocked after Block replaced it")
 	}
 	if h2.CanDialTCP(vip4, 7777) || h2.CanDialTCP(vip6, 7777) {
 		t.Error("TCP to a blocked virtual address succeeded")
@@ -180,15 +205,16 @@ func TestFilterNoCapability(t *testing.T) {
 	}
 }
 
-// TestFilterRemoveStale: the table of a process killed while blocking
+// TestFilterRemoveStale: the record of a process killed while blocking
 // (kill -9) keeps dropping packets to the virtual address until
-// RemoveStale removes it; RemoveStale never removes a table the Filter
-// made itself, nor another virtual router's.
+// RemoveStale removes it; RemoveStale never removes what the Filter
+// blocks itself, nor another virtual router's record; it removes the
+// per-virtual-router table of an older version too.
 func TestFilterRemoveStale(t *testing.T) {
 	netlab.RequireTool(t, "nft")
 	lab := netlab.New(t, "vips", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
-	vip := netip.MustParseAddr("10.99.0.100")
+	vip, vip2 := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")
 	var m *Manager
 	var killed, f *Filter
 	if err := h1.Do(func() (err error) {
@@ -205,14 +231,20 @@ func TestFilterRemoveStale(t *testing.T) {
 	}
 	defer m.Close()
 	defer f.Close()
-	if err := m.Add("eth0", HostPrefix(vip)); err != nil {
-		t.Fatal(err)
+	for _, a := range []netip.Addr{vip, vip2} {
+		if err := m.Add("eth0", HostPrefix(a)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h1.ServeTCP(t, 7777, "")
 
-	// A killed run's tables: its netlink socket is gone, its tables stay.
-	for _, vrid := range []uint8{51, 53} {
-		if err := killed.Block("eth0", vrid, []netip.Addr{vip}); err != nil {
+	// A killed run's records: its netlink socket is gone, its records
+	// stay. Virtual router 53 blocks vip2, which nobody else blocks.
+	for _, c := range []struct {
+		vrid uint8
+		vip  netip.Addr
+	}{{51, vip}, {53, vip2}} {
+		if err := killed.Block("eth0", c.vrid, []netip.Addr{c.vip}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,8 +252,14 @@ func TestFilterRemoveStale(t *testing.T) {
 	killed.closed = true
 	killed.c.CloseLasting()
 	killed.mu.Unlock()
-	if h2.CanDialTCP(vip, 7777) {
-		t.Fatal("the leftover table does not block: the test has nothing to check")
+	if h2.CanDialTCP(vip, 7777) || h2.CanDialTCP(vip2, 7777) {
+		t.Fatal("the leftover records do not block: the test has nothing to check")
+	}
+	// An older version's table of one virtual router, left by a kill.
+	legacy := legacyTableName("eth0", 54, false)
+	if _, err := h1.Run(context.Background(), "nft", "add table inet "+legacy+"; add chain inet "+legacy+
+		" input { type filter hook input priority 0; ip daddr 10.99.0.102 drop; }"); err != nil {
+		t.Fatal(err)
 	}
 
 	if err := f.Block("eth0", 52, []netip.Addr{vip}); err != nil {
@@ -236,30 +274,46 @@ func TestFilterRemoveStale(t *testing.T) {
 		{51, false, false}, // gone already
 		{51, true, false},  // never there
 		{52, false, false}, // f's own
+		{54, false, true},  // the older version's table
+		{54, false, false}, // gone already
 	} {
 		got, err := f.RemoveStale("eth0", c.vrid, c.v6)
 		if got != c.want || err != nil {
 			t.Errorf("RemoveStale(eth0, %d, %v) = %v, %v; want %v", c.vrid, c.v6, got, err, c.want)
 		}
 	}
-	tables := h1.NFTTables(t)
-	if strings.Contains(tables, TableName("eth0", 51, false)) {
-		t.Errorf("the leftover table survived RemoveStale:\n%s", tables)
+	if got := h1.NFTTables(t); strings.Contains(got, legacy) {
+		t.Errorf("the older version's table survived RemoveStale:\n%s", got)
 	}
-	if !strings.Contains(tables, TableName("eth0", 52, false)) {
-		t.Errorf("RemoveStale removed the Filter's own table:\n%s", tables)
+	if got := nftSet(t, h1, SetName("eth0", 51, false)); got != "" {
+		t.Errorf("the leftover record survived RemoveStale:\n%s", got)
 	}
-	if !strings.Contains(tables, TableName("eth0", 53, false)) {
-		t.Errorf("RemoveStale removed another virtual router's table:\n%s", tables)
+	if got := nftSet(t, h1, SetName("eth0", 52, false)); !strings.Contains(got, vip.String()) {
+		t.Errorf("RemoveStale removed the Filter's own record:\n%s", got)
+	}
+	if got := nftSet(t, h1, SetName("eth0", 53, false)); !strings.Contains(got, vip2.String()) {
+		t.Errorf("RemoveStale removed another virtual router's record:\n%s", got)
+	}
+	if h2.CanDialTCP(vip, 7777) {
+		t.Error("RemoveStale of a leftover unblocked an address the Filter blocks")
+	}
+	if h2.CanDialTCP(vip2, 7777) {
+		t.Error("RemoveStale of one leftover unblocked another's address")
 	}
 	if got, err := f.RemoveStale("eth0", 53, false); !got || err != nil {
 		t.Errorf("RemoveStale(eth0, 53) = %v, %v; want true", got, err)
+	}
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip2, 7777) }) {
+		t.Errorf("the leftover's address does not answer once RemoveStale removed it:\n%s", nftSet(t, h1, "drop4"))
 	}
 	if err := f.Unblock("eth0", 52, false); err != nil {
 		t.Fatal(err)
 	}
 	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip, 7777) }) {
 		t.Errorf("the virtual address does not answer with the leftovers removed:\n%s", h1.NFTTables(t))
+	}
+	if got := h1.NFTTables(t); strings.Contains(got, TablePrefix) {
+		t.Errorf("tables left with nothing blocked:\n%s", got)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
