@@ -11,45 +11,37 @@ import (
 const TablePrefix = "govrrp_"
 
 // FilterTable is the one nftables table (family inet) that the Filters of
-// every process in a network namespace share: one input chain and one
-// set of blocked addresses per family for all virtual routers, and a
-// record set per virtual router (SetName). The netfilter core allows at
-// most 1,024 base chains on one hook, so a chain per virtual router would
-// stop there (E2BIG, "argument list too long"); a set element has no such
-// limit and costs one hash lookup per packet, however many there are.
+// every process in a network namespace share: one input chain, and per
+// family one set of the blocked addresses and one set of records (which
+// virtual router blocks which address), for all virtual routers. The
+// netfilter core allows at most 1,024 base chains on one hook, so a chain
+// per virtual router (as before) stopped there with E2BIG ("argument list
+// too long"); set elements have no such limit, and a packet costs one
+// hash lookup however many there are.
 const FilterTable = TablePrefix + "accept"
 
-// SetName is the set in FilterTable that records the addresses a Filter
-// blocks for the virtual router with this interface, VRID and family:
-// stable across runs, so that the record a process that crashed left is
-// found and replaced (Block) or removed (RemoveStale) by the next run.
-//
-//	v4_eth0_51
-func SetName(ifname string, vrid uint8, ipv6 bool) string {
+// legacyTableName is the table of one virtual router that Filters made
+// before FilterTable (govrrp_eth0_v4_51): RemoveStale removes it too, so
+// that a run of this version cleans up after a crashed run of an older
+// one.
+func legacyTableName(ifname string, vrid uint8, ipv6 bool) string {
 	fam := "v4"
 	if ipv6 {
 		fam = "v6"
 	}
-	return fmt.Sprintf("%s_%s_%d", fam, ifname, vrid)
+	return fmt.Sprintf("%s%s_%s_%d", TablePrefix, ifname, fam, vrid)
 }
 
-// legacyTableName is the table of one virtual router that Filters made
-// before FilterTable: RemoveStale removes it too, so that a run of this
-// version cleans up after a crashed run of an older one.
-func legacyTableName(ifname string, vrid uint8, ipv6 bool) string {
-	return TablePrefix + SetName(ifname, vrid, ipv6)
-}
-
-// FilterError is the error of a Filter operation: it names the interface,
-// the table, the virtual router's set and, for permission failures, the
-// missing capability.
+// FilterError is the error of a Filter operation: it names the table, the
+// interface, the VRID and, for permission failures, the missing
+// capability.
 //
-//	vipaddr: accept-mode filter govrrp_accept set v4_eth0_51 (dev eth0): block 10.99.0.100: operation not permitted (needs CAP_NET_ADMIN)
+//	vipaddr: accept-mode filter govrrp_accept (dev eth0, VRID 51): block 10.99.0.100: operation not permitted (needs CAP_NET_ADMIN)
 type FilterError struct {
 	Op        string // "block", "unblock", "remove stale", "close", "open"
 	Interface string
 	Table     string
-	Set       string // the virtual router's set (SetName)
+	VRID      uint8 // 0 for an operation on no one virtual router
 	Addrs     []netip.Addr
 	Cap       string // set for permission errors
 	Err       error
@@ -60,10 +52,10 @@ func (e *FilterError) Error() string {
 	if e.Table != "" {
 		s += " " + e.Table
 	}
-	if e.Set != "" {
-		s += " set " + e.Set
-	}
-	if e.Interface != "" {
+	switch {
+	case e.Interface != "" && e.VRID != 0:
+		s += fmt.Sprintf(" (dev %s, VRID %d)", e.Interface, e.VRID)
+	case e.Interface != "":
 		s += " (dev " + e.Interface + ")"
 	}
 	s += ": " + e.Op

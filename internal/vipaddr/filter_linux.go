@@ -3,10 +3,10 @@
 package vipaddr
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -30,9 +30,10 @@ import (
 // FilterTable:
 //
 //	table inet govrrp_accept {
-//		set drop4 { type ipv4_addr }      # every blocked IPv4 address
-//		set drop6 { type ipv6_addr }      # every blocked IPv6 address
-//		set v4_eth0_51 { type ipv4_addr } # one record per virtual router
+//		set drop4 { type ipv4_addr; }                # every blocked address
+//		set drop6 { type ipv6_addr; }
+//		set vrs4 { type ifname . mark . ipv4_addr; } # interface . VRID . address
+//		set vrs6 { type ifname . mark . ipv6_addr; }
 //		chain input {
 //			type filter hook input priority filter;
 //			icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
@@ -41,15 +42,15 @@ import (
 //		}
 //	}
 //
-// so that blocking or unblocking a virtual router adds or deletes set
-// elements, in one netlink transaction, and a packet costs one hash
-// lookup, however many virtual routers there are. (A base chain per
-// virtual router, as before, stops at 1,024: the netfilter core refuses
-// more hooks on the input hook, E2BIG.) The record sets (SetName) are in
-// no rule: they say, in the kernel, which virtual router blocks which
-// addresses, so that the next run finds what a crashed one left. The
-// input chain drops every packet whose destination is a blocked address,
-// with two exceptions:
+// Blocking or unblocking a virtual router adds or deletes set elements
+// (one or two netlink transactions, whatever else is blocked), and a
+// packet costs one hash lookup however many virtual routers there are. (A
+// base chain per virtual router, as before, stops at 1,024: the netfilter
+// core refuses more on the input hook, E2BIG.) The vrs sets are in no
+// rule: they record in the kernel which virtual router blocks which
+// address, so that the next run finds what a crashed one left. The input
+// chain drops every packet whose destination is a blocked address, with
+// two exceptions:
 //
 //   - ICMPv6 Neighbor Solicitations and Advertisements (types 135, 136),
 //     which the master "MUST NOT drop" (same section): neighbours must
@@ -60,16 +61,17 @@ import (
 // ARP is not IP, so the input hook never sees it: the address still
 // resolves. The table is created and changed through netlink
 // (github.com/google/nftables), which needs CAP_NET_ADMIN. It is created
-// with the first Block and deleted when the last record goes.
+// by the first Block and deleted with the last record.
 //
-// An address two virtual routers of this Filter block stays blocked
-// until both are unblocked. The Filters of two processes in one network
-// namespace share the table but do not count each other's holds on an
-// address: unblocking a virtual router unblocks its addresses unless
-// another virtual router of the same Filter blocks them (two processes
-// holding one address is a misconfiguration anyway), and a process that
-// unblocks its last virtual router at the very moment another blocks its
-// first can delete the table under it.
+// A Filter reads the records once, at its first operation: those of
+// virtual routers it does not block are a crashed run's (RemoveStale).
+// An address stays blocked while any record this Filter knows holds it.
+// The Filters of two processes in one network namespace share the table
+// but not this count: a virtual router unblocked by one unblocks its
+// addresses even if the other blocks them too (two processes holding one
+// address is a misconfiguration anyway), and a process that removes the
+// last record at the very moment another adds its first can delete the
+// table under it.
 //
 // A Filter works in the network namespace it was created in. It is safe
 // for concurrent use.
@@ -79,8 +81,10 @@ type Filter struct {
 	mu     sync.Mutex
 	c      *nftables.Conn
 	vrs    map[vrKey][]netip.Addr // the virtual routers this Filter blocks
-	refs   map[netip.Addr]int     // how many of vrs block each address
-	ready  bool                   // the table, its chain and drop sets are in place
+	stale  map[vrKey][]netip.Addr // records of others, read at the first operation
+	refs   map[netip.Addr]int     // how many records of vrs and stale hold each address
+	loaded bool                   // stale is read
+	ready  bool                   // the table, its chain and its sets are in place
 	closed bool
 }
 
@@ -91,24 +95,16 @@ type vrKey struct {
 	v6     bool
 }
 
-func (k vrKey) set() string { return SetName(k.ifname, k.vrid, k.v6) }
-
 const (
 	inputChain = "input"
-	dropSet4   = "drop4" // cannot clash with SetName, which starts v4_ or v6_
-	dropSet6   = "drop6"
-	// tableBaseUse is FilterTable's use count (NFTA_TABLE_USE: its chains
-	// and sets) when it records no virtual router: the input chain and
-	// the two drop sets.
-	tableBaseUse = 3
-	// batchMax bounds the messages or set elements of one netlink
-	// message batch, which must fit in the socket's buffers.
+	// batchMax bounds the set elements or messages of one netlink
+	// transaction, which must fit in the socket's buffers.
 	batchMax = 256
 )
 
 var filterTable = &nftables.Table{Name: FilterTable, Family: nftables.TableFamilyINet}
 
-func keyType(v6 bool) nftables.SetDatatype {
+func addrType(v6 bool) nftables.SetDatatype {
 	if v6 {
 		return nftables.TypeIP6Addr
 	}
@@ -116,21 +112,67 @@ func keyType(v6 bool) nftables.SetDatatype {
 }
 
 func dropSet(v6 bool) *nftables.Set {
-	name := dropSet4
+	name := "drop4"
 	if v6 {
-		name = dropSet6
+		name = "drop6"
 	}
-	return &nftables.Set{Table: filterTable, Name: name, KeyType: keyType(v6)}
+	return &nftables.Set{Table: filterTable, Name: name, KeyType: addrType(v6)}
 }
 
-func recordSet(k vrKey) *nftables.Set {
-	return &nftables.Set{Table: filterTable, Name: k.set(), KeyType: keyType(k.v6)}
+// recordSet is the set of family v6 whose elements are interface . VRID
+// . address (recordKey).
+func recordSet(v6 bool) *nftables.Set {
+	name := "vrs4"
+	if v6 {
+		name = "vrs6"
+	}
+	t, err := nftables.ConcatSetType(nftables.TypeIFName, nftables.TypeMark, addrType(v6))
+	if err != nil {
+		panic(err) // three fixed types: cannot fail
+	}
+	return &nftables.Set{Table: filterTable, Name: name, KeyType: t}
 }
 
-func elements(addrs []netip.Addr) []nftables.SetElement {
+// recordKey is the key of a record: the interface name NUL-padded to
+// IFNAMSIZ, the VRID as a mark (host byte order, as nft shows marks), the
+// address.
+func recordKey(k vrKey, a netip.Addr) []byte {
+	b := make([]byte, unix.IFNAMSIZ+4, unix.IFNAMSIZ+4+16)
+	copy(b, k.ifname)
+	binary.NativeEndian.PutUint32(b[unix.IFNAMSIZ:], uint32(k.vrid))
+	return append(b, a.AsSlice()...)
+}
+
+// parseRecordKey undoes recordKey.
+func parseRecordKey(b []byte, v6 bool) (vrKey, netip.Addr, bool) {
+	n := 4
+	if v6 {
+		n = 16
+	}
+	if len(b) != unix.IFNAMSIZ+4+n {
+		return vrKey{}, netip.Addr{}, false
+	}
+	name, _, _ := bytes.Cut(b[:unix.IFNAMSIZ], []byte{0})
+	vrid := binary.NativeEndian.Uint32(b[unix.IFNAMSIZ:])
+	a, ok := netip.AddrFromSlice(b[unix.IFNAMSIZ+4:])
+	if !ok || vrid == 0 || vrid > 255 || len(name) == 0 {
+		return vrKey{}, netip.Addr{}, false
+	}
+	return vrKey{string(name), uint8(vrid), v6}, a, true
+}
+
+func addrElements(addrs []netip.Addr) []nftables.SetElement {
 	es := make([]nftables.SetElement, len(addrs))
 	for i, a := range addrs {
 		es[i] = nftables.SetElement{Key: a.AsSlice()}
+	}
+	return es
+}
+
+func recordElements(k vrKey, addrs []netip.Addr) []nftables.SetElement {
+	es := make([]nftables.SetElement, len(addrs))
+	for i, a := range addrs {
+		es[i] = nftables.SetElement{Key: recordKey(k, a)}
 	}
 	return es
 }
@@ -140,19 +182,19 @@ func elements(addrs []netip.Addr) []nftables.SetElement {
 func NewFilter(log *slog.Logger) (*Filter, error) {
 	c, err := nftables.New(nftables.AsLasting())
 	if err != nil {
-		return nil, filterErr("open", "", "", nil, err)
+		return nil, filterErr("open", vrKey{}, nil, err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Filter{log: log, c: c, vrs: map[vrKey][]netip.Addr{}, refs: map[netip.Addr]int{}}, nil
+	return &Filter{log: log, c: c, vrs: map[vrKey][]netip.Addr{}, stale: map[vrKey][]netip.Addr{}, refs: map[netip.Addr]int{}}, nil
 }
 
-func filterErr(op, ifname, set string, addrs []netip.Addr, err error) error {
+func filterErr(op string, k vrKey, addrs []netip.Addr, err error) error {
 	if err == nil {
 		return nil
 	}
-	fe := &FilterError{Op: op, Interface: ifname, Table: FilterTable, Set: set, Addrs: addrs, Err: err}
+	fe := &FilterError{Op: op, Interface: k.ifname, VRID: k.vrid, Table: FilterTable, Addrs: addrs, Err: err}
 	if errors.Is(err, os.ErrPermission) {
 		fe.Cap = "CAP_NET_ADMIN"
 	}
@@ -168,10 +210,10 @@ func ifnameBytes(n string) []byte {
 }
 
 // queueStructure queues, in the Conn's batch, the table, its input chain,
-// the drop sets and the chain's rules. It is idempotent: what exists is
-// kept (with the sets' elements), and the chain's rules are flushed and
-// added again in the same transaction, so that no packet sees the chain
-// half made.
+// its sets and the chain's rules. It is idempotent: what exists is kept
+// (with the sets' elements), and the chain's rules are flushed and added
+// again in the same transaction, so that no packet sees the chain half
+// made.
 func (f *Filter) queueStructure() error {
 	f.c.AddTable(filterTable)
 	ch := f.c.AddChain(&nftables.Chain{
@@ -181,8 +223,8 @@ func (f *Filter) queueStructure() error {
 		Hooknum:  nftables.ChainHookInput,
 		Priority: nftables.ChainPriorityFilter,
 	})
-	sets := [2]*nftables.Set{dropSet(false), dropSet(true)}
-	for _, s := range sets {
+	drops := [2]*nftables.Set{dropSet(false), dropSet(true)}
+	for _, s := range []*nftables.Set{drops[0], drops[1], recordSet(false), recordSet(true)} {
 		if err := f.c.AddSet(s, nil); err != nil {
 			return err
 		}
@@ -209,10 +251,106 @@ func (f *Filter) queueStructure() error {
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam.nfproto}},
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: fam.off, Len: fam.n},
-			&expr.Lookup{SourceRegister: 1, SetName: sets[i].Name, SetID: sets[i].ID},
+			&expr.Lookup{SourceRegister: 1, SetName: drops[i].Name, SetID: drops[i].ID},
 			&expr.Counter{},
 			&expr.Verdict{Kind: expr.VerdictDrop},
 		}})
+	}
+	return nil
+}
+
+// records returns the records in the table: nil without a table.
+func (f *Filter) records() (map[vrKey][]netip.Addr, error) {
+	recs := map[vrKey][]netip.Addr{}
+	for _, v6 := range []bool{false, true} {
+		s := recordSet(v6)
+		// GetSetElements loses the errno: ask for the set first.
+		if _, err := f.c.GetSetByName(filterTable, s.Name); errors.Is(err, unix.ENOENT) {
+			continue // no table, or an empty one
+		} else if err != nil {
+			return nil, err
+		}
+		es, err := f.c.GetSetElements(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if k, a, ok := parseRecordKey(e.Key, v6); ok {
+				recs[k] = append(recs[k], a.Unmap())
+			}
+		}
+	}
+	return recs, nil
+}
+
+// load reads, at the first operation, the records of virtual routers
+// this Filter does not block: a crashed run's.
+func (f *Filter) load() error {
+	if f.loaded {
+		return nil
+	}
+	recs, err := f.records()
+	if err != nil {
+		return err
+	}
+	for k, addrs := range recs {
+		if _, own := f.vrs[k]; !own {
+			f.stale[k] = addrs
+			f.hold(addrs)
+		}
+	}
+	f.loaded = true
+	return nil
+}
+
+func (f *Filter) hold(addrs []netip.Addr) {
+	for _, a := range addrs {
+		f.refs[a]++
+	}
+}
+
+func (f *Filter) release(addrs []netip.Addr) {
+	for _, a := range addrs {
+		if f.refs[a]--; f.refs[a] <= 0 {
+			delete(f.refs, a)
+		}
+	}
+}
+
+// unheld returns those of addrs that no record holds.
+func (f *Filter) unheld(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if f.refs[a] == 0 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// deleteElements deletes es from s, batchMax at a time. An element that
+// is not there (deleted by hand, say) is skipped.
+func (f *Filter) deleteElements(s *nftables.Set, es []nftables.SetElement) error {
+	for chunk := range slices.Chunk(es, batchMax) {
+		if err := f.c.SetDeleteElements(s, chunk); err != nil {
+			return err
+		}
+		err := f.c.Flush()
+		if !errors.Is(err, unix.ENOENT) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		// One is missing, and the transaction was aborted: one at a time.
+		for i := range chunk {
+			if err := f.c.SetDeleteElements(s, chunk[i:i+1]); err != nil {
+				return err
+			}
+			if err := f.c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -234,8 +372,7 @@ func normalize(addrs []netip.Addr) ([]netip.Addr, bool, error) {
 // Block makes the filter drop packets addressed to addrs for the
 // virtual router with this interface and VRID, replacing what it blocked
 // for it: an earlier Block, or the record of a crashed process. addrs are
-// of one family; the change is one netlink transaction, whatever else is
-// blocked.
+// of one family.
 func (f *Filter) Block(ifname string, vrid uint8, addrs []netip.Addr) error {
 	if len(addrs) == 0 {
 		return nil
@@ -243,18 +380,19 @@ func (f *Filter) Block(ifname string, vrid uint8, addrs []netip.Addr) error {
 	norm, v6, err := normalize(addrs)
 	k := vrKey{ifname, vrid, v6}
 	if err != nil {
-		return filterErr("block", ifname, k.set(), addrs, err)
+		return filterErr("block", k, addrs, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return filterErr("block", ifname, k.set(), addrs, errors.New("filter closed"))
+		return filterErr("block", k, addrs, errors.New("filter closed"))
+	}
+	if err := f.load(); err != nil {
+		return filterErr("block", k, addrs, err)
 	}
 	old, own := f.vrs[k]
 	if !own {
-		if old, _, err = f.recorded(k); err != nil {
-			return filterErr("block", ifname, k.set(), addrs, err)
-		}
+		old = f.stale[k]
 	}
 	try := func() error {
 		if !f.ready {
@@ -262,15 +400,10 @@ func (f *Filter) Block(ifname string, vrid uint8, addrs []netip.Addr) error {
 				return err
 			}
 		}
-		rec := recordSet(k)
-		if err := f.c.AddSet(rec, nil); err != nil {
+		if err := f.c.SetAddElements(recordSet(v6), recordElements(k, norm)); err != nil {
 			return err
 		}
-		f.c.FlushSet(rec)
-		if err := f.c.SetAddElements(rec, elements(norm)); err != nil {
-			return err
-		}
-		if err := f.c.SetAddElements(dropSet(v6), elements(norm)); err != nil {
+		if err := f.c.SetAddElements(dropSet(v6), addrElements(norm)); err != nil {
 			return err
 		}
 		return f.c.Flush()
@@ -283,131 +416,55 @@ func (f *Filter) Block(ifname string, vrid uint8, addrs []netip.Addr) error {
 		err = try()
 	}
 	if err != nil {
-		return filterErr("block", ifname, k.set(), addrs, err)
+		return filterErr("block", k, addrs, err)
 	}
 	f.ready = true
-	if own {
-		f.release(old)
-	}
-	for _, a := range norm {
-		f.refs[a]++
-	}
+	f.release(old)
+	f.hold(norm)
 	f.vrs[k] = norm
-	if err := f.unDrop(v6, f.unheld(old)); err != nil {
-		return filterErr("block", ifname, k.set(), addrs, err)
+	delete(f.stale, k)
+	var gone []netip.Addr
+	for _, a := range old {
+		if _, ok := slices.BinarySearchFunc(norm, a, netip.Addr.Compare); !ok {
+			gone = append(gone, a)
+		}
+	}
+	if len(gone) > 0 {
+		err := errors.Join(f.deleteElements(recordSet(v6), recordElements(k, gone)),
+			f.deleteElements(dropSet(v6), addrElements(f.unheld(gone))))
+		if err != nil {
+			return filterErr("block", k, addrs, err)
+		}
 	}
 	f.log.Debug("accept-mode filter: dropping packets addressed to the virtual addresses",
-		"table", FilterTable, "set", k.set(), "interface", ifname, "addrs", norm)
+		"table", FilterTable, "interface", ifname, "vrid", vrid, "addrs", norm)
 	return nil
 }
 
-// release drops this Filter's holds on addrs (a virtual router's).
-func (f *Filter) release(addrs []netip.Addr) {
-	for _, a := range addrs {
-		if f.refs[a]--; f.refs[a] <= 0 {
-			delete(f.refs, a)
-		}
-	}
-}
-
-// unheld returns those of addrs no virtual router of this Filter blocks.
-func (f *Filter) unheld(addrs []netip.Addr) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range addrs {
-		if f.refs[a] == 0 {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// recorded returns the addresses FilterTable records for k, and whether
-// it has a record.
-func (f *Filter) recorded(k vrKey) ([]netip.Addr, bool, error) {
-	if _, err := f.c.GetSetByName(filterTable, k.set()); err != nil {
-		if errors.Is(err, unix.ENOENT) { // no such set, or no table
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	es, err := f.c.GetSetElements(recordSet(k))
-	if err != nil {
-		return nil, true, err
-	}
-	addrs := make([]netip.Addr, 0, len(es))
-	for _, e := range es {
-		if a, ok := netip.AddrFromSlice(e.Key); ok {
-			addrs = append(addrs, a.Unmap())
-		}
-	}
-	return addrs, true, nil
-}
-
-// unDrop deletes addrs from the drop set of their family. An address
-// that is not there (deleted by hand, or by the removal of another
-// record that held it) is skipped.
-func (f *Filter) unDrop(v6 bool, addrs []netip.Addr) error {
-	for chunk := range slices.Chunk(addrs, batchMax) {
-		if err := f.c.SetDeleteElements(dropSet(v6), elements(chunk)); err != nil {
-			return err
-		}
-		err := f.c.Flush()
-		if !errors.Is(err, unix.ENOENT) {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		// One of them is missing and the transaction was aborted:
-		// again one at a time.
-		for _, a := range chunk {
-			if err := f.c.SetDeleteElements(dropSet(v6), elements([]netip.Addr{a})); err != nil {
-				return err
-			}
-			if err := f.c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// remove deletes k's record, and from the drop set the addresses (old)
-// that no other virtual router of this Filter blocks; then the table if
-// nothing is left in it.
+// remove deletes k's records, and from the drop set the addresses that
+// no other record holds; then the table if no record is left.
 func (f *Filter) remove(k vrKey, old []netip.Addr) error {
-	f.c.DelSet(recordSet(k))
-	if err := f.c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := f.deleteElements(recordSet(k.v6), recordElements(k, old)); err != nil {
 		return err
 	}
-	if _, own := f.vrs[k]; own {
-		f.release(old)
-		delete(f.vrs, k)
-	}
-	if err := f.unDrop(k.v6, f.unheld(old)); err != nil {
+	f.release(old)
+	delete(f.vrs, k)
+	delete(f.stale, k)
+	if err := f.deleteElements(dropSet(k.v6), addrElements(f.unheld(old))); err != nil {
 		return err
 	}
-	return f.delTableIfEmpty(0)
+	return f.delTableIfEmpty()
 }
 
-// delTableIfEmpty deletes FilterTable if it records no virtual router
-// but this Filter's, of which there are n, and this Filter holds none
-// but those. It reads the table's use count, not its sets: one message
-// whatever the table holds.
-func (f *Filter) delTableIfEmpty(n int) error {
-	if len(f.vrs) != n {
+// delTableIfEmpty deletes the table when this Filter knows of no record
+// and the kernel has none either (another process's, made since load).
+func (f *Filter) delTableIfEmpty() error {
+	if len(f.vrs)+len(f.stale) > 0 {
 		return nil
 	}
-	t, err := f.c.ListTableOfFamily(FilterTable, nftables.TableFamilyINet)
-	if errors.Is(err, unix.ENOENT) {
-		f.ready = false
-		return nil
-	}
-	if err != nil {
+	recs, err := f.records()
+	if err != nil || len(recs) > 0 {
 		return err
-	}
-	if tableUse(t) > uint32(tableBaseUse+n) {
-		return nil // another process's, or a leftover, virtual routers
 	}
 	f.c.DelTable(filterTable)
 	if err := f.c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -417,20 +474,10 @@ func (f *Filter) delTableIfEmpty(n int) error {
 	return nil
 }
 
-// tableUse is t's NFTA_TABLE_USE. The attribute is big-endian, and
-// github.com/google/nftables v0.3.0 decodes it in host byte order: this
-// undoes that. (Should a later version decode it right, the tests that
-// check the table goes with the last record fail.)
-func tableUse(t *nftables.Table) uint32 {
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], t.Use)
-	return binary.BigEndian.Uint32(b[:])
-}
-
 // Unblock stops the filter dropping packets for the virtual router, if
-// it blocked any (for this Filter or for a crashed process): its record
-// goes, and its addresses from the drop set unless another virtual router
-// of this Filter blocks them. The table goes with the last record.
+// it blocked any (for this Filter or for a crashed process): its records
+// go, and its addresses from the drop set unless another record holds
+// them. The table goes with the last record.
 func (f *Filter) Unblock(ifname string, vrid uint8, ipv6 bool) error {
 	k := vrKey{ifname, vrid, ipv6}
 	f.mu.Lock()
@@ -438,25 +485,27 @@ func (f *Filter) Unblock(ifname string, vrid uint8, ipv6 bool) error {
 	if f.closed {
 		return nil
 	}
+	if err := f.load(); err != nil {
+		return filterErr("unblock", k, nil, err)
+	}
 	old, own := f.vrs[k]
 	if !own {
 		var ok bool
-		var err error
-		if old, ok, err = f.recorded(k); err != nil || !ok {
-			return filterErr("unblock", ifname, k.set(), nil, err)
+		if old, ok = f.stale[k]; !ok {
+			return nil
 		}
 	}
 	if err := f.remove(k, old); err != nil {
-		return filterErr("unblock", ifname, k.set(), old, err)
+		return filterErr("unblock", k, old, err)
 	}
-	f.log.Debug("accept-mode filter removed", "table", FilterTable, "set", k.set(), "interface", ifname)
+	f.log.Debug("accept-mode filter removed", "table", FilterTable, "interface", ifname, "vrid", vrid)
 	return nil
 }
 
 // RemoveStale removes what a process that did not exit cleanly (kill -9,
-// a crash) left in the filter for the virtual router: its record in
-// FilterTable (the table with it if it was the last), or the table of
-// one virtual router that versions before FilterTable made. It reports
+// a crash) left in the filter for the virtual router: its records in
+// FilterTable (the table with them if they were the last), or the table
+// of one virtual router that versions before FilterTable made. It reports
 // whether there was any; what this Filter blocks is left alone. Block
 // replaces a leftover, but only at a takeover, and a virtual router that
 // is not filtered (Accept_Mode, or the address owner) never calls it:
@@ -468,7 +517,7 @@ func (f *Filter) RemoveStale(ifname string, vrid uint8, ipv6 bool) (bool, error)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return false, filterErr("remove stale", ifname, k.set(), nil, errors.New("filter closed"))
+		return false, filterErr("remove stale", k, nil, errors.New("filter closed"))
 	}
 	if _, own := f.vrs[k]; own {
 		return false, nil
@@ -477,28 +526,30 @@ func (f *Filter) RemoveStale(ifname string, vrid uint8, ipv6 bool) (bool, error)
 	f.c.DelTable(&nftables.Table{Name: legacy, Family: nftables.TableFamilyINet})
 	err := f.c.Flush()
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return false, filterErr("remove stale", ifname, k.set(), nil, err)
+		return false, filterErr("remove stale", k, nil, err)
 	}
 	found := err == nil
 	if found {
 		f.log.Warn("removed an accept-mode filter table a previous run left (it did not exit cleanly?)", "table", legacy, "interface", ifname)
 	}
-	old, ok, err := f.recorded(k)
-	if err == nil && ok {
-		err = f.remove(k, old)
+	if err := f.load(); err != nil {
+		return found, filterErr("remove stale", k, nil, err)
 	}
-	if err != nil {
-		return found, filterErr("remove stale", ifname, k.set(), old, err)
+	old, ok := f.stale[k]
+	if !ok {
+		return found, nil
 	}
-	if ok {
-		f.log.Warn("removed an accept-mode filter table a previous run left (it did not exit cleanly?): its virtual router's record and addresses",
-			"table", FilterTable, "set", k.set(), "interface", ifname, "addrs", old)
+	if err := f.remove(k, old); err != nil {
+		return found, filterErr("remove stale", k, old, err)
 	}
-	return found || ok, nil
+	f.log.Warn("removed an accept-mode filter table a previous run left (it did not exit cleanly?): the records of its virtual router",
+		"table", FilterTable, "interface", ifname, "vrid", vrid, "addrs", old)
+	return true, nil
 }
 
-// Close removes what this Filter blocks (the table too, if nothing else
-// is in it) and closes its netlink socket. Later calls do nothing.
+// Close removes what this Filter blocks (the table too, if no other
+// record is in it) and closes its netlink socket. Later calls do
+// nothing.
 func (f *Filter) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -506,51 +557,34 @@ func (f *Filter) Close() error {
 		return nil
 	}
 	f.closed = true
-	err := f.removeAll()
-	return errors.Join(filterErr("close", "", "", nil, err), f.c.CloseLasting())
+	var err error
+	if len(f.vrs) > 0 {
+		err = f.removeAll()
+	}
+	return errors.Join(filterErr("close", vrKey{}, nil, err), f.c.CloseLasting())
 }
 
-// removeAll removes every record of this Filter, and its addresses: the
-// whole table in one message when nothing else is in it.
+// removeAll removes every record of this Filter, and its addresses
+// unless a stale record holds them, batchMax elements a transaction; then
+// the table if no record is left.
 func (f *Filter) removeAll() error {
-	if len(f.vrs) == 0 {
-		return nil
-	}
-	if err := f.delTableIfEmpty(len(f.vrs)); err != nil {
-		return err
-	}
-	if !f.ready { // deleted, or gone
-		clear(f.vrs)
-		clear(f.refs)
-		return nil
-	}
-	keys := slices.Collect(maps.Keys(f.vrs))
-	for chunk := range slices.Chunk(keys, batchMax) {
-		for _, k := range chunk {
-			f.c.DelSet(recordSet(k))
+	var recs [2][]nftables.SetElement
+	var addrs [2][]netip.Addr
+	for k, as := range f.vrs {
+		i := 0
+		if k.v6 {
+			i = 1
 		}
-		err := f.c.Flush()
-		if err != nil && !errors.Is(err, unix.ENOENT) {
-			return err
-		}
-		if err != nil { // one was gone, and the transaction aborted: one at a time
-			for _, k := range chunk {
-				f.c.DelSet(recordSet(k))
-				if err := f.c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-					return err
-				}
-			}
-		}
-	}
-	var v4, v6 []netip.Addr
-	for a := range f.refs {
-		if a.Is6() {
-			v6 = append(v6, a)
-		} else {
-			v4 = append(v4, a)
-		}
+		recs[i] = append(recs[i], recordElements(k, as)...)
+		addrs[i] = append(addrs[i], as...)
+		f.release(as)
 	}
 	clear(f.vrs)
-	clear(f.refs)
-	return errors.Join(f.unDrop(false, v4), f.unDrop(true, v6), f.delTableIfEmpty(0))
+	var errs []error
+	for i, v6 := range []bool{false, true} {
+		slices.SortFunc(addrs[i], netip.Addr.Compare)
+		errs = append(errs, f.deleteElements(recordSet(v6), recs[i]),
+			f.deleteElements(dropSet(v6), addrElements(f.unheld(slices.Compact(addrs[i])))))
+	}
+	return errors.Join(append(errs, f.delTableIfEmpty())...)
 }

@@ -5,6 +5,7 @@ package vipaddr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -44,6 +45,11 @@ func echo4(t *testing.T, h *netlab.Host, addr netip.Addr) bool {
 		}
 	})
 	return err == nil
+}
+
+// record is how nft shows the record of a virtual router's address.
+func record(ifname string, vrid uint8, a netip.Addr) string {
+	return fmt.Sprintf("%q . 0x%08x . %s", ifname, vrid, a)
 }
 
 // nftSet returns `nft list set` of a set in FilterTable ("" if there is
@@ -104,7 +110,7 @@ func TestFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := h1.Run(context.Background(), "nft", "add table inet "+FilterTable+
-		"; add set inet "+FilterTable+" "+SetName("eth0", 51, false)+" { type ipv4_addr; elements = { "+stale.String()+" }; }"+
+		"; add set inet "+FilterTable+" vrs4 { type ifname . mark . ipv4_addr; elements = { "+record("eth0", 51, stale)+" }; }"+
 		"; add set inet "+FilterTable+" drop4 { type ipv4_addr; elements = { "+stale.String()+" }; }"); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +123,7 @@ func TestFilter(t *testing.T) {
 	if got := h1.NFTTables(t); !strings.Contains(got, "table inet "+FilterTable) {
 		t.Errorf("tables while blocked:\n%s", got)
 	}
-	for set, want := range map[string]string{SetName("eth0", 51, false): vip4.String(), SetName("eth0", 51, true): vip6.String()} {
+	for set, want := range map[string]string{"vrs4": record("eth0", 51, vip4), "vrs6": record("eth0", 51, vip6)} {
 		if got := nftSet(t, h1, set); !strings.Contains(got, want) || strings.Contains(got, stale.String()) {
 			t.Errorf("set %s while blocked, want %s alone:\n%s", set, want, got)
 		}
@@ -185,7 +191,7 @@ func TestFilterNoCapability(t *testing.T) {
 		defer f.Close()
 		err = f.Block("eth0", 7, []netip.Addr{netip.MustParseAddr("10.99.0.77")})
 		var fe *FilterError
-		if !errors.As(err, &fe) || !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "(dev eth0)") ||
+		if !errors.As(err, &fe) || !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "(dev eth0, VRID 7)") ||
 			!strings.Contains(err.Error(), "(needs CAP_NET_ADMIN)") {
 			t.Fatalf("Block without CAP_NET_ADMIN: %v", err)
 		}
@@ -285,14 +291,15 @@ func TestFilterRemoveStale(t *testing.T) {
 	if got := h1.NFTTables(t); strings.Contains(got, legacy) {
 		t.Errorf("the older version's table survived RemoveStale:\n%s", got)
 	}
-	if got := nftSet(t, h1, SetName("eth0", 51, false)); got != "" {
-		t.Errorf("the leftover record survived RemoveStale:\n%s", got)
+	recs := nftSet(t, h1, "vrs4")
+	if strings.Contains(recs, record("eth0", 51, vip)) {
+		t.Errorf("the leftover record survived RemoveStale:\n%s", recs)
 	}
-	if got := nftSet(t, h1, SetName("eth0", 52, false)); !strings.Contains(got, vip.String()) {
-		t.Errorf("RemoveStale removed the Filter's own record:\n%s", got)
+	if !strings.Contains(recs, record("eth0", 52, vip)) {
+		t.Errorf("RemoveStale removed the Filter's own record:\n%s", recs)
 	}
-	if got := nftSet(t, h1, SetName("eth0", 53, false)); !strings.Contains(got, vip2.String()) {
-		t.Errorf("RemoveStale removed another virtual router's record:\n%s", got)
+	if !strings.Contains(recs, record("eth0", 53, vip2)) {
+		t.Errorf("RemoveStale removed another virtual router's record:\n%s", recs)
 	}
 	if h2.CanDialTCP(vip, 7777) {
 		t.Error("RemoveStale of a leftover unblocked an address the Filter blocks")
@@ -320,5 +327,97 @@ func TestFilterRemoveStale(t *testing.T) {
 	}
 	if _, err := f.RemoveStale("eth0", 51, false); err == nil {
 		t.Error("RemoveStale after Close: no error")
+	}
+}
+
+// TestFilterMany: 4,094 virtual routers blocked at once (the kernel
+// allows at most 1,024 base chains on the input hook, which a chain per
+// virtual router hit: E2BIG, "argument list too long"); traffic to one's
+// address is dropped, to an unblocked one's passes, and unblocking all
+// leaves no table.
+func TestFilterMany(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	lab := netlab.New(t, "vipm", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	vip, vip2 := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")
+	var m *Manager
+	var f *Filter
+	if err := h1.Do(func() (err error) {
+		if m, err = New(nil); err != nil {
+			return err
+		}
+		f, err = NewFilter(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer f.Close()
+	for _, a := range []netip.Addr{vip, vip2} {
+		if err := m.Add("eth0", HostPrefix(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h1.ServeTCP(t, 7777, "")
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip, 7777) && h2.CanDialTCP(vip2, 7777) }) {
+		t.Fatal("no answer before the filter")
+	}
+
+	// Virtual router i: interface vl<i/255> (a VLAN, say; the filter does
+	// not look at it), VRID i%255+1, every other one IPv6.
+	const n = 4094
+	type vr struct {
+		ifname string
+		vrid   uint8
+		addr   netip.Addr
+	}
+	vrs := make([]vr, n)
+	for i := range vrs {
+		vrs[i] = vr{fmt.Sprintf("vl%d", i/255), uint8(i%255 + 1), netip.AddrFrom4([4]byte{10, 98, byte(i >> 8), byte(i)})}
+		if i%2 == 1 {
+			vrs[i].addr = netip.AddrFrom16([16]byte{0: 0xfd, 1: 0x98, 14: byte(i >> 8), 15: byte(i)})
+		}
+	}
+	vrs[n/2].addr, vrs[n-2].addr = vip, vip2 // both even: IPv4
+	start := time.Now()
+	var firstHalf time.Duration
+	for i, v := range vrs {
+		if i == n/2 {
+			firstHalf = time.Since(start)
+		}
+		if err := f.Block(v.ifname, v.vrid, []netip.Addr{v.addr}); err != nil {
+			t.Fatalf("Block of virtual router %d of %d: %v", i+1, n, err)
+		}
+	}
+	all := time.Since(start)
+	t.Logf("%d Blocks took %v (%v per Block; the first half %v, the second %v)", n, all, all/n, firstHalf, all-firstHalf)
+
+	if h2.CanDialTCP(vip, 7777) || h2.CanDialTCP(vip2, 7777) {
+		t.Error("TCP to a blocked virtual address succeeded")
+	}
+	if err := f.Unblock(vrs[n-2].ifname, vrs[n-2].vrid, false); err != nil {
+		t.Fatal(err)
+	}
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip2, 7777) }) {
+		t.Error("an unblocked virtual address does not answer")
+	}
+	if h2.CanDialTCP(vip, 7777) {
+		t.Error("unblocking one virtual router unblocked another")
+	}
+	start = time.Now()
+	for i, v := range vrs {
+		if i == n-2 {
+			continue
+		}
+		if err := f.Unblock(v.ifname, v.vrid, v.addr.Is6()); err != nil {
+			t.Fatalf("Unblock of virtual router %d of %d: %v", i+1, n, err)
+		}
+	}
+	t.Logf("%d Unblocks took %v", n-1, time.Since(start))
+	if got := h1.NFTTables(t); strings.Contains(got, TablePrefix) {
+		t.Errorf("tables left with nothing blocked:\n%s", got)
+	}
+	if !netlab.Eventually(func() bool { return h2.CanDialTCP(vip, 7777) }) {
+		t.Error("the virtual address does not answer with nothing blocked")
 	}
 }
