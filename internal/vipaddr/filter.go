@@ -20,18 +20,6 @@ const TablePrefix = "govrrp_"
 // hash lookup however many there are.
 const FilterTable = TablePrefix + "accept"
 
-// legacyTableName is the table of one virtual router that Filters made
-// before FilterTable (govrrp_eth0_v4_51): RemoveStale removes it too, so
-// that a run of this version cleans up after a crashed run of an older
-// one.
-func legacyTableName(ifname string, vrid uint8, ipv6 bool) string {
-	fam := "v4"
-	if ipv6 {
-		fam = "v6"
-	}
-	return fmt.Sprintf("%s%s_%s_%d", TablePrefix, ifname, fam, vrid)
-}
-
 // FilterError is the error of a Filter operation: it names the table, the
 // interface, the VRID and, for permission failures, the missing
 // capability.

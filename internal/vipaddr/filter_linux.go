@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -175,6 +176,18 @@ func recordElements(k vrKey, addrs []netip.Addr) []nftables.SetElement {
 		es[i] = nftables.SetElement{Key: recordKey(k, a)}
 	}
 	return es
+}
+
+// legacyTableName is the table of one virtual router that Filters made
+// before FilterTable (govrrp_eth0_v4_51): RemoveStale removes it too, so
+// that a run of this version cleans up after a crashed run of an older
+// one.
+func legacyTableName(ifname string, vrid uint8, ipv6 bool) string {
+	fam := "v4"
+	if ipv6 {
+		fam = "v6"
+	}
+	return fmt.Sprintf("%s%s_%s_%d", TablePrefix, ifname, fam, vrid)
 }
 
 // NewFilter returns a Filter bound to the calling thread's network

@@ -151,13 +151,6 @@ func addrFamily(a netip.Addr) int {
 	return 6
 }
 
-func (cfg *Config) logger() *slog.Logger {
-	if cfg.Logger != nil {
-		return cfg.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // Error is the error of a raw-socket operation. It names the interface
 // and, for permission failures, the capability the process lacks:
 //
