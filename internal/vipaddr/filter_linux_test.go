@@ -421,3 +421,40 @@ func TestFilterMany(t *testing.T) {
 		t.Error("the virtual address does not answer with nothing blocked")
 	}
 }
+
+// A record's key is read back as written, and is what nft shows (record).
+func TestRecordKey(t *testing.T) {
+	for _, c := range []struct {
+		k vrKey
+		a netip.Addr
+	}{
+		{vrKey{"eth0", 51, false}, netip.MustParseAddr("10.99.0.100")},
+		{vrKey{"vlan.4094", 255, true}, netip.MustParseAddr("fd99::100")},
+		{vrKey{"abcdefghijklmno", 1, false}, netip.MustParseAddr("192.0.2.1")}, // IFNAMSIZ-1 bytes
+	} {
+		b := recordKey(c.k, c.a)
+		k, a, ok := parseRecordKey(b, c.k.v6)
+		if !ok || k != c.k || a != c.a {
+			t.Errorf("parseRecordKey(recordKey(%+v, %v)) = %+v, %v, %v", c.k, c.a, k, a, ok)
+		}
+		if _, _, ok := parseRecordKey(b, !c.k.v6); ok {
+			t.Errorf("the key of %+v parsed as the other family", c.k)
+		}
+	}
+	for _, b := range [][]byte{nil, make([]byte, 24), recordKey(vrKey{"eth0", 1, false}, netip.MustParseAddr("10.0.0.1"))[:23]} {
+		if _, _, ok := parseRecordKey(b, false); ok {
+			t.Errorf("parseRecordKey(%x) ok", b)
+		}
+	}
+}
+
+// Block refuses addresses of both families, naming the interface and
+// VRID, before it touches the kernel.
+func TestBlockMixedFamilies(t *testing.T) {
+	f := &Filter{}
+	err := f.Block("eth0", 9, []netip.Addr{netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("fd99::1")})
+	var fe *FilterError
+	if !errors.As(err, &fe) || fe.Interface != "eth0" || fe.VRID != 9 || !strings.Contains(err.Error(), "both families") {
+		t.Errorf("Block of both families: %v", err)
+	}
+}
