@@ -6,31 +6,30 @@ import (
 	"strings"
 )
 
-// TablePrefix starts the name of every nftables table a Filter creates.
+// TablePrefix starts the name of every nftables table a Filter creates
+// or removes.
 const TablePrefix = "govrrp_"
 
-// TableName is the nftables table (family inet) a Filter uses for the
-// virtual router with this interface, VRID and family: stable across
-// runs, so that a table left by a process that crashed is replaced by the
-// next Block of the same virtual router rather than piling up.
-//
-//	govrrp_eth0_v4_51
-func TableName(ifname string, vrid uint8, ipv6 bool) string {
-	fam := "v4"
-	if ipv6 {
-		fam = "v6"
-	}
-	return fmt.Sprintf("%s%s_%s_%d", TablePrefix, ifname, fam, vrid)
-}
+// FilterTable is the one nftables table (family inet) that the Filters of
+// every process in a network namespace share: one input chain, and per
+// family one set of the blocked addresses and one set of records (which
+// virtual router blocks which address), for all virtual routers. The
+// netfilter core allows at most 1,024 base chains on one hook, so a chain
+// per virtual router (as before) stopped there with E2BIG ("argument list
+// too long"); set elements have no such limit, and a packet costs one
+// hash lookup however many there are.
+const FilterTable = TablePrefix + "accept"
 
-// FilterError is the error of a Filter operation: it names the interface,
-// the table and, for permission failures, the missing capability.
+// FilterError is the error of a Filter operation: it names the table, the
+// interface, the VRID and, for permission failures, the missing
+// capability.
 //
-//	vipaddr: accept-mode filter govrrp_eth0_v4_51 (dev eth0): operation not permitted (needs CAP_NET_ADMIN)
+//	vipaddr: accept-mode filter govrrp_accept (dev eth0, VRID 51): block 10.99.0.100: operation not permitted (needs CAP_NET_ADMIN)
 type FilterError struct {
-	Op        string // "block", "unblock", "remove stale", "open"
+	Op        string // "block", "unblock", "remove stale", "close", "open"
 	Interface string
 	Table     string
+	VRID      uint8 // 0 for an operation on no one virtual router
 	Addrs     []netip.Addr
 	Cap       string // set for permission errors
 	Err       error
@@ -41,7 +40,10 @@ func (e *FilterError) Error() string {
 	if e.Table != "" {
 		s += " " + e.Table
 	}
-	if e.Interface != "" {
+	switch {
+	case e.Interface != "" && e.VRID != 0:
+		s += fmt.Sprintf(" (dev %s, VRID %d)", e.Interface, e.VRID)
+	case e.Interface != "":
 		s += " (dev " + e.Interface + ")"
 	}
 	s += ": " + e.Op

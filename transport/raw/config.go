@@ -43,9 +43,11 @@
 // received packets on it as well. The ring never sees the host's own
 // packets; it sees IP packets before reassembly (a fragmented
 // advertisement, IPv6 with more than about 90 addresses on a 1500-byte
-// link, is dropped and counted in Stats.Truncated) and before the host
-// firewall (netfilter's input hooks): rules that drop VRRP do not stop it,
-// which is why it is not the default.
+// link, is dropped and counted in Stats.Truncated; an IPv6 atomic
+// fragment, a Fragment header with offset 0 and M = 0, is a whole packet,
+// RFC 8200 section 4.5 and RFC 6946, and is delivered as on the socket)
+// and before the host firewall (netfilter's input hooks): rules that drop
+// VRRP do not stop it, which is why it is not the default.
 //
 // # Checksums
 //
@@ -149,13 +151,6 @@ func addrFamily(a netip.Addr) int {
 	return 6
 }
 
-func (cfg *Config) logger() *slog.Logger {
-	if cfg.Logger != nil {
-		return cfg.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // Error is the error of a raw-socket operation. It names the interface
 // and, for permission failures, the capability the process lacks:
 //
@@ -237,7 +232,8 @@ type Stats struct {
 	// not joined.
 	OtherIface uint64
 	// Truncated counts packets larger than the caller's buffer, and
-	// malformed packets (short IPv4 header, missing control messages).
+	// malformed packets (short IPv4 header, missing control messages); on
+	// the receive ring (Config.Ring), fragments too (not atomic ones).
 	Truncated uint64
 }
 

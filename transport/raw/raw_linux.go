@@ -114,6 +114,14 @@ var (
 //
 // Listen needs CAP_NET_RAW; without it the error names the capability and
 // matches os.ErrPermission.
+// logger is cfg.Logger, or one that discards.
+func (cfg *Config) logger() *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 func Listen(ifname string, cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}

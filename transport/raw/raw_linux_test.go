@@ -3,6 +3,7 @@
 package raw
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"github.com/govrrp/govrrp/transport"
@@ -832,4 +833,50 @@ func TestReadBatchAllocs(t *testing.T) {
 			t.Errorf("WriteBatch+ReadBatch allocate %v times per round, want 0", allocs)
 		}
 	})
+}
+
+// TestAtomicFragment: an IPv6 advertisement with an atomic Fragment
+// header (offset 0, M = 0) is delivered whole by the socket and the ring
+// alike (RFC 8200 section 4.5, RFC 6946); a first fragment (M = 1) by
+// neither (the kernel waits for the rest, the ring does not reassemble).
+func TestAtomicFragment(t *testing.T) {
+	for _, mode := range []string{"socket", "ring"} {
+		t.Run(mode, func(t *testing.T) {
+			lab := netlab.New(t, "af", 2)
+			h1, h2 := lab.Host(1), lab.Host(2)
+			c2 := listen(t, h2, &Config{Family: 6, Ring: mode == "ring"})
+			send := func(more bool) {
+				t.Helper()
+				if err := h1.Do(func() error {
+					ifi, err := net.InterfaceByName(h1.Iface)
+					if err != nil {
+						return err
+					}
+					// A raw socket of protocol 44: the kernel writes the
+					// IPv6 header, we the Fragment header and VRRP.
+					pc, err := net.ListenPacket("ip6:44", "::")
+					if err != nil {
+						return err
+					}
+					defer pc.Close()
+					b := append(fragHeader(vrrpProto, 0, more, 0), vecC...)
+					_, err = ipv6.NewPacketConn(pc).WriteTo(b, &ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index}, &net.IPAddr{IP: groupV6.AsSlice()})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(true)
+			expectNothing(t, c2, "h2, a first fragment")
+			send(false)
+			b, m := recv(t, c2, "h2")
+			if !bytes.Equal(b, vecC) {
+				t.Errorf("received %x, want %x", b, vecC)
+			}
+			want := transport.Meta{Src: srcOf(h1, 6), Dst: groupV6, TTL: 255, IfIndex: h2.IfIndex}
+			if diff := cmp.Diff(want, m, cmpMeta); diff != "" {
+				t.Errorf("transport.Meta (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

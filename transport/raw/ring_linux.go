@@ -296,8 +296,16 @@ func parseIPv4(p []byte) ([]byte, transport.Meta, bool) {
 }
 
 // parseIPv6 returns the VRRP message of an IPv6 packet (after any
-// hop-by-hop, routing or destination options headers) and its source,
-// destination and hop limit; fragments and malformed headers are not ok.
+// hop-by-hop, routing or destination options headers, and any atomic
+// fragment header) and its source, destination and hop limit; fragments
+// and malformed headers are not ok.
+//
+// An atomic fragment, a Fragment header with offset 0 and M = 0 (RFC
+// 6946; what a host sends after an ICMPv6 Packet Too Big below 1280,
+// before RFC 8021), is a whole packet: RFC 8200 section 4.5 processes it
+// as "a fully reassembled packet", as the kernel does for the protocol-112
+// socket, so the ring accepts it too. A real fragment (an offset, or M
+// set) would need reassembly, which the ring does not do.
 func parseIPv6(p []byte) ([]byte, transport.Meta, bool) {
 	var m transport.Meta
 	if len(p) < 40 || p[0]>>4 != 6 {
@@ -321,7 +329,15 @@ func parseIPv6(p []byte) ([]byte, transport.Meta, bool) {
 			if off > end {
 				return nil, m, false
 			}
-		default: // a fragment header, or not VRRP
+		case unix.IPPROTO_FRAGMENT: // next header, reserved, offset (13 bits), 2 reserved bits, M, identification
+			if off+8 > end {
+				return nil, m, false
+			}
+			if binary.BigEndian.Uint16(p[off+2:off+4])&^0x6 != 0 {
+				return nil, m, false // an offset or M set: a real fragment
+			}
+			next, off = p[off], off+8
+		default: // not VRRP
 			return nil, m, false
 		}
 	}
