@@ -712,7 +712,7 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 	for _, s := range ri.VIPs {
 		p, err := parseVIP(s)
 		if err != nil {
-			return Instance{}, k.err("vips", s, "an IPv4 or IPv6 address, optionally with /LEN ("+err.Error()+")")
+			return Instance{}, k.err("vips", s, "an IPv4 or IPv6 address, optionally with /LEN ("+err.Error()+")"+vipAllowed)
 		}
 		if len(in.VIPs) > 0 && p.Addr().Is4() != in.VIPs[0].Addr().Is4() {
 			return Instance{}, k.err("vips", s, "addresses of one family ("+in.VIPs[0].Addr().String()+" came first): run one instance per family")
@@ -823,34 +823,66 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 	return in, nil
 }
 
+// vipAllowed is what a virtual address may be, as the config errors say.
+const vipAllowed = "; a unicast address: not loopback (127.0.0.0/8, ::1), " +
+	"unspecified (0.0.0.0, ::), multicast (224.0.0.0/4, ff00::/8), broadcast (255.255.255.255 or the last address of its /LEN), " +
+	"IPv4 link-local (169.254.0.0/16) or IPv4-mapped"
+
 // parseVIP parses ADDR or ADDR/LEN. A VIP without a length is a host
-// prefix (/32, /128).
+// prefix (/32, /128). It refuses what cannot be a virtual router's
+// address, which hosts use as their gateway (RFC 9568 section 1): a
+// loopback, unspecified, multicast or broadcast address (the limited
+// broadcast 255.255.255.255, or the directed broadcast of the VIP's own
+// IPv4 prefix), an IPv4-mapped IPv6 address and an IPv4 link-local
+// address (169.254.0.0/16). IPv4 link-local addresses are chosen by
+// each host for itself and defended with ARP conflict detection (RFC
+// 3927 sections 2.1 and 2.5), and routers must not forward packets
+// from or to them (RFC 3927 section 7), so one is never a gateway;
+// keepalived accepts it, vrrpd does not. IPv6 link-local VIPs (fe80::/10)
+// are accepted: with VRRPv3 they are the usual first virtual address
+// (RFC 9568 section 5.2.9).
 func parseVIP(s string) (netip.Prefix, error) {
+	var p netip.Prefix
 	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
 			return netip.Prefix{}, errors.New("bad prefix")
 		}
-		if p.Addr().Is4In6() {
-			return netip.Prefix{}, errors.New("IPv4-mapped")
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("bad address")
 		}
-		if p.Addr().IsUnspecified() || p.Addr().IsMulticast() {
-			return netip.Prefix{}, errors.New("not unicast")
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("no zone")
 		}
-		return p, nil
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, errors.New("bad address")
-	}
-	if a.Zone() != "" {
-		return netip.Prefix{}, errors.New("no zone")
-	}
-	if a.Is4In6() {
+	a := p.Addr()
+	switch {
+	case a.Is4In6():
 		return netip.Prefix{}, errors.New("IPv4-mapped")
-	}
-	if a.IsUnspecified() || a.IsMulticast() {
+	case a.IsUnspecified():
 		return netip.Prefix{}, errors.New("not unicast")
+	case a.IsMulticast():
+		return netip.Prefix{}, errors.New("not unicast")
+	case a.IsLoopback():
+		return netip.Prefix{}, errors.New("loopback address")
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Prefix{}, errors.New("limited broadcast address")
+	case a.Is4() && a.IsLinkLocalUnicast():
+		return netip.Prefix{}, errors.New("IPv4 link-local address: chosen by each host for itself, never a gateway (RFC 3927)")
+	case a.Is4() && p.Bits() < 31 && a == lastAddr(p):
+		return netip.Prefix{}, errors.New("the broadcast address of " + p.Masked().String())
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return p, nil
+}
+
+// lastAddr returns the last address of IPv4 prefix p (its directed
+// broadcast address when p is shorter than /31).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

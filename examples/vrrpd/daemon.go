@@ -23,7 +23,7 @@ type system interface {
 	// Open returns a transport for in, the interface index and this
 	// router's primary address (the advertisements' source) on it. The
 	// daemon shares one transport between instances with the same
-	// interface, family, source and peers.
+	// interface, family, source, peers and ring (connKey).
 	Open(in *Instance) (conn transport.Conn, ifIndex int, primary netip.Addr, err error)
 	// RemoveStale removes what a previous run of in left on the host
 	// when it was killed before it could clean up: its Accept_Mode
@@ -48,12 +48,17 @@ type system interface {
 	Close() error
 }
 
-// connKey identifies a shareable transport.
+// connKey identifies a shareable transport: instances share one only
+// when they agree on everything the transport is opened with. ring is in
+// it so that an instance that did not ask for the TPACKET_V3 ring (which
+// the host firewall does not filter) never receives through one another
+// instance asked for, nor the other way round.
 type connKey struct {
 	iface string
 	fam   vrrp.Family
 	src   netip.Addr
 	peers string
+	ring  bool
 }
 
 func keyOf(in *Instance) connKey {
@@ -62,7 +67,7 @@ func keyOf(in *Instance) connKey {
 		ps[i] = p.String()
 	}
 	slices.Sort(ps)
-	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ",")}
+	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ","), in.Ring}
 }
 
 type sharedConn struct {
