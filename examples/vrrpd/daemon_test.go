@@ -321,10 +321,7 @@ func TestDaemonReloadTouchesOnlyChanged(t *testing.T) {
 		if diff := cmp.Diff(calls1, h.sys.callsOf("VI_1")); diff != "" {
 			t.Errorf("unchanged VI_1 was touched (-want +got):\n%s", diff)
 		}
-		var newNotes []string
-		for _, n := range h.rec.notified()[len(notes):] {
-			newNotes = append(newNotes, n)
-		}
+		newNotes := slices.Clone(h.rec.notified()[len(notes):])
 		want := []string{
 			"notify INSTANCE VI_2 STOP 150",
 			"notify INSTANCE VI_2 BACKUP 150",
