@@ -3,14 +3,50 @@ package main
 // Tests for the defects of issue 15 ("The daemon, abused").
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/govrrp/govrrp/transport/memnet"
 )
+
+// logRec records every log line: level, message and attributes.
+type logRec struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logRec) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRec) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRec) WithGroup(string) slog.Handler            { return l }
+func (l *logRec) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	return nil
+}
+
+// matching returns the lines containing every one of subs.
+func (l *logRec) matching(subs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if !slices.ContainsFunc(subs, func(s string) bool { return !strings.Contains(line, s) }) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
 
 // Issue 15 item 11: addresses that can never be a virtual router's are
 // refused, in a file and on the command line, with the key named and
@@ -74,5 +110,112 @@ func TestRingNotShared(t *testing.T) {
 			t.Errorf("VI_1 (no ring) shares with VI_2 (ring) or not with VI_3 (no ring)")
 		}
 		h.d.mu.Unlock()
+	})
+}
+
+// Issue 15 item 8: a track script's default timeout leaves room on a
+// loaded machine: its interval, but at least 5s.
+func TestScriptDefaultTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		interval, timeout string
+		want              time.Duration
+	}{
+		{"", "", 5 * time.Second},
+		{"10ms", "", 5 * time.Second},
+		{"1s", "", 5 * time.Second},
+		{"30s", "", 30 * time.Second},
+		{"1s", "200ms", 200 * time.Millisecond},
+	} {
+		text := "[[script]]\nname = \"s\"\ncommand = \"true\"\n"
+		if tc.interval != "" {
+			text += "interval = \"" + tc.interval + "\"\n"
+		}
+		if tc.timeout != "" {
+			text += "timeout = \"" + tc.timeout + "\"\n"
+		}
+		text += "[[instance]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 1\nvips = [\"10.0.0.1\"]\ntrack_script = [\"s\"]\n"
+		cfg, err := parseTOML("f.toml", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Scripts[0].Timeout; got != tc.want {
+			t.Errorf("interval %q, timeout %q: timeout %v; want %v", tc.interval, tc.timeout, got, tc.want)
+		}
+	}
+}
+
+// Issue 15 item 8: a flapping track script does not flood the log: its
+// first change is logged, the next ones within scriptLogEvery are
+// summarised in one line.
+func TestScriptLogRateLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		var runs atomic.Int64
+		run := func(ctx context.Context, cmd string, args []string) error {
+			if cmd == "flap" && runs.Add(1)%2 == 0 {
+				return errors.New("exit status 1")
+			}
+			return nil
+		}
+		cfg := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+		cfg.Instances[0].TrackScripts = []string{"flap"}
+		cfg.Scripts = []Script{{Name: "flap", Command: "flap", Interval: 100 * time.Millisecond,
+			Timeout: time.Second, Weight: -10, Rise: 1, Fall: 1}}
+		rec := &logRec{}
+		sys := newFakeSys(lan, 1)
+		d := newDaemon(cfg, sys, slog.New(rec), nil, run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		d.notif.close()
+
+		changes := rec.matching("script=flap")
+		// About 300 changes in 30 s: one line each before; now one
+		// line, then one summary per 10 s.
+		if len(changes) > 8 || len(changes) < 2 {
+			t.Errorf("%d log lines about a script flapping for 30s; want 2-8:\n%s", len(changes), strings.Join(changes, "\n"))
+		}
+		if s := rec.matching("track script flapping", "script=flap", "left_out="); len(s) == 0 {
+			t.Errorf("no summary of the lines left out in:\n%s", strings.Join(changes, "\n"))
+		}
+	})
+}
+
+// Issue 15 items 8 and 14: a track script killed at its timeout is
+// reported as a timeout, at warn level, not as "signal: killed" at info.
+func TestScriptTimeoutWarns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		run := func(ctx context.Context, cmd string, args []string) error {
+			<-ctx.Done() // hangs until killed; shellRun's error
+			return errors.Join(errors.New("killed with its process group"), ctx.Err())
+		}
+		cfg := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+		cfg.Instances[0].TrackScripts = []string{"hang"}
+		cfg.Scripts = []Script{{Name: "hang", Command: "hang", Interval: time.Second,
+			Timeout: 2 * time.Second, Weight: 0, Rise: 1, Fall: 1}}
+		rec := &logRec{}
+		d := newDaemon(cfg, newFakeSys(lan, 1), slog.New(rec), nil, run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		d.notif.close()
+		if got := rec.matching("WARN", "track script timed out", "script=hang", "timeout=2s"); len(got) == 0 {
+			t.Errorf("no warning of the timeout in:\n%s", strings.Join(rec.matching("script=hang"), "\n"))
+		}
 	})
 }

@@ -620,6 +620,21 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	return cfg, nil
 }
 
+// minScriptTimeout is the least default timeout of a track script.
+const minScriptTimeout = 5 * time.Second
+
+// defaultScriptTimeout is the timeout of a script that sets none: its
+// interval, but at least minScriptTimeout. keepalived kills a script at
+// its interval when no timeout is given; on a loaded machine even `true`
+// can take longer than a short interval to start, and each run killed is
+// a failure that moves the priority or holds the instances in FAULT. A
+// script that hangs is still killed, and its run counted as a failure,
+// after minScriptTimeout at most (unless configured longer); the next
+// run starts at the next interval tick after it ends.
+func defaultScriptTimeout(interval time.Duration) time.Duration {
+	return max(interval, minScriptTimeout)
+}
+
 func buildScript(rs rawScript, k keyNamer) (Script, error) {
 	s := Script{Name: rs.Name, Command: rs.Command, Weight: rs.Weight, Rise: 1, Fall: 1,
 		Interval: time.Second}
@@ -636,11 +651,11 @@ func buildScript(rs rawScript, k keyNamer) (Script, error) {
 		}
 		s.Interval = d
 	}
-	s.Timeout = s.Interval
+	s.Timeout = defaultScriptTimeout(s.Interval)
 	if rs.Timeout != "" {
 		d, err := time.ParseDuration(rs.Timeout)
 		if err != nil || d <= 0 || d > time.Hour {
-			return Script{}, k.err("timeout", rs.Timeout, "a positive Go duration up to 1h (default: the interval)")
+			return Script{}, k.err("timeout", rs.Timeout, "a positive Go duration up to 1h (default: the interval, at least 5s)")
 		}
 		s.Timeout = d
 	}

@@ -496,6 +496,7 @@ func (d *daemon) startScriptsLocked() {
 	for name, st := range d.scripts {
 		if _, ok := defs[name]; !ok || !used[name] {
 			st.cancel()
+			st.stopSummary()
 			delete(d.scripts, name)
 		}
 	}
@@ -529,6 +530,9 @@ func (d *daemon) stopScripts() {
 	if d.stopScript != nil {
 		d.stopScript()
 	}
+	for _, st := range d.scripts {
+		st.stopSummary()
+	}
 	d.mu.Unlock()
 }
 
@@ -552,8 +556,15 @@ func (d *daemon) runScript(ctx context.Context, run int, s Script) {
 	}
 }
 
+// scriptLogEvery is how often a track script's changes and timeouts are
+// logged at most: the first is logged at once, those that follow within
+// scriptLogEvery are counted and summarised in one line when it ends.
+const scriptLogEvery = 10 * time.Second
+
 // scriptResult records a result of the goroutine run of script s;
-// results of a goroutine since stopped or replaced are ignored.
+// results of a goroutine since stopped or replaced are ignored. A status
+// change is logged (at warn when the run was killed at its timeout), and
+// so is every timeout, both rate-limited (scriptLogEvery).
 func (d *daemon) scriptResult(run int, s Script, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -561,20 +572,76 @@ func (d *daemon) scriptResult(run int, s Script, err error) {
 	if st == nil || st.run != run {
 		return
 	}
-	if !st.record(err == nil, s.Rise, s.Fall) {
+	changed := st.record(err == nil, s.Rise, s.Fall)
+	timedOut := errors.Is(err, context.DeadlineExceeded)
+	switch {
+	case timedOut:
+		st.timeouts++
+		d.scriptLogLocked(st, s, slog.LevelWarn, "track script timed out: killed, counted as a failure",
+			"timeout", s.Timeout, "status", statusWord(st.status), "err", err)
+	case changed && err != nil:
+		d.scriptLogLocked(st, s, slog.LevelInfo, "track script failing", "err", err)
+	case changed:
+		d.scriptLogLocked(st, s, slog.LevelInfo, "track script succeeding")
+	}
+	if !changed {
 		return
 	}
-	if err != nil {
-		d.log.Info("track script failing", "script", s.Name, "err", err)
-	} else {
-		d.log.Info("track script succeeding", "script", s.Name)
-	}
+	st.changes++
 	for _, name := range d.order {
 		v := d.vrs[name]
 		if slices.Contains(v.cur.TrackScripts, s.Name) {
 			d.recomputeLocked(v)
 		}
 	}
+}
+
+func statusWord(s int8) string {
+	switch s {
+	case statusUp:
+		return "succeeding"
+	case statusDown:
+		return "failing"
+	}
+	return "unknown"
+}
+
+// scriptLogLocked logs msg for script s unless a line about it was
+// logged less than scriptLogEvery ago; then it is counted, and one
+// summary line says, when the period ends, how many lines were left out
+// and the script's status then.
+func (d *daemon) scriptLogLocked(st *scriptState, s Script, level slog.Level, msg string, args ...any) {
+	now := time.Now()
+	if st.logged.IsZero() || now.Sub(st.logged) >= scriptLogEvery {
+		st.logged = now
+		d.log.Log(context.Background(), level, msg, append([]any{"script", s.Name}, args...)...)
+		return
+	}
+	if st.quiet == 0 {
+		st.quietFrom = st.changes
+		st.quietTimeouts = st.timeouts
+	}
+	st.quiet++
+	if st.summary != nil {
+		return
+	}
+	st.summary = time.AfterFunc(st.logged.Add(scriptLogEvery).Sub(now), func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.scripts[s.Name] != st || st.summary == nil {
+			return // stopped
+		}
+		st.summary = nil
+		lvl := slog.LevelInfo
+		if st.timeouts > st.quietTimeouts {
+			lvl = slog.LevelWarn
+		}
+		d.log.Log(context.Background(), lvl, "track script flapping: lines left out", "script", s.Name,
+			"left_out", st.quiet, "changes", st.changes-st.quietFrom, "timeouts", st.timeouts-st.quietTimeouts,
+			"period", scriptLogEvery, "status", statusWord(st.status))
+		st.quiet = 0
+		st.logged = time.Now()
+	})
 }
 
 // events turns the Router's transitions into notify commands, for
