@@ -3,16 +3,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -229,4 +234,126 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// Issue 15 item 9: the unix status socket is owner-only whatever the
+// umask, or has the configured mode.
+func TestStatusSocketMode(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	for _, tc := range []struct {
+		mode, want os.FileMode
+	}{{0, 0o600}, {0o660, 0o660}} {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		d := newDaemon(cfgOf(), newFakeSys(nil, 1), discard(), nil, (&recorder{}).run)
+		s, err := startStatus("unix:"+path, statusOpts{mode: tc.mode}, d, discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != tc.want {
+			t.Errorf("mode %04o under umask 000: socket %v; want %v", tc.mode, fi.Mode(), os.ModeSocket|tc.want)
+		}
+		c := http.Client{Transport: &http.Transport{DialContext: unixDial(path)}}
+		resp, err := c.Get("http://vrrpd/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c.CloseIdleConnections()
+		s.close()
+		d.notif.close()
+		if _, err := os.Lstat(path + ".new"); !os.IsNotExist(err) {
+			t.Errorf("temporary socket name left: %v", err)
+		}
+	}
+}
+
+// getOn sends a status request on c and reads the whole response; the
+// connection stays open (keep-alive).
+func getOn(c net.Conn, br *bufio.Reader) error {
+	if _, err := io.WriteString(c, "GET /status HTTP/1.1\r\nHost: vrrpd\r\n\r\n"); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// Issue 15 item 1: the status server serves a bounded number of
+// connections at once, and closes idle keep-alive connections.
+func TestStatusServerConnLimits(t *testing.T) {
+	d := newDaemon(cfgOf(), newFakeSys(nil, 1), discard(), nil, (&recorder{}).run)
+	defer d.notif.close()
+
+	t.Run("max conns", func(t *testing.T) {
+		s, err := startStatus("127.0.0.1:0", statusOpts{maxConns: 2, idle: time.Hour}, d, discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.close()
+		var conns []net.Conn
+		for i := range 2 {
+			c, err := net.Dial("tcp", s.addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := getOn(c, bufio.NewReader(c)); err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			conns = append(conns, c)
+		}
+		// A third one waits while the two stay open (idle)...
+		c, err := net.Dial("tcp", s.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		got := make(chan error, 1)
+		go func() { got <- getOn(c, bufio.NewReader(c)) }()
+		select {
+		case err := <-got:
+			t.Fatalf("a third connection was served beyond the limit of 2 (%v)", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		// ... and is served once one of them closes.
+		conns[0].Close()
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the waiting connection was not served after another closed")
+		}
+	})
+
+	t.Run("idle timeout", func(t *testing.T) {
+		s, err := startStatus("127.0.0.1:0", statusOpts{idle: 200 * time.Millisecond}, d, discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.close()
+		c, err := net.Dial("tcp", s.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if err := getOn(c, br); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Errorf("idle keep-alive connection: read %v; want the server to close it (EOF)", err)
+		}
+	})
 }

@@ -29,6 +29,10 @@ type Config struct {
 	// Status is the -status address: host:port, or unix:/path. Empty: no
 	// status server.
 	Status string
+	// StatusMode is -status-mode / status_mode: the permissions of the
+	// unix status socket, whatever the umask. Default (0) is
+	// defaultStatusMode, owner only.
+	StatusMode os.FileMode
 	// NotifyTimeout bounds every notify command. Default 10s.
 	NotifyTimeout time.Duration
 	// Instances are the virtual routers, in file order.
@@ -239,6 +243,7 @@ type rawGroup struct {
 type rawFile struct {
 	LogLevel      string        `toml:"log_level"`
 	Status        string        `toml:"status"`
+	StatusMode    string        `toml:"status_mode"`
 	Notify        string        `toml:"notify"`
 	NotifyTimeout string        `toml:"notify_timeout"`
 	Instances     []rawInstance `toml:"instance"`
@@ -270,6 +275,7 @@ var flagNames = map[string]string{
 	"vips":          "VIP argument",
 	"log_level":     "-log-level",
 	"status":        "-status",
+	"status_mode":   "-status-mode",
 }
 
 func (k keyNamer) err(key, value, allowed string) error {
@@ -286,8 +292,8 @@ const usage = `usage:
   vrrpd -iface IFACE -vrid N [-priority P] [-version 2|3] [-interval DURATION]
         [-nopreempt] [-preempt-delay DURATION] [-accept] [-auth-pass SECRET]
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
-        [-notify CMD] [-status ADDR] [-log-level debug|info|warn] VIP...
-  vrrpd -config FILE [-status ADDR] [-log-level LEVEL] [-notify CMD]
+        [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
+  vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -310,6 +316,7 @@ func parseFlags(args []string) (Config, error) {
 		vrid, prio, version int
 		peers               multiFlag
 		file, status, level string
+		statusMode          string
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -330,6 +337,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&ri.Checksum, "checksum", "", "VRRPv3 IPv4 checksum: pseudo (keepalived, default) or rfc9568")
 	fs.StringVar(&ri.Notify, "notify", "", "`command` run on every transition: CMD INSTANCE NAME STATE PRIORITY")
 	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR`: a loopback host:port or unix:/path")
+	fs.StringVar(&statusMode, "status-mode", "", "permissions of the unix status socket, octal (default 0600: owner only, whatever the umask)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -407,6 +415,16 @@ func parseFlags(args []string) (Config, error) {
 			return Config{}, k.err("status", cfg.Status, statusAllowed)
 		}
 	}
+	if set["status-mode"] {
+		m, err := parseMode(statusMode)
+		if err != nil {
+			return Config{}, k.err("status_mode", statusMode, statusModeAllowed)
+		}
+		cfg.StatusMode = m
+	}
+	if cfg.StatusMode != 0 && !strings.HasPrefix(cfg.Status, "unix:") {
+		return Config{}, k.err("status_mode", fmt.Sprintf("%04o", uint32(cfg.StatusMode)), "no status_mode without a unix:/path status address")
+	}
 	return cfg, nil
 }
 
@@ -427,6 +445,22 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelWarn, nil
 	}
 	return 0, errors.New("bad level")
+}
+
+// defaultStatusMode is the unix status socket's mode when none is
+// configured: owner only (connecting needs write permission).
+const defaultStatusMode os.FileMode = 0o600
+
+const statusModeAllowed = "an octal mode from 0200 to 0777 with the owner's write bit (like 0600 or 0660; default 0600)"
+
+// parseMode parses an octal file mode for the status socket: at most
+// 0777, and the owner must be able to connect (write permission).
+func parseMode(s string) (os.FileMode, error) {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 || v&0o200 == 0 {
+		return 0, errors.New("bad mode")
+	}
+	return os.FileMode(v), nil
 }
 
 // statusAllowed is what -status / status accepts.
@@ -520,6 +554,11 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	if rf.Status != "" {
 		if err := checkStatusAddr(rf.Status); err != nil {
 			return Config{}, top.err("status", rf.Status, statusAllowed)
+		}
+	}
+	if rf.StatusMode != "" {
+		if cfg.StatusMode, err = parseMode(rf.StatusMode); err != nil {
+			return Config{}, top.err("status_mode", rf.StatusMode, statusModeAllowed)
 		}
 	}
 

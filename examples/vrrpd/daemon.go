@@ -216,7 +216,7 @@ func (d *daemon) Run(ctx context.Context) error {
 
 	var status *statusServer
 	if err == nil && d.cfg.Status != "" {
-		status, err = startStatus(d.cfg.Status, d, d.log)
+		status, err = startStatus(d.cfg.Status, statusOpts{mode: d.cfg.StatusMode}, d, d.log)
 	}
 	if err != nil {
 		d.mu.Lock()
@@ -782,9 +782,9 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	d.notif.setTimeout(cfg.NotifyTimeout)
 	d.setGroups(cfg.Groups)
-	if cfg.Status != old.Status {
-		d.log.Warn("the status address changes only on restart", "running", old.Status, "configured", cfg.Status)
-		cfg.Status = old.Status
+	if cfg.Status != old.Status || cfg.StatusMode != old.StatusMode {
+		d.log.Warn("the status address and socket mode change only on restart", "running", old.Status, "configured", cfg.Status)
+		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
 
