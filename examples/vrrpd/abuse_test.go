@@ -219,3 +219,31 @@ func TestScriptTimeoutWarns(t *testing.T) {
 		}
 	})
 }
+
+// Issue 15 item 9: status_mode / -status-mode set the unix socket's
+// mode; bad modes and a mode without a unix socket are refused.
+func TestStatusModeConfig(t *testing.T) {
+	inst := "[[instance]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 1\nvips = [\"10.0.0.1\"]\n"
+	cfg, err := parseTOML("f.toml", "status = \"unix:/run/v.sock\"\nstatus_mode = \"0660\"\n"+inst)
+	if err != nil || cfg.StatusMode != 0o660 {
+		t.Errorf("status_mode 0660: %v, %v", cfg.StatusMode, err)
+	}
+	cfg, err = parseFlags([]string{"-iface", "eth0", "-vrid", "1", "-status", "unix:/run/v.sock", "-status-mode", "640", "10.0.0.1"})
+	if err != nil || cfg.StatusMode != 0o640 {
+		t.Errorf("-status-mode 640: %v, %v", cfg.StatusMode, err)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"status = \"unix:/s\"\nstatus_mode = \"0999\"\n", `f.toml: status_mode = 0999: want an octal mode`},
+		{"status = \"unix:/s\"\nstatus_mode = \"01777\"\n", `f.toml: status_mode = 01777: want an octal mode`},
+		{"status = \"unix:/s\"\nstatus_mode = \"0444\"\n", `f.toml: status_mode = 0444: want an octal mode from 0200 to 0777 with the owner's write bit`},
+	} {
+		_, err := parseTOML("f.toml", tc.text+inst)
+		if err == nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want %q", tc.text, err, tc.want)
+		}
+	}
+	_, err = parseFlags([]string{"-iface", "eth0", "-vrid", "1", "-status", "127.0.0.1:8080", "-status-mode", "0600", "10.0.0.1"})
+	if err == nil || !strings.Contains(err.Error(), "-status-mode 0600: want no status_mode without a unix:/path status address") {
+		t.Errorf("-status-mode with a TCP status address: %v", err)
+	}
+}
