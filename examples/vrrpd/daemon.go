@@ -95,6 +95,8 @@ type vrInst struct {
 	// held is whether it is held in Fault with Router.SetFault for its
 	// own tracking fault. Guarded by daemon.mu.
 	held bool
+	// host is the state of its Take / Release, retried when they fail.
+	host hostState
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
@@ -122,6 +124,12 @@ type daemon struct {
 	stopped    bool           // Run is returning: no more reloads
 	wg         sync.WaitGroup // script and link goroutines
 
+	// Retries of failed host operations (hostops.go).
+	retryMu   sync.Mutex // guards starting one against stopRetries
+	retryCtx  context.Context
+	stopRetry context.CancelFunc
+	retryWG   sync.WaitGroup
+
 	// byName maps names to instances for the hooks and the event loop.
 	// Entries are replaced on re-add and never deleted, so that the events
 	// of a removed instance still find its notify command.
@@ -143,6 +151,7 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		scripts: make(map[string]*scriptState),
 		byName:  make(map[string]*vrInst),
 	}
+	d.retryCtx, d.stopRetry = context.WithCancel(context.Background())
 	d.evCap = eventBuffer(len(cfg.Instances))
 	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: d.evCap})
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
@@ -183,8 +192,9 @@ func (h hook) do(vr vrrp.VRInfo, f func(*Instance, vrrp.VRInfo) error) error {
 	return f(&v.in, vr)
 }
 
-func (h hook) Take(vr vrrp.VRInfo) error     { return h.do(vr, h.d.sys.Take) }
-func (h hook) Release(vr vrrp.VRInfo) error  { return h.do(vr, h.d.sys.Release) }
+// Take and Release are retried when they fail (daemon.hostDo).
+func (h hook) Take(vr vrrp.VRInfo) error     { return h.d.hostDo(vr, opTake) }
+func (h hook) Release(vr vrrp.VRInfo) error  { return h.d.hostDo(vr, opRelease) }
 func (h hook) Announce(vr vrrp.VRInfo) error { return h.do(vr, h.d.sys.Announce) }
 
 // Run runs the virtual routers until ctx is cancelled, then shuts them
@@ -227,6 +237,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		stopLinks()
 		d.stopScripts()
 		d.wg.Wait()
+		d.stopRetries()
 		d.notif.close()
 		return errors.Join(err, d.sys.Close())
 	}
@@ -245,6 +256,8 @@ func (d *daemon) Run(ctx context.Context) error {
 	stopLinks()
 	d.stopScripts()
 	d.wg.Wait()
+	// A release still failing is left to the system's Close.
+	d.stopRetries()
 	// What vrrpd added to the host goes first (macvlans, filter tables;
 	// the addresses went with each Release); then the notify commands
 	// still queued run, however long they take.

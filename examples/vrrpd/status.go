@@ -48,6 +48,14 @@ type InstanceStatus struct {
 	TrackFault bool     `json:"track_fault,omitempty"`
 	SyncGroup  string   `json:"sync_group,omitempty"`
 	VIPs       []string `json:"vips"`
+	// HostPending is "take" or "release" while that host operation (adding
+	// or removing the VIPs, the Accept_Mode filter, the announcer) has
+	// failed and is being retried; HostError is its last error. Absent
+	// when the host holds what the state says. HostRetries counts the
+	// retries of failed operations since the instance started.
+	HostPending string `json:"host_pending,omitempty"`
+	HostError   string `json:"host_error,omitempty"`
+	HostRetries uint64 `json:"host_retries"`
 	// NewMasterReason is Stats.NewMasterReason by name.
 	NewMasterReason string        `json:"new_master_reason"`
 	Stats           InstanceStats `json:"stats"`
@@ -97,6 +105,7 @@ func (d *daemon) status() Status {
 		for _, p := range v.in.VIPs {
 			is.VIPs = append(is.VIPs, p.String())
 		}
+		is.HostPending, is.HostError, is.HostRetries = v.host.status()
 		s, err := d.router.State(name)
 		if err != nil {
 			continue
