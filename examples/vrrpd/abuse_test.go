@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/govrrp/govrrp/transport/memnet"
 )
 
@@ -246,4 +247,104 @@ func TestStatusModeConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-status-mode 0600: want no status_mode without a unix:/path status address") {
 		t.Errorf("-status-mode with a TCP status address: %v", err)
 	}
+}
+
+// countCalls counts what's calls ("take-failed", "take", ...) of name.
+func countCalls(s *fakeSys, name, what string) int {
+	n := 0
+	for _, c := range s.callsOf(name) {
+		if c == what {
+			n++
+		}
+	}
+	return n
+}
+
+// Issue 15 item 1: a failed Take or Release (the fd limit reached, say)
+// is retried with backoff until it succeeds or the state changes, off the
+// Router's goroutine, and the status shows it.
+func TestHostOpRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		sys := newFakeSys(lan, 1)
+		sys.setFail(3, 0)
+		d := newDaemon(cfgOf(inst("VI_1", 1, 200, "10.0.0.100/24")), sys, discard(), nil, (&recorder{}).run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		defer func() {
+			cancel()
+			<-done
+			d.notif.close()
+		}()
+		vips := []string{"eth0 10.0.0.100/24"}
+
+		// Master at about 0.3s; its take fails, and so do two retries.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		is := d.status().Instances[0]
+		if is.State != "MASTER" || is.HostPending != "take" || !strings.Contains(is.HostError, "too many open files") {
+			t.Errorf("while the take fails: state %s, host_pending %q, host_error %q; want MASTER, take, the error",
+				is.State, is.HostPending, is.HostError)
+		}
+		if got := sys.installed(); len(got) != 0 {
+			t.Fatalf("installed %v while the take fails", got)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(vips, sys.installed()); diff != "" {
+			t.Errorf("after the retries (-want +got):\n%s", diff)
+		}
+		is = d.status().Instances[0]
+		if is.HostPending != "" || is.HostError != "" || is.HostRetries != 3 {
+			t.Errorf("after the take succeeded: host_pending %q, host_error %q, host_retries %d; want none, none, 3",
+				is.HostPending, is.HostError, is.HostRetries)
+		}
+		if calls := sys.callsOf("VI_1"); !slices.Equal(calls[len(calls)-2:], []string{"take", "announce"}) {
+			t.Errorf("calls %v; want the retried take announced", calls)
+		}
+
+		// A peer takes over; the release fails twice, then succeeds.
+		sys.setFail(0, 2)
+		peer := startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 250, "10.0.0.100/24")))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		is = d.status().Instances[0]
+		if is.State != "BACKUP" || is.HostPending != "release" {
+			t.Errorf("while the release fails: state %s, host_pending %q; want BACKUP, release", is.State, is.HostPending)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := sys.installed(); len(got) != 0 {
+			t.Errorf("backup still holds %v after the release retries", got)
+		}
+		if is = d.status().Instances[0]; is.HostPending != "" || is.HostRetries != 5 {
+			t.Errorf("after the release succeeded: host_pending %q, host_retries %d; want none, 5", is.HostPending, is.HostRetries)
+		}
+
+		// The peer leaves: the take fails for good... until the state
+		// changes again (a peer comes back): then no more take is tried.
+		sys.setFail(1<<30, 0)
+		peer.stop()
+		<-peer.err
+		peer.err <- nil // for its Cleanup
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if is = d.status().Instances[0]; is.State != "MASTER" || is.HostPending != "take" {
+			t.Errorf("take failing for good: state %s, host_pending %q", is.State, is.HostPending)
+		}
+		startHost(t, lan, 3, cfgOf(inst("VI_1", 1, 250, "10.0.0.100/24")))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if is = d.status().Instances[0]; is.State != "BACKUP" || is.HostPending != "" {
+			t.Errorf("after losing master: state %s, host_pending %q; want BACKUP and nothing pending", is.State, is.HostPending)
+		}
+		failed := countCalls(sys, "VI_1", "take-failed")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := countCalls(sys, "VI_1", "take-failed"); n != failed {
+			t.Errorf("%d more takes tried after the instance left master", n-failed)
+		}
+	})
 }

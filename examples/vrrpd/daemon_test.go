@@ -35,6 +35,9 @@ type fakeSys struct {
 	links map[string]bool
 	watch func(string, bool)
 	opens int
+	// failTake and failRelease make the next that many Take (Release)
+	// calls fail, as with the fd limit reached.
+	failTake, failRelease int
 }
 
 func newFakeSys(lan *memnet.Network, n int) *fakeSys {
@@ -81,13 +84,37 @@ func (s *fakeSys) record(what string, in *Instance, vr vrrp.VRInfo) {
 }
 
 func (s *fakeSys) Take(in *Instance, vr vrrp.VRInfo) error {
+	if s.fail(&s.failTake, "take", vr) {
+		return errors.New("netlink: too many open files")
+	}
 	s.record("take", in, vr)
 	return nil
 }
 
 func (s *fakeSys) Release(in *Instance, vr vrrp.VRInfo) error {
+	if s.fail(&s.failRelease, "release", vr) {
+		return errors.New("netlink: too many open files")
+	}
 	s.record("release", in, vr)
 	return nil
+}
+
+// fail reports whether a call must fail (*n > 0), recording it.
+func (s *fakeSys) fail(n *int, what string, vr vrrp.VRInfo) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *n <= 0 {
+		return false
+	}
+	*n--
+	s.calls = append(s.calls, what+"-failed "+vr.Name)
+	return true
+}
+
+func (s *fakeSys) setFail(take, release int) {
+	s.mu.Lock()
+	s.failTake, s.failRelease = take, release
+	s.mu.Unlock()
 }
 
 func (s *fakeSys) Announce(in *Instance, vr vrrp.VRInfo) error {
