@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -346,5 +347,33 @@ func TestHostOpRetried(t *testing.T) {
 		if n := countCalls(sys, "VI_1", "take-failed"); n != failed {
 			t.Errorf("%d more takes tried after the instance left master", n-failed)
 		}
+	})
+}
+
+// Issue 15 item 4: an instance whose VIP the system refuses (the host's
+// own address) does not start: the daemon fails, naming the instance,
+// the key and the address.
+func TestOwnAddressVIPRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		sys := newFakeSys(lan, 1)
+		sys.own = []netip.Addr{sys.addr4}
+		d := newDaemon(cfgOf(inst("VI_1", 1, 100, "10.0.0.1")), sys, discard(), nil, (&recorder{}).run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		cancel()
+		err := <-done
+		d.notif.close()
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `instance "VI_1": vips = 10.0.0.1/32: want an address not configured on eth0`) {
+			t.Errorf("Run = %v; want the instance, key and address named", err)
+		}
+		if n := len(sys.callsOf("VI_1")); n != 0 {
+			t.Errorf("the refused instance ran: %v", sys.callsOf("VI_1"))
+		}
+
 	})
 }

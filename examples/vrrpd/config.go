@@ -882,6 +882,20 @@ const vipAllowed = "; a unicast address: not loopback (127.0.0.0/8, ::1), " +
 	"unspecified (0.0.0.0, ::), multicast (224.0.0.0/4, ff00::/8), broadcast (255.255.255.255 or the last address of its /LEN), " +
 	"IPv4 link-local (169.254.0.0/16) or IPv4-mapped"
 
+// notOursError refuses VIP p of non-owner instance in: p is on its
+// interface and was not added by vrrpd (err says why), so it is the
+// host's own address (or somebody else's).
+func notOursError(in *Instance, p netip.Prefix, err error) error {
+	return &ConfigError{
+		Key:   "vips",
+		Value: p.String(),
+		Allowed: fmt.Sprintf("an address not configured on %s by anyone but vrrpd (%v); "+
+			"a non-owner (priority below 255) would remove it when it stops being master. "+
+			"Use the address as a VIP only with priority 255 (the address owner), or remove it from the interface",
+			in.Interface, err),
+	}
+}
+
 // parseVIP parses ADDR or ADDR/LEN. A VIP without a length is a host
 // prefix (/32, /128). It refuses what cannot be a virtual router's
 // address, which hosts use as their gateway (RFC 9568 section 1): a

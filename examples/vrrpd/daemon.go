@@ -30,7 +30,9 @@ type system interface {
 	// filter table, its macvlan (-vmac), and, for a non-owner, its VIPs
 	// on the interface. The instance starts as backup, which must hold
 	// none of them. Called before Open, so that a stale VIP is never
-	// taken for the primary address.
+	// taken for the primary address. It never removes an address it
+	// cannot prove a run of vrrpd added; an error matching ErrUsage (a
+	// VIP that is an address of the host's own) refuses the instance.
 	RemoveStale(in *Instance) error
 	// Take, Release and Announce act on the host for the virtual router
 	// (vrrp.Hook): install or remove the virtual addresses, announce them.
@@ -271,7 +273,9 @@ func (d *daemon) Run(ctx context.Context) error {
 
 // addLocked opens (or shares) a transport and adds in to the Router.
 func (d *daemon) addLocked(in Instance) error {
-	if err := d.sys.RemoveStale(&in); err != nil {
+	if err := d.sys.RemoveStale(&in); errors.Is(err, ErrUsage) {
+		return err // a VIP that is the host's own address
+	} else if err != nil {
 		d.log.Warn("removing virtual addresses a previous run left", "vr", in.Name, "err", err)
 	}
 	key := keyOf(&in)

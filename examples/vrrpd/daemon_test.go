@@ -35,6 +35,7 @@ type fakeSys struct {
 	links map[string]bool
 	watch func(string, bool)
 	opens int
+	own   []netip.Addr // the host's own addresses
 	// failTake and failRelease make the next that many Take (Release)
 	// calls fail, as with the fd limit reached.
 	failTake, failRelease int
@@ -50,7 +51,19 @@ func newFakeSys(lan *memnet.Network, n int) *fakeSys {
 	}
 }
 
-func (s *fakeSys) RemoveStale(in *Instance) error { return nil }
+// RemoveStale refuses a non-owner VIP that is one of the host's own
+// addresses (own), as linuxSystem does.
+func (s *fakeSys) RemoveStale(in *Instance) error {
+	if in.Priority == 255 {
+		return nil
+	}
+	for _, p := range in.VIPs {
+		if slices.Contains(s.own, p.Addr()) {
+			return notOursError(in, p, errors.New("not an address vipaddr added"))
+		}
+	}
+	return nil
+}
 
 func (s *fakeSys) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
 	if in.Interface == "missing0" {

@@ -185,4 +185,3 @@ func (d *daemon) stopRetries() {
 	d.retryMu.Unlock()
 	d.retryWG.Wait()
 }
-

@@ -620,3 +620,26 @@ func TestIntegrationStaleFilterAfterKill(t *testing.T) {
 
 // vipaddrTablePrefix starts the Accept_Mode tables (vipaddr.TablePrefix).
 const vipaddrTablePrefix = "govrrp_"
+
+// TestIntegrationOwnAddressVIP (issue 15 item 4): a non-owner whose VIP
+// is the host's own address is refused, naming the instance, the key and
+// the address, and the address stays on the interface (it used to be
+// removed as "left on the interface", and vrrpd then failed with "no IPv4
+// address on the interface").
+func TestIntegrationOwnAddressVIP(t *testing.T) {
+	lab := netlab.New(t, "vrdown", 1)
+	h := lab.Host(1)
+	bin := vrrpdtest.BuildRace(t)
+	c := h.Command(context.Background(), bin, "-iface", "eth0", "-vrid", "1", "-priority", "100", "10.99.0.1")
+	out, err := c.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("vrrpd with the host's own address as VIP: %v; want exit 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `instance "VI_1": vips = 10.99.0.1/32: want an address not configured on eth0`) {
+		t.Errorf("error does not name the instance, key and address:\n%s", out)
+	}
+	if strings.Contains(string(out), "left on the interface") || !hasAddr(t, h, "10.99.0.1/24") {
+		t.Errorf("the host's own address was removed:\n%s", out)
+	}
+}
