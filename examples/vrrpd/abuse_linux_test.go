@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/govrrp/govrrp/transport/memnet"
 )
 
 // alive returns the processes of pids that still run (not gone, not
@@ -356,4 +358,35 @@ func TestStatusServerConnLimits(t *testing.T) {
 			t.Errorf("idle keep-alive connection: read %v; want the server to close it (EOF)", err)
 		}
 	})
+}
+
+// Issue 15 item 2: at shutdown a running track script is killed with
+// its whole process group: the daemon returns without waiting for it and
+// leaves none of its processes behind.
+func TestDaemonShutdownKillsScriptGroup(t *testing.T) {
+	lan := memnet.New(memnet.Config{})
+	defer lan.Close()
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	cfg := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+	cfg.Instances[0].TrackScripts = []string{"slow"}
+	cfg.Scripts = []Script{{Name: "slow", Command: "echo $$ >>" + pidFile + "; sleep 100 & echo $! >>" + pidFile + "; sleep 100",
+		Interval: time.Second, Timeout: time.Hour, Weight: -10, Rise: 1, Fall: 1}}
+	d := newDaemon(cfg, newFakeSys(lan, 1), discard(), nil, shellRun)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	for len(readPids(pidFile)) < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return with a track script running")
+	}
+	pids := readPids(pidFile)
+	waitGone(t, pids[0], pids)
 }
