@@ -58,14 +58,14 @@ type hostState struct {
 	retrying bool   // a retry goroutine runs
 }
 
-// hostStatus is the part of InstanceStatus about host operations.
+// status returns the part of InstanceStatus about host operations.
 func (h *hostState) status() (pending, err string, retries uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.pending.String(), h.err, h.retries
 }
 
-// do runs op for the Router (a hook call): it supersedes a pending
+// hostDo runs op for the Router (a hook call): it supersedes a pending
 // retry, and when it fails, becomes the one retried. It returns op's
 // error for the Router to log.
 func (d *daemon) hostDo(vr vrrp.VRInfo, op hostOp) error {
