@@ -93,11 +93,16 @@ func testFailover(t *testing.T, extra ...string) {
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip, vip2, other := "10.99.0.100/24", "10.99.0.101/32", "10.99.0.102/32"
 	// An address the operator configured on h2 is not vrrpd's to remove;
-	// one that is a VIP of a non-owner instance is, as keepalived does at
-	// startup (vrrp_complete_instance forces vrrp_restore_interface): a
-	// backup must not hold it (RFC 9568 section 6.4.2).
-	for _, a := range []string{vip2, other} {
-		if _, err := h2.Run(context.Background(), "ip", "addr", "add", a, "dev", "eth0"); err != nil {
+	// a VIP of a non-owner instance that a killed vrrpd left (marked with
+	// vipaddr's label) is, as keepalived does at startup
+	// (vrrp_complete_instance forces vrrp_restore_interface): a backup
+	// must not hold it (RFC 9568 section 6.4.2). An unmarked address equal
+	// to a VIP is refused instead (TestIntegrationOwnAddressVIP).
+	for _, args := range [][]string{
+		{"ip", "addr", "add", vip2, "dev", "eth0", "label", "eth0:vip"},
+		{"ip", "addr", "add", other, "dev", "eth0"},
+	} {
+		if _, err := h2.Run(context.Background(), args[0], args[1:]...); err != nil {
 			t.Fatal(err)
 		}
 	}
