@@ -29,6 +29,10 @@ type Config struct {
 	// Status is the -status address: host:port, or unix:/path. Empty: no
 	// status server.
 	Status string
+	// StatusMode is -status-mode / status_mode: the permissions of the
+	// unix status socket, whatever the umask. Default (0) is
+	// defaultStatusMode, owner only.
+	StatusMode os.FileMode
 	// NotifyTimeout bounds every notify command. Default 10s.
 	NotifyTimeout time.Duration
 	// Instances are the virtual routers, in file order.
@@ -239,6 +243,7 @@ type rawGroup struct {
 type rawFile struct {
 	LogLevel      string        `toml:"log_level"`
 	Status        string        `toml:"status"`
+	StatusMode    string        `toml:"status_mode"`
 	Notify        string        `toml:"notify"`
 	NotifyTimeout string        `toml:"notify_timeout"`
 	Instances     []rawInstance `toml:"instance"`
@@ -270,6 +275,7 @@ var flagNames = map[string]string{
 	"vips":          "VIP argument",
 	"log_level":     "-log-level",
 	"status":        "-status",
+	"status_mode":   "-status-mode",
 }
 
 func (k keyNamer) err(key, value, allowed string) error {
@@ -286,8 +292,8 @@ const usage = `usage:
   vrrpd -iface IFACE -vrid N [-priority P] [-version 2|3] [-interval DURATION]
         [-nopreempt] [-preempt-delay DURATION] [-accept] [-auth-pass SECRET]
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
-        [-notify CMD] [-status ADDR] [-log-level debug|info|warn] VIP...
-  vrrpd -config FILE [-status ADDR] [-log-level LEVEL] [-notify CMD]
+        [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
+  vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -310,6 +316,7 @@ func parseFlags(args []string) (Config, error) {
 		vrid, prio, version int
 		peers               multiFlag
 		file, status, level string
+		statusMode          string
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -330,6 +337,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&ri.Checksum, "checksum", "", "VRRPv3 IPv4 checksum: pseudo (keepalived, default) or rfc9568")
 	fs.StringVar(&ri.Notify, "notify", "", "`command` run on every transition: CMD INSTANCE NAME STATE PRIORITY")
 	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR`: a loopback host:port or unix:/path")
+	fs.StringVar(&statusMode, "status-mode", "", "permissions of the unix status socket, octal (default 0600: owner only, whatever the umask)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -407,6 +415,16 @@ func parseFlags(args []string) (Config, error) {
 			return Config{}, k.err("status", cfg.Status, statusAllowed)
 		}
 	}
+	if set["status-mode"] {
+		m, err := parseMode(statusMode)
+		if err != nil {
+			return Config{}, k.err("status_mode", statusMode, statusModeAllowed)
+		}
+		cfg.StatusMode = m
+	}
+	if cfg.StatusMode != 0 && !strings.HasPrefix(cfg.Status, "unix:") {
+		return Config{}, k.err("status_mode", fmt.Sprintf("%04o", uint32(cfg.StatusMode)), "no status_mode without a unix:/path status address")
+	}
 	return cfg, nil
 }
 
@@ -427,6 +445,22 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelWarn, nil
 	}
 	return 0, errors.New("bad level")
+}
+
+// defaultStatusMode is the unix status socket's mode when none is
+// configured: owner only (connecting needs write permission).
+const defaultStatusMode os.FileMode = 0o600
+
+const statusModeAllowed = "an octal mode from 0200 to 0777 with the owner's write bit (like 0600 or 0660; default 0600)"
+
+// parseMode parses an octal file mode for the status socket: at most
+// 0777, and the owner must be able to connect (write permission).
+func parseMode(s string) (os.FileMode, error) {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 || v&0o200 == 0 {
+		return 0, errors.New("bad mode")
+	}
+	return os.FileMode(v), nil
 }
 
 // statusAllowed is what -status / status accepts.
@@ -520,6 +554,11 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	if rf.Status != "" {
 		if err := checkStatusAddr(rf.Status); err != nil {
 			return Config{}, top.err("status", rf.Status, statusAllowed)
+		}
+	}
+	if rf.StatusMode != "" {
+		if cfg.StatusMode, err = parseMode(rf.StatusMode); err != nil {
+			return Config{}, top.err("status_mode", rf.StatusMode, statusModeAllowed)
 		}
 	}
 
@@ -620,6 +659,21 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	return cfg, nil
 }
 
+// minScriptTimeout is the least default timeout of a track script.
+const minScriptTimeout = 5 * time.Second
+
+// defaultScriptTimeout is the timeout of a script that sets none: its
+// interval, but at least minScriptTimeout. keepalived kills a script at
+// its interval when no timeout is given; on a loaded machine even `true`
+// can take longer than a short interval to start, and each run killed is
+// a failure that moves the priority or holds the instances in FAULT. A
+// script that hangs is still killed, and its run counted as a failure,
+// after minScriptTimeout at most (unless configured longer); the next
+// run starts at the next interval tick after it ends.
+func defaultScriptTimeout(interval time.Duration) time.Duration {
+	return max(interval, minScriptTimeout)
+}
+
 func buildScript(rs rawScript, k keyNamer) (Script, error) {
 	s := Script{Name: rs.Name, Command: rs.Command, Weight: rs.Weight, Rise: 1, Fall: 1,
 		Interval: time.Second}
@@ -636,11 +690,11 @@ func buildScript(rs rawScript, k keyNamer) (Script, error) {
 		}
 		s.Interval = d
 	}
-	s.Timeout = s.Interval
+	s.Timeout = defaultScriptTimeout(s.Interval)
 	if rs.Timeout != "" {
 		d, err := time.ParseDuration(rs.Timeout)
 		if err != nil || d <= 0 || d > time.Hour {
-			return Script{}, k.err("timeout", rs.Timeout, "a positive Go duration up to 1h (default: the interval)")
+			return Script{}, k.err("timeout", rs.Timeout, "a positive Go duration up to 1h (default: the interval, at least 5s)")
 		}
 		s.Timeout = d
 	}
@@ -712,7 +766,7 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 	for _, s := range ri.VIPs {
 		p, err := parseVIP(s)
 		if err != nil {
-			return Instance{}, k.err("vips", s, "an IPv4 or IPv6 address, optionally with /LEN ("+err.Error()+")")
+			return Instance{}, k.err("vips", s, "an IPv4 or IPv6 address, optionally with /LEN ("+err.Error()+")"+vipAllowed)
 		}
 		if len(in.VIPs) > 0 && p.Addr().Is4() != in.VIPs[0].Addr().Is4() {
 			return Instance{}, k.err("vips", s, "addresses of one family ("+in.VIPs[0].Addr().String()+" came first): run one instance per family")
@@ -823,34 +877,80 @@ func buildInstance(ri rawInstance, k keyNamer) (Instance, error) {
 	return in, nil
 }
 
+// vipAllowed is what a virtual address may be, as the config errors say.
+const vipAllowed = "; a unicast address: not loopback (127.0.0.0/8, ::1), " +
+	"unspecified (0.0.0.0, ::), multicast (224.0.0.0/4, ff00::/8), broadcast (255.255.255.255 or the last address of its /LEN), " +
+	"IPv4 link-local (169.254.0.0/16) or IPv4-mapped"
+
+// notOursError refuses VIP p of non-owner instance in: p is on its
+// interface and was not added by vrrpd (err says why), so it is the
+// host's own address (or somebody else's).
+func notOursError(in *Instance, p netip.Prefix, err error) error {
+	return &ConfigError{
+		Key:   "vips",
+		Value: p.String(),
+		Allowed: fmt.Sprintf("an address not configured on %s by anyone but vrrpd (%v); "+
+			"a non-owner (priority below 255) would remove it when it stops being master. "+
+			"Use the address as a VIP only with priority 255 (the address owner), or remove it from the interface",
+			in.Interface, err),
+	}
+}
+
 // parseVIP parses ADDR or ADDR/LEN. A VIP without a length is a host
-// prefix (/32, /128).
+// prefix (/32, /128). It refuses what cannot be a virtual router's
+// address, which hosts use as their gateway (RFC 9568 section 1): a
+// loopback, unspecified, multicast or broadcast address (the limited
+// broadcast 255.255.255.255, or the directed broadcast of the VIP's own
+// IPv4 prefix), an IPv4-mapped IPv6 address and an IPv4 link-local
+// address (169.254.0.0/16). IPv4 link-local addresses are chosen by
+// each host for itself and defended with ARP conflict detection (RFC
+// 3927 sections 2.1 and 2.5), and routers must not forward packets
+// from or to them (RFC 3927 section 7), so one is never a gateway;
+// keepalived accepts it, vrrpd does not. IPv6 link-local VIPs (fe80::/10)
+// are accepted: with VRRPv3 they are the usual first virtual address
+// (RFC 9568 section 5.2.9).
 func parseVIP(s string) (netip.Prefix, error) {
+	var p netip.Prefix
 	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
 			return netip.Prefix{}, errors.New("bad prefix")
 		}
-		if p.Addr().Is4In6() {
-			return netip.Prefix{}, errors.New("IPv4-mapped")
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("bad address")
 		}
-		if p.Addr().IsUnspecified() || p.Addr().IsMulticast() {
-			return netip.Prefix{}, errors.New("not unicast")
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("no zone")
 		}
-		return p, nil
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, errors.New("bad address")
-	}
-	if a.Zone() != "" {
-		return netip.Prefix{}, errors.New("no zone")
-	}
-	if a.Is4In6() {
+	a := p.Addr()
+	switch {
+	case a.Is4In6():
 		return netip.Prefix{}, errors.New("IPv4-mapped")
-	}
-	if a.IsUnspecified() || a.IsMulticast() {
+	case a.IsUnspecified():
 		return netip.Prefix{}, errors.New("not unicast")
+	case a.IsMulticast():
+		return netip.Prefix{}, errors.New("not unicast")
+	case a.IsLoopback():
+		return netip.Prefix{}, errors.New("loopback address")
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Prefix{}, errors.New("limited broadcast address")
+	case a.Is4() && a.IsLinkLocalUnicast():
+		return netip.Prefix{}, errors.New("IPv4 link-local address: chosen by each host for itself, never a gateway (RFC 3927)")
+	case a.Is4() && p.Bits() < 31 && a == lastAddr(p):
+		return netip.Prefix{}, errors.New("the broadcast address of " + p.Masked().String())
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return p, nil
+}
+
+// lastAddr returns the last address of IPv4 prefix p (its directed
+// broadcast address when p is shorter than /31).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

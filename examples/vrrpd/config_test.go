@@ -228,7 +228,7 @@ func TestParseTOML(t *testing.T) {
 	}
 	want := Config{
 		File: "f.toml", LogLevel: slog.LevelWarn, Status: "127.0.0.1:9000", NotifyTimeout: 3 * time.Second,
-		Scripts: []Script{{Name: "chk", Command: "pidof nginx", Interval: 2 * time.Second, Timeout: 2 * time.Second,
+		Scripts: []Script{{Name: "chk", Command: "pidof nginx", Interval: 2 * time.Second, Timeout: 5 * time.Second,
 			Weight: -20, Rise: 1, Fall: 3}},
 		Instances: []Instance{{
 			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 150, Version: 3, Interval: 100 * time.Millisecond,

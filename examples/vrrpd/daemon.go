@@ -23,14 +23,16 @@ type system interface {
 	// Open returns a transport for in, the interface index and this
 	// router's primary address (the advertisements' source) on it. The
 	// daemon shares one transport between instances with the same
-	// interface, family, source and peers.
+	// interface, family, source, peers and ring (connKey).
 	Open(in *Instance) (conn transport.Conn, ifIndex int, primary netip.Addr, err error)
 	// RemoveStale removes what a previous run of in left on the host
 	// when it was killed before it could clean up: its Accept_Mode
 	// filter table, its macvlan (-vmac), and, for a non-owner, its VIPs
 	// on the interface. The instance starts as backup, which must hold
 	// none of them. Called before Open, so that a stale VIP is never
-	// taken for the primary address.
+	// taken for the primary address. It never removes an address it
+	// cannot prove a run of vrrpd added; an error matching ErrUsage (a
+	// VIP that is an address of the host's own) refuses the instance.
 	RemoveStale(in *Instance) error
 	// Take, Release and Announce act on the host for the virtual router
 	// (vrrp.Hook): install or remove the virtual addresses, announce them.
@@ -48,12 +50,17 @@ type system interface {
 	Close() error
 }
 
-// connKey identifies a shareable transport.
+// connKey identifies a shareable transport: instances share one only
+// when they agree on everything the transport is opened with. ring is in
+// it so that an instance that did not ask for the TPACKET_V3 ring (which
+// the host firewall does not filter) never receives through one another
+// instance asked for, nor the other way round.
 type connKey struct {
 	iface string
 	fam   vrrp.Family
 	src   netip.Addr
 	peers string
+	ring  bool
 }
 
 func keyOf(in *Instance) connKey {
@@ -62,7 +69,7 @@ func keyOf(in *Instance) connKey {
 		ps[i] = p.String()
 	}
 	slices.Sort(ps)
-	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ",")}
+	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ","), in.Ring}
 }
 
 type sharedConn struct {
@@ -90,6 +97,8 @@ type vrInst struct {
 	// held is whether it is held in Fault with Router.SetFault for its
 	// own tracking fault. Guarded by daemon.mu.
 	held bool
+	// host is the state of its Take / Release, retried when they fail.
+	host hostState
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
@@ -117,6 +126,12 @@ type daemon struct {
 	stopped    bool           // Run is returning: no more reloads
 	wg         sync.WaitGroup // script and link goroutines
 
+	// Retries of failed host operations (hostops.go).
+	retryMu   sync.Mutex // guards starting one against stopRetries
+	retryCtx  context.Context
+	stopRetry context.CancelFunc
+	retryWG   sync.WaitGroup
+
 	// byName maps names to instances for the hooks and the event loop.
 	// Entries are replaced on re-add and never deleted, so that the events
 	// of a removed instance still find its notify command.
@@ -140,6 +155,7 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		scripts: make(map[string]*scriptState),
 		byName:  make(map[string]*vrInst),
 	}
+	d.retryCtx, d.stopRetry = context.WithCancel(context.Background())
 	d.evCap = eventBuffer(len(cfg.Instances))
 	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: d.evCap})
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
@@ -180,8 +196,9 @@ func (h hook) do(vr vrrp.VRInfo, f func(*Instance, vrrp.VRInfo) error) error {
 	return f(&v.in, vr)
 }
 
-func (h hook) Take(vr vrrp.VRInfo) error     { return h.do(vr, h.d.sys.Take) }
-func (h hook) Release(vr vrrp.VRInfo) error  { return h.do(vr, h.d.sys.Release) }
+// Take and Release are retried when they fail (daemon.hostDo).
+func (h hook) Take(vr vrrp.VRInfo) error     { return h.d.hostDo(vr, opTake) }
+func (h hook) Release(vr vrrp.VRInfo) error  { return h.d.hostDo(vr, opRelease) }
 func (h hook) Announce(vr vrrp.VRInfo) error { return h.do(vr, h.d.sys.Announce) }
 
 // Run runs the virtual routers until ctx is cancelled, then shuts them
@@ -213,7 +230,7 @@ func (d *daemon) Run(ctx context.Context) error {
 
 	var status *statusServer
 	if err == nil && d.cfg.Status != "" {
-		status, err = startStatus(d.cfg.Status, d, d.log)
+		status, err = startStatus(d.cfg.Status, statusOpts{mode: d.cfg.StatusMode}, d, d.log)
 	}
 	if err != nil {
 		d.mu.Lock()
@@ -224,6 +241,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		stopLinks()
 		d.stopScripts()
 		d.wg.Wait()
+		d.stopRetries()
 		d.notif.close()
 		return errors.Join(err, d.sys.Close())
 	}
@@ -242,6 +260,8 @@ func (d *daemon) Run(ctx context.Context) error {
 	stopLinks()
 	d.stopScripts()
 	d.wg.Wait()
+	// A release still failing is left to the system's Close.
+	d.stopRetries()
 	// What vrrpd added to the host goes first (macvlans, filter tables;
 	// the addresses went with each Release); then the notify commands
 	// still queued run, however long they take.
@@ -255,7 +275,9 @@ func (d *daemon) Run(ctx context.Context) error {
 
 // addLocked opens (or shares) a transport and adds in to the Router.
 func (d *daemon) addLocked(in Instance) error {
-	if err := d.sys.RemoveStale(&in); err != nil {
+	if err := d.sys.RemoveStale(&in); errors.Is(err, ErrUsage) {
+		return err // a VIP that is the host's own address
+	} else if err != nil {
 		d.log.Warn("removing virtual addresses a previous run left", "vr", in.Name, "err", err)
 	}
 	key := keyOf(&in)
@@ -493,6 +515,7 @@ func (d *daemon) startScriptsLocked() {
 	for name, st := range d.scripts {
 		if _, ok := defs[name]; !ok || !used[name] {
 			st.cancel()
+			st.stopSummary()
 			delete(d.scripts, name)
 		}
 	}
@@ -526,6 +549,9 @@ func (d *daemon) stopScripts() {
 	if d.stopScript != nil {
 		d.stopScript()
 	}
+	for _, st := range d.scripts {
+		st.stopSummary()
+	}
 	d.mu.Unlock()
 }
 
@@ -549,8 +575,15 @@ func (d *daemon) runScript(ctx context.Context, run int, s Script) {
 	}
 }
 
+// scriptLogEvery is how often a track script's changes and timeouts are
+// logged at most: the first is logged at once, those that follow within
+// scriptLogEvery are counted and summarised in one line when it ends.
+const scriptLogEvery = 10 * time.Second
+
 // scriptResult records a result of the goroutine run of script s;
-// results of a goroutine since stopped or replaced are ignored.
+// results of a goroutine since stopped or replaced are ignored. A status
+// change is logged (at warn when the run was killed at its timeout), and
+// so is every timeout, both rate-limited (scriptLogEvery).
 func (d *daemon) scriptResult(run int, s Script, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -558,20 +591,76 @@ func (d *daemon) scriptResult(run int, s Script, err error) {
 	if st == nil || st.run != run {
 		return
 	}
-	if !st.record(err == nil, s.Rise, s.Fall) {
+	changed := st.record(err == nil, s.Rise, s.Fall)
+	timedOut := errors.Is(err, context.DeadlineExceeded)
+	switch {
+	case timedOut:
+		st.timeouts++
+		d.scriptLogLocked(st, s, slog.LevelWarn, "track script timed out: killed, counted as a failure",
+			"timeout", s.Timeout, "status", statusWord(st.status), "err", err)
+	case changed && err != nil:
+		d.scriptLogLocked(st, s, slog.LevelInfo, "track script failing", "err", err)
+	case changed:
+		d.scriptLogLocked(st, s, slog.LevelInfo, "track script succeeding")
+	}
+	if !changed {
 		return
 	}
-	if err != nil {
-		d.log.Info("track script failing", "script", s.Name, "err", err)
-	} else {
-		d.log.Info("track script succeeding", "script", s.Name)
-	}
+	st.changes++
 	for _, name := range d.order {
 		v := d.vrs[name]
 		if slices.Contains(v.cur.TrackScripts, s.Name) {
 			d.recomputeLocked(v)
 		}
 	}
+}
+
+func statusWord(s int8) string {
+	switch s {
+	case statusUp:
+		return "succeeding"
+	case statusDown:
+		return "failing"
+	}
+	return "unknown"
+}
+
+// scriptLogLocked logs msg for script s unless a line about it was
+// logged less than scriptLogEvery ago; then it is counted, and one
+// summary line says, when the period ends, how many lines were left out
+// and the script's status then.
+func (d *daemon) scriptLogLocked(st *scriptState, s Script, level slog.Level, msg string, args ...any) {
+	now := time.Now()
+	if st.logged.IsZero() || now.Sub(st.logged) >= scriptLogEvery {
+		st.logged = now
+		d.log.Log(context.Background(), level, msg, append([]any{"script", s.Name}, args...)...)
+		return
+	}
+	if st.quiet == 0 {
+		st.quietFrom = st.changes
+		st.quietTimeouts = st.timeouts
+	}
+	st.quiet++
+	if st.summary != nil {
+		return
+	}
+	st.summary = time.AfterFunc(st.logged.Add(scriptLogEvery).Sub(now), func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.scripts[s.Name] != st || st.summary == nil {
+			return // stopped
+		}
+		st.summary = nil
+		lvl := slog.LevelInfo
+		if st.timeouts > st.quietTimeouts {
+			lvl = slog.LevelWarn
+		}
+		d.log.Log(context.Background(), lvl, "track script flapping: lines left out", "script", s.Name,
+			"left_out", st.quiet, "changes", st.changes-st.quietFrom, "timeouts", st.timeouts-st.quietTimeouts,
+			"period", scriptLogEvery, "status", statusWord(st.status))
+		st.quiet = 0
+		st.logged = time.Now()
+	})
 }
 
 // events turns the Router's transitions into notify commands, for
@@ -713,9 +802,9 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	d.notif.setTimeout(cfg.NotifyTimeout)
 	d.setGroups(cfg.Groups)
-	if cfg.Status != old.Status {
-		d.log.Warn("the status address changes only on restart", "running", old.Status, "configured", cfg.Status)
-		cfg.Status = old.Status
+	if cfg.Status != old.Status || cfg.StatusMode != old.StatusMode {
+		d.log.Warn("the status address and socket mode change only on restart", "running", old.Status, "configured", cfg.Status)
+		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
 

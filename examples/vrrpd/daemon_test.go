@@ -35,6 +35,10 @@ type fakeSys struct {
 	links map[string]bool
 	watch func(string, bool)
 	opens int
+	own   []netip.Addr // the host's own addresses
+	// failTake and failRelease make the next that many Take (Release)
+	// calls fail, as with the fd limit reached.
+	failTake, failRelease int
 }
 
 func newFakeSys(lan *memnet.Network, n int) *fakeSys {
@@ -47,7 +51,19 @@ func newFakeSys(lan *memnet.Network, n int) *fakeSys {
 	}
 }
 
-func (s *fakeSys) RemoveStale(in *Instance) error { return nil }
+// RemoveStale refuses a non-owner VIP that is one of the host's own
+// addresses (own), as linuxSystem does.
+func (s *fakeSys) RemoveStale(in *Instance) error {
+	if in.Priority == 255 {
+		return nil
+	}
+	for _, p := range in.VIPs {
+		if slices.Contains(s.own, p.Addr()) {
+			return notOursError(in, p, errors.New("not an address vipaddr added"))
+		}
+	}
+	return nil
+}
 
 func (s *fakeSys) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
 	if in.Interface == "missing0" {
@@ -81,13 +97,37 @@ func (s *fakeSys) record(what string, in *Instance, vr vrrp.VRInfo) {
 }
 
 func (s *fakeSys) Take(in *Instance, vr vrrp.VRInfo) error {
+	if s.fail(&s.failTake, "take", vr) {
+		return errors.New("netlink: too many open files")
+	}
 	s.record("take", in, vr)
 	return nil
 }
 
 func (s *fakeSys) Release(in *Instance, vr vrrp.VRInfo) error {
+	if s.fail(&s.failRelease, "release", vr) {
+		return errors.New("netlink: too many open files")
+	}
 	s.record("release", in, vr)
 	return nil
+}
+
+// fail reports whether a call must fail (*n > 0), recording it.
+func (s *fakeSys) fail(n *int, what string, vr vrrp.VRInfo) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *n <= 0 {
+		return false
+	}
+	*n--
+	s.calls = append(s.calls, what+"-failed "+vr.Name)
+	return true
+}
+
+func (s *fakeSys) setFail(take, release int) {
+	s.mu.Lock()
+	s.failTake, s.failRelease = take, release
+	s.mu.Unlock()
 }
 
 func (s *fakeSys) Announce(in *Instance, vr vrrp.VRInfo) error {
@@ -321,10 +361,7 @@ func TestDaemonReloadTouchesOnlyChanged(t *testing.T) {
 		if diff := cmp.Diff(calls1, h.sys.callsOf("VI_1")); diff != "" {
 			t.Errorf("unchanged VI_1 was touched (-want +got):\n%s", diff)
 		}
-		var newNotes []string
-		for _, n := range h.rec.notified()[len(notes):] {
-			newNotes = append(newNotes, n)
-		}
+		newNotes := slices.Clone(h.rec.notified()[len(notes):])
 		want := []string{
 			"notify INSTANCE VI_2 STOP 150",
 			"notify INSTANCE VI_2 BACKUP 150",

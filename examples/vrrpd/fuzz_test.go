@@ -40,6 +40,17 @@ func FuzzConfig(f *testing.F) {
 				if _, err := vrrp.NewMachine(in.VRRPConfig(primary)); err != nil {
 					t.Errorf("%s: instance %q accepted by vrrpd but not by vrrp.NewMachine: %v", what, in.Name, err)
 				}
+				// Only addresses a host can use as its gateway (issue 15).
+				for _, p := range in.VIPs {
+					a := p.Addr()
+					if a.IsLoopback() || a.IsMulticast() || a.IsUnspecified() || a.Is4In6() ||
+						a.Is4() && (a.IsLinkLocalUnicast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
+						t.Errorf("%s: instance %q: VIP %v accepted", what, in.Name, p)
+					}
+				}
+			}
+			if cfg.StatusMode > 0o777 || cfg.StatusMode != 0 && !strings.HasPrefix(cfg.Status, "unix:") {
+				t.Errorf("%s: status_mode %v accepted with status %q", what, cfg.StatusMode, cfg.Status)
 			}
 		}
 		cfg, err := parseTOML("fuzz.toml", text)

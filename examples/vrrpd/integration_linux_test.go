@@ -93,11 +93,16 @@ func testFailover(t *testing.T, extra ...string) {
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip, vip2, other := "10.99.0.100/24", "10.99.0.101/32", "10.99.0.102/32"
 	// An address the operator configured on h2 is not vrrpd's to remove;
-	// one that is a VIP of a non-owner instance is, as keepalived does at
-	// startup (vrrp_complete_instance forces vrrp_restore_interface): a
-	// backup must not hold it (RFC 9568 section 6.4.2).
-	for _, a := range []string{vip2, other} {
-		if _, err := h2.Run(context.Background(), "ip", "addr", "add", a, "dev", "eth0"); err != nil {
+	// a VIP of a non-owner instance that a killed vrrpd left (marked with
+	// vipaddr's label) is, as keepalived does at startup
+	// (vrrp_complete_instance forces vrrp_restore_interface): a backup
+	// must not hold it (RFC 9568 section 6.4.2). An unmarked address equal
+	// to a VIP is refused instead (TestIntegrationOwnAddressVIP).
+	for _, args := range [][]string{
+		{"ip", "addr", "add", vip2, "dev", "eth0", "label", "eth0:vip"},
+		{"ip", "addr", "add", other, "dev", "eth0"},
+	} {
+		if _, err := h2.Run(context.Background(), args[0], args[1:]...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -620,3 +625,26 @@ func TestIntegrationStaleFilterAfterKill(t *testing.T) {
 
 // vipaddrTablePrefix starts the Accept_Mode tables (vipaddr.TablePrefix).
 const vipaddrTablePrefix = "govrrp_"
+
+// TestIntegrationOwnAddressVIP (issue 15 item 4): a non-owner whose VIP
+// is the host's own address is refused, naming the instance, the key and
+// the address, and the address stays on the interface (it used to be
+// removed as "left on the interface", and vrrpd then failed with "no IPv4
+// address on the interface").
+func TestIntegrationOwnAddressVIP(t *testing.T) {
+	lab := netlab.New(t, "vrdown", 1)
+	h := lab.Host(1)
+	bin := vrrpdtest.BuildRace(t)
+	c := h.Command(context.Background(), bin, "-iface", "eth0", "-vrid", "1", "-priority", "100", "10.99.0.1")
+	out, err := c.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("vrrpd with the host's own address as VIP: %v; want exit 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `instance "VI_1": vips = 10.99.0.1/32: want an address not configured on eth0`) {
+		t.Errorf("error does not name the instance, key and address:\n%s", out)
+	}
+	if strings.Contains(string(out), "left on the interface") || !hasAddr(t, h, "10.99.0.1/24") {
+		t.Errorf("the host's own address was removed:\n%s", out)
+	}
+}

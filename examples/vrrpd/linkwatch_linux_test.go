@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,9 +48,9 @@ func TestWatchLinksThousands(t *testing.T) {
 	}
 	batch("add")
 
-	var logs strings.Builder
+	var logs bytes.Buffer
 	var logMu sync.Mutex
-	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
+	log := slog.New(slog.NewTextHandler(&lockedWriter{&logMu, &logs}, nil))
 	s := &linuxSystem{log: log, ns: ns}
 	var mu sync.Mutex
 	up := map[string]bool{}
@@ -98,15 +99,4 @@ func TestWatchLinksThousands(t *testing.T) {
 	logMu.Lock()
 	t.Logf("watcher log:\n%s", logs.String())
 	logMu.Unlock()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }

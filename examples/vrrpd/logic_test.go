@@ -262,7 +262,7 @@ func TestStatusServerUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
 	lan := newFakeSys(nil, 1)
 	d := newDaemon(cfgOf(), lan, discard(), nil, (&recorder{}).run)
-	s, err := startStatus("unix:"+path, d, discard())
+	s, err := startStatus("unix:"+path, statusOpts{}, d, discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -39,20 +42,100 @@ func notifyArgs(group bool, name string, state string, prio uint8) []string {
 // runFunc runs one notify command with its arguments.
 type runFunc func(ctx context.Context, cmd string, args []string) error
 
+// maxOutput is how much of a command's output (stdout and stderr
+// together) is kept to be logged; the rest is read and dropped, and the
+// log says how much.
+const maxOutput = 4 << 10
+
+// outputGrace is how long the output is still read after the command's
+// process group is gone: only a process that left the group (setsid)
+// can still hold the pipe, and it is not waited for.
+const outputGrace = 100 * time.Millisecond
+
 // shellRun runs cmd through /bin/sh with args appended as "$@", so that a
 // command like "/etc/vrrpd/notify.sh --verbose" gets keepalived's
 // arguments after its own.
+//
+// The command runs in a process group of its own. When ctx is done
+// (timeout, shutdown) the whole group is killed (SIGKILL), not only the
+// shell, and the error matches ctx.Err() (errors.Is(err,
+// context.DeadlineExceeded) for a timeout). Whatever the command leaves
+// running in its group when it exits is killed too: a notify command or
+// a track script must not leave processes behind (one that starts a
+// lasting service must detach it with setsid). The first maxOutput bytes
+// of its output are kept for the error of a failing command; the rest is
+// read and dropped.
 func shellRun(ctx context.Context, cmd string, args []string) error {
-	c := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", cmd + ` "$@"`, "vrrpd-notify"}, args...)...)
-	c.WaitDelay = time.Second
-	out, err := c.CombinedOutput()
+	c := exec.Command("/bin/sh", append([]string{"-c", cmd + ` "$@"`, "vrrpd-notify"}, args...)...)
+	setProcessGroup(c)
+	r, w, err := os.Pipe()
 	if err != nil {
-		if s := strings.TrimSpace(string(out)); s != "" {
+		return err
+	}
+	c.Stdout, c.Stderr = w, w
+	err = c.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return err
+	}
+	out := &cappedBuffer{max: maxOutput}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, r)
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- c.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		killProcessGroup(c)
+		<-waited
+		err = fmt.Errorf("killed with its process group: %w", ctx.Err())
+	}
+	// What the command left behind in its group goes with it.
+	killProcessGroup(c)
+	t := time.NewTimer(outputGrace)
+	select {
+	case <-copied:
+	case <-t.C:
+		_ = r.SetReadDeadline(time.Now())
+		<-copied
+	}
+	t.Stop()
+	r.Close()
+	if err != nil {
+		if s := out.String(); s != "" {
 			return &cmdError{err: err, out: s}
 		}
 		return err
 	}
 	return nil
+}
+
+// cappedBuffer keeps the first max bytes written to it and counts the
+// others.
+type cappedBuffer struct {
+	buf     []byte
+	max     int
+	dropped int64
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	n := min(len(p), b.max-len(b.buf))
+	b.buf = append(b.buf, p[:n]...)
+	b.dropped += int64(len(p) - n)
+	return len(p), nil
+}
+
+// String is the output kept, trimmed, with a note of what was dropped.
+func (b *cappedBuffer) String() string {
+	s := strings.TrimSpace(string(b.buf))
+	if b.dropped > 0 {
+		s += fmt.Sprintf(" [... %d more bytes of output dropped]", b.dropped)
+	}
+	return s
 }
 
 type cmdError struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/govrrp/govrrp/vrrp"
@@ -47,6 +48,14 @@ type InstanceStatus struct {
 	TrackFault bool     `json:"track_fault,omitempty"`
 	SyncGroup  string   `json:"sync_group,omitempty"`
 	VIPs       []string `json:"vips"`
+	// HostPending is "take" or "release" while that host operation (adding
+	// or removing the VIPs, the Accept_Mode filter, the announcer) has
+	// failed and is being retried; HostError is its last error. Absent
+	// when the host holds what the state says. HostRetries counts the
+	// retries of failed operations since the instance started.
+	HostPending string `json:"host_pending,omitempty"`
+	HostError   string `json:"host_error,omitempty"`
+	HostRetries uint64 `json:"host_retries"`
 	// NewMasterReason is Stats.NewMasterReason by name.
 	NewMasterReason string        `json:"new_master_reason"`
 	Stats           InstanceStats `json:"stats"`
@@ -98,6 +107,7 @@ func (d *daemon) status() Status {
 		for _, p := range v.in.VIPs {
 			is.VIPs = append(is.VIPs, p.String())
 		}
+		is.HostPending, is.HostError, is.HostRetries = v.host.status()
 		s, err := d.router.State(name)
 		if err != nil {
 			continue
@@ -130,54 +140,154 @@ func statusHandler(get func() Status) http.Handler {
 	return mux
 }
 
+// Limits of the status server: it has no authentication and serves a
+// small document, so a client that opens connections and keeps them idle,
+// or sends slowly, must not exhaust the daemon's file descriptors (the
+// host operations need some: netlink, nftables, notify pipes).
+const (
+	// statusMaxConns is how many status connections are served at once;
+	// further ones wait in the listen backlog until one closes.
+	statusMaxConns = 32
+	// statusIdleTimeout closes a keep-alive connection idle this long.
+	statusIdleTimeout = 10 * time.Second
+	// statusReadTimeout bounds reading a request (headers and body),
+	// statusWriteTimeout writing the response.
+	statusReadTimeout  = 5 * time.Second
+	statusWriteTimeout = 10 * time.Second
+)
+
+// statusOpts configures startStatus; zero fields take the defaults
+// above (defaultStatusMode for the unix socket's mode).
+type statusOpts struct {
+	mode     os.FileMode
+	maxConns int
+	idle     time.Duration
+}
+
 type statusServer struct {
 	srv  *http.Server
+	addr net.Addr // where it listens
 	done chan struct{}
 	path string // unix socket to remove
 }
 
 // listenStatus listens on host:port or unix:/path. A stale unix socket
-// file is replaced.
-func listenStatus(addr string) (net.Listener, string, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(path)
-		}
-		l, err := net.Listen("unix", path)
-		return l, path, err
+// file is replaced. The unix socket gets mode, whatever the umask: it is
+// bound under a temporary name, given its mode, then renamed into place,
+// so that it is never reachable with the umask's permissions.
+func listenStatus(addr string, mode os.FileMode) (net.Listener, string, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		l, err := net.Listen("tcp", addr)
+		return l, "", err
 	}
-	l, err := net.Listen("tcp", addr)
-	return l, "", err
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	tmp := path + ".new"
+	if fi, err := os.Lstat(tmp); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(tmp)
+	}
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, path, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false) // statusServer.close removes path
+	if err = os.Chmod(tmp, mode); err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		l.Close()
+		_ = os.Remove(tmp)
+		return nil, path, err
+	}
+	return l, path, nil
 }
 
-func startStatus(addr string, d *daemon, log *slog.Logger) (*statusServer, error) {
-	l, path, err := listenStatus(addr)
+// limitListener serves at most cap(sem) connections at once: Accept
+// waits for one to close.
+type limitListener struct {
+	net.Listener
+	sem  chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+func startStatus(addr string, o statusOpts, d *daemon, log *slog.Logger) (*statusServer, error) {
+	if o.mode == 0 {
+		o.mode = defaultStatusMode
+	}
+	if o.maxConns <= 0 {
+		o.maxConns = statusMaxConns
+	}
+	if o.idle <= 0 {
+		o.idle = statusIdleTimeout
+	}
+	l, path, err := listenStatus(addr, o.mode)
 	if err != nil {
 		return nil, errors.New("status server: " + err.Error())
 	}
 	s := &statusServer{
 		srv: &http.Server{
 			Handler:           d.observeHandler(statusHandler(d.status)),
-			ReadHeaderTimeout: 5 * time.Second,
+			ReadHeaderTimeout: statusReadTimeout,
+			ReadTimeout:       statusReadTimeout,
+			WriteTimeout:      statusWriteTimeout,
+			IdleTimeout:       o.idle,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
+		addr: l.Addr(),
 		done: make(chan struct{}),
 		path: path,
 	}
+	ll := &limitListener{Listener: l, sem: make(chan struct{}, o.maxConns), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(ll); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("status server stopped", "err", err)
 		}
 	}()
-	log.Info("status server listening", "addr", addr)
+	log.Info("status server listening", "addr", addr, "max_conns", o.maxConns, "idle_timeout", o.idle)
 	return s, nil
 }
 
 func (s *statusServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.srv.Shutdown(ctx)
+	if s.srv.Shutdown(ctx) != nil {
+		_ = s.srv.Close() // connections still busy after 2s
+	}
 	<-s.done
 	if s.path != "" {
 		_ = os.Remove(s.path)

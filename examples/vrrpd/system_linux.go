@@ -164,7 +164,15 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 //     the virtual MAC beside the real master; an owner, master at once,
 //     makes a new one (removing the leftover first is harmless);
 //   - otherwise its VIPs on the interface, unless in is the owner
-//     (priority 255: the VIPs are the interface's own addresses).
+//     (priority 255: the VIPs are the interface's own addresses), and
+//     only those vipaddr can prove a run added (vipaddr.Manager.RemoveStale:
+//     marked, and not the interface's only address of the family).
+//
+// A VIP of a non-owner that is on the interface but not provably added
+// by vrrpd (the host's own address, typically) is left alone, and the
+// instance is refused: the error is a *ConfigError naming the vips key
+// and the address (errors.Is(err, ErrUsage)); running it would take the
+// host's own address down with the first Release.
 //
 // What this run holds (a table it installed, a macvlan or addresses it
 // added) is not touched.
@@ -184,7 +192,11 @@ func (s *linuxSystem) RemoveStale(in *Instance) error {
 		return errors.Join(errs...)
 	}
 	for _, p := range in.VIPs {
-		if _, err := s.vips.RemoveStale(in.Interface, p.Addr()); err != nil {
+		_, err := s.vips.RemoveStale(in.Interface, p.Addr())
+		if errors.Is(err, vipaddr.ErrNotAdded) {
+			return notOursError(in, p, err)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

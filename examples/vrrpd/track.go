@@ -1,6 +1,9 @@
 package main
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Tracking (keepalived's track_interface and track_script): pure
 // functions, driven by the daemon.
@@ -51,6 +54,23 @@ type scriptState struct {
 	def    Script             // the definition being run
 	run    int                // the goroutine's number: older results are ignored
 	cancel context.CancelFunc // stops the goroutine
+
+	// Log rate limit (daemon.scriptLogLocked).
+	changes       int         // status changes so far
+	timeouts      int         // runs killed at their timeout so far
+	logged        time.Time   // when a line about it was last logged
+	quiet         int         // lines left out since
+	quietFrom     int         // changes when the first was left out
+	quietTimeouts int         // timeouts when the first was left out
+	summary       *time.Timer // logs the summary of the lines left out
+}
+
+// stopSummary cancels a pending summary line.
+func (s *scriptState) stopSummary() {
+	if s.summary != nil {
+		s.summary.Stop()
+		s.summary = nil
+	}
 }
 
 // restart forgets the results but keeps the status: the next result

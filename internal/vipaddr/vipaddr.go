@@ -1,7 +1,10 @@
 // Package vipaddr adds virtual IP addresses to network interfaces and
 // removes them again, remembering which ones it added so that it never
 // removes an address somebody else configured (keepalived's behaviour for
-// virtual_ipaddress). On Linux it talks netlink (RTM_NEWADDR /
+// virtual_ipaddress). It marks the addresses it adds (the IPv4 label
+// "IFACE:vip", IPv6 without duplicate address detection) so that after a
+// crash the next run removes only addresses it can prove a Manager added
+// (Manager.RemoveStale). On Linux it talks netlink (RTM_NEWADDR /
 // RTM_DELADDR) and needs CAP_NET_ADMIN; elsewhere every call returns
 // ErrUnsupported.
 //
@@ -19,6 +22,33 @@ import (
 
 // ErrUnsupported is returned on systems other than Linux.
 var ErrUnsupported = fmt.Errorf("vipaddr: %w", errors.ErrUnsupported)
+
+// ErrNotAdded matches the error of Manager.RemoveStale for an address it
+// cannot prove a Manager added, and so leaves in place: the host's own
+// address, say.
+var ErrNotAdded = errors.New("not an address vipaddr added")
+
+var (
+	errNotMarked = fmt.Errorf("%w (it has no vipaddr mark: label IFACE%s for IPv4, nodad for IPv6), left in place", ErrNotAdded, labelSuffix)
+	// errOnlyAddress: a stale virtual address is never the interface's
+	// only one of its family (the host's own is there too).
+	errOnlyAddress = fmt.Errorf("%w (the only address of its family on the interface), left in place", ErrNotAdded)
+)
+
+// labelSuffix makes the label that marks the IPv4 addresses a Manager
+// adds: "eth0" + labelSuffix.
+const labelSuffix = ":vip"
+
+// Label returns the label a Manager gives the IPv4 addresses it adds on
+// interface ifname, which is how RemoveStale knows them after a restart;
+// "" when ifname is too long for one (labels are at most 15 bytes): those
+// addresses are not marked, and never removed as stale.
+func Label(ifname string) string {
+	if len(ifname)+len(labelSuffix) > 15 {
+		return ""
+	}
+	return ifname + labelSuffix
+}
 
 // Entry is one address on one interface.
 type Entry struct {

@@ -102,6 +102,8 @@ func (m *Manager) Add(ifname string, p netip.Prefix) error {
 	ad := &netlink.Addr{IPNet: ipnet(p)}
 	if p.Addr().Is6() {
 		ad.Flags = unix.IFA_F_NODAD
+	} else {
+		ad.Label = Label(ifname) // "" when the name is too long: unmarked
 	}
 	if err := m.h.AddrAdd(link, ad); err != nil {
 		if errors.Is(err, unix.EEXIST) {
@@ -149,15 +151,22 @@ func (m *Manager) del(e Entry) error {
 	return nil
 }
 
-// RemoveStale removes address a from the interface, whatever its prefix
-// length and whoever added it, unless this Manager added it: typically a
-// virtual address a previous run left behind when it did not exit cleanly
-// (kill -9, a crash), which a router that starts as backup must not hold (RFC 9568 section 6.4.2: a
+// RemoveStale removes address a from the interface if a Manager added it
+// (Marked) and this Manager did not: a virtual address a previous run
+// left behind when it did not exit cleanly (kill -9, a crash), which a
+// router that starts as backup must not hold (RFC 9568 section 6.4.2: a
 // backup "MUST NOT accept packets addressed to the IPvX address(es)
 // associated with the Virtual Router"), as keepalived removes them when
-// it starts. It reports whether it removed one. The caller must not pass
-// the address of an owner (priority 255), which is the interface's own.
-// A missing interface is not an error.
+// it starts. It reports whether it removed one.
+//
+// An address it cannot prove a Manager added is never removed: one
+// without the mark (the host's own address, configured by somebody else,
+// or left by a version that did not mark its addresses), or the only
+// address of its family on the interface. RemoveStale then returns an
+// *Error matching ErrNotAdded, and the caller must not run a virtual
+// router that would take that address over. The caller must not pass the
+// address of an owner (priority 255), which is the interface's own. A
+// missing interface is not an error.
 func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 	a = a.WithZone("")
 	m.mu.Lock()
@@ -191,6 +200,12 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 		}
 		ones, _ := x.Mask.Size()
 		e := Entry{Interface: ifname, Prefix: netip.PrefixFrom(a, ones)}
+		switch {
+		case !marked(ifname, x):
+			return removed, &Error{Op: "remove stale", Entry: e, Err: errNotMarked}
+		case len(list) == 1:
+			return removed, &Error{Op: "remove stale", Entry: e, Err: errOnlyAddress}
+		}
 		if err := m.h.AddrDel(link, &x); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
 			return removed, wrap("delete", e, err)
 		}
@@ -198,6 +213,17 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 		removed = true
 	}
 	return removed, nil
+}
+
+// marked reports whether x carries the mark Add puts on the addresses
+// it adds: for IPv4 the label Label(ifname), for IPv6 the IFA_F_NODAD
+// flag (IPv6 addresses have no label).
+func marked(ifname string, x netlink.Addr) bool {
+	if x.IP.To4() != nil {
+		l := Label(ifname)
+		return l != "" && x.Label == l
+	}
+	return x.Flags&unix.IFA_F_NODAD != 0
 }
 
 // Owned returns the addresses this Manager added and has not removed.

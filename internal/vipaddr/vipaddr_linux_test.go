@@ -42,7 +42,8 @@ func TestManager(t *testing.T) {
 		}
 	}
 	got := addrs(t, h)
-	for _, want := range []string{" 10.99.0.100/24 ", " fd99::100/128 "} {
+	// Marked as added by a Manager: the IPv4 label, IPv6 nodad.
+	for _, want := range []string{" 10.99.0.100/24 ", " fd99::100/128 ", "eth0:vip", "nodad"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("after Add: no %q in\n%s", want, got)
 		}
@@ -120,14 +121,14 @@ func TestManagerNoCapability(t *testing.T) {
 	}
 }
 
-// TestRemoveStale: an address a previous run left behind (kill -9) is
-// removed whatever its prefix length; one this Manager added, and other
-// addresses, are left alone.
+// TestRemoveStale: an address a previous run left behind (kill -9),
+// marked as a Manager marks what it adds, is removed whatever its prefix
+// length; one this Manager added, and other addresses, are left alone.
 func TestRemoveStale(t *testing.T) {
 	lab := netlab.New(t, "vipst", 1)
 	h := lab.Host(1)
 	for _, args := range [][]string{
-		{"ip", "addr", "add", "10.99.0.100/24", "dev", "eth0"},
+		{"ip", "addr", "add", "10.99.0.100/24", "dev", "eth0", "label", "eth0:vip"},
 		{"ip", "addr", "add", "fd99::100/128", "dev", "eth0", "nodad"},
 	} {
 		if out, err := h.Run(context.Background(), args[0], args[1:]...); err != nil {
@@ -165,5 +166,51 @@ func TestRemoveStale(t *testing.T) {
 	}
 	if removed, err := m.RemoveStale("nosuch0", netip.MustParseAddr("10.99.0.100")); removed || err != nil {
 		t.Errorf("RemoveStale on a missing interface = %v, %v", removed, err)
+	}
+}
+
+// TestRemoveStaleNotAdded (issue 15 item 4): an address RemoveStale
+// cannot prove a Manager added is never removed: the host's own address,
+// any address without the mark, and a marked one that is the only
+// address of its family. The error matches ErrNotAdded.
+func TestRemoveStaleNotAdded(t *testing.T) {
+	lab := netlab.New(t, "vipna", 1)
+	h := lab.Host(1)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := h.Run(context.Background(), args[0], args[1:]...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run("ip", "addr", "add", "10.99.0.100/24", "dev", "eth0")                    // no label
+	run("ip", "addr", "add", "10.99.0.101/32", "dev", "eth0", "label", "eth0:x") // another label
+	run("ip", "addr", "add", "fd99::100/128", "dev", "eth0")                     // with DAD
+	var m *Manager
+	if err := h.Do(func() (err error) { m, err = New(nil); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, a := range []string{"10.99.0.1", "10.99.0.100", "10.99.0.101", "fd99::100"} {
+		removed, err := m.RemoveStale("eth0", netip.MustParseAddr(a))
+		var e *Error
+		if removed || !errors.Is(err, ErrNotAdded) || !errors.As(err, &e) || e.Entry.Prefix.Addr().String() != a {
+			t.Errorf("RemoveStale(%s) = %v, %v; want it left, with an error matching ErrNotAdded naming it", a, removed, err)
+		}
+	}
+	got := addrs(t, h)
+	for _, kept := range []string{" 10.99.0.1/24 ", " 10.99.0.100/24 ", " 10.99.0.101/32 ", " fd99::100/128 "} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("%q removed from eth0:\n%s", kept, got)
+		}
+	}
+
+	// A marked address that is the only IPv4 address of the interface.
+	run("ip", "addr", "flush", "dev", "eth0", "scope", "global")
+	run("ip", "addr", "add", "10.99.0.150/24", "dev", "eth0", "label", "eth0:vip")
+	if removed, err := m.RemoveStale("eth0", netip.MustParseAddr("10.99.0.150")); removed || !errors.Is(err, ErrNotAdded) {
+		t.Errorf("RemoveStale of the only address = %v, %v; want it left (ErrNotAdded)", removed, err)
+	}
+	if !strings.Contains(addrs(t, h), " 10.99.0.150/24 ") {
+		t.Errorf("the only address was removed")
 	}
 }
