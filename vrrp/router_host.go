@@ -177,9 +177,13 @@ func (w *hostWorker) do(a *HostAction) {
 			w.reg.Removed(a.VR)
 		}
 	case HostTransition:
-		// The state changed: a failed Take or Release of the old state
-		// is moot.
-		delete(w.retries, name)
+		// A failed Take is moot once the router is no longer master, a
+		// failed Release once it is master again. The RawRouter lists a
+		// transition's Take after it and its Release before it, so a
+		// retry that fits the new state is kept.
+		if rt := w.retries[name]; rt != nil && (rt.a.Kind == HostTake) != (a.Event.To == Master) {
+			delete(w.retries, name)
+		}
 		if w.trans != nil {
 			w.trans.Transition(a.Event)
 		}

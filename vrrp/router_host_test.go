@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -534,6 +535,76 @@ func TestRouterRemoveWaitsForHostWork(t *testing.T) {
 		if got != "[release o]" || left != 0 {
 			t.Errorf("when Remove returned: calls %s, %d in the registry; want [release o], 0", got, left)
 		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// failingRelease is a hook whose first k Releases of each virtual router
+// fail.
+type failingRelease struct {
+	failingTake
+	releaseFails int
+}
+
+func (f *failingRelease) Release(vr vrrp.VRInfo) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.releaseFails > 0 {
+		f.releaseFails--
+		f.rec("release-failed", vr)
+		return errors.New("too many open files")
+	}
+	f.rec("release", vr)
+	return nil
+}
+
+// TestRouterRetriesFailedRelease: a master that loses to a higher
+// priority and fails to release its addresses retries the Release until
+// it succeeds. The RawRouter lists the Release before the transition, and
+// the host worker used to drop every retry on a transition, so a failed
+// Release was never retried: the backup kept the virtual address.
+func TestRouterRetriesFailedRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		h := &failingRelease{failingTake: failingTake{tries: map[string]int{}}, releaseFails: 2}
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: h})
+		if err := r.Add(vrrp.VirtualRouter{Name: "o", Conn: rtAttach(lan, "a", rtIP4(1)), Config: rtCfg4(1, 100, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(5 * time.Second) // master alone
+		synctest.Wait()
+
+		peer := vrrp.NewRouter(vrrp.RouterConfig{})
+		if err := peer.Add(vrrp.VirtualRouter{Name: "p", Conn: rtAttach(lan, "b", rtIP4(2)), Config: rtCfg4(1, 200, rtIP4(2))}); err != nil {
+			t.Fatal(err)
+		}
+		pctx, pcancel := context.WithCancel(context.Background())
+		pdone := make(chan error)
+		go func() { pdone <- peer.Run(pctx) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if s, _ := r.State("o"); s != vrrp.Backup {
+			t.Fatalf("o is %v, want Backup", s)
+		}
+		h.mu.Lock()
+		var rel []string
+		for _, c := range h.calls {
+			if strings.HasPrefix(c, "release") {
+				rel = append(rel, strings.Fields(c)[0])
+			}
+		}
+		h.mu.Unlock()
+		if want := []string{"release-failed", "release-failed", "release"}; fmt.Sprint(rel) != fmt.Sprint(want) {
+			t.Errorf("release calls %q, want %q", rel, want)
+		}
+		pcancel()
+		<-pdone
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -309,13 +309,15 @@ func TestHostOpRetried(t *testing.T) {
 		// A peer takes over; the release fails twice, then succeeds.
 		sys.setFail(0, 2)
 		peer := startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 250, "10.0.0.100/24")))
-		time.Sleep(time.Second)
+		// It preempts at about 0.3s; the Router retries the release
+		// 100ms and 300ms after it fails.
+		time.Sleep(350 * time.Millisecond)
 		synctest.Wait()
 		is = d.status().Instances[0]
 		if is.State != "BACKUP" || is.HostPending != "release" {
 			t.Errorf("while the release fails: state %s, host_pending %q; want BACKUP, release", is.State, is.HostPending)
 		}
-		time.Sleep(10 * time.Second)
+		time.Sleep(10*time.Second - 350*time.Millisecond)
 		synctest.Wait()
 		if got := sys.installed(); len(got) != 0 {
 			t.Errorf("backup still holds %v after the release retries", got)

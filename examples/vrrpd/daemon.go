@@ -126,12 +126,6 @@ type daemon struct {
 	stopped    bool           // Run is returning: no more reloads
 	wg         sync.WaitGroup // script and link goroutines
 
-	// Retries of failed host operations (hostops.go).
-	retryMu   sync.Mutex // guards starting one against stopRetries
-	retryCtx  context.Context
-	stopRetry context.CancelFunc
-	retryWG   sync.WaitGroup
-
 	// byName maps names to instances for the hooks and the event loop.
 	// Entries are replaced on re-add and never deleted, so that the events
 	// of a removed instance still find its notify command.
@@ -155,7 +149,6 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		scripts: make(map[string]*scriptState),
 		byName:  make(map[string]*vrInst),
 	}
-	d.retryCtx, d.stopRetry = context.WithCancel(context.Background())
 	d.evCap = eventBuffer(len(cfg.Instances))
 	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: d.evCap})
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
@@ -241,7 +234,6 @@ func (d *daemon) Run(ctx context.Context) error {
 		stopLinks()
 		d.stopScripts()
 		d.wg.Wait()
-		d.stopRetries()
 		d.notif.close()
 		return errors.Join(err, d.sys.Close())
 	}
@@ -260,8 +252,8 @@ func (d *daemon) Run(ctx context.Context) error {
 	stopLinks()
 	d.stopScripts()
 	d.wg.Wait()
-	// A release still failing is left to the system's Close.
-	d.stopRetries()
+	// A release still failing when the Router stopped is left to the
+	// system's Close.
 	// What vrrpd added to the host goes first (macvlans, filter tables;
 	// the addresses went with each Release); then the notify commands
 	// still queued run, however long they take.

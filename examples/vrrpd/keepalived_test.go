@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite testdata/keepalived/*.toml from the conversion")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata (keepalived conversions, metrics, ietf-vrrp)")
 
 // roundTrip checks that the TOML printed for kc reads back as cfg.
 func roundTrip(t *testing.T, kc *kaConverted, cfg Config) {

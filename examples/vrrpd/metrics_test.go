@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +23,8 @@ import (
 	"github.com/govrrp/govrrp/vrrp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+// update is keepalived_test.go's -update flag: it rewrites every golden file.
+var update = updateGolden
 
 // fixedSnapshot is a snapshot with every kind of figure, for the golden
 // files.
