@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/internal/vipaddr"
 	"github.com/govrrp/govrrp/internal/vrrpdtest"
 )
 
@@ -412,8 +413,8 @@ vips = ["fd99::100"]
 	write(false)
 	p := startVrrpd(t, h1, "no accept", "-config", path)
 	waitFor(t, "h1 master of both", masters(p))
-	if got := h1.NFTTables(t); !strings.Contains(got, "govrrp_eth0_v4_51") || !strings.Contains(got, "govrrp_eth0_v6_51") {
-		t.Errorf("no accept-mode tables on the master:\n%s", got)
+	if got := acceptRecords(t, h1); !strings.Contains(got, `"eth0" . 0x00000033 . 10.99.0.100`) || !strings.Contains(got, `"eth0" . 0x00000033 . fd99::100`) {
+		t.Errorf("no accept-mode records of VRID 51 on the master:\n%s", got)
 	}
 	if h2.CanDialTCP(netip.MustParseAddr("10.99.0.100"), 7777) || h2.CanDialTCP(netip.MustParseAddr("fd99::100"), 7777) {
 		t.Error("a non-owner master without Accept_Mode accepted a TCP connection to its VIP")
@@ -600,8 +601,8 @@ func TestIntegrationStaleFilterAfterKill(t *testing.T) {
 			p := startVrrpd(t, h1, "no accept", args("-priority", "100")...)
 			waitFor(t, "h1 to be master", func() bool { return p.State("VI_55") == "MASTER" && hasAddr(t, h1, vip.String()+"/32") })
 			p.Kill()
-			if got := h1.NFTTables(t); !strings.Contains(got, "govrrp_eth0_v4_55") {
-				t.Fatalf("the killed vrrpd left no table: the test has nothing to check\n%s", got)
+			if got := acceptRecords(t, h1); !strings.Contains(got, `"eth0" . 0x00000037 . 10.99.0.100`) {
+				t.Fatalf("the killed vrrpd left no accept-mode record: the test has nothing to check\n%s", got)
 			}
 			if h2.CanDialTCP(vip, 7777) {
 				t.Fatal("the leftover table does not block: the test has nothing to check")
@@ -625,6 +626,18 @@ func TestIntegrationStaleFilterAfterKill(t *testing.T) {
 
 // vipaddrTablePrefix starts the Accept_Mode tables (vipaddr.TablePrefix).
 const vipaddrTablePrefix = "govrrp_"
+
+// acceptRecords lists the shared Accept_Mode table (vipaddr.FilterTable)
+// on h: its record sets hold "interface . VRID . address" per virtual
+// router. Empty when there is no such table.
+func acceptRecords(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	out, err := h.Run(context.Background(), "nft", "list", "table", "inet", vipaddr.FilterTable)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
 
 // TestIntegrationOwnAddressVIP (issue 15 item 4): a non-owner whose VIP
 // is the host's own address is refused, naming the instance, the key and
