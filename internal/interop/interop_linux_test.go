@@ -133,6 +133,7 @@ type events struct {
 	kill            time.Time // SIGKILL of host 1 sent ...
 	killed          time.Time // ... and host 1 reaped: it sends nothing after this
 	restart         time.Time // host 1 started again, preempting
+	backupAgain     time.Time // ... and host 2 recorded BACKUP (its notify script ran)
 	term            time.Time // SIGTERM to host 1
 	nopreempt       time.Time // host 1 started again with nopreempt
 	nopreemptBackup time.Time // ... and reported BACKUP
@@ -142,6 +143,7 @@ type events struct {
 func runLifecycle(t *testing.T, s setup, p pairing) {
 	lab := netlab.New(t, labPrefix, 3)
 	capt := keepalived.StartCapture(t, lab.Host(3))
+	probe := keepalived.StartSchedProbeT(t)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip := s.vip.Addr()
 	var ev events
@@ -178,7 +180,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	ev.restart = time.Now()
 	a2 := s.start(t, lab, 1, p.h1, 150, false)
 	waitState(t, a2, "MASTER")
-	waitState(t, b, "BACKUP")
+	ev.backupAgain = waitState(t, b, "BACKUP")
 	time.Sleep(s.pause())
 	s.checkRoles(t, a2, b)
 
@@ -253,12 +255,27 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	if pre.Priority != 150 {
 		t.Errorf("preemption: h1's first advert has priority %d, want 150", pre.Priority)
 	}
-	if lastB, ok := pkts.LastAdvertBefore(src2, ev.term); ok && lastB.Time.Sub(pre.Time) > 50*time.Millisecond {
-		t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v)", lastB.Time.Sub(pre.Time), lastB.Time.Format(tsFormat))
+	// h2, master until it reads h1's first advert, leaves MASTER when
+	// it has processed it: by its own record (log, notify script).
+	left, how := leftMaster(b, ev.restart, ev.backupAgain)
+	t.Logf("MEASURED %s %s preemption: h1 restarted, first advert after %v (its Master_Down_Interval %v); h2 left MASTER %v after that advert (%s)",
+		s.name, p.name(), pre.Time.Sub(ev.restart), s.masterDown(150), left.Sub(pre.Time), how)
+	if lastB, ok := pkts.LastAdvertBefore(src2, ev.term); ok {
+		if lastB.Time.After(left) {
+			t.Errorf("preemption: h2 advertised at %v (priority %d), %v after it had left MASTER (%s)",
+				lastB.Time.Format(tsFormat), lastB.Priority, lastB.Time.Sub(left), how)
+		}
+		if late := lastB.Time.Sub(pre.Time); late > stopAdvertising {
+			if probe.Loaded(pre.Time, lastB.Time, late-stopAdvertising) {
+				t.Logf("LOADED preemption: h2 still advertised %v after h1's first advert (at %v), more than %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
+					late, lastB.Time.Format(tsFormat), stopAdvertising, probe.Late(pre.Time, lastB.Time))
+			} else {
+				t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v), want <= %v",
+					late, lastB.Time.Format(tsFormat), stopAdvertising)
+			}
+		}
 	}
-	t.Logf("MEASURED %s %s preemption: h1 restarted, first advert after %v (its Master_Down_Interval %v)",
-		s.name, p.name(), pre.Time.Sub(ev.restart), s.masterDown(150))
-	checkAnnounced(t, s, pkts, vip, h1, pre.Time.Add(-time.Millisecond), ev.term, "preemption")
+	checkAnnouncedOld(t, s, pkts, vip, h1, h2, left, pre.Time.Add(-time.Millisecond), ev.term, "preemption")
 
 	// 4: priority 0.
 	zero, ok := pkts.FirstAdvertAfter(src1, ev.term)
@@ -353,6 +370,11 @@ func runEqual(t *testing.T, s setup, p pairing) {
 
 const tsFormat = "15:04:05.000000"
 
+// stopAdvertising is how soon after the new master's first advertisement
+// the old master stops advertising on an unloaded machine: it reads the
+// advertisement and goes to Backup (RFC 9568 Section 6.4.3).
+const stopAdvertising = 50 * time.Millisecond
+
 // checkWithin checks that a measured duration is within margin(bound) of
 // the RFC figure bound.
 func checkWithin(t *testing.T, what string, got, bound time.Duration) {
@@ -379,21 +401,70 @@ func countAdverts(pkts keepalived.Packets, src netip.Addr, from, to time.Time, p
 // from another host.
 func checkAnnounced(t *testing.T, s setup, pkts keepalived.Packets, vip netip.Addr, h *netlab.Host, from, to time.Time, what string) {
 	t.Helper()
-	macs := s.announcerMACs(h)
+	checkAnnouncedOld(t, s, pkts, vip, h, nil, time.Time{}, from, to, what)
+}
+
+// checkAnnouncedOld is checkAnnounced for a takeover from a master that
+// learns of it from the wire (preemption): the old master old may still
+// announce vip from its own MAC until oldUntil, when it had processed the
+// new master's first advertisement (a burst it had scheduled before can
+// go out while that advertisement is on its way), and not after.
+func checkAnnouncedOld(t *testing.T, s setup, pkts keepalived.Packets, vip netip.Addr, h, old *netlab.Host, oldUntil, from, to time.Time, what string) {
+	t.Helper()
+	w := announceWindow{vip: vip, from: from, to: to, newMACs: s.announcerMACs(h), newName: h.Name}
+	if old != nil {
+		w.oldMAC, w.oldUntil = old.MAC.String(), oldUntil
+	}
+	n, errs := w.check(pkts)
+	for _, e := range errs {
+		t.Errorf("%s: %s", what, e)
+	}
+	if n > 0 {
+		t.Logf("%s: %d announcements for %v from %s", what, n, vip, h.Name)
+	}
+}
+
+// An announceWindow says who may announce vip (gratuitous ARP /
+// unsolicited NA) in [from, to): the new master, from one of newMACs, all
+// along, and at least once; the old master, from oldMAC (if not empty),
+// until oldUntil inclusive; nobody else.
+type announceWindow struct {
+	vip      netip.Addr
+	from, to time.Time
+	newMACs  []string
+	newName  string
+	oldMAC   string
+	oldUntil time.Time
+}
+
+// check returns the new master's announcements in the window and what is
+// wrong with the capture.
+func (w announceWindow) check(pkts keepalived.Packets) (int, []string) {
+	var errs []string
 	n := 0
-	for _, g := range pkts.After(from).GARPs(vip) {
-		if !g.Time.Before(to) {
+	for _, g := range pkts.After(w.from).GARPs(w.vip) {
+		if !g.Time.Before(w.to) {
 			break
 		}
-		if !slices.Contains(macs, g.SrcMAC.String()) {
-			t.Errorf("%s: announcement for %v at %v from MAC %v, want one of %v (%s)", what, vip, g.Time.Format(tsFormat), g.SrcMAC, macs, h.Name)
-			continue
+		mac := g.SrcMAC.String()
+		switch {
+		case slices.Contains(w.newMACs, mac):
+			n++
+		case w.oldMAC != "" && mac == w.oldMAC && !g.Time.After(w.oldUntil):
+			// Sent before the old master had processed the new
+			// master's first advertisement.
+		case w.oldMAC != "" && mac == w.oldMAC:
+			errs = append(errs, fmt.Sprintf("announcement for %v at %v from the old master's MAC %v, %v after it had left MASTER (at %v)",
+				w.vip, g.Time.Format(tsFormat), g.SrcMAC, g.Time.Sub(w.oldUntil), w.oldUntil.Format(tsFormat)))
+		default:
+			errs = append(errs, fmt.Sprintf("announcement for %v at %v from MAC %v, want one of %v (%s)",
+				w.vip, g.Time.Format(tsFormat), g.SrcMAC, w.newMACs, w.newName))
 		}
-		n++
 	}
 	if n == 0 {
-		t.Errorf("%s: no gratuitous ARP / unsolicited NA for %v from %s", what, vip, h.Name)
+		errs = append(errs, fmt.Sprintf("no gratuitous ARP / unsolicited NA for %v from %s", w.vip, w.newName))
 	}
+	return n, errs
 }
 
 // checkWire checks every VRRP packet of the capture, decoded by package

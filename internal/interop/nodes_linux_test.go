@@ -278,3 +278,63 @@ func eventually(t testing.TB, within time.Duration, cond func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// leftMaster returns the earliest time at which n, master before after,
+// recorded that it had left MASTER after after, and where that record
+// comes from: the daemon's own log when it has one (vrrpd's "vrrp
+// transition" line, stamped by vrrpd; keepalived's "Entering BACKUP
+// STATE", stamped when the test read it), else notified, the time its
+// notify script recorded BACKUP. Every one of these comes after the
+// daemon processed the advertisement that made it leave.
+func leftMaster(n node, after, notified time.Time) (time.Time, string) {
+	at, how := notified, "its notify script"
+	if l, ok := n.(interface {
+		loggedLeftMaster(after time.Time) (time.Time, bool)
+	}); ok {
+		if x, ok := l.loggedLeftMaster(after); ok && x.Before(at) {
+			at, how = x, "its log"
+		}
+	}
+	return at, how
+}
+
+// vrrpdTransitionRE matches vrrpd's log line of a transition out of
+// MASTER (slog's text format; the time has milliseconds).
+var vrrpdTransitionRE = regexp.MustCompile(`^time=(\S+) .*msg="vrrp transition" .*\bfrom=Master to=(\w+)`)
+
+// loggedLeftMaster returns the time of vrrpd's first log line of a
+// transition out of MASTER after after, rounded up to the next
+// millisecond (slog truncates it).
+func (d vrrpd) loggedLeftMaster(after time.Time) (time.Time, bool) {
+	return parseLeftMaster(d.Log(), after)
+}
+
+func parseLeftMaster(log string, after time.Time) (time.Time, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		m := vrrpdTransitionRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			continue
+		}
+		at = at.Truncate(time.Millisecond).Add(time.Millisecond)
+		if at.After(after) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// loggedLeftMaster returns the time the test read keepalived's first
+// "Entering BACKUP STATE" (or FAULT) line of its instance after after.
+func (k kaNode) loggedLeftMaster(after time.Time) (time.Time, bool) {
+	for _, l := range k.Log() {
+		m := enteringRE.FindStringSubmatch(l.Text)
+		if m != nil && m[1] == k.Config.InstanceName(0) && m[2] != "MASTER" && l.Time.After(after) {
+			return l.Time, true
+		}
+	}
+	return time.Time{}, false
+}
