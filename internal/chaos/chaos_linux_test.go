@@ -180,6 +180,7 @@ func TestChaos(t *testing.T) {
 			if c.ka {
 				netlab.RequireTool(t, "keepalived")
 			}
+			keepalived.RequireTime(t, chaosNeed)
 			runChaos(t, seed, c.net, c.ka)
 		})
 	}

@@ -323,8 +323,12 @@ func startCaptureExcept(t *testing.T, h *netlab.Host, not net.HardwareAddr) func
 // VRIDErrors) grow by what was sent, less what the kernel dropped.
 func TestFlood(t *testing.T) {
 	requireTools(t, "tcpdump", "tshark")
-	t.Run("multicast", func(t *testing.T) { runFlood(t, false) })
-	t.Run("unicast", func(t *testing.T) { runFlood(t, true) })
+	for _, unicast := range []bool{false, true} {
+		t.Run(map[bool]string{false: "multicast", true: "unicast"}[unicast], func(t *testing.T) {
+			keepalived.RequireTime(t, floodNeed)
+			runFlood(t, unicast)
+		})
+	}
 }
 
 func runFlood(t *testing.T, unicast bool) {
@@ -337,6 +341,7 @@ func runFlood(t *testing.T, unicast bool) {
 		dst = h2.Addr4
 	}
 	f := newFlooder(t, atk, atk.Addr4, dst, vip.Addr())
+	probe := keepalived.StartSchedProbeT(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -392,8 +397,12 @@ func runFlood(t *testing.T, unicast bool) {
 	rawAfter, softAfter := rawDrops(t, h2), softnetDrops()
 	t.Logf("flood: %d packets in %v: %.0f packets/s (target %d/s), %d send errors %v",
 		r.n, r.el.Round(time.Millisecond), float64(r.n)/r.el.Seconds(), floodRate, f.errs.Load(), f.lastEr.Load())
+	// The rate reached depends on the machine and its load: it is
+	// reported, and every check below uses what was actually sent. A
+	// flood that sent nothing while h2 listened would prove nothing.
 	if float64(r.n)/r.el.Seconds() < float64(floodRate)/4 {
-		t.Errorf("flood reached only %.0f packets/s", float64(r.n)/r.el.Seconds())
+		t.Logf("LOADED the flood reached only %.0f packets/s of %d/s (worst scheduling delay %v): the checks use what was sent",
+			float64(r.n)/r.el.Seconds(), floodRate, probe.Late(floodStart, steadyTo))
 	}
 
 	// The states did not move.
@@ -425,6 +434,9 @@ func runFlood(t *testing.T, unicast bool) {
 	// and only the lower one is checked there.
 	w := sentAfter.sub(sentBefore)
 	since := sentAfter.sub(sentAtStart)
+	if w.total == 0 {
+		t.Fatalf("the flooder sent nothing in the %v steady window", steadyTo.Sub(steadyFrom))
+	}
 	a, b := routerCtrs(st2After), routerCtrs(st2Before)
 	var counted uint64
 	for i, name := range ctrNames {
@@ -458,7 +470,7 @@ func runFlood(t *testing.T, unicast bool) {
 	pkts := stopCapture()
 
 	// h1's advertisements kept their pace during the steady window.
-	var prev time.Time
+	var prev, gapEnd time.Time
 	var maxGap time.Duration
 	n := 0
 	for _, p := range pkts.Adverts(h1.Addr4) {
@@ -466,8 +478,8 @@ func runFlood(t *testing.T, unicast bool) {
 			continue
 		}
 		n++
-		if !prev.IsZero() {
-			maxGap = max(maxGap, p.Time.Sub(prev))
+		if !prev.IsZero() && p.Time.Sub(prev) > maxGap {
+			maxGap, gapEnd = p.Time.Sub(prev), p.Time
 		}
 		prev = p.Time
 	}
@@ -477,7 +489,17 @@ func runFlood(t *testing.T, unicast bool) {
 		t.Errorf("h1 sent %d adverts in %v", n, steadyTo.Sub(steadyFrom))
 	}
 	if maxGap >= 2*floodInterval {
-		t.Errorf("h1's adverts had a gap of %v under flood (interval %v)", maxGap, floodInterval)
+		// On a loaded machine h1 can wait for a CPU as long as anything
+		// else: reported when the probe explains it. Past the backup's
+		// Master_Down_Interval h2 would have taken over, which the
+		// transition checks above catch whatever the load.
+		if from := gapEnd.Add(-maxGap); probe.Loaded(from, gapEnd, maxGap-2*floodInterval) {
+			t.Logf("LOADED h1's adverts had a gap of %v under flood (interval %v); the machine was loaded (worst scheduling delay %v then): reported, not failed",
+				maxGap, floodInterval, probe.Late(from, gapEnd))
+		} else {
+			t.Errorf("h1's adverts had a gap of %v under flood (interval %v; worst scheduling delay %v then)",
+				maxGap, floodInterval, probe.Late(from, gapEnd))
+		}
 	}
 	for _, p := range pkts.Adverts(h2.Addr4) {
 		if p.Time.Before(steadyTo) && p.Priority != 0 {

@@ -19,6 +19,19 @@ import (
 
 func TestMain(m *testing.M) { vrrpdtest.Main(m) }
 
+// The longest each test can take on a loaded machine, hang guards
+// included (keepalived.RequireTime): a test that go test's -timeout would
+// interrupt is not started, so that none is cut short without its
+// cleanups. On an idle 2-core machine TestChaos's runs take 45-90 s,
+// TestFlood's 15-70 s, TestImpairedLink's about 10 s and TestRouter's a
+// few seconds.
+const (
+	chaosNeed  = 3 * time.Minute
+	floodNeed  = 90 * time.Second
+	impairNeed = time.Minute
+	routerNeed = 30 * time.Second
+)
+
 // requireTools skips t (or fails it under CI) unless the process is
 // privileged and every tool is on PATH.
 func requireTools(t testing.TB, tools ...string) {

@@ -45,8 +45,14 @@ func TestImpairedLink(t *testing.T) {
 			t.Logf("FAILED with seed %d: replay with GOVRRP_CHAOS_SEED=%d", seed, seed)
 		}
 	})
-	t.Run("mild", func(t *testing.T) { impairMild(t, seed) })
-	t.Run("delay-over-master-down", func(t *testing.T) { impairLong(t, seed) })
+	t.Run("mild", func(t *testing.T) {
+		keepalived.RequireTime(t, impairNeed)
+		impairMild(t, seed)
+	})
+	t.Run("delay-over-master-down", func(t *testing.T) {
+		keepalived.RequireTime(t, impairNeed)
+		impairLong(t, seed)
+	})
 }
 
 // impairLAN starts vrrpd with prios on hosts 1..len(prios) of a new lab

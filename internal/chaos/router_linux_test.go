@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/keepalived"
 	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -163,6 +164,7 @@ func TestRouter(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("IPv%d/%s/%d", fam, mode, n), func(t *testing.T) {
 					t.Parallel()
+					keepalived.RequireTime(t, routerNeed)
 					runRouterTest(t, fam, unicast, n)
 				})
 			}

@@ -82,6 +82,7 @@ func forEach(t *testing.T, f func(t *testing.T, s setup, p pairing)) {
 						t.Parallel()
 					}
 					requireAll(t, p.h1 == "vrrpd" || p.h2 == "vrrpd")
+					keepalived.RequireTime(t, runNeed)
 					if s.kaRFC9568 && (p.h1 == "keepalived" || p.h2 == "keepalived") {
 						keepalived.RFC9568Binary(t)
 					}
@@ -242,7 +243,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	bound := s.masterDown(100)
 	t.Logf("MEASURED %s %s crash takeover (%s -> %s): %v (Master_Down_Interval %v, allowed %v..%v)",
 		s.name, p.name(), p.h1, p.h2, takeover, bound, bound-margin(bound), bound+margin(bound))
-	checkWithin(t, "crash takeover (h1's last advert to h2's first)", takeover, bound)
+	checkWithin(t, probe, "crash takeover (h1's last advert to h2's first)", last.Time, first.Time, bound)
 	// From the kill: h1, master until then, may have sent its second
 	// burst of gratuitous ARPs after its last advertisement.
 	checkAnnounced(t, s, pkts, vip, h2, ev.kill, ev.restart, "crash takeover")
@@ -299,7 +300,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	skew := s.skew(100)
 	t.Logf("MEASURED %s %s priority-0 handover (%s -> %s): %v (Skew_Time %v, allowed %v..%v)",
 		s.name, p.name(), p.h1, p.h2, handover, skew, skew-margin(skew), skew+margin(skew))
-	checkWithin(t, "priority-0 handover (h1's priority 0 advert to h2's first)", handover, skew)
+	checkWithin(t, probe, "priority-0 handover (h1's priority 0 advert to h2's first)", zero.Time, hand.Time, skew)
 	checkAnnounced(t, s, pkts, vip, h2, zero.Time, ev.nopreempt, "priority-0 handover")
 
 	// 5: nopreempt: h1 silent, h2 advertising all along.
@@ -317,6 +318,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 func runEqual(t *testing.T, s setup, p pairing) {
 	lab := netlab.New(t, labPrefix, 3)
 	capt := keepalived.StartCapture(t, lab.Host(3))
+	probe := keepalived.StartSchedProbeT(t)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip := s.vip.Addr()
 	for _, h := range []*netlab.Host{h1, h2} {
@@ -355,8 +357,13 @@ func runEqual(t *testing.T, s setup, p pairing) {
 	}
 	stop := last1.Time.Sub(heal)
 	t.Logf("MEASURED %s %s equal priority: h1 (lower address) stopped advertising %v after the heal", s.name, p.name(), stop)
-	if stop > s.interval+margin(s.interval) {
-		t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, s.interval+margin(s.interval))
+	if want := s.interval + margin(s.interval); stop > want {
+		if probe.Loaded(heal, last1.Time, stop-want) {
+			t.Logf("LOADED h1 (lower address) still advertised %v after the heal, want <= %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
+				stop, want, probe.Late(heal, last1.Time))
+		} else {
+			t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, want)
+		}
 	}
 	if n := countAdverts(pkts, src2, heal, end, 100); n < int(end.Sub(heal)/s.interval)/2 {
 		t.Errorf("h2 (higher address) sent %d adverts in the %v after the heal", n, end.Sub(heal))
@@ -375,13 +382,22 @@ const tsFormat = "15:04:05.000000"
 // advertisement and goes to Backup (RFC 9568 Section 6.4.3).
 const stopAdvertising = 50 * time.Millisecond
 
-// checkWithin checks that a measured duration is within margin(bound) of
-// the RFC figure bound.
-func checkWithin(t *testing.T, what string, got, bound time.Duration) {
+// checkWithin checks that a duration measured on the wire from from to
+// to is within margin(bound) of the RFC figure bound. Sooner is always
+// an error (no load makes a daemon early); later is reported instead
+// when probe saw the machine loaded enough in [from, to] to explain the
+// excess (keepalived.SchedProbe.Loaded).
+func checkWithin(t *testing.T, probe *keepalived.SchedProbe, what string, from, to time.Time, bound time.Duration) {
 	t.Helper()
-	m := margin(bound)
-	if got > bound+m || got < bound-m {
+	got, m := to.Sub(from), margin(bound)
+	switch {
+	case got < bound-m:
 		t.Errorf("%s took %v, want %v +/- %v", what, got, bound, m)
+	case got > bound+m && probe.Loaded(from, to, got-bound-m):
+		t.Logf("LOADED %s took %v, want %v +/- %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
+			what, got, bound, m, probe.Late(from, to))
+	case got > bound+m:
+		t.Errorf("%s took %v, want %v +/- %v (worst scheduling delay %v then)", what, got, bound, m, probe.Late(from, to))
 	}
 }
 

@@ -22,6 +22,11 @@ import (
 // timing assertion (those are made on the capture).
 const waitTimeout = 20 * time.Second
 
+// runNeed is the longest one run of a scenario (one setup, one pairing)
+// can take on a loaded machine: a lifecycle takes about 25 s (VRRPv2) on
+// an idle one, and its hang guards add up to a few times waitTimeout.
+const runNeed = 2 * time.Minute
+
 // A node is one VRRP speaker of a test, vrrpd or keepalived.
 type node interface {
 	Kind() string // "vrrpd" or "keepalived"

@@ -139,3 +139,24 @@ const LoadFactor = 4
 func (p *SchedProbe) Loaded(from, to time.Time, excess time.Duration) bool {
 	return excess <= 0 || LoadFactor*p.Late(from, to) >= excess
 }
+
+// RequireTime fails t at once, before it starts anything, when less than
+// need is left before go test's -timeout (testing.T.Deadline): a test
+// that the timeout interrupts panics without running its cleanups, and
+// leaves namespaces and processes behind. need is the longest the test
+// can take on a loaded machine, its hang guards included.
+func RequireTime(t testing.TB, need time.Duration) {
+	t.Helper()
+	dt, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return // a benchmark: no deadline
+	}
+	d, ok := dt.Deadline()
+	if !ok {
+		return
+	}
+	if left := time.Until(d); left < need {
+		t.Fatalf("not started: %v left before go test's -timeout, and this test can take up to %v on a loaded machine; run the package alone or with a longer -timeout",
+			left.Round(time.Second), need)
+	}
+}
