@@ -26,7 +26,18 @@
 // only timing assertions are the RFC's bounds with a generous margin:
 // a takeover within the taker's Master_Down_Interval plus max(100ms, 50%),
 // measured on the wire, and advertisement gaps under flood below two
-// intervals.
+// intervals. On a loaded machine every process waits for a CPU, the
+// daemons too: a scheduling probe in the test process
+// (keepalived.SchedProbe) measures how late it wakes up, and a timing
+// bound exceeded by no more than keepalived.LoadFactor times the probe's
+// worst delay in that window is logged as LOADED instead of failed.
+// Correctness (who is master, who holds the address, transitions,
+// counters against what was sent) is always asserted. The flood's rate
+// is reported; its checks use what was actually sent. Each test fails
+// at once, before it starts anything, when less time is left before go
+// test's -timeout than it can take on a loaded machine
+// (keepalived.RequireTime), so that no test is cut short without its
+// cleanups.
 //
 // # What each test proves
 //
