@@ -165,8 +165,10 @@ func TestLive(t *testing.T) {
 	})
 	lines := make(chan string)
 	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) }) // runs before the kill above
-	go func() { // ends when the process closes stdout, or the test ends
+	// Cleanups run last first: this one before the kill above.
+	t.Cleanup(func() { close(stop) })
+	// The reader ends when the process closes stdout, or the test ends.
+	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
