@@ -153,10 +153,24 @@ func mustStatus(t *testing.T, d *vrrpdtest.Proc) vrrpdtest.Status {
 // RcvdAdvertisements grew by the advertisements of host 1 that reached
 // the wire in the same time, duplicates included (plus or minus 3 for
 // the edges); no error counter, no MasterTransitions, no
-// SentAdvertisements moved on the backups.
+// SentAdvertisements moved on the backups. The checks of roles,
+// transitions, MasterTransitions and SentAdvertisements rest on the
+// relay keeping its bounds: when the capture shows a silence of host 1
+// of three intervals or more, longer than the relay can cause, and the
+// scheduling probe explains it by the load, they are reported instead
+// (the relay runs in the test process).
 func impairMild(t *testing.T, seed uint64) {
 	lab, ds, capture := impairLAN(t, 200, 150, 100)
+	probe := keepalived.StartSchedProbeT(t)
 	h1 := lab.Host(1)
+	// The RFC predicts no visible effect only while the relay keeps the
+	// longest silence of host 1 below the backups' Master_Down_Interval.
+	// The relay runs in this process: on a loaded machine it can hold
+	// frames longer than it was told, and a backup that then takes over
+	// does what the RFC says. What depends on that premise is collected
+	// here and judged once the capture shows the longest silence.
+	var premise []string
+	premiseErr := func(format string, args ...any) { premise = append(premise, fmt.Sprintf(format, args...)) }
 
 	var trBefore [][]string
 	for _, d := range ds {
@@ -204,11 +218,11 @@ func impairMild(t *testing.T, seed uint64) {
 	t.Logf("relay, frames to %s: %+v", h1.Name, stTo)
 	impairSettle(t, "impairment removed", ds, 0)
 	if len(bad) > 0 {
-		t.Errorf("not exactly one master (%s) during the impairment, %d times; first: %s", h1.Name, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+		premiseErr("not exactly one master (%s) during the impairment, %d times; first: %s", h1.Name, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
 	}
 	for i, d := range ds {
 		if got, was := d.States(""), trBefore[i]; strings.Join(got, " ") != strings.Join(was, " ") {
-			t.Errorf("%s: transitions %v, %v before the impairment", d.Host.Name, got, was)
+			premiseErr("%s: transitions %v, %v before the impairment", d.Host.Name, got, was)
 		}
 	}
 	for _, d := range ds {
@@ -222,6 +236,7 @@ func impairMild(t *testing.T, seed uint64) {
 		nclose int
 		maxGap time.Duration
 		prev   time.Time
+		gapEnd time.Time
 	)
 	for _, a := range adverts {
 		if a.Time.Before(from.Add(impairInterval)) || a.Time.After(after[0].from) {
@@ -229,7 +244,9 @@ func impairMild(t *testing.T, seed uint64) {
 		}
 		if !prev.IsZero() {
 			g := a.Time.Sub(prev)
-			maxGap = max(maxGap, g)
+			if g > maxGap {
+				maxGap, gapEnd = g, a.Time
+			}
 			if g < impairInterval/2 {
 				nclose++
 			}
@@ -269,12 +286,14 @@ func impairMild(t *testing.T, seed uint64) {
 		if got < wire-3 || got > wire+3 {
 			t.Errorf("%s: RcvdAdvertisements grew by %d, the wire carried %d adverts of %s (duplicates included)", name, got, wire, h1.Name)
 		}
+		if a.MasterTransitions != b.MasterTransitions || a.SentAdvertisements != b.SentAdvertisements {
+			premiseErr("%s: MasterTransitions %d -> %d, SentAdvertisements %d -> %d during the impairment",
+				name, b.MasterTransitions, a.MasterTransitions, b.SentAdvertisements, a.SentAdvertisements)
+		}
 		for _, c := range []struct {
 			what string
 			b, a uint64
 		}{
-			{"MasterTransitions", b.MasterTransitions, a.MasterTransitions},
-			{"SentAdvertisements", b.SentAdvertisements, a.SentAdvertisements},
 			{"RcvdPriZeroPackets", b.RcvdPriZeroPackets, a.RcvdPriZeroPackets},
 			{"AdvIntervalErrors", b.AdvIntervalErrors, a.AdvIntervalErrors},
 			{"IPTTLErrors", b.IPTTLErrors, a.IPTTLErrors},
@@ -291,6 +310,20 @@ func impairMild(t *testing.T, seed uint64) {
 			if c.a != c.b {
 				t.Errorf("%s: %s %d -> %d during the impairment", name, c.what, c.b, c.a)
 			}
+		}
+	}
+	// The longest silence the relay can cause: an interval, plus a frame
+	// held back by ReorderDelay, plus the jitter.
+	relayMax := impairInterval + imp.ReorderDelay + imp.Jitter
+	// A takeover needs a silence of at least three intervals (RFC 9568
+	// section 6.1: Master_Down_Interval is more than that).
+	broken := maxGap >= 3*impairInterval && probe.Loaded(gapEnd.Add(-maxGap), gapEnd, maxGap-relayMax)
+	for _, e := range premise {
+		if broken {
+			t.Logf("LOADED %s: the relay left %s silent for %v on the wire (it should cause at most %v; worst scheduling delay %v then), so a backup's takeover is what the RFC predicts: reported, not failed",
+				e, h1.Name, maxGap, relayMax, probe.Late(gapEnd.Add(-maxGap), gapEnd))
+		} else {
+			t.Errorf("%s (longest silence of %s on the wire %v)", e, h1.Name, maxGap)
 		}
 	}
 	checkNothingLeft(t, []*netlab.Host{lab.Host(1), lab.Host(2), lab.Host(3)}, []netip.Addr{impairVIP.Addr()})
