@@ -343,3 +343,24 @@ func (k kaNode) loggedLeftMaster(after time.Time) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// handledStop returns when n, sent SIGTERM at term, recorded handling it,
+// and where that record comes from: vrrpd's log line of its transition
+// out of MASTER (to Initialize), keepalived's "Stopping" as the test read
+// it. Without either it returns term itself: nothing may then go out
+// after SIGTERM but the priority 0 advertisement.
+func handledStop(n node, term time.Time) (time.Time, string) {
+	switch d := n.(type) {
+	case vrrpd:
+		if at, ok := parseLeftMaster(d.Log(), term); ok {
+			return at, "its log"
+		}
+	case kaNode:
+		for _, l := range d.Log() {
+			if l.Time.After(term) && (strings.TrimSpace(l.Text) == "Stopping" || strings.HasSuffix(l.Text, ": Stopping")) {
+				return l.Time, "its log"
+			}
+		}
+	}
+	return term, "SIGTERM"
+}
