@@ -83,13 +83,15 @@
 // the start and again on failure; GOVRRP_CHAOS_SEED replays it.
 //
 // TestFlood: a Go flooder on a third host sends up to 100,000 packets per
-// second for 5 s (sendmmsg batches on a plain ip4:112 socket, paced by the
+// second (sendmmsg batches on a plain ip4:112 socket, paced by the
 // clock) of VRRPv3 advertisements for the LAN's VRID with a wrong
 // checksum, packets of versions 1, 4 and 15, one-byte packets, random
 // garbage and valid advertisements for other VRIDs, to 224.0.0.18
 // ("multicast": master and backup both receive it) or to the backup's
-// address ("unicast"). vrrpd on hosts 1 (200) and 2 (100) start while the
-// flood runs: host 1 must win the election and, until the flood ends, no
+// address ("unicast"), until 4 s after the election settled (about 5 s
+// in all; never more than 30 s). vrrpd on host 1 (200) starts while the
+// flood runs and becomes master alone, then vrrpd on host 2 (100): host 1
+// must stay master and, until the flood ends, no
 // transition happens on either host, host 1's advertisements keep their
 // pace (largest gap below two intervals, on an observer's capture that
 // leaves the flooder's frames out) and host 2 sends none. Host 2's

@@ -37,7 +37,12 @@ import (
 var floodRate = map[bool]int{false: 100_000, true: 50_000}[raceBuild]
 
 const (
-	floodDuration = 5 * time.Second
+	// floodWindow is the steady window: the flood goes on for this long
+	// after the election has settled and the counters were read, then
+	// stops. floodMax caps the whole flood whatever happens (a hang
+	// guard: on an idle machine it lasts about 5 s).
+	floodWindow   = 4 * time.Second
+	floodMax      = 30 * time.Second
 	floodVRID     = 51
 	floodInterval = 100 * time.Millisecond
 )
@@ -311,12 +316,12 @@ func startCaptureExcept(t *testing.T, h *netlab.Host, not net.HardwareAddr) func
 }
 
 // TestFlood floods a VRRP LAN from a third host with up to 100,000
-// packets per second for 5 s, to 224.0.0.18 ("multicast": the master and
+// packets per second until 4 s after the election (at most 30 s), to 224.0.0.18 ("multicast": the master and
 // the backup both get it) or to the backup's address ("unicast"): VRRPv3 adverts for the LAN's VRID
 // with a wrong checksum, packets of version 1, 4 and 15, one-byte
 // packets, random garbage and valid adverts for other VRIDs. vrrpd on
-// host 1 (priority 200) and host 2 (priority 100) start while the flood
-// runs: host 1 must win the election, then nothing may move until the
+// host 1 (priority 200), then, once it is master, on host 2 (priority
+// 100) start while the flood runs: host 1 must stay master, nothing may move until the
 // flood ends (no transition on either host), host 1's advertisements stay
 // on time (gaps < 2 intervals on the observer's capture), and host 2's
 // router counters (ChecksumErrors, VersionErrors, ShortPackets,
@@ -352,12 +357,18 @@ func runFlood(t *testing.T, unicast bool) {
 	res := make(chan result, 1)
 	floodStart := time.Now()
 	go func() {
-		n, el := f.run(ctx, floodRate, floodDuration)
+		n, el := f.run(ctx, floodRate, floodMax)
 		res <- result{n, el}
 	}()
 
 	time.Sleep(300 * time.Millisecond)
 	d1 := startVrrpd(t, h1, vrrpdtest.Options{VRID: floodVRID, Priority: 200, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	// h1 is master, alone, before h2 starts: on a loaded machine h1's
+	// process can take longer to start than h2's Master_Down_Interval,
+	// and h2 would rightly be master for a while first.
+	if took, ok := waitFor(15*time.Second, func() bool { return d1.State("") == "MASTER" }); !ok {
+		t.Fatalf("h1 alone under flood: not MASTER after %v: %s", took, d1.State(""))
+	}
 	// Nothing sent before h2's vrrpd starts can reach its socket: every
 	// packet its counters show was sent after this.
 	sentAtStart := f.counts()
@@ -382,6 +393,9 @@ func runFlood(t *testing.T, unicast bool) {
 	}
 	rawBefore, softBefore := rawDrops(t, h2), softnetDrops()
 
+	// The steady window, then the flood stops.
+	time.Sleep(floodWindow)
+	cancel()
 	r := <-res
 	steadyTo := time.Now()
 	time.Sleep(3 * floodInterval) // let the queues drain
