@@ -62,6 +62,8 @@ type peer struct {
 	kind string // "vrrpd" or "keepalived"
 	d    *vrrpdtest.Proc
 	k    *keepalived.Instance
+
+	probe *keepalived.SchedProbe // watches every process the peer starts
 }
 
 func (p *peer) String() string { return fmt.Sprintf("%s(%s,%d)", p.h.Name, p.kind, p.prio) }
@@ -78,9 +80,11 @@ func (p *peer) start() {
 				VIPs: p.net.vips,
 			}},
 		})
+		p.probe.Watch(p.k.PID(), p.String())
 		return
 	}
 	p.d = startVrrpd(p.t, p.h, vrrpdtest.Options{VRID: chaosVRID, Priority: p.prio, Interval: chaosInterval, VIPs: p.net.vips})
+	p.probe.Watch(p.d.PID(), p.String())
 }
 
 func (p *peer) running() bool {
@@ -200,9 +204,9 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 	probe := keepalived.StartSchedProbeT(t)
 
 	peers := []*peer{
-		{t: t, net: cn, h: lab.Host(1), prio: 200, kind: "vrrpd"},
-		{t: t, net: cn, h: lab.Host(2), prio: 150, kind: "vrrpd"},
-		{t: t, net: cn, h: lab.Host(3), prio: 100, kind: "vrrpd"},
+		{t: t, net: cn, h: lab.Host(1), prio: 200, kind: "vrrpd", probe: probe},
+		{t: t, net: cn, h: lab.Host(2), prio: 150, kind: "vrrpd", probe: probe},
+		{t: t, net: cn, h: lab.Host(3), prio: 100, kind: "vrrpd", probe: probe},
 	}
 	if withKeepalived {
 		peers[2].kind = "keepalived"

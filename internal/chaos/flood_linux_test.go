@@ -363,6 +363,7 @@ func runFlood(t *testing.T, unicast bool) {
 
 	time.Sleep(300 * time.Millisecond)
 	d1 := startVrrpd(t, h1, vrrpdtest.Options{VRID: floodVRID, Priority: 200, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	probe.Watch(d1.PID(), "vrrpd on "+h1.Name)
 	// h1 is master, alone, before h2 starts: on a loaded machine h1's
 	// process can take longer to start than h2's Master_Down_Interval,
 	// and h2 would rightly be master for a while first.
@@ -373,6 +374,7 @@ func runFlood(t *testing.T, unicast bool) {
 	// packet its counters show was sent after this.
 	sentAtStart := f.counts()
 	d2 := startVrrpd(t, h2, vrrpdtest.Options{VRID: floodVRID, Priority: 100, Interval: floodInterval, VIPs: []netip.Prefix{vip}})
+	probe.Watch(d2.PID(), "vrrpd on "+h2.Name)
 	took, ok := waitFor(5*time.Second, func() bool {
 		return d1.State("") == "MASTER" && d2.State("") == "BACKUP" && vrrpdtest.HasAddr(t, h1, vip.Addr()) && !vrrpdtest.HasAddr(t, h2, vip.Addr())
 	})
@@ -415,8 +417,8 @@ func runFlood(t *testing.T, unicast bool) {
 	// reported, and every check below uses what was actually sent. A
 	// flood that sent nothing while h2 listened would prove nothing.
 	if float64(r.n)/r.el.Seconds() < float64(floodRate)/4 {
-		t.Logf("LOADED the flood reached only %.0f packets/s of %d/s (worst scheduling delay %v): the checks use what was sent",
-			float64(r.n)/r.el.Seconds(), floodRate, probe.Late(floodStart, steadyTo))
+		t.Logf("LOADED the flood reached only %.0f packets/s of %d/s (%s): the checks use what was sent",
+			float64(r.n)/r.el.Seconds(), floodRate, probe.Describe(floodStart, steadyTo))
 	}
 
 	// The states did not move.

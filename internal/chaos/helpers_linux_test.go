@@ -123,10 +123,10 @@ func lateOrLoaded(t testing.TB, probe *keepalived.SchedProbe, from, to time.Time
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if probe.Loaded(from, to, excess) {
-		t.Logf("LOADED %s; the machine was loaded (worst scheduling delay %v then): reported, not failed", msg, probe.Late(from, to))
+		t.Logf("LOADED %s; the machine was loaded (%s): reported, not failed", msg, probe.Describe(from, to))
 		return
 	}
-	t.Errorf("%s (worst scheduling delay %v then)", msg, probe.Late(from, to))
+	t.Errorf("%s (%s)", msg, probe.Describe(from, to))
 }
 
 // waitFor polls cond every 20 ms until it holds or d passes; it returns

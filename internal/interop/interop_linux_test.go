@@ -151,10 +151,10 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 
 	// 1. Host 1 master, host 2 backup.
 	ev.start1 = time.Now()
-	a := s.start(t, lab, 1, p.h1, 150, false)
+	a := watch(probe, s.start(t, lab, 1, p.h1, 150, false))
 	waitState(t, a, "MASTER")
 	ev.start2 = time.Now()
-	b := s.start(t, lab, 2, p.h2, 100, false)
+	b := watch(probe, s.start(t, lab, 2, p.h2, 100, false))
 	waitState(t, b, "BACKUP")
 	// Longer than host 2's Master_Down_Interval: a backup that missed the
 	// master's adverts would be master by now.
@@ -179,7 +179,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 
 	// 3. Preemption by the higher priority, started later.
 	ev.restart = time.Now()
-	a2 := s.start(t, lab, 1, p.h1, 150, false)
+	a2 := watch(probe, s.start(t, lab, 1, p.h1, 150, false))
 	waitState(t, a2, "MASTER")
 	ev.backupAgain = waitState(t, b, "BACKUP")
 	time.Sleep(s.pause())
@@ -196,7 +196,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 
 	// 5. nopreempt: the higher priority started later stays backup.
 	ev.nopreempt = time.Now()
-	a3 := s.start(t, lab, 1, p.h1, 150, true)
+	a3 := watch(probe, s.start(t, lab, 1, p.h1, 150, true))
 	ev.nopreemptBackup = waitState(t, a3, "BACKUP")
 	window := s.masterDown(150) + max(s.interval, 500*time.Millisecond)
 	time.Sleep(window)
@@ -268,8 +268,8 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 		}
 		if late := lastB.Time.Sub(pre.Time); late > stopAdvertising {
 			if probe.Loaded(pre.Time, lastB.Time, late-stopAdvertising) {
-				t.Logf("LOADED preemption: h2 still advertised %v after h1's first advert (at %v), more than %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
-					late, lastB.Time.Format(tsFormat), stopAdvertising, probe.Late(pre.Time, lastB.Time))
+				t.Logf("LOADED preemption: h2 still advertised %v after h1's first advert (at %v), more than %v; the machine was loaded (%s): reported, not failed",
+					late, lastB.Time.Format(tsFormat), stopAdvertising, probe.Describe(pre.Time, lastB.Time))
 			} else {
 				t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v), want <= %v",
 					late, lastB.Time.Format(tsFormat), stopAdvertising)
@@ -338,8 +338,8 @@ func runEqual(t *testing.T, s setup, p pairing) {
 			t.Fatal(err)
 		}
 	}
-	n1 := s.start(t, lab, 1, p.h1, 100, false)
-	n2 := s.start(t, lab, 2, p.h2, 100, false)
+	n1 := watch(probe, s.start(t, lab, 1, p.h1, 100, false))
+	n2 := watch(probe, s.start(t, lab, 2, p.h2, 100, false))
 	waitState(t, n1, "MASTER")
 	waitState(t, n2, "MASTER")
 	if !n1.HasVIP(vip) || !n2.HasVIP(vip) {
@@ -371,8 +371,8 @@ func runEqual(t *testing.T, s setup, p pairing) {
 	t.Logf("MEASURED %s %s equal priority: h1 (lower address) stopped advertising %v after the heal", s.name, p.name(), stop)
 	if want := s.interval + margin(s.interval); stop > want {
 		if probe.Loaded(heal, last1.Time, stop-want) {
-			t.Logf("LOADED h1 (lower address) still advertised %v after the heal, want <= %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
-				stop, want, probe.Late(heal, last1.Time))
+			t.Logf("LOADED h1 (lower address) still advertised %v after the heal, want <= %v; the machine was loaded (%s): reported, not failed",
+				stop, want, probe.Describe(heal, last1.Time))
 		} else {
 			t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, want)
 		}
@@ -406,10 +406,10 @@ func checkWithin(t *testing.T, probe *keepalived.SchedProbe, what string, from, 
 	case got < bound-m:
 		t.Errorf("%s took %v, want %v +/- %v", what, got, bound, m)
 	case got > bound+m && probe.Loaded(from, to, got-bound-m):
-		t.Logf("LOADED %s took %v, want %v +/- %v; the machine was loaded (worst scheduling delay %v then): reported, not failed",
-			what, got, bound, m, probe.Late(from, to))
+		t.Logf("LOADED %s took %v, want %v +/- %v; the machine was loaded (%s): reported, not failed",
+			what, got, bound, m, probe.Describe(from, to))
 	case got > bound+m:
-		t.Errorf("%s took %v, want %v +/- %v (worst scheduling delay %v then)", what, got, bound, m, probe.Late(from, to))
+		t.Errorf("%s took %v, want %v +/- %v (%s)", what, got, bound, m, probe.Describe(from, to))
 	}
 }
 

@@ -43,6 +43,13 @@ type node interface {
 	// removed) and waits for it to exit; Kill crashes it (SIGKILL by PID).
 	Stop()
 	Kill()
+	PID() int
+}
+
+// watch makes probe sample how long n waits for a CPU, and returns n.
+func watch(probe *keepalived.SchedProbe, n node) node {
+	probe.Watch(n.PID(), fmt.Sprintf("%s on %s", n.Kind(), n.Host().Name))
+	return n
 }
 
 // kaNode adapts a keepalived.Instance.

@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,28 @@ type SchedProbe struct {
 	n     int
 	stop  chan struct{}
 	done  chan struct{}
+
+	// Processes watched (Watch): the time their threads spent waiting
+	// for a CPU, sampled every waitEvery wake-ups.
+	watched []*watchedProc
 }
+
+// A watchedProc is one process tree the probe samples: at each sample,
+// the total time its threads (and its descendants') have spent runnable
+// but waiting for a CPU, as the kernel counts it.
+type watchedProc struct {
+	pid     int
+	name    string
+	tree    []int // pid and its descendants, refreshed now and then
+	samples []waitSample
+}
+
+type waitSample struct {
+	at   time.Time
+	wait time.Duration // cumulative
+}
+
+const waitEvery = 4 // wake-ups between samples of the watched processes
 
 // lateWake is one wake-up of a SchedProbe that came late: at is when the
 // probe woke, late by how much after it was due.
@@ -78,6 +100,9 @@ func (p *SchedProbe) run() {
 				late = l
 			}
 			p.mu.Lock()
+			if p.n%waitEvery == 0 {
+				p.sampleWatched(now)
+			}
 			p.n++
 			p.max = max(p.max, late)
 			if late >= probeReport {
@@ -127,17 +152,78 @@ func (p *SchedProbe) Max() (time.Duration, int) {
 	return p.max, p.n
 }
 
+// Watch adds the process pid and its descendants, called name in
+// messages, to what the probe samples: the time their threads spent
+// waiting for a CPU (Linux: /proc/PID/task/TID/schedstat). A daemon that
+// was late by that much was late because the machine was busy.
+func (p *SchedProbe) Watch(pid int, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watched = append(p.watched, &watchedProc{pid: pid, name: name})
+}
+
+// Waited returns the longest time one watched process tree spent
+// waiting for a CPU within [from, to] (from the samples around them), and
+// its name.
+func (p *SchedProbe) Waited(from, to time.Time) (time.Duration, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var (
+		m    time.Duration
+		name string
+	)
+	for _, w := range p.watched {
+		var a, b *waitSample
+		for i := range w.samples {
+			s := &w.samples[i]
+			if !s.at.After(from) {
+				a = s
+			}
+			if !s.at.Before(to) && b == nil {
+				b = s
+			}
+		}
+		if a == nil && len(w.samples) > 0 {
+			a = &w.samples[0]
+		}
+		if b == nil && len(w.samples) > 0 {
+			b = &w.samples[len(w.samples)-1]
+		}
+		if a == nil || b == nil {
+			continue
+		}
+		if d := b.wait - a.wait; d > m {
+			m, name = d, w.name
+		}
+	}
+	return m, name
+}
+
+// Describe says what the probe saw in [from, to], for messages.
+func (p *SchedProbe) Describe(from, to time.Time) string {
+	s := fmt.Sprintf("worst scheduling delay %v", p.Late(from, to))
+	if w, name := p.Waited(from, to); name != "" {
+		s += fmt.Sprintf("; %s waited %v for a CPU", name, w)
+	}
+	return s
+}
+
 // LoadFactor is how many of the probe's worst wake-ups a daemon's late
 // action may be made of: a takeover or a handover is a timer wake-up, a
 // receive, a send and host work (netlink, a notify script), each of
 // which can wait for a CPU as long as the probe did.
 const LoadFactor = 4
 
-// Loaded says whether the probe saw, within [from, to], a wake-up late
-// enough that the machine, not the daemon, can explain a delay of excess
-// beyond a bound: late by at least excess/LoadFactor.
+// Loaded says whether the probe saw, within [from, to], that the machine,
+// not the daemon, can explain a delay of excess beyond a bound: a wake-up
+// of its own late by at least excess/LoadFactor, or a watched process
+// tree that spent at least excess waiting for a CPU.
 func (p *SchedProbe) Loaded(from, to time.Time, excess time.Duration) bool {
-	return excess <= 0 || LoadFactor*p.Late(from, to) >= excess
+	if excess <= 0 || LoadFactor*p.Late(from, to) >= excess {
+		return true
+	}
+	w, _ := p.Waited(from, to)
+	return w >= excess
 }
 
 // RequireTime fails t at once, before it starts anything, when less than
