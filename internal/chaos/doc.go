@@ -27,10 +27,12 @@
 // a takeover within the taker's Master_Down_Interval plus max(100ms, 50%),
 // measured on the wire, and advertisement gaps under flood below two
 // intervals. On a loaded machine every process waits for a CPU, the
-// daemons too: a scheduling probe in the test process
-// (keepalived.SchedProbe) measures how late it wakes up, and a timing
-// bound exceeded by no more than keepalived.LoadFactor times the probe's
-// worst delay in that window is logged as LOADED instead of failed.
+// daemons too: a scheduling probe (keepalived.SchedProbe) measures how
+// late the test process wakes up and how long each daemon's threads
+// waited for a CPU (/proc/PID/task/TID/schedstat), and a timing bound
+// exceeded by no more than keepalived.LoadFactor times the probe's worst
+// delay, or than a daemon's CPU wait, in that window is logged as LOADED
+// instead of failed.
 // Correctness (who is master, who holds the address, transitions,
 // counters against what was sent) is always asserted. The flood's rate
 // is reported; its checks use what was actually sent. Each test fails

@@ -38,9 +38,10 @@
 // starting with MEASURED. Timing assertions allow the RFC figure plus or
 // minus max(50 ms, 20%): they prove the behaviour, not the latency (that is
 // what benchmarks are for). Sooner than that is always a failure; later
-// is logged as LOADED instead when a scheduling probe in the test process
-// (keepalived.SchedProbe) saw the machine loaded enough in that window
-// to explain it. When the new master preempts, the old one may still
+// is logged as LOADED instead when a scheduling probe
+// (keepalived.SchedProbe: the test process's own wake-ups, and the time
+// each daemon's threads waited for a CPU) saw the machine loaded enough
+// in that window to explain it. When the new master preempts, the old one may still
 // announce the VIP until it has read the new master's first
 // advertisement (a burst it had scheduled can be on its way), which the
 // test takes from the old master's own record of leaving MASTER (its log,
