@@ -30,7 +30,7 @@ func TestAnnounceWindow(t *testing.T) {
 	// The new master's first advertisement is at 0 ms; the old master
 	// recorded leaving MASTER at 3 ms.
 	w := announceWindow{vip: vip, from: at(-1), to: at(5000), newMACs: []string{newMAC.String(), vMAC.String()},
-		newName: "h1", oldMAC: oldMAC.String(), oldUntil: at(3)}
+		newName: "h1", oldMAC: oldMAC.String(), oldMaster: []span{{at(-1), at(3)}}}
 	for _, tt := range []struct {
 		name    string
 		pkts    keepalived.Packets
@@ -46,6 +46,29 @@ func TestAnnounceWindow(t *testing.T) {
 		{"a third host", keepalived.Packets{garp(1, newMAC), garp(2, otherMAC)}, 1, "want one of"},
 		{"nothing from the new master", keepalived.Packets{garp(1, oldMAC)}, 0, "no gratuitous ARP"},
 		{"outside the window", keepalived.Packets{garp(-5, otherMAC), garp(1, newMAC), garp(6000, oldMAC)}, 1, ""},
+	} {
+		n, errs := w.check(tt.pkts)
+		if n != tt.n {
+			t.Errorf("%s: %d announcements from the new master, want %d", tt.name, n, tt.n)
+		}
+		got := strings.Join(errs, "; ")
+		if tt.wantErr == "" && got != "" || tt.wantErr != "" && !strings.Contains(got, tt.wantErr) {
+			t.Errorf("%s: errors %q, want %q", tt.name, got, tt.wantErr)
+		}
+	}
+
+	// The old master took over again, by its own record, from 100 to
+	// 200 ms (it missed the new master's adverts): it may announce then.
+	w.oldMaster = append(w.oldMaster, span{at(100), at(200)})
+	for _, tt := range []struct {
+		name    string
+		pkts    keepalived.Packets
+		n       int
+		wantErr string
+	}{
+		{"old master master again", keepalived.Packets{garp(1, newMAC), garp(150, oldMAC)}, 1, ""},
+		{"old master between its spans", keepalived.Packets{garp(1, newMAC), garp(50, oldMAC)}, 1, "after it had left MASTER"},
+		{"old master after its second span", keepalived.Packets{garp(1, newMAC), garp(201, oldMAC)}, 1, "after it had left MASTER"},
 	} {
 		n, errs := w.check(tt.pkts)
 		if n != tt.n {

@@ -371,3 +371,62 @@ func handledStop(n node, term time.Time) (time.Time, string) {
 	}
 	return term, "SIGTERM"
 }
+
+// masterAgain returns the spans in which n, which left MASTER at left,
+// was master again by its own log before until: from each transition to
+// MASTER to the next one out of it (or until). vrrpd stamps its lines
+// (to the millisecond, rounded to include the whole millisecond);
+// keepalived's are stamped when the test read them.
+func masterAgain(n node, left, until time.Time) []span {
+	type tr struct {
+		at       time.Time
+		toMaster bool
+	}
+	var trs []tr
+	switch d := n.(type) {
+	case vrrpd:
+		for _, l := range strings.Split(d.Log(), "\n") {
+			m := vrrpdAnyTransitionRE.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				continue
+			}
+			at = at.Truncate(time.Millisecond)
+			if m[3] == "Master" {
+				trs = append(trs, tr{at, true})
+			} else if m[2] == "Master" {
+				trs = append(trs, tr{at.Add(time.Millisecond), false})
+			}
+		}
+	case kaNode:
+		for _, l := range d.Log() {
+			if m := enteringRE.FindStringSubmatch(l.Text); m != nil && m[1] == d.Config.InstanceName(0) {
+				trs = append(trs, tr{l.Time, m[2] == "MASTER"})
+			}
+		}
+	}
+	var out []span
+	var start time.Time
+	for _, x := range trs {
+		if !x.at.After(left) || x.at.After(until) {
+			continue
+		}
+		switch {
+		case x.toMaster && start.IsZero():
+			start = x.at
+		case !x.toMaster && !start.IsZero():
+			out = append(out, span{start, x.at})
+			start = time.Time{}
+		}
+	}
+	if !start.IsZero() {
+		out = append(out, span{start, until})
+	}
+	return out
+}
+
+// vrrpdAnyTransitionRE matches every vrrpd transition log line.
+var vrrpdAnyTransitionRE = regexp.MustCompile(`^time=(\S+) .*msg="vrrp transition" .*\bfrom=(\w+) to=(\w+)`)
