@@ -266,6 +266,9 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	// machine it can miss h1's adverts for Master_Down_Interval): it may
 	// advertise and announce then, and only then.
 	spans := append([]span{{pre.Time.Add(-time.Millisecond), left}}, masterAgain(b, left, ev.term)...)
+	for i := range spans {
+		spans[i].to = spans[i].to.Add(roundGrace)
+	}
 	if len(spans) > 1 {
 		t.Logf("preemption: h2 took over again by its own record %d times before SIGTERM to h1: %v", len(spans)-1, spans[1:])
 	}
@@ -399,6 +402,13 @@ func runEqual(t *testing.T, s setup, p pairing) {
 }
 
 const tsFormat = "15:04:05.000000"
+
+// roundGrace is how long after its record of leaving MASTER a daemon may
+// still send what it had queued before: vrrpd logs the transition while
+// it processes a round of events and sends that round's queued
+// advertisement at its end (a loaded run captured one 136 µs after the
+// log line's time).
+const roundGrace = 10 * time.Millisecond
 
 // stopAdvertising is how soon after the new master's first advertisement
 // the old master stops advertising on an unloaded machine: it reads the
