@@ -46,9 +46,9 @@
 // TestRouter (library level, in process): vrrp.Router instances, one per
 // lab host, on transport raw sockets opened inside each host's namespace
 // (netlab.Host.Do) with 100 ms advertisements; IPv4 and IPv6, multicast
-// and unicast peers, two and three routers. The highest priority becomes
-// Master (Take and Announce hooks called, no one else took the
-// addresses), the others stay Backup with only the Initialize->Backup
+// and unicast peers, two and three routers. The highest priority starts
+// first and becomes Master (Take and Announce hooks called, no one else
+// took the addresses); the others, started then, stay Backup with only the Initialize->Backup
 // event, receive the master's advertisements and send none. Then the
 // masters are stopped one by one by cancelling Run's context: the stopped
 // one ends with Master->Initialize (shutdown), released its addresses, sent
