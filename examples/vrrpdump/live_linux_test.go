@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,14 +105,35 @@ func inNetns(t *testing.T, name string, fn func()) {
 	fn()
 }
 
+// syncBuilder is a strings.Builder safe for concurrent use.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// liveWait bounds each wait of TestLive (for the lines, for the exit
+// after SIGINT): a hang guard, not a timing check; a loaded machine can
+// take seconds to start a process in a namespace.
+const liveWait = 30 * time.Second
+
 // TestLive runs vrrpdump -i on one end of a veth pair inside a network
 // namespace made for the test, injects advertisements on the other end,
 // and checks the lines; then stops it with SIGINT.
 func TestLive(t *testing.T) {
 	requirePriv(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2 (ip) is not installed")
-	}
+	netlab.RequireTool(t, "ip")
 	ns := fmt.Sprintf("gvdump-%d", os.Getpid())
 	a, b := fmt.Sprintf("gvd%da", os.Getpid()), fmt.Sprintf("gvd%db", os.Getpid())
 	ipCmd(t, "netns", "add", ns)
@@ -129,7 +151,7 @@ func TestLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr syncBuilder // written by exec's copier while the test may read it
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -142,11 +164,19 @@ func TestLive(t *testing.T) {
 		}
 	})
 	lines := make(chan string)
-	go func() { // ends when the process closes stdout
+	stop := make(chan struct{})
+	// Cleanups run last first: this one before the kill above.
+	t.Cleanup(func() { close(stop) })
+	// The reader ends when the process closes stdout, or the test ends.
+	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			case <-stop:
+				return
+			}
 		}
 	}()
 
@@ -196,7 +226,7 @@ func TestLive(t *testing.T) {
 		"src=192.0.2.1 dst=224.0.0.18 ttl=255 ver=3 vrid=5 prio=200 interval=1s addrs=192.0.2.5 checksum=bad err=checksum":   true,
 	}
 	got := map[string]bool{}
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(liveWait)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for len(got) < len(want) {
@@ -217,7 +247,7 @@ func TestLive(t *testing.T) {
 				}
 			}
 		case <-deadline:
-			t.Fatalf("after 10s got %d of %d lines: %v; stderr %s", len(got), len(want), got, stderr.String())
+			t.Fatalf("after %v got %d of %d lines: %v; stderr %s", liveWait, len(got), len(want), got, stderr.String())
 		}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -227,7 +257,17 @@ func TestLive(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	for range lines { // drain until stdout closes
+	drained := time.After(liveWait)
+drain:
+	for {
+		select {
+		case _, ok := <-lines: // until stdout closes
+			if !ok {
+				break drain
+			}
+		case <-drained:
+			t.Fatalf("vrrpdump still running %v after SIGINT; stderr %s", liveWait, stderr.String())
+		}
 	}
 	err = cmd.Wait()
 	exited = true

@@ -62,6 +62,8 @@ type peer struct {
 	kind string // "vrrpd" or "keepalived"
 	d    *vrrpdtest.Proc
 	k    *keepalived.Instance
+
+	probe *keepalived.SchedProbe // watches every process the peer starts
 }
 
 func (p *peer) String() string { return fmt.Sprintf("%s(%s,%d)", p.h.Name, p.kind, p.prio) }
@@ -78,9 +80,11 @@ func (p *peer) start() {
 				VIPs: p.net.vips,
 			}},
 		})
+		p.probe.Watch(p.k.PID(), p.String())
 		return
 	}
 	p.d = startVrrpd(p.t, p.h, vrrpdtest.Options{VRID: chaosVRID, Priority: p.prio, Interval: chaosInterval, VIPs: p.net.vips})
+	p.probe.Watch(p.d.PID(), p.String())
 }
 
 func (p *peer) running() bool {
@@ -180,6 +184,7 @@ func TestChaos(t *testing.T) {
 			if c.ka {
 				netlab.RequireTool(t, "keepalived")
 			}
+			keepalived.RequireTime(t, chaosNeed)
 			runChaos(t, seed, c.net, c.ka)
 		})
 	}
@@ -196,11 +201,12 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 	lab := netlab.New(t, "cha", 4)
 	obs := lab.Host(4)
 	capture := keepalived.StartCapture(t, obs)
+	probe := keepalived.StartSchedProbeT(t)
 
 	peers := []*peer{
-		{t: t, net: cn, h: lab.Host(1), prio: 200, kind: "vrrpd"},
-		{t: t, net: cn, h: lab.Host(2), prio: 150, kind: "vrrpd"},
-		{t: t, net: cn, h: lab.Host(3), prio: 100, kind: "vrrpd"},
+		{t: t, net: cn, h: lab.Host(1), prio: 200, kind: "vrrpd", probe: probe},
+		{t: t, net: cn, h: lab.Host(2), prio: 150, kind: "vrrpd", probe: probe},
+		{t: t, net: cn, h: lab.Host(3), prio: 100, kind: "vrrpd", probe: probe},
 	}
 	if withKeepalived {
 		peers[2].kind = "keepalived"
@@ -400,7 +406,7 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 	stopped := time.Now()
 	checkNothingLeft(t, []*netlab.Host{lab.Host(1), lab.Host(2), lab.Host(3)}, []netip.Addr{cn.vips[0].Addr(), cn.key()})
 	pkts := capture.Stop()
-	checkChaosCapture(t, cn, pkts, peers, takeovers, quiets, lossy, stopped)
+	checkChaosCapture(t, probe, cn, pkts, peers, takeovers, quiets, lossy, stopped)
 	// Nothing from a killed daemon until its restart.
 	for _, k := range kills {
 		var until time.Time
@@ -420,7 +426,7 @@ func runChaos(t *testing.T, seed uint64, cn chaosNet, withKeepalived bool) {
 
 // checkChaosCapture checks the takeover times, the quiet windows and the
 // gratuitous ARPs on the observer's capture.
-func checkChaosCapture(t *testing.T, cn chaosNet, pkts keepalived.Packets, peers []*peer, tos []takeover, qs []quiet, lossy []quiet, stopped time.Time) {
+func checkChaosCapture(t *testing.T, probe *keepalived.SchedProbe, cn chaosNet, pkts keepalived.Packets, peers []*peer, tos []takeover, qs []quiet, lossy []quiet, stopped time.Time) {
 	t.Helper()
 	vip := cn.key()
 	var lats []string
@@ -446,7 +452,7 @@ func checkChaosCapture(t *testing.T, cn chaosNet, pkts keepalived.Packets, peers
 		bound := takeoverBound(to.taker.prio, chaosInterval)
 		lats = append(lats, fmt.Sprintf("%s -> %v: %v (bound %v)", to.what, to.taker, lat.Round(time.Millisecond), bound))
 		if lat > bound {
-			t.Errorf("%s: %v took over %v after %v's last advert; Master_Down_Interval %v plus margin is %v",
+			lateOrLoaded(t, probe, last.Time, first.Time, lat-bound, "%s: %v took over %v after %v's last advert; Master_Down_Interval %v plus margin is %v",
 				to.what, to.taker, lat, to.old, masterDownInterval(to.taker.prio, chaosInterval), bound)
 		}
 	}
@@ -468,8 +474,8 @@ func checkChaosCapture(t *testing.T, cn chaosNet, pkts keepalived.Packets, peers
 		var prev time.Time
 		for _, a := range pkts.Adverts(cn.src(q.master.h)) {
 			if a.Time.After(q.from) && a.Time.Before(q.to) {
-				if !prev.IsZero() && a.Time.Sub(prev) > 2*chaosInterval {
-					t.Errorf("%s: gap of %v between adverts of %v", q.what, a.Time.Sub(prev), q.master)
+				if gap := a.Time.Sub(prev); !prev.IsZero() && gap > 2*chaosInterval {
+					lateOrLoaded(t, probe, prev, a.Time, gap-2*chaosInterval, "%s: gap of %v between adverts of %v", q.what, gap, q.master)
 				}
 				prev = a.Time
 			}

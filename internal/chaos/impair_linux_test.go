@@ -3,6 +3,7 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -45,8 +46,14 @@ func TestImpairedLink(t *testing.T) {
 			t.Logf("FAILED with seed %d: replay with GOVRRP_CHAOS_SEED=%d", seed, seed)
 		}
 	})
-	t.Run("mild", func(t *testing.T) { impairMild(t, seed) })
-	t.Run("delay-over-master-down", func(t *testing.T) { impairLong(t, seed) })
+	t.Run("mild", func(t *testing.T) {
+		keepalived.RequireTime(t, impairNeed)
+		impairMild(t, seed)
+	})
+	t.Run("delay-over-master-down", func(t *testing.T) {
+		keepalived.RequireTime(t, impairNeed)
+		impairLong(t, seed)
+	})
 }
 
 // impairLAN starts vrrpd with prios on hosts 1..len(prios) of a new lab
@@ -66,8 +73,22 @@ func impairLAN(t *testing.T, prios ...int) (*netlab.Lab, []*vrrpdtest.Proc, *kee
 	return lab, ds, capture
 }
 
+// watchAll starts a scheduling probe that watches every daemon of ds.
+func watchAll(t *testing.T, ds []*vrrpdtest.Proc) *keepalived.SchedProbe {
+	probe := keepalived.StartSchedProbeT(t)
+	for _, d := range ds {
+		probe.Watch(d.PID(), "vrrpd on "+d.Host.Name)
+	}
+	return probe
+}
+
 // impairSettle waits (a hang guard) until ds[master] is the only one in
-// MASTER and the only one holding the address, the others in BACKUP.
+// MASTER and the only one holding the address, the others in BACKUP, and
+// until every notify record ends in that state too. The status endpoint
+// shows a transition at once, the notify record once the script ran,
+// which can be a second later on a loaded machine: the tests compare
+// notify records before and after a phase, and a late line of an earlier
+// transition must not count in the phase.
 func impairSettle(t *testing.T, what string, ds []*vrrpdtest.Proc, master int) {
 	t.Helper()
 	var last string
@@ -85,6 +106,17 @@ func impairSettle(t *testing.T, what string, ds []*vrrpdtest.Proc, master int) {
 		t.Fatalf("%s: not settled on %s after %v:%s", what, ds[master].Host.Name, took, last)
 	}
 	t.Logf("%s: settled on %s in %v", what, ds[master].Host.Name, took.Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	for i, d := range ds {
+		want := "BACKUP"
+		if i == master {
+			want = "MASTER"
+		}
+		if _, err := d.WaitState(ctx, "", want); err != nil {
+			t.Fatalf("%s: notify record of %s: %v (record %v)", what, d.Host.Name, err, d.States(""))
+		}
+	}
 }
 
 // impairStates describes the state and address of every daemon.
@@ -130,10 +162,24 @@ func mustStatus(t *testing.T, d *vrrpdtest.Proc) vrrpdtest.Status {
 // RcvdAdvertisements grew by the advertisements of host 1 that reached
 // the wire in the same time, duplicates included (plus or minus 3 for
 // the edges); no error counter, no MasterTransitions, no
-// SentAdvertisements moved on the backups.
+// SentAdvertisements moved on the backups. The checks of roles,
+// transitions, MasterTransitions and SentAdvertisements rest on the
+// relay keeping its bounds: when the capture shows a silence of host 1
+// of three intervals or more, longer than the relay can cause, and the
+// scheduling probe explains it by the load, they are reported instead
+// (the relay runs in the test process).
 func impairMild(t *testing.T, seed uint64) {
 	lab, ds, capture := impairLAN(t, 200, 150, 100)
+	probe := watchAll(t, ds)
 	h1 := lab.Host(1)
+	// The RFC predicts no visible effect only while the relay keeps the
+	// longest silence of host 1 below the backups' Master_Down_Interval.
+	// The relay runs in this process: on a loaded machine it can hold
+	// frames longer than it was told, and a backup that then takes over
+	// does what the RFC says. What depends on that premise is collected
+	// here and judged once the capture shows the longest silence.
+	var premise []string
+	premiseErr := func(format string, args ...any) { premise = append(premise, fmt.Sprintf(format, args...)) }
 
 	var trBefore [][]string
 	for _, d := range ds {
@@ -181,11 +227,11 @@ func impairMild(t *testing.T, seed uint64) {
 	t.Logf("relay, frames to %s: %+v", h1.Name, stTo)
 	impairSettle(t, "impairment removed", ds, 0)
 	if len(bad) > 0 {
-		t.Errorf("not exactly one master (%s) during the impairment, %d times; first: %s", h1.Name, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+		premiseErr("not exactly one master (%s) during the impairment, %d times; first: %s", h1.Name, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
 	}
 	for i, d := range ds {
 		if got, was := d.States(""), trBefore[i]; strings.Join(got, " ") != strings.Join(was, " ") {
-			t.Errorf("%s: transitions %v, %v before the impairment", d.Host.Name, got, was)
+			premiseErr("%s: transitions %v, %v before the impairment", d.Host.Name, got, was)
 		}
 	}
 	for _, d := range ds {
@@ -199,6 +245,7 @@ func impairMild(t *testing.T, seed uint64) {
 		nclose int
 		maxGap time.Duration
 		prev   time.Time
+		gapEnd time.Time
 	)
 	for _, a := range adverts {
 		if a.Time.Before(from.Add(impairInterval)) || a.Time.After(after[0].from) {
@@ -206,7 +253,9 @@ func impairMild(t *testing.T, seed uint64) {
 		}
 		if !prev.IsZero() {
 			g := a.Time.Sub(prev)
-			maxGap = max(maxGap, g)
+			if g > maxGap {
+				maxGap, gapEnd = g, a.Time
+			}
 			if g < impairInterval/2 {
 				nclose++
 			}
@@ -246,12 +295,14 @@ func impairMild(t *testing.T, seed uint64) {
 		if got < wire-3 || got > wire+3 {
 			t.Errorf("%s: RcvdAdvertisements grew by %d, the wire carried %d adverts of %s (duplicates included)", name, got, wire, h1.Name)
 		}
+		if a.MasterTransitions != b.MasterTransitions || a.SentAdvertisements != b.SentAdvertisements {
+			premiseErr("%s: MasterTransitions %d -> %d, SentAdvertisements %d -> %d during the impairment",
+				name, b.MasterTransitions, a.MasterTransitions, b.SentAdvertisements, a.SentAdvertisements)
+		}
 		for _, c := range []struct {
 			what string
 			b, a uint64
 		}{
-			{"MasterTransitions", b.MasterTransitions, a.MasterTransitions},
-			{"SentAdvertisements", b.SentAdvertisements, a.SentAdvertisements},
 			{"RcvdPriZeroPackets", b.RcvdPriZeroPackets, a.RcvdPriZeroPackets},
 			{"AdvIntervalErrors", b.AdvIntervalErrors, a.AdvIntervalErrors},
 			{"IPTTLErrors", b.IPTTLErrors, a.IPTTLErrors},
@@ -268,6 +319,20 @@ func impairMild(t *testing.T, seed uint64) {
 			if c.a != c.b {
 				t.Errorf("%s: %s %d -> %d during the impairment", name, c.what, c.b, c.a)
 			}
+		}
+	}
+	// The longest silence the relay can cause: an interval, plus a frame
+	// held back by ReorderDelay, plus the jitter.
+	relayMax := impairInterval + imp.ReorderDelay + imp.Jitter
+	// A takeover needs a silence of at least three intervals (RFC 9568
+	// section 6.1: Master_Down_Interval is more than that).
+	broken := maxGap >= 3*impairInterval && probe.Loaded(gapEnd.Add(-maxGap), gapEnd, maxGap-relayMax)
+	for _, e := range premise {
+		if broken {
+			t.Logf("LOADED %s: the relay left %s silent for %v on the wire (it should cause at most %v; %s), so a backup's takeover is what the RFC predicts: reported, not failed",
+				e, h1.Name, maxGap, relayMax, probe.Describe(gapEnd.Add(-maxGap), gapEnd))
+		} else {
+			t.Errorf("%s (longest silence of %s on the wire %v)", e, h1.Name, maxGap)
 		}
 	}
 	checkNothingLeft(t, []*netlab.Host{lab.Host(1), lab.Host(2), lab.Host(3)}, []netip.Addr{impairVIP.Addr()})
@@ -308,6 +373,7 @@ func impairMild(t *testing.T, seed uint64) {
 // the address is on host 1 only.
 func impairLong(t *testing.T, seed uint64) {
 	lab, ds, capture := impairLAN(t, 200, 100)
+	probe := watchAll(t, ds)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	d1, d2 := ds[0], ds[1]
 	tr1 := d1.States("")
@@ -396,8 +462,12 @@ func impairLong(t *testing.T, seed uint64) {
 		lat := first2.Time.Sub(last1.Time)
 		t.Logf("%s: %s took over %v after the last advert of %s it heard (Master_Down_Interval %v, bound %v)",
 			ph.name, h2.Name, lat.Round(time.Millisecond), h1.Name, masterDownInterval(100, impairInterval), bound)
-		if lat < 3*impairInterval || lat > bound {
+		switch {
+		case lat < 3*impairInterval:
 			t.Errorf("%s: %s took over %v after the last advert of %s; want between %v and %v",
+				ph.name, h2.Name, lat, h1.Name, 3*impairInterval, bound)
+		case lat > bound:
+			lateOrLoaded(t, probe, last1.Time, first2.Time, lat-bound, "%s: %s took over %v after the last advert of %s; want between %v and %v",
 				ph.name, h2.Name, lat, h1.Name, 3*impairInterval, bound)
 		}
 		// The split ends with the first advert of host 1 to reach the LAN
@@ -417,17 +487,17 @@ func impairLong(t *testing.T, seed uint64) {
 		t.Logf("%s: split brain on the wire from %v to %v after the delay began; %s was heard again at %v",
 			ph.name, first2.Time.Sub(ph.from).Round(time.Millisecond), last2.Time.Sub(ph.from).Round(time.Millisecond),
 			h1.Name, back.Time.Sub(ph.from).Round(time.Millisecond))
-		if last2.Time.After(back.Time.Add(endMargin)) {
-			t.Errorf("%s: %s still advertised %v after hearing %s (priority 200) again; want it Backup at once",
-				ph.name, h2.Name, last2.Time.Sub(back.Time), h1.Name)
+		if d := last2.Time.Sub(back.Time); d > endMargin {
+			lateOrLoaded(t, probe, back.Time, last2.Time, d-endMargin, "%s: %s still advertised %v after hearing %s (priority 200) again; want it Backup at once (within %v)",
+				ph.name, h2.Name, d, h1.Name, endMargin)
 		}
 		if ph.name == "phase 3" {
 			heal := impairInterval + max(100*time.Millisecond, impairInterval/2)
 			if d := last2.Time.Sub(healed); d > heal {
-				t.Errorf("phase 3: split brain lasted %v after the delay was removed; want within %v (an Advertisement_Interval plus margin)", d, heal)
+				lateOrLoaded(t, probe, healed, last2.Time, d-heal, "phase 3: split brain lasted %v after the delay was removed; want within %v (an Advertisement_Interval plus margin)", d, heal)
 			}
 			if d := back.Time.Sub(healed); d > heal {
-				t.Errorf("phase 3: %s heard again %v after the removal; want within %v", h1.Name, d, heal)
+				lateOrLoaded(t, probe, healed, back.Time, d-heal, "phase 3: %s heard again %v after the removal; want within %v", h1.Name, d, heal)
 			}
 		}
 	}

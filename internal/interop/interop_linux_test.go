@@ -82,6 +82,7 @@ func forEach(t *testing.T, f func(t *testing.T, s setup, p pairing)) {
 						t.Parallel()
 					}
 					requireAll(t, p.h1 == "vrrpd" || p.h2 == "vrrpd")
+					keepalived.RequireTime(t, runNeed)
 					if s.kaRFC9568 && (p.h1 == "keepalived" || p.h2 == "keepalived") {
 						keepalived.RFC9568Binary(t)
 					}
@@ -133,6 +134,7 @@ type events struct {
 	kill            time.Time // SIGKILL of host 1 sent ...
 	killed          time.Time // ... and host 1 reaped: it sends nothing after this
 	restart         time.Time // host 1 started again, preempting
+	backupAgain     time.Time // ... and host 2 recorded BACKUP (its notify script ran)
 	term            time.Time // SIGTERM to host 1
 	nopreempt       time.Time // host 1 started again with nopreempt
 	nopreemptBackup time.Time // ... and reported BACKUP
@@ -142,16 +144,17 @@ type events struct {
 func runLifecycle(t *testing.T, s setup, p pairing) {
 	lab := netlab.New(t, labPrefix, 3)
 	capt := keepalived.StartCapture(t, lab.Host(3))
+	probe := keepalived.StartSchedProbeT(t)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip := s.vip.Addr()
 	var ev events
 
 	// 1. Host 1 master, host 2 backup.
 	ev.start1 = time.Now()
-	a := s.start(t, lab, 1, p.h1, 150, false)
+	a := watch(probe, s.start(t, lab, 1, p.h1, 150, false))
 	waitState(t, a, "MASTER")
 	ev.start2 = time.Now()
-	b := s.start(t, lab, 2, p.h2, 100, false)
+	b := watch(probe, s.start(t, lab, 2, p.h2, 100, false))
 	waitState(t, b, "BACKUP")
 	// Longer than host 2's Master_Down_Interval: a backup that missed the
 	// master's adverts would be master by now.
@@ -176,9 +179,9 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 
 	// 3. Preemption by the higher priority, started later.
 	ev.restart = time.Now()
-	a2 := s.start(t, lab, 1, p.h1, 150, false)
+	a2 := watch(probe, s.start(t, lab, 1, p.h1, 150, false))
 	waitState(t, a2, "MASTER")
-	waitState(t, b, "BACKUP")
+	ev.backupAgain = waitState(t, b, "BACKUP")
 	time.Sleep(s.pause())
 	s.checkRoles(t, a2, b)
 
@@ -193,7 +196,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 
 	// 5. nopreempt: the higher priority started later stays backup.
 	ev.nopreempt = time.Now()
-	a3 := s.start(t, lab, 1, p.h1, 150, true)
+	a3 := watch(probe, s.start(t, lab, 1, p.h1, 150, true))
 	ev.nopreemptBackup = waitState(t, a3, "BACKUP")
 	window := s.masterDown(150) + max(s.interval, 500*time.Millisecond)
 	time.Sleep(window)
@@ -240,7 +243,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	bound := s.masterDown(100)
 	t.Logf("MEASURED %s %s crash takeover (%s -> %s): %v (Master_Down_Interval %v, allowed %v..%v)",
 		s.name, p.name(), p.h1, p.h2, takeover, bound, bound-margin(bound), bound+margin(bound))
-	checkWithin(t, "crash takeover (h1's last advert to h2's first)", takeover, bound)
+	checkWithin(t, probe, "crash takeover (h1's last advert to h2's first)", last.Time, first.Time, bound)
 	// From the kill: h1, master until then, may have sent its second
 	// burst of gratuitous ARPs after its last advertisement.
 	checkAnnounced(t, s, pkts, vip, h2, ev.kill, ev.restart, "crash takeover")
@@ -253,20 +256,61 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	if pre.Priority != 150 {
 		t.Errorf("preemption: h1's first advert has priority %d, want 150", pre.Priority)
 	}
-	if lastB, ok := pkts.LastAdvertBefore(src2, ev.term); ok && lastB.Time.Sub(pre.Time) > 50*time.Millisecond {
-		t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v)", lastB.Time.Sub(pre.Time), lastB.Time.Format(tsFormat))
+	// h2, master until it reads h1's first advert, leaves MASTER when
+	// it has processed it: by its own record (log, notify script).
+	left, how := leftMaster(b, ev.restart, ev.backupAgain)
+	t.Logf("MEASURED %s %s preemption: h1 restarted, first advert after %v (its Master_Down_Interval %v); h2 left MASTER %v after that advert (%s)",
+		s.name, p.name(), pre.Time.Sub(ev.restart), s.masterDown(150), left.Sub(pre.Time), how)
+	// h2 was master from before h1's first advert until left, and again
+	// wherever its own record says it took over once more (on a starved
+	// machine it can miss h1's adverts for Master_Down_Interval): it may
+	// advertise and announce then, and only then.
+	spans := append([]span{{pre.Time.Add(-time.Millisecond), left}}, masterAgain(b, left, ev.term)...)
+	for i := range spans {
+		spans[i].to = spans[i].to.Add(roundGrace)
 	}
-	t.Logf("MEASURED %s %s preemption: h1 restarted, first advert after %v (its Master_Down_Interval %v)",
-		s.name, p.name(), pre.Time.Sub(ev.restart), s.masterDown(150))
-	checkAnnounced(t, s, pkts, vip, h1, pre.Time.Add(-time.Millisecond), ev.term, "preemption")
+	if len(spans) > 1 {
+		t.Logf("preemption: h2 took over again by its own record %d times before SIGTERM to h1: %v", len(spans)-1, spans[1:])
+	}
+	for _, x := range pkts.After(pre.Time).Adverts(src2) {
+		if x.Time.Before(ev.term) && !inSpans(spans, x.Time) {
+			t.Errorf("preemption: h2 advertised at %v (priority %d), when by its own record (%s) it was not master: master %v",
+				x.Time.Format(tsFormat), x.Priority, how, spans)
+			break
+		}
+	}
+	if lastB, ok := pkts.LastAdvertBefore(src2, left.Add(time.Nanosecond)); ok && lastB.Time.After(pre.Time) {
+		if late := lastB.Time.Sub(pre.Time); late > stopAdvertising {
+			if probe.Loaded(pre.Time, lastB.Time, late-stopAdvertising) {
+				t.Logf("LOADED preemption: h2 still advertised %v after h1's first advert (at %v), more than %v; the machine was loaded (%s): reported, not failed",
+					late, lastB.Time.Format(tsFormat), stopAdvertising, probe.Describe(pre.Time, lastB.Time))
+			} else {
+				t.Errorf("preemption: h2 still advertised %v after h1's first advert (at %v), want <= %v",
+					late, lastB.Time.Format(tsFormat), stopAdvertising)
+			}
+		}
+	}
+	checkAnnouncedOld(t, s, pkts, vip, h1, h2, spans, pre.Time.Add(-time.Millisecond), ev.term, "preemption")
 
-	// 4: priority 0.
-	zero, ok := pkts.FirstAdvertAfter(src1, ev.term)
-	if !ok {
-		t.Fatalf("priority 0: no advert from h1 after SIGTERM")
+	// 4: priority 0. Until h1 has handled SIGTERM (its log says when),
+	// a regular advert may still go out (its timer fired first); after
+	// that its first advert has priority 0.
+	handled, how := handledStop(a2, ev.term)
+	var zero keepalived.Packet
+	for _, x := range pkts.After(ev.term).Adverts(src1) {
+		if x.Priority == 0 {
+			zero = x
+			break
+		}
+		if x.Time.After(handled) {
+			t.Fatalf("priority 0: h1's advert at %v after SIGTERM has priority %d, want 0: h1 had handled SIGTERM at %v (%s)",
+				x.Time.Format(tsFormat), x.Priority, handled.Format(tsFormat), how)
+		}
+		t.Logf("priority 0: h1's advert at %v (priority %d) went out after SIGTERM, before h1 handled it at %v (%s)",
+			x.Time.Format(tsFormat), x.Priority, handled.Format(tsFormat), how)
 	}
-	if zero.Priority != 0 {
-		t.Fatalf("priority 0: h1's first advert after SIGTERM has priority %d, want 0", zero.Priority)
+	if zero.Time.IsZero() {
+		t.Fatalf("priority 0: no priority 0 advert from h1 after SIGTERM")
 	}
 	for _, x := range pkts.After(zero.Time).Adverts(src1) {
 		if x.Priority != 0 && x.Time.Before(ev.nopreempt) {
@@ -282,7 +326,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 	skew := s.skew(100)
 	t.Logf("MEASURED %s %s priority-0 handover (%s -> %s): %v (Skew_Time %v, allowed %v..%v)",
 		s.name, p.name(), p.h1, p.h2, handover, skew, skew-margin(skew), skew+margin(skew))
-	checkWithin(t, "priority-0 handover (h1's priority 0 advert to h2's first)", handover, skew)
+	checkWithin(t, probe, "priority-0 handover (h1's priority 0 advert to h2's first)", zero.Time, hand.Time, skew)
 	checkAnnounced(t, s, pkts, vip, h2, zero.Time, ev.nopreempt, "priority-0 handover")
 
 	// 5: nopreempt: h1 silent, h2 advertising all along.
@@ -300,6 +344,7 @@ func runLifecycle(t *testing.T, s setup, p pairing) {
 func runEqual(t *testing.T, s setup, p pairing) {
 	lab := netlab.New(t, labPrefix, 3)
 	capt := keepalived.StartCapture(t, lab.Host(3))
+	probe := keepalived.StartSchedProbeT(t)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	vip := s.vip.Addr()
 	for _, h := range []*netlab.Host{h1, h2} {
@@ -307,8 +352,8 @@ func runEqual(t *testing.T, s setup, p pairing) {
 			t.Fatal(err)
 		}
 	}
-	n1 := s.start(t, lab, 1, p.h1, 100, false)
-	n2 := s.start(t, lab, 2, p.h2, 100, false)
+	n1 := watch(probe, s.start(t, lab, 1, p.h1, 100, false))
+	n2 := watch(probe, s.start(t, lab, 2, p.h2, 100, false))
 	waitState(t, n1, "MASTER")
 	waitState(t, n2, "MASTER")
 	if !n1.HasVIP(vip) || !n2.HasVIP(vip) {
@@ -338,8 +383,13 @@ func runEqual(t *testing.T, s setup, p pairing) {
 	}
 	stop := last1.Time.Sub(heal)
 	t.Logf("MEASURED %s %s equal priority: h1 (lower address) stopped advertising %v after the heal", s.name, p.name(), stop)
-	if stop > s.interval+margin(s.interval) {
-		t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, s.interval+margin(s.interval))
+	if want := s.interval + margin(s.interval); stop > want {
+		if probe.Loaded(heal, last1.Time, stop-want) {
+			t.Logf("LOADED h1 (lower address) still advertised %v after the heal, want <= %v; the machine was loaded (%s): reported, not failed",
+				stop, want, probe.Describe(heal, last1.Time))
+		} else {
+			t.Errorf("h1 (lower address) still advertised %v after the heal, want <= %v", stop, want)
+		}
 	}
 	if n := countAdverts(pkts, src2, heal, end, 100); n < int(end.Sub(heal)/s.interval)/2 {
 		t.Errorf("h2 (higher address) sent %d adverts in the %v after the heal", n, end.Sub(heal))
@@ -353,13 +403,34 @@ func runEqual(t *testing.T, s setup, p pairing) {
 
 const tsFormat = "15:04:05.000000"
 
-// checkWithin checks that a measured duration is within margin(bound) of
-// the RFC figure bound.
-func checkWithin(t *testing.T, what string, got, bound time.Duration) {
+// roundGrace is how long after its record of leaving MASTER a daemon may
+// still send what it had queued before: vrrpd logs the transition while
+// it processes a round of events and sends that round's queued
+// advertisement at its end (a loaded run captured one 136 µs after the
+// log line's time).
+const roundGrace = 10 * time.Millisecond
+
+// stopAdvertising is how soon after the new master's first advertisement
+// the old master stops advertising on an unloaded machine: it reads the
+// advertisement and goes to Backup (RFC 9568 Section 6.4.3).
+const stopAdvertising = 50 * time.Millisecond
+
+// checkWithin checks that a duration measured on the wire from from to
+// to is within margin(bound) of the RFC figure bound. Sooner is always
+// an error (no load makes a daemon early); later is reported instead
+// when probe saw the machine loaded enough in [from, to] to explain the
+// excess (keepalived.SchedProbe.Loaded).
+func checkWithin(t *testing.T, probe *keepalived.SchedProbe, what string, from, to time.Time, bound time.Duration) {
 	t.Helper()
-	m := margin(bound)
-	if got > bound+m || got < bound-m {
+	got, m := to.Sub(from), margin(bound)
+	switch {
+	case got < bound-m:
 		t.Errorf("%s took %v, want %v +/- %v", what, got, bound, m)
+	case got > bound+m && probe.Loaded(from, to, got-bound-m):
+		t.Logf("LOADED %s took %v, want %v +/- %v; the machine was loaded (%s): reported, not failed",
+			what, got, bound, m, probe.Describe(from, to))
+	case got > bound+m:
+		t.Errorf("%s took %v, want %v +/- %v (%s)", what, got, bound, m, probe.Describe(from, to))
 	}
 }
 
@@ -379,21 +450,86 @@ func countAdverts(pkts keepalived.Packets, src netip.Addr, from, to time.Time, p
 // from another host.
 func checkAnnounced(t *testing.T, s setup, pkts keepalived.Packets, vip netip.Addr, h *netlab.Host, from, to time.Time, what string) {
 	t.Helper()
-	macs := s.announcerMACs(h)
+	checkAnnouncedOld(t, s, pkts, vip, h, nil, nil, from, to, what)
+}
+
+// checkAnnouncedOld is checkAnnounced for a takeover from a master that
+// learns of it from the wire (preemption): the old master old may still
+// announce vip from its own MAC until oldUntil, when it had processed the
+// new master's first advertisement (a burst it had scheduled before can
+// go out while that advertisement is on its way), and not after; oldMaster
+// are the spans in which old was master by its own record.
+func checkAnnouncedOld(t *testing.T, s setup, pkts keepalived.Packets, vip netip.Addr, h, old *netlab.Host, oldMaster []span, from, to time.Time, what string) {
+	t.Helper()
+	w := announceWindow{vip: vip, from: from, to: to, newMACs: s.announcerMACs(h), newName: h.Name}
+	if old != nil {
+		w.oldMAC, w.oldMaster = old.MAC.String(), oldMaster
+	}
+	n, errs := w.check(pkts)
+	for _, e := range errs {
+		t.Errorf("%s: %s", what, e)
+	}
+	if n > 0 {
+		t.Logf("%s: %d announcements for %v from %s", what, n, vip, h.Name)
+	}
+}
+
+// An announceWindow says who may announce vip (gratuitous ARP /
+// unsolicited NA) in [from, to): the new master, from one of newMACs, all
+// along, and at least once; the old master, from oldMAC (if not empty),
+// within oldMaster, when it was master by its own record; nobody else.
+type announceWindow struct {
+	vip       netip.Addr
+	from, to  time.Time
+	newMACs   []string
+	newName   string
+	oldMAC    string
+	oldMaster []span
+}
+
+// A span is a time interval, both ends included.
+type span struct{ from, to time.Time }
+
+func (s span) String() string { return s.from.Format(tsFormat) + ".." + s.to.Format(tsFormat) }
+
+func inSpans(ss []span, t time.Time) bool {
+	for _, s := range ss {
+		if !t.Before(s.from) && !t.After(s.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// check returns the new master's announcements in the window and what is
+// wrong with the capture.
+func (w announceWindow) check(pkts keepalived.Packets) (int, []string) {
+	var errs []string
 	n := 0
-	for _, g := range pkts.After(from).GARPs(vip) {
-		if !g.Time.Before(to) {
+	for _, g := range pkts.After(w.from).GARPs(w.vip) {
+		if !g.Time.Before(w.to) {
 			break
 		}
-		if !slices.Contains(macs, g.SrcMAC.String()) {
-			t.Errorf("%s: announcement for %v at %v from MAC %v, want one of %v (%s)", what, vip, g.Time.Format(tsFormat), g.SrcMAC, macs, h.Name)
-			continue
+		mac := g.SrcMAC.String()
+		switch {
+		case slices.Contains(w.newMACs, mac):
+			n++
+		case w.oldMAC != "" && mac == w.oldMAC && inSpans(w.oldMaster, g.Time):
+			// Sent while the old master was master by its own record:
+			// before it had processed the new master's first
+			// advertisement.
+		case w.oldMAC != "" && mac == w.oldMAC:
+			errs = append(errs, fmt.Sprintf("announcement for %v at %v from the old master's MAC %v, after it had left MASTER (master by its own record: %v)",
+				w.vip, g.Time.Format(tsFormat), g.SrcMAC, w.oldMaster))
+		default:
+			errs = append(errs, fmt.Sprintf("announcement for %v at %v from MAC %v, want one of %v (%s)",
+				w.vip, g.Time.Format(tsFormat), g.SrcMAC, w.newMACs, w.newName))
 		}
-		n++
 	}
 	if n == 0 {
-		t.Errorf("%s: no gratuitous ARP / unsolicited NA for %v from %s", what, vip, h.Name)
+		errs = append(errs, fmt.Sprintf("no gratuitous ARP / unsolicited NA for %v from %s", w.vip, w.newName))
 	}
+	return n, errs
 }
 
 // checkWire checks every VRRP packet of the capture, decoded by package
@@ -429,13 +565,25 @@ func checkWire(t *testing.T, s setup, p pairing, lab *netlab.Lab, capt *keepaliv
 	// unless told otherwise: it must call the pseudo-header form good and
 	// the RFC 9568 message-only form bad, and the reverse with
 	// vrrp.v3_checksum_as_in_v2.
+	// The two tshark passes are independent: run them side by side (each
+	// takes seconds on a loaded machine, and every run of every scenario
+	// makes them).
+	var (
+		stV2   []int
+		errV2  error
+		v2Done = make(chan struct{})
+	)
+	go func() {
+		defer close(v2Done)
+		stV2, errV2 = tsharkChecksums(capt.File, "-o", "vrrp.v3_checksum_as_in_v2:TRUE")
+	}()
 	st, err := tsharkChecksums(capt.File)
+	<-v2Done
 	if err != nil {
 		t.Fatal(err)
 	}
-	stV2, err := tsharkChecksums(capt.File, "-o", "vrrp.v3_checksum_as_in_v2:TRUE")
-	if err != nil {
-		t.Fatal(err)
+	if errV2 != nil {
+		t.Fatal(errV2)
 	}
 	if len(st) != len(w) || len(stV2) != len(w) {
 		t.Fatalf("tshark: %d and %d checksum statuses for %d VRRP packets", len(st), len(stV2), len(w))

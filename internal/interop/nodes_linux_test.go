@@ -22,6 +22,11 @@ import (
 // timing assertion (those are made on the capture).
 const waitTimeout = 20 * time.Second
 
+// runNeed is the longest one run of a scenario (one setup, one pairing)
+// can take on a loaded machine: a lifecycle takes about 25 s (VRRPv2) on
+// an idle one, and its hang guards add up to a few times waitTimeout.
+const runNeed = 2 * time.Minute
+
 // A node is one VRRP speaker of a test, vrrpd or keepalived.
 type node interface {
 	Kind() string // "vrrpd" or "keepalived"
@@ -38,6 +43,13 @@ type node interface {
 	// removed) and waits for it to exit; Kill crashes it (SIGKILL by PID).
 	Stop()
 	Kill()
+	PID() int
+}
+
+// watch makes probe sample how long n waits for a CPU, and returns n.
+func watch(probe *keepalived.SchedProbe, n node) node {
+	probe.Watch(n.PID(), fmt.Sprintf("%s on %s", n.Kind(), n.Host().Name))
+	return n
 }
 
 // kaNode adapts a keepalived.Instance.
@@ -278,3 +290,143 @@ func eventually(t testing.TB, within time.Duration, cond func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// leftMaster returns the earliest time at which n, master before after,
+// recorded that it had left MASTER after after, and where that record
+// comes from: the daemon's own log when it has one (vrrpd's "vrrp
+// transition" line, stamped by vrrpd; keepalived's "Entering BACKUP
+// STATE", stamped when the test read it), else notified, the time its
+// notify script recorded BACKUP. Every one of these comes after the
+// daemon processed the advertisement that made it leave.
+func leftMaster(n node, after, notified time.Time) (time.Time, string) {
+	at, how := notified, "its notify script"
+	if l, ok := n.(interface {
+		loggedLeftMaster(after time.Time) (time.Time, bool)
+	}); ok {
+		if x, ok := l.loggedLeftMaster(after); ok && x.Before(at) {
+			at, how = x, "its log"
+		}
+	}
+	return at, how
+}
+
+// vrrpdTransitionRE matches vrrpd's log line of a transition out of
+// MASTER (slog's text format; the time has milliseconds).
+var vrrpdTransitionRE = regexp.MustCompile(`^time=(\S+) .*msg="vrrp transition" .*\bfrom=Master to=(\w+)`)
+
+// loggedLeftMaster returns the time of vrrpd's first log line of a
+// transition out of MASTER after after, rounded up to the next
+// millisecond (slog truncates it).
+func (d vrrpd) loggedLeftMaster(after time.Time) (time.Time, bool) {
+	return parseLeftMaster(d.Log(), after)
+}
+
+func parseLeftMaster(log string, after time.Time) (time.Time, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		m := vrrpdTransitionRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			continue
+		}
+		at = at.Truncate(time.Millisecond).Add(time.Millisecond)
+		if at.After(after) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// loggedLeftMaster returns the time the test read keepalived's first
+// "Entering BACKUP STATE" (or FAULT) line of its instance after after.
+func (k kaNode) loggedLeftMaster(after time.Time) (time.Time, bool) {
+	for _, l := range k.Log() {
+		m := enteringRE.FindStringSubmatch(l.Text)
+		if m != nil && m[1] == k.Config.InstanceName(0) && m[2] != "MASTER" && l.Time.After(after) {
+			return l.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// handledStop returns when n, sent SIGTERM at term, recorded handling it,
+// and where that record comes from: vrrpd's log line of its transition
+// out of MASTER (to Initialize), keepalived's "Stopping" as the test read
+// it. Without either it returns term itself: nothing may then go out
+// after SIGTERM but the priority 0 advertisement.
+func handledStop(n node, term time.Time) (time.Time, string) {
+	switch d := n.(type) {
+	case vrrpd:
+		if at, ok := parseLeftMaster(d.Log(), term); ok {
+			return at, "its log"
+		}
+	case kaNode:
+		for _, l := range d.Log() {
+			if l.Time.After(term) && (strings.TrimSpace(l.Text) == "Stopping" || strings.HasSuffix(l.Text, ": Stopping")) {
+				return l.Time, "its log"
+			}
+		}
+	}
+	return term, "SIGTERM"
+}
+
+// masterAgain returns the spans in which n, which left MASTER at left,
+// was master again by its own log before until: from each transition to
+// MASTER to the next one out of it (or until). vrrpd stamps its lines
+// (to the millisecond, rounded to include the whole millisecond);
+// keepalived's are stamped when the test read them.
+func masterAgain(n node, left, until time.Time) []span {
+	type tr struct {
+		at       time.Time
+		toMaster bool
+	}
+	var trs []tr
+	switch d := n.(type) {
+	case vrrpd:
+		for _, l := range strings.Split(d.Log(), "\n") {
+			m := vrrpdAnyTransitionRE.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				continue
+			}
+			at = at.Truncate(time.Millisecond)
+			if m[3] == "Master" {
+				trs = append(trs, tr{at, true})
+			} else if m[2] == "Master" {
+				trs = append(trs, tr{at.Add(time.Millisecond), false})
+			}
+		}
+	case kaNode:
+		for _, l := range d.Log() {
+			if m := enteringRE.FindStringSubmatch(l.Text); m != nil && m[1] == d.Config.InstanceName(0) {
+				trs = append(trs, tr{l.Time, m[2] == "MASTER"})
+			}
+		}
+	}
+	var out []span
+	var start time.Time
+	for _, x := range trs {
+		if !x.at.After(left) || x.at.After(until) {
+			continue
+		}
+		switch {
+		case x.toMaster && start.IsZero():
+			start = x.at
+		case !x.toMaster && !start.IsZero():
+			out = append(out, span{start, x.at})
+			start = time.Time{}
+		}
+	}
+	if !start.IsZero() {
+		out = append(out, span{start, until})
+	}
+	return out
+}
+
+// vrrpdAnyTransitionRE matches every vrrpd transition log line.
+var vrrpdAnyTransitionRE = regexp.MustCompile(`^time=(\S+) .*msg="vrrp transition" .*\bfrom=(\w+) to=(\w+)`)

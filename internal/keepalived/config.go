@@ -241,8 +241,8 @@ func (c *Config) Validate() error {
 	names := map[string]bool{}
 	for i := range c.Instances {
 		v := &c.Instances[i]
-		if err := c.validateInstance(v); err != nil {
-			return fmt.Errorf("Instances[%d] (%s): %w", i, v.name(), err)
+		if err := c.validateInstance(i, v); err != nil {
+			return err
 		}
 		if names[v.name()] {
 			return fieldErr(fmt.Sprintf("Instances[%d].Name", i), "%q used twice", v.name())
@@ -269,106 +269,110 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (c *Config) validateInstance(v *VRRPInstance) error {
+func (c *Config) validateInstance(i int, v *VRRPInstance) error {
+	// field names the field of the instance: "Instances[0] (VI_1).VRID".
+	field := func(name, format string, args ...any) error {
+		return fieldErr(fmt.Sprintf("Instances[%d] (%s).%s", i, v.name(), name), format, args...)
+	}
 	if v.Name != "" && !wordRE.MatchString(v.Name) {
-		return fieldErr("Name", "%q: want letters, digits and _.:/@+=-", v.Name)
+		return field("Name", "%q: want letters, digits and _.:/@+=-", v.Name)
 	}
 	if v.Interface != "" && !wordRE.MatchString(v.Interface) {
-		return fieldErr("Interface", "%q: want an interface name", v.Interface)
+		return field("Interface", "%q: want an interface name", v.Interface)
 	}
 	if v.VRID < 1 || v.VRID > 255 {
-		return fieldErr("VRID", "%d: want 1..255", v.VRID)
+		return field("VRID", "%d: want 1..255", v.VRID)
 	}
 	if v.Priority < 0 || v.Priority > 255 {
-		return fieldErr("Priority", "%d: want 0 (default 100) or 1..255", v.Priority)
+		return field("Priority", "%d: want 0 (default 100) or 1..255", v.Priority)
 	}
 	if v.Version != 0 && v.Version != 2 && v.Version != 3 {
-		return fieldErr("Version", "%d: want 0 (inherit), 2 or 3", v.Version)
+		return field("Version", "%d: want 0 (inherit), 2 or 3", v.Version)
 	}
 	ver := c.version(v)
 	if a := v.AdvertInterval; a != 0 {
 		if ver == 3 && (a < 10*time.Millisecond || a > 40950*time.Millisecond || a%(10*time.Millisecond) != 0) {
-			return fieldErr("AdvertInterval", "%v: VRRPv3 wants 10ms..40.95s in steps of 10ms", a)
+			return field("AdvertInterval", "%v: VRRPv3 wants 10ms..40.95s in steps of 10ms", a)
 		}
 		if ver == 2 && (a < time.Second || a > 255*time.Second || a%time.Second != 0) {
-			return fieldErr("AdvertInterval", "%v: VRRPv2 wants 1s..255s in whole seconds", a)
+			return field("AdvertInterval", "%v: VRRPv2 wants 1s..255s in whole seconds", a)
 		}
 	}
 	if d := v.PreemptDelay; d < 0 || d > 1000*time.Second || d%(10*time.Millisecond) != 0 {
-		return fieldErr("PreemptDelay", "%v: want 0..1000s in steps of 10ms", d)
+		return field("PreemptDelay", "%v: want 0..1000s in steps of 10ms", d)
 	}
 	if v.AuthPass != "" {
 		if ver != 2 {
-			return fieldErr("AuthPass", "authentication needs VRRPv2, instance runs VRRPv%d", ver)
+			return field("AuthPass", "authentication needs VRRPv2, instance runs VRRPv%d", ver)
 		}
 		if len(v.AuthPass) > 8 || !wordRE.MatchString(v.AuthPass) {
-			return fieldErr("AuthPass", "%q: want 1..8 characters from letters, digits and _.:/@+=-", v.AuthPass)
+			return field("AuthPass", "%q: want 1..8 characters from letters, digits and _.:/@+=-", v.AuthPass)
 		}
 		if c.Strict {
-			return fieldErr("AuthPass", "vrrp_strict forbids authentication")
+			return field("AuthPass", "vrrp_strict forbids authentication")
 		}
 	}
 	if v.UnicastSrc.IsValid() && v.UnicastSrc.Zone() != "" {
-		return fieldErr("UnicastSrc", "%v: want an address without zone", v.UnicastSrc)
+		return field("UnicastSrc", "%v: want an address without zone", v.UnicastSrc)
 	}
 	for _, p := range v.UnicastPeers {
 		if !p.IsValid() || p.Zone() != "" {
-			return fieldErr("UnicastPeers", "%v: want valid addresses without zone", p)
+			return field("UnicastPeers", "%v: want valid addresses without zone", p)
 		}
 	}
 	if c.Strict && len(v.UnicastPeers) > 0 {
-		return fieldErr("UnicastPeers", "vrrp_strict forbids unicast peers")
+		return field("UnicastPeers", "vrrp_strict forbids unicast peers")
 	}
 	if len(v.VIPs) == 0 {
-		return fieldErr("VIPs", "empty: want at least one virtual address")
+		return field("VIPs", "empty: want at least one virtual address")
 	}
 	is6 := v.VIPs[0].Addr().Is6()
 	for _, p := range v.VIPs {
 		if !p.IsValid() || p.Addr().Zone() != "" || p.Addr().Is4In6() {
-			return fieldErr("VIPs", "%v: want a valid IPv4 or IPv6 prefix without zone", p)
+			return field("VIPs", "%v: want a valid IPv4 or IPv6 prefix without zone", p)
 		}
 		if p.Addr().Is6() != is6 {
-			return fieldErr("VIPs", "%v: all virtual addresses of an instance must be of one family", p)
+			return field("VIPs", "%v: all virtual addresses of an instance must be of one family", p)
 		}
 	}
 	if v.V3ChecksumAsV2 && ver != 3 {
-		return fieldErr("V3ChecksumAsV2", "needs VRRPv3, instance runs VRRPv%d", ver)
+		return field("V3ChecksumAsV2", "needs VRRPv3, instance runs VRRPv%d", ver)
 	}
 	if v.V3ChecksumAsV2 && (is6 || v.NativeIPv6) {
-		return fieldErr("V3ChecksumAsV2", "needs IPv4: the IPv6 checksum always includes the pseudo-header")
+		return field("V3ChecksumAsV2", "needs IPv4: the IPv6 checksum always includes the pseudo-header")
 	}
 	if (is6 || v.NativeIPv6) && ver == 2 {
-		return fieldErr("Version", "VRRPv2 (RFC 3768) is IPv4 only; IPv6 needs version 3")
+		return field("Version", "VRRPv2 (RFC 3768) is IPv4 only; IPv6 needs version 3")
 	}
 	if is6 && c.Strict && !v.VIPs[0].Addr().IsLinkLocalUnicast() {
-		return fieldErr("VIPs", "%v: with vrrp_strict keepalived wants a link-local address first (RFC 9568 Section 5.2.9)", v.VIPs[0])
+		return field("VIPs", "%v: with vrrp_strict keepalived wants a link-local address first (RFC 9568 Section 5.2.9)", v.VIPs[0])
 	}
 	if v.NativeIPv6 && !is6 {
-		return fieldErr("NativeIPv6", "set with IPv4 VIPs")
+		return field("NativeIPv6", "set with IPv4 VIPs")
 	}
 	for _, a := range append([]netip.Addr{v.UnicastSrc}, v.UnicastPeers...) {
 		if a.IsValid() && a.Is6() != is6 {
-			return fieldErr("UnicastPeers", "%v: not of the VIPs' address family", a)
+			return field("UnicastPeers", "%v: not of the VIPs' address family", a)
 		}
 	}
 	if v.GARPMasterDelay != nil && (*v.GARPMasterDelay < 0 || *v.GARPMasterDelay > 255) {
-		return fieldErr("GARPMasterDelay", "%d: want 0..255 seconds", *v.GARPMasterDelay)
+		return field("GARPMasterDelay", "%d: want 0..255 seconds", *v.GARPMasterDelay)
 	}
 	if v.GARPMasterRepeat < 0 || v.GARPMasterRepeat > 255 {
-		return fieldErr("GARPMasterRepeat", "%d: want 0 (inherit)..255", v.GARPMasterRepeat)
+		return field("GARPMasterRepeat", "%d: want 0 (inherit)..255", v.GARPMasterRepeat)
 	}
 	if r := v.GARPMasterRefresh; r < 0 || r%time.Second != 0 {
-		return fieldErr("GARPMasterRefresh", "%v: want >= 0 in whole seconds", r)
+		return field("GARPMasterRefresh", "%v: want >= 0 in whole seconds", r)
 	}
 	if v.VMACName != "" && (!v.UseVMAC || !wordRE.MatchString(v.VMACName) || len(v.VMACName) > 15) {
-		return fieldErr("VMACName", "%q: want an interface name of at most 15 characters, with UseVMAC", v.VMACName)
+		return field("VMACName", "%q: want an interface name of at most 15 characters, with UseVMAC", v.VMACName)
 	}
 	if v.VMACXmitBase && !v.UseVMAC {
-		return fieldErr("VMACXmitBase", "set without UseVMAC")
+		return field("VMACXmitBase", "set without UseVMAC")
 	}
 	for _, l := range v.Extra {
 		if strings.ContainsAny(l, "\n{}") {
-			return fieldErr("Extra", "%q: want one line without braces", l)
+			return field("Extra", "%q: want one line without braces", l)
 		}
 	}
 	return nil

@@ -205,3 +205,16 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNamesInstanceField checks that an instance's error names
+// the instance and its field in one path, after the ErrConfig prefix
+// (staticcheck ST1005: no capitalised error string of its own).
+func TestValidateNamesInstanceField(t *testing.T) {
+	vip4 := []netip.Prefix{netip.MustParsePrefix("10.99.0.100/24")}
+	cfg := Config{Instances: []VRRPInstance{{VRID: 1, VIPs: vip4}, {VRID: 2, Priority: 300, VIPs: vip4}}}
+	err := cfg.Validate()
+	want := "keepalived: invalid config: Instances[1] (VI_2).Priority: 300: want 0 (default 100) or 1..255"
+	if !errors.Is(err, ErrConfig) || err.Error() != want {
+		t.Errorf("Validate() = %v, want %q wrapping ErrConfig", err, want)
+	}
+}

@@ -4,8 +4,10 @@ package keepalived
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,10 @@ import (
 // waitTimeout bounds every wait for a keepalived state in these tests; it
 // is a hang guard, not a timing assertion.
 const waitTimeout = 15 * time.Second
+
+// testNeed is the longest one of these tests can take on a loaded
+// machine: a few seconds on an idle one, plus its hang guards.
+const testNeed = time.Minute
 
 func waitState(t testing.TB, k *Instance, state string) time.Time {
 	t.Helper()
@@ -35,6 +41,8 @@ type pair struct {
 	master, backup *Instance
 	capture        *Capture
 	vip            netip.Addr
+	from           time.Time // when the backup started
+	probe          *SchedProbe
 }
 
 // startPair starts the priority-150 instance first and waits until it is
@@ -46,14 +54,51 @@ func startPair(t testing.TB, prefix string, mk func(h *netlab.Host, prio int) Co
 	for _, tool := range []string{"keepalived", "tcpdump", "tshark"} {
 		netlab.RequireTool(t, tool)
 	}
+	RequireTime(t, testNeed)
 	p := &pair{lab: netlab.New(t, prefix, 3)}
 	p.capture = StartCapture(t, p.lab.Host(3))
+	p.probe = StartSchedProbeT(t)
 	p.master = Start(t, p.lab.Host(1), mk(p.lab.Host(1), 150))
+	p.probe.Watch(p.master.PID(), "keepalived on "+p.master.Host.Name)
 	waitState(t, p.master, "MASTER")
+	p.from = time.Now()
 	p.backup = Start(t, p.lab.Host(2), mk(p.lab.Host(2), 100))
+	p.probe.Watch(p.backup.PID(), "keepalived on "+p.backup.Host.Name)
 	waitState(t, p.backup, "BACKUP")
 	p.vip = p.master.Config.VIPs()[0]
 	return p
+}
+
+// lateOrFail reports what went wrong with keepalived's roles since the
+// pair settled: a failure, unless keepalived itself logged that it ran
+// late (Instance.LateTimers) since the backup started, or the scheduling
+// probe saw one of them wait for a CPU for two advertisement intervals
+// or more (with the interval it was in, enough to hear nothing for its
+// Master_Down_Interval), when it is logged (LOADED): a keepalived that
+// wakes up a second late on a loaded machine takes over from a master it
+// has not heard, as the RFC says it should.
+func (p *pair) lateOrFail(t testing.TB, errs []string) {
+	t.Helper()
+	if len(errs) == 0 {
+		return
+	}
+	var late []string
+	for _, k := range []*Instance{p.master, p.backup} {
+		for _, l := range k.LateTimers(p.from, time.Now()) {
+			late = append(late, fmt.Sprintf("%s %s: %s", k.Host.Name, l.Time.Format("15:04:05.000000"), l.Text))
+		}
+	}
+	now := time.Now()
+	if iv := p.master.Config.Instances[0].AdvertInterval; p.probe.Loaded(p.from, now, 2*iv) {
+		late = append(late, p.probe.Describe(p.from, now))
+	}
+	for _, e := range errs {
+		if len(late) > 0 {
+			t.Logf("LOADED %s; keepalived ran late (%s): reported, not failed", e, strings.Join(late, "; "))
+		} else {
+			t.Error(e)
+		}
+	}
 }
 
 // checkSteadyState checks that host 1 holds the VIP and host 2 does not,
@@ -61,18 +106,20 @@ func startPair(t testing.TB, prefix string, mk func(h *netlab.Host, prio int) Co
 func (p *pair) checkSteadyState(t testing.TB, settle time.Duration) {
 	t.Helper()
 	time.Sleep(settle) // several advertisement intervals: let a wrong election show
+	var errs []string
 	if got := p.master.State(); got != "MASTER" {
-		t.Errorf("priority 150: state %s, want MASTER", got)
+		errs = append(errs, fmt.Sprintf("priority 150: state %s, want MASTER", got))
 	}
 	if got := p.backup.State(); got != "BACKUP" {
-		t.Errorf("priority 100: state %s, want BACKUP", got)
+		errs = append(errs, fmt.Sprintf("priority 100: state %s, want BACKUP", got))
 	}
 	if !p.master.HasVIP(p.vip) {
-		t.Errorf("master %s lacks VIP %v", p.master.Host.Name, p.vip)
+		errs = append(errs, fmt.Sprintf("master %s lacks VIP %v", p.master.Host.Name, p.vip))
 	}
 	if p.backup.HasVIP(p.vip) {
-		t.Errorf("backup %s holds VIP %v", p.backup.Host.Name, p.vip)
+		errs = append(errs, fmt.Sprintf("backup %s holds VIP %v", p.backup.Host.Name, p.vip))
 	}
+	p.lateOrFail(t, errs)
 }
 
 // crashAndMeasure kills the master with SIGKILL, waits for the backup to
@@ -90,6 +137,10 @@ func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duratio
 	}
 	killed := time.Now()
 	p.master.Kill()
+	// Killing the process tree can take longer than an interval on a
+	// loaded machine, and the master advertises until it is gone: what
+	// counts is when it was reaped.
+	reaped := time.Now()
 	for _, q := range append(tree, pid) {
 		if proc.Alive(q) {
 			t.Errorf("process %d of the killed keepalived is still alive", q)
@@ -103,19 +154,19 @@ func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duratio
 	time.Sleep(300 * time.Millisecond)
 	pkts := p.capture.Stop()
 
-	last, ok := pkts.LastAdvertBefore(src1, killed)
+	last, ok := pkts.LastAdvertBefore(src1, reaped)
 	if !ok {
 		t.Fatalf("no advert from the master %v before the kill; capture has %d packets", src1, len(pkts))
 	}
 	// A crash sends nothing: no priority 0 "I quit" advert (that is
 	// Stop's), and nothing later than one in flight at the kill.
 	for _, a := range pkts.Adverts(src1) {
-		if a.Priority == 0 || a.Time.After(killed.Add(50*time.Millisecond)) {
-			t.Errorf("advert from the killed master at %v (%v after the kill), priority %d", a.Time, a.Time.Sub(killed), a.Priority)
+		if a.Priority == 0 || a.Time.After(reaped.Add(50*time.Millisecond)) {
+			t.Errorf("advert from the killed master at %v (%v after it was reaped), priority %d", a.Time, a.Time.Sub(reaped), a.Priority)
 		}
 	}
 	if pre, ok := pkts.LastAdvertBefore(src2, killed); ok {
-		t.Errorf("the backup %v advertised before the kill (at %v, priority %d)", src2, pre.Time, pre.Priority)
+		p.lateOrFail(t, []string{fmt.Sprintf("the backup %v advertised before the kill (at %v, priority %d)", src2, pre.Time, pre.Priority)})
 	}
 	first, ok := pkts.FirstAdvertAfter(src2, last.Time)
 	if !ok {
@@ -140,9 +191,9 @@ func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duratio
 		}
 	}
 	takeover := first.Time.Sub(last.Time)
-	t.Logf("takeover: master's last advert %v, backup's first advert %v: %v (kill at +%v); %d announcements for %v",
+	t.Logf("takeover: master's last advert %v, backup's first advert %v: %v (kill at +%v, reaped at +%v); %d announcements for %v",
 		last.Time.Format("15:04:05.000000"), first.Time.Format("15:04:05.000000"), takeover,
-		killed.Sub(last.Time), len(garps), p.vip)
+		killed.Sub(last.Time), reaped.Sub(last.Time), len(garps), p.vip)
 	return takeover
 }
 
@@ -373,6 +424,7 @@ func TestKeepalivedUnicast(t *testing.T) {
 	for _, tool := range []string{"keepalived", "tcpdump", "tshark"} {
 		netlab.RequireTool(t, tool)
 	}
+	RequireTime(t, testNeed)
 	lab := netlab.New(t, "kat", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	capture := StartCapture(t, h2)

@@ -255,6 +255,20 @@ func (k *Instance) conf() string {
 // Log returns keepalived's console output so far.
 func (k *Instance) Log() []LogLine { return k.log.lines() }
 
+// LateTimers returns keepalived's own log lines saying that it ran late
+// ("A thread timer expired 1.1 seconds ago": its scheduler woke up that
+// long after a timer was due, as on a loaded machine), read in [from,
+// to]. Tests report rather than fail a late keepalived with such lines.
+func (k *Instance) LateTimers(from, to time.Time) []LogLine {
+	var out []LogLine
+	for _, l := range k.log.lines() {
+		if strings.Contains(l.Text, "thread timer expired") && !l.Time.Before(from) && !l.Time.After(to) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // State returns the state keepalived last logged for its first
 // vrrp_instance ("INIT" before any): "BACKUP", "MASTER" or "FAULT".
 func (k *Instance) State() string { return k.StateOf(k.Config.InstanceName(0)) }

@@ -373,13 +373,12 @@ func measureCPU(t *testing.T, im impl, n int, interval, window time.Duration) cp
 	time.Sleep(7 * time.Second)
 
 	type sample struct {
-		at       time.Time
-		ticks    [2]int64
-		sw       [2]int64
-		rx, tx   int64
-		pidsM    []int
-		pidsB    []int
-		tickErrs error
+		at     time.Time
+		ticks  [2]int64
+		sw     [2]int64
+		rx, tx int64
+		pidsM  []int
+		pidsB  []int
 	}
 	take := func() sample {
 		s := sample{pidsM: master.PIDs(), pidsB: backup.PIDs()}
