@@ -25,9 +25,9 @@ import (
 
 // The integration tests build the vrrpd binary and run it in a netlab LAN
 // (namespace prefix "vrd"), as root. They skip when unprivileged, and fail
-// instead under CI=true or GOVRRP_REQUIRE_PRIV=1.
+// instead under GOVRRP_PRIVILEGED=1.
 //
-//	sudo go test ./examples/vrrpd/ -run Integration -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./examples/vrrpd/ -run Integration -v
 
 func TestMain(m *testing.M) { vrrpdtest.Main(m) }
 

@@ -59,8 +59,6 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-// requirePriv skips when not root, or fails when CI=true or
-// GOVRRP_REQUIRE_PRIV=1.
 // requirePriv: the live capture test needs root (network namespaces,
 // AF_PACKET) and iproute2.
 func requirePriv(t *testing.T) {

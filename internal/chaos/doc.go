@@ -5,14 +5,14 @@
 //
 // # Running
 //
-//	sudo go test ./internal/chaos -v
-//	sudo go test ./internal/chaos -run TestChaos -v
-//	sudo GOVRRP_CHAOS_SEED=1795632975954668819 go test ./internal/chaos -run TestChaos -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/chaos -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/chaos -run TestChaos -v
+//	sudo GOVRRP_PRIVILEGED=1 GOVRRP_CHAOS_SEED=1795632975954668819 go test ./internal/chaos -run TestChaos -v
 //
 // The tests need root (network namespaces, raw sockets), iproute2, nft,
 // tcpdump and tshark, and keepalived for TestChaos/keepalived (Debian:
 // apt-get install iproute2 nftables tcpdump tshark keepalived). Without
-// them they skip, and fail instead when CI=true or GOVRRP_REQUIRE_PRIV=1.
+// them they skip, and fail instead when GOVRRP_PRIVILEGED=1.
 // TestChaos, TestFlood and TestImpairedLink build examples/vrrpd once
 // into a temporary directory and run it with internal/vrrpdtest. Every
 // test builds its own netlab LAN (namespace prefixes "crt", "cha", "cfl",

@@ -16,7 +16,7 @@ import (
 // master's first. RFC 9568 predicts Master_Down_Interval = 3 * 100 ms +
 // Skew_Time (60.9 ms at priority 100) = 360.9 ms. One lab per iteration.
 //
-//	sudo go test ./internal/interop -run '^$' -bench CrashTakeover -benchtime 5x
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/interop -run '^$' -bench CrashTakeover -benchtime 5x
 func BenchmarkCrashTakeover(b *testing.B) {
 	s := setups[0] // v3-ipv4
 	for _, p := range append(pairings, baseline) {

@@ -10,15 +10,15 @@
 // keepalived runs of the RFC 9568 checksum setup, a keepalived 2.2.8 or
 // later named by GOVRRP_KEEPALIVED_RFC9568 (see "keepalived versions").
 // Without them they skip with a message naming what is missing; with
-// CI=true or GOVRRP_REQUIRE_PRIV=1 they fail instead. From the module root:
+// GOVRRP_PRIVILEGED=1 they fail instead. From the module root:
 //
 //	sudo internal/keepalived/build-keepalived.sh   # once: keepalived 2.3.3 in /opt/govrrp-keepalived-2.3.3
 //	export GOVRRP_KEEPALIVED_RFC9568=/opt/govrrp-keepalived-2.3.3/sbin/keepalived
 //	sudo -E go test ./internal/interop -v
 //	sudo -E go test ./internal/interop -v -run '/v3-ipv4-rfc9568$'
-//	sudo go test ./internal/interop -v
-//	sudo go test ./internal/interop -v -run 'TestLifecycle/v3-ipv4$'
-//	sudo go test ./internal/interop -v -run 'TestLifecycle|TestEqual' 2>&1 | grep MEASURED
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/interop -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/interop -v -run 'TestLifecycle/v3-ipv4$'
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/interop -v -run 'TestLifecycle|TestEqual' 2>&1 | grep MEASURED
 //	sudo GOVRRP_INTEROP_BASELINE=1 go test ./internal/interop -v -run '/h1-keepalived_h2-keepalived'
 //
 // The first test builds vrrpd once (internal/vrrpdtest: `go build -o
@@ -52,7 +52,7 @@
 // BenchmarkCrashTakeover reports the crash takeover time (VRRPv3, IPv4,
 // 100 ms) per pairing as ms/takeover, keepalived against itself included:
 //
-//	sudo go test ./internal/interop -run '^$' -bench CrashTakeover -benchtime 5x
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/interop -run '^$' -bench CrashTakeover -benchtime 5x
 //
 // GOVRRP_INTEROP_BASELINE=1 adds keepalived against keepalived to every
 // scenario: the reference that the tests' own expectations are checked
@@ -74,7 +74,7 @@
 //     20 s), in the v3-ipv4-rfc9568 setup only, with v3_checksum_as_v2 in
 //     its vrrp_instance, against vrrpd -checksum rfc9568. The tests take it
 //     from GOVRRP_KEEPALIVED_RFC9568; .ci/run builds it and sets that.
-//     Without the variable those runs skip (fail under CI=true).
+//     Without the variable those runs skip (fail in the privileged suite, GOVRRP_PRIVILEGED=1).
 //     keepalived 2.3.3 with v3_checksum_as_v2 does not verify the checksum
 //     of what it receives (it would accept either form), so what these runs
 //     prove about the checksum is on the wire: keepalived sends the RFC

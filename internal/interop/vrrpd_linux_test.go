@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 // requireAll checks everything the interop tests need: root, iproute2,
 // keepalived, tcpdump, tshark, nft, and a vrrpd that builds. It skips t
-// (or fails it under CI=true / GOVRRP_REQUIRE_PRIV=1) when something is
+// (or fails it under GOVRRP_PRIVILEGED=1) when something is
 // missing.
 func requireAll(t testing.TB, needVrrpd bool) {
 	t.Helper()

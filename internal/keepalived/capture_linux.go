@@ -40,7 +40,7 @@ type Capture struct {
 // immediate mode with per-packet flushing (so that nothing is lost when it
 // is stopped right after an event), and returns once tcpdump listens. A
 // Cleanup on t stops it. It skips t when tcpdump or tshark is missing
-// (fails under CI=true or GOVRRP_REQUIRE_PRIV=1).
+// (fails under GOVRRP_PRIVILEGED=1).
 func StartCapture(t testing.TB, h *netlab.Host) *Capture {
 	t.Helper()
 	netlab.RequirePriv(t)

@@ -31,11 +31,11 @@
 // anywhere tshark is installed. The interoperability tests need root,
 // iproute2, keepalived, tcpdump and tshark (Debian: apt-get install
 // keepalived tcpdump tshark); they skip without them, and fail instead when
-// CI=true or GOVRRP_REQUIRE_PRIV=1:
+// GOVRRP_PRIVILEGED=1:
 //
-//	sudo go test ./internal/keepalived/ -run Keepalived -v
-//	sudo go test ./internal/keepalived/ -run TestKeepalivedV3IPv4 -v
-//	sudo go test ./internal/keepalived/ -run '^$' -bench Takeover -benchtime 5x
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/keepalived/ -run Keepalived -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/keepalived/ -run TestKeepalivedV3IPv4 -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/keepalived/ -run '^$' -bench Takeover -benchtime 5x
 //
 // Each test builds its own netlab LAN (namespace prefix "kat"), hosts 1
 // and 2 running keepalived and host 3 capturing, and removes it afterwards;
@@ -69,11 +69,11 @@
 // only, into /opt/govrrp-keepalived-2.3.3, in about 20 s on two CPUs; the
 // system keepalived is left alone. The tests find it through
 // GOVRRP_KEEPALIVED_RFC9568 (EnvRFC9568), which RFC9568Binary reads; without
-// it those tests skip, or fail under CI=true / GOVRRP_REQUIRE_PRIV=1. .ci/run
+// it those tests skip, or fail under GOVRRP_PRIVILEGED=1. .ci/run
 // builds it and sets the variable:
 //
 //	sudo internal/keepalived/build-keepalived.sh
-//	sudo GOVRRP_KEEPALIVED_RFC9568=/opt/govrrp-keepalived-2.3.3/sbin/keepalived \
+//	sudo GOVRRP_PRIVILEGED=1 GOVRRP_KEEPALIVED_RFC9568=/opt/govrrp-keepalived-2.3.3/sbin/keepalived \
 //		go test ./internal/keepalived/ -run TestRenderAcceptedByKeepalived -v
 //
 // keepalived 2.3.3 with v3_checksum_as_v2 sends the message-only form but

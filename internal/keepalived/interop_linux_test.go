@@ -396,7 +396,7 @@ func TestKeepalivedSyncGroup(t *testing.T) {
 // baseline the project's daemon is compared with. RFC 9568 predicts
 // Master_Down_Interval = 3 * 100 ms + Skew_Time (60.9 ms at priority 100).
 //
-//	sudo go test ./internal/keepalived/ -run '^$' -bench Takeover -benchtime 5x
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/keepalived/ -run '^$' -bench Takeover -benchtime 5x
 func BenchmarkKeepalivedTakeover(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {

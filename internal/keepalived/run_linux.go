@@ -62,7 +62,7 @@ type Instance struct {
 // tree by PID.
 //
 // Start skips t when keepalived is not installed or the process is not
-// privileged (and fails it under CI=true or GOVRRP_REQUIRE_PRIV=1), and
+// privileged (and fails it under GOVRRP_PRIVILEGED=1), and
 // fails t when cfg is invalid or keepalived does not come up.
 func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 	t.Helper()
@@ -71,7 +71,7 @@ func Start(t testing.TB, h *netlab.Host, cfg Config) *Instance {
 
 // StartBinary is Start with the keepalived program bin: a name looked up
 // on PATH or a path, for example the keepalived 2.3.3 RFC9568Binary
-// returns. It skips t (or fails it under CI=true or GOVRRP_REQUIRE_PRIV=1)
+// returns. It skips t (or fails it under GOVRRP_PRIVILEGED=1)
 // when bin is not found.
 func StartBinary(t testing.TB, h *netlab.Host, bin string, cfg Config) *Instance {
 	t.Helper()

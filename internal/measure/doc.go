@@ -9,7 +9,7 @@
 // tcpdump and tshark, and are measurements, not tests. Without the flag
 // they are skipped by design, also under CI=true. Run all of them with
 //
-//	sudo go test ./internal/measure -run TestMeasure -measure -v -timeout 60m
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/measure -run TestMeasure -measure -v -timeout 60m
 //
 // or one part with -run TestMeasure/Takeover, TestMeasure/Handover or
 // TestMeasure/CPU. Flags (after the package): -measure.trials (30),

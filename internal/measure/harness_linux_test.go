@@ -40,13 +40,12 @@ var (
 )
 
 // gate skips t unless the measurements were asked for, then checks the
-// privileges and tools they need (skipping, or failing under CI=true or
-// GOVRRP_REQUIRE_PRIV=1, when something is missing).
+// privileges and tools they need (skipping, or failing under GOVRRP_PRIVILEGED=1, when something is missing).
 func gate(t *testing.T) {
 	t.Helper()
 	if !*measureFlag && os.Getenv("GOVRRP_MEASURE") != "1" {
 		t.Skip("measurement harness, skipped by design (also under CI=true): these are minutes-long " +
-			"measurements, not tests; run them with `sudo go test ./internal/measure -run TestMeasure -measure -v -timeout 60m`")
+			"measurements, not tests; run them with `sudo GOVRRP_PRIVILEGED=1 go test ./internal/measure -run TestMeasure -measure -v -timeout 60m`")
 	}
 	netlab.RequirePriv(t)
 	for _, tool := range []string{"keepalived", "tcpdump", "tshark"} {

@@ -29,7 +29,7 @@ import (
 // (no virtual addresses, no ARP), which changes nothing once converged.
 // Gated like TestMeasure:
 //
-//	sudo go test ./internal/measure -run TestProfile -measure -v
+//	sudo GOVRRP_PRIVILEGED=1 go test ./internal/measure -run TestProfile -measure -v
 //
 // It writes profile-master.pprof and profile-backup.pprof into
 // -measure.out and logs `go tool pprof -top` of each.

@@ -31,7 +31,7 @@ var plain, race = &build{}, &build{race: true}
 // Build returns the path of examples/vrrpd, built with `go build` from the
 // module root (found with `go env GOMOD`) into a temporary directory the
 // first time a test of the process asks for it. When it does not build,
-// Build skips t, or fails it under CI=true or GOVRRP_REQUIRE_PRIV=1. The
+// Build skips t, or fails it under GOVRRP_PRIVILEGED=1. The
 // package's TestMain calls Main, which removes the binary afterwards.
 func Build(t testing.TB) string { return plain.get(t) }
 

@@ -15,7 +15,6 @@
 // and logs the daemon's output and notify record when the test failed.
 //
 // The tests that use it need root: Build and Start skip without it (or
-// when the daemon does not build), and fail instead under CI=true or
-// GOVRRP_REQUIRE_PRIV=1. The process parts exist on Linux only; on other
+// when the daemon does not build), and fail instead under GOVRRP_PRIVILEGED=1. The process parts exist on Linux only; on other
 // systems Start skips.
 package vrrpdtest
