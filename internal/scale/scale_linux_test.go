@@ -31,6 +31,7 @@ var (
 	quietFlag   = flag.Duration("scale.quiet", 15*time.Second, "settled: no transition for this long, every VIP on the master, none on the backup")
 	timeoutFlag = flag.Duration("scale.timeout", 300*time.Second, "give up waiting to settle after this long (the window is then measured anyway, and the run reported as never settled)")
 	ciLinksFlag = flag.Int("scale.ci", 500, "TestScaleCI: links")
+	ciModeFlag  = flag.String("scale.ci.mode", "master-first", "TestScaleCI: start-up mode, master-first or together")
 	profFlag    = flag.String("scale.profile", "100,1000", "TestScaleProfile: links, comma-separated")
 	outFlag     = flag.String("scale.out", "", "directory for the profiles and the table (default: a temporary directory)")
 )
@@ -315,24 +316,32 @@ func haveKeepalived() bool {
 }
 
 // TestScaleCI is the CI-sized scale test: -scale.ci links (500) at 1 s,
-// both sides started together, vrrpd and then keepalived (when
-// installed). It asserts, for vrrpd, that the run settles, that no
-// transition happens on either side in the -scale.window (60 s) after
-// settling, with every VIP on the master and none on the backup, and that
-// neither side's RSS exceeds ciRSSPerLink per link; keepalived's figures
-// are logged beside it.
+// the master started first (-scale.ci.mode), vrrpd and then keepalived
+// (when installed). It asserts, for vrrpd, that the run settles, that the
+// backup never became master (master first), that no transition happens
+// on either side in the -scale.window (60 s) after settling, with every
+// VIP on the master and none on the backup, and that neither side's RSS
+// exceeds ciRSSPerLink per link; keepalived's figures are logged beside
+// it.
 func TestScaleCI(t *testing.T) {
 	netlab.RequirePriv(t)
+	mode := *ciModeFlag
+	if mode != "together" && mode != "master-first" {
+		t.Fatalf("-scale.ci.mode: %q: want together or master-first", mode)
+	}
 	bin := vrrpdtest.Build(t)
 	lab := netlab.NewLinks(t, "sci", *ciLinksFlag)
 	var rs []run
-	r := measure(t, lab, "vrrpd", bin, "together", time.Second, nil)
+	r := measure(t, lab, "vrrpd", bin, mode, time.Second, nil)
 	rs = append(rs, r)
 	if r.Settled < 0 {
 		t.Errorf("vrrpd, %d links: not settled within %v", r.N, *timeoutFlag)
 	}
 	if r.TransM != 0 || r.TransB != 0 {
 		t.Errorf("vrrpd, %d links: %d (master) and %d (backup) transitions in the %v after settling, want none", r.N, r.TransM, r.TransB, r.Window.Round(time.Second))
+	}
+	if mode == "master-first" && r.BackupMasters != 0 {
+		t.Errorf("vrrpd, %d links, master first: the backup became master %d times, want never", r.N, r.BackupMasters)
 	}
 	if r.VIPsM != r.N || r.VIPsB != 0 {
 		t.Errorf("vrrpd, %d links: at the end %d VIPs on the master and %d on the backup, want %d and 0", r.N, r.VIPsM, r.VIPsB, r.N)
@@ -346,7 +355,7 @@ func TestScaleCI(t *testing.T) {
 		}
 	}
 	if haveKeepalived() {
-		rs = append(rs, measure(t, lab, "keepalived", "", "together", time.Second, nil))
+		rs = append(rs, measure(t, lab, "keepalived", "", mode, time.Second, nil))
 	} else {
 		t.Logf("keepalived is not installed: vrrpd only")
 	}
