@@ -7,6 +7,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -469,16 +472,28 @@ func buildProfiling(t *testing.T, dir string) string {
 	return bin
 }
 
-// fetch GETs path from the pprof server on socket sock.
+// fetch GETs path from the pprof server on the unix socket sock.
 func fetch(t *testing.T, sock, path string, timeout time.Duration) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "curl", "-sS", "--unix-socket", sock, "http://vrrpd"+path).Output()
-	if err != nil {
-		t.Errorf("curl %s %s: %v", sock, path, err)
+	c := http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}},
 	}
-	return out
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://vrrpd" + path)
+	if err != nil {
+		t.Errorf("pprof %s: %v", path, err)
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("pprof %s: %s, %v", path, resp.Status, err)
+	}
+	return b
 }
 
 // sockets counts pid's open file descriptors by kind, sockets by
@@ -497,9 +512,15 @@ func sockets(pid int) map[string]int {
 		}
 		col := -1
 		for i, h := range strings.Fields(lines[0]) {
-			if strings.EqualFold(h, "inode") || h == "Inode" {
+			if strings.EqualFold(h, "inode") {
 				col = i
 			}
+		}
+		// The headers of raw, udp and tcp name two columns more than
+		// their rows have before the inode ("tx_queue rx_queue" and "tr
+		// tm->when" are one field each in the rows).
+		if !strings.HasPrefix(f, "packet") && !strings.HasPrefix(f, "netlink") && !strings.HasPrefix(f, "unix") {
+			col -= 2
 		}
 		for _, l := range lines[1:] {
 			fs := strings.Fields(l)
@@ -508,9 +529,6 @@ func sockets(pid int) map[string]int {
 			}
 		}
 	}
-	// /proc/net/{raw,udp,tcp} headers have one field fewer than the rows
-	// ("tx_queue rx_queue" is one column, "tr tm->when" another): fall
-	// back to matching any field.
 	count := map[string]int{}
 	ents, _ := os.ReadDir(filepath.Join(dir, "fd"))
 	for _, e := range ents {

@@ -3,6 +3,7 @@
 package scale
 
 import (
+	"net"
 	"os"
 	"testing"
 )
@@ -25,5 +26,16 @@ func TestReadUsageSelf(t *testing.T) {
 	}
 	if u.RSS <= 0 || u.HWM < u.RSS || u.Threads < 1 || u.Procs < 1 {
 		t.Errorf("ReadUsage(self) = %+v", u)
+	}
+}
+
+func TestSocketsSelf(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := sockets(os.Getpid()); got["udp"] < 1 {
+		t.Errorf("sockets(self) = %v, want the UDP socket counted as udp", got)
 	}
 }
