@@ -1,0 +1,111 @@
+//go:build linux
+
+package scale
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/proc"
+)
+
+// userHZ is the unit of /proc/PID/stat's times (USER_HZ, 100 on Linux).
+const userHZ = 100
+
+// Usage is what a process tree (a daemon and its descendants) has used.
+type Usage struct {
+	// At is when it was read.
+	At time.Time
+	// CPU is utime + stime + cutime + cstime summed over the tree: every
+	// thread of every process, and the children they reaped (notify
+	// scripts).
+	CPU time.Duration
+	// RSS and HWM are VmRSS and VmHWM (peak RSS) summed over the tree,
+	// in kB.
+	RSS, HWM int64
+	// Threads sums the processes' thread counts; Procs counts them.
+	Threads, Procs int
+}
+
+// ReadUsage reads the usage of pid and its descendants.
+func ReadUsage(pid int) (Usage, error) {
+	u := Usage{At: time.Now()}
+	for _, p := range append([]int{pid}, proc.Descendants(pid)...) {
+		ticks, err := cpuTicks(p)
+		if err != nil {
+			if p == pid {
+				return u, err
+			}
+			continue // a notify script that just exited
+		}
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/status")
+		if err != nil {
+			continue
+		}
+		f := statusFields(st)
+		u.CPU += time.Duration(ticks) * time.Second / userHZ
+		u.RSS += f["VmRSS"]
+		u.HWM += f["VmHWM"]
+		u.Threads += int(f["Threads"])
+		u.Procs++
+	}
+	return u, nil
+}
+
+// cpuTicks returns utime + stime + cutime + cstime of pid, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStatTicks(b)
+}
+
+// parseStatTicks sums fields 14-17 (utime, stime, cutime, cstime) of a
+// /proc/PID/stat line.
+func parseStatTicks(b []byte) (int64, error) {
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/PID/stat: no ')' in %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): field k is f[k-3].
+	if len(f) < 15 {
+		return 0, fmt.Errorf("/proc/PID/stat: %d fields after the name, want 15 or more", len(f))
+	}
+	var sum int64
+	for k := 14; k <= 17; k++ {
+		v, err := strconv.ParseInt(f[k-3], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/PID/stat field %d: %w", k, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// statusFields returns the numeric fields of /proc/PID/status ("VmRSS:
+// 1234 kB" -> 1234).
+func statusFields(b []byte) map[string]int64 {
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			m[k] = n
+		}
+	}
+	return m
+}
