@@ -54,6 +54,9 @@ func reap() (removed []string, errs []error) {
 		}
 		killIn(name)
 		if err := ipCmd("netns", "del", name); err != nil {
+			if _, serr := os.Stat(filepath.Join(netnsDir, name)); os.IsNotExist(serr) {
+				continue // gone meanwhile: someone reaped it without the lock
+			}
 			errs = append(errs, err)
 			continue
 		}

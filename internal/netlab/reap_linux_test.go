@@ -56,6 +56,7 @@ func alive(pid int) bool {
 // removed with the processes in it; one whose owner lives is kept.
 func TestReap(t *testing.T) {
 	RequirePriv(t)
+	acquire(t) // other test processes reap only with the lab lock held
 	dead := fmt.Sprintf("%s%d-t-reap", nsPrefix, deadPID(t))
 	live := fmt.Sprintf("%s%d-t-keep", nsPrefix, os.Getppid()) // started before the namespace
 	for _, ns := range []string{dead, live} {
@@ -183,12 +184,15 @@ func labNamespaces(t *testing.T, prefix string) []string {
 func TestKilledRun(t *testing.T) {
 	RequirePriv(t)
 	c, prefix, pid := startChild(t)
+	// The child holds the lab lock until it dies; then we take it, as
+	// every reaper does.
 	if len(labNamespaces(t, prefix)) == 0 {
 		t.Fatalf("child's lab %s has no namespace", prefix)
 	}
 	_ = c.Process.Signal(syscall.SIGKILL)
 	_ = c.Wait()
 	waitFor(t, func() bool { return !alive(pid) })
+	acquire(t)
 	if _, errs := reap(); len(errs) > 0 {
 		t.Fatalf("reap: %v", errors.Join(errs...))
 	}
