@@ -225,7 +225,7 @@ func (s *summaries) flush(now time.Time, out []Note) []Note {
 			continue
 		}
 		n := row.note
-		n.Repeats, n.Period = row.n, now.Sub(row.start)
+		n.Repeats, n.Period = row.n, max(now.Sub(row.start), 0)
 		out = append(out, n)
 		// A new period: repeats go on being counted, not noted.
 		row.start, row.n = now, 0

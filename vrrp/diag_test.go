@@ -2,7 +2,6 @@ package vrrp_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -149,9 +148,7 @@ func TestRawRouterSecondMaster(t *testing.T) {
 	adv := diagAdv(t, packet.Advertisement{Version: 3, VRID: 7, Priority: 100, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}, rogue)
 	var notes []vrrp.Note
 	collect := func() {
-		for _, n := range r.Ready().Notes {
-			notes = append(notes, n)
-		}
+		notes = append(notes, r.Ready().Notes...)
 		r.Advance()
 	}
 	now := t0
@@ -316,4 +313,3 @@ func TestRouterLogsTransitionsAtWarn(t *testing.T) {
 	})
 }
 
-var _ = fmt.Sprint

@@ -730,7 +730,9 @@ func (r *RawRouter) heardMaster(now time.Time, v *vrt, src netip.Addr) {
 		v.sm.count++
 		return
 	}
-	if v.sm.heard(now, src, v.cfg.AdvertInterval, r.adv.Interval()) && r.notes {
+	// Within v's rate limit: a flood of forged advertisements from ever
+	// new sources would start an episode each.
+	if v.sm.heard(now, src, v.cfg.AdvertInterval, r.adv.Interval()) && r.notes && v.lim.allow(now, r.logLimit) {
 		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, SecondMaster: true, Priority: r.adv.Priority})
 	}
 }
