@@ -312,4 +312,3 @@ func TestRouterLogsTransitionsAtWarn(t *testing.T) {
 		}
 	})
 }
-
