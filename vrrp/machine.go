@@ -69,6 +69,13 @@ type Stats struct {
 	// by erratum 8300) says to discard them; keepalived sends them, so the
 	// Machine counts and processes them for interoperability.
 	NoLinkLocalFirst uint64
+	// SecondMaster counts the advertisements of this VRID heard from
+	// another router while master, whatever the priority comparison
+	// decided: two masters at once (a split brain, or the moment of a
+	// preemption or handover). Counted by the RawRouter, which logs the
+	// first of each episode (Note.SecondMaster); the Machine leaves it
+	// zero.
+	SecondMaster uint64
 }
 
 // ProtoErr is RFC 6527 vrrpv3StatisticsProtoErrReason.

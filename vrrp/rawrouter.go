@@ -50,10 +50,12 @@ type RawRouter struct {
 	last    *rconn           // the Conn of the last Receive, to skip the map lookup
 	heap    dheap.Heap[*vrt] // virtual routers with a running timer, by deadline
 
-	stats RouterStats
-	rd    Ready
-	arena []byte
-	adv   packet.Advertisement
+	stats    RouterStats
+	discards discardTable
+	sums     summaries
+	rd       Ready
+	arena    []byte
+	adv      packet.Advertisement
 }
 
 // RawConfig configures a RawRouter. The zero value is usable.
@@ -175,6 +177,19 @@ type Note struct {
 	// Debug that it is normal on a shared LAN (an unknown VRID).
 	Why   string
 	Debug bool
+	// Repeats, when not zero, makes this a summary: the note above (the
+	// first of its virtual router, source and reason, noted Period
+	// earlier or at the end of the previous summary) repeated Repeats
+	// times more in the last Period; the repeats were not noted one by
+	// one (see SummaryPeriod).
+	Repeats uint64
+	Period  time.Duration
+	// SecondMaster says that the virtual router Name, master, heard
+	// another router, Src, advertise its VRID with priority Priority: a
+	// split brain, or a master about to take over or hand over. Noted
+	// once per episode (see Stats.SecondMaster).
+	SecondMaster bool
+	Priority     uint8
 }
 
 // vrt is the RawRouter's side of one virtual router.
@@ -194,6 +209,7 @@ type vrt struct {
 	removed bool
 	lim     rateLimiter
 	ttlErrs uint64 // front-door TTL errors
+	sm      secondMaster
 
 	// Why the machine is held in Fault: its interface is down
 	// (InterfaceDown), or its owner said so (SetFault, tracking).
@@ -351,8 +367,10 @@ func (r *RawRouter) remove(v *vrt) {
 	}
 	c.demux[f][id] = list
 	r.host(v, HostRemoved)
+	r.sums.forget(v)
 	c.refs--
 	if c.refs == 0 {
+		r.sums.forget(c)
 		delete(r.conns, c.c)
 		if r.last == c {
 			r.last = nil
@@ -566,6 +584,9 @@ func (r *RawRouter) nextIsDown() bool {
 
 // Tick fires every timer due at or before now, earliest first.
 func (r *RawRouter) Tick(now time.Time) {
+	if r.notes {
+		r.rd.Notes = r.sums.flush(now, r.rd.Notes)
+	}
 	// A machine whose deadline does not move past now after Tick would
 	// loop forever; bound the work to a few rounds of the heap.
 	for budget := 4*r.heap.Len() + 4; r.heap.Len() > 0 && budget > 0; budget-- {
@@ -611,6 +632,7 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 	}
 	if ver := b[0] >> 4; ver != 2 && ver != 3 {
 		r.stats.VersionErrors++
+		r.discards.add(now, m.Src.Unmap(), AnomalyVersion.String(), "", b[1], c.name)
 		r.noteFront(now, c, false, "version is not 2 or 3", m)
 		return nil
 	}
@@ -633,6 +655,7 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 	if m.TTL != packet.TTL {
 		r.stats.TTLErrors++
 		v.ttlErrs++
+		r.discards.add(now, m.Src.Unmap(), AnomalyTTL.String(), v.name, v.cfg.VRID, v.vr.Interface)
 		r.noteFront(now, c, false, "TTL is not 255", m)
 		return nil
 	}
@@ -641,10 +664,20 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 
 // noteFront notes a packet the front door dropped, within c's rate limit.
 func (r *RawRouter) noteFront(now time.Time, c *rconn, debug bool, why string, m transport.Meta) {
-	if !r.notes || debug && !r.debugNotes || !c.lim.allow(now, r.logLimit) {
+	if !r.notes || debug && !r.debugNotes {
 		return
 	}
-	r.rd.Notes = append(r.rd.Notes, Note{Interface: c.name, Src: m.Src, TTL: m.TTL, Why: why, Debug: debug})
+	r.note(now, summaryKey{owner: c, src: m.Src, why: why}, &c.lim, Note{Interface: c.name, Src: m.Src, TTL: m.TTL, Why: why, Debug: debug})
+}
+
+// note notes n, the first of key k in a SummaryPeriod, within the rate
+// limit lim; a repeat is counted for the summary instead (summaries).
+func (r *RawRouter) note(now time.Time, k summaryKey, lim *rateLimiter, n Note) {
+	if r.sums.repeat(k) || !lim.allow(now, r.logLimit) {
+		return
+	}
+	r.sums.track(now, k, &n)
+	r.rd.Notes = append(r.rd.Notes, n)
 }
 
 // receive parses a packet the front door passed for v and hands it to v's
@@ -660,17 +693,48 @@ func (r *RawRouter) receive(now time.Time, v *vrt, b []byte, m transport.Meta) {
 			r.stats.VersionErrors++
 		}
 		v.m.CountError(err)
-		if r.notes && v.lim.allow(now, r.logLimit) {
-			r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: m.Src, TTL: m.TTL, Err: err})
+		why := parseReason(err)
+		r.discards.add(now, m.Src.Unmap(), why, v.name, v.cfg.VRID, v.vr.Interface)
+		if r.notes {
+			r.note(now, summaryKey{owner: v, src: m.Src, why: why}, &v.lim, Note{Name: v.name, VRID: v.cfg.VRID, Src: m.Src, TTL: m.TTL, Err: err})
 		}
 		return
 	}
 	// An IPv4 packet seen through an IPv6 socket has an IPv4-mapped
 	// source; the front door routed it as IPv4, and so does the machine.
 	src := m.Src.Unmap()
+	master := v.m.State() == Master
 	acts := v.m.Receive(now, &r.adv, src, m.TTL, info)
+	dropped := false
+	for _, a := range acts {
+		if a.Kind == ActDrop {
+			dropped = true
+			r.discards.add(now, src, a.Anomaly.String(), v.name, v.cfg.VRID, v.vr.Interface)
+		}
+	}
 	r.noteAnomalies(now, v, src, acts)
 	r.apply(now, v, acts)
+	if master && !dropped && src != v.cfg.Primary {
+		r.heardMaster(now, v, src)
+	}
+}
+
+// heardMaster counts an advertisement of v's VRID from src, another
+// router, received while v was master (Stats.SecondMaster), and notes the
+// first of an episode if v is master still (else the advertisement made
+// it step down: a preemption, which its transition logs): an episode ends
+// after secondMasterEpisodes advertisement intervals (the longer of v's
+// and src's) without such an advertisement.
+func (r *RawRouter) heardMaster(now time.Time, v *vrt, src netip.Addr) {
+	if v.m.State() != Master {
+		v.sm.count++
+		return
+	}
+	// Within v's rate limit: a flood of forged advertisements from ever
+	// new sources would start an episode each.
+	if v.sm.heard(now, src, v.cfg.AdvertInterval, r.adv.Interval()) && r.notes && v.lim.allow(now, r.logLimit) {
+		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, SecondMaster: true, Priority: r.adv.Priority})
+	}
 }
 
 // noteAnomalies notes the ActDrop and ActNotice actions of the
@@ -684,10 +748,7 @@ func (r *RawRouter) noteAnomalies(now time.Time, v *vrt, src netip.Addr, acts []
 		if a.Kind != ActDrop && a.Kind != ActNotice {
 			continue
 		}
-		if !v.lim.allow(now, r.logLimit) {
-			return
-		}
-		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, Kind: a.Kind, Anomaly: a.Anomaly})
+		r.note(now, summaryKey{owner: v, src: src, kind: a.Kind, anom: a.Anomaly}, &v.lim, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, Kind: a.Kind, Anomaly: a.Anomaly})
 	}
 }
 
@@ -834,6 +895,7 @@ func (r *RawRouter) Stats(name string) (Stats, error) {
 	}
 	s := v.m.Stats()
 	s.IPTTLErrors += v.ttlErrs
+	s.SecondMaster = v.sm.count
 	return s, nil
 }
 
@@ -855,6 +917,14 @@ func (r *RawRouter) Info(name string) (VRInfo, error) {
 	}
 	return v.info(), nil
 }
+
+// Discards appends to dst the rows of the table of discarded
+// advertisements, largest count first: the sources whose advertisements
+// were dropped (RFC 9568 section 7.1 checks, and the Machine's), by
+// reason and virtual router, at most DiscardTableLen rows (see Discard).
+// Unknown VRIDs are not in it (normal on a shared LAN; RouterStats
+// counts them).
+func (r *RawRouter) Discards(dst []Discard) []Discard { return r.discards.list(dst) }
 
 // Len returns the number of virtual routers.
 func (r *RawRouter) Len() int { return len(r.order) }

@@ -134,7 +134,14 @@ func (s *rawScenario) flush() {
 				}
 			}
 			for _, n := range rd.Notes {
-				s.printf("%v %s: note %s %v%v%v%s\n", at, r.name, n.Name, n.Kind, n.Anomaly, n.Err, n.Why)
+				switch {
+				case n.SecondMaster:
+					s.printf("%v %s: note %s second master %v prio=%d\n", at, r.name, n.Name, n.Src, n.Priority)
+				case n.Repeats > 0:
+					s.printf("%v %s: note %s %v%v%v%s repeated %d in %v\n", at, r.name, n.Name, n.Kind, n.Anomaly, n.Err, n.Why, n.Repeats, n.Period)
+				default:
+					s.printf("%v %s: note %s %v%v%v%s\n", at, r.name, n.Name, n.Kind, n.Anomaly, n.Err, n.Why)
+				}
 			}
 			for _, c := range rd.Closed {
 				s.printf("%v %s: close %v\n", at, r.name, c)

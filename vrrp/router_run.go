@@ -2,7 +2,6 @@ package vrrp
 
 import (
 	"context"
-	"log/slog"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -147,13 +146,7 @@ func (r *Router) process(now time.Time) {
 			if s, ok := r.index.Load(ev.Name); ok {
 				s.(*atomic.Uint32).Store(uint32(ev.To))
 			}
-			if ev.To == Master {
-				r.log.Info("vrrp transition", "vr", ev.Name, "vrid", ev.VRID, "family", ev.Family,
-					"from", ev.From, "to", ev.To, "reason", ev.Reason, "master_reason", ev.MasterReason)
-			} else {
-				r.log.Info("vrrp transition", "vr", ev.Name, "vrid", ev.VRID, "family", ev.Family,
-					"from", ev.From, "to", ev.To, "reason", ev.Reason)
-			}
+			r.logTransition(ev)
 			r.emit(*ev)
 		}
 	}
@@ -177,27 +170,6 @@ func (c *rxConn) nameOr() string {
 		return ""
 	}
 	return c.name
-}
-
-// logNote logs a dropped packet or an anomaly the RawRouter noted.
-func (r *Router) logNote(n *Note) {
-	ctx := context.Background()
-	switch {
-	case n.Name == "":
-		level := slog.LevelWarn
-		if n.Debug {
-			level = slog.LevelDebug
-		}
-		r.log.Log(ctx, level, "vrrp packet dropped", "interface", n.Interface, "src", n.Src, "ttl", n.TTL, "reason", n.Why)
-	case n.Kind == ActDrop:
-		r.log.Warn("vrrp advertisement dropped", "vr", n.Name, "vrid", n.VRID, "src", n.Src, "reason", n.Anomaly)
-	case n.Kind == ActNotice:
-		r.log.Warn("vrrp advertisement differs from the configuration", "vr", n.Name, "vrid", n.VRID, "src", n.Src, "reason", n.Anomaly)
-	case !n.Src.IsValid():
-		r.log.Warn("vrrp marshal failed", "vr", n.Name, "err", n.Err)
-	default:
-		r.log.Warn("vrrp packet dropped", "vr", n.Name, "src", n.Src, "err", n.Err)
-	}
 }
 
 // write writes one Conn's advertisements.

@@ -50,8 +50,10 @@ type RouterConfig struct {
 	// Clock is the time source. If nil, clock.Real(). Tests may instead
 	// run the Router under testing/synctest with the real clock.
 	Clock clock.Clock
-	// Logger receives transitions (Info), hook and send errors (Warn) and
-	// rate-limited receive errors (Debug). If nil, logs are discarded.
+	// Logger receives transitions, second masters, hook and send errors
+	// and dropped or mismatched advertisements (Warn: rate-limited, and
+	// repeats summarised every SummaryPeriod), and packets of unknown
+	// VRIDs (Debug). If nil, logs are discarded.
 	Logger *slog.Logger
 	// Hook is told about address changes and announcements; combine
 	// several with MultiHook. If nil, none.

@@ -28,6 +28,7 @@ func exportRouter(w io.Writer, r *vrrp.Router, names ...string) {
 		{"vrrp_priority_zero_pkts_rcvd_total", func(s vrrp.Stats) uint64 { return s.RcvdPriZeroPackets }},
 		{"vrrp_master_transitions_total", func(s vrrp.Stats) uint64 { return s.MasterTransitions }},
 		{"vrrp_address_list_errors_total", func(s vrrp.Stats) uint64 { return s.AddressListErrors }},
+		{"vrrp_second_master_total", func(s vrrp.Stats) uint64 { return s.SecondMaster }},
 	}
 	for _, name := range names {
 		s, err := r.Stats(name)
@@ -49,6 +50,9 @@ func exportRouter(w io.Writer, r *vrrp.Router, names ...string) {
 	rs := r.RouterStats()
 	fmt.Fprintf(w, "vrrp_checksum_errors_total %d\nvrrp_version_errors_total %d\n", rs.ChecksumErrors, rs.VersionErrors)
 	fmt.Fprintf(w, "vrrp_vrid_errors_total %d\nvrrp_ip_ttl_errors_total %d\n", rs.VRIDErrors, rs.TTLErrors)
+	for _, d := range r.Discards() { // at most vrrp.DiscardTableLen rows
+		fmt.Fprintf(w, "vrrp_discarded_advertisements_total{vrrp_instance=%q,source=%q,reason=%q} %d\n", d.Name, d.Src, d.Reason, d.Count)
+	}
 }
 
 // An embedder exports the same figures as vrrpd's GET /metrics from its
@@ -76,6 +80,7 @@ func Example_exportRouter() {
 	// vrrp_priority_zero_pkts_rcvd_total{vrrp_instance="web"} 0
 	// vrrp_master_transitions_total{vrrp_instance="web"} 0
 	// vrrp_address_list_errors_total{vrrp_instance="web"} 0
+	// vrrp_second_master_total{vrrp_instance="web"} 0
 	// vrrp_state{vrrp_instance="web",state="initialize"} 1
 	// vrrp_new_master_reason_info{vrrp_instance="web",new_master_reason="none"} 1
 	// vrrp_checksum_errors_total 0

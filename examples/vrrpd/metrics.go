@@ -123,6 +123,7 @@ func metricFamilies(s snapshot) []family {
 	nll := add("vrrp_no_link_local_first", counterType, "IPv6 advertisements whose first address is not link-local (processed, as keepalived sends them).")
 	csum := add("vrrp_advertisement_rcvd_checksum_form", counterType, "Accepted VRRPv3 IPv4 advertisements by checksum form: pseudo-header (RFC 5798, keepalived, FRR) or message (RFC 9568 section 5.2.8).")
 	perr := add("vrrp_protocol_error_reason", infoType, "The last protocol error (RFC 6527 vrrpv3StatisticsProtoErrReason).")
+	smc := add("vrrp_second_master", counterType, "Advertisements of this VRID heard from another router while master (two masters: a split brain, or a preemption); the first of each episode is logged with the source.")
 
 	for _, is := range s.Instances {
 		base := []label{{"vrrp_instance", is.Name}, {"interface", is.Interface},
@@ -187,6 +188,20 @@ func metricFamilies(s snapshot) []family {
 		count(csum, st.RcvdChecksumPseudo, with(label{"checksum", "pseudo-header"})...)
 		count(csum, st.RcvdChecksumMessage, with(label{"checksum", "message"})...)
 		gauge(perr, 1, with(label{"protocol_error_reason", st.ProtoErrReason.String()})...)
+		count(smc, st.SecondMaster, base...)
+	}
+
+	// The Router's bounded table of discarded advertisements: at most
+	// vrrp.DiscardTableLen series each, so the cardinality stays bounded.
+	// A row evicted for a new source disappears; if it comes back its
+	// counter starts again (a counter reset to Prometheus).
+	dsc := add("vrrp_discarded_advertisements", counterType, "Advertisements dropped, by source address and reason (ttl, checksum, addressListMismatch, authentication, ...), for the top sources only (a bounded table: the sources with the largest counts and the most recent).")
+	dsl := add("vrrp_discarded_advertisement_last_seen_timestamp_seconds", gaugeType, "When the last advertisement of that source was dropped for that reason, in seconds since the epoch.")
+	for _, d := range s.Discards {
+		ls := []label{{"vrrp_instance", d.Name}, {"interface", d.Interface}, {"vrid", strconv.Itoa(int(d.VRID))},
+			{"source", d.Src.String()}, {"reason", d.Reason}}
+		count(dsc, d.Count, ls...)
+		gauge(dsl, unixSeconds(d.Last), ls...)
 	}
 
 	rs := s.Router

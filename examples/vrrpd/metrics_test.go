@@ -35,6 +35,10 @@ func fixedSnapshot() snapshot {
 		Started:      t0,
 		NotifyQueue:  2,
 		NotifyFailed: 1,
+		Discards: []vrrp.Discard{
+			{Src: netip.MustParseAddr("10.0.0.66"), Reason: "ttl", Name: "VI_1", VRID: 51, Interface: "eth0", Count: 120, First: t0, Last: t0.Add(89 * time.Second)},
+			{Src: netip.MustParseAddr("fe80::77"), Reason: "addressListMismatch", Name: "VI_6", VRID: 52, Interface: "eth0", Count: 3, First: t0, Last: t0.Add(80 * time.Second)},
+		},
 		Router: vrrp.RouterStats{ChecksumErrors: 1, VersionErrors: 2, VRIDErrors: 3, TTLErrors: 4, ShortPackets: 5,
 			Received: 600, Sent: 700, SendErrors: 8, ReadErrors: 9, EventsDropped: 10},
 		Instances: []instSnap{{
@@ -48,7 +52,7 @@ func fixedSnapshot() snapshot {
 				AdvIntervalErrors: 1, IPTTLErrors: 5, ProtoErrReason: vrrp.ProtoErrTTL, RcvdPriZeroPackets: 1, SentPriZeroPackets: 3,
 				RcvdInvalidTypePackets: 6, AddressListErrors: 7, PacketLengthErrors: 8, RefreshRate: time.Second,
 				DiscontinuityTime: t0, SentAdvertisements: 1 << 60, AuthErrors: 9, RcvdChecksumPseudo: 30, RcvdChecksumMessage: 10,
-				OwnerRcvdAdvertisements: 11, NoLinkLocalFirst: 12},
+				OwnerRcvdAdvertisements: 11, NoLinkLocalFirst: 12, SecondMaster: 13},
 			Last: vrrp.Event{Time: t0.Add(60 * time.Second), Name: "VI_1", From: vrrp.Backup, To: vrrp.Master,
 				Reason: vrrp.ReasonMasterNoResponse, MasterReason: vrrp.ReasonMasterNoResponse},
 			Up: t0.Add(time.Second),

@@ -22,6 +22,9 @@ type snapshot struct {
 	// NotifyFailed counts those that failed or timed out.
 	NotifyQueue  int
 	NotifyFailed uint64
+	// Discards is the Router's table of discarded advertisements
+	// (vrrp.Router.Discards), largest count first.
+	Discards []vrrp.Discard
 }
 
 // instSnap is one virtual router in a snapshot.
@@ -69,7 +72,7 @@ type trackSnap struct {
 func (d *daemon) snapshot() snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart}
+	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
 	weights := make(map[string]int, len(d.cfg.Scripts))
 	for _, sc := range d.cfg.Scripts {

@@ -21,6 +21,37 @@ type Status struct {
 	// Router are the Router-wide counters (RFC 6527 global statistics and
 	// the runtime's own).
 	Router vrrp.RouterStats `json:"router"`
+	// Discards are the sources whose advertisements were dropped, by
+	// reason and instance, largest count first: the Router's bounded
+	// table (vrrp.Router.Discards), so that a second cluster on the same
+	// VRID or a host sending with TTL 64 is named.
+	Discards []DiscardStatus `json:"discards"`
+}
+
+// DiscardStatus is one row of Status.Discards (vrrp.Discard).
+type DiscardStatus struct {
+	Source string `json:"source"`
+	// Reason is why its advertisements were dropped: ttl, checksum,
+	// version, addressListMismatch, authentication, intervalMismatch, ...
+	Reason string `json:"reason"`
+	// Instance is empty for a packet of another VRRP version (dropped
+	// before its instance is looked up).
+	Instance  string    `json:"instance,omitempty"`
+	Interface string    `json:"interface"`
+	VRID      uint8     `json:"vrid"`
+	Count     uint64    `json:"count"`
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+}
+
+// discardsOf returns ds as the status document shows them.
+func discardsOf(ds []vrrp.Discard) []DiscardStatus {
+	out := make([]DiscardStatus, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, DiscardStatus{Source: d.Src.String(), Reason: d.Reason, Instance: d.Name,
+			Interface: d.Interface, VRID: d.VRID, Count: d.Count, First: d.First, Last: d.Last})
+	}
+	return out
 }
 
 // InstanceStatus is one virtual router in Status.
@@ -89,7 +120,7 @@ func statsOf(s vrrp.Stats) InstanceStats {
 func (d *daemon) status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := Status{Instances: []InstanceStatus{}, Router: d.router.RouterStats()}
+	st := Status{Instances: []InstanceStatus{}, Router: d.router.RouterStats(), Discards: discardsOf(d.router.Discards())}
 	for _, name := range d.order {
 		v := d.vrs[name]
 		is := InstanceStatus{
