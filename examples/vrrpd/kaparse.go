@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrKeepalived matches every error reading or converting a keepalived
@@ -141,6 +142,11 @@ func (lx *kaLexer) lex(name, text string) ([]kaTok, error) {
 	for i := 0; i < len(lines); i++ {
 		pos := kaPos{name, i + 1}
 		line := strings.TrimRight(lines[i], "\r")
+		if !utf8.ValidString(line) {
+			// It could not be written back as TOML unchanged (-print-toml),
+			// and keepalived's own files are text.
+			return nil, pos.errf("", "not valid UTF-8 text")
+		}
 		trimmed := strings.TrimLeft(line, " \t")
 		// @ID / @^ID: keepalived's conditional lines (its -i config id).
 		if strings.HasPrefix(trimmed, "@") {
