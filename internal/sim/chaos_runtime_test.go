@@ -42,7 +42,8 @@ package sim
 //     Fault; and no member of a running node is in Initialize;
 //   - "removed is silent": a removed virtual router sends, changes state
 //     and announces nothing after the instant of its removal, and its
-//     hook log has nothing between HostRemoved and the next HostAdded;
+//     hook log has HostRemoved for each removal and nothing between it
+//     and the next HostAdded;
 //   - "hooks in order": a transition to Master is followed by HostTake,
 //     and one from Master is preceded by HostRelease, for the same
 //     virtual router.
@@ -549,7 +550,27 @@ func (sc *rtScenario) check(s *Sim) []string {
 		hooks := s.Hooks(n)
 		last := map[VR]int{}
 		gone := map[VR]bool{}
+		removals := map[VR]int{} // while the node ran (a RawRouter to remove it from)
+		up := false
+		for _, rec := range trace {
+			if rec.Node != n {
+				continue
+			}
+			switch rec.Kind {
+			case KindStart, KindRestart:
+				up = true
+			case KindCrash, KindShutdown:
+				up = false
+			case KindRemoveVR:
+				if up {
+					removals[rec.VR]++
+				}
+			}
+		}
 		for i, h := range hooks {
+			if h.Kind == vrrp.HostRemoved {
+				removals[h.VR]--
+			}
 			if gone[h.VR] && h.Kind != vrrp.HostAdded {
 				badf("%s %v: hook %v after HostRemoved", n, h.VR, h)
 			}
@@ -575,6 +596,11 @@ func (sc *rtScenario) check(s *Sim) []string {
 				}
 			}
 			last[h.VR] = i
+		}
+		for vr, d := range removals {
+			if d != 0 {
+				badf("%s %v: %d more RemoveVR on the running node than HostRemoved", n, vr, d)
+			}
 		}
 	}
 	for _, n := range names {
