@@ -58,6 +58,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -680,6 +681,22 @@ func TestChaosRuntime(t *testing.T) {
 	for _, k := range []string{"crash", "restart", "shutdown", "priority", "fault", "add", "remove", "ifdown"} {
 		if did[k] < n/10 {
 			t.Errorf("%d %s faults in %d scenarios: the chaos does too little", did[k], k, n)
+		}
+	}
+}
+
+// Same seed, same trace and hook logs.
+func TestDeterminismRuntime(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		a, _ := newRTScenario(seed).run()
+		b, _ := newRTScenario(seed).run()
+		if diff := cmp.Diff(a.Trace(), b.Trace()); diff != "" {
+			t.Fatalf("seed %d: two runs differ (-first +second):\n%s", seed, diff)
+		}
+		for _, n := range a.Nodes() {
+			if diff := cmp.Diff(a.Hooks(n), b.Hooks(n)); diff != "" {
+				t.Fatalf("seed %d %s: two runs' hook logs differ (-first +second):\n%s", seed, n, diff)
+			}
 		}
 	}
 }
