@@ -51,18 +51,18 @@
 // 9568 says; 1 when a check failed; 2 for bad flags; 3 when no check
 // failed but loss kept a step from happening (inconclusive).
 //
-// The simulator (internal/sim) drives the pure vrrp.Machine with virtual
-// time, on one goroutine, and is the in-memory LAN of this program:
-// advertisements are marshalled with package packet and parsed at each
-// receiver, and losses are drawn with transport/memnet's fault model
-// (memnet.Decide), seeded by -seed. It does not run vrrp.Router over
-// transport/memnet with a clock.Fake: the Router reads each Conn in its
-// own goroutine, and memnet hands packets over through channels, so the
-// order in which a receive and a timer of the Fake clock are handled
-// depends on the Go scheduler; only a testing/synctest bubble makes that
-// deterministic, and a bubble exists only inside a test. The Router's own
-// tests run it over memnet that way. The run takes a moment of real time;
-// -realtime paces the same event loop with real sleeps, to watch it live.
+// The simulator (internal/sim) is the in-memory LAN of this program: each
+// router is one vrrp.RawRouter, the synchronous core of vrrp.Router (the
+// same demultiplexing, deadline heap and sync groups, with every input
+// given its virtual time and every output collected in its Ready), driven
+// on one goroutine with virtual time. Advertisements are marshalled with
+// package packet and parsed by each receiver's RawRouter, and losses are
+// drawn with transport/memnet's fault model (memnet.Decide), seeded by
+// -seed, so a run is a pure function of its flags. The Router itself adds
+// only goroutines, sockets and a clock around the RawRouter; its own
+// tests run it over memnet in a testing/synctest bubble. The run takes a
+// moment of real time; -realtime paces the same event loop with real
+// sleeps, to watch it live.
 package main
 
 import "os"

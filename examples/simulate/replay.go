@@ -57,6 +57,13 @@ type model struct {
 // upTo, which must not be after the simulator's clock, and returns every
 // disagreement.
 func (d *demo) replay(upTo time.Duration) ([]violation, replayCounts) {
+	vs, n, _ := d.replayModels(upTo)
+	return vs, n
+}
+
+// replayModels is replay that also returns the model of every virtual
+// router on every router at upTo.
+func (d *demo) replayModels(upTo time.Duration) ([]violation, replayCounts, map[vrKey]*model) {
 	var (
 		vs  []violation
 		n   replayCounts
@@ -222,7 +229,7 @@ func (d *demo) replay(upTo time.Duration) ([]violation, replayCounts) {
 		}
 	}
 	overdue(upTo, true)
-	return vs, n
+	return vs, n, ms
 }
 
 // violationsOf returns the violations of the given routers for vr.

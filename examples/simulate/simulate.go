@@ -813,13 +813,21 @@ func (d *demo) lastSend(node string, vr sim.VR, t time.Duration, zero bool) time
 	return last
 }
 
-// deadline returns the virtual time of node's next timer for vr.
+// deadline returns the virtual time of node's next timer for vr (its
+// Adver_Timer as master, its Master_Down_Timer as backup), or -1, as the
+// replay's model of RFC 9568 has it from the trace so far. The
+// RawRouter does not show a virtual router's timers; the replay checks
+// that the router's timers fire when the model says, so the two agree
+// whenever the replay finds no violation.
 func (d *demo) deadline(node string, vr sim.VR) time.Duration {
-	m := d.s.Machine(node, vr)
-	if m == nil || m.Deadline().IsZero() {
-		return -1
+	_, _, ms := d.replayModels(d.s.Now())
+	switch m := ms[vrKey{node, vr}]; m.st {
+	case vrrp.Master:
+		return m.next
+	case vrrp.Backup:
+		return m.timer
 	}
-	return d.s.Now() + m.Deadline().Sub(d.s.Time())
+	return -1
 }
 
 // print renders one trace record of the timeline. Regular

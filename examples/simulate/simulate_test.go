@@ -76,9 +76,13 @@ func TestFiveRoutersTenMilliseconds(t *testing.T) {
 
 // With loss the run is still deterministic for a seed; times are exact,
 // from what each router accepted, and the quiet network at the end must
-// leave one master.
+// leave one master. Seed 13 is one whose losses pre-empt no step (exit 0),
+// before and after the simulator drove RawRouters; seed 5, used before,
+// now pre-empts one (exit 3): a node's virtual routers due at the same
+// instant advertise in the RawRouter's deadline-heap order, so the seeded
+// losses fall on other packets.
 func TestLoss(t *testing.T) {
-	args := []string{"-loss", "0.3", "-seed", "5", "-interval", "100ms"}
+	args := []string{"-loss", "0.3", "-seed", "13", "-interval", "100ms"}
 	code, out := runOut(t, args...)
 	if code != exitPass {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)

@@ -82,15 +82,15 @@ import (
 
 var (
 	flagSeed  = flag.Int64("seed", -1, "TestChaos: replay only the scenario of this seed (with -v: print its trace)")
-	flagSeeds = flag.Int("seeds", 0, "TestChaos: number of scenarios, seeds 1..N (default 2000; 200 with -short)")
+	flagSeeds = flag.Int("seeds", 0, "TestChaos: number of scenarios, seeds 1..N (default 2000; 200 with -short or -race)")
 )
 
 func chaosSeeds() int {
 	switch {
 	case *flagSeeds > 0:
 		return *flagSeeds
-	case testing.Short():
-		return 200
+	case testing.Short() || raceEnabled:
+		return 200 // the race detector's run checks the races, not the seeds
 	}
 	return 2000
 }

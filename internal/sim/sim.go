@@ -1,29 +1,38 @@
 // Package sim is a deterministic discrete-event simulator of VRRP routers
-// on one LAN segment. It drives vrrp.Machine directly on a single
-// goroutine with a virtual clock: no goroutines, no wall clock, no map
-// iteration, so a run is a pure function of its seed and its script.
+// on one LAN segment. Each node runs one vrrp.RawRouter, the synchronous
+// core of vrrp.Router, on the simulator's single goroutine with a virtual
+// clock: no goroutines, no wall clock, no map iteration, so a run is a
+// pure function of its seed and its script. The simulation therefore
+// exercises what the runtime adds to the Machine: demultiplexing and the
+// front door's checks, the deadline heap, sync groups (AddGroupVR), fault
+// holds (SetFault, InterfaceDown), priority changes, and virtual routers
+// added and removed while the node runs (AddVR, RemoveVR).
 //
-// Every advertisement is marshalled with packet.Append (TTL 255, the
-// checksum form of the sender's config) and parsed at each receiver with
-// packet.Unmarshal before the receiver's Machine sees it, so the simulator
-// exercises the wire path as well as the state machine. The fate of each
-// (packet, receiver) pair (loss, duplication, delay, jitter, which
-// reorders) is drawn with memnet.Decide from memnet.NewRand(seed), the
-// same fault model as the in-memory LAN transport. A timer that falls due
-// at the instant a packet arrives fires before the packet is handed over,
-// as Machine.Receive would fire it.
+// Every advertisement a RawRouter asks to send (Ready.Sends) is put on
+// the segment; the fate of each (packet, receiver) pair (loss,
+// duplication, delay, jitter, which reorders) is drawn with memnet.Decide
+// from memnet.NewRand(seed), the same fault model as the in-memory LAN
+// transport. Each receiver's RawRouter gets the bytes with
+// RawRouter.Receive, which parses them with packet.Unmarshal, so the
+// simulator exercises the wire path as well as the state machine. A node
+// is ticked at its RawRouter's Deadline; a timer that falls due at the
+// instant a packet arrives fires before the packet is handed over, as
+// RawRouter.Receive would fire it. After every input the node carries out
+// its Ready: the sends, the transitions and announcements (into the
+// trace), and every host action (into the node's hook log, Hooks).
 //
 // The faults a script can inject: partitions and healing, crashes (the
-// node stops at once: no Shutdown, nothing sent, its machines are
-// discarded) and restarts (new machines, Start), graceful shutdowns (RFC
-// 9568 section 6.4.3: a master sends a priority-0 advertisement), priority
-// changes, interface down/up (keepalived's FAULT), and per-link loss,
-// duplication, delay and jitter.
+// node stops at once: no Shutdown, nothing sent, its RawRouter is
+// discarded) and restarts (a new RawRouter, StartAll), graceful shutdowns
+// (RFC 9568 section 6.4.3: a master sends a priority-0 advertisement),
+// priority changes, fault holds, interface down/up (keepalived's FAULT),
+// virtual routers added and removed, and per-link loss, duplication,
+// delay and jitter.
 //
 // The simulator records a trace of every transition and every
 // advertisement sent, with the virtual time, node, virtual router and
-// reason, and with Config.RecordReceives every advertisement a machine
-// accepted, with its sender; see Record.
+// reason, and with Config.RecordReceives every advertisement a virtual
+// router accepted, with its sender; see Record.
 package sim
 
 import (
@@ -36,6 +45,7 @@ import (
 
 	"github.com/govrrp/govrrp/internal/dheap"
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -127,6 +137,14 @@ const (
 	// recorded just before the records of what the machine did about it
 	// (a transition, a send). Only with Config.RecordReceives.
 	KindReceive
+	// KindAddVR: a virtual router was added to a node that has started
+	// (Priority, and Note its sync group).
+	KindAddVR
+	// KindRemoveVR: a virtual router was removed from a node.
+	KindRemoveVR
+	// KindSetFault: SetFault held a virtual router in Fault (Note "on")
+	// or let it go ("off").
+	KindSetFault
 )
 
 var kindNames = [...]string{
@@ -144,6 +162,9 @@ var kindNames = [...]string{
 	KindHeal:        "heal",
 	KindSetLink:     "link",
 	KindReceive:     "receive",
+	KindAddVR:       "addvr",
+	KindRemoveVR:    "removevr",
+	KindSetFault:    "fault",
 }
 
 func (k Kind) String() string {
@@ -188,7 +209,7 @@ func (r Record) String() string {
 	switch r.Kind {
 	case KindTransition:
 		fmt.Fprintf(&b, " %v->%v %v", r.From, r.To, r.Reason)
-	case KindSend, KindSetPriority:
+	case KindSend, KindSetPriority, KindAddVR:
 		fmt.Fprintf(&b, " prio=%d", r.Priority)
 	case KindReceive:
 		fmt.Fprintf(&b, " from=%s prio=%d", r.Sender, r.Priority)
@@ -230,21 +251,96 @@ type node struct {
 	ttl          int
 	group        int // partition group
 	slots        []*slot
-	scratch      packet.Advertisement
-	errs         NodeErrors
+
+	// rr is the node's RawRouter, nil while the node is down; a restart
+	// makes a new one.
+	rr       *vrrp.RawRouter
+	conn     *conn
+	armed    time.Time // deadline of the pending timer event
+	gen      uint64    // invalidates armed timer events
+	sendErrs uint64    // rr's SendErrors seen
+	out      []outMsg  // flush's scratch
+	scratch  packet.Advertisement
+
+	retired vrrp.RouterStats // of past incarnations, summed
+	hooks   []HookRecord
 }
+
+// outMsg is an advertisement of a Ready, while flush puts it in order.
+type outMsg struct {
+	vr   VR
+	msg  transport.Message
+	done bool
+}
+
+// conn is a node's transport.Conn: only a key for its RawRouter, which
+// never calls it (the simulator hands packets in and takes them out).
+type conn struct{ n *node }
+
+var errSimConn = errors.New("sim: the simulator's Conn is not read or written")
+
+func (c *conn) ReadFrom([]byte) (int, transport.Meta, error) { return 0, transport.Meta{}, errSimConn }
+func (c *conn) WriteTo([]byte, transport.Meta) error         { return errSimConn }
+func (c *conn) Close() error                                 { return nil }
+
+// ifName is the name of every node's one interface, for the RawRouter's
+// InterfaceDown and InterfaceUp.
+const ifName = "eth0"
 
 // slot is one virtual router on one node, across incarnations.
 type slot struct {
-	n     *node
-	vr    VR
-	cfg   vrrp.Config
-	m     *vrrp.Machine // nil while the node is down
-	gen   uint64        // invalidates armed timer events
-	armed time.Time     // deadline of the pending timer event
+	n       *node
+	vr      VR
+	name    string // the RawRouter's name for it: vr.String()
+	cfg     vrrp.Config
+	group   string // sync group
+	faulted bool   // SetFault holds it in Fault
+	removed bool   // RemoveVR; AddVR of the same VR brings it back
 
 	retired   vrrp.Stats // counters of past incarnations, summed
 	delivered Delivered
+}
+
+// find returns the node's virtual router vr, nil if it has none (or it
+// was removed).
+func (n *node) find(vr VR) *slot {
+	for _, sl := range n.slots {
+		if sl.vr == vr && !sl.removed {
+			return sl
+		}
+	}
+	return nil
+}
+
+// byName returns the slot of a RawRouter name, removed or not.
+func (n *node) byName(name string) *slot {
+	for _, sl := range n.slots {
+		if sl.name == name {
+			return sl
+		}
+	}
+	return nil
+}
+
+// HookRecord is one host action of a node's RawRouter (vrrp.HostAction):
+// what a vrrp.Hook would have been asked to do, in order.
+type HookRecord struct {
+	At   time.Duration
+	VR   VR
+	Kind vrrp.HostKind
+	// Priority is the virtual router's priority at the time.
+	Priority uint8
+	// From, To and Reason of a HostTransition.
+	From, To vrrp.State
+	Reason   vrrp.Reason
+}
+
+func (h HookRecord) String() string {
+	s := fmt.Sprintf("%v %v %v", h.At, h.VR, h.Kind)
+	if h.Kind == vrrp.HostTransition {
+		s += fmt.Sprintf(" %v->%v %v", h.From, h.To, h.Reason)
+	}
+	return s
 }
 
 // Delivered counts the advertisements the simulator handed to a virtual
@@ -308,6 +404,7 @@ func (s *Sim) AddNode(name string, addr4, addr6 netip.Addr) error {
 		}
 	}
 	n := &node{name: name, idx: len(s.nodes), addr4: addr4, addr6: addr6, ttl: packet.TTL}
+	n.conn = &conn{n}
 	s.nodes = append(s.nodes, n)
 	s.byName[name] = n
 	return nil
@@ -315,9 +412,18 @@ func (s *Sim) AddNode(name string, addr4, addr6 netip.Addr) error {
 
 // AddVR adds a virtual router to a node. cfg.Primary, if zero, is the
 // node's address of the family of cfg.Addrs. The config is validated with
-// vrrp.NewMachine. A node runs at most one virtual router per VR.
-// Adding to a running node starts the machine at once.
-func (s *Sim) AddVR(name string, cfg vrrp.Config) error {
+// vrrp.NewMachine. A node runs at most one virtual router per VR. Adding
+// to a running node adds it to the node's RawRouter, which starts it at
+// once (RawRouter.Add); after the node has started, the trace records
+// it (KindAddVR). A VR removed with RemoveVR may be added again: its
+// counters carry on.
+func (s *Sim) AddVR(name string, cfg vrrp.Config) error { return s.AddGroupVR(name, "", cfg) }
+
+// AddGroupVR is AddVR of a member of the sync group group of the node
+// (vrrp.VirtualRouter.SyncGroup; empty: none): the members change state
+// together, and a member in a fault of its own holds the others in
+// Fault.
+func (s *Sim) AddGroupVR(name, group string, cfg vrrp.Config) error {
 	n := s.node(name)
 	vr := VROf(cfg)
 	if !cfg.Primary.IsValid() {
@@ -330,17 +436,61 @@ func (s *Sim) AddVR(name string, cfg vrrp.Config) error {
 	if _, err := vrrp.NewMachine(cfg); err != nil {
 		return fmt.Errorf("sim: AddVR %s %v: %w", name, vr, err)
 	}
-	for _, sl := range n.slots {
-		if sl.vr == vr {
-			return fmt.Errorf("sim: AddVR %s: %v exists", name, vr)
-		}
+	if n.find(vr) != nil {
+		return fmt.Errorf("sim: AddVR %s: %v exists", name, vr)
 	}
-	sl := &slot{n: n, vr: vr, cfg: cfg}
-	n.slots = append(n.slots, sl)
+	sl := n.byName(vr.String())
+	if sl == nil {
+		sl = &slot{n: n, vr: vr, name: vr.String()}
+		n.slots = append(n.slots, sl)
+	}
+	sl.cfg, sl.group, sl.faulted, sl.removed = cfg, group, false, false
+	if n.started {
+		s.record(Record{Kind: KindAddVR, Node: name, VR: vr, Priority: cfg.Priority, Note: group})
+	}
 	if n.up {
-		s.startSlot(sl)
+		if err := n.rr.Add(s.now, s.virtualRouter(sl)); err != nil {
+			s.errorf("%s %v: %v", n.name, vr, err)
+		}
+		if n.ifDown {
+			// The interface of the node is down: so is the new one's.
+			n.rr.InterfaceDown(s.now, ifName) //nolint:errcheck // it has a virtual router now
+		}
+		s.flush(n)
+		s.arm(n)
 	}
 	return nil
+}
+
+// RemoveVR removes a virtual router from a running or stopped node
+// (RawRouter.Remove: a master sends a priority-0 advertisement and
+// releases its addresses). Its counters are kept (TotalStats).
+func (s *Sim) RemoveVR(name string, vr VR) error {
+	n := s.node(name)
+	sl := n.find(vr)
+	if sl == nil {
+		return fmt.Errorf("sim: RemoveVR %s: no %v", name, vr)
+	}
+	s.record(Record{Kind: KindRemoveVR, Node: name, VR: vr})
+	if n.rr != nil {
+		// Shutdown first, so that the counters retired include the
+		// priority-0 advertisement; Remove then has nothing to stop.
+		n.rr.Shutdown(s.now, sl.name) //nolint:errcheck // it is there
+		s.flush(n)
+		s.retire(sl)
+		if err := n.rr.Remove(s.now, sl.name); err != nil {
+			s.errorf("%s %v: %v", name, vr, err)
+		}
+		s.flush(n)
+		s.arm(n)
+	}
+	sl.removed = true
+	return nil
+}
+
+// virtualRouter is the vrrp.VirtualRouter of a slot.
+func (s *Sim) virtualRouter(sl *slot) vrrp.VirtualRouter {
+	return vrrp.VirtualRouter{Name: sl.name, Conn: sl.n.conn, Interface: ifName, Config: sl.cfg, SyncGroup: sl.group}
 }
 
 func (s *Sim) node(name string) *node {
@@ -353,10 +503,8 @@ func (s *Sim) node(name string) *node {
 
 func (s *Sim) slot(name string, vr VR) *slot {
 	n := s.node(name)
-	for _, sl := range n.slots {
-		if sl.vr == vr {
-			return sl
-		}
+	if sl := n.byName(vr.String()); sl != nil {
+		return sl
 	}
 	panic(fmt.Sprintf("sim: node %q has no virtual router %v", name, vr))
 }
@@ -370,12 +518,15 @@ func (s *Sim) Nodes() []string {
 	return names
 }
 
-// VRs returns the virtual routers of a node in the order they were added.
+// VRs returns the virtual routers of a node in the order they were first
+// added, without those removed.
 func (s *Sim) VRs(name string) []VR {
 	n := s.node(name)
-	vrs := make([]VR, len(n.slots))
-	for i, sl := range n.slots {
-		vrs[i] = sl.vr
+	var vrs []VR
+	for _, sl := range n.slots {
+		if !sl.removed {
+			vrs = append(vrs, sl.vr)
+		}
 	}
 	return vrs
 }
@@ -393,9 +544,8 @@ type event struct {
 	seq  uint64
 	kind uint8
 	fn   func()
-	sl   *slot
+	n    *node // the timer's node, or the sender of a packet
 	gen  uint64
-	from *node
 	to   *node
 	p    *pkt
 }
@@ -455,9 +605,9 @@ func (s *Sim) Run(until time.Duration) {
 		case evFunc:
 			e.fn()
 		case evTimer:
-			s.fire(e.sl, e.gen)
+			s.fire(e.n, e.gen)
 		case evDeliver:
-			s.deliver(e.from, e.to, e.p)
+			s.deliver(e.n, e.to, e.p)
 		}
 	}
 	if end.After(s.now) {
@@ -472,79 +622,138 @@ func (s *Sim) RunFor(d time.Duration) { s.Run(s.Now() + d) }
 // flight, script functions).
 func (s *Sim) Pending() int { return s.q.Len() }
 
-// --- machines ---
+// --- nodes ---
 
-// arm schedules a timer event for the machine's deadline if it moved.
-func (s *Sim) arm(sl *slot) {
+// arm schedules a timer event for the node's RawRouter deadline if it
+// moved.
+func (s *Sim) arm(n *node) {
 	var d time.Time
-	if sl.m != nil {
-		d = sl.m.Deadline()
+	if n.rr != nil {
+		d = n.rr.Deadline()
 	}
-	if d.Equal(sl.armed) {
+	if d.Equal(n.armed) {
 		return
 	}
-	sl.gen++
-	sl.armed = d
+	n.gen++
+	n.armed = d
 	if !d.IsZero() {
-		s.push(event{at: d, kind: evTimer, sl: sl, gen: sl.gen})
+		s.push(event{at: d, kind: evTimer, n: n, gen: n.gen})
 	}
 }
 
-func (s *Sim) fire(sl *slot, gen uint64) {
-	if gen != sl.gen || sl.m == nil {
-		return // stale: the deadline moved or the machine is gone
+func (s *Sim) fire(n *node, gen uint64) {
+	if gen != n.gen || n.rr == nil {
+		return // stale: the deadline moved or the node is down
 	}
-	sl.armed = time.Time{}
-	s.exec(sl, sl.m.Tick(s.now))
-	if d := sl.m.Deadline(); !d.IsZero() && !d.After(s.now) {
-		s.errorf("%s %v: deadline %v did not advance past %v after Tick", sl.n.name, sl.vr, d.Sub(s.epoch), s.Now())
-		sl.armed = d // do not re-arm: it would spin
+	n.armed = time.Time{}
+	n.rr.Tick(s.now)
+	s.flush(n)
+	if d := n.rr.Deadline(); !d.IsZero() && !d.After(s.now) {
+		s.errorf("%s: deadline %v did not advance past %v after Tick", n.name, d.Sub(s.epoch), s.Now())
+		n.armed = d // do not re-arm: it would spin
 		return
 	}
-	s.arm(sl)
+	s.arm(n)
 }
 
-// exec carries out a machine's actions in order. Kinds it has no use for
-// (taking and releasing the addresses, and any kind a newer Machine adds)
-// are ignored.
-func (s *Sim) exec(sl *slot, acts []vrrp.Action) {
-	for _, a := range acts {
-		switch a.Kind {
-		case vrrp.ActTransition:
-			s.record(Record{Kind: KindTransition, Node: sl.n.name, VR: sl.vr, From: a.From, To: a.To, Reason: a.Reason})
-		case vrrp.ActSend:
-			s.send(sl, a.Priority)
-		case vrrp.ActAnnounce:
-			s.record(Record{Kind: KindAnnounce, Node: sl.n.name, VR: sl.vr})
+// flush executes what the node's RawRouter asks for (Ready) and
+// acknowledges it (Advance): the advertisements go onto the segment, the
+// transitions and announcements into the trace, and every host action
+// into the node's hook log.
+//
+// The trace keeps the order of the Machine's actions. Ready lists the
+// sends apart from the host actions, so each send is put back at its
+// place: a Machine emits the advertisement of becoming master right
+// after taking the addresses, the priority-0 advertisement of leaving
+// Master right after releasing them, and the RFC 9568 re-advertisement
+// to a lower priority right before announcing; the others (Adver_Timer,
+// the answer to a priority-0 advertisement) are steps of their own, and
+// follow the host actions of the same Ready in the order they were sent.
+func (s *Sim) flush(n *node) {
+	rd := n.rr.Ready()
+	n.out = n.out[:0]
+	for _, o := range rd.Sends {
+		for _, m := range o.Msgs {
+			if len(m.Buf) < 3 {
+				s.errorf("%s: short advertisement %x", n.name, m.Buf)
+				continue
+			}
+			n.out = append(n.out, outMsg{vr: VR{V6: m.Meta.Src.Is6(), VRID: m.Buf[1]}, msg: m})
 		}
 	}
+	// pull sends the first unsent advertisement of vr whose priority is
+	// zero (or not zero).
+	pull := func(vr VR, zero bool) {
+		for i := range n.out {
+			o := &n.out[i]
+			if !o.done && o.vr == vr && (o.msg.Buf[2] == 0) == zero {
+				o.done = true
+				s.send(n, o.vr, o.msg)
+				return
+			}
+		}
+	}
+	took := map[VR]bool(nil)
+	for _, h := range rd.Host {
+		sl := n.byName(h.VR.Name)
+		if sl == nil {
+			s.errorf("%s: host action %v for unknown virtual router %q", n.name, h.Kind, h.VR.Name)
+			continue
+		}
+		hr := HookRecord{At: s.Now(), VR: sl.vr, Kind: h.Kind, Priority: h.VR.Priority}
+		if h.Kind == vrrp.HostTransition {
+			hr.From, hr.To, hr.Reason = h.Event.From, h.Event.To, h.Event.Reason
+		}
+		n.hooks = append(n.hooks, hr)
+		switch h.Kind {
+		case vrrp.HostTransition:
+			s.record(Record{Kind: KindTransition, Node: n.name, VR: sl.vr, From: h.Event.From, To: h.Event.To, Reason: h.Event.Reason})
+		case vrrp.HostTake:
+			if took == nil {
+				took = make(map[VR]bool)
+			}
+			took[sl.vr] = true
+			pull(sl.vr, false)
+		case vrrp.HostRelease:
+			pull(sl.vr, true)
+		case vrrp.HostAnnounce:
+			if !took[sl.vr] {
+				pull(sl.vr, false)
+			}
+			delete(took, sl.vr)
+			s.record(Record{Kind: KindAnnounce, Node: n.name, VR: sl.vr})
+		}
+	}
+	for i := range n.out {
+		if o := &n.out[i]; !o.done {
+			o.done = true
+			s.send(n, o.vr, o.msg)
+		}
+	}
+	if st := n.rr.RouterStats(); st.SendErrors != n.sendErrs {
+		s.errorf("%s: %d advertisements did not marshal", n.name, st.SendErrors-n.sendErrs)
+		n.sendErrs = st.SendErrors
+	}
+	clear(n.out)
+	n.out = n.out[:0]
+	n.rr.Advance()
 }
 
-func (s *Sim) send(sl *slot, prio uint8) {
-	n := sl.n
-	s.record(Record{Kind: KindSend, Node: n.name, VR: sl.vr, Priority: prio})
-	mc := sl.m.Config()
-	dst := packet.GroupIPv4
-	if sl.vr.V6 {
-		dst = packet.GroupIPv6
-	}
-	p := &pkt{src: mc.Primary, dst: dst, ttl: n.ttl}
-	b, err := sl.m.Advertisement(prio).Append(p.buf[:0], mc.Primary, dst, mc.Checksum)
-	if err != nil {
-		s.errorf("%s %v: marshal: %v", n.name, sl.vr, err)
-		return
-	}
+// send puts one advertisement of the node on the segment.
+func (s *Sim) send(n *node, vr VR, m transport.Message) {
+	s.record(Record{Kind: KindSend, Node: n.name, VR: vr, Priority: m.Buf[2]})
 	if !n.up || n.ifDown {
 		return // nothing leaves a down interface
 	}
-	p.b = b
+	p := &pkt{src: m.Meta.Src, dst: m.Meta.Dst, ttl: n.ttl}
+	p.b = append(p.buf[:0], m.Buf...)
 	for _, r := range s.nodes {
 		if r == n || !r.up || r.ifDown || !s.connected(n, r) {
 			continue
 		}
 		f := memnet.Decide(s.rng, s.link(n, r))
 		for i := 0; i < f.Copies; i++ {
-			s.push(event{at: s.now.Add(f.Delay[i]), kind: evDeliver, from: n, to: r, p: p})
+			s.push(event{at: s.now.Add(f.Delay[i]), kind: evDeliver, n: n, to: r, p: p})
 		}
 	}
 }
@@ -553,58 +762,43 @@ func (s *Sim) deliver(from, to *node, p *pkt) {
 	// The link is checked again on arrival: a packet in flight is lost if
 	// the receiver crashed, its interface went down, or a partition
 	// separated the two meanwhile.
-	if !to.up || to.ifDown || !s.connected(from, to) {
+	if !to.up || to.ifDown || !s.connected(from, to) || to.rr == nil {
 		return
 	}
 	var sl *slot
 	if len(p.b) >= 2 {
-		vr := VR{V6: p.src.Is6(), VRID: p.b[1]}
-		for _, c := range to.slots {
-			if c.vr == vr {
-				sl = c
-				break
+		sl = to.find(VR{V6: p.src.Is6(), VRID: p.b[1]})
+	}
+	if sl != nil {
+		if st, _ := to.rr.State(sl.name); st == vrrp.Backup || st == vrrp.Master {
+			if _, err := to.scratch.Unmarshal(p.b, p.src, p.dst); err == nil {
+				sl.delivered.Adverts++
+				if to.scratch.Priority == 0 {
+					sl.delivered.PriorityZero++
+				}
 			}
 		}
 	}
-	info, err := to.scratch.Unmarshal(p.b, p.src, p.dst)
-	if err != nil {
-		if sl != nil && sl.m != nil {
-			sl.m.CountError(err)
-		} else {
-			to.errs.ParseErrors++
-		}
-		return
-	}
-	if sl == nil {
-		to.errs.VRIDErrors++
-		return
-	}
-	if sl.m == nil {
-		return
-	}
-	if st := sl.m.State(); st == vrrp.Backup || st == vrrp.Master {
-		sl.delivered.Adverts++
-		if to.scratch.Priority == 0 {
-			sl.delivered.PriorityZero++
-		}
-	}
-	// A timer due at the packet's arrival fires first (the Machine's
-	// Receive would fire it itself): its records then precede the
-	// packet's in the trace, in the order the machine saw the two.
-	if d := sl.m.Deadline(); !d.IsZero() && !d.After(s.now) {
-		s.fire(sl, sl.gen)
+	// A timer due at the packet's arrival fires first (RawRouter.Receive
+	// would fire it itself): its records then precede the packet's in the
+	// trace, in the order the router saw the two.
+	if d := to.rr.Deadline(); !d.IsZero() && !d.After(s.now) {
+		s.fire(to, to.gen)
 	}
 	var before uint64
-	if s.cfg.RecordReceives {
-		before = sl.m.Stats().RcvdAdvertisements
+	record := s.cfg.RecordReceives && sl != nil
+	if record {
+		st, _ := to.rr.Stats(sl.name)
+		before = st.RcvdAdvertisements
 	}
-	prio := to.scratch.Priority
-	acts := sl.m.Receive(s.now, &to.scratch, p.src, p.ttl, info)
-	if s.cfg.RecordReceives && sl.m.Stats().RcvdAdvertisements != before {
-		s.record(Record{Kind: KindReceive, Node: to.name, VR: sl.vr, Sender: from.name, Priority: prio})
+	to.rr.Receive(s.now, to.conn, p.b, transport.Meta{Src: p.src, Dst: p.dst, TTL: p.ttl})
+	if record {
+		if st, _ := to.rr.Stats(sl.name); st.RcvdAdvertisements != before {
+			s.record(Record{Kind: KindReceive, Node: to.name, VR: sl.vr, Sender: from.name, Priority: p.b[2]})
+		}
 	}
-	s.exec(sl, acts)
-	s.arm(sl)
+	s.flush(to)
+	s.arm(to)
 }
 
 func (s *Sim) connected(a, b *node) bool { return !s.partitioned || a.group == b.group }
@@ -635,30 +829,59 @@ func (s *Sim) Err() error { return errors.Join(s.errs...) }
 
 // --- node lifecycle ---
 
-func (s *Sim) startSlot(sl *slot) {
-	m, err := vrrp.NewMachine(sl.cfg)
+// startNode gives a node a new RawRouter with its virtual routers, their
+// fault holds and its interface's state, and starts it.
+func (s *Sim) startNode(n *node) {
+	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
+	n.rr, n.sendErrs = rr, 0
+	for _, sl := range n.slots {
+		if sl.removed {
+			continue
+		}
+		if err := rr.Add(s.now, s.virtualRouter(sl)); err != nil {
+			s.errorf("%s %v: %v", n.name, sl.vr, err)
+		}
+		if sl.faulted {
+			rr.SetFault(s.now, sl.name, true) //nolint:errcheck // just added
+		}
+	}
+	if n.ifDown && rr.Len() > 0 {
+		rr.InterfaceDown(s.now, ifName) //nolint:errcheck // it has virtual routers
+	}
+	rr.StartAll(s.now)
+	s.flush(n)
+	s.arm(n)
+}
+
+// retire adds the counters of sl's current machine to its retired ones.
+func (s *Sim) retire(sl *slot) {
+	if sl.n.rr == nil || sl.removed {
+		return
+	}
+	st, err := sl.n.rr.Stats(sl.name)
 	if err != nil {
 		s.errorf("%s %v: %v", sl.n.name, sl.vr, err)
 		return
 	}
-	sl.m = m
-	if sl.n.ifDown {
-		m.InterfaceDown(s.now)
-	}
-	s.exec(sl, m.Start(s.now))
-	s.arm(sl)
+	sl.retired = AddStats(sl.retired, st)
 }
 
-func (s *Sim) retire(sl *slot) {
-	if sl.m == nil {
+// stopNode discards a node's RawRouter, keeping its counters.
+func (s *Sim) stopNode(n *node) {
+	n.up = false
+	if n.rr == nil {
 		return
 	}
-	sl.retired = AddStats(sl.retired, sl.m.Stats())
-	sl.m = nil
-	s.arm(sl)
+	for _, sl := range n.slots {
+		s.retire(sl)
+	}
+	n.retired = addRouterStats(n.retired, n.rr.RouterStats())
+	n.rr = nil
+	s.arm(n)
 }
 
-// Start starts a node's machines (RFC 9568 section 6.4.1, Startup) now.
+// Start starts a node (RFC 9568 section 6.4.1, Startup) now: a new
+// RawRouter with the node's virtual routers (RawRouter.StartAll).
 // Starting a running node does nothing; use Restart after Crash or
 // Shutdown.
 func (s *Sim) Start(name string) {
@@ -672,52 +895,42 @@ func (s *Sim) Start(name string) {
 	}
 	n.started, n.up = true, true
 	s.record(Record{Kind: kind, Node: name})
-	for _, sl := range n.slots {
-		s.startSlot(sl)
-	}
+	s.startNode(n)
 }
 
-// Restart starts new machines on a crashed or shut-down node, with the
+// Restart starts a new RawRouter on a crashed or shut-down node, with the
 // priorities last given to SetPriority (as a tracking script would set
-// them again). It is Start under another name in the trace.
+// them again) and the fault holds of SetFault. It is Start under another
+// name in the trace.
 func (s *Sim) Restart(name string) { s.Start(name) }
 
-// Crash stops a node at once: no Shutdown, nothing sent, its machines
-// discarded (their counters are kept, see TotalStats), packets in flight
+// Crash stops a node at once: no Shutdown, nothing sent, its RawRouter
+// discarded (the counters are kept, see TotalStats), packets in flight
 // to it lost.
 func (s *Sim) Crash(name string) {
 	n := s.node(name)
 	if !n.up {
 		return
 	}
-	n.up = false
 	s.record(Record{Kind: KindCrash, Node: name})
-	for _, sl := range n.slots {
-		s.retire(sl)
-	}
+	s.stopNode(n)
 }
 
-// Shutdown stops a node gracefully: every machine gets the Shutdown event
-// (a master sends a priority-0 advertisement, RFC 9568 section 6.4.3),
-// then the node stops like Crash.
+// Shutdown stops a node gracefully (RawRouter.ShutdownAll: a master sends
+// a priority-0 advertisement, RFC 9568 section 6.4.3), then the node
+// stops like Crash.
 func (s *Sim) Shutdown(name string) {
 	n := s.node(name)
 	if !n.up {
 		return
 	}
 	s.record(Record{Kind: KindShutdown, Node: name})
-	for _, sl := range n.slots {
-		if sl.m != nil {
-			s.exec(sl, sl.m.Shutdown(s.now))
-		}
-	}
-	n.up = false
-	for _, sl := range n.slots {
-		s.retire(sl)
-	}
+	n.rr.ShutdownAll(s.now)
+	s.flush(n)
+	s.stopNode(n)
 }
 
-// SetPriority changes a virtual router's priority (Machine.SetPriority).
+// SetPriority changes a virtual router's priority (RawRouter.SetPriority).
 // The new priority survives a restart.
 func (s *Sim) SetPriority(name string, vr VR, prio uint8) {
 	sl := s.slot(name, vr)
@@ -727,14 +940,36 @@ func (s *Sim) SetPriority(name string, vr VR, prio uint8) {
 	prio = min(max(prio, 1), 254)
 	sl.cfg.Priority = prio
 	s.record(Record{Kind: KindSetPriority, Node: name, VR: vr, Priority: prio})
-	if sl.m != nil {
-		sl.m.SetPriority(prio)
-		s.arm(sl)
+	if n := sl.n; n.rr != nil && !sl.removed {
+		n.rr.SetPriority(s.now, sl.name, prio) //nolint:errcheck // it is there
+		s.flush(n)
+		s.arm(n)
 	}
 }
 
-// InterfaceDown takes a node's interface down: its machines go to Fault
-// (Machine.InterfaceDown), and nothing is sent or received until
+// SetFault holds a virtual router in Fault (fault true) or lets it leave
+// (RawRouter.SetFault, a tracking script's verdict); the members of its
+// sync group are held with it. The hold survives a restart.
+func (s *Sim) SetFault(name string, vr VR, fault bool) {
+	sl := s.slot(name, vr)
+	if sl.faulted == fault {
+		return
+	}
+	sl.faulted = fault
+	note := "off"
+	if fault {
+		note = "on"
+	}
+	s.record(Record{Kind: KindSetFault, Node: name, VR: vr, Note: note})
+	if n := sl.n; n.rr != nil && !sl.removed {
+		n.rr.SetFault(s.now, sl.name, fault) //nolint:errcheck // it is there
+		s.flush(n)
+		s.arm(n)
+	}
+}
+
+// InterfaceDown takes a node's interface down: its virtual routers go to
+// Fault (RawRouter.InterfaceDown), and nothing is sent or received until
 // InterfaceUp. The carrier is gone, so a master's priority-0
 // advertisement is counted as sent but reaches nobody.
 func (s *Sim) InterfaceDown(name string) {
@@ -744,15 +979,14 @@ func (s *Sim) InterfaceDown(name string) {
 	}
 	n.ifDown = true
 	s.record(Record{Kind: KindIfDown, Node: name})
-	for _, sl := range n.slots {
-		if sl.m != nil {
-			s.exec(sl, sl.m.InterfaceDown(s.now))
-			s.arm(sl)
-		}
+	if n.rr != nil && n.rr.Len() > 0 {
+		n.rr.InterfaceDown(s.now, ifName) //nolint:errcheck // it has virtual routers
+		s.flush(n)
+		s.arm(n)
 	}
 }
 
-// InterfaceUp brings a node's interface back (Machine.InterfaceUp).
+// InterfaceUp brings a node's interface back (RawRouter.InterfaceUp).
 func (s *Sim) InterfaceUp(name string) {
 	n := s.node(name)
 	if !n.ifDown {
@@ -760,11 +994,10 @@ func (s *Sim) InterfaceUp(name string) {
 	}
 	n.ifDown = false
 	s.record(Record{Kind: KindIfUp, Node: name})
-	for _, sl := range n.slots {
-		if sl.m != nil {
-			s.exec(sl, sl.m.InterfaceUp(s.now))
-			s.arm(sl)
-		}
+	if n.rr != nil && n.rr.Len() > 0 {
+		n.rr.InterfaceUp(s.now, ifName) //nolint:errcheck // it has virtual routers
+		s.flush(n)
+		s.arm(n)
 	}
 }
 
@@ -846,18 +1079,30 @@ func (s *Sim) Link(from, to string) memnet.Link { return s.link(s.node(from), s.
 // modify it.
 func (s *Sim) Trace() []Record { return s.trace }
 
-// Masters returns the running nodes whose machine for vr is Master, in
-// the order the nodes were added.
+// Masters returns the running nodes whose virtual router vr is Master,
+// in the order the nodes were added.
 func (s *Sim) Masters(vr VR) []string {
 	var out []string
 	for _, n := range s.nodes {
-		for _, sl := range n.slots {
-			if sl.vr == vr && sl.m != nil && sl.m.State() == vrrp.Master {
-				out = append(out, n.name)
-			}
+		if st, ok := n.state(vr); ok && st == vrrp.Master {
+			out = append(out, n.name)
 		}
 	}
 	return out
+}
+
+// state returns the state of the node's virtual router vr, and false if
+// the node is down or has no such virtual router.
+func (n *node) state(vr VR) (vrrp.State, bool) {
+	if n.rr == nil {
+		return vrrp.Initialize, false
+	}
+	sl := n.find(vr)
+	if sl == nil {
+		return vrrp.Initialize, false
+	}
+	st, err := n.rr.State(sl.name)
+	return st, err == nil
 }
 
 // Up reports whether a node is running (started, not crashed or shut
@@ -867,20 +1112,21 @@ func (s *Sim) Up(name string) bool {
 	return n.up && !n.ifDown
 }
 
-// State returns the state of a node's machine for vr; Initialize while
-// the node is down.
+// State returns the state of a node's virtual router vr; Initialize while
+// the node is down or after RemoveVR.
 func (s *Sim) State(name string, vr VR) vrrp.State {
-	if sl := s.slot(name, vr); sl.m != nil {
-		return sl.m.State()
-	}
-	return vrrp.Initialize
+	s.slot(name, vr)
+	st, _ := s.node(name).state(vr)
+	return st
 }
 
 // Priority returns a node's current priority for vr.
 func (s *Sim) Priority(name string, vr VR) uint8 {
 	sl := s.slot(name, vr)
-	if sl.m != nil {
-		return sl.m.Priority()
+	if sl.n.rr != nil && !sl.removed {
+		if info, err := sl.n.rr.Info(sl.name); err == nil {
+			return info.Priority
+		}
 	}
 	return sl.cfg.Priority
 }
@@ -889,37 +1135,62 @@ func (s *Sim) Priority(name string, vr VR) uint8 {
 // last set.
 func (s *Sim) Config(name string, vr VR) vrrp.Config { return s.slot(name, vr).cfg }
 
-// Machine returns a node's current machine for vr, nil while the node is
-// down, for inspection (State, Deadline, Stats, Master). Feeding it
-// inputs would desynchronise the simulator.
-func (s *Sim) Machine(name string, vr VR) *vrrp.Machine { return s.slot(name, vr).m }
+// Removed reports whether RemoveVR removed a node's virtual router vr
+// (and AddVR did not add it again).
+func (s *Sim) Removed(name string, vr VR) bool { return s.slot(name, vr).removed }
 
-// Stats returns the statistics of a node's current machine for vr (the
-// zero Stats while the node is down).
+// Stats returns the statistics of a node's current virtual router vr (the
+// zero Stats while the node is down or after RemoveVR).
 func (s *Sim) Stats(name string, vr VR) vrrp.Stats {
-	if sl := s.slot(name, vr); sl.m != nil {
-		return sl.m.Stats()
+	sl := s.slot(name, vr)
+	if sl.n.rr != nil && !sl.removed {
+		st, _ := sl.n.rr.Stats(sl.name)
+		return st
 	}
 	return vrrp.Stats{}
 }
 
 // TotalStats returns the counters of every incarnation of a node's
-// machine for vr summed (see AddStats).
+// virtual router vr summed (see AddStats).
 func (s *Sim) TotalStats(name string, vr VR) vrrp.Stats {
 	sl := s.slot(name, vr)
-	if sl.m != nil {
-		return AddStats(sl.retired, sl.m.Stats())
+	if sl.n.rr != nil && !sl.removed {
+		st, _ := sl.n.rr.Stats(sl.name)
+		return AddStats(sl.retired, st)
 	}
 	return sl.retired
 }
 
-// Delivered returns what the simulator handed to a node's machines for vr
-// while they were in Backup or Master.
+// Delivered returns what the simulator handed to a node's virtual router
+// vr while it was in Backup or Master.
 func (s *Sim) Delivered(name string, vr VR) Delivered { return s.slot(name, vr).delivered }
 
-// NodeErrors returns the packets a node could not attribute to a virtual
-// router.
-func (s *Sim) NodeErrors(name string) NodeErrors { return s.node(name).errs }
+// NodeErrors returns the packets a node's RawRouters could not attribute
+// to a virtual router, over every incarnation.
+func (s *Sim) NodeErrors(name string) NodeErrors {
+	n := s.node(name)
+	st := n.retired
+	if n.rr != nil {
+		st = addRouterStats(st, n.rr.RouterStats())
+	}
+	return NodeErrors{VRIDErrors: st.VRIDErrors, ParseErrors: st.ShortPackets + st.VersionErrors + st.ChecksumErrors}
+}
+
+// Hooks returns a node's hook log: every host action of its RawRouters
+// (added, transition, take, release, announce, removed), in order. The
+// slice is the simulator's; do not modify it.
+func (s *Sim) Hooks(name string) []HookRecord { return s.node(name).hooks }
+
+func addRouterStats(a, b vrrp.RouterStats) vrrp.RouterStats {
+	a.ChecksumErrors += b.ChecksumErrors
+	a.VersionErrors += b.VersionErrors
+	a.VRIDErrors += b.VRIDErrors
+	a.TTLErrors += b.TTLErrors
+	a.ShortPackets += b.ShortPackets
+	a.Received += b.Received
+	a.SendErrors += b.SendErrors
+	return a
+}
 
 // AddStats returns a with b's counters added; the non-counter fields
 // (NewMasterReason, ProtoErrReason, RefreshRate, DiscontinuityTime) are
