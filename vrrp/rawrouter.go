@@ -208,7 +208,6 @@ type vrt struct {
 	when    time.Time
 	removed bool
 	lim     rateLimiter
-	ttlErrs uint64 // front-door TTL errors
 	sm      secondMaster
 
 	// Why the machine is held in Fault: its interface is down
@@ -654,7 +653,10 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 	}
 	if m.TTL != packet.TTL {
 		r.stats.TTLErrors++
-		v.ttlErrs++
+		// RFC 6527: counted as the Machine would (IPTTLErrors), and the
+		// last protocol error is ipTtlError.
+		v.m.stats.IPTTLErrors++
+		v.m.stats.ProtoErrReason = ProtoErrTTL
 		r.discards.add(now, m.Src.Unmap(), AnomalyTTL.String(), v.name, v.cfg.VRID, v.vr.Interface)
 		r.noteFront(now, c, false, "TTL is not 255", m)
 		return nil
@@ -894,7 +896,6 @@ func (r *RawRouter) Stats(name string) (Stats, error) {
 		return Stats{}, err
 	}
 	s := v.m.Stats()
-	s.IPTTLErrors += v.ttlErrs
 	s.SecondMaster = v.sm.count
 	return s, nil
 }

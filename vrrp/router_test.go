@@ -528,8 +528,10 @@ func TestRouterFlood(t *testing.T) {
 				t.Errorf("RouterStats (-want +got):\n%s", diff)
 			}
 			s := n.stats("vr")
-			if s.IPTTLErrors != rounds || s.ProtoErrReason != vrrp.ProtoErrChecksum {
-				t.Errorf("Stats: IPTTLErrors %d ProtoErrReason %v; want %d checksumError", s.IPTTLErrors, s.ProtoErrReason, rounds)
+			// Each round ends with the bad-TTL packet: RFC 6527's
+			// vrrpv3StatisticsProtoErrReason is ipTtlError.
+			if s.IPTTLErrors != rounds || s.ProtoErrReason != vrrp.ProtoErrTTL {
+				t.Errorf("Stats: IPTTLErrors %d ProtoErrReason %v; want %d ipTtlError", s.IPTTLErrors, s.ProtoErrReason, rounds)
 			}
 		}
 		// b received rounds bad checksums + a's 7 advertisements.
