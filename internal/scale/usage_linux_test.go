@@ -5,6 +5,7 @@ package scale
 import (
 	"net"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -29,7 +30,19 @@ func TestReadUsageSelf(t *testing.T) {
 	}
 }
 
+// TestSocketsSelf runs in a fresh process: sockets(pid) reads
+// /proc/PID/net, the network namespace of the process's main thread, and
+// in this test binary other tests (netlab's Host.Do) may have left the
+// main thread in a lab namespace.
 func TestSocketsSelf(t *testing.T) {
+	if os.Getenv("GOVRRP_SCALE_SOCKETS_CHILD") == "" {
+		c := exec.Command(os.Args[0], "-test.run=^TestSocketsSelf$", "-test.count=1")
+		c.Env = append(os.Environ(), "GOVRRP_SCALE_SOCKETS_CHILD=1")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
