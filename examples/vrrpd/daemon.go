@@ -137,6 +137,11 @@ type daemon struct {
 	configured atomic.Pointer[map[string]bool]
 
 	obs observer // who is master and why (observe.go)
+
+	// sd speaks systemd's readiness protocol (sdwire.go); nil: not run
+	// by systemd. Set before Run.
+	sd    *sdNotifier
+	start startGate // READY=1 waits for it
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
@@ -247,8 +252,32 @@ func (d *daemon) Run(ctx context.Context) error {
 		return errors.Join(err, d.sys.Close())
 	}
 
-	d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
-	err = d.router.Run(ctx)
+	d.mu.Lock()
+	d.start.arm(d.order)
+	d.mu.Unlock()
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.router.Run(ctx) }()
+	sdDone := make(chan struct{})
+	select {
+	case <-d.start.done:
+		// Run has started every instance (each left Initialize).
+		d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
+		d.sdReady()
+		go func() {
+			defer close(sdDone)
+			d.sdLoop(ctx, "")
+		}()
+	case <-ctx.Done():
+		close(sdDone)
+		if e := d.sd.Stopping(); e != nil {
+			d.log.Warn("sd_notify STOPPING", "err", e)
+		}
+	case err = <-runErr:
+		runErr <- err
+		close(sdDone)
+	}
+	err = <-runErr
+	<-sdDone
 	d.mu.Lock()
 	d.stopped = true
 	d.mu.Unlock()
@@ -669,6 +698,9 @@ func (d *daemon) scriptLogLocked(st *scriptState, s Script, level slog.Level, ms
 func (h hook) Transition(ev vrrp.Event) {
 	d := h.d
 	d.obs.record(ev)
+	if ev.From == vrrp.Initialize && ev.To != vrrp.Initialize {
+		d.start.started(ev.Name)
+	}
 	v := d.lookup(ev.Name)
 	if v == nil {
 		return // not a virtual router of the daemon's: never happens
