@@ -159,7 +159,14 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 	}
 	// Transitions come through the hook (vrrp.TransitionHook), in order
 	// and without loss: vrrpd does not read the lossy Events channel.
-	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: -1})
+	rc := vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: -1}
+	if p := cfg.RTPriority; p > 0 {
+		// Only the protocol loop's thread runs under SCHED_RR (with
+		// SCHED_RESET_ON_FORK): notify commands, scripts and the other
+		// goroutines keep the normal policy.
+		rc.LockOSThread = func() error { return setThreadRealtime(p) }
+	}
+	d.router = vrrp.NewRouter(rc)
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
 	d.setGroups(cfg.Groups)
 	d.setConfigured(cfg.Instances)
@@ -845,6 +852,10 @@ func (d *daemon) Reload(cfg Config) error {
 		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
+	if cfg.RTPriority != old.RTPriority || cfg.LockMemory != old.LockMemory {
+		d.log.Warn("rt_priority and lock_memory change only on restart", "rt_priority", old.RTPriority, "lock_memory", old.LockMemory)
+		cfg.RTPriority, cfg.LockMemory = old.RTPriority, old.LockMemory
+	}
 
 	for _, name := range p.Remove {
 		d.log.Info("reload: removing instance", "vr", name)

@@ -49,6 +49,15 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 		sd = nil
 	}
 	defer sd.Close()
+	if cfg.LockMemory {
+		// keepalived's vrrp_no_swap: before the daemon allocates its
+		// buffers, and for all it allocates later (MCL_FUTURE).
+		if err := lockMemory(); err != nil {
+			fmt.Fprintf(stderr, "vrrpd: lock_memory: %v\n", err)
+			return 1
+		}
+		log.Info("memory locked (mlockall)")
+	}
 	sys, err := env.newSystem(log)
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
