@@ -125,3 +125,45 @@ func (r *registry) sizes() (live, pending, states, groups int) {
 	defer r.mu.Unlock()
 	return len(r.live), len(r.pending), len(r.states), len(r.notified)
 }
+
+// trackScriptsLocked returns the status of the scripts v tracks.
+func (d *daemon) trackScriptsLocked(v *vrInst) []TrackStatus {
+	var out []TrackStatus
+	for _, name := range v.cur.TrackScripts {
+		ts := TrackStatus{Name: name, Status: statusWord(statusUnknown)}
+		if s := d.scripts[name]; s != nil {
+			ts.Status = statusWord(s.status)
+		}
+		for _, s := range d.cfg.Scripts {
+			if s.Name == name {
+				ts.Weight = s.Weight
+			}
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// syncGroupStatesLocked sets SyncGroupState of the members of sync
+// groups from the states in ins (groupState).
+func (d *daemon) syncGroupStatesLocked(ins []InstanceStatus) {
+	states := map[string]string{}
+	for _, is := range ins {
+		if is.State != "" {
+			states[is.Name] = is.State
+		}
+	}
+	gs := map[string]string{}
+	for _, g := range d.cfg.Groups {
+		s := groupState(g.Members, states)
+		if s == "" {
+			s = "mixed"
+		}
+		gs[g.Name] = s
+	}
+	for i := range ins {
+		if g := ins[i].SyncGroup; g != "" {
+			ins[i].SyncGroupState = gs[g]
+		}
+	}
+}
