@@ -56,6 +56,8 @@ type Router struct {
 	log      *slog.Logger
 	events   chan Event
 	logLimit int
+	// lockThread is RouterConfig.LockOSThread.
+	lockThread func() error
 
 	mu    sync.Mutex // guards phase; while idle or stopped, also the owner state
 	phase int
@@ -145,6 +147,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		wake:     make(chan struct{}, 1),
 		conns:    make(map[transport.Conn]*rxConn),
 	}
+	r.lockThread = cfg.LockOSThread
 	if r.clk == nil {
 		r.clk = clock.Real()
 	}

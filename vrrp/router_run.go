@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -13,8 +14,26 @@ import (
 // given, waits for its reader goroutines to exit and for the host work
 // already asked for (hooks) to finish, closes the Events channel and
 // returns nil. A Router runs once: later calls return ErrRouterStopped
-// (or ErrRouterRunning during Run).
+// (or ErrRouterRunning during Run). With RouterConfig.LockOSThread, Run
+// first locks its goroutine to its thread and calls it; its error is
+// returned, wrapped, before anything starts.
 func (r *Router) Run(ctx context.Context) error {
+	if f := r.lockThread; f != nil {
+		r.mu.Lock()
+		phase := r.phase
+		r.mu.Unlock()
+		switch phase {
+		case phaseRunning:
+			return ErrRouterRunning
+		case phaseStopped:
+			return ErrRouterStopped
+		}
+		runtime.LockOSThread()
+		if err := f(); err != nil {
+			runtime.UnlockOSThread()
+			return fmt.Errorf("vrrp: RouterConfig.LockOSThread: %w", err)
+		}
+	}
 	r.mu.Lock()
 	switch r.phase {
 	case phaseRunning:

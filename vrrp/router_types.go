@@ -61,6 +61,21 @@ type RouterConfig struct {
 	// EventBuffer is the capacity of the Events channel. If zero, 256. If
 	// negative, no events are produced and Events returns nil.
 	EventBuffer int
+	// LockOSThread, if not nil, prepares the thread of the protocol loop:
+	// Run locks the goroutine it was called on (the one that runs the
+	// loop: timers, received advertisements, control calls) to its OS
+	// thread with runtime.LockOSThread, then calls LockOSThread on it,
+	// before it starts anything. This is where a program gives that one
+	// thread real-time scheduling (sched_setattr SCHED_RR, as keepalived's
+	// vrrp_rt_priority), so that on a loaded host a master's
+	// advertisements do not wait for a CPU (RFC 9568 section 6.1: backups
+	// take over after Master_Down_Interval without one). If it returns an
+	// error, Run unlocks the goroutine and returns the error at once,
+	// without starting: the Router can still be Run. Run never unlocks
+	// the goroutine after a successful call: run Run on a goroutine of
+	// its own, which the Go runtime ends with its thread when Run
+	// returns, so that no other goroutine inherits what was set on it.
+	LockOSThread func() error
 	// LogLimit is the most receive-error log lines per second per virtual
 	// router (and per transport for packets of unknown virtual routers),
 	// RFC 9568 section 7.1 asks for rate limiting. If zero, 10. If

@@ -53,7 +53,7 @@ type cliOpts struct {
 var valueFlags = map[string]bool{
 	"iface": true, "vrid": true, "priority": true, "version": true, "interval": true,
 	"preempt-delay": true, "auth-pass": true, "peer": true, "src": true, "checksum": true,
-	"notify": true, "status": true, "log-level": true, "config": true,
+	"notify": true, "status": true, "log-level": true, "config": true, "rt-priority": true,
 }
 
 // splitCLI takes cli's own flags out of args, as package flag would read

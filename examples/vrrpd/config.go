@@ -41,7 +41,19 @@ type Config struct {
 	Groups []Group
 	// Scripts are the check commands instances track.
 	Scripts []Script
+	// RTPriority is rt_priority / -rt-priority (keepalived's
+	// vrrp_rt_priority): the SCHED_RR priority, 1-99, of the thread that
+	// runs the protocol loop; 0: normal scheduling. Taken at start only.
+	RTPriority int
+	// LockMemory is lock_memory / -lock-memory (keepalived's
+	// vrrp_no_swap): mlockall at start. Taken at start only.
+	LockMemory bool
 }
+
+// rtPriorityAllowed is rt_priority's range.
+const rtPriorityAllowed = "0 (off) or a SCHED_RR priority 1-99"
+
+func checkRTPriority(p int) bool { return p >= 0 && p <= 99 }
 
 // Instance is one virtual router (keepalived's vrrp_instance).
 type Instance struct {
@@ -246,6 +258,8 @@ type rawFile struct {
 	StatusMode    string        `toml:"status_mode"`
 	Notify        string        `toml:"notify"`
 	NotifyTimeout string        `toml:"notify_timeout"`
+	RTPriority    int           `toml:"rt_priority"`
+	LockMemory    bool          `toml:"lock_memory"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
@@ -276,6 +290,8 @@ var flagNames = map[string]string{
 	"log_level":     "-log-level",
 	"status":        "-status",
 	"status_mode":   "-status-mode",
+	"rt_priority":   "-rt-priority",
+	"lock_memory":   "-lock-memory",
 }
 
 func (k keyNamer) err(key, value, allowed string) error {
@@ -294,6 +310,7 @@ const usage = `usage:
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
+  either form also takes [-rt-priority 1-99] [-lock-memory]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -317,6 +334,8 @@ func parseFlags(args []string) (Config, error) {
 		peers               multiFlag
 		file, status, level string
 		statusMode          string
+		rtPrio              int
+		lockMem             bool
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -339,6 +358,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR`: a loopback host:port or unix:/path")
 	fs.StringVar(&statusMode, "status-mode", "", "permissions of the unix status socket, octal (default 0600: owner only, whatever the umask)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
+	fs.IntVar(&rtPrio, "rt-priority", 0, "run the protocol loop's thread under SCHED_RR at this `priority`, 1-99 (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
+	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage, "\nflags:\n")
@@ -409,6 +430,15 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if set["status"] {
 		cfg.Status = status
+	}
+	if set["rt-priority"] {
+		if !checkRTPriority(rtPrio) {
+			return Config{}, k.err("rt_priority", strconv.Itoa(rtPrio), rtPriorityAllowed)
+		}
+		cfg.RTPriority = rtPrio
+	}
+	if set["lock-memory"] {
+		cfg.LockMemory = lockMem
 	}
 	if cfg.Status != "" {
 		if err := checkStatusAddr(cfg.Status); err != nil {
@@ -561,6 +591,10 @@ func buildFile(path string, rf rawFile) (Config, error) {
 			return Config{}, top.err("status_mode", rf.StatusMode, statusModeAllowed)
 		}
 	}
+	if !checkRTPriority(rf.RTPriority) {
+		return Config{}, top.err("rt_priority", strconv.Itoa(rf.RTPriority), rtPriorityAllowed)
+	}
+	cfg.RTPriority, cfg.LockMemory = rf.RTPriority, rf.LockMemory
 
 	scripts := map[string]bool{}
 	for i, rs := range rf.Scripts {

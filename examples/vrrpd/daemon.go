@@ -109,7 +109,6 @@ type daemon struct {
 	router *vrrp.Router
 	notif  *notifier
 	check  runFunc // runs track scripts
-	evCap  int     // the Router's EventBuffer
 
 	groups atomic.Pointer[map[string]Group]
 
@@ -126,13 +125,23 @@ type daemon struct {
 	stopped    bool           // Run is returning: no more reloads
 	wg         sync.WaitGroup // script and link goroutines
 
-	// byName maps names to instances for the hooks and the event loop.
-	// Entries are replaced on re-add and never deleted, so that the events
-	// of a removed instance still find its notify command.
-	hmu    sync.RWMutex
-	byName map[string]*vrInst
+	// reg is the hook's registry of the instances the Router runs
+	// (registry.go): an instance is in it from the Router's Added to its
+	// Removed, so that its last transitions and Release find it, and
+	// nothing is kept after.
+	reg registry
+	// configured is the set of instance names of the configuration being
+	// applied (Reload sets it before removing anything): the record of an
+	// instance the Router removes is forgotten unless a reload restarts
+	// it.
+	configured atomic.Pointer[map[string]bool]
 
 	obs observer // who is master and why (observe.go)
+
+	// sd speaks systemd's readiness protocol (sdwire.go); nil: not run
+	// by systemd. Set before Run.
+	sd    *sdNotifier
+	start startGate // READY=1 waits for it
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
@@ -147,22 +156,31 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		conns:   make(map[connKey]*sharedConn),
 		links:   make(map[string]int8),
 		scripts: make(map[string]*scriptState),
-		byName:  make(map[string]*vrInst),
 	}
-	d.evCap = eventBuffer(len(cfg.Instances))
-	d.router = vrrp.NewRouter(vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: d.evCap})
+	// Transitions come through the hook (vrrp.TransitionHook), in order
+	// and without loss: vrrpd does not read the lossy Events channel.
+	rc := vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: -1}
+	if p := cfg.RTPriority; p > 0 {
+		// Only the protocol loop's thread runs under SCHED_RR (with
+		// SCHED_RESET_ON_FORK): notify commands, scripts and the other
+		// goroutines keep the normal policy.
+		rc.LockOSThread = func() error { return setThreadRealtime(p) }
+	}
+	d.router = vrrp.NewRouter(rc)
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
 	d.setGroups(cfg.Groups)
+	d.setConfigured(cfg.Instances)
 	d.cfg = cfg
 	return d
 }
 
-// eventBuffer sizes the Router's event channel for n instances: room for
-// a few transitions of every instance at once (a sync group or an
-// interface changing together moves them all, and a start or a fault is
-// two transitions each), plus slack for instances a reload adds. The
-// Router drops the oldest events beyond it (RouterStats.EventsDropped).
-func eventBuffer(n int) int { return 8*n + 1024 }
+func (d *daemon) setConfigured(ins []Instance) {
+	m := make(map[string]bool, len(ins))
+	for _, in := range ins {
+		m[in.Name] = true
+	}
+	d.configured.Store(&m)
+}
 
 func (d *daemon) setGroups(gs []Group) {
 	m := make(map[string]Group, len(gs))
@@ -172,14 +190,17 @@ func (d *daemon) setGroups(gs []Group) {
 	d.groups.Store(&m)
 }
 
-func (d *daemon) lookup(name string) *vrInst {
-	d.hmu.RLock()
-	defer d.hmu.RUnlock()
-	return d.byName[name]
-}
+func (d *daemon) lookup(name string) *vrInst { return d.reg.get(name) }
 
-// hook routes the Router's hook calls to the system with the instance.
+// hook routes the Router's hook calls to the system with the instance. It
+// is also a vrrp.TransitionHook (notify commands, the observer) and a
+// vrrp.RegistryHook (the registry).
 type hook struct{ d *daemon }
+
+var (
+	_ vrrp.TransitionHook = hook{}
+	_ vrrp.RegistryHook   = hook{}
+)
 
 func (h hook) do(vr vrrp.VRInfo, f func(*Instance, vrrp.VRInfo) error) error {
 	v := h.d.lookup(vr.Name)
@@ -238,17 +259,37 @@ func (d *daemon) Run(ctx context.Context) error {
 		return errors.Join(err, d.sys.Close())
 	}
 
-	evDone := make(chan struct{})
-	go func() {
-		defer close(evDone)
-		d.events(d.router.Events())
-	}()
-	d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
-	err = d.router.Run(ctx)
+	d.mu.Lock()
+	d.start.arm(d.order)
+	d.mu.Unlock()
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.router.Run(ctx) }()
+	sdDone := make(chan struct{})
+	select {
+	case <-d.start.done:
+		// Run has started every instance (each left Initialize).
+		d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
+		d.sdReady()
+		go func() {
+			defer close(sdDone)
+			d.sdLoop(ctx, "")
+		}()
+	case <-ctx.Done():
+		close(sdDone)
+		if e := d.sd.Stopping(); e != nil {
+			d.log.Warn("sd_notify STOPPING", "err", e)
+		}
+	case err = <-runErr:
+		runErr <- err
+		close(sdDone)
+	}
+	err = <-runErr
+	<-sdDone
 	d.mu.Lock()
 	d.stopped = true
 	d.mu.Unlock()
-	<-evDone
+	// Run returned after the hooks of the shutdown ran: every STOP is
+	// queued for the notifier.
 	stopLinks()
 	d.stopScripts()
 	d.wg.Wait()
@@ -287,9 +328,9 @@ func (d *daemon) addLocked(in Instance) error {
 	prio, fault := d.computeLocked(v)
 	v.prio.Store(uint32(prio))
 	v.fault.Store(fault)
-	d.hmu.Lock()
-	d.byName[in.Name] = v
-	d.hmu.Unlock()
+	// The Router's Added takes it from there (before any other hook
+	// call for it), whether it comes before Add returns or after.
+	d.reg.expect(v)
 
 	cfg := in.VRRPConfig(sc.primary)
 	cfg.Priority = prio
@@ -303,6 +344,7 @@ func (d *daemon) addLocked(in Instance) error {
 		SyncGroup: in.SyncGroup,
 	})
 	if err != nil {
+		d.reg.unexpect(v)
 		if sc.refs == 0 {
 			sc.conn.Close()
 			delete(d.conns, key)
@@ -655,43 +697,53 @@ func (d *daemon) scriptLogLocked(st *scriptState, s Script, level slog.Level, ms
 	})
 }
 
-// events turns the Router's transitions into notify commands, for
-// instances and sync groups, until the channel is closed.
-func (d *daemon) events(ch <-chan vrrp.Event) {
-	members := map[string]string{} // instance -> state name
-	groups := map[string]string{}  // group -> last notified state
-	var dropped uint64
-	for ev := range ch {
-		d.obs.record(ev)
-		if n := d.router.RouterStats().EventsDropped; n > dropped {
-			d.log.Warn("state transitions lost: notify commands missed them", "dropped", n-dropped)
-			dropped = n
-		}
-		v := d.lookup(ev.Name)
-		if v == nil {
-			continue
-		}
-		// Tracking faults are the Router's Fault state (SetFault), so
-		// the state is FAULT as for a down interface, and STOP is only a
-		// shutdown or a removal.
-		state := stateName(ev.To)
-		prio := uint8(v.prio.Load())
-		d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
+// Transition implements vrrp.TransitionHook: the Router calls it with
+// every transition, in order and without loss, on its host-work
+// goroutine. It records the transition (observer), queues the instance's
+// notify command and, when its sync group reaches a common state, the
+// group's; queueing never blocks.
+func (h hook) Transition(ev vrrp.Event) {
+	d := h.d
+	d.obs.record(ev)
+	if ev.From == vrrp.Initialize && ev.To != vrrp.Initialize {
+		d.start.started(ev.Name)
+	}
+	v := d.lookup(ev.Name)
+	if v == nil {
+		return // not a virtual router of the daemon's: never happens
+	}
+	// Tracking faults are the Router's Fault state (SetFault), so the
+	// state is FAULT as for a down interface, and STOP is only a
+	// shutdown or a removal.
+	state := stateName(ev.To)
+	prio := uint8(v.prio.Load())
+	d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
 
-		gname := v.in.SyncGroup
-		if gname == "" {
-			continue
-		}
-		members[ev.Name] = state
-		g, ok := (*d.groups.Load())[gname]
-		if !ok {
-			continue
-		}
-		if gs := groupState(g.Members, members); gs != "" && gs != groups[gname] {
-			groups[gname] = gs
-			d.log.Info("sync group state", "group", gname, "state", gs)
-			d.notif.notify(g.Notify, notifyArgs(true, gname, gs, prio))
-		}
+	gname := v.in.SyncGroup
+	if gname == "" {
+		return
+	}
+	g, ok := (*d.groups.Load())[gname]
+	if gs := d.reg.memberState(ev.Name, gname, state, g.Members); ok && gs != "" {
+		d.log.Info("sync group state", "group", gname, "state", gs)
+		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, prio))
+	}
+}
+
+// Added implements vrrp.RegistryHook.
+func (h hook) Added(vr vrrp.VRInfo) {
+	if !h.d.reg.added(vr.Name) {
+		h.d.log.Warn("the Router added a virtual router vrrpd did not", "vr", vr.Name)
+	}
+}
+
+// Removed implements vrrp.RegistryHook: the instance is forgotten, and
+// so is its record of transitions unless the configuration being applied
+// still has it (a reload restarts it: it keeps its counts by reason).
+func (h hook) Removed(vr vrrp.VRInfo) {
+	h.d.reg.removed(vr.Name)
+	if !(*h.d.configured.Load())[vr.Name] {
+		h.d.obs.forget(vr.Name)
 	}
 }
 
@@ -781,6 +833,7 @@ func (d *daemon) Reload(cfg Config) error {
 		return errors.New("shutting down")
 	}
 	old := d.cfg
+	d.setConfigured(cfg.Instances)
 	// Compare against what is actually running.
 	var running []Instance
 	for _, in := range old.Instances {
@@ -799,6 +852,10 @@ func (d *daemon) Reload(cfg Config) error {
 		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
+	if cfg.RTPriority != old.RTPriority || cfg.LockMemory != old.LockMemory {
+		d.log.Warn("rt_priority and lock_memory change only on restart", "rt_priority", old.RTPriority, "lock_memory", old.LockMemory)
+		cfg.RTPriority, cfg.LockMemory = old.RTPriority, old.LockMemory
+	}
 
 	for _, name := range p.Remove {
 		d.log.Info("reload: removing instance", "vr", name)
@@ -824,10 +881,6 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	cfg.Instances = now
 	d.cfg = cfg
-	if 8*len(now) > d.evCap {
-		d.log.Warn("more instances than the event buffer was sized for at start: if they all change state at once, some notify commands may be missed; restart vrrpd",
-			"instances", len(now), "event_buffer", d.evCap)
-	}
 	// Scripts whose definition did not change keep running with their
 	// status; changed ones keep their status until their first result.
 	d.startScriptsLocked()

@@ -108,7 +108,7 @@ func metricFamilies(s snapshot) []family {
 	tif := add("vrrp_track_interface_up", gaugeType, "Status of a tracked interface: 1 up, 0 down, -1 not known yet.")
 	tsc := add("vrrp_track_script_up", gaugeType, "Status of a tracked script: 1 succeeding, 0 failing, -1 no result yet.")
 	mt := add("vrrp_master_transitions", counterType, "Transitions to master (RFC 8347 master-transitions).")
-	tr := add("vrrp_transitions", counterType, "Transitions seen by vrrpd, by from and to state and reason (govrrp's vrrp.Reason); short by vrrp_router_events_dropped_total.")
+	tr := add("vrrp_transitions", counterType, "Transitions seen by vrrpd, by from and to state and reason (govrrp's vrrp.Reason); every transition, without loss.")
 	rcvd := add("vrrp_advertisement_rcvd", counterType, "Advertisements received and accepted for processing (RFC 8347 advertisement-rcvd).")
 	sent := add("vrrp_advertisement_sent", counterType, "Advertisements sent, priority 0 included (RFC 8347 advertisement-sent).")
 	p0r := add("vrrp_priority_zero_pkts_rcvd", counterType, "Advertisements received with priority 0 (RFC 8347 priority-zero-pkts-rcvd).")
@@ -221,7 +221,7 @@ func metricFamilies(s snapshot) []family {
 	count(add("vrrp_router_advertisements_sent", counterType, "Advertisements written without error, all virtual routers."), rs.Sent)
 	count(add("vrrp_router_send_errors", counterType, "Advertisements that could not be sent."), rs.SendErrors)
 	count(add("vrrp_router_read_errors", counterType, "Transport read errors."), rs.ReadErrors)
-	count(add("vrrp_router_events_dropped", counterType, "Transitions vrrpd missed because it fell behind the Router's events (notify commands and vrrp_transitions_total missed them)."), rs.EventsDropped)
+	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped)
 	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue))
 	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed)
 

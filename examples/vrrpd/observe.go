@@ -9,17 +9,15 @@ import (
 )
 
 // Who is master and why: the daemon's record of every virtual router's
-// transitions, fed by the Router's events (daemon.events calls
-// observer.record), for the status document (Election), the metrics
-// (GET /metrics, metrics.go) and the RFC 8347 state (GET /ietf-vrrp,
-// ietf.go).
+// transitions, fed by the Router's vrrp.TransitionHook (hook.Transition
+// calls observer.record) with every transition, in order and without
+// loss, for the status document (Election), the metrics (GET /metrics,
+// metrics.go) and the RFC 8347 state (GET /ietf-vrrp, ietf.go).
 //
-// The Router's Events channel is lossy (RouterStats.EventsDropped counts
-// what a slow consumer missed): the counts by reason are then short by
-// that many, which the metrics show as vrrp_router_events_dropped_total.
 // The record is kept by name: an instance that a reload restarts keeps
 // its counts by reason (while its vrrp.Stats start again from zero), and
-// one that a reload removes is forgotten at the next snapshot.
+// one that a reload removes is forgotten when the Router removes it
+// (vrrp.RegistryHook; hook.Removed calls observer.forget).
 
 // transitionKey is one kind of transition: from, to, why.
 type transitionKey struct {
@@ -78,6 +76,20 @@ func (o *observer) get(name string) (last vrrp.Event, up time.Time, ts map[trans
 // processStart is when vrrpd started: the discontinuity time of the
 // Router-wide counters and of the interfaces in GET /ietf-vrrp.
 var processStart = time.Now()
+
+// forget forgets the record of name.
+func (o *observer) forget(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.recs, name)
+}
+
+// size returns how many records are kept (tests).
+func (o *observer) size() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.recs)
+}
 
 // prune forgets the virtual routers not in keep (removed by a reload), so
 // that the record stays as large as the configuration.

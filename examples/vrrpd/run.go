@@ -15,6 +15,19 @@ import (
 // done. It returns the exit status: 0 after a clean shutdown (or -h), 2
 // for bad flags or configuration, 1 when the daemon cannot run.
 func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal) int {
+	return runEnv(ctx, args, stderr, hup, hostEnv{newSystem: newSystem, getenv: os.Getenv, pid: os.Getpid(), run: shellRun})
+}
+
+// hostEnv is what run takes from the host: tests give a fake system and
+// environment.
+type hostEnv struct {
+	newSystem func(*slog.Logger) (system, error)
+	getenv    func(string) string
+	pid       int
+	run       runFunc
+}
+
+func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal, env hostEnv) int {
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stderr, strings.TrimPrefix(err.Error(), flag.ErrHelp.Error()+"\n"))
@@ -28,12 +41,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Sig
 	level.Set(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	sys, err := newSystem(log)
+	// systemd's readiness protocol ($NOTIFY_SOCKET); a bad one is logged
+	// and the daemon runs without it.
+	sd, err := newSDNotifier(env.getenv, env.pid)
+	if err != nil {
+		log.Warn("sd_notify off", "err", err)
+		sd = nil
+	}
+	defer sd.Close()
+	if cfg.LockMemory {
+		// keepalived's vrrp_no_swap: before the daemon allocates its
+		// buffers, and for all it allocates later (MCL_FUTURE).
+		if err := lockMemory(); err != nil {
+			fmt.Fprintf(stderr, "vrrpd: lock_memory: %v\n", err)
+			return 1
+		}
+		log.Info("memory locked (mlockall)")
+	}
+	sys, err := env.newSystem(log)
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
 		return 1
 	}
-	d := newDaemon(cfg, sys, log, level, shellRun)
+	d := newDaemon(cfg, sys, log, level, env.run)
+	d.sd = sd
 
 	reloadDone := make(chan struct{})
 	stopReload := make(chan struct{})
@@ -45,18 +76,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Sig
 				return
 			case <-hup:
 			}
-			if cfg.File == "" {
-				log.Warn("SIGHUP: nothing to reload without -config")
-				continue
+			// RELOADING=1 then READY=1, whatever the outcome: systemd
+			// waits for both (Type=notify-reload).
+			if err := sd.Reloading(); err != nil {
+				log.Warn("sd_notify RELOADING", "err", err)
 			}
-			c, err := parseFlags(args)
-			if err != nil {
-				log.Error("SIGHUP: configuration not reloaded", "err", err)
-				continue
-			}
-			if err := d.Reload(c); err != nil {
-				log.Error("SIGHUP: reload incomplete", "err", err)
-			}
+			reload(d, cfg.File, args, log)
+			d.sdReady()
 		}
 	}()
 	err = d.Run(ctx)
@@ -68,4 +94,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Sig
 	}
 	log.Info("vrrpd stopped")
 	return 0
+}
+
+// reload re-reads the configuration on SIGHUP and applies it.
+func reload(d *daemon, file string, args []string, log *slog.Logger) {
+	if file == "" {
+		log.Warn("SIGHUP: nothing to reload without -config")
+		return
+	}
+	c, err := parseFlags(args)
+	if err != nil {
+		log.Error("SIGHUP: configuration not reloaded", "err", err)
+		return
+	}
+	if err := d.Reload(c); err != nil {
+		log.Error("SIGHUP: reload incomplete", "err", err)
+	}
 }

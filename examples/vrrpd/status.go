@@ -76,9 +76,16 @@ type InstanceStatus struct {
 	// interfaces or scripts of weight 0). A member of its sync group in
 	// FAULT holds it in FAULT too (keepalived's sync group FAULT): State
 	// says FAULT, TrackFault stays false.
-	TrackFault bool     `json:"track_fault,omitempty"`
-	SyncGroup  string   `json:"sync_group,omitempty"`
-	VIPs       []string `json:"vips"`
+	TrackFault bool   `json:"track_fault,omitempty"`
+	SyncGroup  string `json:"sync_group,omitempty"`
+	// SyncGroupState is its sync group's state: FAULT when a member is in
+	// FAULT, else the state all members share, else "mixed" (in
+	// transition, or members not running).
+	SyncGroupState string `json:"sync_group_state,omitempty"`
+	// TrackScripts are the scripts it tracks, with their weight and
+	// status.
+	TrackScripts []TrackStatus `json:"track_scripts,omitempty"`
+	VIPs         []string      `json:"vips"`
 	// HostPending is "take" or "release" while that host operation (adding
 	// or removing the VIPs, the Accept_Mode filter, the announcer) has
 	// failed and is being retried; HostError is its last error. Absent
@@ -92,6 +99,14 @@ type InstanceStatus struct {
 	Stats           InstanceStats `json:"stats"`
 	// Election says who is master and why (observe.go).
 	Election Election `json:"election"`
+}
+
+// TrackStatus is a tracked script in InstanceStatus: Status is
+// "succeeding", "failing" or "unknown" (no result yet).
+type TrackStatus struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+	Status string `json:"status"`
 }
 
 // InstanceStats is vrrp.Stats as the status document shows it: the keys
@@ -138,6 +153,7 @@ func (d *daemon) status() Status {
 		for _, p := range v.in.VIPs {
 			is.VIPs = append(is.VIPs, p.String())
 		}
+		is.TrackScripts = d.trackScriptsLocked(v)
 		is.HostPending, is.HostError, is.HostRetries = v.host.status()
 		s, err := d.router.State(name)
 		if err != nil {
@@ -145,7 +161,10 @@ func (d *daemon) status() Status {
 		}
 		is.State = stateName(s)
 		if m, err := d.router.Master(name); err == nil && m.IsValid() {
-			is.Master = m.String()
+			// One form on master and backup: its own address has no
+			// zone, an advertiser's link-local source has the
+			// interface's; the interface is in the document already.
+			is.Master = m.WithZone("").String()
 		}
 		if vs, err := d.router.Stats(name); err == nil {
 			is.Stats = statsOf(vs)
@@ -154,6 +173,7 @@ func (d *daemon) status() Status {
 		is.Election = d.obs.election(name, s == vrrp.Master, is.Master, is.NewMasterReason, time.Now())
 		st.Instances = append(st.Instances, is)
 	}
+	d.syncGroupStatesLocked(st.Instances)
 	return st
 }
 

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Issue 14: rt_priority (0-99) and lock_memory, in the file and as flags;
+// errors name the key (or flag) and the range.
+func TestConfigRealtime(t *testing.T) {
+	const inst = `
+[[instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 1
+vips = ["10.0.0.100"]
+`
+	file := func(top string) string {
+		p := filepath.Join(t.TempDir(), "vrrpd.toml")
+		if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := []struct {
+		args []string
+		prio int
+		lock bool
+	}{
+		{[]string{"-config", file("")}, 0, false},
+		{[]string{"-config", file("rt_priority = 10\nlock_memory = true\n")}, 10, true},
+		{[]string{"-config", file("rt_priority = 99\n")}, 99, false},
+		{[]string{"-config", file("rt_priority = 10\n"), "-rt-priority", "20", "-lock-memory"}, 20, true},
+		{[]string{"-iface", "eth0", "-vrid", "1", "-rt-priority", "1", "10.0.0.100"}, 1, false},
+		{[]string{"-iface", "eth0", "-vrid", "1", "-rt-priority", "0", "10.0.0.100"}, 0, false},
+	}
+	for _, c := range ok {
+		cfg, err := parseFlags(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if cfg.RTPriority != c.prio || cfg.LockMemory != c.lock {
+			t.Errorf("%q: rt_priority %d, lock_memory %v; want %d, %v", c.args, cfg.RTPriority, cfg.LockMemory, c.prio, c.lock)
+		}
+	}
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", file("rt_priority = 100\n")}, "rt_priority = 100: want 0 (off) or a SCHED_RR priority 1-99"},
+		{[]string{"-config", file("rt_priority = -1\n")}, "rt_priority = -1: want 0 (off) or a SCHED_RR priority 1-99"},
+		{[]string{"-iface", "eth0", "-vrid", "1", "-rt-priority", "100", "10.0.0.100"}, "-rt-priority 100: want 0 (off) or a SCHED_RR priority 1-99"},
+	}
+	for _, c := range bad {
+		_, err := parseFlags(c.args)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrUsage) {
+			t.Errorf("%q: %v; want a ConfigError", c.args, err)
+			continue
+		}
+		if got := ce.Key + map[bool]string{true: " ", false: " = "}[ce.Flag] + ce.Value + ": want " + ce.Allowed; got != c.want {
+			t.Errorf("%q: %q; want %q", c.args, got, c.want)
+		}
+	}
+}
