@@ -30,9 +30,9 @@ func MasterDownInterval(interval time.Duration, priority int) time.Duration {
 type Summary struct {
 	N                       int
 	Min, P50, P90, P99, Max time.Duration
-	Mean               time.Duration
-	Bound              time.Duration // zero: no bound
-	Samples            []time.Duration
+	Mean                    time.Duration
+	Bound                   time.Duration // zero: no bound
+	Samples                 []time.Duration
 }
 
 // Summarize sorts a copy of samples and returns its statistics. Quantiles
