@@ -15,7 +15,11 @@
 // TestMeasure/CPU. Flags (after the package): -measure.trials (30),
 // -measure.intervals ("10ms,100ms,1s"), -measure.vrs (255),
 // -measure.window (30s), -measure.out (directory for tables.md, the raw
-// samples and the SVG plots; default testdata).
+// samples and the SVG plots; default testdata), -measure.inproc (true),
+// -measure.baseline PATH: a vrrpd binary built from older code, timed as
+// "vrrpd-baseline" in the takeover and handover trials, which then run
+// interleaved trial by trial with the other implementations (one lab
+// each), so that a before/after comparison shares the machine's load.
 //
 // The package's non-test code is pure: order statistics, the RFC 9568
 // bounds and a small hand-written SVG plotter; it is unit-tested by the

@@ -37,6 +37,10 @@ var (
 	perfFlag    = flag.Duration("measure.perf", 0, "after the CPU window, profile both daemons of each side with `perf record` for this long and write perf-IMPL-SIDE.txt (0: no)")
 	inprocFlag  = flag.Bool("measure.inproc", true, "also time a vrrp.Router in process with a no-op hook in the takeover and handover trials")
 	outFlag     = flag.String("measure.out", "testdata", "directory for the tables, raw samples and plots")
+	// baselineFlag adds a vrrpd binary built from older code, as
+	// "vrrpd-baseline", to the takeover and handover trials, which then
+	// interleave the implementations trial by trial (runInterleaved).
+	baselineFlag = flag.String("measure.baseline", "", "`path` of a vrrpd binary built from the code before (e.g. `go build -o /tmp/vrrpd-old ./examples/vrrpd` in a worktree of the old commit): timed as \"vrrpd-baseline\" in the takeover and handover trials, interleaved trial by trial with the others")
 )
 
 // gate skips t unless the measurements were asked for, then checks the
@@ -213,6 +217,18 @@ func (d *vrrpdProc) Stop() {
 }
 
 func vrrpdImpl(bin string) impl { return vrrpdImplRing(bin, false) }
+
+// baselineImpl is vrrpd as built from older code: the binary at path,
+// named "vrrpd-baseline". It must take the command line vrrpdImpl gives.
+func baselineImpl(t *testing.T, path string) impl {
+	t.Helper()
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		t.Fatalf("-measure.baseline %q: want an executable vrrpd binary (%v)", path, err)
+	}
+	im := vrrpdImpl(path)
+	im.name = "vrrpd-baseline"
+	return im
+}
 
 // vrrpdImplRing is vrrpd, receiving through the TPACKET_V3 ring if ring
 // (-ring, ring = true).

@@ -50,7 +50,11 @@ func TestMeasure(t *testing.T) {
 	ivs := parseIntervals(t)
 	bin := buildVrrpd(t, t.TempDir())
 	impls := []impl{vrrpdImpl(bin), kaImpl()}
-	trialImpls := impls
+	trialImpls := slices.Clone(impls)
+	if *baselineFlag != "" {
+		// Beside vrrpd, before keepalived (the order of the tables).
+		trialImpls = slices.Insert(trialImpls, 1, baselineImpl(t, *baselineFlag))
+	}
 	if *inprocFlag {
 		trialImpls = append(trialImpls, inprocImpl())
 	}
@@ -59,6 +63,15 @@ func TestMeasure(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			for _, iv := range ivs {
 				t.Run(iv.String(), func(t *testing.T) {
+					if *baselineFlag != "" {
+						// A comparison with the code before: trial by
+						// trial, so that the machine's load does not
+						// favour whichever ran first.
+						for i, ts := range runInterleaved(t, trialImpls, kind, iv, *trialsFlag) {
+							res.add(kind, iv, trialImpls[i].name, ts)
+						}
+						return
+					}
 					for _, im := range trialImpls {
 						t.Run(im.name, func(t *testing.T) {
 							// At 1 s and above the two implementations
@@ -197,41 +210,97 @@ type event struct {
 // captures. After each trial the stopped router is restarted and becomes
 // the backup of the next trial.
 func runTrials(t *testing.T, im impl, kind string, interval time.Duration, trials int) *trialSet {
-	ts := &trialSet{Load: [2]string{loadavg()}}
-	lab := netlab.New(t, "ms", 3)
-	capt := keepalived.StartCapture(t, lab.Host(3))
-	hosts := [2]*netlab.Host{lab.Host(1), lab.Host(2)}
-	var nodes [2]daemon
-	nodes[0] = im.start(t, hosts[0], prio, interval)
-	waitFor(t, nodes[0], "MASTER", interval)
-	nodes[1] = im.start(t, hosts[1], prio, interval)
-	ready := waitFor(t, nodes[1], "BACKUP", interval)
-
-	var evs []event
-	m := 0 // the master's index
+	r := newRig(t, im, kind, interval)
 	for range trials {
-		// At least one advertisement reaches the backup after it
-		// reported BACKUP, then a random phase within the interval.
-		time.Sleep(interval + 20*time.Millisecond + rand.N(interval))
-		ev := event{At: time.Now(), Ready: ready, Old: hosts[m].Addr4, New: hosts[1-m].Addr4}
-		if kind == "Takeover" {
-			nodes[m].Kill()
-		} else {
-			nodes[m].Stop()
-		}
-		waitFor(t, nodes[1-m], "MASTER", interval)
-		evs = append(evs, ev)
-		if kind == "Takeover" {
-			// The stale virtual address of the crashed master (a reboot
-			// would clear it).
-			_ = exec.Command("ip", "-n", hosts[m].NS, "addr", "del", vip, "dev", hosts[m].Iface).Run()
-		}
-		nodes[m] = im.start(t, hosts[m], prio, interval)
-		ready = waitFor(t, nodes[m], "BACKUP", interval)
-		m = 1 - m
+		r.trial()
 	}
+	return r.finish(trials)
+}
+
+// runInterleaved runs the trials of every implementation in turn, trial
+// by trial: one rig (lab) per implementation, all set up first, then per
+// round one trial of each in a random order, so that the load of the
+// machine (shared with other work) falls on all of them alike. The idle
+// rigs keep advertising meanwhile, the same for every implementation.
+func runInterleaved(t *testing.T, ims []impl, kind string, interval time.Duration, trials int) []*trialSet {
+	rigs := make([]*rig, len(ims))
+	for i, im := range ims {
+		rigs[i] = newRig(t, im, kind, interval)
+	}
+	for range trials {
+		for _, i := range rand.Perm(len(rigs)) {
+			rigs[i].trial()
+		}
+	}
+	out := make([]*trialSet, len(rigs))
+	for i, r := range rigs {
+		out[i] = r.finish(trials)
+	}
+	return out
+}
+
+// A rig is the lab of one implementation's trials: two routers of the
+// implementation and a capturing observer (see runTrials).
+type rig struct {
+	t        *testing.T
+	im       impl
+	kind     string
+	interval time.Duration
+	ts       *trialSet
+	capt     *keepalived.Capture
+	hosts    [2]*netlab.Host
+	nodes    [2]daemon
+	m        int       // the master's index
+	ready    time.Time // when the backup reported BACKUP
+	evs      []event
+}
+
+// newRig sets up a lab and starts its master, then its backup.
+func newRig(t *testing.T, im impl, kind string, interval time.Duration) *rig {
+	r := &rig{t: t, im: im, kind: kind, interval: interval, ts: &trialSet{}}
+	lab := netlab.New(t, "ms", 3)
+	// After the lab: the first lab of a process may wait for the lab
+	// lock, while the load of other processes' labs comes and goes.
+	r.ts.Load[0] = loadavg()
+	r.capt = keepalived.StartCapture(t, lab.Host(3))
+	r.hosts = [2]*netlab.Host{lab.Host(1), lab.Host(2)}
+	r.nodes[0] = im.start(t, r.hosts[0], prio, interval)
+	waitFor(t, r.nodes[0], "MASTER", interval)
+	r.nodes[1] = im.start(t, r.hosts[1], prio, interval)
+	r.ready = waitFor(t, r.nodes[1], "BACKUP", interval)
+	return r
+}
+
+// trial stops the master, waits for the backup to take over and restarts
+// the stopped router as the next trial's backup.
+func (r *rig) trial() {
+	t, m, interval := r.t, r.m, r.interval
+	// At least one advertisement reaches the backup after it
+	// reported BACKUP, then a random phase within the interval.
+	time.Sleep(interval + 20*time.Millisecond + rand.N(interval))
+	ev := event{At: time.Now(), Ready: r.ready, Old: r.hosts[m].Addr4, New: r.hosts[1-m].Addr4}
+	if r.kind == "Takeover" {
+		r.nodes[m].Kill()
+	} else {
+		r.nodes[m].Stop()
+	}
+	waitFor(t, r.nodes[1-m], "MASTER", interval)
+	r.evs = append(r.evs, ev)
+	if r.kind == "Takeover" {
+		// The stale virtual address of the crashed master (a reboot
+		// would clear it).
+		_ = exec.Command("ip", "-n", r.hosts[m].NS, "addr", "del", vip, "dev", r.hosts[m].Iface).Run()
+	}
+	r.nodes[m] = r.im.start(t, r.hosts[m], prio, interval)
+	r.ready = waitFor(t, r.nodes[m], "BACKUP", interval)
+	r.m = 1 - m
+}
+
+// finish stops the capture and measures the trials from it.
+func (r *rig) finish(trials int) *trialSet {
+	t, ts, kind, im, interval := r.t, r.ts, r.kind, r.im, r.interval
 	time.Sleep(2 * interval)
-	pkts := capt.Stop()
+	pkts := r.capt.Stop()
 	ts.Load[1] = loadavg()
 
 	if kind == "Takeover" {
@@ -239,7 +308,7 @@ func runTrials(t *testing.T, im impl, kind string, interval time.Duration, trial
 	} else {
 		ts.Bound = SkewTime(interval, prio)
 	}
-	for i, ev := range evs {
+	for i, ev := range r.evs {
 		d, err := measureEvent(pkts, kind, ev)
 		if err != nil {
 			ts.Invalid = append(ts.Invalid, fmt.Sprintf("trial %d: %v", i, err))
@@ -256,8 +325,8 @@ func runTrials(t *testing.T, im impl, kind string, interval time.Duration, trial
 		}
 	}
 	s := Summarize(ts.Samples, ts.Bound)
-	t.Logf("%s %s %v: n=%d invalid=%d bound=%v p50=%v (%+.2f%%) p99=%v (%+.2f%%) max=%v (%+.2f%%) load %s -> %s",
-		kind, im.name, interval, s.N, len(ts.Invalid), ts.Bound, s.P50, s.Over(s.P50), s.P99, s.Over(s.P99),
+	t.Logf("%s %s %v: n=%d invalid=%d bound=%v p50=%v (%+.2f%%) p90=%v (%+.2f%%) p99=%v (%+.2f%%) max=%v (%+.2f%%) load %s -> %s",
+		kind, im.name, interval, s.N, len(ts.Invalid), ts.Bound, s.P50, s.Over(s.P50), s.P90, s.Over(s.P90), s.P99, s.Over(s.P99),
 		s.Max, s.Over(s.Max), ts.Load[0], ts.Load[1])
 	if len(ts.GARPLead) > 0 {
 		g := Summarize(ts.GARPLead, 0)
@@ -552,8 +621,11 @@ func writeTrialOutputs(t *testing.T, res *results, kind string, impls []impl, iv
 	}
 	fmt.Fprintf(&b, "### %s: %s\n\n", kind, what)
 	fmt.Fprintf(&b, "VRRPv3 over IPv4, both routers at priority 100; bound = %s at full precision. Times in ms, from the observer's capture. %s.\n\n", boundName, machine())
-	b.WriteString("| interval | implementation | n | bound | p50 | p99 | max | p50 vs bound | p99 vs bound | max vs bound | GARP - advert (median) | load before -> after |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	if *baselineFlag != "" {
+		fmt.Fprintf(&b, "vrrpd-baseline is %s; the implementations' trials were interleaved trial by trial (one lab each, the idle labs advertising meanwhile).\n\n", *baselineFlag)
+	}
+	b.WriteString("| interval | implementation | n | bound | p50 | p90 | p99 | max | p50 vs bound | p90 vs bound | p99 vs bound | max vs bound | GARP - advert (median) | load before -> after |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	raw := map[string]map[string][]int64{}
 	for _, iv := range ivs {
 		for _, im := range impls {
@@ -566,8 +638,8 @@ func writeTrialOutputs(t *testing.T, res *results, kind string, impls []impl, iv
 			if len(ts.GARPLead) > 0 {
 				lead = ms(Summarize(ts.GARPLead, 0).P50)
 			}
-			fmt.Fprintf(&b, "| %v | %s | %d | %s | %s | %s | %s | %+.2f%% | %+.2f%% | %+.2f%% | %s | %s -> %s |\n",
-				iv, im.name, s.N, ms(ts.Bound), ms(s.P50), ms(s.P99), ms(s.Max), s.Over(s.P50), s.Over(s.P99), s.Over(s.Max), lead, ts.Load[0], ts.Load[1])
+			fmt.Fprintf(&b, "| %v | %s | %d | %s | %s | %s | %s | %s | %+.2f%% | %+.2f%% | %+.2f%% | %+.2f%% | %s | %s -> %s |\n",
+				iv, im.name, s.N, ms(ts.Bound), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), s.Over(s.P50), s.Over(s.P90), s.Over(s.P99), s.Over(s.Max), lead, ts.Load[0], ts.Load[1])
 			if raw[iv.String()] == nil {
 				raw[iv.String()] = map[string][]int64{}
 			}

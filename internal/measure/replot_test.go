@@ -19,6 +19,7 @@ var replotDir = flag.String("measure.dir", "testdata", "directory of the stored 
 // times, in legend order.
 var implColors = []struct{ name, color string }{
 	{"vrrpd", "#1f77b4"},
+	{"vrrpd-baseline", "#9467bd"},
 	{"keepalived", "#ff7f0e"},
 	{"Router, no-op hook", "#2ca02c"},
 }
@@ -53,11 +54,11 @@ func trialPanels(kind string, raw map[string]map[string][]int64) ([]Panel, error
 			if !ok {
 				continue
 			}
-			var vals []float64
-			for _, x := range ns {
-				vals = append(vals, float64(x)/float64(bound))
+			ds := make([]time.Duration, len(ns))
+			for i, x := range ns {
+				ds[i] = time.Duration(x)
 			}
-			p.Series = append(p.Series, Series{Name: ic.name, Color: ic.color, Values: vals})
+			p.Series = append(p.Series, Series{Name: ic.name, Color: ic.color, Values: Summarize(ds, bound).Ratios()})
 		}
 		panels = append(panels, p)
 	}

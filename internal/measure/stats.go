@@ -28,11 +28,11 @@ func MasterDownInterval(interval time.Duration, priority int) time.Duration {
 // A Summary is the order statistics of a set of durations and their
 // relation to a bound.
 type Summary struct {
-	N                  int
-	Min, P50, P99, Max time.Duration
-	Mean               time.Duration
-	Bound              time.Duration // zero: no bound
-	Samples            []time.Duration
+	N                       int
+	Min, P50, P90, P99, Max time.Duration
+	Mean                    time.Duration
+	Bound                   time.Duration // zero: no bound
+	Samples                 []time.Duration
 }
 
 // Summarize sorts a copy of samples and returns its statistics. Quantiles
@@ -51,7 +51,7 @@ func Summarize(samples []time.Duration, bound time.Duration) Summary {
 		sum += d
 	}
 	out.Min, out.Max = s[0], s[len(s)-1]
-	out.P50, out.P99 = Quantile(s, 0.5), Quantile(s, 0.99)
+	out.P50, out.P90, out.P99 = Quantile(s, 0.5), Quantile(s, 0.9), Quantile(s, 0.99)
 	out.Mean = sum / time.Duration(len(s))
 	return out
 }
@@ -80,8 +80,12 @@ func (s Summary) Over(d time.Duration) float64 {
 	return (float64(d)/float64(s.Bound) - 1) * 100
 }
 
-// Ratios returns every sample divided by the bound, sorted.
+// Ratios returns every sample divided by the bound, sorted: the values of
+// the ECDF plots (trialPanels). Without a bound it returns nil.
 func (s Summary) Ratios() []float64 {
+	if s.Bound <= 0 {
+		return nil
+	}
 	out := make([]float64, len(s.Samples))
 	for i, d := range s.Samples {
 		out[i] = float64(d) / float64(s.Bound)

@@ -40,9 +40,10 @@ func TestSummarize(t *testing.T) {
 		in = append(in, time.Duration(i)*time.Millisecond)
 	}
 	s := Summarize(in, 50*time.Millisecond)
-	got := []time.Duration{s.Min, s.P50, s.P99, s.Max, s.Mean}
-	// Type 7: p50 = x[49.5] = 50.5 ms, p99 = x[98.01] = 99.01 ms.
-	want := []time.Duration{time.Millisecond, 50500 * time.Microsecond, 99010 * time.Microsecond, 100 * time.Millisecond, 50500 * time.Microsecond}
+	got := []time.Duration{s.Min, s.P50, s.P90, s.P99, s.Max, s.Mean}
+	// Type 7: p50 = x[49.5] = 50.5 ms, p90 = x[89.1] = 90.1 ms,
+	// p99 = x[98.01] = 99.01 ms.
+	want := []time.Duration{time.Millisecond, 50500 * time.Microsecond, 90100 * time.Microsecond, 99010 * time.Microsecond, 100 * time.Millisecond, 50500 * time.Microsecond}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Summarize (-want +got):\n%s", diff)
 	}
@@ -57,6 +58,50 @@ func TestSummarize(t *testing.T) {
 	}
 	if got := Quantile([]time.Duration{7}, 0.99); got != 7 {
 		t.Errorf("Quantile of one sample = %v, want 7ns", got)
+	}
+}
+
+func TestRatios(t *testing.T) {
+	s := Summarize([]time.Duration{30, 10, 20}, 20)
+	if diff := cmp.Diff([]float64{0.5, 1, 1.5}, s.Ratios()); diff != "" {
+		t.Errorf("Ratios (-want +got):\n%s", diff)
+	}
+	if got := Summarize([]time.Duration{30}, 0).Ratios(); got != nil {
+		t.Errorf("Ratios without a bound = %v, want nil", got)
+	}
+}
+
+// TestTrialPanels checks the plot values: every sample over the RFC bound
+// of its interval and kind, sorted, one series per implementation in
+// legend order (the baseline beside vrrpd).
+func TestTrialPanels(t *testing.T) {
+	down := int64(MasterDownInterval(10*time.Millisecond, 100))
+	raw := map[string]map[string][]int64{"10ms": {
+		"keepalived":     {down},
+		"vrrpd-baseline": {2 * down, down},
+		"vrrpd":          {down / 2},
+	}}
+	panels, err := trialPanels("Takeover", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(panels) != 1 {
+		t.Fatalf("%d panels, want 1", len(panels))
+	}
+	var names []string
+	var vals [][]float64
+	for _, s := range panels[0].Series {
+		names = append(names, s.Name)
+		vals = append(vals, s.Values)
+	}
+	if diff := cmp.Diff([]string{"vrrpd", "vrrpd-baseline", "keepalived"}, names); diff != "" {
+		t.Errorf("series (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][]float64{{0.5}, {1, 2}, {1}}, vals); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+	if _, err := trialPanels("Takeover", map[string]map[string][]int64{"soon": nil}); err == nil {
+		t.Error("trialPanels accepted the interval \"soon\"")
 	}
 }
 
