@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -169,6 +168,11 @@ func fullUsage() string {
 // flags or configuration (and no arguments), 1 when the daemon cannot
 // run.
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
+	return cliEnv(ctx, args, stdout, stderr, hup, defaultHostEnv())
+}
+
+// cliEnv is cli on the given host (tests give a fake one).
+func cliEnv(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-chan os.Signal, env hostEnv) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, fullUsage())
 		return 2
@@ -197,7 +201,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-cha
 		return 2
 	}
 	if o.keepalived != "" {
-		return cliKeepalived(ctx, o, rest, stdout, stderr, hup)
+		return cliKeepalived(ctx, o, rest, stdout, stderr, hup, env)
 	}
 	if o.check {
 		cfg, err := parseFlags(rest)
@@ -212,7 +216,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-cha
 		fmt.Fprintf(stdout, "vrrpd: %s: configuration OK: %s\n", where, summary(cfg))
 		return 0
 	}
-	return run(ctx, rest, stderr, hup)
+	return runEnv(ctx, rest, stderr, hup, env)
 }
 
 func plural(n int, one string) string {
@@ -296,7 +300,7 @@ func loadKeepalivedFlags(o cliOpts, f kaFlags) (Config, *kaConverted, error) {
 	return cfg, kc, nil
 }
 
-func cliKeepalived(ctx context.Context, o cliOpts, rest []string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
+func cliKeepalived(ctx context.Context, o cliOpts, rest []string, stdout, stderr io.Writer, hup <-chan os.Signal, env hostEnv) int {
 	f, err := parseKAFlags(rest)
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrpd: %v\nrun 'vrrpd -h' for usage\n", err)
@@ -320,55 +324,10 @@ func cliKeepalived(ctx context.Context, o cliOpts, rest []string, stdout, stderr
 		return 0
 	}
 	// SIGHUP re-reads the file (and its includes) with the same flags.
-	return runConfig(ctx, cfg, func() (Config, error) {
+	return runDaemon(ctx, cfg, func() (Config, error) {
 		c, _, err := loadKeepalivedFlags(o, f)
 		return c, err
-	}, stderr, hup)
-}
-
-// runConfig runs the daemon on cfg as run does, reloading with reload on
-// hup.
-func runConfig(ctx context.Context, cfg Config, reload func() (Config, error), stderr io.Writer, hup <-chan os.Signal) int {
-	level := new(slog.LevelVar)
-	level.Set(cfg.LogLevel)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	sys, err := newSystem(log)
-	if err != nil {
-		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
-		return 1
-	}
-	d := newDaemon(cfg, sys, log, level, shellRun)
-
-	reloadDone := make(chan struct{})
-	stopReload := make(chan struct{})
-	go func() {
-		defer close(reloadDone)
-		for {
-			select {
-			case <-stopReload:
-				return
-			case <-hup:
-			}
-			c, err := reload()
-			if err != nil {
-				log.Error("SIGHUP: configuration not reloaded", "err", err)
-				continue
-			}
-			if err := d.Reload(c); err != nil {
-				log.Error("SIGHUP: reload incomplete", "err", err)
-			}
-		}
-	}()
-	err = d.Run(ctx)
-	close(stopReload)
-	<-reloadDone
-	if err != nil {
-		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
-		return 1
-	}
-	log.Info("vrrpd stopped")
-	return 0
+	}, stderr, hup, env)
 }
 
 // tomlWhere matches the Where of a ConfigError from a TOML file.

@@ -15,7 +15,13 @@ import (
 // done. It returns the exit status: 0 after a clean shutdown (or -h), 2
 // for bad flags or configuration, 1 when the daemon cannot run.
 func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal) int {
-	return runEnv(ctx, args, stderr, hup, hostEnv{newSystem: newSystem, getenv: os.Getenv, pid: os.Getpid(), run: shellRun})
+	return runEnv(ctx, args, stderr, hup, defaultHostEnv())
+}
+
+// defaultHostEnv is the real host: netlink, the process environment,
+// /bin/sh.
+func defaultHostEnv() hostEnv {
+	return hostEnv{newSystem: newSystem, getenv: os.Getenv, pid: os.Getpid(), run: shellRun}
 }
 
 // hostEnv is what run takes from the host: tests give a fake system and
@@ -37,6 +43,22 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 		fmt.Fprintf(stderr, "vrrpd: %v\nrun 'vrrpd -h' for usage\n", err)
 		return 2
 	}
+	return runDaemon(ctx, cfg, func() (Config, error) {
+		if cfg.File == "" {
+			return Config{}, errNothingToReload
+		}
+		return parseFlags(args)
+	}, stderr, hup, env)
+}
+
+// errNothingToReload: SIGHUP without a configuration file.
+var errNothingToReload = errors.New("nothing to reload without -config")
+
+// runDaemon runs the daemon on cfg until ctx is done, applying what reload
+// returns on every SIGHUP (hup); both the TOML and the keepalived.conf
+// front ends run through it. It returns the exit status: 0 after a clean
+// shutdown, 1 when the daemon cannot run.
+func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), stderr io.Writer, hup <-chan os.Signal, env hostEnv) int {
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -81,7 +103,7 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 			if err := sd.Reloading(); err != nil {
 				log.Warn("sd_notify RELOADING", "err", err)
 			}
-			reload(d, cfg.File, args, log)
+			applyReload(d, reload, log)
 			d.sdReady()
 		}
 	}()
@@ -96,13 +118,13 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 	return 0
 }
 
-// reload re-reads the configuration on SIGHUP and applies it.
-func reload(d *daemon, file string, args []string, log *slog.Logger) {
-	if file == "" {
-		log.Warn("SIGHUP: nothing to reload without -config")
+// applyReload re-reads the configuration on SIGHUP and applies it.
+func applyReload(d *daemon, reload func() (Config, error), log *slog.Logger) {
+	c, err := reload()
+	if errors.Is(err, errNothingToReload) {
+		log.Warn("SIGHUP: " + err.Error())
 		return
 	}
-	c, err := parseFlags(args)
 	if err != nil {
 		log.Error("SIGHUP: configuration not reloaded", "err", err)
 		return
