@@ -273,19 +273,35 @@ func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond, ra b
 	return l, nil
 }
 
+// linkLocal returns the first IPv6 link-local address of ifi, asking the
+// kernel for that interface's addresses only.
 func linkLocal(ifi *net.Interface) netip.Addr {
-	addrs, err := ifi.Addrs()
+	addrs, err := ifAddrs(ifi.Index, unix.AF_INET6)
 	if err != nil {
 		return netip.Addr{}
 	}
 	for _, ad := range addrs {
-		if ipn, ok := ad.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
-				return ip
-			}
+		if ip := ad.Prefix.Addr(); ip.Is6() && ip.IsLinkLocalUnicast() {
+			return ip
 		}
 	}
 	return netip.Addr{}
+}
+
+// interfaceByName looks interface name up with targeted ioctls, not
+// net.InterfaceByName's dump of every link (O(N) per call, O(N^2) for N
+// links, and its HardwareAddr pins the whole dump): only the Name, Index
+// and HardwareAddr (a fresh slice) of the result are set.
+func interfaceByName(name string) (*net.Interface, error) {
+	idx, err := ifIndexByName(name)
+	if err != nil {
+		return nil, err
+	}
+	mac, err := ifHardwareAddr(name)
+	if err != nil {
+		return nil, err
+	}
+	return &net.Interface{Name: name, Index: idx, HardwareAddr: mac}, nil
 }
 
 // open returns the shared link of an interface (ModeInterfaceMAC,
@@ -293,13 +309,11 @@ func linkLocal(ifi *net.Interface) netip.Addr {
 func (p *linuxPlatform) open(a *Announcer, name string) (*link, error) {
 	if l, ok := p.links[name]; ok {
 		if !l.ifi.LinkLocal.IsValid() {
-			if ifi, err := net.InterfaceByName(name); err == nil {
-				l.ifi.LinkLocal = linkLocal(ifi)
-			}
+			l.ifi.LinkLocal = linkLocal(&net.Interface{Name: name, Index: l.ifi.Index})
 		}
 		return l, nil
 	}
-	ifi, err := net.InterfaceByName(name)
+	ifi, err := interfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: interface %q: %w", name, err)
 	}
@@ -322,11 +336,11 @@ func (p *linuxPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac ne
 func (p *linuxPlatform) linkForNS(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac net.HardwareAddr) (*link, error) {
 	name := vr.Interface
 	if name == "" {
-		ifi, err := net.InterfaceByIndex(vr.IfIndex)
+		n, err := ifNameByIndex(vr.IfIndex)
 		if err != nil {
 			return nil, fmt.Errorf("arpnd: interface index %d: %w", vr.IfIndex, err)
 		}
-		name = ifi.Name
+		name = n
 	}
 	if p.cfg.Mode != ModeMacvlan {
 		return p.open(a, name)
@@ -420,7 +434,7 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 			return nil, err
 		}
 	}
-	ifi, err := net.InterfaceByName(name)
+	ifi, err := interfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
 	}

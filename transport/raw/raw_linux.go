@@ -144,12 +144,11 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		return nil, err
 	}
 	if cfg.Ring {
-		ifi, err := net.InterfaceByName(ifname)
+		index, err := ifIndexByName(ifname)
 		if err != nil {
 			c.Close()
 			return nil, opError(ifname, "interface", err)
 		}
-		index := ifi.Index
 		if cfg.NoBindToDevice {
 			index = 0 // every interface, filtered by index like ListenMulti
 		}
@@ -339,26 +338,22 @@ func (c *Conn) setsockopt(level, opt, v int) error {
 // source address and the own-packet filter. Joining an interface twice
 // refreshes its addresses.
 func (c *Conn) Join(ifname string) error {
-	ifi, err := net.InterfaceByName(ifname)
+	// Targeted lookups (ioctl, and an address dump the kernel filters by
+	// index), not net.InterfaceByName and Interface.Addrs: those dump
+	// every link and address of the namespace, O(N^2) for N joins.
+	index, err := ifIndexByName(ifname)
 	if err != nil {
 		return opError(ifname, "interface", err)
 	}
-	st := &ifaceState{index: ifi.Index, name: ifi.Name}
-	addrs, err := ifi.Addrs()
+	ifi := &net.Interface{Index: index, Name: ifname}
+	st := &ifaceState{index: index, name: ifname}
+	addrs, err := ifAddrs(index, unix.AF_UNSPEC)
 	if err != nil {
 		return opError(ifname, "interface addresses", err)
 	}
 	var first4, ll6 netip.Addr
 	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
+		ip := a.Prefix.Addr()
 		st.own = append(st.own, ip)
 		if ip.Is4() && !first4.IsValid() {
 			first4 = ip
