@@ -77,5 +77,22 @@ func TestOpenCostPerLink(t *testing.T) {
 		if l.ifi.Name != name || l.ifi.Index <= 0 {
 			t.Errorf("%s: link interface %+v", name, l.ifi)
 		}
+		// IPv4 virtual routers only: the ARP socket, no IPv6 one.
+		if l.arp == nil || l.nd != nil {
+			t.Errorf("%s: IPv4 only: arp socket %v, IPv6 socket %v; want only the ARP one", name, l.arp, l.nd)
+		}
+	}
+	// An IPv6 virtual router on the same link opens the IPv6 socket and
+	// keeps the ARP one.
+	name := netlab.LinkName(costLinks)
+	arp := p.links[name].arp
+	if err := h.Do(func() error {
+		_, err := p.linkForNS(a, vrrp.VRInfo{Name: "vr6", VRID: 1, Version: 3, Interface: name}, vrKey{v6: true}, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if l := p.links[name]; l.nd == nil || l.arp != arp {
+		t.Errorf("%s after an IPv6 virtual router: IPv6 socket %v, ARP socket %v (was %v); want both, the ARP one unchanged", name, l.nd, l.arp, arp)
 	}
 }

@@ -71,7 +71,8 @@ type Conn struct {
 	readFn func(fd uintptr) bool
 	rn     int
 	rerrno syscall.Errno
-	// ReadBatch's state, allocated on its first call.
+	// ReadBatch's state, allocated on its first call for its batch size
+	// (grown if a later call passes more messages).
 	bslots []rslot
 	bmsgs  []mmsghdr
 	bvlen  int // doRead: messages per recvmmsg, 0 for one recvmsg
@@ -640,7 +641,8 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 // and those already queued, up to len(ms) (at most 64 per call), each
 // with the metadata and filtering of ReadFrom. Messages dropped by the
 // filters are counted and leave their buffers at the end of ms. It does
-// not allocate after its first call.
+// not allocate after its first call (or after a call with more messages
+// than any before).
 func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
@@ -656,9 +658,12 @@ func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 	if c.ring != nil {
 		return c.ringRead(ms)
 	}
-	if c.bslots == nil {
-		c.bslots = make([]rslot, maxBatch)
-		c.bmsgs = make([]mmsghdr, maxBatch)
+	if len(c.bslots) < len(ms) {
+		// Sized to the caller's batch, not maxBatch: a connection per
+		// link holds a few kB, not 17 kB (issue 12). Callers pass the
+		// same batch size each time, so this allocates once.
+		c.bslots = make([]rslot, len(ms))
+		c.bmsgs = make([]mmsghdr, len(ms))
 	}
 	for {
 		for i := range ms {
