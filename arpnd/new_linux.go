@@ -55,7 +55,7 @@ func New(cfg Config) (*Announcer, error) {
 				err = fmt.Errorf("arpnd: interface %q: %w", cfg.Interface, err)
 			}
 		} else {
-			err = p.do(func() error { _, err := p.open(a, cfg.Interface); return err })
+			err = p.do(func() error { _, err := p.open(a, cfg.Interface, true, true); return err })
 		}
 		if err != nil {
 			p.close()
@@ -240,70 +240,129 @@ func privErr(ifname, what, capability string, err error) error {
 	return fmt.Errorf("arpnd: interface %q: %s: %w", ifname, what, err)
 }
 
-// openLink opens the two packet sockets on ifi: respond to answer ARP and
-// NS, ra to receive Router Solicitations.
-func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond, ra bool) (*link, error) {
-	arpF, ndF := bpfDropAll, bpfDropAll
-	switch {
-	case respond && ra:
-		arpF, ndF = bpfARPReq, bpfNSRS
-	case respond:
-		arpF, ndF = bpfARPReq, bpfNS
-	case ra:
-		ndF = bpfRS
-	}
-	ac, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: assemble(arpF)})
-	if err != nil {
-		return nil, privErr(ifi.Name, "open ARP packet socket", "CAP_NET_RAW", err)
-	}
-	nc, err := packet.Listen(ifi, packet.Raw, etherTypeIPv6, &packet.Config{Filter: assemble(ndF)})
-	if err != nil {
-		ac.Close()
-		return nil, privErr(ifi.Name, "open IPv6 packet socket", "CAP_NET_RAW", err)
-	}
-	l := &link{
-		ifi: Interface{Name: ifi.Name, Index: ifi.Index, HardwareAddr: ifi.HardwareAddr, LinkLocal: linkLocal(ifi)},
-		arp: rawConn{ac}, nd: rawConn{nc},
-	}
+// openLink opens the packet sockets on ifi of the families asked for
+// (v4: the ARP socket, v6: the IPv6 one); ensureFamily opens the other
+// later if a virtual router of that family comes. respond is to answer
+// ARP and NS, ra to receive Router Solicitations. An instance of one
+// family holds one socket, not two (issue 12).
+func (p *linuxPlatform) openLink(a *Announcer, ifi *net.Interface, respond, ra, v4, v6 bool) (*link, error) {
+	l := &link{ifi: Interface{Name: ifi.Name, Index: ifi.Index, HardwareAddr: ifi.HardwareAddr}}
 	if err := checkMAC(l.ifi.HardwareAddr); err != nil {
-		closeConns(l)
 		return nil, fmt.Errorf("arpnd: interface %q is not Ethernet: %w", ifi.Name, err)
 	}
-	a.startReaders(l, respond, respond || ra)
+	for _, f := range []struct {
+		on, v6 bool
+	}{{v4, false}, {v6, true}} {
+		if !f.on {
+			continue
+		}
+		if err := p.ensureFamily(a, l, f.v6, respond, ra); err != nil {
+			closeConns(l)
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
+// ensureFamily opens l's packet socket of one family (ARP for IPv4, IPv6
+// for IPv6) unless open, and starts its reader when it has one. Called
+// with the Announcer's lock held (or before l is shared).
+func (p *linuxPlatform) ensureFamily(a *Announcer, l *link, v6, respond, ra bool) error {
+	ifi := &net.Interface{Name: l.ifi.Name, Index: l.ifi.Index, HardwareAddr: l.ifi.HardwareAddr}
+	if !v6 {
+		if l.arp != nil {
+			return nil
+		}
+		f := bpfDropAll
+		if respond {
+			f = bpfARPReq
+		}
+		ac, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: assemble(f)})
+		if err != nil {
+			return privErr(ifi.Name, "open ARP packet socket", "CAP_NET_RAW", err)
+		}
+		l.arp = rawConn{ac}
+		a.startReaders(l, respond, false)
+		return nil
+	}
+	if l.nd != nil {
+		return nil
+	}
+	f := bpfDropAll
+	switch {
+	case respond && ra:
+		f = bpfNSRS
+	case respond:
+		f = bpfNS
+	case ra:
+		f = bpfRS
+	}
+	nc, err := packet.Listen(ifi, packet.Raw, etherTypeIPv6, &packet.Config{Filter: assemble(f)})
+	if err != nil {
+		return privErr(ifi.Name, "open IPv6 packet socket", "CAP_NET_RAW", err)
+	}
+	l.nd = rawConn{nc}
+	if !l.ifi.LinkLocal.IsValid() {
+		l.ifi.LinkLocal = linkLocal(ifi)
+	}
+	a.startReaders(l, false, respond || ra)
+	return nil
+}
+
+// linkLocal returns the first IPv6 link-local address of ifi, asking the
+// kernel for that interface's addresses only.
 func linkLocal(ifi *net.Interface) netip.Addr {
-	addrs, err := ifi.Addrs()
+	addrs, err := ifAddrs(ifi.Index, unix.AF_INET6)
 	if err != nil {
 		return netip.Addr{}
 	}
 	for _, ad := range addrs {
-		if ipn, ok := ad.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
-				return ip
-			}
+		if ip := ad.Prefix.Addr(); ip.Is6() && ip.IsLinkLocalUnicast() {
+			return ip
 		}
 	}
 	return netip.Addr{}
 }
 
+// interfaceByName looks interface name up with targeted ioctls, not
+// net.InterfaceByName's dump of every link (O(N) per call, O(N^2) for N
+// links, and its HardwareAddr pins the whole dump): only the Name, Index
+// and HardwareAddr (a fresh slice) of the result are set.
+func interfaceByName(name string) (*net.Interface, error) {
+	idx, err := ifIndexByName(name)
+	if err != nil {
+		return nil, err
+	}
+	mac, err := ifHardwareAddr(name)
+	if err != nil {
+		return nil, err
+	}
+	return &net.Interface{Name: name, Index: idx, HardwareAddr: mac}, nil
+}
+
 // open returns the shared link of an interface (ModeInterfaceMAC,
-// ModeVirtualMAC).
-func (p *linuxPlatform) open(a *Announcer, name string) (*link, error) {
+// ModeVirtualMAC) with its packet socket of the family of v6 open; with
+// both, both (New with Config.Interface, so that a missing capability
+// shows at once).
+func (p *linuxPlatform) open(a *Announcer, name string, v4, v6 bool) (*link, error) {
 	if l, ok := p.links[name]; ok {
-		if !l.ifi.LinkLocal.IsValid() {
-			if ifi, err := net.InterfaceByName(name); err == nil {
-				l.ifi.LinkLocal = linkLocal(ifi)
+		for _, f := range []struct{ on, v6 bool }{{v4, false}, {v6, true}} {
+			if f.on {
+				if err := p.ensureFamily(a, l, f.v6, a.responding(), a.ra != nil); err != nil {
+					return nil, err
+				}
 			}
+		}
+		if v6 && !l.ifi.LinkLocal.IsValid() {
+			l.ifi.LinkLocal = linkLocal(&net.Interface{Name: name, Index: l.ifi.Index})
 		}
 		return l, nil
 	}
-	ifi, err := net.InterfaceByName(name)
+	ifi, err := interfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: interface %q: %w", name, err)
 	}
-	l, err := p.openLink(a, ifi, a.responding(), a.ra != nil)
+	l, err := p.openLink(a, ifi, a.responding(), a.ra != nil, v4, v6)
 	if err != nil {
 		return nil, err
 	}
@@ -322,14 +381,14 @@ func (p *linuxPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac ne
 func (p *linuxPlatform) linkForNS(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac net.HardwareAddr) (*link, error) {
 	name := vr.Interface
 	if name == "" {
-		ifi, err := net.InterfaceByIndex(vr.IfIndex)
+		n, err := ifNameByIndex(vr.IfIndex)
 		if err != nil {
 			return nil, fmt.Errorf("arpnd: interface index %d: %w", vr.IfIndex, err)
 		}
-		name = ifi.Name
+		name = n
 	}
 	if p.cfg.Mode != ModeMacvlan {
-		return p.open(a, name)
+		return p.open(a, name, !key.v6, key.v6)
 	}
 	if m, ok := p.macvlans[key]; ok {
 		return m.l, nil
@@ -420,11 +479,11 @@ func (p *linuxPlatform) createMacvlan(a *Announcer, parent string, key vrKey, vm
 			return nil, err
 		}
 	}
-	ifi, err := net.InterfaceByName(name)
+	ifi, err := interfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: macvlan %q: %w", name, err)
 	}
-	l, err := p.openLink(a, ifi, false, a.ra != nil && key.v6)
+	l, err := p.openLink(a, ifi, false, a.ra != nil && key.v6, !key.v6, key.v6)
 	if err != nil {
 		return nil, err
 	}
@@ -531,7 +590,7 @@ func (p *linuxPlatform) takeNS(vr *vrState) error {
 	}
 	// The sockets may hold the ENETDOWN of the last release.
 	for _, c := range []PacketConn{m.l.arp, m.l.nd} {
-		if rc, ok := c.(rawConn); ok {
+		if rc, ok := c.(rawConn); ok && rc.Conn != nil {
 			rc.clearError()
 		}
 	}

@@ -36,8 +36,9 @@ func (a *Announcer) responding() bool {
 // startReaders starts the goroutines reading l's connections: the ARP
 // one for the responder, the IPv6 one for the responder and for Router
 // Solicitations. They belong to the Announcer and end when Close closes
-// the connections. Called once per link, before the link is used, with or
-// without the lock.
+// the connections. Called once per connection (a link's connection of a
+// family opens when its first virtual router of that family comes), with
+// or without the lock.
 func (a *Announcer) startReaders(l *link, arp, nd bool) {
 	for _, c := range []struct {
 		c  PacketConn

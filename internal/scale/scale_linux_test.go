@@ -40,14 +40,17 @@ var (
 )
 
 // ciRSSPerLink is TestScaleCI's memory bound for each vrrpd process: VmRSS
-// over the number of links, in kB. Chosen from the measurement of
-// 2026-12-05 (BENCHMARKS.md, "Scale"): at 500 links, master first, today's
-// vrrpd held 1,035 MB on the master (2,120 kB per link) and 292 MB on the
-// backup (599 kB per link); the bound, about twice the master's, leaves
-// room for the garbage collector's timing (RSS runs up to twice the live
-// heap) and is to be tightened after the runtime's rework (issue 12's
-// goal: 32 MB for 4,094 links, 8 kB per link).
-const ciRSSPerLink = 4096
+// over the number of links, in kB. Chosen from the measurements of
+// 2026-12-05 (BENCHMARKS.md, "Scale"): at 500 links, master first, vrrpd
+// held 1,035 MB on the master (2,120 kB per link) and 292 MB on the backup
+// (599 kB per link) before the interface lookups stopped dumping every
+// link (issue 12); after, 84.7 MB (169 kB per link) and 56.2 MB (112 kB
+// per link). The bound, about three times the master's, leaves room for
+// the garbage collector's timing (RSS runs up to twice the live heap) and
+// a loaded machine; what is left per link is mostly vrrp's receive
+// batches (4 x 16 x 4,160 B per connection). Issue 12's goal is 32 MB for
+// 4,094 links, 8 kB per link.
+const ciRSSPerLink = 512
 
 // gate skips t unless the full runs were asked for, then checks for the
 // privileged suite.

@@ -20,8 +20,12 @@ import (
 type Manager struct {
 	log *slog.Logger
 
-	mu     sync.Mutex
-	h      *netlink.Handle
+	mu sync.Mutex
+	h  *netlink.Handle
+	// rt is a route socket with strict checking, for address dumps
+	// filtered by interface in the kernel; seq numbers its requests.
+	rt     int
+	seq    uint32
 	owned  []Entry // added by us and not removed since, in order
 	closed bool
 }
@@ -33,10 +37,15 @@ func New(log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, wrap("open netlink", Entry{}, err)
 	}
+	rt, err := openRouteSocket()
+	if err != nil {
+		h.Close()
+		return nil, wrap("open netlink", Entry{}, err)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{log: log, h: h}, nil
+	return &Manager{log: log, h: h, rt: rt}, nil
 }
 
 func wrap(op string, e Entry, err error) error {
@@ -55,18 +64,32 @@ func ipnet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(p.Bits(), a.BitLen())}
 }
 
+// family returns the address family of a.
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+// linkAddrs lists the addresses of one family on the interface: a dump
+// the kernel filters by interface index (NETLINK_GET_STRICT_CHK), not the
+// dump of every address of the namespace that netlink.AddrList filters
+// here, which cost O(N) per call and O(N^2) for a takeover of N links
+// (issue 12). It asks on m.rt, in the Manager's namespace; m.mu held.
+func (m *Manager) linkAddrs(link netlink.Link, fam int) ([]ifAddr, error) {
+	m.seq++
+	return ifAddrsOn(m.rt, m.seq, link.Attrs().Index, fam)
+}
+
 // present reports whether the interface has address a (any prefix length).
 func (m *Manager) present(link netlink.Link, a netip.Addr) (bool, error) {
-	fam := unix.AF_INET6
-	if a.Is4() {
-		fam = unix.AF_INET
-	}
-	list, err := m.h.AddrList(link, fam)
+	list, err := m.linkAddrs(link, family(a))
 	if err != nil {
 		return false, err
 	}
 	for _, x := range list {
-		if got, ok := netip.AddrFromSlice(x.IP); ok && got.Unmap() == a {
+		if x.Prefix.Addr() == a {
 			return true, nil
 		}
 	}
@@ -185,28 +208,23 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 		}
 		return false, wrap("lookup", Entry{Interface: ifname}, err)
 	}
-	fam := unix.AF_INET6
-	if a.Is4() {
-		fam = unix.AF_INET
-	}
-	list, err := m.h.AddrList(link, fam)
+	list, err := m.linkAddrs(link, family(a))
 	if err != nil {
 		return false, wrap("list", Entry{Interface: ifname, Prefix: HostPrefix(a)}, err)
 	}
 	removed := false
 	for _, x := range list {
-		if got, ok := netip.AddrFromSlice(x.IP); !ok || got.Unmap() != a {
+		if x.Prefix.Addr() != a {
 			continue
 		}
-		ones, _ := x.Mask.Size()
-		e := Entry{Interface: ifname, Prefix: netip.PrefixFrom(a, ones)}
+		e := Entry{Interface: ifname, Prefix: x.Prefix}
 		switch {
 		case !marked(ifname, x):
 			return removed, &Error{Op: "remove stale", Entry: e, Err: errNotMarked}
 		case len(list) == 1:
 			return removed, &Error{Op: "remove stale", Entry: e, Err: errOnlyAddress}
 		}
-		if err := m.h.AddrDel(link, &x); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		if err := m.h.AddrDel(link, &netlink.Addr{IPNet: ipnet(x.Prefix)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
 			return removed, wrap("delete", e, err)
 		}
 		m.log.Warn("removed a virtual address left on the interface (a previous run did not exit cleanly?)", "address", e.Prefix, "interface", ifname)
@@ -218,8 +236,8 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 // marked reports whether x carries the mark Add puts on the addresses
 // it adds: for IPv4 the label Label(ifname), for IPv6 the IFA_F_NODAD
 // flag (IPv6 addresses have no label).
-func marked(ifname string, x netlink.Addr) bool {
-	if x.IP.To4() != nil {
+func marked(ifname string, x ifAddr) bool {
+	if x.Prefix.Addr().Is4() {
 		l := Label(ifname)
 		return l != "" && x.Label == l
 	}
@@ -248,5 +266,6 @@ func (m *Manager) Close() error {
 	m.owned = nil
 	m.closed = true
 	m.h.Close()
+	unix.Close(m.rt)
 	return errors.Join(errs...)
 }

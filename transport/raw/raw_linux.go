@@ -71,7 +71,8 @@ type Conn struct {
 	readFn func(fd uintptr) bool
 	rn     int
 	rerrno syscall.Errno
-	// ReadBatch's state, allocated on its first call.
+	// ReadBatch's state, allocated on its first call for its batch size
+	// (grown if a later call passes more messages).
 	bslots []rslot
 	bmsgs  []mmsghdr
 	bvlen  int // doRead: messages per recvmmsg, 0 for one recvmsg
@@ -144,12 +145,11 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		return nil, err
 	}
 	if cfg.Ring {
-		ifi, err := net.InterfaceByName(ifname)
+		index, err := ifIndexByName(ifname)
 		if err != nil {
 			c.Close()
 			return nil, opError(ifname, "interface", err)
 		}
-		index := ifi.Index
 		if cfg.NoBindToDevice {
 			index = 0 // every interface, filtered by index like ListenMulti
 		}
@@ -339,26 +339,22 @@ func (c *Conn) setsockopt(level, opt, v int) error {
 // source address and the own-packet filter. Joining an interface twice
 // refreshes its addresses.
 func (c *Conn) Join(ifname string) error {
-	ifi, err := net.InterfaceByName(ifname)
+	// Targeted lookups (ioctl, and an address dump the kernel filters by
+	// index), not net.InterfaceByName and Interface.Addrs: those dump
+	// every link and address of the namespace, O(N^2) for N joins.
+	index, err := ifIndexByName(ifname)
 	if err != nil {
 		return opError(ifname, "interface", err)
 	}
-	st := &ifaceState{index: ifi.Index, name: ifi.Name}
-	addrs, err := ifi.Addrs()
+	ifi := &net.Interface{Index: index, Name: ifname}
+	st := &ifaceState{index: index, name: ifname}
+	addrs, err := ifAddrs(index, unix.AF_UNSPEC)
 	if err != nil {
 		return opError(ifname, "interface addresses", err)
 	}
 	var first4, ll6 netip.Addr
 	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
+		ip := a.Prefix.Addr()
 		st.own = append(st.own, ip)
 		if ip.Is4() && !first4.IsValid() {
 			first4 = ip
@@ -645,7 +641,8 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 // and those already queued, up to len(ms) (at most 64 per call), each
 // with the metadata and filtering of ReadFrom. Messages dropped by the
 // filters are counted and leave their buffers at the end of ms. It does
-// not allocate after its first call.
+// not allocate after its first call (or after a call with more messages
+// than any before).
 func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
@@ -661,9 +658,12 @@ func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 	if c.ring != nil {
 		return c.ringRead(ms)
 	}
-	if c.bslots == nil {
-		c.bslots = make([]rslot, maxBatch)
-		c.bmsgs = make([]mmsghdr, maxBatch)
+	if len(c.bslots) < len(ms) {
+		// Sized to the caller's batch, not maxBatch: a connection per
+		// link holds a few kB, not 17 kB (issue 12). Callers pass the
+		// same batch size each time, so this allocates once.
+		c.bslots = make([]rslot, len(ms))
+		c.bmsgs = make([]mmsghdr, len(ms))
 	}
 	for {
 		for i := range ms {

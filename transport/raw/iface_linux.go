@@ -1,0 +1,225 @@
+//go:build linux
+
+package raw
+
+// Targeted interface lookups, in O(1) of the number of links (issue 12):
+// the standard library's net.InterfaceByName, InterfaceByIndex and
+// Interface.Addrs dump every link (or every address) of the namespace on
+// each call, so a process that looks up each of N links costs O(N^2), and
+// net.Interface.HardwareAddr is a sub-slice of that dump, pinning it.
+// These ask the kernel about one interface only (ioctl, and an address
+// dump filtered in the kernel by interface index with
+// NETLINK_GET_STRICT_CHK), in the calling thread's network namespace.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ifreq runs one SIOCGIF* ioctl on a throw-away socket of the calling
+// thread's network namespace.
+func ifreq(req uint, ifr *unix.Ifreq) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("socket", err)
+		}
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, req, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return errNoSuchInterface
+		}
+		return os.NewSyscallError("ioctl", err)
+	}
+	return nil
+}
+
+// errNoSuchInterface is returned for a name or index with no interface;
+// it wraps unix.ENODEV.
+var errNoSuchInterface = fmt.Errorf("no such network interface: %w", unix.ENODEV)
+
+// ifIndexByName returns the index of interface name (SIOCGIFINDEX).
+func ifIndexByName(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := ifreq(unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, err
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// ifNameByIndex returns the name of interface index (SIOCGIFNAME).
+func ifNameByIndex(index int) (string, error) {
+	if index <= 0 {
+		return "", errNoSuchInterface
+	}
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return "", err
+	}
+	ifr.SetUint32(uint32(index))
+	if err := ifreq(unix.SIOCGIFNAME, ifr); err != nil {
+		return "", err
+	}
+	return ifr.Name(), nil
+}
+
+// ifHardwareAddr returns the hardware address of interface name
+// (SIOCGIFHWADDR), a fresh 6-byte slice for Ethernet, nil for a link
+// without one.
+func ifHardwareAddr(name string) (net.HardwareAddr, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := ifreq(unix.SIOCGIFHWADDR, ifr); err != nil {
+		return nil, err
+	}
+	// struct ifreq: name[16], then struct sockaddr ifr_hwaddr
+	// (sa_family uint16, sa_data[14]).
+	raw := (*[unix.IFNAMSIZ + 16]byte)(unsafe.Pointer(ifr))
+	if *(*uint16)(unsafe.Pointer(&raw[unix.IFNAMSIZ])) != unix.ARPHRD_ETHER {
+		return nil, nil
+	}
+	mac := make(net.HardwareAddr, 6)
+	copy(mac, raw[unix.IFNAMSIZ+2:])
+	return mac, nil
+}
+
+// ifAddr is one address of an interface.
+type ifAddr struct {
+	Prefix netip.Prefix // the local address and its prefix length
+	Label  string       // IFA_LABEL (IPv4)
+	Flags  uint32       // IFA_F_*
+}
+
+// ifAddrs returns the addresses of interface index of one family
+// (unix.AF_INET, unix.AF_INET6, or unix.AF_UNSPEC for both) with one
+// RTM_GETADDR dump that the kernel filters by index (strict checking,
+// Linux 4.20 and later; older kernels send every address and the filter
+// here keeps the interface's).
+func ifAddrs(index, family int) ([]ifAddr, error) {
+	fd, err := openRouteSocket()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return ifAddrsOn(fd, 1, index, family)
+}
+
+// openRouteSocket opens a NETLINK_ROUTE socket in the calling thread's
+// network namespace with strict checking of dump requests on.
+func openRouteSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	return fd, nil
+}
+
+// ifAddrsOn is ifAddrs on route socket fd (from openRouteSocket, used by
+// one caller at a time) with request sequence number seq: replies of
+// another sequence number (left by an earlier failed call) are skipped.
+func ifAddrsOn(fd int, seq uint32, index, family int) ([]ifAddr, error) {
+	const hdr = unix.SizeofNlMsghdr + unix.SizeofIfAddrmsg
+	var req [hdr]byte
+	nh := (*unix.NlMsghdr)(unsafe.Pointer(&req[0]))
+	*nh = unix.NlMsghdr{Len: hdr, Type: unix.RTM_GETADDR, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP, Seq: seq}
+	im := (*unix.IfAddrmsg)(unsafe.Pointer(&req[unix.SizeofNlMsghdr]))
+	*im = unix.IfAddrmsg{Family: uint8(family), Index: uint32(index)}
+	if err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, os.NewSyscallError("sendto", err)
+	}
+	var out []ifAddr
+	buf := make([]byte, 32<<10)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return nil, os.NewSyscallError("recvfrom", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, fmt.Errorf("netlink: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != seq {
+				continue
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if e := *(*int32)(unsafe.Pointer(&m.Data[0])); e != 0 {
+						return nil, os.NewSyscallError("netlink dump", syscall.Errno(-e))
+					}
+				}
+				return out, nil
+			case unix.RTM_NEWADDR:
+			default:
+				continue
+			}
+			if len(m.Data) < unix.SizeofIfAddrmsg {
+				continue
+			}
+			am := (*unix.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+			if int(am.Index) != index || (family != unix.AF_UNSPEC && int(am.Family) != family) {
+				continue
+			}
+			attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+			if err != nil {
+				continue
+			}
+			a := ifAddr{Flags: uint32(am.Flags)}
+			var local, addr netip.Addr
+			for _, at := range attrs {
+				switch at.Attr.Type {
+				case unix.IFA_LOCAL:
+					local, _ = netip.AddrFromSlice(at.Value)
+				case unix.IFA_ADDRESS:
+					addr, _ = netip.AddrFromSlice(at.Value)
+				case unix.IFA_LABEL:
+					b := at.Value
+					for i, c := range b {
+						if c == 0 {
+							b = b[:i]
+							break
+						}
+					}
+					a.Label = string(b)
+				case unix.IFA_FLAGS:
+					if len(at.Value) >= 4 {
+						a.Flags = *(*uint32)(unsafe.Pointer(&at.Value[0]))
+					}
+				}
+			}
+			if local.IsValid() {
+				addr = local
+			}
+			if !addr.IsValid() {
+				continue
+			}
+			a.Prefix = netip.PrefixFrom(addr.Unmap(), int(am.Prefixlen))
+			out = append(out, a)
+		}
+	}
+}
