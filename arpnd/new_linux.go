@@ -5,6 +5,7 @@ package arpnd
 import (
 	"errors"
 	"fmt"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"net"
 	"net/netip"
 	"os"
@@ -312,7 +313,7 @@ func (p *linuxPlatform) ensureFamily(a *Announcer, l *link, v6, respond, ra bool
 // linkLocal returns the first IPv6 link-local address of ifi, asking the
 // kernel for that interface's addresses only.
 func linkLocal(ifi *net.Interface) netip.Addr {
-	addrs, err := ifAddrs(ifi.Index, unix.AF_INET6)
+	addrs, err := ifaceio.Addrs(ifi.Index, unix.AF_INET6)
 	if err != nil {
 		return netip.Addr{}
 	}
@@ -329,11 +330,11 @@ func linkLocal(ifi *net.Interface) netip.Addr {
 // links, and its HardwareAddr pins the whole dump): only the Name, Index
 // and HardwareAddr (a fresh slice) of the result are set.
 func interfaceByName(name string) (*net.Interface, error) {
-	idx, err := ifIndexByName(name)
+	idx, err := ifaceio.IndexByName(name)
 	if err != nil {
 		return nil, err
 	}
-	mac, err := ifHardwareAddr(name)
+	mac, err := ifaceio.HardwareAddr(name)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +382,7 @@ func (p *linuxPlatform) linkFor(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac ne
 func (p *linuxPlatform) linkForNS(a *Announcer, vr vrrp.VRInfo, key vrKey, vmac net.HardwareAddr) (*link, error) {
 	name := vr.Interface
 	if name == "" {
-		n, err := ifNameByIndex(vr.IfIndex)
+		n, err := ifaceio.NameByIndex(vr.IfIndex)
 		if err != nil {
 			return nil, fmt.Errorf("arpnd: interface index %d: %w", vr.IfIndex, err)
 		}

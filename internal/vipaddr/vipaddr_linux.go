@@ -4,6 +4,7 @@ package vipaddr
 
 import (
 	"errors"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,7 +38,7 @@ func New(log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, wrap("open netlink", Entry{}, err)
 	}
-	rt, err := openRouteSocket()
+	rt, err := ifaceio.OpenRouteSocket()
 	if err != nil {
 		h.Close()
 		return nil, wrap("open netlink", Entry{}, err)
@@ -77,9 +78,9 @@ func family(a netip.Addr) int {
 // dump of every address of the namespace that netlink.AddrList filters
 // here, which cost O(N) per call and O(N^2) for a takeover of N links
 // (issue 12). It asks on m.rt, in the Manager's namespace; m.mu held.
-func (m *Manager) linkAddrs(link netlink.Link, fam int) ([]ifAddr, error) {
+func (m *Manager) linkAddrs(link netlink.Link, fam int) ([]ifaceio.Addr, error) {
 	m.seq++
-	return ifAddrsOn(m.rt, m.seq, link.Attrs().Index, fam)
+	return ifaceio.AddrsOn(m.rt, m.seq, link.Attrs().Index, fam)
 }
 
 // present reports whether the interface has address a (any prefix length).
@@ -236,7 +237,7 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 // marked reports whether x carries the mark Add puts on the addresses
 // it adds: for IPv4 the label Label(ifname), for IPv6 the IFA_F_NODAD
 // flag (IPv6 addresses have no label).
-func marked(ifname string, x ifAddr) bool {
+func marked(ifname string, x ifaceio.Addr) bool {
 	if x.Prefix.Addr().Is4() {
 		l := Label(ifname)
 		return l != "" && x.Label == l

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"github.com/govrrp/govrrp/transport"
 	"io"
 	"log/slog"
@@ -145,7 +146,7 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		return nil, err
 	}
 	if cfg.Ring {
-		index, err := ifIndexByName(ifname)
+		index, err := ifaceio.IndexByName(ifname)
 		if err != nil {
 			c.Close()
 			return nil, opError(ifname, "interface", err)
@@ -342,13 +343,13 @@ func (c *Conn) Join(ifname string) error {
 	// Targeted lookups (ioctl, and an address dump the kernel filters by
 	// index), not net.InterfaceByName and Interface.Addrs: those dump
 	// every link and address of the namespace, O(N^2) for N joins.
-	index, err := ifIndexByName(ifname)
+	index, err := ifaceio.IndexByName(ifname)
 	if err != nil {
 		return opError(ifname, "interface", err)
 	}
 	ifi := &net.Interface{Index: index, Name: ifname}
 	st := &ifaceState{index: index, name: ifname}
-	addrs, err := ifAddrs(index, unix.AF_UNSPEC)
+	addrs, err := ifaceio.Addrs(index, unix.AF_UNSPEC)
 	if err != nil {
 		return opError(ifname, "interface addresses", err)
 	}

@@ -1,7 +1,7 @@
 //go:build linux
 
-package raw
-
+// Package ifaceio looks up one network interface at a time.
+//
 // Targeted interface lookups, in O(1) of the number of links (issue 12):
 // the standard library's net.InterfaceByName, InterfaceByIndex and
 // Interface.Addrs dump every link (or every address) of the namespace on
@@ -10,6 +10,7 @@ package raw
 // These ask the kernel about one interface only (ioctl, and an address
 // dump filtered in the kernel by interface index with
 // NETLINK_GET_STRICT_CHK), in the calling thread's network namespace.
+package ifaceio
 
 import (
 	"errors"
@@ -47,8 +48,8 @@ func ifreq(req uint, ifr *unix.Ifreq) error {
 // it wraps unix.ENODEV.
 var errNoSuchInterface = fmt.Errorf("no such network interface: %w", unix.ENODEV)
 
-// ifIndexByName returns the index of interface name (SIOCGIFINDEX).
-func ifIndexByName(name string) (int, error) {
+// IndexByName returns the index of interface name (SIOCGIFINDEX).
+func IndexByName(name string) (int, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return 0, err
@@ -59,8 +60,8 @@ func ifIndexByName(name string) (int, error) {
 	return int(ifr.Uint32()), nil
 }
 
-// ifNameByIndex returns the name of interface index (SIOCGIFNAME).
-func ifNameByIndex(index int) (string, error) {
+// NameByIndex returns the name of interface index (SIOCGIFNAME).
+func NameByIndex(index int) (string, error) {
 	if index <= 0 {
 		return "", errNoSuchInterface
 	}
@@ -75,10 +76,10 @@ func ifNameByIndex(index int) (string, error) {
 	return ifr.Name(), nil
 }
 
-// ifHardwareAddr returns the hardware address of interface name
+// HardwareAddr returns the hardware address of interface name
 // (SIOCGIFHWADDR), a fresh 6-byte slice for Ethernet, nil for a link
 // without one.
-func ifHardwareAddr(name string) (net.HardwareAddr, error) {
+func HardwareAddr(name string) (net.HardwareAddr, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return nil, err
@@ -97,30 +98,30 @@ func ifHardwareAddr(name string) (net.HardwareAddr, error) {
 	return mac, nil
 }
 
-// ifAddr is one address of an interface.
-type ifAddr struct {
+// Addr is one address of an interface.
+type Addr struct {
 	Prefix netip.Prefix // the local address and its prefix length
 	Label  string       // IFA_LABEL (IPv4)
 	Flags  uint32       // IFA_F_*
 }
 
-// ifAddrs returns the addresses of interface index of one family
+// Addrs returns the addresses of interface index of one family
 // (unix.AF_INET, unix.AF_INET6, or unix.AF_UNSPEC for both) with one
 // RTM_GETADDR dump that the kernel filters by index (strict checking,
 // Linux 4.20 and later; older kernels send every address and the filter
 // here keeps the interface's).
-func ifAddrs(index, family int) ([]ifAddr, error) {
-	fd, err := openRouteSocket()
+func Addrs(index, family int) ([]Addr, error) {
+	fd, err := OpenRouteSocket()
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	return ifAddrsOn(fd, 1, index, family)
+	return AddrsOn(fd, 1, index, family)
 }
 
-// openRouteSocket opens a NETLINK_ROUTE socket in the calling thread's
+// OpenRouteSocket opens a NETLINK_ROUTE socket in the calling thread's
 // network namespace with strict checking of dump requests on.
-func openRouteSocket() (int, error) {
+func OpenRouteSocket() (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
@@ -133,10 +134,10 @@ func openRouteSocket() (int, error) {
 	return fd, nil
 }
 
-// ifAddrsOn is ifAddrs on route socket fd (from openRouteSocket, used by
+// AddrsOn is Addrs on route socket fd (from OpenRouteSocket, used by
 // one caller at a time) with request sequence number seq: replies of
 // another sequence number (left by an earlier failed call) are skipped.
-func ifAddrsOn(fd int, seq uint32, index, family int) ([]ifAddr, error) {
+func AddrsOn(fd int, seq uint32, index, family int) ([]Addr, error) {
 	const hdr = unix.SizeofNlMsghdr + unix.SizeofIfAddrmsg
 	var req [hdr]byte
 	nh := (*unix.NlMsghdr)(unsafe.Pointer(&req[0]))
@@ -146,7 +147,7 @@ func ifAddrsOn(fd int, seq uint32, index, family int) ([]ifAddr, error) {
 	if err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, os.NewSyscallError("sendto", err)
 	}
-	var out []ifAddr
+	var out []Addr
 	buf := make([]byte, 32<<10)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -189,7 +190,7 @@ func ifAddrsOn(fd int, seq uint32, index, family int) ([]ifAddr, error) {
 			if err != nil {
 				continue
 			}
-			a := ifAddr{Flags: uint32(am.Flags)}
+			a := Addr{Flags: uint32(am.Flags)}
 			var local, addr netip.Addr
 			for _, at := range attrs {
 				switch at.Attr.Type {

@@ -1,0 +1,78 @@
+//go:build linux
+
+package ifaceio
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestIfaceLookups checks the targeted lookups against the standard
+// library on the loopback interface of the test's namespace.
+func TestIfaceLookups(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no loopback interface: %v", err)
+	}
+	idx, err := IndexByName("lo")
+	if err != nil || idx != lo.Index {
+		t.Errorf("IndexByName(lo) = %d, %v; want %d", idx, err, lo.Index)
+	}
+	name, err := NameByIndex(lo.Index)
+	if err != nil || name != "lo" {
+		t.Errorf("NameByIndex(%d) = %q, %v; want lo", lo.Index, name, err)
+	}
+	if mac, err := HardwareAddr("lo"); err != nil || mac != nil {
+		t.Errorf("HardwareAddr(lo) = %v, %v; want nil (not Ethernet)", mac, err)
+	}
+	for _, bad := range []string{"gv-nonexistent", ""} {
+		if _, err := IndexByName(bad); !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
+			t.Errorf("IndexByName(%q) = %v; want ENODEV", bad, err)
+		}
+	}
+	if _, err := NameByIndex(1 << 30); !errors.Is(err, unix.ENODEV) {
+		t.Errorf("NameByIndex(2^30) = %v; want ENODEV", err)
+	}
+	if _, err := NameByIndex(0); !errors.Is(err, unix.ENODEV) {
+		t.Errorf("NameByIndex(0) = %v; want ENODEV", err)
+	}
+	want := map[netip.Prefix]bool{}
+	addrs, err := lo.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		ipn := a.(*net.IPNet)
+		ip, _ := netip.AddrFromSlice(ipn.IP)
+		ones, _ := ipn.Mask.Size()
+		want[netip.PrefixFrom(ip.Unmap(), ones)] = true
+	}
+	got, err := Addrs(lo.Index, unix.AF_UNSPEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Addrs(lo) = %v; want %v", got, want)
+	}
+	for _, a := range got {
+		if !want[a.Prefix] {
+			t.Errorf("Addrs(lo): %v not in %v", a.Prefix, want)
+		}
+	}
+	if v4, err := Addrs(lo.Index, unix.AF_INET); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, a := range v4 {
+			if !a.Prefix.Addr().Is4() {
+				t.Errorf("Addrs(lo, AF_INET) returned %v", a.Prefix)
+			}
+		}
+	}
+	if none, err := Addrs(1<<30, unix.AF_UNSPEC); err != nil && !errors.Is(err, unix.ENODEV) || len(none) != 0 {
+		t.Errorf("Addrs(no such index) = %v, %v; want none", none, err)
+	}
+}
