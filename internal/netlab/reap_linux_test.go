@@ -206,6 +206,7 @@ func TestKilledRun(t *testing.T) {
 // before the next run.
 func TestTimedOutRun(t *testing.T) {
 	RequirePriv(t)
+	t.Setenv(envNoLock, "1") // the child must not wait for the lab lock: its -timeout is seconds
 	c, prefix, pid := startChild(t, "-test.timeout="+(watchMargin+3*time.Second).String())
 	err := c.Wait()
 	if err == nil {
