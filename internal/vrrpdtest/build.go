@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,7 +75,8 @@ func (b *build) build() {
 		b.err = errors.New("go env GOMOD: not inside the module")
 		return
 	}
-	if b.dir, err = os.MkdirTemp("", "govrrp-vrrpd-"); err != nil {
+	reapBuildDirs(os.TempDir())
+	if b.dir, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid())); err != nil {
 		b.err = err
 		return
 	}
@@ -90,4 +92,29 @@ func (b *build) build() {
 		return
 	}
 	b.path = bin
+}
+
+// buildDirPrefix starts the name of the directory Build makes, followed by
+// the PID of the test process that owns it.
+const buildDirPrefix = "govrrp-vrrpd-"
+
+// reapBuildDirs removes the build directories in dir that test processes
+// killed before Main's clean-up left: those whose PID is gone.
+func reapBuildDirs(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || processExists(pid) {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
