@@ -11,13 +11,6 @@ import (
 	"strings"
 )
 
-// run is the whole program: parse, start, reload on hup, stop when ctx is
-// done. It returns the exit status: 0 after a clean shutdown (or -h), 2
-// for bad flags or configuration, 1 when the daemon cannot run.
-func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal) int {
-	return runEnv(ctx, args, stderr, hup, defaultHostEnv())
-}
-
 // defaultHostEnv is the real host: netlink, the process environment,
 // /bin/sh.
 func defaultHostEnv() hostEnv {
@@ -33,6 +26,10 @@ type hostEnv struct {
 	run       runFunc
 }
 
+// runEnv is the daemon's command line (everything but what cli handles
+// first): parse, start, reload on hup, stop when ctx is done, on the host
+// env gives. It returns the exit status: 0 after a clean shutdown (or
+// -h), 2 for bad flags or configuration, 1 when the daemon cannot run.
 func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal, env hostEnv) int {
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {

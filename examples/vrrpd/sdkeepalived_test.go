@@ -49,7 +49,9 @@ func TestKeepalivedSDNotifyReady(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	go func() { code <- cliEnv(ctx, []string{"-keepalived", conf}, io.Discard, io.Discard, make(chan os.Signal), env) }()
+	go func() {
+		code <- cliEnv(ctx, []string{"-keepalived", conf}, io.Discard, io.Discard, make(chan os.Signal), env)
+	}()
 	for {
 		m := recvNotify(t, l)
 		if strings.HasPrefix(m[0], "STATUS=") {
