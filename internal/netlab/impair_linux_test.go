@@ -337,8 +337,16 @@ func TestImpair(t *testing.T) {
 		if s, _ := ipLinkShow(t, br, "p2"); !strings.Contains(s, "mcast_flood off") {
 			t.Errorf("p2 after SetMcastFlood(2, false): %s", s)
 		}
-		// Frames left in the relay are dropped.
+		// Frames left in the relay are dropped. Wait (a hang guard, not a
+		// timing check) until the relay has read all ten: on a loaded
+		// machine they could still sit in its socket when Remove ran.
+		before := link.Stats(ToHost).Received
 		p.oneWay(t, h2.Addr4, 10, 0, 0)
+		for deadline := time.Now().Add(10 * time.Second); link.Stats(ToHost).Received < before+10; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the relay read %d of the 10 datagrams in 10 s", link.Stats(ToHost).Received-before)
+			}
+		}
 		if err := link.Remove(); err != nil {
 			t.Fatal(err)
 		}
