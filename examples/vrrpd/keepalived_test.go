@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/govrrp/govrrp/internal/netlab"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata (keepalived conversions, metrics, ietf-vrrp)")
@@ -384,11 +386,13 @@ func TestKeepalivedNotifyRuns(t *testing.T) {
 // TestKeepalivedDebianSamples converts the samples keepalived ships
 // (Debian: /usr/share/doc/keepalived/samples): each is accepted or
 // refused with file:line as listed. It skips where keepalived's
-// documentation is not installed (apt-get install keepalived).
+// documentation is not installed (apt-get install keepalived), and fails
+// there in the privileged suite (GOVRRP_PRIVILEGED=1), which .ci/deps
+// equips.
 func TestKeepalivedDebianSamples(t *testing.T) {
 	const dir = "/usr/share/doc/keepalived/samples"
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s: %v (apt-get install keepalived)", dir, err)
+		netlab.SkipOrFail(t, "%s: %v (apt-get install keepalived)", dir, err)
 	}
 	// Accepted: instances, groups, scripts. Refused: the error's start.
 	accepted := map[string][3]int{
@@ -480,7 +484,7 @@ func FuzzKeepalived(f *testing.F) {
 func TestKeepalivedAcceptsTestdata(t *testing.T) {
 	bin, err := exec.LookPath("keepalived")
 	if err != nil {
-		t.Skipf("keepalived not installed: %v", err)
+		netlab.SkipOrFail(t, "keepalived not installed: %v", err)
 	}
 	benign := []string{
 		"doesn't exist", "Non-existent interface", // the test machine's interfaces
