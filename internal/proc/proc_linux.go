@@ -30,13 +30,13 @@ func KillTree(pid int) []int {
 	return tree
 }
 
-// WaitGone waits until none of pids is alive (see Alive), polling every
-// millisecond for at most timeout. It returns 0, or the first PID still
-// alive when timeout passed.
+// WaitGone waits until none of pids can run any more (see Done), polling
+// every millisecond for at most timeout. It returns 0, or the first PID
+// that could still run when timeout passed.
 func WaitGone(pids []int, timeout time.Duration) int {
 	deadline := time.Now().Add(timeout)
 	for _, p := range pids {
-		for Alive(p) {
+		for !Done(p) {
 			if time.Now().After(deadline) {
 				return p
 			}
@@ -54,6 +54,68 @@ func Alive(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
+}
+
+// Done reports whether pid can never run its own code again: it is gone,
+// a zombie, already exiting (PF_EXITING), or has SIGKILL pending. A
+// killed process stays in the kernel for as long as its exit takes (on a
+// busy host, closing sockets waits for the routing netlink lock, for
+// seconds), or finishes the system call it sleeps in uninterruptibly
+// first; either way it sends nothing more, which is what a crash test
+// needs to know.
+func Done(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return true
+	}
+	if statDone(stat) {
+		return true
+	}
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return true
+	}
+	return killPending(status)
+}
+
+// pfExiting is the kernel's PF_EXITING task flag (include/linux/sched.h).
+const pfExiting = 0x4
+
+// statDone reads /proc/PID/stat: a zombie, or a task past the start of
+// its exit.
+func statDone(b []byte) bool {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	// After the command: state ppid pgrp session tty_nr tpgid flags ...
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" || f[0] == "x" {
+		return true
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
+}
+
+// killPending reads /proc/PID/status: SIGKILL pending for the task
+// (SigPnd) or its thread group (ShdPnd).
+func killPending(b []byte) bool {
+	const sigkill = uint64(1) << (syscall.SIGKILL - 1)
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || (k != "SigPnd" && k != "ShdPnd") {
+			continue
+		}
+		m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err == nil && m&sigkill != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Descendants returns the PIDs of every descendant of pid, parents before

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,4 +78,101 @@ func commOf(pid int) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// A process killed while its exit is slow (closing sockets waits for the
+// routing netlink lock on a busy host) is still in /proc, not a zombie,
+// for seconds: a crash test flagged keepalived's VRRP child "still alive
+// 10s after SIGKILL". It can run nothing more once exiting or once
+// SIGKILL is pending, and Done says so; a running or stopped task is not
+// done.
+func TestDoneParsesStatAndStatus(t *testing.T) {
+	// Fields after the command: state ppid pgrp session tty_nr tpgid flags.
+	stat := func(state string, flags uint64) []byte {
+		return []byte("9128 (keepalived (x)) " + state + " 1 9127 9127 0 -1 " + strconv.FormatUint(flags, 10) + " 100 0 0 0")
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"running", stat("R", 0x400140), false},
+		{"sleeping", stat("S", 0x400140), false},
+		{"stopped", stat("T", 0x400140), false},
+		{"uninterruptible, exiting", stat("D", 0x400144), true},
+		{"running, exiting", stat("R", 0x404044), true},
+		{"zombie", stat("Z", 0x40040c), true},
+		{"dead", stat("X", 0), true},
+		{"truncated", []byte("9128 (keepalived) R 1"), false},
+		{"garbage", []byte("no parenthesis"), false},
+	} {
+		if got := statDone(c.b); got != c.want {
+			t.Errorf("%s: statDone(%q) = %v, want %v", c.name, c.b, got, c.want)
+		}
+	}
+	status := func(sigpnd, shdpnd string) []byte {
+		return []byte("Name:\tkeepalived\nState:\tD (disk sleep)\nSigQ:\t1/63000\nSigPnd:\t" + sigpnd + "\nShdPnd:\t" + shdpnd + "\nSigBlk:\t0000000000000100\n")
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"nothing pending", status("0000000000000000", "0000000000000000"), false},
+		{"SIGKILL to the group", status("0000000000000000", "0000000000000100"), true},
+		{"SIGKILL to the task", status("0000000000000100", "0000000000000000"), true},
+		{"SIGTERM only", status("0000000000004000", "0000000000004000"), false},
+		{"SIGKILL among others", status("0000000000000000", "0000000000014103"), true},
+		{"blocked SIGKILL is not pending", []byte("SigBlk:\t0000000000000100\n"), false},
+	} {
+		if got := killPending(c.b); got != c.want {
+			t.Errorf("%s: killPending = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// Done on real processes: a sleeping or stopped child is not done; after
+// SIGKILL, before and after the reap, it is.
+func TestDoneOnProcesses(t *testing.T) {
+	c := exec.Command("sleep", "300")
+	if err := c.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	t.Cleanup(func() { _ = c.Process.Kill(); <-done })
+	pid := c.Process.Pid
+	if Done(pid) {
+		t.Fatalf("Done(%d) = true for a sleeping child", pid)
+	}
+	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(string(must(os.ReadFile("/proc/"+strconv.Itoa(pid)+"/stat"))), ") T "); {
+		if time.Now().After(deadline) {
+			t.Fatal("sleep did not stop") // a hang guard
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if Done(pid) {
+		t.Fatalf("Done(%d) = true for a stopped child", pid)
+	}
+	if err := c.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if p := WaitGone([]int{pid}, 10*time.Second); p != 0 {
+		t.Fatalf("WaitGone: %d still running after SIGKILL", p)
+	}
+	<-done
+	done <- nil
+	if !Done(pid) {
+		t.Errorf("Done(%d) = false for a reaped child", pid)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
