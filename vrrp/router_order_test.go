@@ -22,8 +22,8 @@ type waitTakeHandler struct {
 }
 
 func (h waitTakeHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h waitTakeHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h waitTakeHandler) WithGroup(string) slog.Handler           { return h }
+func (h waitTakeHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h waitTakeHandler) WithGroup(string) slog.Handler            { return h }
 func (h waitTakeHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "vrrp transition" {
 		return nil
