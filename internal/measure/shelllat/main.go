@@ -4,8 +4,11 @@
 // master (10 ms interval) stamped T0 as the kernel stamps arrivals
 // (transport.Meta.Time), then nothing; the backup's Master_Down_Timer
 // runs out at T0 + Master_Down_Interval (36.094 ms at priority 100), and
-// the Conn records when the Router writes its first advertisement. Each
-// trial prints the lateness in microseconds, "LABEL US".
+// the Conn records when the Router writes its first advertisement. A
+// Hook that does nothing records when Announce is called (where a daemon
+// sends its gratuitous ARP). Each trial prints the lateness of the
+// advertisement and the time from it to the Announce, in microseconds:
+// "LABEL US ANNOUNCE_US".
 //
 // It uses only the Router's public API of before and after the RawRouter
 // (issue 11), so the same file builds against an older commit, to compare
@@ -74,6 +77,19 @@ func (c *conn) WriteTo(b []byte, _ transport.Meta) error {
 
 func (c *conn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
+// hook records when Announce is first called.
+type hook struct{ announced chan time.Time }
+
+func (hook) Take(vrrp.VRInfo) error    { return nil }
+func (hook) Release(vrrp.VRInfo) error { return nil }
+func (h hook) Announce(vrrp.VRInfo) error {
+	select {
+	case h.announced <- time.Now():
+	default:
+	}
+	return nil
+}
+
 func main() {
 	n := flag.Int("n", 10, "trials, each with a new Router")
 	label := flag.String("label", "router", "label printed before each figure")
@@ -91,7 +107,8 @@ func main() {
 	const mdi = 30*time.Millisecond + (256-100)*10*time.Millisecond/256
 	for range *n {
 		c := &conn{pkt: pkt, feed: make(chan time.Time, 1), closed: make(chan struct{}), sent: make(chan time.Time, 1)}
-		r := vrrp.NewRouter(vrrp.RouterConfig{})
+		h := hook{announced: make(chan time.Time, 1)}
+		r := vrrp.NewRouter(vrrp.RouterConfig{Hook: h})
 		err := r.Add(vrrp.VirtualRouter{Name: "vr", Conn: c, Interface: "eth0", Config: vrrp.Config{
 			VRID: 1, Priority: 100, AdvertInterval: 10 * time.Millisecond, Addrs: []netip.Addr{vip}, Primary: self}})
 		if err != nil {
@@ -109,7 +126,8 @@ func main() {
 		c.feed <- t0
 		select {
 		case s := <-c.sent:
-			fmt.Printf("%s %.1f\n", *label, float64(s.Sub(t0.Add(mdi)))/1e3)
+			a := <-h.announced
+			fmt.Printf("%s %.1f %.1f\n", *label, float64(s.Sub(t0.Add(mdi)))/1e3, float64(a.Sub(s))/1e3)
 		case <-time.After(2 * time.Second):
 			fmt.Fprintln(os.Stderr, "shelllat: no takeover within 2s")
 		}
