@@ -878,7 +878,9 @@ func (r *RawRouter) Advance() {
 		clear(o.Msgs)
 		if c := r.conns[o.Conn]; c != nil {
 			c.out = 0
-			c.msgs = o.Msgs[:0] // grown, if it had to
+			if cap(o.Msgs) >= cap(c.msgs) {
+				c.msgs = o.Msgs[:0] // grown, if it had to
+			}
 		}
 		*o = Outbound{}
 	}
