@@ -83,3 +83,51 @@ func TestRawRouterTakeoverAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestRawRouterReserveDuringAStep: a virtual router added in a step that
+// has already sent on its Conn keeps its room there: the Conn's messages
+// array reserved for both is not replaced, at Advance, by the smaller one
+// that step used. A master (9.24 s interval) and a backup (2.56 s, whose
+// Master_Down_Interval is 9.24 s) then send at the same instant without
+// allocating.
+func TestRawRouterReserveDuringAStep(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const runs = 10
+	rrs := make([]*vrrp.RawRouter, runs+1)
+	for k := range rrs {
+		rr := vrrp.NewRawRouter(vrrp.RawConfig{})
+		conn := keyConn{"a"}
+		master := rtCfg4(1, 255, rtIP4(1))
+		master.AdvertInterval = 9240 * time.Millisecond
+		backup := rtCfg4(2, 100, rtIP4(1))
+		backup.AdvertInterval = 2560 * time.Millisecond
+		if err := rr.Add(t0, vrrp.VirtualRouter{Name: "m", Conn: conn, Config: master}); err != nil {
+			t.Fatal(err)
+		}
+		rr.StartAll(t0) // the owner sends at once, on conn
+		if err := rr.Add(t0, vrrp.VirtualRouter{Name: "b", Conn: conn, Config: backup}); err != nil {
+			t.Fatal(err)
+		}
+		rr.Advance()
+		if d := rr.Deadline(); !d.Equal(t0.Add(9240 * time.Millisecond)) {
+			t.Fatalf("deadline %v, want 9.24s", d.Sub(t0))
+		}
+		rrs[k] = rr
+	}
+	next, sends := 0, 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		rr := rrs[next]
+		next++
+		rr.Tick(t0.Add(9240 * time.Millisecond))
+		sends = 0
+		for _, o := range rr.Ready().Sends {
+			sends += len(o.Msgs)
+		}
+	})
+	if sends != 2 {
+		t.Fatalf("%d advertisements at 9.24 s, want 2", sends)
+	}
+	if allocs != 0 {
+		t.Errorf("the step allocates %v times, want 0", allocs)
+	}
+}
