@@ -464,6 +464,10 @@ func (m *Machine) validate(adv *packet.Advertisement, src netip.Addr, ttl int, i
 		return m.drop(AnomalyZeroInterval)
 	}
 	sameAddrs := equalAddrs(adv.Addrs, c.Addrs)
+	if c.ElectionOnly {
+		// Each router advertises its own primary address.
+		sameAddrs = len(adv.Addrs) == 1 && adv.Addrs[0] == src.WithZone("")
+	}
 	if c.Version == 2 {
 		// RFC 3768 section 7.1.
 		if m.owner {
@@ -846,7 +850,15 @@ func (m *Machine) send(prio uint8) {
 	m.emit(Action{Kind: ActSend, Priority: prio})
 }
 
-func (m *Machine) emit(a Action) { m.acts = append(m.acts, a) }
+func (m *Machine) emit(a Action) {
+	if m.cfg.ElectionOnly {
+		switch a.Kind {
+		case ActTakeAddrs, ActReleaseAddrs, ActAnnounce:
+			return // no addresses (Config.ElectionOnly)
+		}
+	}
+	m.acts = append(m.acts, a)
+}
 
 // drop reports a discarded advertisement; it returns false for validate.
 func (m *Machine) drop(a Anomaly) bool {

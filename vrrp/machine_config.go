@@ -55,8 +55,13 @@ func (c *Config) setDefaults() error {
 		return cfgErr("AdvertInterval", d.String(), "a multiple of 10ms from 10ms to 40.95s for VRRPv3 (0 means 1s)")
 	}
 
+	if c.ElectionOnly {
+		if err := c.electionAddrs(); err != nil {
+			return err
+		}
+	}
 	if len(c.Addrs) == 0 {
-		return cfgErr("Addrs", "[]", "1-255 virtual addresses of one family")
+		return cfgErr("Addrs", "[]", "1-255 virtual addresses of one family (or none with ElectionOnly)")
 	}
 	if len(c.Addrs) > packet.MaxAddrs {
 		return cfgErr("Addrs", fmt.Sprintf("%d addresses", len(c.Addrs)), "1-255 virtual addresses of one family")
@@ -151,5 +156,26 @@ func (c *Config) setDefaults() error {
 	case c.Checksum == packet.ChecksumUnknown:
 		c.Checksum = packet.ChecksumPseudoHeader
 	}
+	return nil
+}
+
+// electionAddrs sets the Addrs of an ElectionOnly configuration to its
+// Primary, the one address its advertisements carry.
+func (c *Config) electionAddrs() error {
+	p := c.Primary.WithZone("")
+	if len(c.Addrs) > 1 || len(c.Addrs) == 1 && c.Addrs[0].WithZone("") != p {
+		return cfgErr("Addrs", fmt.Sprint(c.Addrs), "none with ElectionOnly (the advertisements carry Primary)")
+	}
+	switch {
+	case !p.IsValid():
+		return cfgErr("Primary", "unset", "this router's own specified address on the interface (with ElectionOnly, the address its advertisements carry)")
+	case p.IsUnspecified():
+		return cfgErr("Primary", p.String(), "this router's own specified address on the interface")
+	case p.Is4In6():
+		return cfgErr("Primary", p.String(), "a plain IPv4 address, not IPv4-mapped IPv6")
+	case c.Version == 2 && !p.Is4():
+		return cfgErr("Primary", p.String(), "an IPv4 address: VRRPv2 is IPv4 only")
+	}
+	c.Addrs = []netip.Addr{p}
 	return nil
 }

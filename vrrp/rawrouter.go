@@ -56,6 +56,8 @@ type RawRouter struct {
 	rd       Ready
 	arena    []byte
 	adv      packet.Advertisement
+	// The room reserve keeps in rd.Host and the arena.
+	roomHost, roomBytes int
 }
 
 // RawConfig configures a RawRouter. The zero value is usable.
@@ -216,13 +218,23 @@ type vrt struct {
 }
 
 // rconn is one transport.Conn and the virtual routers on it.
+//
+// The small fields come first and the 12 kB demux table last, so that
+// what a takeover touches (out, for its first advertisement) shares a
+// page with what every packet touches: out, after the table, was the
+// first write to a page of its own, and that first touch of fresh
+// memory (a page fault, an exit to the hypervisor in a VM) cost the
+// takeover 50-200 us (internal/measure's Takeover; TestRconnLayout).
 type rconn struct {
-	c     transport.Conn
-	name  string // interface of the first virtual router, for logs
-	refs  int
-	demux [2][256][]*vrt // [family][VRID], one per interface index
-	out   int            // index in Ready.Sends + 1, 0 if none
+	c    transport.Conn
+	name string // interface of the first virtual router, for logs
+	refs int
+	out  int // index in Ready.Sends + 1, 0 if none
+	// msgs is the Msgs array of its Outbound, kept from step to step
+	// (reserve).
+	msgs  []transport.Message
 	lim   rateLimiter
+	demux [2][256][]*vrt // [family][VRID], one per interface index
 }
 
 // NewRawRouter returns a RawRouter with no virtual routers.
@@ -314,6 +326,7 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	f, id := fidx(v.family), v.cfg.VRID
 	c.demux[f][id] = append(c.demux[f][id], v)
 	r.host(v, HostAdded)
+	r.reserve(v)
 	// A new member of a sync group with a member in fault is held in
 	// Fault (before it starts, so that it starts there).
 	r.holdGroup(now, v.vr.SyncGroup)
@@ -366,6 +379,7 @@ func (r *RawRouter) remove(v *vrt) {
 	}
 	c.demux[f][id] = list
 	r.host(v, HostRemoved)
+	r.unreserve(v)
 	r.sums.forget(v)
 	c.refs--
 	if c.refs == 0 {
@@ -832,7 +846,6 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 		r.arena = b
 		c := v.c
 		if c.out == 0 {
-			// Reuse the Msgs array an earlier round left in the slot.
 			n := len(r.rd.Sends)
 			if n < cap(r.rd.Sends) {
 				r.rd.Sends = r.rd.Sends[:n+1]
@@ -840,7 +853,9 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 				r.rd.Sends = append(r.rd.Sends, Outbound{})
 			}
 			o := &r.rd.Sends[n]
-			o.Conn, o.Interface = c.c, c.name
+			// The Conn's own array, with room for all its virtual
+			// routers (reserve).
+			o.Conn, o.Interface, o.Msgs = c.c, c.name, c.msgs[:0]
 			c.out = n + 1
 		}
 		o := &r.rd.Sends[c.out-1]
@@ -860,14 +875,15 @@ func (r *RawRouter) Ready() *Ready { return &r.rd }
 func (r *RawRouter) Advance() {
 	for i := range r.rd.Sends {
 		o := &r.rd.Sends[i]
+		clear(o.Msgs)
 		if c := r.conns[o.Conn]; c != nil {
 			c.out = 0
+			if cap(o.Msgs) >= cap(c.msgs) {
+				c.msgs = o.Msgs[:0] // grown, if it had to
+			}
 		}
-		clear(o.Msgs)
-		o.Msgs = o.Msgs[:0]
-		o.Conn = nil
+		*o = Outbound{}
 	}
-	// Keep each Outbound's Msgs array for the next round.
 	r.rd.Sends = r.rd.Sends[:0]
 	clear(r.rd.Host)
 	r.rd.Host = r.rd.Host[:0]

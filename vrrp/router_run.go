@@ -137,18 +137,17 @@ func (r *Router) shutdown() {
 	}
 }
 
-// process carries out what the RawRouter's Ready asks for: write the
-// advertisements, log, publish the states and events, hand the host work
-// to the host-work goroutine, close the Conns no longer used. Owner
-// state.
+// process carries out what the RawRouter's Ready asks for, most urgent
+// first: write the advertisements; publish the states and hand the host
+// work to the host-work goroutine (a takeover's Take and Announce, whose
+// gratuitous ARP follows the advertisement as closely as the Take
+// allows); then log and deliver the events, and close the Conns no
+// longer used. Owner state.
 func (r *Router) process(now time.Time) {
 	rd := r.raw.Ready()
 	if rd.Empty() {
 		r.publish()
 		return
-	}
-	for i := range rd.Notes {
-		r.logNote(&rd.Notes[i])
 	}
 	for i := range rd.Sends {
 		r.write(&rd.Sends[i])
@@ -161,15 +160,21 @@ func (r *Router) process(now time.Time) {
 		case HostRemoved:
 			r.index.Delete(h.VR.Name)
 		case HostTransition:
-			ev := &h.Event
-			if s, ok := r.index.Load(ev.Name); ok {
-				s.(*atomic.Uint32).Store(uint32(ev.To))
+			if s, ok := r.index.Load(h.Event.Name); ok {
+				s.(*atomic.Uint32).Store(uint32(h.Event.To))
 			}
-			r.logTransition(ev)
-			r.emit(*ev)
 		}
 	}
 	r.host.push(rd.Host)
+	for i := range rd.Notes {
+		r.logNote(&rd.Notes[i])
+	}
+	for i := range rd.Host {
+		if h := &rd.Host[i]; h.Kind == HostTransition {
+			r.logTransition(&h.Event)
+			r.emit(h.Event)
+		}
+	}
 	for _, c := range rd.Closed {
 		rc := r.conns[c]
 		delete(r.conns, c)

@@ -356,7 +356,7 @@ type Config struct {
 	// the link-local virtual address first: NewMachine moves the first
 	// link-local address to the front (keepalived sends none; peers that
 	// require one, such as Arista, drop advertisements without it).
-	// Required. NewMachine copies the slice.
+	// Required, except with ElectionOnly. NewMachine copies the slice.
 	Addrs []netip.Addr
 	// Primary is this router's own address on the interface: the source of
 	// its advertisements (RFC 9568 section 7.2) and, for a master, the
@@ -400,6 +400,26 @@ type Config struct {
 	// only ChecksumMessage and VRRPv3 over IPv6 only ChecksumPseudoHeader;
 	// NewMachine fills those in and rejects the other form.
 	Checksum packet.Checksum
+	// ElectionOnly runs the election without virtual addresses, for
+	// programs that only need one master among replicas (a leader for a
+	// job, see examples/leader), so that none has to invent an address
+	// it will never install. Addrs stays empty (or holds Primary alone):
+	// NewMachine sets it to Primary, and every advertisement carries the
+	// sender's own primary address as its one address, since RFC 9568
+	// section 5.2.5 (and RFC 3768 section 5.3.5 in practice) wants at
+	// least one; the sender holds that address already, so the
+	// advertisement claims nothing another host holds. The machine asks
+	// for no address work (no ActTakeAddrs, ActReleaseAddrs or
+	// ActAnnounce: a Router's Hook sees only transitions), and it accepts
+	// a received address list that is exactly the sender's source
+	// address instead of comparing it with Addrs (any other list is an
+	// address list error: a notice for VRRPv3, a drop for VRRPv2, as in
+	// RFC 9568 and RFC 3768 section 7.1). Every router of the virtual
+	// router must set it. Interoperability: it is govrrp's own use of the
+	// protocol; keepalived refuses a VRRPv3 instance without a
+	// virtual_ipaddress ("No VIP specified; at least one is required")
+	// and would log an address list mismatch for these advertisements.
+	ElectionOnly bool
 	// RFC5798 restores RFC 5798 behaviour where RFC 9568 changed it: a
 	// master that hears a lower-priority advertisement ignores it instead
 	// of sending an advertisement at once. Zero value: RFC 9568. VRRPv2

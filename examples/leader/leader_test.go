@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/govrrp/govrrp/packet"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -174,6 +175,68 @@ func TestJobFenced(t *testing.T) {
 		}
 		if starts != 6 || running != 0 {
 			t.Errorf("%d jobs started, %d running at the end; want 6 and 0", starts, running)
+		}
+	})
+}
+
+// TestNoInventedAddress: the replicas advertise their own addresses, not
+// an invented virtual one, install nothing, and neither counts the
+// other's address list as an error.
+func TestNoInventedAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		sniff := lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, 0, 9})}})
+		seen := map[netip.Addr][]netip.Addr{} // source -> advertised addresses
+		sniffed := make(chan struct{})
+		go func() {
+			defer close(sniffed)
+			buf := make([]byte, 1500)
+			for {
+				n, m, err := sniff.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				adv, _, err := packet.Parse(buf[:n], m.Src, m.Dst)
+				if err != nil {
+					t.Errorf("bad advertisement from %v: %v", m.Src, err)
+					continue
+				}
+				seen[m.Src] = adv.Addrs
+			}
+		}()
+		var routers [2]*vrrp.Router
+		var stops [2]context.CancelFunc
+		done := make(chan error, 2)
+		for i, prio := range []uint8{200, 100} {
+			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+			r, err := newRouter(lan.MustAttach(memnet.EndpointConfig{Addrs: []netip.Addr{addr}}), "eth0", 1, prio,
+				addr, &job{interval: time.Hour, work: func(context.Context) {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			routers[i] = r
+			ctx, cancel := context.WithCancel(context.Background())
+			stops[i] = cancel
+			go func() { done <- r.Run(ctx) }()
+		}
+		time.Sleep(10 * time.Second)
+		stops[0]() // priority 0: the backup leads
+		<-done
+		time.Sleep(5 * time.Second)
+		st, err := routers[1].Stats("leader")
+		if err != nil || st.AddressListErrors != 0 || st.RcvdAdvertisements < 5 || st.MasterTransitions != 1 {
+			t.Errorf("the backup's stats %+v (%v): want advertisements, no address list error, one takeover", st, err)
+		}
+		stops[1]()
+		<-done
+		sniff.Close()
+		<-sniffed
+		for i := range 2 {
+			a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+			if got := seen[a]; len(got) != 1 || got[0] != a {
+				t.Errorf("%v advertised %v, want its own address", a, got)
+			}
 		}
 	})
 }

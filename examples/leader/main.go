@@ -69,12 +69,13 @@ func run(ctx context.Context, iface string, vrid, prio uint, listen string) erro
 }
 
 // newRouter returns a Router with one virtual router, "leader", on conn,
-// that starts and stops j. Its address, 192.0.2.VRID, only names the
-// election: it is never installed.
+// that starts and stops j. It runs the election alone
+// (vrrp.Config.ElectionOnly): no virtual address, the advertisements carry
+// the replica's own address, self, and no address is ever installed.
 func newRouter(conn transport.Conn, iface string, vrid, prio uint8, self netip.Addr, j *job) (*vrrp.Router, error) {
 	r := vrrp.NewRouter(vrrp.RouterConfig{Logger: slog.Default(), Hook: j, EventBuffer: -1})
 	return r, r.Add(vrrp.VirtualRouter{Name: "leader", Conn: conn, Interface: iface, Config: vrrp.Config{
-		VRID: vrid, Priority: prio, Primary: self, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, vrid})},
+		VRID: vrid, Priority: prio, Primary: self, ElectionOnly: true,
 	}})
 }
 
