@@ -577,8 +577,14 @@ func TestRealtimeLoad(t *testing.T) {
 	}
 	if long {
 		var b strings.Builder
-		fmt.Fprintf(&b, "# Real-time scheduling under CPU hogs (issue 14)\n\n%s\n\n", machine())
-		fmt.Fprintf(&b, "    sudo GOVRRP_PRIVILEGED=1 go test ./internal/measure -run TestRealtimeLoad -measure.rtload %v -v -timeout 30m\n\n", window)
+		kav, _ := exec.Command(kaBin, "--version").CombinedOutput()
+		first, _, _ := strings.Cut(string(kav), "\n")
+		fmt.Fprintf(&b, "# Real-time scheduling under CPU hogs (issue 14)\n\n%s; the pairs' keepalived: %s, %s\n\n", machine(), kaBin, strings.TrimSpace(first))
+		cmd := fmt.Sprintf("-measure.rtload %v", window)
+		if *baselineFlag != "" {
+			cmd += " -measure.baseline " + *baselineFlag
+		}
+		fmt.Fprintf(&b, "    sudo GOVRRP_PRIVILEGED=1 go test ./internal/measure -run TestRealtimeLoad %s -v -timeout 30m\n\n", cmd)
 		fmt.Fprintf(&b, "%d hogs (%d per core, nice 0); 1-min load average %.2f before them, %.2f when the %v window started (%v after the hogs), %.2f-%.2f during it, %.2f at its end.\n\n",
 			nhogs, perCore, load0, loadStart, window, start.Sub(hogStart).Round(time.Second), loadMin, loadMax, loadEnd)
 		b.WriteString(table)
