@@ -42,8 +42,9 @@ type Config struct {
 	// Scripts are the check commands instances track.
 	Scripts []Script
 	// RTPriority is rt_priority / -rt-priority (keepalived's
-	// vrrp_rt_priority): the SCHED_RR priority, 1-99, of the thread that
-	// runs the protocol loop; 0: normal scheduling. Taken at start only.
+	// vrrp_rt_priority): the SCHED_RR priority, 1-99, of every thread of
+	// the daemon (setProcessRealtime; commands it starts keep the normal
+	// policy); 0: normal scheduling. Taken at start only.
 	RTPriority int
 	// LockMemory is lock_memory / -lock-memory (keepalived's
 	// vrrp_no_swap): mlockall at start. Taken at start only.
@@ -358,7 +359,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&status, "status", "", "serve JSON status on `ADDR`: a loopback host:port or unix:/path")
 	fs.StringVar(&statusMode, "status-mode", "", "permissions of the unix status socket, octal (default 0600: owner only, whatever the umask)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
-	fs.IntVar(&rtPrio, "rt-priority", 0, "run the protocol loop's thread under SCHED_RR at this `priority`, 1-99 (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
+	fs.IntVar(&rtPrio, "rt-priority", 0, "run vrrpd's threads under SCHED_RR at this `priority`, 1-99, commands it starts excepted (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
 	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {

@@ -161,9 +161,11 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 	// and without loss: vrrpd does not read the lossy Events channel.
 	rc := vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: -1}
 	if p := cfg.RTPriority; p > 0 {
-		// Only the protocol loop's thread runs under SCHED_RR (with
-		// SCHED_RESET_ON_FORK): notify commands, scripts and the other
-		// goroutines keep the normal policy.
+		// The protocol loop's thread runs under SCHED_RR (with
+		// SCHED_RESET_ON_FORK) even in a daemon built without runDaemon;
+		// runDaemon puts every other thread under it too
+		// (setProcessRealtime), while notify commands and scripts keep
+		// the normal policy.
 		rc.LockOSThread = func() error { return setThreadRealtime(p) }
 	}
 	d.router = vrrp.NewRouter(rc)

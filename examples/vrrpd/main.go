@@ -25,6 +25,15 @@
 // exits with status 2.
 //
 // It needs CAP_NET_RAW and CAP_NET_ADMIN (root).
+//
+// -rt-priority N (rt_priority, keepalived's vrrp_rt_priority) runs every
+// thread of vrrpd under SCHED_RR at priority N, the Go runtime's threads
+// included (they fire the protocol's timers and read its sockets); notify
+// commands and track scripts start under the normal policy. -lock-memory
+// (lock_memory, keepalived's vrrp_no_swap) locks its memory (mlockall).
+// They need CAP_SYS_NICE and CAP_IPC_LOCK (or LimitMEMLOCK=infinity; see
+// vrrpd.service). BENCHMARKS.md, "Real-time scheduling under CPU hogs",
+// has what they change on a loaded host.
 package main
 
 import (

@@ -73,7 +73,7 @@ func shellRun(ctx context.Context, cmd string, args []string) error {
 		return err
 	}
 	c.Stdout, c.Stderr = w, w
-	err = c.Start()
+	err = startCommand(c)
 	w.Close()
 	if err != nil {
 		r.Close()

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"os/exec"
 	"runtime"
 )
 
@@ -16,3 +17,7 @@ func setThreadRealtime(prio int) error {
 func lockMemory() error {
 	return errors.Join(errRealtime, errors.New("memory locking is supported on Linux only, not "+runtime.GOOS))
 }
+
+func setProcessRealtime(prio int) error { return setThreadRealtime(prio) }
+
+func startCommand(c *exec.Cmd) error { return c.Start() }

@@ -77,6 +77,15 @@ func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), s
 		}
 		log.Info("memory locked (mlockall)")
 	}
+	if cfg.RTPriority > 0 {
+		// keepalived's vrrp_rt_priority: every thread of the daemon, the
+		// Go runtime's included; the commands it starts stay SCHED_OTHER.
+		if err := setProcessRealtime(cfg.RTPriority); err != nil {
+			fmt.Fprintf(stderr, "vrrpd: rt_priority: %v\n", err)
+			return 1
+		}
+		log.Info("real-time scheduling", "policy", "SCHED_RR", "priority", cfg.RTPriority)
+	}
 	sys, err := env.newSystem(log)
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)

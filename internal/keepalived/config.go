@@ -57,6 +57,10 @@ type Config struct {
 	// transition. Start sets it to a script of its own when it is empty.
 	NotifyScript string
 
+	// GlobalExtra lines are copied verbatim into global_defs, for
+	// keywords this type does not model (vrrp_rt_priority, vrrp_no_swap).
+	GlobalExtra []string
+
 	// Instances are the vrrp_instance blocks; at least one is required.
 	Instances []VRRPInstance
 
@@ -234,6 +238,11 @@ func (c *Config) Validate() error {
 	}
 	if c.NotifyScript != "" && !wordRE.MatchString(c.NotifyScript) {
 		return fieldErr("NotifyScript", "%q: want a path without spaces or quotes", c.NotifyScript)
+	}
+	for _, l := range c.GlobalExtra {
+		if strings.ContainsAny(l, "\n{}") {
+			return fieldErr("GlobalExtra", "%q: want one line without braces", l)
+		}
 	}
 	if len(c.Instances) == 0 {
 		return fieldErr("Instances", "empty: want at least one vrrp_instance")
@@ -424,6 +433,9 @@ func Render(c Config) ([]byte, error) {
 		// Scripts run as root; say so, or keepalived looks for the user
 		// keepalived_script and warns.
 		w(1, "script_user root")
+	}
+	for _, l := range c.GlobalExtra {
+		w(1, "%s", l)
 	}
 	w(0, "}")
 

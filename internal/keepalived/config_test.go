@@ -79,6 +79,16 @@ var renderCases = []struct {
 		rfc9568: true,
 	},
 	{
+		name: "v3-realtime",
+		cfg: Config{
+			Version: 3, GlobalExtra: []string{"vrrp_rt_priority 10", "vrrp_no_swap"},
+			Instances: []VRRPInstance{{
+				VRID: 55, Priority: 150, AdvertInterval: 100 * time.Millisecond,
+				VIPs: []netip.Prefix{netip.MustParsePrefix("10.99.0.105/24")},
+			}},
+		},
+	},
+	{
 		name: "sync-group",
 		cfg: Config{
 			Version: 3, Strict: true, NotifyScript: "/tmp/x/notify.sh",
@@ -167,6 +177,7 @@ func TestValidate(t *testing.T) {
 		{"xmit base without vmac", one(VRRPInstance{VMACXmitBase: true}), "VMACXmitBase: set without UseVMAC"},
 		{"bad name", one(VRRPInstance{Name: "a b"}), "Name: \"a b\""},
 		{"brace in extra", one(VRRPInstance{Extra: []string{"x {"}}), "Extra"},
+		{"brace in global extra", Config{GlobalExtra: []string{"x }"}, Instances: one(VRRPInstance{}).Instances}, "GlobalExtra"},
 		{"duplicate name", Config{Instances: []VRRPInstance{{VRID: 1, VIPs: vip4}, {Name: "VI_1", VRID: 2, VIPs: vip4}}}, "Instances[1].Name: \"VI_1\" used twice"},
 		{"group unknown", Config{Instances: one(VRRPInstance{}).Instances, SyncGroups: []SyncGroup{{Name: "G", Instances: []string{"VI_9"}}}}, "SyncGroups[0].Instances: \"VI_9\": no vrrp_instance"},
 		{"group empty", Config{Instances: one(VRRPInstance{}).Instances, SyncGroups: []SyncGroup{{Name: "G"}}}, "SyncGroups[0].Instances: empty"},

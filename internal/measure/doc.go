@@ -21,6 +21,12 @@
 // interleaved trial by trial with the other implementations (one lab
 // each), so that a before/after comparison shares the machine's load.
 //
+// TestRealtimeLoad (issue 14) is the exception: it runs in the privileged
+// suite (GOVRRP_PRIVILEGED=1) as a 20 s version under CPU hogs, and the
+// measurement in BENCHMARKS.md, "Real-time scheduling under CPU hogs", is
+// its 5-minute version: -measure.rtload 5m (or GOVRRP_RTLOAD=5m). It needs
+// keepalived 2.3.3 (internal/keepalived.RFC9568Binary).
+//
 // The package's non-test code is pure: order statistics, the RFC 9568
 // bounds and a small hand-written SVG plotter; it is unit-tested by the
 // ordinary `go test`.

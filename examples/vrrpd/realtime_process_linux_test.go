@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govrrp/govrrp/internal/netlab"
+	"github.com/govrrp/govrrp/transport/memnet"
+	"golang.org/x/sys/unix"
+)
+
+const envRTProcessChild = "GOVRRP_VRRPD_RT_PROCESS_CHILD"
+
+// TestDaemonRealtimeProcessChild runs in a child process
+// (TestDaemonRealtimeProcess): the daemon as vrrpd's command line runs it
+// (runDaemon) with rt_priority 10 on a fake system, whose notify command
+// writes its own policy. Once the instance is master it makes the Go
+// runtime create threads (goroutines blocked in system calls), then
+// reports how many of the process's threads run under SCHED_RR, which
+// others there are, and the notify command's policy.
+func TestDaemonRealtimeProcessChild(t *testing.T) {
+	if os.Getenv(envRTProcessChild) == "" {
+		t.Skip("run by TestDaemonRealtimeProcess")
+	}
+	outFile := os.Getenv(envRTProcessChild)
+	lan := memnet.New(memnet.Config{})
+	defer lan.Close()
+	in := inst("VI_1", 1, 150, "10.0.0.100")
+	in.Notify = "grep -E '^policy' /proc/$$/sched >> " + outFile + "; true"
+	cfg := cfgOf(in)
+	cfg.RTPriority = 10
+	cfg.LogLevel = slog.LevelError
+	sys := newFakeSys(lan, 1)
+	env := hostEnv{
+		newSystem: func(*slog.Logger) (system, error) { return sys, nil },
+		getenv:    func(string) string { return "" },
+		pid:       os.Getpid(),
+		run:       shellRun,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- runDaemon(ctx, cfg, func() (Config, error) { return cfg, nil }, io.Discard, make(chan os.Signal), env)
+	}()
+	var notified []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if notified, _ = os.ReadFile(outFile); len(notified) > 0 {
+			break
+		}
+	}
+	// Goroutines blocked in system calls make the runtime start threads
+	// (sysmon hands their Ps to new ones): they must inherit SCHED_RR.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts := unix.NsecToTimespec(int64(200 * time.Millisecond))
+			_ = unix.Nanosleep(&ts, nil)
+		}()
+	}
+	wg.Wait()
+	pols, err := schedPolicies()
+	cancel()
+	if c := <-code; c != 0 {
+		fmt.Println("RESULT error: exit status", c)
+		return
+	}
+	if err != nil {
+		fmt.Println("RESULT error", err)
+		return
+	}
+	rr, other := 0, 0
+	for _, p := range pols {
+		if p == "2" { // SCHED_RR
+			rr++
+		} else {
+			other++
+		}
+	}
+	f := strings.Fields(string(notified))
+	if len(f) == 0 {
+		fmt.Println("RESULT error: no notify command ran")
+		return
+	}
+	fmt.Printf("RESULT rr %d other %d notify %s\n", rr, other, f[len(f)-1])
+}
+
+// Issue 14: with rt_priority, every thread of vrrpd runs under SCHED_RR,
+// the ones the Go runtime creates later included (they fire the protocol
+// loop's timers, poll the sockets and run the readers), except the one
+// thread that starts commands; the notify commands run under SCHED_OTHER.
+// Before, only the protocol loop's thread did, and under CPU hogs the
+// others waited for a CPU (internal/measure TestRealtimeLoad).
+func TestDaemonRealtimeProcess(t *testing.T) {
+	netlab.RequirePriv(t)
+	outFile := filepath.Join(t.TempDir(), "policy")
+	c := exec.Command(os.Args[0], "-test.run=^TestDaemonRealtimeProcessChild$", "-test.v")
+	c.Env = append(os.Environ(), envRTProcessChild+"="+outFile)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var res string
+	for _, l := range strings.Split(string(out), "\n") {
+		if r, ok := strings.CutPrefix(l, "RESULT "); ok {
+			res = r
+		}
+	}
+	var rr, other int
+	var notify string
+	if _, err := fmt.Sscanf(res, "rr %d other %d notify %s", &rr, &other, &notify); err != nil {
+		t.Fatalf("child: %q: %v\n%s", res, err, out)
+	}
+	t.Logf("child: %s", res)
+	if other != 1 || rr < 2 || notify != "0" {
+		t.Errorf("child: %q; want every thread but the command starter's (other 1) under SCHED_RR, and the notify command under SCHED_OTHER (notify 0)\n%s", res, out)
+	}
+}
