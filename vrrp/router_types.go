@@ -75,6 +75,16 @@ type RouterConfig struct {
 	// the goroutine after a successful call: run Run on a goroutine of
 	// its own, which the Go runtime ends with its thread when Run
 	// returns, so that no other goroutine inherits what was set on it.
+	//
+	// One thread is not the whole path: the Go runtime's other threads
+	// fire the loop's timer, poll the sockets and run the Router's
+	// socket readers, and under CPU hogs they wait for a CPU at normal
+	// priority (measured: 45 s of waiting in 5 minutes, advertisement gaps
+	// of 330 ms at a 100 ms interval). A program that needs the bound on a
+	// loaded host sets the policy for every thread of the process, as
+	// examples/vrrpd's rt_priority does (see BENCHMARKS.md, "Real-time
+	// scheduling under CPU hogs (issue 14)"), and starts child processes from a
+	// thread kept at normal priority.
 	LockOSThread func() error
 	// LogLimit is the most receive-error log lines per second per virtual
 	// router (and per transport for packets of unknown virtual routers),
