@@ -99,7 +99,7 @@ func TestRawRouterSetPeers(t *testing.T) {
 		{"m", []netip.Addr{netip.MustParseAddr("224.0.0.18")}, "VirtualRouter.Peers[0]"},
 		{"m", []netip.Addr{netip.IPv4Unspecified()}, "VirtualRouter.Peers[0]"},
 		{"m", []netip.Addr{rtIP4(4), rtIP4(4)}, "VirtualRouter.Peers[1]"},
-		{"m", nil, "VirtualRouter.Peers"},                      // unicast to multicast
+		{"m", nil, "VirtualRouter.Peers"},                     // unicast to multicast
 		{"mc", []netip.Addr{rtIP4(2)}, "VirtualRouter.Peers"}, // multicast to unicast
 	}
 	for _, tt := range bad {
