@@ -96,7 +96,7 @@ func TestSetPeersConcurrent(t *testing.T) {
 	h1, h2 := lab.Host(1), lab.Host(2)
 	c1 := listen(t, h1, &Config{Family: 4, Peers: []netip.Addr{h2.Addr4}})
 	c2 := listen(t, h2, &Config{Family: 4, Peers: []netip.Addr{h1.Addr4}})
-	stranger := netip.MustParseAddr("192.0.2.77")
+	stranger := netip.MustParseAddr("10.99.0.77") // on the link, no host: sent into the void
 	const n = 200
 	var wg sync.WaitGroup
 	wg.Add(2)
