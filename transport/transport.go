@@ -105,3 +105,19 @@ type Sourcer interface {
 	// Meta.Src on interface ifIndex (0: the Conn's only interface) carry.
 	Source(ifIndex int) (netip.Addr, error)
 }
+
+// PeerSetter is implemented by Conns that filter received packets by
+// unicast peer (keepalived's unicast_peer), as the raw-socket transport
+// does: SetPeers replaces the set of sources they admit, and the
+// destinations of writes with a zero Meta.Dst, while they run. The
+// runtime (vrrp.Router.SetPeers) calls it when a virtual router's peers
+// change.
+type PeerSetter interface {
+	// SetPeers replaces the unicast peers with peers, safely against a
+	// concurrent reader and writers: a packet is admitted or sent by the
+	// old set or by the new one, never by a mix. It does not switch
+	// between multicast (no peers) and unicast: a Conn opened for one
+	// mode returns an error for a change to the other, and keeps its
+	// peers.
+	SetPeers(peers []netip.Addr) error
+}

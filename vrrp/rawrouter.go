@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/govrrp/govrrp/internal/dheap"
@@ -269,13 +270,40 @@ func newVRT(vr VirtualRouter) (*vrt, error) {
 	if cfg.Primary.Is4() {
 		v.family = IPv4
 	}
-	v.vr.Peers = append([]netip.Addr(nil), vr.Peers...)
 	v.vr.Config = cfg
-	for _, p := range vr.Peers {
-		if !p.IsValid() || p.Is4() != cfg.Primary.Is4() {
-			return nil, fmt.Errorf("virtual router %q: %w", vr.Name, &ConfigError{Field: "VirtualRouter.Peers", Value: p.String(), Allowed: "unicast addresses of the family of Config.Addrs"})
+	if err := checkPeers(vr.Peers, v.family); err != nil {
+		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
+	}
+	v.setPeers(vr.Peers)
+	return v, nil
+}
+
+// checkPeers checks unicast peers (VirtualRouter.Peers) for a virtual
+// router of family f: each a specified unicast address of f, no two
+// alike. The error is a *ConfigError naming the peer's index.
+func checkPeers(peers []netip.Addr, f Family) error {
+	for i, p := range peers {
+		field := fmt.Sprintf("VirtualRouter.Peers[%d]", i)
+		const allowed = "a unicast address of the family of Config.Addrs"
+		switch {
+		case !p.IsValid():
+			return &ConfigError{Field: field, Value: "unset", Allowed: allowed}
+		case p.Is4() != (f == IPv4), p.IsUnspecified(), p.IsMulticast():
+			return &ConfigError{Field: field, Value: p.String(), Allowed: allowed}
+		}
+		for _, q := range peers[:i] {
+			if p == q {
+				return &ConfigError{Field: field, Value: p.String(), Allowed: "distinct peers"}
+			}
 		}
 	}
+	return nil
+}
+
+// setPeers makes peers (checked) v's destinations: a copy of them, or the
+// VRRP group of v's family when there are none.
+func (v *vrt) setPeers(peers []netip.Addr) {
+	v.vr.Peers = append([]netip.Addr(nil), peers...)
 	v.dsts = v.vr.Peers
 	if len(v.dsts) == 0 {
 		if v.family == IPv4 {
@@ -284,7 +312,6 @@ func newVRT(vr VirtualRouter) (*vrt, error) {
 			v.dsts = []netip.Addr{packet.GroupIPv6}
 		}
 	}
-	return v, nil
 }
 
 // Add adds a virtual router (Ready.Host gets HostAdded). After StartAll it
@@ -402,6 +429,83 @@ func (r *RawRouter) SetPriority(now time.Time, name string, prio uint8) error {
 	v.m.SetPriority(prio)
 	r.heapFix(v)
 	return nil
+}
+
+// SetPeers changes the unicast peers of the named virtual router
+// (VirtualRouter.Peers, keepalived's unicast_peer): every advertisement
+// it queues from now on goes to each of peers. Nothing else changes: its
+// Machine keeps its state, timers and counters (no transition, no
+// advertisement of its own; a master's next one goes out when its
+// Adver_Timer fires, RFC 9568 section 6.4.3), and a packet from a former
+// peer is still handled like any other (filtering by source is the
+// Conn's, see transport.PeerSetter and Router.SetPeers).
+//
+// peers are checked as Add checks VirtualRouter.Peers: an error is a
+// *ConfigError (errors.Is ErrConfig) naming the element at fault. A
+// virtual router cannot switch live between multicast (no peers) and
+// unicast: that changes what its Conn must receive (the group joined or
+// not), which a Conn shared with other virtual routers cannot do for one
+// of them; SetPeers refuses it with a *ConfigError, and the caller
+// Removes and Adds the virtual router (with a Conn opened for the new
+// mode) instead.
+func (r *RawRouter) SetPeers(now time.Time, name string, peers []netip.Addr) error {
+	v, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	if err := v.checkNewPeers(peers); err != nil {
+		return err
+	}
+	v.setPeers(peers)
+	return nil
+}
+
+// checkNewPeers checks peers as v's new unicast peers (SetPeers).
+func (v *vrt) checkNewPeers(peers []netip.Addr) error {
+	if err := checkPeers(peers, v.family); err != nil {
+		return fmt.Errorf("virtual router %q: %w", v.name, err)
+	}
+	switch {
+	case len(v.vr.Peers) == 0 && len(peers) > 0:
+		return fmt.Errorf("virtual router %q: %w", v.name, &ConfigError{Field: "VirtualRouter.Peers", Value: fmt.Sprint(peers),
+			Allowed: "none: it runs multicast, and a switch to unicast needs Remove and Add"})
+	case len(v.vr.Peers) > 0 && len(peers) == 0:
+		return fmt.Errorf("virtual router %q: %w", v.name, &ConfigError{Field: "VirtualRouter.Peers", Value: "[]",
+			Allowed: "one or more unicast peers: it runs unicast, and a switch to multicast needs Remove and Add"})
+	}
+	return nil
+}
+
+// Peers returns a copy of the unicast peers of the named virtual router;
+// none means multicast.
+func (r *RawRouter) Peers(name string) ([]netip.Addr, error) {
+	v, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return append([]netip.Addr(nil), v.vr.Peers...), nil
+}
+
+// connPeers returns the unicast peers of every virtual router on conn
+// but skip, with peers in skip's place, each once: what conn must admit.
+// ok is false when a virtual router on conn runs multicast, when there
+// is no single set to admit.
+func (r *RawRouter) connPeers(conn transport.Conn, skip string, peers []netip.Addr) (all []netip.Addr, ok bool) {
+	all = append(all, peers...)
+	for _, o := range r.order {
+		if o.vr.Conn != conn || o.name == skip {
+			continue
+		}
+		if len(o.vr.Peers) == 0 {
+			return nil, false
+		}
+		for _, p := range o.vr.Peers {
+			if !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	return all, true
 }
 
 // Shutdown stops the named virtual router gracefully (Machine.Shutdown)

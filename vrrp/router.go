@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -316,6 +317,50 @@ func (r *Router) Remove(name string) error {
 // (Machine.SetPriority).
 func (r *Router) SetPriority(name string, prio uint8) error {
 	return r.do(false, func(now time.Time) error { return r.raw.SetPriority(now, name, prio) })
+}
+
+// SetPeers changes the unicast peers of the named virtual router
+// (VirtualRouter.Peers, keepalived's unicast_peer) while it runs, without
+// a transition: its advertisements from the next one on go to each of
+// peers, and its state, timers and counters carry on (RawRouter.SetPeers).
+// If its Conn is a transport.PeerSetter (the raw-socket transport, which
+// admits packets from its peers only), the Conn is given the new set
+// first: the peers of every virtual router on it, with peers for this
+// one. If the Conn refuses, nothing changes and its error is returned.
+// peers are checked as Add checks VirtualRouter.Peers (*ConfigError,
+// errors.Is ErrConfig). A switch between multicast (no peers) and
+// unicast is refused: Remove the virtual router and Add it with a Conn
+// opened for the new mode.
+func (r *Router) SetPeers(name string, peers []netip.Addr) error {
+	peers = slices.Clone(peers)
+	return r.do(false, func(now time.Time) error {
+		v, err := r.raw.lookup(name)
+		if err != nil {
+			return err
+		}
+		if err := v.checkNewPeers(peers); err != nil {
+			return err
+		}
+		if ps, ok := v.vr.Conn.(transport.PeerSetter); ok && len(peers) > 0 {
+			if all, ok := r.raw.connPeers(v.vr.Conn, name, peers); ok {
+				if err := ps.SetPeers(all); err != nil {
+					return fmt.Errorf("virtual router %q: %w", name, err)
+				}
+			}
+		}
+		return r.raw.SetPeers(now, name, peers)
+	})
+}
+
+// Peers returns the unicast peers of the named virtual router; none means
+// multicast.
+func (r *Router) Peers(name string) ([]netip.Addr, error) {
+	var ps []netip.Addr
+	err := r.do(true, func(time.Time) (err error) {
+		ps, err = r.raw.Peers(name)
+		return err
+	})
+	return ps, err
 }
 
 // Shutdown stops the named virtual router gracefully (Machine.Shutdown: a

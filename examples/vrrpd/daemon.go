@@ -83,12 +83,14 @@ type sharedConn struct {
 // vrInst is one running instance.
 type vrInst struct {
 	// in is the instance as it was added: the fields that need a Remove /
-	// Add to change. Immutable; read by hooks.
+	// Add to change (and Peers as they were then: cur has the current
+	// ones). Immutable; read by hooks.
 	in   Instance
 	conn *sharedConn
 
-	// cur is the current configuration (priority, tracking, notify may
-	// have been updated in place). Guarded by daemon.mu.
+	// cur is the current configuration (priority, tracking, notify and
+	// unicast peers may have been updated in place). Guarded by
+	// daemon.mu.
 	cur Instance
 
 	notify atomic.Pointer[string]
@@ -379,22 +381,65 @@ func (d *daemon) removeLocked(name string) {
 		d.log.Warn("removing instance", "vr", name, "err", err)
 	}
 	v.conn.refs--
-	if v.conn.refs == 0 {
+	if v.conn.refs == 0 && d.conns[v.conn.key] == v.conn {
 		delete(d.conns, v.conn.key) // the Router closed it
 	}
 	delete(d.vrs, name)
 	d.order = slices.DeleteFunc(d.order, func(s string) bool { return s == name })
 }
 
-// updateLocked applies an in-place change (priority, notify, tracking).
-func (d *daemon) updateLocked(in Instance) {
+// updateLocked applies an in-place change (priority, notify, tracking,
+// unicast peers). A change of peers goes to the Router (SetPeers: the
+// next advertisements go to the new peers, the transport admits them, no
+// transition); if the Router refuses it, nothing is changed and the
+// error is returned.
+func (d *daemon) updateLocked(in Instance) error {
 	v := d.vrs[in.Name]
 	if v == nil {
-		return
+		return nil
 	}
+	if peersChanged(v.cur, in) {
+		if err := d.router.SetPeers(in.Name, in.Peers); err != nil {
+			return err
+		}
+	}
+	old := v.cur
 	v.cur = in
 	v.notify.Store(&in.Notify)
+	if peersChanged(old, in) {
+		d.rekeyLocked(v.conn)
+	}
 	d.recomputeLocked(v)
+	return nil
+}
+
+// rekeyLocked files sc again after the peers of an instance on it
+// changed in place: under the key of the instances that use it if they
+// all agree and no other transport has that key, else under none, so
+// that an instance added later opens a transport of its own rather than
+// share one whose peers are not its own.
+func (d *daemon) rekeyLocked(sc *sharedConn) {
+	if d.conns[sc.key] == sc {
+		delete(d.conns, sc.key)
+	}
+	var key *connKey
+	for _, v := range d.vrs {
+		if v.conn != sc {
+			continue
+		}
+		k := keyOf(&v.cur)
+		if key != nil && *key != k {
+			return
+		}
+		key = &k
+	}
+	if key == nil {
+		return
+	}
+	sc.key = *key
+	if d.conns[sc.key] == nil {
+		d.conns[sc.key] = sc
+	}
 }
 
 // linkStatusLocked returns the known status of an interface, asking the
@@ -776,7 +821,8 @@ type plan struct {
 	Remove []string
 	Add    []Instance
 	// Update changed only in ways applied in place: priority (not to or
-	// from 255), notify, tracking.
+	// from 255), notify, tracking, unicast peers (not to or from none:
+	// that changes the transport between multicast and unicast).
 	Update []Instance
 	// Keep are unchanged.
 	Keep []string
@@ -791,6 +837,23 @@ func wireKey(in Instance) Instance {
 		in.Priority = 1
 	}
 	return in
+}
+
+// sameWire reports whether o and in differ only in what updateLocked
+// applies in place: wireKey's fields, and the unicast peers when both
+// have some (vrrp.Router.SetPeers).
+func sameWire(o, in Instance) bool {
+	ko, kn := wireKey(o), wireKey(in)
+	if len(ko.Peers) > 0 && len(kn.Peers) > 0 {
+		ko.Peers, kn.Peers = nil, nil
+	}
+	return reflect.DeepEqual(ko, kn)
+}
+
+// peersChanged reports whether a reload changes the unicast peers of an
+// instance in place.
+func peersChanged(o, in Instance) bool {
+	return len(o.Peers) > 0 && len(in.Peers) > 0 && !slices.Equal(o.Peers, in.Peers)
 }
 
 // diffInstances plans a reload from old to new: unchanged instances keep
@@ -810,7 +873,7 @@ func diffInstances(old, new []Instance) plan {
 			p.Add = append(p.Add, in)
 		case reflect.DeepEqual(o, in):
 			p.Keep = append(p.Keep, in.Name)
-		case reflect.DeepEqual(wireKey(o), wireKey(in)):
+		case sameWire(o, in):
 			p.Update = append(p.Update, in)
 		default:
 			p.Remove = append(p.Remove, in.Name)
@@ -872,8 +935,20 @@ func (d *daemon) Reload(cfg Config) error {
 		}
 	}
 	for _, in := range p.Update {
-		d.log.Info("reload: updating instance in place", "vr", in.Name)
-		d.updateLocked(in)
+		if v := d.vrs[in.Name]; v != nil && peersChanged(v.cur, in) {
+			d.log.Info("reload: unicast peers changed in place", "vr", in.Name, "peers", in.Peers, "was", v.cur.Peers)
+		} else {
+			d.log.Info("reload: updating instance in place", "vr", in.Name)
+		}
+		if err := d.updateLocked(in); err != nil {
+			// Not in place, then: as any other change of the wire.
+			d.log.Warn("reload: restarting instance: its peers could not change in place", "vr", in.Name, "err", err)
+			d.removeLocked(in.Name)
+			if err := d.addLocked(in); err != nil {
+				d.log.Error("reload: instance not started", "vr", in.Name, "err", err)
+				errs = append(errs, fmt.Errorf("instance %q: %w", in.Name, err))
+			}
+		}
 	}
 	var now []Instance
 	for _, in := range cfg.Instances {

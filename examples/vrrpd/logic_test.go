@@ -201,6 +201,22 @@ func TestDiffInstances(t *testing.T) {
 			summary{Remove: []string{"A"}, Add: []string{"A"}}},
 		{"interface restarts", []Instance{a}, []Instance{mod(a, func(i *Instance) { i.Interface = "eth1" })},
 			summary{Remove: []string{"A"}, Add: []string{"A"}}},
+		{"peers in place", []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") }), b},
+			[]Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7", "10.0.0.8") }), b},
+			summary{Update: []string{"A"}, Keep: []string{"B"}}},
+		{"peers and priority in place", []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") })},
+			[]Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.8"); i.Priority = 90 })},
+			summary{Update: []string{"A"}}},
+		{"multicast to unicast restarts", []Instance{a}, []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") })},
+			summary{Remove: []string{"A"}, Add: []string{"A"}}},
+		{"unicast to multicast restarts", []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") })}, []Instance{a},
+			summary{Remove: []string{"A"}, Add: []string{"A"}}},
+		{"peers and VIPs restart", []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") })},
+			[]Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.8"); i.VIPs = pfx("10.0.0.11") })},
+			summary{Remove: []string{"A"}, Add: []string{"A"}}},
+		{"peers and source restart", []Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.7") })},
+			[]Instance{mod(a, func(i *Instance) { i.Peers = addrs("10.0.0.8"); i.Src = addrs("10.0.0.9")[0] })},
+			summary{Remove: []string{"A"}, Add: []string{"A"}}},
 	}
 	for _, tt := range tests {
 		p := diffInstances(tt.old, tt.new)

@@ -392,12 +392,11 @@ func (c *Conn) Join(ifname string) error {
 		st.oob = (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index, Src: st.src.WithZone("").AsSlice()}).Marshal()
 	}
 	st.group = &net.IPAddr{IP: c.group.AsSlice()}
-	for _, p := range c.peers {
-		st.peers = append(st.peers, &net.IPAddr{IP: p.AsSlice()})
-	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Under mu: SetPeers replaces c.peers.
+	st.peers = netAddrs(c.peers)
 	old := c.ifaces[ifi.Index]
 	if len(c.peers) == 0 {
 		if old != nil && old.joined {
