@@ -456,7 +456,10 @@ func (r *RawRouter) SetPeers(now time.Time, name string, peers []netip.Addr) err
 	if err := v.checkNewPeers(peers); err != nil {
 		return err
 	}
+	// The room reserved for v's sends follows its destinations.
+	r.unreserve(v)
 	v.setPeers(peers)
+	r.reserve(v)
 	return nil
 }
 

@@ -26,21 +26,24 @@ func TestRawRouterTakeoverAllocatesNothing(t *testing.T) {
 		perConn   bool
 		cfg       func(i int) vrrp.Config
 		peers     []netip.Addr
+		setPeers  []netip.Addr // if not nil, SetPeers after Add
 		wantSends int
 	}{
-		{"one", 1, false, func(int) vrrp.Config { return rtCfg4(1, 100, rtIP4(1)) }, nil, 1},
-		{"255 on one Conn", 255, false, func(i int) vrrp.Config { return rtCfg4(uint8(i+1), 100, rtIP4(1)) }, nil, 255},
-		{"255 on a Conn each", 255, true, func(i int) vrrp.Config { return rtCfg4(1, 100, rtIP4(1)) }, nil, 255},
+		{"one", 1, false, func(int) vrrp.Config { return rtCfg4(1, 100, rtIP4(1)) }, nil, nil, 1},
+		{"255 on one Conn", 255, false, func(i int) vrrp.Config { return rtCfg4(uint8(i+1), 100, rtIP4(1)) }, nil, nil, 255},
+		{"255 on a Conn each", 255, true, func(i int) vrrp.Config { return rtCfg4(1, 100, rtIP4(1)) }, nil, nil, 255},
 		{"IPv6", 3, false, func(i int) vrrp.Config {
 			c := rtCfg6(uint8(i+1), 100, rtIP6(1))
 			c.Addrs = append(c.Addrs, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"))
 			return c
-		}, nil, 3},
+		}, nil, nil, 3},
 		{"VRRPv2 with peers", 2, false, func(i int) vrrp.Config {
 			c := rtCfg4(uint8(i+1), 100, rtIP4(1))
 			c.Version, c.AdvertInterval = 2, time.Second
 			return c
-		}, []netip.Addr{rtIP4(2), rtIP4(3)}, 4},
+		}, []netip.Addr{rtIP4(2), rtIP4(3)}, nil, 4},
+		{"peers grown by SetPeers", 2, false, func(i int) vrrp.Config { return rtCfg4(uint8(i+1), 100, rtIP4(1)) },
+			[]netip.Addr{rtIP4(2)}, []netip.Addr{rtIP4(2), rtIP4(3), rtIP4(4), rtIP4(5)}, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const runs = 20
@@ -55,6 +58,11 @@ func TestRawRouterTakeoverAllocatesNothing(t *testing.T) {
 					}
 					if err := rr.Add(t0, vrrp.VirtualRouter{Name: fmt.Sprint("vr", i), Conn: conn, Peers: tc.peers, Config: tc.cfg(i)}); err != nil {
 						t.Fatal(err)
+					}
+					if tc.setPeers != nil {
+						if err := rr.SetPeers(t0, fmt.Sprint("vr", i), tc.setPeers); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 				rr.StartAll(t0)
