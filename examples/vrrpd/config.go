@@ -98,6 +98,9 @@ type Instance struct {
 	// weight 0, put the instance in Fault).
 	TrackInterfaces []TrackInterface
 	TrackScripts    []string
+	// GARP is the schedule of its gratuitous ARPs / unsolicited NAs
+	// (garp.go; keepalived's garp_*).
+	GARP garpSchedule
 }
 
 // TrackInterface watches another interface (keepalived's
@@ -229,6 +232,7 @@ type rawInstance struct {
 	VIPs           []string            `toml:"vips"`
 	TrackInterface []rawTrackInterface `toml:"track_interface"`
 	TrackScript    []string            `toml:"track_script"`
+	rawGARP
 }
 
 type rawTrackInterface struct {
@@ -263,6 +267,7 @@ type rawFile struct {
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
+	rawGARP
 }
 
 // keyNamer turns a TOML key into the name the user wrote: the key itself
@@ -417,6 +422,7 @@ func parseFlags(args []string) (Config, error) {
 			return Config{}, err
 		}
 		in.Name = "VI_" + strconv.Itoa(int(in.VRID))
+		in.GARP = defaultGARP
 		cfg.Instances = []Instance{in}
 		cfg.NotifyTimeout = defaultNotifyTimeout
 		cfg.LogLevel = slog.LevelInfo
@@ -595,6 +601,10 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		return Config{}, top.err("rt_priority", strconv.Itoa(rf.RTPriority), rtPriorityAllowed)
 	}
 	cfg.RTPriority, cfg.LockMemory = rf.RTPriority, rf.LockMemory
+	garp, err := rf.rawGARP.resolve(defaultGARP, true, top)
+	if err != nil {
+		return Config{}, err
+	}
 
 	scripts := map[string]bool{}
 	for i, rs := range rf.Scripts {
@@ -644,6 +654,9 @@ func buildFile(path string, rf rawFile) (Config, error) {
 			return Config{}, err
 		}
 		in.Name = ri.Name
+		if in.GARP, err = ri.rawGARP.resolve(garp, false, k); err != nil {
+			return Config{}, err
+		}
 		w := wire{in.Interface, in.VRID, in.Family()}
 		if other, dup := wires[w]; dup {
 			return Config{}, k.err("vrid", strconv.Itoa(int(in.VRID)),

@@ -92,8 +92,9 @@ type vrInst struct {
 	cur Instance
 
 	notify atomic.Pointer[string]
-	prio   atomic.Uint32 // effective priority
-	fault  atomic.Bool   // its own tracking says Fault
+	garp   atomic.Pointer[garpSchedule] // cur.GARP, for Take
+	prio   atomic.Uint32                // effective priority
+	fault  atomic.Bool                  // its own tracking says Fault
 	// held is whether it is held in Fault with Router.SetFault for its
 	// own tracking fault. Guarded by daemon.mu.
 	held bool
@@ -325,6 +326,7 @@ func (d *daemon) addLocked(in Instance) error {
 	}
 	v := &vrInst{in: in, cur: in, conn: sc}
 	v.notify.Store(&in.Notify)
+	v.garp.Store(&in.GARP)
 	prio, fault := d.computeLocked(v)
 	v.prio.Store(uint32(prio))
 	v.fault.Store(fault)
@@ -392,6 +394,7 @@ func (d *daemon) updateLocked(in Instance) {
 	}
 	v.cur = in
 	v.notify.Store(&in.Notify)
+	v.garp.Store(&in.GARP)
 	d.recomputeLocked(v)
 }
 
@@ -774,7 +777,8 @@ type plan struct {
 	Remove []string
 	Add    []Instance
 	// Update changed only in ways applied in place: priority (not to or
-	// from 255), notify, tracking.
+	// from 255), notify, tracking, the garp_* schedule (from the next
+	// takeover).
 	Update []Instance
 	// Keep are unchanged.
 	Keep []string
@@ -783,6 +787,7 @@ type plan struct {
 // wireKey is an instance without the fields updateLocked applies in place.
 func wireKey(in Instance) Instance {
 	in.Notify = ""
+	in.GARP = garpSchedule{}
 	in.TrackInterfaces = nil
 	in.TrackScripts = nil
 	if in.Priority != 255 {

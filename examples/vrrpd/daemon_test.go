@@ -39,6 +39,8 @@ type fakeSys struct {
 	// failTake and failRelease make the next that many Take (Release)
 	// calls fail, as with the fd limit reached.
 	failTake, failRelease int
+	// garps are the garp_* schedules Take was given, in order.
+	garps []garpSchedule
 }
 
 func newFakeSys(lan *memnet.Network, n int) *fakeSys {
@@ -101,6 +103,9 @@ func (s *fakeSys) Take(in *Instance, vr vrrp.VRInfo) error {
 		return errors.New("netlink: too many open files")
 	}
 	s.record("take", in, vr)
+	s.mu.Lock()
+	s.garps = append(s.garps, in.GARP)
+	s.mu.Unlock()
 	return nil
 }
 

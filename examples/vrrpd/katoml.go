@@ -25,6 +25,14 @@ func (kc *kaConverted) toml() string {
 	b.WriteString("# accept follows it. notify_master / _backup / _fault / _stop are folded into\n")
 	b.WriteString("# notify as a case on $3 (the new state).\n")
 	r := &kc.raw
+	// Top-level keys, before the first table.
+	if r.RTPriority != 0 {
+		tomlKey(&b, "rt_priority", strconv.Itoa(r.RTPriority))
+	}
+	if r.LockMemory {
+		tomlKey(&b, "lock_memory", "true")
+	}
+	tomlGARP(&b, r.rawGARP)
 	for i, s := range r.Scripts {
 		fmt.Fprintf(&b, "\n# %s: vrrp_script %s\n[[script]]\n", kc.scrPos[i], s.Name)
 		tomlKey(&b, "name", tomlString(s.Name))
@@ -90,6 +98,7 @@ func (kc *kaConverted) toml() string {
 		if len(in.TrackScript) > 0 {
 			tomlKey(&b, "track_script", tomlStrings(in.TrackScript))
 		}
+		tomlGARP(&b, in.rawGARP)
 	}
 	for i, g := range r.SyncGroups {
 		fmt.Fprintf(&b, "\n# %s: vrrp_sync_group %s\n[[sync_group]]\n", kc.grpPos[i], g.Name)
@@ -100,6 +109,27 @@ func (kc *kaConverted) toml() string {
 		}
 	}
 	return b.String()
+}
+
+// tomlGARP writes the garp_* keys given.
+func tomlGARP(b *strings.Builder, g rawGARP) {
+	for _, d := range []struct {
+		k string
+		v *string
+	}{{"garp_master_delay", g.MasterDelay}, {"garp_master_refresh", g.MasterRefresh},
+		{"garp_lower_prio_delay", g.LowerPrioDelay}, {"garp_interval", g.GARPInterval}, {"gna_interval", g.GNAInterval}} {
+		if d.v != nil {
+			tomlKey(b, d.k, tomlString(*d.v))
+		}
+	}
+	for _, n := range []struct {
+		k string
+		v *int
+	}{{"garp_master_repeat", g.MasterRepeat}, {"garp_master_refresh_repeat", g.MasterRefreshRepeat}, {"garp_lower_prio_repeat", g.LowerPrioRepeat}} {
+		if n.v != nil {
+			tomlKey(b, n.k, strconv.Itoa(*n.v))
+		}
+	}
 }
 
 func tomlKey(b *strings.Builder, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, v) }

@@ -103,7 +103,14 @@ func TestKeepalivedSemantics(t *testing.T) {
 		cfg.Scripts[0].Timeout != time.Second || cfg.Scripts[0].Interval != 2*time.Second || cfg.Scripts[0].Rise != 2 {
 		t.Errorf("scripts %+v", cfg.Scripts)
 	}
-	for _, w := range []string{"router_id", "label eth0:vip", "vrrp_garp_master_delay"} {
+	// global_defs vrrp_garp_*: the instances' schedule; the lower-priority
+	// delay follows the global master delay, as in keepalived.
+	wantGARP := garpSchedule{MasterDelay: time.Second, MasterRepeat: 5, MasterRefresh: time.Minute, MasterRefreshRepeat: 1,
+		LowerPrioDelay: time.Second, LowerPrioRepeat: 5}
+	if in.GARP != wantGARP {
+		t.Errorf("GARP %+v, want %+v", in.GARP, wantGARP)
+	}
+	for _, w := range []string{"router_id", "label eth0:vip"} {
 		if !slices.ContainsFunc(kc.warnings, func(s string) bool { return strings.Contains(s, w) }) {
 			t.Errorf("no warning about %s in %q", w, kc.warnings)
 		}
