@@ -48,6 +48,11 @@ type Config struct {
 	// LockMemory is lock_memory / -lock-memory (keepalived's
 	// vrrp_no_swap): mlockall at start. Taken at start only.
 	LockMemory bool
+	// NotifyFIFO is notify_fifo (keepalived's vrrp_notify_fifo): the path
+	// of the FIFO every transition is written to (notifyfifo.go); empty:
+	// none. NotifyFIFOScript, if set, is started to read it, with the
+	// path as its last argument.
+	NotifyFIFO, NotifyFIFOScript string
 }
 
 // rtPriorityAllowed is rt_priority's range.
@@ -213,22 +218,23 @@ func (e *ConfigError) Is(target error) bool { return target == ErrUsage }
 // rawInstance is an instance as written, before validation. Pointers tell
 // a missing key from a zero.
 type rawInstance struct {
-	Name           string              `toml:"name"`
-	Interface      string              `toml:"interface"`
-	VRID           *int                `toml:"vrid"`
-	Priority       *int                `toml:"priority"`
-	Version        *int                `toml:"version"`
-	Interval       string              `toml:"interval"`
-	NoPreempt      bool                `toml:"nopreempt"`
-	PreemptDelay   string              `toml:"preempt_delay"`
-	Accept         bool                `toml:"accept"`
-	AuthPass       string              `toml:"auth_pass"`
-	Peers          []string            `toml:"peers"`
-	Src            string              `toml:"src"`
-	VMAC           bool                `toml:"vmac"`
-	Ring           bool                `toml:"ring"`
-	Checksum       string              `toml:"checksum"`
-	Notify         string              `toml:"notify"`
+	Name         string   `toml:"name"`
+	Interface    string   `toml:"interface"`
+	VRID         *int     `toml:"vrid"`
+	Priority     *int     `toml:"priority"`
+	Version      *int     `toml:"version"`
+	Interval     string   `toml:"interval"`
+	NoPreempt    bool     `toml:"nopreempt"`
+	PreemptDelay string   `toml:"preempt_delay"`
+	Accept       bool     `toml:"accept"`
+	AuthPass     string   `toml:"auth_pass"`
+	Peers        []string `toml:"peers"`
+	Src          string   `toml:"src"`
+	VMAC         bool     `toml:"vmac"`
+	Ring         bool     `toml:"ring"`
+	Checksum     string   `toml:"checksum"`
+	Notify       string   `toml:"notify"`
+	rawNotifyStates
 	VIPs           []string            `toml:"vips"`
 	TrackInterface []rawTrackInterface `toml:"track_interface"`
 	TrackScript    []string            `toml:"track_script"`
@@ -254,6 +260,22 @@ type rawGroup struct {
 	Name    string   `toml:"name"`
 	Members []string `toml:"members"`
 	Notify  string   `toml:"notify"`
+	rawNotifyStates
+}
+
+// rawNotifyStates are keepalived's notify_master / _backup / _fault /
+// _stop: run, without arguments, on entering that state, before notify.
+// They are folded into the one notify command (kaNotify.shell).
+type rawNotifyStates struct {
+	NotifyMaster string `toml:"notify_master"`
+	NotifyBackup string `toml:"notify_backup"`
+	NotifyFault  string `toml:"notify_fault"`
+	NotifyStop   string `toml:"notify_stop"`
+}
+
+// fold returns notify with the state commands folded in.
+func (r rawNotifyStates) fold(notify string) string {
+	return kaNotify{all: notify, master: r.NotifyMaster, backup: r.NotifyBackup, fault: r.NotifyFault, stop: r.NotifyStop}.shell()
 }
 
 type rawFile struct {
@@ -264,6 +286,8 @@ type rawFile struct {
 	NotifyTimeout string        `toml:"notify_timeout"`
 	RTPriority    int           `toml:"rt_priority"`
 	LockMemory    bool          `toml:"lock_memory"`
+	NotifyFIFO    string        `toml:"notify_fifo"`
+	NotifyFIFOScr string        `toml:"notify_fifo_script"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
@@ -605,6 +629,13 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	if rf.NotifyFIFOScr != "" && rf.NotifyFIFO == "" {
+		return Config{}, top.err("notify_fifo_script", rf.NotifyFIFOScr, "no notify_fifo_script without a notify_fifo")
+	}
+	if rf.NotifyFIFO != "" && strings.ContainsRune(rf.NotifyFIFO, 0) {
+		return Config{}, top.err("notify_fifo", rf.NotifyFIFO, "a path")
+	}
+	cfg.NotifyFIFO, cfg.NotifyFIFOScript = rf.NotifyFIFO, rf.NotifyFIFOScr
 
 	scripts := map[string]bool{}
 	for i, rs := range rf.Scripts {
@@ -646,6 +677,7 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		if ri.Notify == "" {
 			ri.Notify = rf.Notify
 		}
+		ri.Notify = ri.rawNotifyStates.fold(ri.Notify)
 		if ri.Checksum == "" {
 			ri.Checksum = "default"
 		}
@@ -701,6 +733,7 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		if notify == "" {
 			notify = rf.Notify
 		}
+		notify = rg.rawNotifyStates.fold(notify)
 		cfg.Groups = append(cfg.Groups, Group{Name: rg.Name, Members: slices.Clone(rg.Members), Notify: notify})
 	}
 	return cfg, nil

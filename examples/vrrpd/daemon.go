@@ -112,6 +112,7 @@ type daemon struct {
 	check  runFunc // runs track scripts
 
 	groups atomic.Pointer[map[string]Group]
+	fifo   atomic.Pointer[notifyFIFO] // notify_fifo; nil: none
 
 	mu         sync.Mutex // guards the fields below; never taken by hooks
 	cfg        Config
@@ -231,8 +232,11 @@ func (d *daemon) Run(ctx context.Context) error {
 	}()
 
 	d.mu.Lock()
-	var err error
+	err := d.openFIFOLocked()
 	for _, in := range d.cfg.Instances {
+		if err != nil {
+			break
+		}
 		if err = d.addLocked(in); err != nil {
 			err = fmt.Errorf("instance %q: %w", in.Name, err)
 			break
@@ -257,6 +261,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		d.stopScripts()
 		d.wg.Wait()
 		d.notif.close()
+		d.closeFIFO()
 		return errors.Join(err, d.sys.Close())
 	}
 
@@ -300,6 +305,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	// the addresses went with each Release); then the notify commands
 	// still queued run, however long they take.
 	err = errors.Join(err, d.sys.Close())
+	d.closeFIFO() // the STOP lines are queued
 	d.notif.close()
 	if status != nil {
 		status.close()
@@ -721,6 +727,10 @@ func (h hook) Transition(ev vrrp.Event) {
 	state := stateName(ev.To)
 	prio := uint8(v.prio.Load())
 	d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
+	fifo := d.fifo.Load()
+	if fifo != nil {
+		fifo.send(fifoLine(false, ev.Name, state, prio))
+	}
 
 	gname := v.in.SyncGroup
 	if gname == "" {
@@ -729,7 +739,11 @@ func (h hook) Transition(ev vrrp.Event) {
 	g, ok := (*d.groups.Load())[gname]
 	if gs := d.reg.memberState(ev.Name, gname, state, g.Members); ok && gs != "" {
 		d.log.Info("sync group state", "group", gname, "state", gs)
-		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, prio))
+		// A group's priority is 0, as keepalived passes it.
+		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, 0))
+		if fifo != nil {
+			fifo.send(fifoLine(true, gname, gs, 0))
+		}
 	}
 }
 
@@ -857,6 +871,7 @@ func (d *daemon) Reload(cfg Config) error {
 		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
+	d.reloadFIFOLocked(&cfg)
 	if cfg.RTPriority != old.RTPriority || cfg.LockMemory != old.LockMemory {
 		d.log.Warn("rt_priority and lock_memory change only on restart", "rt_priority", old.RTPriority, "lock_memory", old.LockMemory)
 		cfg.RTPriority, cfg.LockMemory = old.RTPriority, old.LockMemory

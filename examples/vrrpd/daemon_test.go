@@ -507,7 +507,7 @@ func TestDaemonSyncGroupNotify(t *testing.T) {
 				got = append(got, n)
 			}
 		}
-		want := []string{"gnotify GROUP G BACKUP 150", "gnotify GROUP G MASTER 150"}
+		want := []string{"gnotify GROUP G BACKUP 0", "gnotify GROUP G MASTER 0"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("group notify (-want +got):\n%s", diff)
 		}
@@ -601,7 +601,7 @@ func TestDaemonSyncGroupTrackingFault(t *testing.T) {
 		if !slices.Contains(notes, "notify INSTANCE VI_1 FAULT 150") || slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, "STOP") }) {
 			t.Errorf("a's notify commands during the fault: %q; want VI_1 FAULT, no STOP", notes)
 		}
-		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[0] != "gnotify GROUP G FAULT 150" {
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[0] != "gnotify GROUP G FAULT 0" {
 			t.Errorf("a's group notify during the fault: %q; want GROUP G FAULT", g)
 		}
 		for _, is := range a.d.status().Instances {
@@ -621,7 +621,7 @@ func TestDaemonSyncGroupTrackingFault(t *testing.T) {
 		if diff := cmp.Diff(both("BACKUP"), states(b)); diff != "" {
 			t.Errorf("b after a's recovery (-want +got):\n%s", diff)
 		}
-		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[len(g)-1] != "gnotify GROUP G MASTER 150" {
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[len(g)-1] != "gnotify GROUP G MASTER 0" {
 			t.Errorf("a's group notify after recovery: %q; want it to end with GROUP G MASTER", g)
 		}
 	})

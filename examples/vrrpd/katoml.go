@@ -32,6 +32,12 @@ func (kc *kaConverted) toml() string {
 	if r.LockMemory {
 		tomlKey(&b, "lock_memory", "true")
 	}
+	if r.NotifyFIFO != "" {
+		tomlKey(&b, "notify_fifo", tomlString(r.NotifyFIFO))
+	}
+	if r.NotifyFIFOScr != "" {
+		tomlKey(&b, "notify_fifo_script", tomlString(r.NotifyFIFOScr))
+	}
 	tomlGARP(&b, r.rawGARP)
 	for i, s := range r.Scripts {
 		fmt.Fprintf(&b, "\n# %s: vrrp_script %s\n[[script]]\n", kc.scrPos[i], s.Name)

@@ -189,7 +189,7 @@ var kaUnsupportedInstance = map[string]string{
 	"track_bfd":            "BFD tracking is not supported by vrrpd",
 	"dont_track_primary":   "vrrpd always puts an instance in FAULT when its interface is down",
 	"old_unicast_checksum": "vrrpd sends only the standard checksum",
-	"notify_fifo":          "vrrpd has no notify FIFO: use notify",
+	"notify_fifo":          "keepalived has no notify_fifo in vrrp_instance: set vrrp_notify_fifo in global_defs",
 	"mcast_dst_ip":         "vrrpd sends to the standard multicast group",
 }
 
@@ -204,6 +204,7 @@ type kaConverter struct {
 	instances    map[string]int // name: index in kc.raw.Instances
 	inst         []*kaInstance
 	minGARP      bool               // vrrp_min_garp
+	fifoPos      kaPos              // where the notify FIFO was set
 	garpGroups   map[string]rawGARP // garp_group intervals by interface
 }
 
@@ -462,13 +463,29 @@ func (c *kaConverter) globalDefs(g *kaNode) error {
 			if a, err := netip.ParseAddr(n.args[0].s); err != nil || a != netip.MustParseAddr(std) {
 				return n.pos.errf(n.key, "%s: vrrpd sends to the standard group %s only", n.args[0].s, std)
 			}
-		case "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
-			"lvs_notify_fifo", "lvs_notify_fifo_script":
-			if strings.HasPrefix(n.key, "lvs_") {
-				c.warn(n.pos, n.key, "LVS is not part of vrrpd")
-				continue
+		case "lvs_notify_fifo", "lvs_notify_fifo_script":
+			c.warn(n.pos, n.key, "LVS is not part of vrrpd")
+		case "notify_fifo", "vrrp_notify_fifo":
+			// keepalived writes the VRRP lines to both; vrrpd has one FIFO.
+			if err := kaNeedArgs(n, 1, 3, "FIFO_NAME [username [groupname]]"); err != nil {
+				return err
 			}
-			return n.pos.errf(n.key, "vrrpd has no notify FIFO: use notify commands in the instances and groups")
+			if err := kaRootOnly(n, n.args[1:]); err != nil {
+				return err
+			}
+			if c.fifoPos.line != 0 && c.kc.raw.NotifyFIFO != n.args[0].s {
+				return n.pos.errf(n.key, "a second notify FIFO (the first at %s): vrrpd writes one; keep one of notify_fifo and vrrp_notify_fifo", c.fifoPos)
+			}
+			c.kc.raw.NotifyFIFO, c.fifoPos = n.args[0].s, n.pos
+		case "notify_fifo_script", "vrrp_notify_fifo_script":
+			cmd, err := kaCommand(n)
+			if err != nil {
+				return err
+			}
+			if c.kc.raw.NotifyFIFOScr != "" && c.kc.raw.NotifyFIFOScr != cmd {
+				return n.pos.errf(n.key, "a second notify FIFO script: vrrpd runs one")
+			}
+			c.kc.raw.NotifyFIFOScr = cmd
 		case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
 			"vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 			"vrrp_garp_interval", "vrrp_gna_interval":
@@ -1165,7 +1182,7 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 			trackWeight = true
 		case "smtp_alert":
 			c.warn(m.pos, "vrrp_sync_group "+name+" smtp_alert", "vrrpd sends no e-mail")
-		case "notify_fifo", "track_file", "track_process", "track_bfd":
+		case "track_file", "track_process", "track_bfd", "notify_fifo":
 			return m.pos.errf(m.key, "not supported by vrrpd in a sync group")
 		case "track_interface", "track_script":
 			// keepalived: tracked by every member.
