@@ -48,6 +48,10 @@ type Config struct {
 	// LockMemory is lock_memory / -lock-memory (keepalived's
 	// vrrp_no_swap): mlockall at start. Taken at start only.
 	LockMemory bool
+	// TrackFiles and TrackProcesses are the files and processes
+	// instances track (trackobj.go).
+	TrackFiles     []TrackFile
+	TrackProcesses []TrackProcess
 	// NotifyFIFO is notify_fifo (keepalived's vrrp_notify_fifo): the path
 	// of the FIFO every transition is written to (notifyfifo.go); empty:
 	// none. NotifyFIFOScript, if set, is started to read it, with the
@@ -103,6 +107,10 @@ type Instance struct {
 	// weight 0, put the instance in Fault).
 	TrackInterfaces []TrackInterface
 	TrackScripts    []string
+	// TrackFiles and TrackProcesses are its tracked files and processes
+	// (trackobj.go), with the weights it uses.
+	TrackFiles     []TrackRef
+	TrackProcesses []TrackRef
 	// GARP is the schedule of its gratuitous ARPs / unsolicited NAs
 	// (garp.go; keepalived's garp_*).
 	GARP garpSchedule
@@ -238,6 +246,8 @@ type rawInstance struct {
 	VIPs           []string            `toml:"vips"`
 	TrackInterface []rawTrackInterface `toml:"track_interface"`
 	TrackScript    []string            `toml:"track_script"`
+	TrackFile      []rawTrackRef       `toml:"track_file"`
+	TrackProcess   []rawTrackRef       `toml:"track_process"`
 	rawGARP
 }
 
@@ -279,18 +289,20 @@ func (r rawNotifyStates) fold(notify string) string {
 }
 
 type rawFile struct {
-	LogLevel      string        `toml:"log_level"`
-	Status        string        `toml:"status"`
-	StatusMode    string        `toml:"status_mode"`
-	Notify        string        `toml:"notify"`
-	NotifyTimeout string        `toml:"notify_timeout"`
-	RTPriority    int           `toml:"rt_priority"`
-	LockMemory    bool          `toml:"lock_memory"`
-	NotifyFIFO    string        `toml:"notify_fifo"`
-	NotifyFIFOScr string        `toml:"notify_fifo_script"`
-	Instances     []rawInstance `toml:"instance"`
-	SyncGroups    []rawGroup    `toml:"sync_group"`
-	Scripts       []rawScript   `toml:"script"`
+	LogLevel      string            `toml:"log_level"`
+	Status        string            `toml:"status"`
+	StatusMode    string            `toml:"status_mode"`
+	Notify        string            `toml:"notify"`
+	NotifyTimeout string            `toml:"notify_timeout"`
+	RTPriority    int               `toml:"rt_priority"`
+	LockMemory    bool              `toml:"lock_memory"`
+	NotifyFIFO    string            `toml:"notify_fifo"`
+	NotifyFIFOScr string            `toml:"notify_fifo_script"`
+	Instances     []rawInstance     `toml:"instance"`
+	SyncGroups    []rawGroup        `toml:"sync_group"`
+	Scripts       []rawScript       `toml:"script"`
+	TrackFiles    []rawTrackFile    `toml:"track_file"`
+	TrackProcs    []rawTrackProcess `toml:"track_process"`
 	rawGARP
 }
 
@@ -650,6 +662,30 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		cfg.Scripts = append(cfg.Scripts, s)
 	}
 
+	fileW, fileR, procW := map[string]int{}, map[string]bool{}, map[string]int{}
+	for i, r := range rf.TrackFiles {
+		f, err := buildTrackFile(r, keyNamer{where: fmt.Sprintf("%strack_file[%d] %q: ", top.where, i, r.Name)})
+		if err != nil {
+			return Config{}, err
+		}
+		if _, dup := fileW[f.Name]; dup {
+			return Config{}, top.err(fmt.Sprintf("track_file[%d].name", i), f.Name, "a name no other track_file has")
+		}
+		fileW[f.Name], fileR[f.Name] = f.Weight, f.Reverse
+		cfg.TrackFiles = append(cfg.TrackFiles, f)
+	}
+	for i, r := range rf.TrackProcs {
+		p, err := buildTrackProcess(r, keyNamer{where: fmt.Sprintf("%strack_process[%d] %q: ", top.where, i, r.Name)})
+		if err != nil {
+			return Config{}, err
+		}
+		if _, dup := procW[p.Name]; dup {
+			return Config{}, top.err(fmt.Sprintf("track_process[%d].name", i), p.Name, "a name no other track_process has")
+		}
+		procW[p.Name] = p.Weight
+		cfg.TrackProcesses = append(cfg.TrackProcesses, p)
+	}
+
 	if len(rf.Instances) == 0 {
 		return Config{}, top.err("instance", "[]", "at least one [[instance]]")
 	}
@@ -699,6 +735,12 @@ func buildFile(path string, rf rawFile) (Config, error) {
 			if !scripts[t] {
 				return Config{}, k.err(fmt.Sprintf("track_script[%d]", j), t, "the name of a [[script]]")
 			}
+		}
+		if in.TrackFiles, err = buildTrackRefs("track_file", ri.TrackFile, fileW, fileR, k); err != nil {
+			return Config{}, err
+		}
+		if in.TrackProcesses, err = buildTrackRefs("track_process", ri.TrackProcess, procW, nil, k); err != nil {
+			return Config{}, err
 		}
 		names[in.Name] = len(cfg.Instances)
 		cfg.Instances = append(cfg.Instances, in)

@@ -121,6 +121,7 @@ type daemon struct {
 	conns      map[connKey]*sharedConn
 	links      map[string]int8
 	scripts    map[string]*scriptState
+	trk        trackers        // tracked files and processes (trackobj.go)
 	scriptSeq  int             // numbers script goroutines
 	scriptCtx  context.Context // parent of every script goroutine's
 	stopScript context.CancelFunc
@@ -244,6 +245,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	}
 	if err == nil {
 		d.startScriptsLocked()
+		d.startTrackersLocked()
 	}
 	d.mu.Unlock()
 
@@ -442,6 +444,7 @@ func (d *daemon) computeLocked(v *vrInst) (uint8, bool) {
 		}
 		ts = append(ts, tracked{weight: w, status: st})
 	}
+	ts = append(ts, d.trackedObjectsLocked(v)...)
 	return effectivePriority(v.cur.Priority, ts)
 }
 
@@ -804,6 +807,7 @@ func wireKey(in Instance) Instance {
 	in.GARP = garpSchedule{}
 	in.TrackInterfaces = nil
 	in.TrackScripts = nil
+	in.TrackFiles, in.TrackProcesses = nil, nil
 	if in.Priority != 255 {
 		in.Priority = 1
 	}
@@ -904,6 +908,7 @@ func (d *daemon) Reload(cfg Config) error {
 	// Scripts whose definition did not change keep running with their
 	// status; changed ones keep their status until their first result.
 	d.startScriptsLocked()
+	d.startTrackersLocked()
 	for _, name := range d.order {
 		d.recomputeLocked(d.vrs[name])
 	}
