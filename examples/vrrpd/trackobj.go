@@ -362,6 +362,13 @@ func (d *daemon) startTrackersLocked() {
 	if newProcs {
 		d.pollProcsLocked()
 	}
+	// What was just read applies at once (at start: before the Router
+	// runs, so that an instance starts in FAULT or with its priority).
+	for _, name := range d.order {
+		if v := d.vrs[name]; len(v.cur.TrackFiles)+len(v.cur.TrackProcesses) > 0 {
+			d.recomputeLocked(v)
+		}
+	}
 	if len(t.files)+len(t.procs) == 0 {
 		if t.cancel != nil {
 			t.cancel()
