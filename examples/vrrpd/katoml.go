@@ -57,6 +57,49 @@ func (kc *kaConverted) toml() string {
 			tomlKey(&b, "fall", strconv.Itoa(*s.Fall))
 		}
 	}
+	for _, f := range r.TrackFiles {
+		fmt.Fprintf(&b, "\n# track_file %s\n[[track_file]]\n", f.Name)
+		tomlKey(&b, "name", tomlString(f.Name))
+		tomlKey(&b, "file", tomlString(f.File))
+		if f.Weight != nil {
+			tomlKey(&b, "weight", strconv.Itoa(*f.Weight))
+		}
+		if f.Reverse {
+			tomlKey(&b, "reverse", "true")
+		}
+		if f.InitFile != nil {
+			tomlKey(&b, "init_file", strconv.Itoa(*f.InitFile))
+		}
+		if f.InitOverwrite {
+			tomlKey(&b, "init_overwrite", "true")
+		}
+	}
+	for _, p := range r.TrackProcs {
+		fmt.Fprintf(&b, "\n# vrrp_track_process %s\n[[track_process]]\n", p.Name)
+		tomlKey(&b, "name", tomlString(p.Name))
+		tomlKey(&b, "process", tomlString(p.Process))
+		if len(p.Params) > 0 {
+			tomlKey(&b, "params", tomlStrings(p.Params))
+		}
+		if p.ParamMatch != "" {
+			tomlKey(&b, "param_match", tomlString(p.ParamMatch))
+		}
+		if p.FullCommand {
+			tomlKey(&b, "full_command", "true")
+		}
+		if p.Quorum != nil {
+			tomlKey(&b, "quorum", strconv.Itoa(*p.Quorum))
+		}
+		if p.QuorumMax != nil {
+			tomlKey(&b, "quorum_max", strconv.Itoa(*p.QuorumMax))
+		}
+		for _, d := range [][2]string{{"delay", p.Delay}, {"fork_delay", p.ForkDelay}, {"terminate_delay", p.TerminateDelay}} {
+			if d[1] != "" {
+				tomlKey(&b, d[0], tomlString(d[1]))
+			}
+		}
+		tomlKey(&b, "weight", strconv.Itoa(p.Weight))
+	}
 	for i, in := range r.Instances {
 		fmt.Fprintf(&b, "\n# %s: vrrp_instance %s\n[[instance]]\n", kc.instPos[i], in.Name)
 		tomlKey(&b, "name", tomlString(in.Name))
@@ -103,6 +146,26 @@ func (kc *kaConverted) toml() string {
 		}
 		if len(in.TrackScript) > 0 {
 			tomlKey(&b, "track_script", tomlStrings(in.TrackScript))
+		}
+		for _, t := range []struct {
+			key  string
+			refs []rawTrackRef
+		}{{"track_file", in.TrackFile}, {"track_process", in.TrackProcess}} {
+			if len(t.refs) == 0 {
+				continue
+			}
+			rs := make([]string, len(t.refs))
+			for j, r := range t.refs {
+				rs[j] = "{ name = " + tomlString(r.Name)
+				if r.Weight != nil {
+					rs[j] += ", weight = " + strconv.Itoa(*r.Weight)
+				}
+				if r.Reverse != nil {
+					rs[j] += ", reverse = " + strconv.FormatBool(*r.Reverse)
+				}
+				rs[j] += " }"
+			}
+			tomlKey(&b, t.key, "["+strings.Join(rs, ", ")+"]")
 		}
 		tomlGARP(&b, in.rawGARP)
 	}

@@ -151,10 +151,6 @@ var kaIgnoredTop = map[string]string{
 	"static_routes":        "vrrpd installs no static routes: configure them in the system",
 	"static_rules":         "vrrpd installs no static rules: configure them in the system",
 	"linkbeat_interfaces":  "vrrpd follows links through netlink",
-	"vrrp_track_file":      "file tracking is not supported by vrrpd (unused here)",
-	"track_file":           "file tracking is not supported by vrrpd (unused here)",
-	"vrrp_track_process":   "process tracking is not supported by vrrpd (unused here)",
-	"track_process":        "process tracking is not supported by vrrpd (unused here)",
 	"bfd_instance":         "BFD is not supported by vrrpd (unused here)",
 }
 
@@ -184,8 +180,6 @@ var kaIgnoredInstance = map[string]string{
 var kaUnsupportedInstance = map[string]string{
 	"virtual_routes":       "vrrpd installs no routes with the virtual addresses: install them from a notify script",
 	"virtual_rules":        "vrrpd installs no rules with the virtual addresses: install them from a notify script",
-	"track_file":           "file tracking is not supported by vrrpd: use a vrrp_script testing the file",
-	"track_process":        "process tracking is not supported by vrrpd: use a vrrp_script (e.g. pidof)",
 	"track_bfd":            "BFD tracking is not supported by vrrpd",
 	"dont_track_primary":   "vrrpd always puts an instance in FAULT when its interface is down",
 	"old_unicast_checksum": "vrrpd sends only the standard checksum",
@@ -204,6 +198,8 @@ type kaConverter struct {
 	instances    map[string]int // name: index in kc.raw.Instances
 	inst         []*kaInstance
 	minGARP      bool               // vrrp_min_garp
+	trackFiles   map[string]*rawTrackFile
+	trackProcs   map[string]*rawTrackProcess
 	fifoPos      kaPos              // where the notify FIFO was set
 	garpGroups   map[string]rawGARP // garp_group intervals by interface
 }
@@ -232,7 +228,9 @@ type kaInstance struct {
 	authPass  string
 	authPos   kaPos
 	group     string
-	strict    bool // strict_mode
+	strict    bool    // strict_mode
+	tfPos     []kaPos // track_file entries' positions
+	tpPos     []kaPos // track_process entries' positions
 }
 
 // kaNotify are the notify commands of an instance or a sync group, as
@@ -289,6 +287,8 @@ func convertKeepalivedText(path, text, configID string) (*kaConverted, error) {
 		scripts:    map[string]*kaScript{},
 		instances:  map[string]int{},
 		garpGroups: map[string]rawGARP{},
+		trackFiles: map[string]*rawTrackFile{},
+		trackProcs: map[string]*rawTrackProcess{},
 	}
 	if err := c.convert(nodes); err != nil {
 		return nil, err
@@ -319,6 +319,10 @@ func (c *kaConverter) convert(nodes []*kaNode) error {
 			err = c.globalDefs(n)
 		case "garp_group":
 			err = c.garpGroup(n)
+		case "track_file", "vrrp_track_file":
+			err = c.trackFile(n)
+		case "vrrp_track_process":
+			err = c.trackProcess(n)
 		}
 		if err != nil {
 			return err
@@ -327,7 +331,7 @@ func (c *kaConverter) convert(nodes []*kaNode) error {
 	var groups []*kaNode
 	for _, n := range nodes {
 		switch n.key {
-		case "global_defs", "garp_group":
+		case "global_defs", "garp_group", "track_file", "vrrp_track_file", "vrrp_track_process":
 		case "vrrp_script":
 			if err := c.script(n); err != nil {
 				return err
@@ -854,6 +858,19 @@ func (c *kaConverter) instance(n *kaNode) error {
 				ki.raw.TrackInterface = append(ki.raw.TrackInterface, rawTrackInterface{Name: t.key, Weight: w})
 				ki.trackPos = append(ki.trackPos, t.pos)
 			}
+		case "track_file", "track_process":
+			if !m.hasBlock {
+				return m.pos.errf(m.key, "want a block: %s { NAME [weight N] ... }", m.key)
+			}
+			for _, t := range m.block {
+				ref, err := c.trackRef(m.key, t)
+				if err != nil {
+					return err
+				}
+				if err := c.addTrackRef(ki, m.key, ref, t.pos); err != nil {
+					return err
+				}
+			}
 		case "track_script":
 			if !m.hasBlock {
 				return m.pos.errf(m.key, "want a block: track_script { NAME [weight N] ... }")
@@ -1182,8 +1199,14 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 			trackWeight = true
 		case "smtp_alert":
 			c.warn(m.pos, "vrrp_sync_group "+name+" smtp_alert", "vrrpd sends no e-mail")
-		case "track_file", "track_process", "track_bfd", "notify_fifo":
+		case "track_bfd", "notify_fifo":
 			return m.pos.errf(m.key, "not supported by vrrpd in a sync group")
+		case "track_file", "track_process":
+			// keepalived: tracked by every member.
+			if !m.hasBlock {
+				return m.pos.errf(m.key, "want a block: %s { NAME [weight N] ... }", m.key)
+			}
+			groupTrack = append(groupTrack, m)
 		case "track_interface", "track_script":
 			// keepalived: tracked by every member.
 			if !m.hasBlock {
@@ -1211,6 +1234,18 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 	}
 	for _, m := range groupTrack {
 		for _, t := range m.block {
+			if m.key == "track_file" || m.key == "track_process" {
+				ref, err := c.trackRef(m.key, t)
+				if err != nil {
+					return err
+				}
+				for _, name := range g.Members {
+					if err := c.addTrackRef(c.inst[c.instances[name]], m.key, ref, t.pos); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			w, err := kaTrackWeight(t)
 			if err != nil {
 				return err
@@ -1255,6 +1290,7 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 			for i := range ki.scripts {
 				ki.scripts[i].groupZero = true
 			}
+			c.zeroTrackRefs(ki, name)
 		}
 	}
 	g.Notify = notify.shell()

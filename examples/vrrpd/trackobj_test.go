@@ -374,3 +374,127 @@ func TestDaemonTrackProcess(t *testing.T) {
 func uniqueSleepArg() string {
 	return fmt.Sprintf("%d.%09d", 1000000+os.Getpid(), time.Now().Nanosecond())
 }
+
+// TestKeepalivedTrackObjects: track_file / vrrp_track_file and
+// vrrp_track_process blocks, their references in an instance (weights,
+// reverse) and in a sync group (every member; weight 0 without
+// sync_group_tracking_weight, as keepalived).
+func TestKeepalivedTrackObjects(t *testing.T) {
+	text := `track_file maint {
+  file "/run/maint"
+  weight -3 reverse
+  init_file 5 overwrite
+}
+vrrp_track_file down {
+  file /run/down
+}
+vrrp_track_process haproxy {
+  process /usr/sbin/haproxy -f "/etc/haproxy/haproxy.cfg"
+  param_match partial
+  quorum 2
+  quorum_max 3
+  delay 0.5
+  terminate_delay 2
+  weight 10
+}
+vrrp_track_process sshd {
+  process sshd
+}
+vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  track_file {
+    maint
+    down weight 4 noreverse
+  }
+  track_process {
+    haproxy weight -20
+  }
+  virtual_ipaddress {
+    10.0.0.1
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    10.0.0.2
+  }
+}
+vrrp_instance C {
+  interface eth0
+  virtual_router_id 3
+  virtual_ipaddress {
+    10.0.0.3
+  }
+}
+vrrp_sync_group G {
+  group {
+    B
+    C
+  }
+  track_file {
+    down
+  }
+  track_process {
+    sshd
+  }
+}
+`
+	kc, err := convertKeepalivedText("t.conf", text, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kc.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, kc, cfg)
+	wantF := []TrackFile{
+		{Name: "maint", Path: "/run/maint", Weight: -3, Reverse: true, Init: true, InitValue: 5, InitOverwrite: true},
+		{Name: "down", Path: "/run/down", Weight: 1},
+	}
+	wantP := []TrackProcess{
+		{Name: "haproxy", Process: "/usr/sbin/haproxy", Params: []string{"-f", "/etc/haproxy/haproxy.cfg"}, ParamMatch: "partial",
+			Quorum: 2, QuorumMax: 3, ForkDelay: 500 * time.Millisecond, TerminateDelay: 2 * time.Second, Weight: 10},
+		{Name: "sshd", Process: "sshd", Quorum: 1, QuorumMax: math.MaxInt},
+	}
+	if diff := cmp.Diff(wantF, cfg.TrackFiles); diff != "" {
+		t.Errorf("track files (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantP, cfg.TrackProcesses); diff != "" {
+		t.Errorf("track processes (-want +got):\n%s", diff)
+	}
+	want := map[string][2][]TrackRef{
+		"A": {{{"maint", -3, true}, {"down", 4, false}}, {{"haproxy", -20, false}}},
+		"B": {{{"down", 0, false}}, {{"sshd", 0, false}}}, // in G: weight 0
+		"C": {{{"down", 0, false}}, {{"sshd", 0, false}}},
+	}
+	for _, in := range cfg.Instances {
+		if diff := cmp.Diff(want[in.Name], [2][]TrackRef{in.TrackFiles, in.TrackProcesses}); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", in.Name, diff)
+		}
+	}
+	// down's own weight (1) was dropped for B and C: a warning each.
+	n := 0
+	for _, w := range kc.warnings {
+		if strings.Contains(w, "track_file down weight") && strings.Contains(w, "without sync_group_tracking_weight") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d warnings about down's weight in the group, want 2: %q", n, kc.warnings)
+	}
+
+	// With sync_group_tracking_weight the weights stay.
+	kc, err = convertKeepalivedText("t.conf", strings.Replace(text, "  track_file {\n    down\n  }\n  track_process", "  sync_group_tracking_weight\n  track_file {\n    down\n  }\n  track_process", 1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = kc.build(); err != nil {
+		t.Fatal(err)
+	}
+	if tf := cfg.Instances[1].TrackFiles; len(tf) != 1 || tf[0].Weight != 1 {
+		t.Errorf("with sync_group_tracking_weight: %+v", tf)
+	}
+}
