@@ -197,7 +197,7 @@ type kaConverter struct {
 	scriptOrder  []string
 	instances    map[string]int // name: index in kc.raw.Instances
 	inst         []*kaInstance
-	minGARP      bool               // vrrp_min_garp
+	minGARP      bool // vrrp_min_garp
 	trackFiles   map[string]*rawTrackFile
 	trackProcs   map[string]*rawTrackProcess
 	fifoPos      kaPos              // where the notify FIFO was set
