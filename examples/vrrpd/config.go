@@ -227,6 +227,7 @@ func (e *ConfigError) Is(target error) bool { return target == ErrUsage }
 // a missing key from a zero.
 type rawInstance struct {
 	Name         string   `toml:"name"`
+	State        string   `toml:"state"`
 	Interface    string   `toml:"interface"`
 	VRID         *int     `toml:"vrid"`
 	Priority     *int     `toml:"priority"`
@@ -716,6 +717,9 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		ri.Notify = ri.rawNotifyStates.fold(ri.Notify)
 		if ri.Checksum == "" {
 			ri.Checksum = "default"
+		}
+		if err := initialState(&ri, k); err != nil {
+			return Config{}, err
 		}
 		in, err := buildInstance(ri, k)
 		if err != nil {

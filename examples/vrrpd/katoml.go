@@ -103,6 +103,9 @@ func (kc *kaConverted) toml() string {
 	for i, in := range r.Instances {
 		fmt.Fprintf(&b, "\n# %s: vrrp_instance %s\n[[instance]]\n", kc.instPos[i], in.Name)
 		tomlKey(&b, "name", tomlString(in.Name))
+		if in.State != "" {
+			tomlKey(&b, "state", tomlString(in.State))
+		}
 		tomlKey(&b, "interface", tomlString(in.Interface))
 		tomlKey(&b, "vrid", strconv.Itoa(*in.VRID))
 		if in.Priority != nil {

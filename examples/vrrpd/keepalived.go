@@ -224,6 +224,7 @@ type kaInstance struct {
 	notify    kaNotify
 	explicitV bool
 	master    *kaNode // state MASTER
+	backup    *kaNode // state BACKUP
 	accept    *bool
 	authPass  string
 	authPos   kaPos
@@ -740,8 +741,9 @@ func (c *kaConverter) instance(n *kaNode) error {
 			}
 			switch m.args[0].s {
 			case "BACKUP":
+				ki.master, ki.backup = nil, m
 			case "MASTER":
-				ki.master = m
+				ki.master, ki.backup = m, nil
 			default:
 				return m.pos.errf(m.key, "%q: want MASTER or BACKUP", m.args[0].s)
 			}
@@ -1063,18 +1065,18 @@ func (n *kaNotify) set(key, cmd string) {
 
 // initialState applies keepalived's rules for state MASTER
 // (vrrp_complete_instance): without a priority it is the address owner
-// (255); with it, nopreempt and preempt_delay are cleared. vrrpd itself
-// has no initial state: a non-owner starts as Backup (RFC 9568 section
-// 6.4.1) and takes over after Master_Down_Interval.
+// (255); with it, nopreempt and preempt_delay are cleared. A non-owner
+// with state MASTER starts as Backup in keepalived as in vrrpd (RFC 9568
+// section 6.4.1) and waits Master_Down_Interval; it is written as state =
+// "MASTER". An owner with state BACKUP would wait as Backup in keepalived;
+// vrrpd starts it as Master (RFC 9568 section 6.4.1): a warning.
 func (c *kaConverter) initialState(ki *kaInstance) error {
 	name := ki.raw.Name
 	if ki.master != nil {
+		ki.raw.State = "MASTER"
 		if ki.raw.Priority == nil {
 			v := 255
 			ki.raw.Priority = &v
-		}
-		if *ki.raw.Priority != 255 {
-			c.warn(ki.master.pos, "vrrp_instance "+name+" state MASTER", "vrrpd starts as Backup and takes over after Master_Down_Interval (RFC 9568 section 6.4.1) unless it is the address owner (priority 255)")
 		}
 		if ki.raw.NoPreempt {
 			c.warn(ki.master.pos, "vrrp_instance "+name+" nopreempt", "cleared with state MASTER, as keepalived clears it")
@@ -1084,6 +1086,10 @@ func (c *kaConverter) initialState(ki *kaInstance) error {
 			c.warn(ki.master.pos, "vrrp_instance "+name+" preempt_delay", "cleared with state MASTER, as keepalived clears it")
 			ki.raw.PreemptDelay = ""
 		}
+	}
+	if ki.backup != nil && ki.raw.Priority != nil && *ki.raw.Priority == 255 {
+		c.note(ki.backup.pos, "vrrp_instance "+name+" state BACKUP", "priority 255: vrrpd starts the address owner as Master at once "+
+			"(RFC 9568 section 6.4.1), where keepalived would wait Master_Down_Interval as Backup")
 	}
 	if ki.raw.Priority != nil && *ki.raw.Priority == 255 && ki.raw.NoPreempt {
 		c.warn(ki.pos, "vrrp_instance "+name+" nopreempt", "the address owner (priority 255) always preempts, as keepalived resets it")
