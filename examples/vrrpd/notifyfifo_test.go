@@ -226,6 +226,9 @@ func TestDaemonNotifyFIFO(t *testing.T) {
 		h := startHost(t, lan, 1, c)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
+		if f := h.d.status().NotifyFIFO; f == nil || f.Path != path || f.Written != 6 || f.Dropped != 0 {
+			t.Errorf("status notify_fifo %+v, want 6 lines written", f)
+		}
 		h.stop()
 		if err := <-h.err; err != nil {
 			t.Fatal(err)

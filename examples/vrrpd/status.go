@@ -26,6 +26,9 @@ type Status struct {
 	// table (vrrp.Router.Discards), so that a second cluster on the same
 	// VRID or a host sending with TTL 64 is named.
 	Discards []DiscardStatus `json:"discards"`
+	// NotifyFIFO counts the lines written to the notify FIFO and those
+	// dropped (nobody reading); absent without notify_fifo.
+	NotifyFIFO *fifoStats `json:"notify_fifo,omitempty"`
 }
 
 // DiscardStatus is one row of Status.Discards (vrrp.Discard).
@@ -181,6 +184,10 @@ func (d *daemon) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	d.syncGroupStatesLocked(st.Instances)
+	if f := d.fifo.Load(); f != nil {
+		fs := f.stats()
+		st.NotifyFIFO = &fs
+	}
 	return st
 }
 
