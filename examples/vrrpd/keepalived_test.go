@@ -463,6 +463,12 @@ func FuzzKeepalived(f *testing.F) {
 	}
 	f.Add("vrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 10.0.0.1 }\nnotify \"a\\\"b\" }\n")
 	f.Add("$A=1\n@x $B=2\nvrrp_instance V${A} {\n}\n")
+	f.Add("global_defs {\n vrrp_garp_master_delay 3\n vrrp_gna_interval 0.001\n vrrp_min_garp\n vrrp_rt_priority 50\n vrrp_no_swap\n" +
+		" vrrp_notify_fifo /run/f \n vrrp_notify_fifo_script \"/bin/r -x\"\n}\ngarp_group {\n garp_interval 0.01\n interface eth0\n}\n" +
+		"track_file tf {\n file \"/run/t f\"\n weight -2 reverse\n init_file 3 overwrite\n}\n" +
+		"vrrp_track_process tp {\n process /usr/bin/x \"a b\" c\n param_match initial\n quorum 2\n quorum_max 4\n delay 0.5\n weight 5\n}\n" +
+		"vrrp_instance V {\n state MASTER\n interface eth0\n virtual_router_id 1\n garp_master_repeat 2\n garp_lower_prio_repeat 0\n" +
+		" track_file {\n tf weight 3 noreverse\n }\n track_process {\n tp\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		kc, err := convertKeepalivedText("f.conf", text, "x")
 		if err != nil {
