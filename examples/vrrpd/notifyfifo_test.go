@@ -327,3 +327,82 @@ func TestNotifyStatesRun(t *testing.T) {
 		t.Errorf("ran:\n%s\nwant:\n%s", b, want)
 	}
 }
+
+// TestKeepalivedNotifyExtras: keepalived's notify_deleted,
+// notify_priority_changes and notify_master_rx_lower_pri are warnings,
+// not errors.
+func TestKeepalivedNotifyExtras(t *testing.T) {
+	text := "global_defs {\n vrrp_notify_priority_changes true\n fifo_write_vrrp_states_on_reload\n}\n" +
+		"vrrp_instance V {\n interface eth0\n virtual_router_id 1\n notify_deleted\n notify_priority_changes true\n" +
+		" notify_master_rx_lower_pri /bin/x\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n"
+	kc, err := convertKeepalivedText("t.conf", text, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"t.conf:2: global_defs vrrp_notify_priority_changes ignored", "t.conf:3: global_defs fifo_write_vrrp_states_on_reload ignored",
+		"t.conf:8: vrrp_instance V notify_deleted ignored", "t.conf:9: vrrp_instance V notify_priority_changes ignored",
+		"t.conf:10: vrrp_instance V notify_master_rx_lower_pri ignored"} {
+		found := false
+		for _, got := range kc.warnings {
+			found = found || strings.HasPrefix(got, w)
+		}
+		if !found {
+			t.Errorf("no warning %q in %q", w, kc.warnings)
+		}
+	}
+}
+
+// TestDaemonReloadNotifyFIFO: a reload that leaves notify_fifo as it is
+// keeps the FIFO (the same writer, nothing lost); a new path opens a new
+// FIFO and removes the one vrrpd made; none closes it; a path that
+// cannot be opened keeps the running one.
+func TestDaemonReloadNotifyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.fifo"), filepath.Join(dir, "b.fifo")
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		c := cfgOf(inst("VI_1", 1, 150, "10.0.0.100"))
+		c.NotifyFIFO = a
+		h := startHost(t, lan, 1, c)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		first := h.d.fifo.Load()
+		if first == nil || first.path != a {
+			t.Fatalf("FIFO %+v, want %s", first, a)
+		}
+		if err := h.d.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+		if h.d.fifo.Load() != first {
+			t.Error("an unchanged notify_fifo was reopened")
+		}
+		c.NotifyFIFO = filepath.Join(dir, "missing", "x.fifo")
+		if err := h.d.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+		if h.d.fifo.Load() != first || h.d.cfg.NotifyFIFO != a {
+			t.Errorf("a FIFO that cannot be made replaced the running one: %+v, cfg %q", h.d.fifo.Load(), h.d.cfg.NotifyFIFO)
+		}
+		c.NotifyFIFO = b
+		if err := h.d.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+		if f := h.d.fifo.Load(); f == nil || f.path != b {
+			t.Errorf("FIFO after the path changed: %+v, want %s", f, b)
+		}
+		if _, err := os.Lstat(a); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the old FIFO vrrpd made is still there: %v", err)
+		}
+		c.NotifyFIFO = ""
+		if err := h.d.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+		if f := h.d.fifo.Load(); f != nil {
+			t.Errorf("FIFO %+v after notify_fifo was removed", f)
+		}
+		if _, err := os.Lstat(b); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the FIFO is still there: %v", err)
+		}
+	})
+}
