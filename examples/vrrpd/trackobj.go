@@ -270,16 +270,18 @@ type fileState struct {
 	def   TrackFile
 	value int64
 	read  bool
+	bad   string // the out-of-range content last logged: logged once
 }
 
 // trackers holds the tracked files' and processes' states (guarded by
 // daemon.mu) and the poller.
 type trackers struct {
-	files  map[string]*fileState
-	procs  map[string]*procState
-	cancel context.CancelFunc // the poller; nil: not running
-	proc   string             // /proc (tests may point it elsewhere)
-	now    func() time.Time
+	files   map[string]*fileState
+	procs   map[string]*procState
+	cancel  context.CancelFunc // the poller; nil: not running
+	proc    string             // /proc (tests may point it elsewhere)
+	procErr string             // the scan error last logged
+	now     func() time.Time
 }
 
 // initFile writes keepalived's init_file value.
@@ -402,10 +404,14 @@ func (d *daemon) readTrackFile(fs *fileState) bool {
 	if err == nil {
 		var ok bool
 		if v, ok = parseTrackValue(b); !ok {
-			d.log.Warn("track file: number out of range, ignored", "track_file", fs.def.Name, "file", fs.def.Path, "content", string(bytes.TrimSpace(b)))
+			if c := string(bytes.TrimSpace(b)); c != fs.bad {
+				fs.bad = c
+				d.log.Warn("track file: number out of range, ignored (the last value stays)", "track_file", fs.def.Name, "file", fs.def.Path, "content", c)
+			}
 			return false
 		}
 	}
+	fs.bad = ""
 	if fs.read && v == fs.value {
 		return false
 	}
@@ -428,9 +434,13 @@ func (d *daemon) pollProcsLocked() []string {
 	}
 	procs, err := scanProcs(t.proc, argv)
 	if err != nil {
-		d.log.Warn("track process: reading the process list", "err", err)
+		if err.Error() != t.procErr { // once, not every poll
+			t.procErr = err.Error()
+			d.log.Warn("track process: reading the process list (statuses kept)", "err", err)
+		}
 		return nil
 	}
+	t.procErr = ""
 	now := t.now()
 	var changed []string
 	for name, ps := range t.procs {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -497,4 +500,66 @@ vrrp_sync_group G {
 	if tf := cfg.Instances[1].TrackFiles; len(tf) != 1 || tf[0].Weight != 1 {
 		t.Errorf("with sync_group_tracking_weight: %+v", tf)
 	}
+}
+
+// TestTrackFileBadValueLoggedOnce: a number out of range keeps the last
+// value and is logged once, not at every poll.
+func TestTrackFileBadValueLoggedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v")
+	os.WriteFile(path, []byte("3"), 0o644)
+	rec := &logRecorder{}
+	d := &daemon{log: slog.New(rec)}
+	fs := &fileState{def: TrackFile{Name: "f", Path: path, Weight: 1}}
+	if !d.readTrackFile(fs) || fs.value != 3 {
+		t.Fatalf("first read: %+v", fs)
+	}
+	os.WriteFile(path, []byte("99999999999"), 0o644)
+	for range 5 {
+		if d.readTrackFile(fs) {
+			t.Error("an out-of-range number changed the value")
+		}
+	}
+	if fs.value != 3 {
+		t.Errorf("value %d, want the last good one, 3", fs.value)
+	}
+	if n := rec.count("number out of range"); n != 1 {
+		t.Errorf("logged %d times, want once", n)
+	}
+	// /proc unreadable: logged once too.
+	d.trk = trackers{procs: map[string]*procState{"p": {def: TrackProcess{Process: "x", Quorum: 1, QuorumMax: math.MaxInt}}},
+		proc: filepath.Join(t.TempDir(), "nope"), now: time.Now}
+	for range 5 {
+		d.pollProcsLocked()
+	}
+	if n := rec.count("reading the process list"); n != 1 {
+		t.Errorf("scan error logged %d times, want once", n)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *logRecorder) count(sub string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
 }
