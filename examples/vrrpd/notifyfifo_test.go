@@ -229,6 +229,12 @@ func TestDaemonNotifyFIFO(t *testing.T) {
 		if f := h.d.status().NotifyFIFO; f == nil || f.Path != path || f.Written != 6 || f.Dropped != 0 {
 			t.Errorf("status notify_fifo %+v, want 6 lines written", f)
 		}
+		_, text := scrape(t, h.d.snapshot(), "")
+		for _, want := range []string{"vrrpd_notify_fifo_lines_written_total 6\n", "vrrpd_notify_fifo_lines_dropped_total 0\n"} {
+			if !strings.Contains(string(text), want) {
+				t.Errorf("metrics: no %s", want)
+			}
+		}
 		h.stop()
 		if err := <-h.err; err != nil {
 			t.Fatal(err)

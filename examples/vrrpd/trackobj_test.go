@@ -299,6 +299,10 @@ func TestDaemonTrackFile(t *testing.T) {
 		if is := h.d.status().Instances[0]; is.Priority != 80 {
 			t.Errorf("value -4 * weight 5: priority %d, want 80", is.Priority)
 		}
+		_, text := scrape(t, h.d.snapshot(), "")
+		if want := `vrrp_track_file_value{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4",track_file="prio"} -4` + "\n"; !strings.Contains(string(text), want) {
+			t.Errorf("metrics: no %s", want)
+		}
 		os.WriteFile(faultFile, []byte("1"), 0o644)
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -353,6 +357,15 @@ func TestDaemonTrackProcess(t *testing.T) {
 		st := h.d.status()
 		if st.Instances[0].Priority != 120 || st.Instances[1].State != "MASTER" {
 			t.Fatalf("sleep running: VI_1 priority %d (want 120), VI_2 %s (want MASTER)", st.Instances[0].Priority, st.Instances[1].State)
+		}
+		_, text := scrape(t, h.d.snapshot(), "")
+		for _, want := range []string{
+			`vrrp_track_process_up{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4",track_process="sleep"} 1` + "\n",
+			`vrrp_track_process_count{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4",track_process="sleep"} 1` + "\n",
+		} {
+			if !strings.Contains(string(text), want) {
+				t.Errorf("metrics: no %s", want)
+			}
 		}
 		if p := st.Instances[0].TrackProcesses; len(p) != 1 || p[0].Status != "up" || *p[0].Value != 1 {
 			t.Errorf("status track_processes %+v (value %d)", p, *p[0].Value)
