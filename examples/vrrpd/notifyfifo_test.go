@@ -135,6 +135,7 @@ func TestNotifyFIFONoReaderDrops(t *testing.T) {
 	}
 	f.close()
 	st := f.stats()
+	t.Logf("stats %+v", st)
 	if st.Dropped == 0 || st.Written == 0 || st.Written+st.Dropped != n {
 		t.Errorf("stats %+v: want some written, some dropped, %d in all", st, n)
 	}
