@@ -396,8 +396,14 @@ func trackProcEqual(a, b TrackProcess) bool {
 // readTrackFile reads fs's file; it reports whether the value changed.
 // Called with d.mu held (a small file read).
 func (d *daemon) readTrackFile(fs *fileState) bool {
-	var v int64
 	b, err := os.ReadFile(fs.def.Path)
+	return d.applyTrackFile(fs, b, err)
+}
+
+// applyTrackFile takes what reading fs's file gave; it reports whether
+// the value changed. Called with d.mu held.
+func (d *daemon) applyTrackFile(fs *fileState, b []byte, err error) bool {
+	var v int64
 	if len(b) > 127 {
 		b = b[:127] // keepalived reads 127 bytes
 	}
@@ -424,15 +430,28 @@ func (d *daemon) readTrackFile(fs *fileState) bool {
 // pollProcsLocked scans /proc once and updates every tracked process;
 // it returns the names whose status changed.
 func (d *daemon) pollProcsLocked() []string {
-	t := &d.trk
-	if len(t.procs) == 0 {
+	if len(d.trk.procs) == 0 {
 		return nil
 	}
-	argv := false
-	for _, ps := range t.procs {
-		argv = argv || ps.def.byCommand()
+	procs, err := scanProcs(d.trk.proc, d.procsNeedArgvLocked())
+	return d.applyProcsLocked(procs, err)
+}
+
+// procsNeedArgvLocked reports whether a tracked process matches command
+// lines.
+func (d *daemon) procsNeedArgvLocked() bool {
+	for _, ps := range d.trk.procs {
+		if ps.def.byCommand() {
+			return true
+		}
 	}
-	procs, err := scanProcs(t.proc, argv)
+	return false
+}
+
+// applyProcsLocked counts the tracked processes in procs (a scan's
+// result, or its error); it returns the names whose status changed.
+func (d *daemon) applyProcsLocked(procs []procEntry, err error) []string {
+	t := &d.trk
 	if err != nil {
 		if err.Error() != t.procErr { // once, not every poll
 			t.procErr = err.Error()
@@ -470,20 +489,47 @@ func (d *daemon) pollTrackers(ctx context.Context) {
 			return
 		case <-tk.C:
 		}
+		// What to read, under the lock; the reading (a /proc scan takes
+		// milliseconds) without it.
+		d.mu.Lock()
+		type read struct {
+			fs   *fileState
+			path string
+			b    []byte
+			err  error
+		}
+		var reads []read
+		for _, fs := range d.trk.files {
+			reads = append(reads, read{fs: fs, path: fs.def.Path})
+		}
+		scan, argv, proc := len(d.trk.procs) > 0, d.procsNeedArgvLocked(), d.trk.proc
+		d.mu.Unlock()
+		for i := range reads {
+			reads[i].b, reads[i].err = os.ReadFile(reads[i].path)
+		}
+		var scanned []procEntry
+		var scanErr error
+		if scan {
+			scanned, scanErr = scanProcs(proc, argv)
+		}
+
 		d.mu.Lock()
 		if ctx.Err() != nil {
 			d.mu.Unlock()
 			return
 		}
 		files := map[string]bool{}
-		for name, fs := range d.trk.files {
-			if d.readTrackFile(fs) {
+		for _, r := range reads {
+			// A reload may have replaced or dropped it meanwhile.
+			if name := r.fs.def.Name; d.trk.files[name] == r.fs && r.fs.def.Path == r.path && d.applyTrackFile(r.fs, r.b, r.err) {
 				files[name] = true
 			}
 		}
 		procs := map[string]bool{}
-		for _, name := range d.pollProcsLocked() {
-			procs[name] = true
+		if scan {
+			for _, name := range d.applyProcsLocked(scanned, scanErr) {
+				procs[name] = true
+			}
 		}
 		if len(files)+len(procs) > 0 {
 			for _, name := range d.order {

@@ -576,3 +576,75 @@ func (r *logRecorder) count(sub string) int {
 	}
 	return n
 }
+
+// BenchmarkScanProcs is what one poll of the tracked processes costs
+// (it runs with the daemon's lock held).
+func BenchmarkScanProcs(b *testing.B) {
+	for _, argv := range []bool{false, true} {
+		b.Run(fmt.Sprintf("argv=%v", argv), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := scanProcs("/proc", argv); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestDaemonReloadTrackFile: a reload changes a tracked file's weight in
+// place (no restart), reads a file whose path changed, and forgets one no
+// longer tracked.
+func TestDaemonReloadTrackFile(t *testing.T) {
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	os.WriteFile(one, []byte("2"), 0o644)
+	os.WriteFile(two, []byte("1"), 0o644)
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		c := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+		c.TrackFiles = []TrackFile{{Name: "f", Path: one, Weight: 5}}
+		c.Instances[0].TrackFiles = []TrackRef{{Name: "f", Weight: 5}}
+		h := startHost(t, lan, 1, c)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		prio := func() uint8 { return h.d.status().Instances[0].Priority }
+		if p := prio(); p != 110 {
+			t.Fatalf("priority %d, want 110", p)
+		}
+		calls := h.sys.callsOf("VI_1")
+
+		// A new Config each time: the daemon holds the old one.
+		reload := func(files []TrackFile, refs []TrackRef) {
+			t.Helper()
+			c := cfgOf(inst("VI_1", 1, 100, "10.0.0.100"))
+			c.TrackFiles, c.Instances[0].TrackFiles = files, refs
+			if err := h.d.Reload(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reload([]TrackFile{{Name: "f", Path: one, Weight: 5}}, []TrackRef{{Name: "f", Weight: 10}})
+		if p := prio(); p != 120 {
+			t.Errorf("after the weight changed: priority %d, want 120", p)
+		}
+		reload([]TrackFile{{Name: "f", Path: two, Weight: 5}}, []TrackRef{{Name: "f", Weight: 10}})
+		if p := prio(); p != 110 {
+			t.Errorf("after the path changed (value 1, weight 10): priority %d, want 110", p)
+		}
+		reload(nil, nil)
+		if p := prio(); p != 100 {
+			t.Errorf("no longer tracked: priority %d, want 100", p)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff(calls, h.sys.callsOf("VI_1")); diff != "" {
+			t.Errorf("the reloads restarted the instance (-want +got):\n%s", diff)
+		}
+		h.d.mu.Lock()
+		n := len(h.d.trk.files)
+		h.d.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%d tracked files still followed", n)
+		}
+	})
+}
