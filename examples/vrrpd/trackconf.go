@@ -109,8 +109,8 @@ func buildTrackProcess(r rawTrackProcess, k keyNamer) (TrackProcess, error) {
 	}
 	if r.QuorumMax != nil {
 		q := *r.QuorumMax
-		if q < 0 || q > 65535 || q != 0 && q < p.Quorum {
-			return TrackProcess{}, k.err("quorum_max", strconv.Itoa(q), fmt.Sprintf("0 (down while any runs) or %d (quorum) to 65535", p.Quorum))
+		if q < 0 || q > 65535 || q < p.Quorum && (q != 0 || p.Quorum > 1) {
+			return TrackProcess{}, k.err("quorum_max", strconv.Itoa(q), fmt.Sprintf("%d (quorum) to 65535, or 0 (down while any runs) with quorum at most 1", p.Quorum))
 		}
 		p.QuorumMax = q
 		if q == 0 {
