@@ -11,14 +11,14 @@ import (
 // parseTOML reads it back as the same Config, File aside.
 func (kc *kaConverted) toml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Converted by vrrpd -keepalived from %s.\n", kc.path)
+	fmt.Fprintf(&b, "# Converted by vrrpd -keepalived from %s.\n", tomlComment(kc.path))
 	if len(kc.files) > 1 {
-		fmt.Fprintf(&b, "# Files read: %s.\n", strings.Join(kc.files, ", "))
+		fmt.Fprintf(&b, "# Files read: %s.\n", tomlComment(strings.Join(kc.files, ", ")))
 	}
 	if len(kc.warnings) > 0 {
 		b.WriteString("# Not converted (harmless to leave out):\n")
 		for _, w := range kc.warnings {
-			b.WriteString("#   " + strings.ReplaceAll(w, "\n", " ") + "\n")
+			b.WriteString("#   " + tomlComment(w) + "\n")
 		}
 	}
 	b.WriteString("# keepalived accepts packets addressed to the VIPs unless vrrp_strict / no_accept:\n")
@@ -40,7 +40,7 @@ func (kc *kaConverted) toml() string {
 	}
 	tomlGARP(&b, r.rawGARP)
 	for i, s := range r.Scripts {
-		fmt.Fprintf(&b, "\n# %s: vrrp_script %s\n[[script]]\n", kc.scrPos[i], s.Name)
+		fmt.Fprintf(&b, "\n# %s\n[[script]]\n", tomlComment(fmt.Sprintf("%s: vrrp_script %s", kc.scrPos[i], s.Name)))
 		tomlKey(&b, "name", tomlString(s.Name))
 		tomlKey(&b, "command", tomlString(s.Command))
 		if s.Interval != "" {
@@ -58,7 +58,7 @@ func (kc *kaConverted) toml() string {
 		}
 	}
 	for _, f := range r.TrackFiles {
-		fmt.Fprintf(&b, "\n# track_file %s\n[[track_file]]\n", f.Name)
+		fmt.Fprintf(&b, "\n# track_file %s\n[[track_file]]\n", tomlComment(f.Name))
 		tomlKey(&b, "name", tomlString(f.Name))
 		tomlKey(&b, "file", tomlString(f.File))
 		if f.Weight != nil {
@@ -75,7 +75,7 @@ func (kc *kaConverted) toml() string {
 		}
 	}
 	for _, p := range r.TrackProcs {
-		fmt.Fprintf(&b, "\n# vrrp_track_process %s\n[[track_process]]\n", p.Name)
+		fmt.Fprintf(&b, "\n# vrrp_track_process %s\n[[track_process]]\n", tomlComment(p.Name))
 		tomlKey(&b, "name", tomlString(p.Name))
 		tomlKey(&b, "process", tomlString(p.Process))
 		if len(p.Params) > 0 {
@@ -101,7 +101,7 @@ func (kc *kaConverted) toml() string {
 		tomlKey(&b, "weight", strconv.Itoa(p.Weight))
 	}
 	for i, in := range r.Instances {
-		fmt.Fprintf(&b, "\n# %s: vrrp_instance %s\n[[instance]]\n", kc.instPos[i], in.Name)
+		fmt.Fprintf(&b, "\n# %s\n[[instance]]\n", tomlComment(fmt.Sprintf("%s: vrrp_instance %s", kc.instPos[i], in.Name)))
 		tomlKey(&b, "name", tomlString(in.Name))
 		if in.State != "" {
 			tomlKey(&b, "state", tomlString(in.State))
@@ -173,7 +173,7 @@ func (kc *kaConverted) toml() string {
 		tomlGARP(&b, in.rawGARP)
 	}
 	for i, g := range r.SyncGroups {
-		fmt.Fprintf(&b, "\n# %s: vrrp_sync_group %s\n[[sync_group]]\n", kc.grpPos[i], g.Name)
+		fmt.Fprintf(&b, "\n# %s\n[[sync_group]]\n", tomlComment(fmt.Sprintf("%s: vrrp_sync_group %s", kc.grpPos[i], g.Name)))
 		tomlKey(&b, "name", tomlString(g.Name))
 		tomlKey(&b, "members", tomlStrings(g.Members))
 		if g.Notify != "" {
@@ -202,6 +202,24 @@ func tomlGARP(b *strings.Builder, g rawGARP) {
 			tomlKey(b, n.k, strconv.Itoa(*n.v))
 		}
 	}
+}
+
+// tomlComment makes s fit on one TOML comment line: TOML allows no
+// control characters (but tab) in a comment, so they are written as \uXXXX,
+// and a line break as a space.
+func tomlComment(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case r != '\t' && (r < 0x20 || r == 0x7f || r == unicode.ReplacementChar || !unicode.IsPrint(r) && r > 0x7f):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func tomlKey(b *strings.Builder, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, v) }
