@@ -226,30 +226,30 @@ func (e *ConfigError) Is(target error) bool { return target == ErrUsage }
 // rawInstance is an instance as written, before validation. Pointers tell
 // a missing key from a zero.
 type rawInstance struct {
-	Name         string   `toml:"name"`
-	State        string   `toml:"state"`
-	Interface    string   `toml:"interface"`
-	VRID         *int     `toml:"vrid"`
-	Priority     *int     `toml:"priority"`
-	Version      *int     `toml:"version"`
-	Interval     string   `toml:"interval"`
-	NoPreempt    bool     `toml:"nopreempt"`
-	PreemptDelay string   `toml:"preempt_delay"`
-	Accept       bool     `toml:"accept"`
-	AuthPass     string   `toml:"auth_pass"`
-	Peers        []string `toml:"peers"`
-	Src          string   `toml:"src"`
-	VMAC         bool     `toml:"vmac"`
-	Ring         bool     `toml:"ring"`
-	Checksum     string   `toml:"checksum"`
-	Notify       string   `toml:"notify"`
-	rawNotifyStates
+	Name           string              `toml:"name"`
+	State          string              `toml:"state"`
+	Interface      string              `toml:"interface"`
+	VRID           *int                `toml:"vrid"`
+	Priority       *int                `toml:"priority"`
+	Version        *int                `toml:"version"`
+	Interval       string              `toml:"interval"`
+	NoPreempt      bool                `toml:"nopreempt"`
+	PreemptDelay   string              `toml:"preempt_delay"`
+	Accept         bool                `toml:"accept"`
+	AuthPass       string              `toml:"auth_pass"`
+	Peers          []string            `toml:"peers"`
+	Src            string              `toml:"src"`
+	VMAC           bool                `toml:"vmac"`
+	Ring           bool                `toml:"ring"`
+	Checksum       string              `toml:"checksum"`
+	Notify         string              `toml:"notify"`
 	VIPs           []string            `toml:"vips"`
 	TrackInterface []rawTrackInterface `toml:"track_interface"`
 	TrackScript    []string            `toml:"track_script"`
 	TrackFile      []rawTrackRef       `toml:"track_file"`
 	TrackProcess   []rawTrackRef       `toml:"track_process"`
 	rawGARP
+	rawNotifyStates
 }
 
 type rawTrackInterface struct {
@@ -290,20 +290,19 @@ func (r rawNotifyStates) fold(notify string) string {
 }
 
 type rawFile struct {
-	LogLevel      string            `toml:"log_level"`
-	Status        string            `toml:"status"`
-	StatusMode    string            `toml:"status_mode"`
-	Notify        string            `toml:"notify"`
-	NotifyTimeout string            `toml:"notify_timeout"`
-	RTPriority    int               `toml:"rt_priority"`
-	LockMemory    bool              `toml:"lock_memory"`
-	NotifyFIFO    string            `toml:"notify_fifo"`
-	NotifyFIFOScr string            `toml:"notify_fifo_script"`
-	Instances     []rawInstance     `toml:"instance"`
-	SyncGroups    []rawGroup        `toml:"sync_group"`
-	Scripts       []rawScript       `toml:"script"`
-	TrackFiles    []rawTrackFile    `toml:"track_file"`
-	TrackProcs    []rawTrackProcess `toml:"track_process"`
+	LogLevel      string        `toml:"log_level"`
+	Status        string        `toml:"status"`
+	StatusMode    string        `toml:"status_mode"`
+	Notify        string        `toml:"notify"`
+	NotifyTimeout string        `toml:"notify_timeout"`
+	RTPriority    int           `toml:"rt_priority"`
+	LockMemory    bool          `toml:"lock_memory"`
+	NotifyFIFO    string        `toml:"notify_fifo"`
+	NotifyFIFOScr string        `toml:"notify_fifo_script"`
+	Instances     []rawInstance `toml:"instance"`
+	SyncGroups    []rawGroup    `toml:"sync_group"`
+	Scripts       []rawScript   `toml:"script"`
+	rawTrackObjects
 	rawGARP
 }
 

@@ -32,6 +32,13 @@ import (
 // and in an [[instance]]: track_file = [{ name = "maint", weight = 10 }],
 // track_process = [{ name = "haproxy" }] (weight: the object's unless set).
 
+// rawTrackObjects are the top-level [[track_file]] and [[track_process]]
+// tables (embedded in rawFile).
+type rawTrackObjects struct {
+	TrackFiles []rawTrackFile    `toml:"track_file"`
+	TrackProcs []rawTrackProcess `toml:"track_process"`
+}
+
 type rawTrackFile struct {
 	Name          string `toml:"name"`
 	File          string `toml:"file"`
