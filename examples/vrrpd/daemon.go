@@ -92,14 +92,15 @@ type vrInst struct {
 	cur Instance
 
 	notify atomic.Pointer[string]
-	garp   atomic.Pointer[garpSchedule] // cur.GARP, for Take
-	prio   atomic.Uint32                // effective priority
-	fault  atomic.Bool                  // its own tracking says Fault
+	prio   atomic.Uint32 // effective priority
+	fault  atomic.Bool   // its own tracking says Fault
 	// held is whether it is held in Fault with Router.SetFault for its
 	// own tracking fault. Guarded by daemon.mu.
 	held bool
 	// host is the state of its Take / Release, retried when they fail.
 	host hostState
+	// garp is cur.GARP, for Take (a reload changes it in place).
+	garp atomic.Pointer[garpSchedule]
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
