@@ -72,6 +72,8 @@ type Announcer struct {
 	mu     sync.Mutex
 	closed bool
 	vrs    map[vrKey]*vrState
+	// scheds holds the schedules SetSchedule gave, per virtual router.
+	scheds map[vrKey]schedule
 	// answers holds, per link and virtual address, the virtual routers
 	// that are master for it there: the responder answers while one is.
 	answers map[*link]map[netip.Addr]map[*vrState]struct{}
@@ -138,7 +140,10 @@ type vrState struct {
 	// scheduled: the takeover schedule ran since the last Take / Release,
 	// so a further Announce is the lower-priority burst.
 	scheduled bool
-	tasks     map[*task]struct{}
+	// sched is the schedule of the takeover under way, taken when it
+	// started (Config's, or the one SetSchedule gave).
+	sched schedule
+	tasks map[*task]struct{}
 	// ra is the Router Advertisement state while taken, if advertising.
 	ra *raState
 }
@@ -225,6 +230,7 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		log:     cfg.Logger,
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
+		scheds:  make(map[vrKey]schedule),
 		answers: make(map[*link]map[netip.Addr]map[*vrState]struct{}),
 		raVRs:   make(map[*link]map[*vrState]struct{}),
 		rand:    randUniform,
@@ -358,6 +364,7 @@ func (a *Announcer) Removed(info vrrp.VRInfo) {
 	}
 	errs = append(errs, a.plat.forget(vr))
 	delete(a.vrs, key)
+	delete(a.scheds, key)
 	if err := errors.Join(errs...); err != nil {
 		a.log.Warn("arpnd: removing a virtual router", "vr", info.Name, "vrid", info.VRID, "err", err)
 	}
@@ -527,9 +534,13 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		}
 		raErr = a.startRA(vr)
 	}
-	s := a.sched
 	if !vr.scheduled {
 		vr.scheduled = true
+		vr.sched = a.sched
+		if s, ok := a.scheds[vr.key]; ok {
+			vr.sched = s
+		}
+		s := vr.sched
 		a.cancel(vr, taskTakeover, taskRefresh, taskLowerPrio)
 		a.burst(vr, taskTakeover, s.masterRepeat)
 		if s.masterDelay > 0 && s.masterRepeat > 0 {
@@ -540,10 +551,36 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 		}
 		return raErr
 	}
+	s := vr.sched
 	a.cancel(vr, taskLowerPrio)
 	a.burst(vr, taskLowerPrio, s.lowerRepeat)
 	if s.lowerDelay > 0 && s.lowerRepeat > 0 {
 		a.after(vr, taskLowerPrio, s.lowerDelay, func() { a.burst(vr, taskLowerPrio, s.lowerRepeat) })
+	}
+	return nil
+}
+
+// SetSchedule gives virtual router info a schedule of its own in place of
+// Config's (keepalived's garp_* keywords of a vrrp_instance); nil gives it
+// Config's again. It applies from the next takeover on (the first Announce
+// after a Take): a schedule under way keeps its own. Removed forgets it.
+// The error matches ErrConfig for an invalid schedule (see
+// Schedule.Validate) or a virtual router without addresses.
+func (a *Announcer) SetSchedule(info vrrp.VRInfo, s *Schedule) error {
+	if len(info.Addrs) == 0 {
+		return fmt.Errorf("%w: virtual router %q (VRID %d) has no addresses", ErrConfig, info.Name, info.VRID)
+	}
+	if s != nil {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s == nil {
+		delete(a.scheds, keyOf(info))
+	} else {
+		a.scheds[keyOf(info)] = s.resolve()
 	}
 	return nil
 }
@@ -561,8 +598,8 @@ func equalAddrs(a, b []netip.Addr) bool {
 }
 
 func (a *Announcer) refresh(vr *vrState) {
-	a.burst(vr, taskRefresh, a.sched.refreshRepeat)
-	a.after(vr, taskRefresh, a.sched.refresh, func() { a.refresh(vr) })
+	a.burst(vr, taskRefresh, vr.sched.refreshRepeat)
+	a.after(vr, taskRefresh, vr.sched.refresh, func() { a.refresh(vr) })
 }
 
 // burst sends rounds rounds of vr's frames, spaced by the family's
@@ -574,9 +611,9 @@ func (a *Announcer) burst(vr *vrState, kind taskKind, rounds int) {
 }
 
 func (a *Announcer) burstFrom(vr *vrState, kind taskKind, frames [][]byte, i, n int, first bool) {
-	iv := a.sched.garpInterval
+	iv := vr.sched.garpInterval
 	if vr.key.v6 {
-		iv = a.sched.gnaInterval
+		iv = vr.sched.gnaInterval
 	}
 	for ; i < n; i++ {
 		if !first && iv > 0 {

@@ -631,3 +631,95 @@ func TestResponderSharedAddress(t *testing.T) {
 		check("both released", 0, 0)
 	})
 }
+
+// timesByAddr returns the send times of the gratuitous ARPs of each
+// address (the ARP sender protocol address).
+func timesByAddr(fs []sentFrame) map[netip.Addr][]time.Duration {
+	m := map[netip.Addr][]time.Duration{}
+	for _, f := range fs {
+		ip, _ := netip.AddrFromSlice(f.Frame[28:32])
+		m[ip] = append(m[ip], f.At)
+	}
+	return m
+}
+
+// TestSetSchedulePerVirtualRouter: two virtual routers on one Announcer,
+// one with a schedule of its own (keepalived's garp_* of a vrrp_instance),
+// the other with Config's; each keeps its own delays, repeats, spacing,
+// refresh and lower-priority bursts.
+func TestSetSchedulePerVirtualRouter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := time.Millisecond
+		a, ac, _ := newTest(t, Config{MasterRepeat: 1, MasterDelay: 3 * time.Second})
+		vrA := vr4("192.0.2.10")
+		vrB := vr4("192.0.2.20")
+		vrB.VRID, vrB.Name = 8, "vr8"
+		if err := a.SetSchedule(vrB, &Schedule{
+			MasterRepeat: 2, MasterDelay: -1, GARPInterval: 100 * ms,
+			MasterRefresh: 10 * time.Second, MasterRefreshRepeat: 1,
+			LowerPrioRepeat: 3, LowerPrioDelay: -1,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		takeover(t, a, vrA)
+		takeover(t, a, vrB)
+		time.Sleep(15 * time.Second)
+		if err := a.Announce(vrA); err != nil { // lower priority heard by both at 15s
+			t.Fatal(err)
+		}
+		if err := a.Announce(vrB); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		got := timesByAddr(ac.frames())
+		// A: Config's (1 now, 1 after 3s; lower priority: 1 and 1 after 3s).
+		wantA := []time.Duration{0, 3 * time.Second, 15 * time.Second, 18 * time.Second}
+		// B: its own (2 rounds 100ms apart, no second burst, a refresh every
+		// 10s; lower priority: 3 rounds, no second burst).
+		wantB := []time.Duration{0, 100 * ms, 10 * time.Second, 15 * time.Second, 15100 * ms, 15200 * ms, 20 * time.Second}
+		if diff := cmp.Diff(wantA, got[vrA.Addrs[0]]); diff != "" {
+			t.Errorf("VRID 7 (Config's schedule) send times (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantB, got[vrB.Addrs[0]]); diff != "" {
+			t.Errorf("VRID 8 (its own schedule) send times (-want +got):\n%s", diff)
+		}
+		if err := a.Release(vrB); err != nil {
+			t.Fatal(err)
+		}
+
+		// nil gives B Config's schedule again, from its next takeover.
+		if err := a.SetSchedule(vrB, nil); err != nil {
+			t.Fatal(err)
+		}
+		n := len(got[vrB.Addrs[0]])
+		takeover(t, a, vrB)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		now := time.Duration(21 * time.Second)
+		got = timesByAddr(ac.frames())
+		if diff := cmp.Diff([]time.Duration{now, now + 3*time.Second}, got[vrB.Addrs[0]][n:]); diff != "" {
+			t.Errorf("VRID 8 after SetSchedule(nil) (-want +got):\n%s", diff)
+		}
+		a.Release(vrA)
+		a.Release(vrB)
+	})
+}
+
+func TestSetScheduleErrors(t *testing.T) {
+	a, _, _ := newTest(t, Config{})
+	for _, tt := range []struct {
+		name string
+		vr   vrrp.VRInfo
+		s    *Schedule
+	}{
+		{"no addresses", vrrp.VRInfo{Name: "x", VRID: 1}, &Schedule{}},
+		{"refresh repeat", vr4("192.0.2.1"), &Schedule{MasterRefreshRepeat: -1}},
+		{"repeat", vr4("192.0.2.1"), &Schedule{MasterRepeat: 1001}},
+		{"lower repeat", vr4("192.0.2.1"), &Schedule{LowerPrioRepeat: 1001}},
+	} {
+		if err := a.SetSchedule(tt.vr, tt.s); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err = %v, want ErrConfig", tt.name, err)
+		}
+	}
+}

@@ -168,7 +168,57 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// schedule is Config's schedule with the defaults resolved.
+// Schedule is the announcement schedule of one virtual router: the
+// schedule fields of Config, with the same meanings and defaults (zero is
+// keepalived's default, negative turns a burst off). Announcer.SetSchedule
+// gives a virtual router its own, where keepalived.conf sets garp_* per
+// vrrp_instance.
+type Schedule struct {
+	MasterRepeat        int
+	MasterDelay         time.Duration
+	MasterRefresh       time.Duration
+	MasterRefreshRepeat int
+	LowerPrioRepeat     int
+	LowerPrioDelay      time.Duration
+	GARPInterval        time.Duration
+	GNAInterval         time.Duration
+}
+
+// maxRepeat bounds the rounds of a burst.
+const maxRepeat = 1000
+
+// Validate reports a repeat count out of range (more than 1000 rounds, a
+// negative MasterRefreshRepeat); the error matches ErrConfig.
+func (s Schedule) Validate() error {
+	if s.MasterRefreshRepeat < 0 {
+		return fmt.Errorf("%w: MasterRefreshRepeat=%d: want >= 0", ErrConfig, s.MasterRefreshRepeat)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MasterRepeat", s.MasterRepeat}, {"MasterRefreshRepeat", s.MasterRefreshRepeat}, {"LowerPrioRepeat", s.LowerPrioRepeat}} {
+		if f.v > maxRepeat {
+			return fmt.Errorf("%w: %s=%d: want at most %d", ErrConfig, f.name, f.v, maxRepeat)
+		}
+	}
+	return nil
+}
+
+// Schedule returns the schedule fields of c.
+func (c *Config) Schedule() Schedule {
+	return Schedule{
+		MasterRepeat:        c.MasterRepeat,
+		MasterDelay:         c.MasterDelay,
+		MasterRefresh:       c.MasterRefresh,
+		MasterRefreshRepeat: c.MasterRefreshRepeat,
+		LowerPrioRepeat:     c.LowerPrioRepeat,
+		LowerPrioDelay:      c.LowerPrioDelay,
+		GARPInterval:        c.GARPInterval,
+		GNAInterval:         c.GNAInterval,
+	}
+}
+
+// schedule is a Schedule with the defaults resolved.
 type schedule struct {
 	masterRepeat, refreshRepeat, lowerRepeat int
 	masterDelay, refresh, lowerDelay         time.Duration
@@ -182,27 +232,17 @@ func (c *Config) validate() error {
 	if c.MacvlanMode > MacvlanBridge {
 		return fmt.Errorf("%w: MacvlanMode=%d: want MacvlanPrivate or MacvlanBridge", ErrConfig, c.MacvlanMode)
 	}
-	if c.MasterRefreshRepeat < 0 {
-		return fmt.Errorf("%w: MasterRefreshRepeat=%d: want >= 0", ErrConfig, c.MasterRefreshRepeat)
-	}
 	if c.RouterAdvertisements != nil {
 		if _, err := c.RouterAdvertisements.params(); err != nil {
 			return err
 		}
 	}
-	const maxRepeat = 1000
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"MasterRepeat", c.MasterRepeat}, {"MasterRefreshRepeat", c.MasterRefreshRepeat}, {"LowerPrioRepeat", c.LowerPrioRepeat}} {
-		if f.v > maxRepeat {
-			return fmt.Errorf("%w: %s=%d: want at most %d", ErrConfig, f.name, f.v, maxRepeat)
-		}
-	}
-	return nil
+	return c.Schedule().Validate()
 }
 
-func (c *Config) schedule() schedule {
+func (c *Config) schedule() schedule { return c.Schedule().resolve() }
+
+func (c Schedule) resolve() schedule {
 	s := schedule{
 		masterRepeat:  c.MasterRepeat,
 		masterDelay:   c.MasterDelay,

@@ -38,6 +38,8 @@
 // interface in keepalived), and on hearing a lower-priority advertisement
 // as master the same again (garp_lower_prio_repeat / _delay). A new
 // takeover and Release cancel what is pending; Close stops every timer.
+// Announcer.SetSchedule gives one virtual router a Schedule of its own
+// (keepalived's garp_* in a vrrp_instance), from its next takeover on.
 //
 // # Modes
 //

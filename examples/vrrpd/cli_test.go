@@ -68,7 +68,7 @@ func TestCLI(t *testing.T) {
 		{"-t flags, -version 2", []string{"-version", "2", "-t", "-iface", "eth0", "-vrid", "5", "10.0.0.1"}, 0, "configuration OK", ""},
 		{"-t flags, -version 4", []string{"-t", "-iface", "eth0", "-vrid", "5", "-version", "4", "10.0.0.1"}, 2, "", "-version 4: want 2 or 3"},
 		{"-version without a value among flags", []string{"-iface", "eth0", "-version"}, 2, "", "flag needs an argument: -version"},
-		{"-t keepalived", []string{"-t", "-keepalived", ka}, 0, ka + ": configuration OK (keepalived): 1 instance, 0 sync groups, 1 script, 7 settings ignored\n", "warning: " + ka + ":3: global_defs router_id ignored"},
+		{"-t keepalived", []string{"-t", "-keepalived", ka}, 0, ka + ": configuration OK (keepalived): 1 instance, 0 sync groups, 1 script, 4 settings ignored\n", "warning: " + ka + ":3: global_defs router_id ignored"},
 		{"-t keepalived error", []string{"-keepalived", kaBad, "-t"}, 2, "", kaBad + ":4: priority: \"0\": want 1 to 255"},
 		{"-t keepalived missing", []string{"-t", "-keepalived", "/nonexistent.conf"}, 2, "", "/nonexistent.conf: -keepalived: open"},
 		{"-print-toml", []string{"-keepalived", ka, "-print-toml"}, 0, "[[instance]]\nname = \"VI_1\"", ""},

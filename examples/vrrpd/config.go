@@ -49,6 +49,15 @@ type Config struct {
 	// LockMemory is lock_memory / -lock-memory (keepalived's
 	// vrrp_no_swap): mlockall at start. Taken at start only.
 	LockMemory bool
+	// TrackFiles and TrackProcesses are the files and processes
+	// instances track (trackobj.go).
+	TrackFiles     []TrackFile
+	TrackProcesses []TrackProcess
+	// NotifyFIFO is notify_fifo (keepalived's vrrp_notify_fifo): the path
+	// of the FIFO every transition is written to (notifyfifo.go); empty:
+	// none. NotifyFIFOScript, if set, is started to read it, with the
+	// path as its last argument.
+	NotifyFIFO, NotifyFIFOScript string
 }
 
 // rtPriorityAllowed is rt_priority's range.
@@ -99,6 +108,13 @@ type Instance struct {
 	// weight 0, put the instance in Fault).
 	TrackInterfaces []TrackInterface
 	TrackScripts    []string
+	// TrackFiles and TrackProcesses are its tracked files and processes
+	// (trackobj.go), with the weights it uses.
+	TrackFiles     []TrackRef
+	TrackProcesses []TrackRef
+	// GARP is the schedule of its gratuitous ARPs / unsolicited NAs
+	// (garp.go; keepalived's garp_*).
+	GARP garpSchedule
 }
 
 // TrackInterface watches another interface (keepalived's
@@ -212,6 +228,7 @@ func (e *ConfigError) Is(target error) bool { return target == ErrUsage }
 // a missing key from a zero.
 type rawInstance struct {
 	Name           string              `toml:"name"`
+	State          string              `toml:"state"`
 	Interface      string              `toml:"interface"`
 	VRID           *int                `toml:"vrid"`
 	Priority       *int                `toml:"priority"`
@@ -230,6 +247,10 @@ type rawInstance struct {
 	VIPs           []string            `toml:"vips"`
 	TrackInterface []rawTrackInterface `toml:"track_interface"`
 	TrackScript    []string            `toml:"track_script"`
+	TrackFile      []rawTrackRef       `toml:"track_file"`
+	TrackProcess   []rawTrackRef       `toml:"track_process"`
+	rawGARP
+	rawNotifyStates
 }
 
 type rawTrackInterface struct {
@@ -251,6 +272,22 @@ type rawGroup struct {
 	Name    string   `toml:"name"`
 	Members []string `toml:"members"`
 	Notify  string   `toml:"notify"`
+	rawNotifyStates
+}
+
+// rawNotifyStates are keepalived's notify_master / _backup / _fault /
+// _stop: run, without arguments, on entering that state, before notify.
+// They are folded into the one notify command (kaNotify.shell).
+type rawNotifyStates struct {
+	NotifyMaster string `toml:"notify_master"`
+	NotifyBackup string `toml:"notify_backup"`
+	NotifyFault  string `toml:"notify_fault"`
+	NotifyStop   string `toml:"notify_stop"`
+}
+
+// fold returns notify with the state commands folded in.
+func (r rawNotifyStates) fold(notify string) string {
+	return kaNotify{all: notify, master: r.NotifyMaster, backup: r.NotifyBackup, fault: r.NotifyFault, stop: r.NotifyStop}.shell()
 }
 
 type rawFile struct {
@@ -261,9 +298,13 @@ type rawFile struct {
 	NotifyTimeout string        `toml:"notify_timeout"`
 	RTPriority    int           `toml:"rt_priority"`
 	LockMemory    bool          `toml:"lock_memory"`
+	NotifyFIFO    string        `toml:"notify_fifo"`
+	NotifyFIFOScr string        `toml:"notify_fifo_script"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
+	rawTrackObjects
+	rawGARP
 }
 
 // keyNamer turns a TOML key into the name the user wrote: the key itself
@@ -418,6 +459,7 @@ func parseFlags(args []string) (Config, error) {
 			return Config{}, err
 		}
 		in.Name = "VI_" + strconv.Itoa(int(in.VRID))
+		in.GARP = defaultGARP
 		cfg.Instances = []Instance{in}
 		cfg.NotifyTimeout = defaultNotifyTimeout
 		cfg.LogLevel = slog.LevelInfo
@@ -596,6 +638,17 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		return Config{}, top.err("rt_priority", strconv.Itoa(rf.RTPriority), rtPriorityAllowed)
 	}
 	cfg.RTPriority, cfg.LockMemory = rf.RTPriority, rf.LockMemory
+	garp, err := rf.rawGARP.resolve(defaultGARP, true, top)
+	if err != nil {
+		return Config{}, err
+	}
+	if rf.NotifyFIFOScr != "" && rf.NotifyFIFO == "" {
+		return Config{}, top.err("notify_fifo_script", rf.NotifyFIFOScr, "no notify_fifo_script without a notify_fifo")
+	}
+	if rf.NotifyFIFO != "" && strings.ContainsRune(rf.NotifyFIFO, 0) {
+		return Config{}, top.err("notify_fifo", rf.NotifyFIFO, "a path")
+	}
+	cfg.NotifyFIFO, cfg.NotifyFIFOScript = rf.NotifyFIFO, rf.NotifyFIFOScr
 
 	scripts := map[string]bool{}
 	for i, rs := range rf.Scripts {
@@ -608,6 +661,30 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		}
 		scripts[s.Name] = true
 		cfg.Scripts = append(cfg.Scripts, s)
+	}
+
+	fileW, fileR, procW := map[string]int{}, map[string]bool{}, map[string]int{}
+	for i, r := range rf.TrackFiles {
+		f, err := buildTrackFile(r, keyNamer{where: fmt.Sprintf("%strack_file[%d] %q: ", top.where, i, r.Name)})
+		if err != nil {
+			return Config{}, err
+		}
+		if _, dup := fileW[f.Name]; dup {
+			return Config{}, top.err(fmt.Sprintf("track_file[%d].name", i), f.Name, "a name no other track_file has")
+		}
+		fileW[f.Name], fileR[f.Name] = f.Weight, f.Reverse
+		cfg.TrackFiles = append(cfg.TrackFiles, f)
+	}
+	for i, r := range rf.TrackProcs {
+		p, err := buildTrackProcess(r, keyNamer{where: fmt.Sprintf("%strack_process[%d] %q: ", top.where, i, r.Name)})
+		if err != nil {
+			return Config{}, err
+		}
+		if _, dup := procW[p.Name]; dup {
+			return Config{}, top.err(fmt.Sprintf("track_process[%d].name", i), p.Name, "a name no other track_process has")
+		}
+		procW[p.Name] = p.Weight
+		cfg.TrackProcesses = append(cfg.TrackProcesses, p)
 	}
 
 	if len(rf.Instances) == 0 {
@@ -637,14 +714,21 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		if ri.Notify == "" {
 			ri.Notify = rf.Notify
 		}
+		ri.Notify = ri.rawNotifyStates.fold(ri.Notify)
 		if ri.Checksum == "" {
 			ri.Checksum = "default"
+		}
+		if err := initialState(&ri, k); err != nil {
+			return Config{}, err
 		}
 		in, err := buildInstance(ri, k)
 		if err != nil {
 			return Config{}, err
 		}
 		in.Name = ri.Name
+		if in.GARP, err = ri.rawGARP.resolve(garp, false, k); err != nil {
+			return Config{}, err
+		}
 		w := wire{in.Interface, in.VRID, in.Family()}
 		if other, dup := wires[w]; dup {
 			return Config{}, k.err("vrid", strconv.Itoa(int(in.VRID)),
@@ -655,6 +739,12 @@ func buildFile(path string, rf rawFile) (Config, error) {
 			if !scripts[t] {
 				return Config{}, k.err(fmt.Sprintf("track_script[%d]", j), t, "the name of a [[script]]")
 			}
+		}
+		if in.TrackFiles, err = buildTrackRefs("track_file", ri.TrackFile, fileW, fileR, k); err != nil {
+			return Config{}, err
+		}
+		if in.TrackProcesses, err = buildTrackRefs("track_process", ri.TrackProcess, procW, nil, k); err != nil {
+			return Config{}, err
 		}
 		names[in.Name] = len(cfg.Instances)
 		cfg.Instances = append(cfg.Instances, in)
@@ -689,6 +779,7 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		if notify == "" {
 			notify = rf.Notify
 		}
+		notify = rg.rawNotifyStates.fold(notify)
 		cfg.Groups = append(cfg.Groups, Group{Name: rg.Name, Members: slices.Clone(rg.Members), Notify: notify})
 	}
 	return cfg, nil

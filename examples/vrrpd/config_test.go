@@ -41,7 +41,7 @@ func TestParseFlags(t *testing.T) {
 		args: []string{"-iface", "eth0", "-vrid", "51", "10.0.0.100"},
 		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, Instances: []Instance{{
 			Name: "VI_51", Interface: "eth0", VRID: 51, Priority: 100, Version: 3, Interval: time.Second,
-			Checksum: packet.ChecksumPseudoHeader, VIPs: pfx("10.0.0.100"),
+			Checksum: packet.ChecksumPseudoHeader, VIPs: pfx("10.0.0.100"), GARP: defaultGARP,
 		}}},
 	}, {
 		name: "everything v3",
@@ -55,7 +55,7 @@ func TestParseFlags(t *testing.T) {
 				NoPreempt: true, PreemptDelay: 5 * time.Second, Accept: true,
 				Peers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")},
 				Src:   netip.MustParseAddr("10.0.0.1"), VMAC: true, Ring: true, Checksum: packet.ChecksumMessage,
-				Notify: "/bin/notify arg", VIPs: pfx("10.0.0.100/24", "10.0.0.101"),
+				Notify: "/bin/notify arg", VIPs: pfx("10.0.0.100/24", "10.0.0.101"), GARP: defaultGARP,
 			}}},
 	}, {
 		name: "v2 with password",
@@ -64,14 +64,14 @@ func TestParseFlags(t *testing.T) {
 		want: Config{LogLevel: slog.LevelWarn, Status: "127.0.0.1:8080", NotifyTimeout: defaultNotifyTimeout,
 			Instances: []Instance{{
 				Name: "VI_1", Interface: "eth0", VRID: 1, Priority: 100, Version: 2, Interval: 3 * time.Second,
-				AuthPass: "secret12", VIPs: pfx("192.168.1.1"),
+				AuthPass: "secret12", VIPs: pfx("192.168.1.1"), GARP: defaultGARP,
 			}}},
 	}, {
 		name: "IPv6",
 		args: []string{"-iface", "eth0", "-vrid", "2", "-checksum", "pseudo", "-peer", "fe80::2", "fe80::100", "2001:db8::1/64"},
 		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, Instances: []Instance{{
 			Name: "VI_2", Interface: "eth0", VRID: 2, Priority: 100, Version: 3, Interval: time.Second,
-			Peers: []netip.Addr{netip.MustParseAddr("fe80::2")}, VIPs: pfx("fe80::100", "2001:db8::1/64"),
+			Peers: []netip.Addr{netip.MustParseAddr("fe80::2")}, VIPs: pfx("fe80::100", "2001:db8::1/64"), GARP: defaultGARP,
 		}}},
 	}}
 	for _, tt := range tests {
@@ -232,15 +232,15 @@ func TestParseTOML(t *testing.T) {
 			Weight: -20, Rise: 1, Fall: 3}},
 		Instances: []Instance{{
 			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 150, Version: 3, Interval: 100 * time.Millisecond,
-			Checksum: packet.ChecksumPseudoHeader, Notify: "/bin/default-notify", VIPs: pfx("10.0.0.100/24"),
+			Checksum: packet.ChecksumPseudoHeader, Notify: "/bin/default-notify", VIPs: pfx("10.0.0.100/24"), GARP: defaultGARP,
 			SyncGroup:       "G1",
 			TrackInterfaces: []TrackInterface{{"eth1", -50}, {"eth2", 0}}, TrackScripts: []string{"chk"},
 		}, {
 			Name: "VI_6", Interface: "eth0", VRID: 51, Priority: 100, Version: 3, Interval: time.Second,
-			Notify: "/bin/vi6", VIPs: pfx("fe80::100", "2001:db8::100/64"), SyncGroup: "G1",
+			Notify: "/bin/vi6", VIPs: pfx("fe80::100", "2001:db8::100/64"), GARP: defaultGARP, SyncGroup: "G1",
 		}, {
 			Name: "VI_2", Interface: "eth0", VRID: 2, Priority: 100, Version: 2, Interval: time.Second,
-			AuthPass: "pw", Notify: "/bin/default-notify", VIPs: pfx("10.0.0.2"),
+			AuthPass: "pw", Notify: "/bin/default-notify", VIPs: pfx("10.0.0.2"), GARP: defaultGARP,
 		}},
 		Groups: []Group{{Name: "G1", Members: []string{"VI_1", "VI_6"}, Notify: "/bin/default-notify"}},
 	}

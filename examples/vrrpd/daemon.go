@@ -101,6 +101,8 @@ type vrInst struct {
 	held bool
 	// host is the state of its Take / Release, retried when they fail.
 	host hostState
+	// garp is cur.GARP, for Take (a reload changes it in place).
+	garp atomic.Pointer[garpSchedule]
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
@@ -113,6 +115,7 @@ type daemon struct {
 	check  runFunc // runs track scripts
 
 	groups atomic.Pointer[map[string]Group]
+	fifo   atomic.Pointer[notifyFIFO] // notify_fifo; nil: none
 
 	mu         sync.Mutex // guards the fields below; never taken by hooks
 	cfg        Config
@@ -121,6 +124,7 @@ type daemon struct {
 	conns      map[connKey]*sharedConn
 	links      map[string]int8
 	scripts    map[string]*scriptState
+	trk        trackers        // tracked files and processes (trackobj.go)
 	scriptSeq  int             // numbers script goroutines
 	scriptCtx  context.Context // parent of every script goroutine's
 	stopScript context.CancelFunc
@@ -234,8 +238,11 @@ func (d *daemon) Run(ctx context.Context) error {
 	}()
 
 	d.mu.Lock()
-	var err error
+	err := d.openFIFOLocked()
 	for _, in := range d.cfg.Instances {
+		if err != nil {
+			break
+		}
 		if err = d.addLocked(in); err != nil {
 			err = fmt.Errorf("instance %q: %w", in.Name, err)
 			break
@@ -243,6 +250,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	}
 	if err == nil {
 		d.startScriptsLocked()
+		d.startTrackersLocked()
 	}
 	d.mu.Unlock()
 
@@ -260,6 +268,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		d.stopScripts()
 		d.wg.Wait()
 		d.notif.close()
+		d.closeFIFO()
 		return errors.Join(err, d.sys.Close())
 	}
 
@@ -303,6 +312,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	// the addresses went with each Release); then the notify commands
 	// still queued run, however long they take.
 	err = errors.Join(err, d.sys.Close())
+	d.closeFIFO() // the STOP lines are queued
 	d.notif.close()
 	if status != nil {
 		status.close()
@@ -329,6 +339,7 @@ func (d *daemon) addLocked(in Instance) error {
 	}
 	v := &vrInst{in: in, cur: in, conn: sc}
 	v.notify.Store(&in.Notify)
+	v.garp.Store(&in.GARP)
 	prio, fault := d.computeLocked(v)
 	v.prio.Store(uint32(prio))
 	v.fault.Store(fault)
@@ -406,6 +417,7 @@ func (d *daemon) updateLocked(in Instance) error {
 	old := v.cur
 	v.cur = in
 	v.notify.Store(&in.Notify)
+	v.garp.Store(&in.GARP)
 	if peersChanged(old, in) {
 		d.rekeyLocked(v.conn)
 	}
@@ -480,6 +492,7 @@ func (d *daemon) computeLocked(v *vrInst) (uint8, bool) {
 		}
 		ts = append(ts, tracked{weight: w, status: st})
 	}
+	ts = append(ts, d.trackedObjectsLocked(v)...)
 	return effectivePriority(v.cur.Priority, ts)
 }
 
@@ -765,6 +778,10 @@ func (h hook) Transition(ev vrrp.Event) {
 	state := stateName(ev.To)
 	prio := uint8(v.prio.Load())
 	d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
+	fifo := d.fifo.Load()
+	if fifo != nil {
+		fifo.send(fifoLine(false, ev.Name, state, prio))
+	}
 
 	gname := v.in.SyncGroup
 	if gname == "" {
@@ -773,7 +790,11 @@ func (h hook) Transition(ev vrrp.Event) {
 	g, ok := (*d.groups.Load())[gname]
 	if gs := d.reg.memberState(ev.Name, gname, state, g.Members); ok && gs != "" {
 		d.log.Info("sync group state", "group", gname, "state", gs)
-		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, prio))
+		// A group's priority is 0, as keepalived passes it.
+		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, 0))
+		if fifo != nil {
+			fifo.send(fifoLine(true, gname, gs, 0))
+		}
 	}
 }
 
@@ -821,8 +842,9 @@ type plan struct {
 	Remove []string
 	Add    []Instance
 	// Update changed only in ways applied in place: priority (not to or
-	// from 255), notify, tracking, unicast peers (not to or from none:
-	// that changes the transport between multicast and unicast).
+	// from 255), notify, tracking, the garp_* schedule (from the next
+	// takeover), unicast peers (not to or from none: that changes the
+	// transport between multicast and unicast).
 	Update []Instance
 	// Keep are unchanged.
 	Keep []string
@@ -831,8 +853,10 @@ type plan struct {
 // wireKey is an instance without the fields updateLocked applies in place.
 func wireKey(in Instance) Instance {
 	in.Notify = ""
+	in.GARP = garpSchedule{}
 	in.TrackInterfaces = nil
 	in.TrackScripts = nil
+	in.TrackFiles, in.TrackProcesses = nil, nil
 	if in.Priority != 255 {
 		in.Priority = 1
 	}
@@ -917,6 +941,7 @@ func (d *daemon) Reload(cfg Config) error {
 		cfg.Status, cfg.StatusMode = old.Status, old.StatusMode
 	}
 	d.cfg.Scripts = cfg.Scripts
+	d.reloadFIFOLocked(&cfg)
 	if cfg.RTPriority != old.RTPriority || cfg.LockMemory != old.LockMemory {
 		d.log.Warn("rt_priority and lock_memory change only on restart", "rt_priority", old.RTPriority, "lock_memory", old.LockMemory)
 		cfg.RTPriority, cfg.LockMemory = old.RTPriority, old.LockMemory
@@ -961,6 +986,7 @@ func (d *daemon) Reload(cfg Config) error {
 	// Scripts whose definition did not change keep running with their
 	// status; changed ones keep their status until their first result.
 	d.startScriptsLocked()
+	d.startTrackersLocked()
 	for _, name := range d.order {
 		d.recomputeLocked(d.vrs[name])
 	}

@@ -39,6 +39,8 @@ type fakeSys struct {
 	// failTake and failRelease make the next that many Take (Release)
 	// calls fail, as with the fd limit reached.
 	failTake, failRelease int
+	// garps are the garp_* schedules Take was given, in order.
+	garps []garpSchedule
 }
 
 func newFakeSys(lan *memnet.Network, n int) *fakeSys {
@@ -101,6 +103,9 @@ func (s *fakeSys) Take(in *Instance, vr vrrp.VRInfo) error {
 		return errors.New("netlink: too many open files")
 	}
 	s.record("take", in, vr)
+	s.mu.Lock()
+	s.garps = append(s.garps, in.GARP)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -502,7 +507,7 @@ func TestDaemonSyncGroupNotify(t *testing.T) {
 				got = append(got, n)
 			}
 		}
-		want := []string{"gnotify GROUP G BACKUP 150", "gnotify GROUP G MASTER 150"}
+		want := []string{"gnotify GROUP G BACKUP 0", "gnotify GROUP G MASTER 0"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("group notify (-want +got):\n%s", diff)
 		}
@@ -596,7 +601,7 @@ func TestDaemonSyncGroupTrackingFault(t *testing.T) {
 		if !slices.Contains(notes, "notify INSTANCE VI_1 FAULT 150") || slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, "STOP") }) {
 			t.Errorf("a's notify commands during the fault: %q; want VI_1 FAULT, no STOP", notes)
 		}
-		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[0] != "gnotify GROUP G FAULT 150" {
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[0] != "gnotify GROUP G FAULT 0" {
 			t.Errorf("a's group notify during the fault: %q; want GROUP G FAULT", g)
 		}
 		for _, is := range a.d.status().Instances {
@@ -616,7 +621,7 @@ func TestDaemonSyncGroupTrackingFault(t *testing.T) {
 		if diff := cmp.Diff(both("BACKUP"), states(b)); diff != "" {
 			t.Errorf("b after a's recovery (-want +got):\n%s", diff)
 		}
-		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[len(g)-1] != "gnotify GROUP G MASTER 150" {
+		if g := groupNotes(a)[aGroup:]; len(g) == 0 || g[len(g)-1] != "gnotify GROUP G MASTER 0" {
 			t.Errorf("a's group notify after recovery: %q; want it to end with GROUP G MASTER", g)
 		}
 	})

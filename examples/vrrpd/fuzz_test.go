@@ -24,6 +24,10 @@ func FuzzConfig(f *testing.F) {
 	f.Add("[[instance]]\nname = \"b\"\ninterface = \"eth0\"\nvrid = 7\nversion = 2\ninterval = \"1s\"\nauth_pass = \"secret\"\nvips = [\"192.0.2.1\"]\n")
 	f.Add("-iface\neth0\n-vrid\n51\n-priority\n150\n-interval\n10ms\nfe80::1\n2001:db8::1")
 	f.Add("-iface\neth0\n-vrid\n0\n10.0.0.1")
+	f.Add("garp_master_delay = \"2s\"\nnotify_fifo = \"/run/f\"\n[[track_file]]\nname = \"f\"\nfile = \"/x\"\n" +
+		"[[track_process]]\nname = \"p\"\nprocess = \"x\"\nquorum_max = 0\n" +
+		"[[instance]]\nname = \"a\"\nstate = \"MASTER\"\ninterface = \"eth0\"\nvrid = 5\nvips = [\"10.0.0.1\"]\n" +
+		"garp_lower_prio_repeat = 0\ntrack_file = [{ name = \"f\", weight = -3 }]\ntrack_process = [{ name = \"p\" }]\nnotify_master = \"m\"\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		check := func(what string, cfg Config, err error) {
 			if err != nil {

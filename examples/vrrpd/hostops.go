@@ -63,7 +63,9 @@ func (d *daemon) hostDo(vr vrrp.VRInfo, op hostOp) error {
 	h.mu.Unlock()
 	var err error
 	if op == opTake {
-		err = d.sys.Take(&v.in, vr)
+		in := v.in
+		in.GARP = *v.garp.Load() // changed in place by a reload
+		err = d.sys.Take(&in, vr)
 	} else {
 		err = d.sys.Release(&v.in, vr)
 	}

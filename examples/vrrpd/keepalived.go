@@ -88,69 +88,60 @@ func (kc *kaConverted) build() (Config, error) {
 // kaIgnoredGlobal are global_defs keywords that do not change what goes on
 // the wire or which addresses are installed: ignored with a warning.
 var kaIgnoredGlobal = map[string]string{
-	"router_id":                       "only names the host in keepalived's logs and e-mail",
-	"notification_email":              "vrrpd sends no e-mail: use notify",
-	"notification_email_from":         "vrrpd sends no e-mail: use notify",
-	"smtp_server":                     "vrrpd sends no e-mail: use notify",
-	"smtp_connect_timeout":            "vrrpd sends no e-mail: use notify",
-	"smtp_helo_name":                  "vrrpd sends no e-mail: use notify",
-	"enable_script_security":          "vrrpd runs scripts as its own user (root)",
-	"vrrp_skip_check_adv_addr":        "vrrpd accepts an advertisement whatever its address list (RFC 9568 section 6.4.2 only logs a mismatch)",
-	"vrrp_check_unicast_src":          "vrrpd does not check the source of unicast advertisements against its peers",
-	"vrrp_garp_master_delay":          "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_master_repeat":         "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_master_refresh":        "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_master_refresh_repeat": "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_lower_prio_delay":      "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_lower_prio_repeat":     "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_garp_interval":              "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_gna_interval":               "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_min_garp":                   "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_lower_prio_no_advert":       "not supported: vrrpd follows RFC 9568",
-	"vrrp_higher_prio_send_advert":    "not supported: vrrpd follows RFC 9568",
-	"vrrp_iptables":                   "vrrpd filters with its own nftables tables (accept)",
-	"vrrp_ipsets":                     "vrrpd filters with its own nftables tables (accept)",
-	"vrrp_nftables":                   "vrrpd filters with its own nftables tables (accept)",
-	"vrrp_no_swap":                    "not supported by vrrpd",
-	"vrrp_rt_priority":                "not supported by vrrpd",
-	"vrrp_priority":                   "not supported by vrrpd",
-	"vrrp_cpu_affinity":               "not supported by vrrpd",
-	"vrrp_rlimit_rttime":              "not supported by vrrpd",
-	"vrrp_startup_delay":              "not supported by vrrpd",
-	"vrrp_netlink_cmd_rcv_bufs":       "not needed by vrrpd",
-	"vrrp_netlink_monitor_rcv_bufs":   "not needed by vrrpd",
-	"vrrp_rx_bufs_policy":             "not needed by vrrpd",
-	"vrrp_rx_bufs_multiplier":         "not needed by vrrpd",
-	"max_auto_priority":               "not supported by vrrpd",
-	"min_auto_priority_delay":         "not supported by vrrpd",
-	"dynamic_interfaces":              "vrrpd waits for a missing interface (Fault) anyway",
-	"enable_traps":                    "vrrpd has no SNMP",
-	"snmp_socket":                     "vrrpd has no SNMP",
-	"enable_snmp_vrrp":                "vrrpd has no SNMP",
-	"enable_snmp_keepalived":          "vrrpd has no SNMP",
-	"enable_snmp_rfcv2":               "vrrpd has no SNMP",
-	"enable_snmp_rfcv3":               "vrrpd has no SNMP",
-	"enable_snmp_checker":             "vrrpd has no SNMP",
-	"enable_dbus":                     "vrrpd has no D-Bus interface: use -status",
-	"umask":                           "not needed by vrrpd",
-	"instance":                        "keepalived's instance name only names its files",
-	"lvs_id":                          "LVS is not part of vrrpd",
-	"lvs_timeouts":                    "LVS is not part of vrrpd",
-	"lvs_flush":                       "LVS is not part of vrrpd",
-	"lvs_sync_daemon":                 "LVS is not part of vrrpd",
-	"checker_priority":                "the LVS checker is not part of vrrpd",
-	"checker_no_swap":                 "the LVS checker is not part of vrrpd",
-	"checker_rt_priority":             "the LVS checker is not part of vrrpd",
-	"bfd_priority":                    "BFD is not part of vrrpd",
-	"bfd_no_swap":                     "BFD is not part of vrrpd",
-	"bfd_rt_priority":                 "BFD is not part of vrrpd",
-	"process_names":                   "not needed by vrrpd",
-	"vrrp_process_name":               "not needed by vrrpd",
-	"checker_process_name":            "not needed by vrrpd",
-	"bfd_process_name":                "not needed by vrrpd",
-	"no_email_faults":                 "vrrpd sends no e-mail",
-	"linkbeat_use_polling":            "vrrpd follows links through netlink",
-	"script_security":                 "vrrpd runs scripts as its own user (root)",
+	"router_id":                        "only names the host in keepalived's logs and e-mail",
+	"notification_email":               "vrrpd sends no e-mail: use notify",
+	"notification_email_from":          "vrrpd sends no e-mail: use notify",
+	"smtp_server":                      "vrrpd sends no e-mail: use notify",
+	"smtp_connect_timeout":             "vrrpd sends no e-mail: use notify",
+	"smtp_helo_name":                   "vrrpd sends no e-mail: use notify",
+	"enable_script_security":           "vrrpd runs scripts as its own user (root)",
+	"vrrp_skip_check_adv_addr":         "vrrpd accepts an advertisement whatever its address list (RFC 9568 section 6.4.2 only logs a mismatch)",
+	"vrrp_check_unicast_src":           "vrrpd does not check the source of unicast advertisements against its peers",
+	"vrrp_lower_prio_no_advert":        "not supported: vrrpd follows RFC 9568",
+	"vrrp_higher_prio_send_advert":     "not supported: vrrpd follows RFC 9568",
+	"vrrp_iptables":                    "vrrpd filters with its own nftables tables (accept)",
+	"vrrp_ipsets":                      "vrrpd filters with its own nftables tables (accept)",
+	"vrrp_nftables":                    "vrrpd filters with its own nftables tables (accept)",
+	"vrrp_priority":                    "not supported by vrrpd",
+	"vrrp_cpu_affinity":                "not supported by vrrpd",
+	"vrrp_rlimit_rttime":               "not supported by vrrpd",
+	"vrrp_startup_delay":               "not supported by vrrpd",
+	"vrrp_netlink_cmd_rcv_bufs":        "not needed by vrrpd",
+	"vrrp_netlink_monitor_rcv_bufs":    "not needed by vrrpd",
+	"vrrp_rx_bufs_policy":              "not needed by vrrpd",
+	"vrrp_rx_bufs_multiplier":          "not needed by vrrpd",
+	"max_auto_priority":                "not supported by vrrpd",
+	"min_auto_priority_delay":          "not supported by vrrpd",
+	"dynamic_interfaces":               "vrrpd waits for a missing interface (Fault) anyway",
+	"enable_traps":                     "vrrpd has no SNMP",
+	"snmp_socket":                      "vrrpd has no SNMP",
+	"enable_snmp_vrrp":                 "vrrpd has no SNMP",
+	"enable_snmp_keepalived":           "vrrpd has no SNMP",
+	"enable_snmp_rfcv2":                "vrrpd has no SNMP",
+	"enable_snmp_rfcv3":                "vrrpd has no SNMP",
+	"enable_snmp_checker":              "vrrpd has no SNMP",
+	"enable_dbus":                      "vrrpd has no D-Bus interface: use -status",
+	"umask":                            "not needed by vrrpd",
+	"instance":                         "keepalived's instance name only names its files",
+	"lvs_id":                           "LVS is not part of vrrpd",
+	"lvs_timeouts":                     "LVS is not part of vrrpd",
+	"lvs_flush":                        "LVS is not part of vrrpd",
+	"lvs_sync_daemon":                  "LVS is not part of vrrpd",
+	"checker_priority":                 "the LVS checker is not part of vrrpd",
+	"checker_no_swap":                  "the LVS checker is not part of vrrpd",
+	"checker_rt_priority":              "the LVS checker is not part of vrrpd",
+	"bfd_priority":                     "BFD is not part of vrrpd",
+	"bfd_no_swap":                      "BFD is not part of vrrpd",
+	"bfd_rt_priority":                  "BFD is not part of vrrpd",
+	"process_names":                    "not needed by vrrpd",
+	"vrrp_process_name":                "not needed by vrrpd",
+	"checker_process_name":             "not needed by vrrpd",
+	"bfd_process_name":                 "not needed by vrrpd",
+	"no_email_faults":                  "vrrpd sends no e-mail",
+	"linkbeat_use_polling":             "vrrpd follows links through netlink",
+	"script_security":                  "vrrpd runs scripts as its own user (root)",
+	"vrrp_notify_priority_changes":     "vrrpd writes no priority-change lines to the notify FIFO",
+	"fifo_write_vrrp_states_on_reload": "vrrpd keeps its notify FIFO over a reload and writes transitions only",
 }
 
 // kaIgnoredTop are top-level blocks that are not VRRP: ignored with a
@@ -162,25 +153,14 @@ var kaIgnoredTop = map[string]string{
 	"static_routes":        "vrrpd installs no static routes: configure them in the system",
 	"static_rules":         "vrrpd installs no static rules: configure them in the system",
 	"linkbeat_interfaces":  "vrrpd follows links through netlink",
-	"garp_group":           "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"vrrp_track_file":      "file tracking is not supported by vrrpd (unused here)",
-	"track_file":           "file tracking is not supported by vrrpd (unused here)",
-	"vrrp_track_process":   "process tracking is not supported by vrrpd (unused here)",
-	"track_process":        "process tracking is not supported by vrrpd (unused here)",
 	"bfd_instance":         "BFD is not supported by vrrpd (unused here)",
 }
 
 // kaIgnoredInstance are vrrp_instance keywords that vrrpd ignores with a
 // warning: timing and logging details that leave the protocol as it is.
 var kaIgnoredInstance = map[string]string{
-	"garp_master_delay":          "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_master_repeat":         "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_master_refresh":        "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_master_refresh_repeat": "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_lower_prio_delay":      "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_lower_prio_repeat":     "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"garp_interval":              "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
-	"gna_interval":               "vrrpd's gratuitous ARP / unsolicited NA timing is its own",
+	"garp_interval":              "not a vrrp_instance keyword in keepalived, which ignores it: use vrrp_garp_interval in global_defs or a garp_group",
+	"gna_interval":               "not a vrrp_instance keyword in keepalived, which ignores it: use vrrp_gna_interval in global_defs or a garp_group",
 	"lower_prio_no_advert":       "not supported: vrrpd follows RFC 9568",
 	"higher_prio_send_advert":    "not supported: vrrpd follows RFC 9568",
 	"smtp_alert":                 "vrrpd sends no e-mail: use notify",
@@ -195,6 +175,9 @@ var kaIgnoredInstance = map[string]string{
 	"unicast_fault_no_peer":      "not needed by vrrpd",
 	"track_src_ip":               "not supported by vrrpd",
 	"promote_secondaries":        "not needed by vrrpd",
+	"notify_deleted":             "vrrpd notifies STOP for an instance a reload removes",
+	"notify_priority_changes":    "vrrpd writes no priority-change lines to the notify FIFO",
+	"notify_master_rx_lower_pri": "vrrpd runs no command when a master hears a lower priority (it sends gratuitous ARPs: garp_lower_prio_*)",
 }
 
 // kaUnsupportedInstance are vrrp_instance keywords that change what
@@ -202,12 +185,10 @@ var kaIgnoredInstance = map[string]string{
 var kaUnsupportedInstance = map[string]string{
 	"virtual_routes":       "vrrpd installs no routes with the virtual addresses: install them from a notify script",
 	"virtual_rules":        "vrrpd installs no rules with the virtual addresses: install them from a notify script",
-	"track_file":           "file tracking is not supported by vrrpd: use a vrrp_script testing the file",
-	"track_process":        "process tracking is not supported by vrrpd: use a vrrp_script (e.g. pidof)",
 	"track_bfd":            "BFD tracking is not supported by vrrpd",
 	"dont_track_primary":   "vrrpd always puts an instance in FAULT when its interface is down",
 	"old_unicast_checksum": "vrrpd sends only the standard checksum",
-	"notify_fifo":          "vrrpd has no notify FIFO: use notify",
+	"notify_fifo":          "keepalived has no notify_fifo in vrrp_instance: set vrrp_notify_fifo in global_defs",
 	"mcast_dst_ip":         "vrrpd sends to the standard multicast group",
 }
 
@@ -221,6 +202,11 @@ type kaConverter struct {
 	scriptOrder  []string
 	instances    map[string]int // name: index in kc.raw.Instances
 	inst         []*kaInstance
+	minGARP      bool // vrrp_min_garp
+	trackFiles   map[string]*rawTrackFile
+	trackProcs   map[string]*rawTrackProcess
+	fifoPos      kaPos              // where the notify FIFO was set
+	garpGroups   map[string]rawGARP // garp_group intervals by interface
 }
 
 type kaScript struct {
@@ -243,10 +229,14 @@ type kaInstance struct {
 	notify    kaNotify
 	explicitV bool
 	master    *kaNode // state MASTER
+	backup    *kaNode // state BACKUP
 	accept    *bool
 	authPass  string
 	authPos   kaPos
 	group     string
+	strict    bool    // strict_mode
+	tfPos     []kaPos // track_file entries' positions
+	tpPos     []kaPos // track_process entries' positions
 }
 
 // kaNotify are the notify commands of an instance or a sync group, as
@@ -299,14 +289,22 @@ func convertKeepalivedText(path, text, configID string) (*kaConverted, error) {
 		return nil, err
 	}
 	c := &kaConverter{
-		kc:        &kaConverted{path: path, files: lx.files, warnings: lx.warnings},
-		scripts:   map[string]*kaScript{},
-		instances: map[string]int{},
+		kc:         &kaConverted{path: path, files: lx.files, warnings: lx.warnings},
+		scripts:    map[string]*kaScript{},
+		instances:  map[string]int{},
+		garpGroups: map[string]rawGARP{},
+		trackFiles: map[string]*rawTrackFile{},
+		trackProcs: map[string]*rawTrackProcess{},
 	}
 	if err := c.convert(nodes); err != nil {
 		return nil, err
 	}
 	return c.kc, nil
+}
+
+// note records a warning about a keyword converted with a change.
+func (c *kaConverter) note(pos kaPos, keyword, what string) {
+	c.kc.warnings = append(c.kc.warnings, fmt.Sprintf("%s: %s: %s", pos, keyword, what))
 }
 
 func (c *kaConverter) warn(pos kaPos, keyword, why string) {
@@ -321,16 +319,25 @@ func (c *kaConverter) warn(pos kaPos, keyword, why string) {
 func (c *kaConverter) convert(nodes []*kaNode) error {
 	// global_defs first: its defaults apply to every instance.
 	for _, n := range nodes {
-		if n.key == "global_defs" {
-			if err := c.globalDefs(n); err != nil {
-				return err
-			}
+		var err error
+		switch n.key {
+		case "global_defs":
+			err = c.globalDefs(n)
+		case "garp_group":
+			err = c.garpGroup(n)
+		case "track_file", "vrrp_track_file":
+			err = c.trackFile(n)
+		case "vrrp_track_process":
+			err = c.trackProcess(n)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	var groups []*kaNode
 	for _, n := range nodes {
 		switch n.key {
-		case "global_defs":
+		case "global_defs", "garp_group", "track_file", "vrrp_track_file", "vrrp_track_process":
 		case "vrrp_script":
 			if err := c.script(n); err != nil {
 				return err
@@ -466,13 +473,55 @@ func (c *kaConverter) globalDefs(g *kaNode) error {
 			if a, err := netip.ParseAddr(n.args[0].s); err != nil || a != netip.MustParseAddr(std) {
 				return n.pos.errf(n.key, "%s: vrrpd sends to the standard group %s only", n.args[0].s, std)
 			}
-		case "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
-			"lvs_notify_fifo", "lvs_notify_fifo_script":
-			if strings.HasPrefix(n.key, "lvs_") {
-				c.warn(n.pos, n.key, "LVS is not part of vrrpd")
-				continue
+		case "lvs_notify_fifo", "lvs_notify_fifo_script":
+			c.warn(n.pos, n.key, "LVS is not part of vrrpd")
+		case "notify_fifo", "vrrp_notify_fifo":
+			// keepalived writes the VRRP lines to both; vrrpd has one FIFO.
+			if err := kaNeedArgs(n, 1, 3, "FIFO_NAME [username [groupname]]"); err != nil {
+				return err
 			}
-			return n.pos.errf(n.key, "vrrpd has no notify FIFO: use notify commands in the instances and groups")
+			if err := kaRootOnly(n, n.args[1:]); err != nil {
+				return err
+			}
+			if c.fifoPos.line != 0 && c.kc.raw.NotifyFIFO != n.args[0].s {
+				return n.pos.errf(n.key, "a second notify FIFO (the first at %s): vrrpd writes one; keep one of notify_fifo and vrrp_notify_fifo", c.fifoPos)
+			}
+			c.kc.raw.NotifyFIFO, c.fifoPos = n.args[0].s, n.pos
+		case "notify_fifo_script", "vrrp_notify_fifo_script":
+			cmd, err := kaCommand(n)
+			if err != nil {
+				return err
+			}
+			if c.kc.raw.NotifyFIFOScr != "" && c.kc.raw.NotifyFIFOScr != cmd {
+				return n.pos.errf(n.key, "a second notify FIFO script: vrrpd runs one")
+			}
+			c.kc.raw.NotifyFIFOScr = cmd
+		case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
+			"vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+			"vrrp_garp_interval", "vrrp_gna_interval":
+			if err := c.garpKey(n, strings.TrimPrefix(n.key, "vrrp_"), &c.kc.raw.rawGARP, "global_defs "); err != nil {
+				return err
+			}
+		case "vrrp_min_garp":
+			if len(n.args) > 1 || n.hasBlock {
+				return n.pos.errf(n.key, "want vrrp_min_garp [true|false]")
+			}
+			c.minGARP = len(n.args) == 0 || kaTrue(n.args[0].s)
+		case "vrrp_rt_priority":
+			p, err := kaInt(n, math.MinInt32, math.MaxInt32, "a SCHED_RR priority, 1 to 99")
+			if err != nil {
+				return err
+			}
+			if q := min(max(p, 1), 99); q != p {
+				c.note(n.pos, fmt.Sprintf("global_defs vrrp_rt_priority %d", p), fmt.Sprintf("set to %d, as keepalived clamps it to SCHED_RR's 1-99", q))
+				p = q
+			}
+			c.kc.raw.RTPriority = p
+		case "vrrp_no_swap":
+			if len(n.args) > 0 || n.hasBlock {
+				return n.pos.errf(n.key, "takes no value")
+			}
+			c.kc.raw.LockMemory = true
 		case "vrrp_dont_track_primary":
 			return n.pos.errf(n.key, "vrrpd always puts an instance in FAULT when its interface is down")
 		default:
@@ -483,6 +532,131 @@ func (c *kaConverter) globalDefs(g *kaNode) error {
 			c.warn(n.pos, "global_defs "+n.key, why)
 		}
 	}
+	if c.minGARP {
+		// keepalived: one round, no second burst, unless set.
+		g := &c.kc.raw.rawGARP
+		if g.MasterRepeat == nil {
+			one := 1
+			g.MasterRepeat = &one
+		}
+		if g.MasterDelay == nil {
+			zero := "0s"
+			g.MasterDelay = &zero
+		}
+	}
+	return nil
+}
+
+// kaTrue is keepalived's check_true_false: true, on, yes.
+func kaTrue(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "on", "yes":
+		return true
+	}
+	return false
+}
+
+// garpKey converts one garp_* keyword (key without the vrrp_ of the
+// global_defs spelling) into dst: keepalived's delays and refresh are
+// whole seconds, its intervals decimal seconds (microseconds); a repeat
+// of 0 is 1, as keepalived sets it (garp_lower_prio_repeat 0: none).
+func (c *kaConverter) garpKey(n *kaNode, key string, dst *rawGARP, where string) error {
+	secs := func(max int) (*string, error) {
+		v, err := kaInt(n, 0, max, fmt.Sprintf("whole seconds from 0 to %d", max))
+		if err != nil {
+			return nil, err
+		}
+		d := strconv.Itoa(v) + "s"
+		return &d, nil
+	}
+	repeat := func(zeroIsOne bool) (*int, error) {
+		v, err := kaInt(n, 0, garpMaxRepeat, fmt.Sprintf("0 to %d", garpMaxRepeat))
+		if err != nil {
+			return nil, err
+		}
+		if v == 0 && zeroIsOne {
+			c.note(n.pos, where+n.key+" 0", "set to 1, as keepalived sets it")
+			v = 1
+		}
+		return &v, nil
+	}
+	interval := func() (*string, error) {
+		d, _, err := kaSeconds(n, 0, garpMaxInterval.Seconds(), fmt.Sprintf("seconds from 0 to %g (resolution 1us)", garpMaxInterval.Seconds()))
+		if err != nil {
+			return nil, err
+		}
+		return &d, nil
+	}
+	var err error
+	switch key {
+	case "garp_master_delay":
+		dst.MasterDelay, err = secs(int(garpMaxDelay.Seconds()))
+	case "garp_lower_prio_delay":
+		dst.LowerPrioDelay, err = secs(int(garpMaxDelay.Seconds()))
+	case "garp_master_refresh":
+		dst.MasterRefresh, err = secs(int(garpMaxRefresh.Seconds()))
+	case "garp_master_repeat":
+		dst.MasterRepeat, err = repeat(true)
+	case "garp_master_refresh_repeat":
+		dst.MasterRefreshRepeat, err = repeat(true)
+	case "garp_lower_prio_repeat":
+		dst.LowerPrioRepeat, err = repeat(false)
+	case "garp_interval":
+		dst.GARPInterval, err = interval()
+	case "gna_interval":
+		dst.GNAInterval, err = interval()
+	default:
+		return n.pos.errf(n.key, "not a gratuitous ARP keyword")
+	}
+	return err
+}
+
+// garpGroup reads a garp_group block: its garp_interval / gna_interval
+// apply to the instances on its interfaces. keepalived spaces the
+// messages of every instance on the interface (or the group of
+// interfaces) together; vrrpd spaces those of each virtual router.
+func (c *kaConverter) garpGroup(n *kaNode) error {
+	if len(n.args) > 0 || !n.hasBlock {
+		return n.pos.errf(n.key, "want garp_group { garp_interval S gna_interval S interface IFACE | interfaces { IFACE ... } }")
+	}
+	var g rawGARP
+	var ifaces []string
+	for _, m := range n.block {
+		switch m.key {
+		case "garp_interval", "gna_interval":
+			if err := c.garpKey(m, m.key, &g, "garp_group "); err != nil {
+				return err
+			}
+		case "interface":
+			if err := kaNeedArgs(m, 1, 1, "an interface name"); err != nil {
+				return err
+			}
+			ifaces = append(ifaces, m.args[0].s)
+		case "interfaces":
+			if !m.hasBlock {
+				return m.pos.errf(m.key, "want a block: interfaces { IFACE ... }")
+			}
+			for _, i := range m.block {
+				if len(i.args) > 0 || i.hasBlock {
+					return i.pos.errf(i.key, "want one interface name per line")
+				}
+				ifaces = append(ifaces, i.key)
+			}
+		default:
+			return m.pos.errf(m.key, "unknown in garp_group (want garp_interval, gna_interval, interface, interfaces)")
+		}
+	}
+	if len(ifaces) == 0 {
+		return n.pos.errf(n.key, "no interface")
+	}
+	for _, i := range ifaces {
+		if _, dup := c.garpGroups[i]; dup {
+			return n.pos.errf(n.key, "interface %s is in another garp_group", i)
+		}
+		c.garpGroups[i] = g
+	}
+	c.note(n.pos, "garp_group", "vrrpd spaces the messages of each instance on "+strings.Join(ifaces, ", ")+
+		" by these intervals, where keepalived spaces those of all its instances there together")
 	return nil
 }
 
@@ -572,8 +746,9 @@ func (c *kaConverter) instance(n *kaNode) error {
 			}
 			switch m.args[0].s {
 			case "BACKUP":
+				ki.master, ki.backup = nil, m
 			case "MASTER":
-				ki.master = m
+				ki.master, ki.backup = m, nil
 			default:
 				return m.pos.errf(m.key, "%q: want MASTER or BACKUP", m.args[0].s)
 			}
@@ -690,6 +865,19 @@ func (c *kaConverter) instance(n *kaNode) error {
 				ki.raw.TrackInterface = append(ki.raw.TrackInterface, rawTrackInterface{Name: t.key, Weight: w})
 				ki.trackPos = append(ki.trackPos, t.pos)
 			}
+		case "track_file", "track_process":
+			if !m.hasBlock {
+				return m.pos.errf(m.key, "want a block: %s { NAME [weight N] ... }", m.key)
+			}
+			for _, t := range m.block {
+				ref, err := c.trackRef(m.key, t)
+				if err != nil {
+					return err
+				}
+				if err := c.addTrackRef(ki, m.key, ref, t.pos); err != nil {
+					return err
+				}
+			}
 		case "track_script":
 			if !m.hasBlock {
 				return m.pos.errf(m.key, "want a block: track_script { NAME [weight N] ... }")
@@ -727,8 +915,15 @@ func (c *kaConverter) instance(n *kaNode) error {
 			if ki.accept == nil {
 				ki.accept = &f
 			}
+			ki.strict = true
 			if len(m.args) > 0 && (m.args[0].s == "off" || m.args[0].s == "false") {
 				ki.accept = nil
+				ki.strict = false
+			}
+		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
+			"garp_lower_prio_delay", "garp_lower_prio_repeat":
+			if err := c.garpKey(m, m.key, &ki.raw.rawGARP, "vrrp_instance "+name+" "); err != nil {
+				return err
 			}
 		default:
 			if why, ok := kaIgnoredInstance[m.key]; ok {
@@ -761,6 +956,7 @@ func (c *kaConverter) instance(n *kaNode) error {
 	if len(vips) == 0 {
 		return n.pos.errf(n.key, "%s: no virtual_ipaddress", name)
 	}
+	c.instanceGARP(ki)
 	seen := map[netip.Addr]kaPos{}
 	for _, v := range vips {
 		s, err := c.vip(name, ki.raw.Interface, v)
@@ -832,6 +1028,31 @@ func (c *kaConverter) instance(n *kaNode) error {
 	return nil
 }
 
+// instanceGARP applies a garp_group of the instance's interface, and
+// keepalived's strict mode: no lower-priority bursts (vrrp_complete_instance).
+func (c *kaConverter) instanceGARP(ki *kaInstance) {
+	g := &ki.raw.rawGARP
+	if gg, ok := c.garpGroups[ki.raw.Interface]; ok {
+		if gg.GARPInterval != nil {
+			g.GARPInterval = gg.GARPInterval
+		}
+		if gg.GNAInterval != nil {
+			g.GNAInterval = gg.GNAInterval
+		}
+	}
+	if !c.strict && !ki.strict {
+		return
+	}
+	zero, zeroS := 0, "0s"
+	if g.LowerPrioRepeat != nil && *g.LowerPrioRepeat != 0 {
+		c.note(ki.pos, "vrrp_instance "+ki.raw.Name+" garp_lower_prio_repeat", "set to 0: strict mode sends no repeat gratuitous ARPs, as keepalived resets it")
+	}
+	if g.LowerPrioDelay != nil && *g.LowerPrioDelay != "0s" {
+		c.note(ki.pos, "vrrp_instance "+ki.raw.Name+" garp_lower_prio_delay", "set to 0: strict mode, as keepalived resets it")
+	}
+	g.LowerPrioRepeat, g.LowerPrioDelay = &zero, &zeroS
+}
+
 func (n *kaNotify) set(key, cmd string) {
 	switch key {
 	case "notify":
@@ -849,18 +1070,18 @@ func (n *kaNotify) set(key, cmd string) {
 
 // initialState applies keepalived's rules for state MASTER
 // (vrrp_complete_instance): without a priority it is the address owner
-// (255); with it, nopreempt and preempt_delay are cleared. vrrpd itself
-// has no initial state: a non-owner starts as Backup (RFC 9568 section
-// 6.4.1) and takes over after Master_Down_Interval.
+// (255); with it, nopreempt and preempt_delay are cleared. A non-owner
+// with state MASTER starts as Backup in keepalived as in vrrpd (RFC 9568
+// section 6.4.1) and waits Master_Down_Interval; it is written as state =
+// "MASTER". An owner with state BACKUP would wait as Backup in keepalived;
+// vrrpd starts it as Master (RFC 9568 section 6.4.1): a warning.
 func (c *kaConverter) initialState(ki *kaInstance) error {
 	name := ki.raw.Name
 	if ki.master != nil {
+		ki.raw.State = "MASTER"
 		if ki.raw.Priority == nil {
 			v := 255
 			ki.raw.Priority = &v
-		}
-		if *ki.raw.Priority != 255 {
-			c.warn(ki.master.pos, "vrrp_instance "+name+" state MASTER", "vrrpd starts as Backup and takes over after Master_Down_Interval (RFC 9568 section 6.4.1) unless it is the address owner (priority 255)")
 		}
 		if ki.raw.NoPreempt {
 			c.warn(ki.master.pos, "vrrp_instance "+name+" nopreempt", "cleared with state MASTER, as keepalived clears it")
@@ -870,6 +1091,10 @@ func (c *kaConverter) initialState(ki *kaInstance) error {
 			c.warn(ki.master.pos, "vrrp_instance "+name+" preempt_delay", "cleared with state MASTER, as keepalived clears it")
 			ki.raw.PreemptDelay = ""
 		}
+	}
+	if ki.backup != nil && ki.raw.Priority != nil && *ki.raw.Priority == 255 {
+		c.note(ki.backup.pos, "vrrp_instance "+name+" state BACKUP", "priority 255: vrrpd starts the address owner as Master at once "+
+			"(RFC 9568 section 6.4.1), where keepalived would wait Master_Down_Interval as Backup")
 	}
 	if ki.raw.Priority != nil && *ki.raw.Priority == 255 && ki.raw.NoPreempt {
 		c.warn(ki.pos, "vrrp_instance "+name+" nopreempt", "the address owner (priority 255) always preempts, as keepalived resets it")
@@ -985,8 +1210,14 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 			trackWeight = true
 		case "smtp_alert":
 			c.warn(m.pos, "vrrp_sync_group "+name+" smtp_alert", "vrrpd sends no e-mail")
-		case "notify_fifo", "track_file", "track_process", "track_bfd":
+		case "track_bfd", "notify_fifo":
 			return m.pos.errf(m.key, "not supported by vrrpd in a sync group")
+		case "track_file", "track_process":
+			// keepalived: tracked by every member.
+			if !m.hasBlock {
+				return m.pos.errf(m.key, "want a block: %s { NAME [weight N] ... }", m.key)
+			}
+			groupTrack = append(groupTrack, m)
 		case "track_interface", "track_script":
 			// keepalived: tracked by every member.
 			if !m.hasBlock {
@@ -1014,6 +1245,18 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 	}
 	for _, m := range groupTrack {
 		for _, t := range m.block {
+			if m.key == "track_file" || m.key == "track_process" {
+				ref, err := c.trackRef(m.key, t)
+				if err != nil {
+					return err
+				}
+				for _, name := range g.Members {
+					if err := c.addTrackRef(c.inst[c.instances[name]], m.key, ref, t.pos); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			w, err := kaTrackWeight(t)
 			if err != nil {
 				return err
@@ -1058,6 +1301,7 @@ func (c *kaConverter) syncGroup(n *kaNode) error {
 			for i := range ki.scripts {
 				ki.scripts[i].groupZero = true
 			}
+			c.zeroTrackRefs(ki, name)
 		}
 	}
 	g.Notify = notify.shell()

@@ -105,7 +105,14 @@ func TestKeepalivedSemantics(t *testing.T) {
 		cfg.Scripts[0].Timeout != time.Second || cfg.Scripts[0].Interval != 2*time.Second || cfg.Scripts[0].Rise != 2 {
 		t.Errorf("scripts %+v", cfg.Scripts)
 	}
-	for _, w := range []string{"router_id", "label eth0:vip", "vrrp_garp_master_delay"} {
+	// global_defs vrrp_garp_*: the instances' schedule; the lower-priority
+	// delay follows the global master delay, as in keepalived.
+	wantGARP := garpSchedule{MasterDelay: time.Second, MasterRepeat: 5, MasterRefresh: time.Minute, MasterRefreshRepeat: 1,
+		LowerPrioDelay: time.Second, LowerPrioRepeat: 5}
+	if in.GARP != wantGARP {
+		t.Errorf("GARP %+v, want %+v", in.GARP, wantGARP)
+	}
+	for _, w := range []string{"router_id", "label eth0:vip"} {
 		if !slices.ContainsFunc(kc.warnings, func(s string) bool { return strings.Contains(s, w) }) {
 			t.Errorf("no warning about %s in %q", w, kc.warnings)
 		}
@@ -196,7 +203,8 @@ func TestKeepalivedErrors(t *testing.T) {
 		{inst("  virtual_routes {", "    10.1.0.0/16 via 10.0.0.254", "  }"), "t.conf:7: virtual_routes: "},
 		{inst("  virtual_ipaddress_excluded {", "    10.0.0.2", "  }"), "t.conf:7: virtual_ipaddress_excluded: "},
 		{inst("  authentication {", "    auth_type AH", "    auth_pass x", "  }"), "t.conf:8: auth_type: AH"},
-		{inst("  track_file {", "    f weight 2", "  }"), "t.conf:7: track_file: "},
+		{inst("  track_file {", "    f weight 2", "  }"), "t.conf:8: track_file: \"f\": no track_file of that name"},
+		{"vrrp_track_process p {\n  process x\n  weight 2 reverse\n}\n" + inst(), "t.conf:3: weight: reverse is not supported"},
 		{inst("  priority 300"), "t.conf:7: priority: \"300\": want 1 to 255"},
 		{inst("  advert_int fast"), "t.conf:7: advert_int: "},
 		{inst("  notify_master /x.sh nobody"), "t.conf:7: notify_master: user/group \"nobody\""},
@@ -208,7 +216,8 @@ func TestKeepalivedErrors(t *testing.T) {
 		{strings.Replace(inst(), "10.0.0.1", "10.0.0.1 dev eth1", 1), "t.conf:5: virtual_ipaddress: 10.0.0.1 dev eth1"},
 		{strings.Replace(inst(), "10.0.0.1", "10.0.0.1 scope host", 1), "t.conf:5: virtual_ipaddress: 10.0.0.1 scope host"},
 		{"global_defs {\n  script_user keepalived_script\n}\n" + inst(), "t.conf:2: script_user: "},
-		{"global_defs {\n  vrrp_notify_fifo /run/k.fifo\n}\n" + inst(), "t.conf:2: vrrp_notify_fifo: "},
+		{"global_defs {\n  notify_fifo /run/a.fifo\n  vrrp_notify_fifo /run/k.fifo\n}\n" + inst(), "t.conf:3: vrrp_notify_fifo: a second notify FIFO (the first at t.conf:2)"},
+		{"global_defs {\n  vrrp_notify_fifo /run/k.fifo nobody\n}\n" + inst(), "t.conf:2: vrrp_notify_fifo: user/group \"nobody\""},
 		{"global_defs {\n  vrrp_mcast_group4 224.0.0.19\n}\n" + inst(), "t.conf:2: vrrp_mcast_group4: "},
 		{"global_defs {\n  vrrp_strict\n}\n" + inst("  unicast_peer {", "    10.0.0.2", "  }"), "t.conf:4: vrrp_strict: "},
 		{"vrrp_script s {\n  script \"x\"\n  weight 2 reverse\n}\n" + inst(), "t.conf:3: weight: reverse"},
@@ -458,6 +467,12 @@ func FuzzKeepalived(f *testing.F) {
 	}
 	f.Add("vrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 10.0.0.1 }\nnotify \"a\\\"b\" }\n")
 	f.Add("$A=1\n@x $B=2\nvrrp_instance V${A} {\n}\n")
+	f.Add("global_defs {\n vrrp_garp_master_delay 3\n vrrp_gna_interval 0.001\n vrrp_min_garp\n vrrp_rt_priority 50\n vrrp_no_swap\n" +
+		" vrrp_notify_fifo /run/f \n vrrp_notify_fifo_script \"/bin/r -x\"\n}\ngarp_group {\n garp_interval 0.01\n interface eth0\n}\n" +
+		"track_file tf {\n file \"/run/t f\"\n weight -2 reverse\n init_file 3 overwrite\n}\n" +
+		"vrrp_track_process tp {\n process /usr/bin/x \"a b\" c\n param_match initial\n quorum 2\n quorum_max 4\n delay 0.5\n weight 5\n}\n" +
+		"vrrp_instance V {\n state MASTER\n interface eth0\n virtual_router_id 1\n garp_master_repeat 2\n garp_lower_prio_repeat 0\n" +
+		" track_file {\n tf weight 3 noreverse\n }\n track_process {\n tp\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		kc, err := convertKeepalivedText("f.conf", text, "x")
 		if err != nil {

@@ -191,6 +191,7 @@ func TestDiffInstances(t *testing.T) {
 			i.TrackInterfaces = []TrackInterface{{"eth1", -10}}
 			i.TrackScripts = []string{"s"}
 		})}, summary{Update: []string{"A"}}},
+		{"garp schedule in place", []Instance{a}, []Instance{mod(a, func(i *Instance) { i.GARP.MasterRepeat = 1 })}, summary{Update: []string{"A"}}},
 		{"to owner restarts", []Instance{a}, []Instance{mod(a, func(i *Instance) { i.Priority = 255 })},
 			summary{Remove: []string{"A"}, Add: []string{"A"}}},
 		{"VIPs restart", []Instance{a, c}, []Instance{a, mod(c, func(i *Instance) { i.VIPs = pfx("10.0.0.33") })},

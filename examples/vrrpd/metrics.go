@@ -107,6 +107,9 @@ func metricFamilies(s snapshot) []family {
 	tfault := add("vrrp_tracking_fault", gaugeType, "1 while the virtual router's own tracking (a tracked interface or script of weight 0) holds it in fault.")
 	tif := add("vrrp_track_interface_up", gaugeType, "Status of a tracked interface: 1 up, 0 down, -1 not known yet.")
 	tsc := add("vrrp_track_script_up", gaugeType, "Status of a tracked script: 1 succeeding, 0 failing, -1 no result yet.")
+	tfv := add("vrrp_track_file_value", gaugeType, "The number read from a tracked file (absent until read).")
+	tpu := add("vrrp_track_process_up", gaugeType, "Status of a tracked process: 1 quorum held, 0 not, -1 not known yet.")
+	tpn := add("vrrp_track_process_count", gaugeType, "Processes of a tracked process counted at the last scan.")
 	mt := add("vrrp_master_transitions", counterType, "Transitions to master (RFC 8347 master-transitions).")
 	tr := add("vrrp_transitions", counterType, "Transitions seen by vrrpd, by from and to state and reason (govrrp's vrrp.Reason); every transition, without loss.")
 	rcvd := add("vrrp_advertisement_rcvd", counterType, "Advertisements received and accepted for processing (RFC 8347 advertisement-rcvd).")
@@ -168,6 +171,17 @@ func metricFamilies(s snapshot) []family {
 		for _, t := range is.TrackScripts {
 			gauge(tsc, trackValue(t.Status), with(label{"track_script", t.Name})...)
 		}
+		for _, t := range is.TrackFiles {
+			if t.Status != statusUnknown {
+				gauge(tfv, float64(t.Value), with(label{"track_file", t.Name})...)
+			}
+		}
+		for _, t := range is.TrackProcs {
+			gauge(tpu, trackValue(t.Status), with(label{"track_process", t.Name})...)
+			if t.Status != statusUnknown {
+				gauge(tpn, float64(t.Value), with(label{"track_process", t.Name})...)
+			}
+		}
 		st := is.Stats
 		count(mt, st.MasterTransitions, base...)
 		for _, k := range sortedTransitions(is.Transitions) {
@@ -224,6 +238,10 @@ func metricFamilies(s snapshot) []family {
 	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped)
 	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue))
 	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed)
+	if s.FIFO != nil {
+		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written)
+		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped)
+	}
 
 	out := make([]family, len(fs))
 	for i, f := range fs {

@@ -2,7 +2,11 @@
 
 package main
 
-import "os/exec"
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
 
 // setProcessGroup does nothing on this system.
 func setProcessGroup(*exec.Cmd) {}
@@ -14,3 +18,12 @@ func killProcessGroup(c *exec.Cmd) {
 		_ = c.Process.Kill()
 	}
 }
+
+// signalProcessGroup kills the process itself: there are no signals to
+// send on this system.
+func signalProcessGroup(c *exec.Cmd, _ syscall.Signal) { killProcessGroup(c) }
+
+// makeFIFO: no named pipes on this system.
+func makeFIFO(string, uint32) error { return errors.ErrUnsupported }
+
+const fifoOpenFlags = 0

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -20,3 +21,24 @@ func killProcessGroup(c *exec.Cmd) {
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// signalProcessGroup sends sig to every process of the group c leads.
+func signalProcessGroup(c *exec.Cmd, sig syscall.Signal) {
+	if c.Process != nil {
+		_ = syscall.Kill(-c.Process.Pid, sig)
+	}
+}
+
+// makeFIFO makes a named pipe; the error matches fs.ErrExist when path
+// exists.
+func makeFIFO(path string, mode uint32) error {
+	if err := syscall.Mkfifo(path, mode); err != nil {
+		return &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	return nil
+}
+
+// fifoOpenFlags open the notify FIFO without blocking (whether or not a
+// reader is there; writes wait in the runtime's poller), never through a
+// symbolic link.
+const fifoOpenFlags = syscall.O_NONBLOCK | syscall.O_NOFOLLOW | syscall.O_CLOEXEC

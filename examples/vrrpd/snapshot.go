@@ -22,6 +22,8 @@ type snapshot struct {
 	// NotifyFailed counts those that failed or timed out.
 	NotifyQueue  int
 	NotifyFailed uint64
+	// FIFO is the notify FIFO's counters; nil without one.
+	FIFO *fifoStats
 	// Discards is the Router's table of discarded advertisements
 	// (vrrp.Router.Discards), largest count first.
 	Discards []vrrp.Discard
@@ -54,6 +56,10 @@ type instSnap struct {
 	VIPs         []netip.Prefix
 	TrackIfaces  []trackSnap
 	TrackScripts []trackSnap
+	// TrackFiles (Status: statusUnknown until read, Value the number
+	// read) and TrackProcs (Value the processes counted).
+	TrackFiles []trackSnap
+	TrackProcs []trackSnap
 	// Last is the last transition (zero Time before any), Up the last
 	// one out of Initialize, Transitions the counts by kind.
 	Last        vrrp.Event
@@ -66,6 +72,7 @@ type trackSnap struct {
 	Name   string
 	Weight int
 	Status int8 // statusUp, statusDown or statusUnknown
+	Value  int64
 }
 
 // snapshot reads the daemon's figures.
@@ -74,6 +81,10 @@ func (d *daemon) snapshot() snapshot {
 	defer d.mu.Unlock()
 	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
+	if f := d.fifo.Load(); f != nil {
+		fs := f.stats()
+		s.FIFO = &fs
+	}
 	weights := make(map[string]int, len(d.cfg.Scripts))
 	for _, sc := range d.cfg.Scripts {
 		weights[sc.Name] = sc.Weight
@@ -113,6 +124,20 @@ func (d *daemon) snapshot() snapshot {
 				st = ss.status
 			}
 			is.TrackScripts = append(is.TrackScripts, trackSnap{Name: sc, Weight: weights[sc], Status: st})
+		}
+		for _, r := range v.cur.TrackFiles {
+			ts := trackSnap{Name: r.Name, Weight: r.Weight}
+			if fs := d.trk.files[r.Name]; fs != nil && fs.read {
+				ts.Status, ts.Value = statusUp, fs.value
+			}
+			is.TrackFiles = append(is.TrackFiles, ts)
+		}
+		for _, r := range v.cur.TrackProcesses {
+			ts := trackSnap{Name: r.Name, Weight: r.Weight}
+			if ps := d.trk.procs[r.Name]; ps != nil {
+				ts.Status, ts.Value = ps.status, int64(ps.count)
+			}
+			is.TrackProcs = append(is.TrackProcs, ts)
 		}
 		if state, err := d.router.State(name); err == nil {
 			is.Running = true

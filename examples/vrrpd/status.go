@@ -26,6 +26,9 @@ type Status struct {
 	// table (vrrp.Router.Discards), so that a second cluster on the same
 	// VRID or a host sending with TTL 64 is named.
 	Discards []DiscardStatus `json:"discards"`
+	// NotifyFIFO counts the lines written to the notify FIFO and those
+	// dropped (nobody reading); absent without notify_fifo.
+	NotifyFIFO *fifoStats `json:"notify_fifo,omitempty"`
 }
 
 // DiscardStatus is one row of Status.Discards (vrrp.Discard).
@@ -85,7 +88,12 @@ type InstanceStatus struct {
 	// TrackScripts are the scripts it tracks, with their weight and
 	// status.
 	TrackScripts []TrackStatus `json:"track_scripts,omitempty"`
-	VIPs         []string      `json:"vips"`
+	// TrackFiles and TrackProcesses are its tracked files (Status "ok"
+	// or "fault", Value the number read) and processes (Status "up" or
+	// "down", Value the processes counted).
+	TrackFiles     []TrackStatus `json:"track_files,omitempty"`
+	TrackProcesses []TrackStatus `json:"track_processes,omitempty"`
+	VIPs           []string      `json:"vips"`
 	// HostPending is "take" or "release" while that host operation (adding
 	// or removing the VIPs, the Accept_Mode filter, the announcer) has
 	// failed and is being retried; HostError is its last error. Absent
@@ -107,6 +115,7 @@ type TrackStatus struct {
 	Name   string `json:"name"`
 	Weight int    `json:"weight"`
 	Status string `json:"status"`
+	Value  *int64 `json:"value,omitempty"`
 }
 
 // InstanceStats is vrrp.Stats as the status document shows it: the keys
@@ -154,6 +163,7 @@ func (d *daemon) status() Status {
 			is.VIPs = append(is.VIPs, p.String())
 		}
 		is.TrackScripts = d.trackScriptsLocked(v)
+		is.TrackFiles, is.TrackProcesses = d.trackObjectsStatusLocked(v)
 		is.HostPending, is.HostError, is.HostRetries = v.host.status()
 		s, err := d.router.State(name)
 		if err != nil {
@@ -174,6 +184,10 @@ func (d *daemon) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	d.syncGroupStatesLocked(st.Instances)
+	if f := d.fifo.Load(); f != nil {
+		fs := f.stats()
+		st.NotifyFIFO = &fs
+	}
 	return st
 }
 

@@ -243,7 +243,11 @@ func (s *linuxSystem) Take(in *Instance, vr vrrp.VRInfo) error {
 	}
 	a, err := s.announcer(in.VMAC)
 	if err == nil {
-		err = a.Take(vr)
+		// The instance's garp_* schedule, from the takeover that follows.
+		sched := in.GARP.arpnd()
+		if err = a.SetSchedule(vr, &sched); err == nil {
+			err = a.Take(vr)
+		}
 	}
 	return errors.Join(append(errs, err)...)
 }
