@@ -96,7 +96,9 @@ func openNotifyFIFO(path, script string, log *slog.Logger) (*notifyFIFO, error) 
 	if script != "" {
 		c := exec.Command("/bin/sh", "-c", script+` "$@"`, "vrrpd-notify-fifo", path)
 		setProcessGroup(c)
-		if err := c.Start(); err != nil {
+		// As the notify commands: under SCHED_OTHER even when vrrpd's
+		// threads run under SCHED_RR (rt_priority).
+		if err := startCommand(c); err != nil {
 			n.removeFIFO()
 			return nil, fmt.Errorf("notify_fifo_script: %w", err)
 		}

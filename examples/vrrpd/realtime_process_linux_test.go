@@ -38,6 +38,11 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 	in.Notify = "grep -E '^policy' /proc/$$/sched >> " + outFile + "; true"
 	cfg := cfgOf(in)
 	cfg.RTPriority = 10
+	// The notify FIFO's reader is a command vrrpd starts too: it writes
+	// its policy first (then drains the FIFO).
+	fifoOut := outFile + ".fifo"
+	cfg.NotifyFIFO = outFile + ".pipe"
+	cfg.NotifyFIFOScript = "grep -E '^policy' /proc/$$/sched > " + fifoOut + "; cat"
 	cfg.LogLevel = slog.LevelError
 	sys := newFakeSys(lan, 1)
 	env := hostEnv{
@@ -92,7 +97,13 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 		fmt.Println("RESULT error: no notify command ran")
 		return
 	}
-	fmt.Printf("RESULT rr %d other %d notify %s\n", rr, other, f[len(f)-1])
+	fb, _ := os.ReadFile(fifoOut)
+	ff := strings.Fields(string(fb))
+	if len(ff) == 0 {
+		fmt.Println("RESULT error: the notify_fifo_script did not run")
+		return
+	}
+	fmt.Printf("RESULT rr %d other %d notify %s fifo %s\n", rr, other, f[len(f)-1], ff[len(ff)-1])
 }
 
 // Issue 14: with rt_priority, every thread of vrrpd runs under SCHED_RR,
@@ -117,12 +128,12 @@ func TestDaemonRealtimeProcess(t *testing.T) {
 		}
 	}
 	var rr, other int
-	var notify string
-	if _, err := fmt.Sscanf(res, "rr %d other %d notify %s", &rr, &other, &notify); err != nil {
+	var notify, fifo string
+	if _, err := fmt.Sscanf(res, "rr %d other %d notify %s fifo %s", &rr, &other, &notify, &fifo); err != nil {
 		t.Fatalf("child: %q: %v\n%s", res, err, out)
 	}
 	t.Logf("child: %s", res)
-	if other != 1 || rr < 2 || notify != "0" {
-		t.Errorf("child: %q; want every thread but the command starter's (other 1) under SCHED_RR, and the notify command under SCHED_OTHER (notify 0)\n%s", res, out)
+	if other != 1 || rr < 2 || notify != "0" || fifo != "0" {
+		t.Errorf("child: %q; want every thread but the command starter's (other 1) under SCHED_RR, and the notify command and the notify_fifo_script under SCHED_OTHER (notify 0, fifo 0)\n%s", res, out)
 	}
 }
