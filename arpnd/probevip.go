@@ -105,6 +105,10 @@ type ProberConfig struct {
 	// Logger receives debug messages about dropped frames and read
 	// errors (at most one a second); nil discards them.
 	Logger *slog.Logger
+	// Interface, if not nil, looks up the interface of a target that lacks
+	// its HardwareAddr or (IPv6) LinkLocal. Nil: NewProber looks the
+	// host's interfaces up; NewProberConn needs targets that carry them.
+	Interface func(index int) (Interface, error)
 }
 
 // ProberStats are a Prober's counters.
@@ -191,7 +195,7 @@ var (
 // NewProberConn returns a Prober that uses the given connections, arp for
 // IPv4 and nd for IPv6 (either may be nil: that family cannot be probed).
 // The Prober owns them and closes them in Close. Targets must carry their
-// HardwareAddr. This is the layer below NewProber; tests use it with fake
+// HardwareAddr unless ProberConfig.Interface is set. This is the layer below NewProber; tests use it with fake
 // connections.
 func NewProberConn(cfg ProberConfig, arp, nd ProbeConn) *Prober {
 	p := newProber(cfg)
@@ -222,7 +226,23 @@ func newProber(cfg ProberConfig) *Prober {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Prober{log: log, probes: make(map[probeKey][]*Probe)}
+	p := &Prober{log: log, probes: make(map[probeKey][]*Probe)}
+	if f := cfg.Interface; f != nil {
+		p.lookup = func(t *ProbeTarget) error {
+			ifi, err := f(t.IfIndex)
+			if err != nil {
+				return fmt.Errorf("arpnd: interface index %d: %w", t.IfIndex, err)
+			}
+			if t.HardwareAddr == nil {
+				t.HardwareAddr = ifi.HardwareAddr
+			}
+			if !t.LinkLocal.IsValid() {
+				t.LinkLocal = ifi.LinkLocal
+			}
+			return nil
+		}
+	}
+	return p
 }
 
 // Add registers a target and returns its Probe; nothing is sent until

@@ -20,7 +20,7 @@ import (
 // sockets (AF_PACKET, CAP_NET_RAW) open with the first Add of each family,
 // in the network namespace of the thread that called NewProber, whatever
 // thread calls Add; Add looks the interface's MAC and link-local address
-// up there too.
+// up there too, unless cfg.Interface is set.
 func NewProber(cfg ProberConfig) (*Prober, error) {
 	ns, err := netns.Get()
 	if err != nil {
@@ -35,8 +35,10 @@ func NewProber(cfg ProberConfig) (*Prober, error) {
 		})
 		return c, err
 	}
-	p.lookup = func(t *ProbeTarget) error {
-		return lp.do(func() error { return lookupProbeTarget(t) })
+	if cfg.Interface == nil {
+		p.lookup = func(t *ProbeTarget) error {
+			return lp.do(func() error { return lookupProbeTarget(t) })
+		}
 	}
 	p.closeNS = func() { ns.Close() }
 	return p, nil

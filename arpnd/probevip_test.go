@@ -511,3 +511,30 @@ func FuzzProbeAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestProberInterfaceLookup: ProberConfig.Interface fills in what a
+// target lacks.
+func TestProberInterfaceLookup(t *testing.T) {
+	c6 := newFakeProbeConn()
+	p := NewProberConn(ProberConfig{Interface: func(i int) (Interface, error) {
+		if i != 3 {
+			return Interface{}, errors.New("no such interface")
+		}
+		return Interface{Name: "eth0", Index: 3, HardwareAddr: hostMAC, LinkLocal: ll1}, nil
+	}}, nil, c6)
+	defer p.Close()
+	pr, err := p.Add(ProbeTarget{IfIndex: 3, Addr: vip6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.Send(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := MarshalNSProbe(hostMAC, ll1, vip6)
+	if fs := c6.frames(); len(fs) != 1 || !bytes.Equal(fs[0].b, want) {
+		t.Errorf("sent %x, want %x", fs, want)
+	}
+	if _, err := p.Add(ProbeTarget{IfIndex: 4, Addr: vip6}); err == nil {
+		t.Error("unknown interface: no error")
+	}
+}

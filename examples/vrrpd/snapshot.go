@@ -59,6 +59,8 @@ type instSnap struct {
 	Last        vrrp.Event
 	Up          time.Time
 	Transitions map[transitionKey]uint64
+	// Probe is its second-responder probing (probe.go).
+	Probe probeSnap
 }
 
 // trackSnap is one tracked interface or script of an instance.
@@ -125,6 +127,10 @@ func (d *daemon) snapshot() snapshot {
 			}
 		}
 		is.Last, is.Up, is.Transitions = d.obs.get(name)
+		if d.probing() {
+			is.Probe.On = true
+			is.Probe.Status, is.Probe.Alarms = v.probe.figures()
+		}
 		s.Instances = append(s.Instances, is)
 	}
 	d.obs.prune(d.order)
