@@ -61,6 +61,8 @@ func fixedSnapshot() snapshot {
 				{vrrp.Backup, vrrp.Master, vrrp.ReasonMasterNoResponse}: 2,
 				{vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority}:   1,
 			},
+			Probe: probeSnap{On: true, Status: ProbeStatus{Sent: 45, SendErrors: 1, Answers: 7, Episodes: 2},
+				Alarms: []SecondResponder{{Address: "10.0.0.100", MACs: []string{"02:00:00:00:00:66"}, Since: t0.Add(80 * time.Second)}}},
 		}, {
 			Name: "VI_6", Interface: "eth0", IfIndex: 2, VRID: 52, Family: vrrp.IPv6, Version: 3,
 			Running: true, State: vrrp.Backup, Primary: netip.MustParseAddr("fe80::1"),
