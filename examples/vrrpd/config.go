@@ -318,7 +318,7 @@ const usage = `usage:
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
-  either form also takes [-rt-priority 1-99] [-lock-memory]
+  either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
