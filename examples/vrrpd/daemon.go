@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/govrrp/govrrp/arpnd"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -146,6 +147,8 @@ type daemon struct {
 	probeEvery  atomic.Int64
 	probeWake   chan struct{}
 	probeErrLog atomic.Int64
+	// prober is the system's prober once probeLoop got it.
+	prober atomic.Pointer[arpnd.Prober]
 
 	// sd speaks systemd's readiness protocol (sdwire.go); nil: not run
 	// by systemd. Set before Run.

@@ -244,6 +244,9 @@ func metricFamilies(s snapshot) []family {
 	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped)
 	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue))
 	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed)
+	if s.Probing {
+		count(add("vrrpd_probe_frames_malformed", counterType, "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed."), s.ProbeDropped)
+	}
 
 	out := make([]family, len(fs))
 	for i, f := range fs {

@@ -35,6 +35,8 @@ func fixedSnapshot() snapshot {
 		Started:      t0,
 		NotifyQueue:  2,
 		NotifyFailed: 1,
+		Probing:      true,
+		ProbeDropped: 3,
 		Discards: []vrrp.Discard{
 			{Src: netip.MustParseAddr("10.0.0.66"), Reason: "ttl", Name: "VI_1", VRID: 51, Interface: "eth0", Count: 120, First: t0, Last: t0.Add(89 * time.Second)},
 			{Src: netip.MustParseAddr("fe80::77"), Reason: "addressListMismatch", Name: "VI_6", VRID: 52, Interface: "eth0", Count: 3, First: t0, Last: t0.Add(80 * time.Second)},

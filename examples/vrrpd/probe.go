@@ -187,6 +187,7 @@ func (d *daemon) probeLoop(ctx context.Context) {
 				p = nil
 				continue
 			}
+			d.prober.Store(p)
 		}
 		d.mu.Lock()
 		vs := make([]*vrInst, 0, len(d.order))

@@ -22,6 +22,11 @@ type snapshot struct {
 	// NotifyFailed counts those that failed or timed out.
 	NotifyQueue  int
 	NotifyFailed uint64
+	// Probing is whether second-responder probing is on; ProbeDropped
+	// counts the frames its prober dropped as malformed
+	// (arpnd.ProberStats.Malformed).
+	Probing      bool
+	ProbeDropped uint64
 	// Discards is the Router's table of discarded advertisements
 	// (vrrp.Router.Discards), largest count first.
 	Discards []vrrp.Discard
@@ -76,6 +81,11 @@ func (d *daemon) snapshot() snapshot {
 	defer d.mu.Unlock()
 	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
+	if s.Probing = d.probing(); s.Probing {
+		if p := d.prober.Load(); p != nil {
+			s.ProbeDropped = p.Stats().Malformed
+		}
+	}
 	weights := make(map[string]int, len(d.cfg.Scripts))
 	for _, sc := range d.cfg.Scripts {
 		weights[sc.Name] = sc.Weight
