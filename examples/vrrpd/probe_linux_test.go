@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,7 +120,7 @@ vips = ["fe80::52", "%s/64"]
 		}
 		time.Sleep(every / 10)
 	}
-	if !mapsEqual(got, want) {
+	if !maps.Equal(got, want) {
 		t.Fatalf("alarms %v %v after the rogue added the VIPs (deadline 2 x %v + %v), want %v", got, time.Since(added), every, margin, want)
 	}
 	t.Logf("alarm raised %v after the rogue added the VIPs (probe interval %v)", time.Since(added).Round(time.Millisecond), every)
@@ -175,16 +176,4 @@ func countLines(log string, subs ...string) int {
 		}
 	}
 	return n
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
