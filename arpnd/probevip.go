@@ -195,8 +195,8 @@ var (
 // NewProberConn returns a Prober that uses the given connections, arp for
 // IPv4 and nd for IPv6 (either may be nil: that family cannot be probed).
 // The Prober owns them and closes them in Close. Targets must carry their
-// HardwareAddr unless ProberConfig.Interface is set. This is the layer below NewProber; tests use it with fake
-// connections.
+// HardwareAddr unless ProberConfig.Interface is set. This is the layer
+// below NewProber; tests use it with fake connections.
 func NewProberConn(cfg ProberConfig, arp, nd ProbeConn) *Prober {
 	p := newProber(cfg)
 	p.open = func(v6 bool) (ProbeConn, error) {
@@ -493,12 +493,12 @@ func (pr *Probe) record(mac [6]byte) bool {
 			return false
 		}
 	}
-	pr.answers.Add(1)
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if pr.closed {
 		return false
 	}
+	pr.answers.Add(1)
 	for i := range pr.nHeard {
 		if pr.heard[i] == mac {
 			return false

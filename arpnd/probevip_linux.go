@@ -164,7 +164,8 @@ func openProbeConn(v6 bool) (*probeConn, error) {
 	return c, nil
 }
 
-// ReadFrame reads one frame that the host did not send.
+// ReadFrame reads one frame that the host did not send, from an Ethernet
+// interface.
 func (c *probeConn) ReadFrame(b []byte) (int, int, error) {
 	for {
 		c.rbuf = b
@@ -178,6 +179,11 @@ func (c *probeConn) ReadFrame(b []byte) (int, int, error) {
 		}
 		if c.rsa.Pkttype == unix.PACKET_OUTGOING {
 			continue // the filter drops them, but not those queued before it
+		}
+		if c.rsa.Hatype != unix.ARPHRD_ETHER {
+			// Not an Ethernet interface (loopback, a tun device, whose
+			// frames have no Ethernet header): nothing to probe there.
+			continue
 		}
 		return c.rn, int(c.rsa.Ifindex), nil
 	}
