@@ -538,3 +538,35 @@ func TestProberInterfaceLookup(t *testing.T) {
 		t.Error("unknown interface: no error")
 	}
 }
+
+// BenchmarkProberRound: one round over 4096 addresses on 4096 interfaces
+// (Send each), then an answer from our own MAC and one that is not an
+// answer for each: the per-address cost of probing thousands of links
+// through the Prober's two sockets (here a connection that discards).
+func BenchmarkProberRound(b *testing.B) {
+	p := NewProberConn(ProberConfig{}, nopProbeConn{}, nil)
+	defer p.Close()
+	const n = 4096
+	prs := make([]*Probe, n)
+	own := make([][]byte, n)
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})
+		pr, err := p.Add(ProbeTarget{IfIndex: i + 1, Addr: a, HardwareAddr: hostMAC, OnAnswer: func(net.HardwareAddr) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		prs[i] = pr
+		own[i] = arpReplyFrame(hostMAC, a)
+	}
+	other := arpRequest(1, vip4, vip4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for i, pr := range prs {
+			_, _ = pr.Send()
+			p.handle(own[i], i+1)
+			p.handle(other, i+1)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/address")
+}
