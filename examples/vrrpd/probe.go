@@ -25,7 +25,8 @@ import (
 // the virtual router's traffic there, and no VRRP packet shows it.
 //
 // The alarm is raised as soon as the answer arrives, logged at warn once
-// per episode (with the address, the MAC and the interface), shown in the
+// per episode (with the address, the MAC and the interface; another MAC
+// joining the episode is a line at info), shown in the
 // status (InstanceStatus.SecondResponders) and the metrics
 // (vrrp_second_responder, _episodes_total, _answers_total); it clears,
 // with a line at info, after a whole round without such an answer (so at
@@ -326,7 +327,8 @@ func (d *daemon) raiseLocked(v *vrInst, vp *vipProbe, mac string, now time.Time)
 	}
 	if !slices.Contains(vp.macs, mac) && len(vp.macs) < maxAlarmMACs {
 		vp.macs = append(vp.macs, mac)
-		d.log.Warn("second responder: one more MAC answers for a virtual address of this master", "vr", v.in.Name,
+		// The episode's warning is logged: another MAC in it is info.
+		d.log.Info("second responder: one more MAC answers for a virtual address of this master", "vr", v.in.Name,
 			"interface", v.in.Interface, "vrid", v.in.VRID, "address", vp.addr, "mac", mac)
 	}
 }
