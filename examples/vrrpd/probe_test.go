@@ -272,6 +272,30 @@ func TestDaemonSecondResponder(t *testing.T) {
 			t.Errorf("backup logged %q", got)
 		}
 
+		// Two rogues in one episode: both named, one warning.
+		rogue2 := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x67}
+		a.sys.lan.hold(vip, rogue, rogue2)
+		time.Sleep(2 * every)
+		synctest.Wait()
+		is = a.inst(t)
+		if len(is.SecondResponders) != 1 || !slices.Equal(is.SecondResponders[0].MACs, []string{rogue.String(), rogue2.String()}) {
+			t.Errorf("two rogues: second responders %+v", is.SecondResponders)
+		}
+		got := a.log.get()[len(wantLog):]
+		wantMore := []string{
+			fmt.Sprintf("WARN second responder: another MAC answers for a virtual address of this master address=%v mac=%v", vip, rogue),
+			fmt.Sprintf("INFO second responder: one more MAC answers for a virtual address of this master address=%v mac=%v", vip, rogue2),
+		}
+		if !slices.Equal(got, wantMore) {
+			t.Errorf("two rogues: log lines\n%q\nwant\n%q", got, wantMore)
+		}
+		a.sys.lan.hold(vip)
+		time.Sleep(3 * every)
+		synctest.Wait()
+		if is := a.inst(t); len(is.SecondResponders) != 0 || is.Probe.Episodes != 2 {
+			t.Errorf("after the two rogues: second responders %+v, probe %+v", is.SecondResponders, is.Probe)
+		}
+
 		// probe_interval = 0: no more probes, no probe figures.
 		off := cfg(200)
 		off.ProbeInterval = 0
