@@ -29,8 +29,9 @@ import (
 // joining the episode is a line at info), shown in the
 // status (InstanceStatus.SecondResponders) and the metrics
 // (vrrp_second_responder, _episodes_total, _answers_total); it clears,
-// with a line at info, after a whole round without such an answer (so at
-// most two intervals after the other host let the address go), or when
+// with a line at info, after two whole rounds in a row without such an
+// answer (quietToClear: at most three intervals after the other host let
+// the address go; one lost answer does not make two episodes), or when
 // the instance stops being master.
 //
 // Probing runs on a goroutine of its own, never on the Router's: a probe
@@ -84,13 +85,23 @@ type instProbe struct {
 type vipProbe struct {
 	addr netip.Addr
 	pr   *arpnd.Probe
-	// The alarm: a MAC not ours answered and no quiet round since.
+	// The alarm: a MAC not ours answered, and not quietToClear quiet
+	// rounds since (quiet counts them).
 	alarm bool
+	quiet int
+	// sent: the probe of the current round went out (a round without
+	// one is not quiet, it is unknown).
+	sent  bool
 	since time.Time
 	macs  []string // at most maxAlarmMACs, first heard first
 }
 
 const maxAlarmMACs = 4
+
+// quietToClear is how many rounds in a row without an answer from another
+// MAC clear an alarm: two, so that one lost or late answer (a loaded
+// host, a lossy link) does not end an episode and start another.
+const quietToClear = 2
 
 // SecondResponder is an address of InstanceStatus.SecondResponders: a MAC
 // that is not this router's answers for it.
@@ -247,8 +258,9 @@ func (d *daemon) stopProbeLocked(v *vrInst, why string) {
 }
 
 // probeInstance runs one round for v: while master, it ends the round of
-// each address (clearing the alarm of one that was quiet) and sends the
-// next probe; otherwise it stops v's probes.
+// each address (clearing the alarm of one that was quiet for
+// quietToClear rounds) and sends the next probe; otherwise it stops v's
+// probes.
 func (d *daemon) probeInstance(p *arpnd.Prober, v *vrInst, now time.Time) {
 	ip := &v.probe
 	ip.mu.Lock()
@@ -264,7 +276,9 @@ func (d *daemon) probeInstance(p *arpnd.Prober, v *vrInst, now time.Time) {
 		d.startProbeLocked(p, v)
 	}
 	for _, vp := range ip.vips {
+		probed := vp.sent // the round ending now had its probe
 		heard, err := vp.pr.Send()
+		vp.sent = err == nil
 		if err != nil {
 			d.logProbeErr(v, vp.addr, err)
 		}
@@ -273,8 +287,11 @@ func (d *daemon) probeInstance(p *arpnd.Prober, v *vrInst, now time.Time) {
 			for _, m := range heard {
 				d.raiseLocked(v, vp, m.String(), now) // OnAnswer raised it already, normally
 			}
-		case vp.alarm:
-			vp.alarm = false
+		case vp.alarm && probed:
+			if vp.quiet++; vp.quiet < quietToClear {
+				break
+			}
+			vp.alarm, vp.quiet = false, 0
 			d.log.Info("second responder gone: only this router answers for the address again", "vr", v.in.Name,
 				"interface", v.in.Interface, "address", vp.addr, "macs", strings.Join(vp.macs, ","), "for", now.Sub(vp.since).Round(time.Millisecond))
 			vp.macs = nil
@@ -318,6 +335,7 @@ func (d *daemon) probeAnswer(v *vrInst, vp *vipProbe, mac net.HardwareAddr) {
 // raiseLocked records that mac answered for vp: the first answer of an
 // episode raises the alarm and logs it. Called with v.probe.mu held.
 func (d *daemon) raiseLocked(v *vrInst, vp *vipProbe, mac string, now time.Time) {
+	vp.quiet = 0
 	if !vp.alarm {
 		vp.alarm, vp.since, vp.macs = true, now, []string{mac}
 		v.probe.episodes++

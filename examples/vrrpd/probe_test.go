@@ -184,7 +184,8 @@ func (h *probeHost) inst(t *testing.T) InstanceStatus {
 // for the VIP, the alarm is raised within two intervals (status, metrics,
 // one warning for the whole episode), answers from the router's own MACs
 // (interface, virtual MAC) never raise it, and it clears with one line
-// within two intervals of the other host letting the address go. A
+// after two quiet rounds, within three intervals of the other host
+// letting the address go. A
 // reload to probe_interval = 0 stops probing.
 func TestDaemonSecondResponder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -251,11 +252,16 @@ func TestDaemonSecondResponder(t *testing.T) {
 		}
 		// The rogue lets the address go.
 		a.sys.lan.hold(vip)
-		time.Sleep(2*every + every/2)
+		time.Sleep(2 * every)
+		synctest.Wait()
+		if is := a.inst(t); len(is.SecondResponders) != 1 {
+			t.Errorf("alarm cleared after one quiet round: %+v", is.SecondResponders)
+		}
+		time.Sleep(every + every/2)
 		synctest.Wait()
 		is = a.inst(t)
 		if len(is.SecondResponders) != 0 {
-			t.Errorf("alarm not cleared 2.5 intervals after the rogue left: %+v", is.SecondResponders)
+			t.Errorf("alarm not cleared 3.5 intervals after the rogue left: %+v", is.SecondResponders)
 		}
 		_, body = scrape(t, a.d.snapshot(), "")
 		if want := `vrrp_second_responder{vrrp_instance="VI_1",interface="eth0",vrid="1",family="ipv4",address="10.0.0.100"} 0`; !strings.Contains(string(body), want) {
@@ -290,7 +296,7 @@ func TestDaemonSecondResponder(t *testing.T) {
 			t.Errorf("two rogues: log lines\n%q\nwant\n%q", got, wantMore)
 		}
 		a.sys.lan.hold(vip)
-		time.Sleep(3 * every)
+		time.Sleep(4 * every)
 		synctest.Wait()
 		if is := a.inst(t); len(is.SecondResponders) != 0 || is.Probe.Episodes != 2 {
 			t.Errorf("after the two rogues: second responders %+v, probe %+v", is.SecondResponders, is.Probe)
