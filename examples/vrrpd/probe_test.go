@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +29,7 @@ type probeLAN struct {
 	mu      sync.Mutex
 	holders map[netip.Addr][]net.HardwareAddr
 	sent    int
+	fail    bool // WriteFrame fails (the interface is down, say)
 }
 
 type probeIn struct {
@@ -42,6 +44,12 @@ func newProbeLAN() *probeLAN {
 func (l *probeLAN) hold(a netip.Addr, macs ...net.HardwareAddr) {
 	l.mu.Lock()
 	l.holders[a] = macs
+	l.mu.Unlock()
+}
+
+func (l *probeLAN) setFail(fail bool) {
+	l.mu.Lock()
+	l.fail = fail
 	l.mu.Unlock()
 }
 
@@ -65,6 +73,9 @@ func (l *probeLAN) ReadFrame(b []byte) (int, int, error) {
 func (l *probeLAN) WriteFrame(b []byte, ifindex int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.fail {
+		return errors.New("network is down")
+	}
 	l.sent++
 	if len(b) < 42 || b[12] != 0x08 || b[13] != 0x06 {
 		return nil
@@ -406,4 +417,39 @@ func TestConfigProbeInterval(t *testing.T) {
 			t.Errorf("%v: %v %v, want %v", tc.args, cfg.ProbeInterval, err, tc.want)
 		}
 	}
+}
+
+// TestDaemonSecondResponderSendFails: rounds whose probe could not be
+// sent are not quiet: the alarm stays while probes fail (counted as send
+// errors), and clears after two quiet rounds once they go out again.
+func TestDaemonSecondResponderSendFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		const every = 200 * time.Millisecond
+		cfg := cfgOf(inst("VI_1", 1, 200, "10.0.0.100/24"))
+		cfg.ProbeInterval = every
+		a := startProbeHost(t, lan, 1, cfg)
+		vip := netip.MustParseAddr("10.0.0.100")
+		a.sys.lan.hold(vip, net.HardwareAddr{0x02, 0, 0, 0, 0, 0x66})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if is := a.inst(t); is.State != "MASTER" || len(is.SecondResponders) != 1 {
+			t.Fatalf("%s, second responders %+v", is.State, is.SecondResponders)
+		}
+		a.sys.lan.hold(vip)
+		a.sys.lan.setFail(true)
+		time.Sleep(10 * every)
+		synctest.Wait()
+		is := a.inst(t)
+		if len(is.SecondResponders) != 1 || is.Probe.SendErrors < 9 {
+			t.Errorf("probes failing: second responders %+v, probe %+v; want the alarm kept and the errors counted", is.SecondResponders, is.Probe)
+		}
+		a.sys.lan.setFail(false)
+		time.Sleep(3*every + every/2)
+		synctest.Wait()
+		if is := a.inst(t); len(is.SecondResponders) != 0 || is.Probe.Episodes != 1 {
+			t.Errorf("probes sent again, nobody else answers: second responders %+v, probe %+v", is.SecondResponders, is.Probe)
+		}
+	})
 }
