@@ -58,6 +58,12 @@ type Config struct {
 	// none. NotifyFIFOScript, if set, is started to read it, with the
 	// path as its last argument.
 	NotifyFIFO, NotifyFIFOScript string
+	// ProbeInterval is probe_interval / -probe-interval: how often a
+	// master probes each of its virtual addresses for a second responder
+	// (probe.go), 100ms-10s. The files and flags default to 2s
+	// (defaultProbeInterval); 0, the zero value of a Config built in Go,
+	// is off ("off" or 0 in a file or flag). A reload applies it.
+	ProbeInterval time.Duration
 }
 
 // rtPriorityAllowed is rt_priority's range.
@@ -300,6 +306,7 @@ type rawFile struct {
 	LockMemory    bool          `toml:"lock_memory"`
 	NotifyFIFO    string        `toml:"notify_fifo"`
 	NotifyFIFOScr string        `toml:"notify_fifo_script"`
+	ProbeInterval any           `toml:"probe_interval"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
@@ -315,25 +322,26 @@ type keyNamer struct {
 }
 
 var flagNames = map[string]string{
-	"interface":     "-iface",
-	"vrid":          "-vrid",
-	"priority":      "-priority",
-	"version":       "-version",
-	"interval":      "-interval",
-	"preempt_delay": "-preempt-delay",
-	"accept":        "-accept",
-	"auth_pass":     "-auth-pass",
-	"peers":         "-peer",
-	"src":           "-src",
-	"vmac":          "-vmac",
-	"ring":          "-ring",
-	"checksum":      "-checksum",
-	"vips":          "VIP argument",
-	"log_level":     "-log-level",
-	"status":        "-status",
-	"status_mode":   "-status-mode",
-	"rt_priority":   "-rt-priority",
-	"lock_memory":   "-lock-memory",
+	"interface":      "-iface",
+	"vrid":           "-vrid",
+	"priority":       "-priority",
+	"version":        "-version",
+	"interval":       "-interval",
+	"preempt_delay":  "-preempt-delay",
+	"accept":         "-accept",
+	"auth_pass":      "-auth-pass",
+	"peers":          "-peer",
+	"src":            "-src",
+	"vmac":           "-vmac",
+	"ring":           "-ring",
+	"checksum":       "-checksum",
+	"vips":           "VIP argument",
+	"log_level":      "-log-level",
+	"status":         "-status",
+	"status_mode":    "-status-mode",
+	"rt_priority":    "-rt-priority",
+	"lock_memory":    "-lock-memory",
+	"probe_interval": "-probe-interval",
 }
 
 func (k keyNamer) err(key, value, allowed string) error {
@@ -352,7 +360,7 @@ const usage = `usage:
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
-  either form also takes [-rt-priority 1-99] [-lock-memory]
+  either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -378,6 +386,7 @@ func parseFlags(args []string) (Config, error) {
 		statusMode          string
 		rtPrio              int
 		lockMem             bool
+		probeIv             string
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -402,6 +411,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
 	fs.IntVar(&rtPrio, "rt-priority", 0, "run vrrpd's threads under SCHED_RR at this `priority`, 1-99, commands it starts excepted (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
 	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
+	fs.StringVar(&probeIv, "probe-interval", "2s", "while master, probe each VIP (ARP / NS) this `often` and warn when another MAC answers: 100ms-10s, or off")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage, "\nflags:\n")
@@ -463,6 +473,14 @@ func parseFlags(args []string) (Config, error) {
 		cfg.Instances = []Instance{in}
 		cfg.NotifyTimeout = defaultNotifyTimeout
 		cfg.LogLevel = slog.LevelInfo
+		cfg.ProbeInterval = defaultProbeInterval
+	}
+	if set["probe-interval"] {
+		d, ok := parseProbeInterval(probeIv)
+		if !ok {
+			return Config{}, k.err("probe_interval", probeIv, probeIntervalAllowed)
+		}
+		cfg.ProbeInterval = d
 	}
 	if set["log-level"] || file == "" {
 		l, err := parseLevel(level)
@@ -649,6 +667,22 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		return Config{}, top.err("notify_fifo", rf.NotifyFIFO, "a path")
 	}
 	cfg.NotifyFIFO, cfg.NotifyFIFOScript = rf.NotifyFIFO, rf.NotifyFIFOScr
+	cfg.ProbeInterval = defaultProbeInterval
+	if rf.ProbeInterval != nil {
+		// A string ("2s", "off"), or the switch: 0 or false is off.
+		var ok bool
+		switch v := rf.ProbeInterval.(type) {
+		case string:
+			cfg.ProbeInterval, ok = parseProbeInterval(v)
+		case int64:
+			cfg.ProbeInterval, ok = 0, v == 0
+		case bool:
+			cfg.ProbeInterval, ok = 0, !v
+		}
+		if !ok {
+			return Config{}, top.err("probe_interval", fmt.Sprint(rf.ProbeInterval), probeIntervalAllowed)
+		}
+	}
 
 	scripts := map[string]bool{}
 	for i, rs := range rf.Scripts {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/govrrp/govrrp/arpnd"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -103,6 +104,8 @@ type vrInst struct {
 	host hostState
 	// garp is cur.GARP, for Take (a reload changes it in place).
 	garp atomic.Pointer[garpSchedule]
+	// probe is its second-responder probing (probe.go).
+	probe instProbe
 }
 
 // daemon runs the virtual routers of a Config on a vrrp.Router.
@@ -144,6 +147,15 @@ type daemon struct {
 
 	obs observer // who is master and why (observe.go)
 
+	// probeEvery is the probe interval in nanoseconds (0: off), set from
+	// the configuration at start and reload; probeWake tells probeLoop
+	// it changed. probeErrLog is when a failed probe was last logged.
+	probeEvery  atomic.Int64
+	probeWake   chan struct{}
+	probeErrLog atomic.Int64
+	// prober is the system's prober once probeLoop got it.
+	prober atomic.Pointer[arpnd.Prober]
+
 	// sd speaks systemd's readiness protocol (sdwire.go); nil: not run
 	// by systemd. Set before Run.
 	sd    *sdNotifier
@@ -162,7 +174,10 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 		conns:   make(map[connKey]*sharedConn),
 		links:   make(map[string]int8),
 		scripts: make(map[string]*scriptState),
+		// probeWake holds one wake-up: a reload never blocks on it.
+		probeWake: make(chan struct{}, 1),
 	}
+	d.probeEvery.Store(int64(cfg.ProbeInterval))
 	// Transitions come through the hook (vrrp.TransitionHook), in order
 	// and without loss: vrrpd does not read the lossy Events channel.
 	rc := vrrp.RouterConfig{Logger: log, Hook: hook{d}, EventBuffer: -1}
@@ -235,6 +250,13 @@ func (d *daemon) Run(ctx context.Context) error {
 		if err := d.sys.WatchLinks(linkCtx, d.linkChanged); err != nil && linkCtx.Err() == nil {
 			d.log.Warn("interface watch stopped: interface tracking is off", "err", err)
 		}
+	}()
+	// Second-responder probing, off the Router's goroutines; it stops
+	// with the link watch, before the system closes (probe.go).
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.probeLoop(linkCtx)
 	}()
 
 	d.mu.Lock()
@@ -391,6 +413,7 @@ func (d *daemon) removeLocked(name string) {
 	if err := d.router.Remove(name); err != nil && !errors.Is(err, vrrp.ErrRouterStopped) {
 		d.log.Warn("removing instance", "vr", name, "err", err)
 	}
+	d.forgetProbe(v)
 	v.conn.refs--
 	if v.conn.refs == 0 && d.conns[v.conn.key] == v.conn {
 		delete(d.conns, v.conn.key) // the Router closed it
@@ -775,6 +798,7 @@ func (h hook) Transition(ev vrrp.Event) {
 	// Tracking faults are the Router's Fault state (SetFault), so the
 	// state is FAULT as for a down interface, and STOP is only a
 	// shutdown or a removal.
+	v.probe.master.Store(ev.To == vrrp.Master) // probeLoop probes masters only
 	state := stateName(ev.To)
 	prio := uint8(v.prio.Load())
 	d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
@@ -942,6 +966,13 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	d.cfg.Scripts = cfg.Scripts
 	d.reloadFIFOLocked(&cfg)
+	if cfg.ProbeInterval != old.ProbeInterval {
+		d.probeEvery.Store(int64(cfg.ProbeInterval))
+		select {
+		case d.probeWake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 	if cfg.RTPriority != old.RTPriority || cfg.LockMemory != old.LockMemory {
 		d.log.Warn("rt_priority and lock_memory change only on restart", "rt_priority", old.RTPriority, "lock_memory", old.LockMemory)
 		cfg.RTPriority, cfg.LockMemory = old.RTPriority, old.LockMemory

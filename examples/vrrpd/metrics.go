@@ -126,6 +126,11 @@ func metricFamilies(s snapshot) []family {
 	nll := add("vrrp_no_link_local_first", counterType, "IPv6 advertisements whose first address is not link-local (processed, as keepalived sends them).")
 	csum := add("vrrp_advertisement_rcvd_checksum_form", counterType, "Accepted VRRPv3 IPv4 advertisements by checksum form: pseudo-header (RFC 5798, keepalived, FRR) or message (RFC 9568 section 5.2.8).")
 	perr := add("vrrp_protocol_error_reason", infoType, "The last protocol error (RFC 6527 vrrpv3StatisticsProtoErrReason).")
+	sr := add("vrrp_second_responder", gaugeType, "1 while a MAC that is not this router's answers the master's probes for the virtual address (a host still holding it, another cluster), 0 otherwise; only with probing on (probe_interval).")
+	sre := add("vrrp_second_responder_episodes", counterType, "Second-responder alarms raised (each is logged once, with the address and the MAC).")
+	sra := add("vrrp_second_responder_answers", counterType, "Answers to the master's probes from MACs that are not this router's.")
+	prs := add("vrrp_address_probes_sent", counterType, "ARP probes and Neighbor Solicitations the master sent for its virtual addresses.")
+	pre := add("vrrp_address_probe_send_errors", counterType, "Probes that could not be sent.")
 	smc := add("vrrp_second_master", counterType, "Advertisements of this VRID heard from another router while master (two masters: a split brain, or a preemption); the first of each episode is logged with the source.")
 
 	for _, is := range s.Instances {
@@ -203,6 +208,21 @@ func metricFamilies(s snapshot) []family {
 		count(csum, st.RcvdChecksumMessage, with(label{"checksum", "message"})...)
 		gauge(perr, 1, with(label{"protocol_error_reason", st.ProtoErrReason.String()})...)
 		count(smc, st.SecondMaster, base...)
+		if is.Probe.On {
+			alarmed := map[string]bool{}
+			for _, a := range is.Probe.Alarms {
+				alarmed[a.Address] = true
+			}
+			for _, p := range is.VIPs {
+				a := p.Addr().String()
+				gauge(sr, b2f(alarmed[a]), with(label{"address", a})...)
+			}
+			ps := is.Probe.Status
+			count(sre, ps.Episodes, base...)
+			count(sra, ps.Answers, base...)
+			count(prs, ps.Sent, base...)
+			count(pre, ps.SendErrors, base...)
+		}
 	}
 
 	// The Router's bounded table of discarded advertisements: at most
@@ -241,6 +261,9 @@ func metricFamilies(s snapshot) []family {
 	if s.FIFO != nil {
 		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written)
 		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped)
+	}
+	if s.Probing {
+		count(add("vrrpd_probe_frames_malformed", counterType, "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed."), s.ProbeDropped)
 	}
 
 	out := make([]family, len(fs))

@@ -35,6 +35,8 @@ func fixedSnapshot() snapshot {
 		Started:      t0,
 		NotifyQueue:  2,
 		NotifyFailed: 1,
+		Probing:      true,
+		ProbeDropped: 3,
 		Discards: []vrrp.Discard{
 			{Src: netip.MustParseAddr("10.0.0.66"), Reason: "ttl", Name: "VI_1", VRID: 51, Interface: "eth0", Count: 120, First: t0, Last: t0.Add(89 * time.Second)},
 			{Src: netip.MustParseAddr("fe80::77"), Reason: "addressListMismatch", Name: "VI_6", VRID: 52, Interface: "eth0", Count: 3, First: t0, Last: t0.Add(80 * time.Second)},
@@ -61,6 +63,8 @@ func fixedSnapshot() snapshot {
 				{vrrp.Backup, vrrp.Master, vrrp.ReasonMasterNoResponse}: 2,
 				{vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority}:   1,
 			},
+			Probe: probeSnap{On: true, Status: ProbeStatus{Sent: 45, SendErrors: 1, Answers: 7, Episodes: 2},
+				Alarms: []SecondResponder{{Address: "10.0.0.100", MACs: []string{"02:00:00:00:00:66"}, Since: t0.Add(80 * time.Second)}}},
 		}, {
 			Name: "VI_6", Interface: "eth0", IfIndex: 2, VRID: 52, Family: vrrp.IPv6, Version: 3,
 			Running: true, State: vrrp.Backup, Primary: netip.MustParseAddr("fe80::1"),

@@ -24,6 +24,11 @@ type snapshot struct {
 	NotifyFailed uint64
 	// FIFO is the notify FIFO's counters; nil without one.
 	FIFO *fifoStats
+	// Probing is whether second-responder probing is on; ProbeDropped
+	// counts the frames its prober dropped as malformed
+	// (arpnd.ProberStats.Malformed).
+	Probing      bool
+	ProbeDropped uint64
 	// Discards is the Router's table of discarded advertisements
 	// (vrrp.Router.Discards), largest count first.
 	Discards []vrrp.Discard
@@ -65,6 +70,8 @@ type instSnap struct {
 	Last        vrrp.Event
 	Up          time.Time
 	Transitions map[transitionKey]uint64
+	// Probe is its second-responder probing (probe.go).
+	Probe probeSnap
 }
 
 // trackSnap is one tracked interface or script of an instance.
@@ -84,6 +91,11 @@ func (d *daemon) snapshot() snapshot {
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
 		s.FIFO = &fs
+	}
+	if s.Probing = d.probing(); s.Probing {
+		if p := d.prober.Load(); p != nil {
+			s.ProbeDropped = p.Stats().Malformed
+		}
 	}
 	weights := make(map[string]int, len(d.cfg.Scripts))
 	for _, sc := range d.cfg.Scripts {
@@ -150,6 +162,10 @@ func (d *daemon) snapshot() snapshot {
 			}
 		}
 		is.Last, is.Up, is.Transitions = d.obs.get(name)
+		if d.probing() {
+			is.Probe.On = true
+			is.Probe.Status, is.Probe.Alarms = v.probe.figures()
+		}
 		s.Instances = append(s.Instances, is)
 	}
 	d.obs.prune(d.order)

@@ -107,6 +107,13 @@ type InstanceStatus struct {
 	Stats           InstanceStats `json:"stats"`
 	// Election says who is master and why (observe.go).
 	Election Election `json:"election"`
+	// SecondResponders are the virtual addresses for which a MAC that is
+	// not this router's answered the master's last probes, with the MACs
+	// and since when (probe.go); absent when there are none.
+	SecondResponders []SecondResponder `json:"second_responders,omitempty"`
+	// Probe are the counters of the second-responder probing; absent
+	// when probing is off (probe_interval).
+	Probe *ProbeStatus `json:"probe,omitempty"`
 }
 
 // TrackStatus is a tracked script in InstanceStatus: Status is
@@ -165,6 +172,9 @@ func (d *daemon) status() Status {
 		is.TrackScripts = d.trackScriptsLocked(v)
 		is.TrackFiles, is.TrackProcesses = d.trackObjectsStatusLocked(v)
 		is.HostPending, is.HostError, is.HostRetries = v.host.status()
+		if ps, alarms := v.probe.figures(); d.probing() {
+			is.Probe, is.SecondResponders = &ps, alarms
+		}
 		s, err := d.router.State(name)
 		if err != nil {
 			continue

@@ -40,6 +40,9 @@ type linuxSystem struct {
 
 	mu   sync.Mutex
 	anns map[arpnd.Mode]*arpnd.Announcer
+	// prober probes the VIPs for second responders (probe.go); made on
+	// first use.
+	prober *arpnd.Prober
 }
 
 // Linux capability numbers (linux/capability.h).
@@ -222,6 +225,25 @@ func (s *linuxSystem) announcer(vmac bool) (*arpnd.Announcer, error) {
 	return a, nil
 }
 
+// Prober implements probeSystem: one arpnd.Prober (two packet sockets)
+// for every instance and interface.
+func (s *linuxSystem) Prober() (*arpnd.Prober, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prober != nil {
+		return s.prober, nil
+	}
+	if s.anns == nil {
+		return nil, errors.New("system closed")
+	}
+	p, err := arpnd.NewProber(arpnd.ProberConfig{Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.prober = p
+	return p, nil
+}
+
 // filtered reports whether in, as master, must not accept packets
 // addressed to its VIPs: a non-owner without Accept_Mode (RFC 9568
 // section 6.4.3), VRRPv2 included (RFC 3768 section 6.4.3 says it of
@@ -344,6 +366,10 @@ func (s *linuxSystem) Close() error {
 		errs = append(errs, a.Close())
 	}
 	s.anns = nil
+	if s.prober != nil {
+		errs = append(errs, s.prober.Close())
+		s.prober = nil
+	}
 	s.mu.Unlock()
 	errs = append(errs, s.vips.Close(), s.filter.Close())
 	s.h.Close()
