@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/govrrp/govrrp/arpnd"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"github.com/govrrp/govrrp/internal/vipaddr"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/transport/raw"
@@ -40,7 +41,14 @@ type linuxSystem struct {
 
 	mu   sync.Mutex
 	anns map[arpnd.Mode]*arpnd.Announcer
+	// igmpRaised is set once net.ipv4.igmp_max_memberships was raised,
+	// or could not be (JoinMulti).
+	igmpRaised bool
+	// igmpPath is the sysctl's file (a test points it elsewhere).
+	igmpPath string
 }
+
+var _ multiSystem = (*linuxSystem)(nil)
 
 // Linux capability numbers (linux/capability.h).
 const (
@@ -114,7 +122,7 @@ func newSystem(log *slog.Logger) (system, error) {
 		ns.Close()
 		return nil, err
 	}
-	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, filter: filter, anns: map[arpnd.Mode]*arpnd.Announcer{}}, nil
+	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, filter: filter, anns: map[arpnd.Mode]*arpnd.Announcer{}, igmpPath: igmpMaxPath}, nil
 }
 
 func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
@@ -148,6 +156,141 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 		}
 	}
 	return c, link.Attrs().Index, primary.WithZone(""), nil
+}
+
+// OpenMulti opens a raw VRRP socket of the family for every multicast
+// instance (raw.ListenMulti); JoinMulti adds their interfaces to it. One
+// socket per family serves every interface, up to the kernel's limit on
+// the groups one socket joins (see JoinMulti).
+func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, error) {
+	// The interface first, then the capabilities, as Open: a missing
+	// interface is reported as such, a missing capability names it.
+	if _, err := lookupIndex(in.Interface); err != nil {
+		return nil, err
+	}
+	if caps, ok := effectiveCaps(); ok {
+		if err := capsError(in.Interface, caps); err != nil {
+			return nil, err
+		}
+	}
+	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// lookupIndex returns the index of interface name, with Open's errors.
+func lookupIndex(name string) (int, error) {
+	idx, err := ifaceio.IndexByName(name)
+	if err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, fmt.Errorf("interface %q: no such interface", name)
+		}
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return idx, nil
+}
+
+// igmpMaxPath is net.ipv4.igmp_max_memberships: the most IPv4 groups one
+// socket may join (default 20), per network namespace.
+const igmpMaxPath = "/proc/sys/net/ipv4/igmp_max_memberships"
+
+// igmpWant is what JoinMulti raises net.ipv4.igmp_max_memberships to:
+// one socket for the 4,094 VLANs of a trunk.
+const igmpWant = 4096
+
+// JoinMulti joins the VRRP group on in's interface on c, a socket from
+// OpenMulti. A join the kernel refuses for the socket's membership limit
+// (ENOBUFS, ENOMEM) is errMultiFull, so that the daemon opens another
+// socket; before that, for IPv4 at net.ipv4.igmp_max_memberships, it
+// raises the sysctl to 4096 once if it may (root in the namespace), and
+// says so in one log line. The other limit, on both families, is the
+// socket option memory (net.core.optmem_max, 128 kB by default since
+// Linux 6.9, about 2,000 groups; 20 kB before): not raised, the daemon
+// spreads the interfaces over more sockets.
+func (s *linuxSystem) JoinMulti(c transport.Conn, joined int, in *Instance) (int, netip.Addr, error) {
+	rc, ok := c.(*raw.Conn)
+	if !ok {
+		return 0, netip.Addr{}, fmt.Errorf("interface %q: not a shared raw socket (%T)", in.Interface, c)
+	}
+	idx, err := lookupIndex(in.Interface)
+	if err != nil {
+		return 0, netip.Addr{}, err
+	}
+	err = rc.Join(in.Interface)
+	if memberLimit(err) {
+		err = s.joinFull(rc, joined, in, err)
+	}
+	if err != nil {
+		return 0, netip.Addr{}, err
+	}
+	primary := in.Src
+	if !primary.IsValid() {
+		if primary, err = rc.Source(idx); err != nil {
+			_ = rc.Leave(in.Interface)
+			return 0, netip.Addr{}, fmt.Errorf("interface %q: no source address for %v advertisements (give -src or add an address): %w",
+				in.Interface, in.Family(), err)
+		}
+	}
+	return idx, primary.WithZone(""), nil
+}
+
+// memberLimit reports whether a join failed for the socket's membership
+// limit: ENOBUFS (IPv4: igmp_max_memberships or optmem_max) or ENOMEM
+// (IPv6: optmem_max).
+func memberLimit(err error) bool {
+	return errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
+}
+
+// joinFull handles a join of in's interface on rc refused with jerr for
+// the membership limit: it raises net.ipv4.igmp_max_memberships once when
+// that is the limit reached and retries, or returns errMultiFull naming
+// the limit. n is how many interfaces rc holds.
+func (s *linuxSystem) joinFull(rc *raw.Conn, n int, in *Instance, jerr error) error {
+	if rc.Family() == 6 {
+		return fmt.Errorf("%w: %d groups joined, net.core.optmem_max reached: %w", errMultiFull, n, jerr)
+	}
+	limit, err := readSysctlInt(s.igmpPath)
+	if err != nil || n < limit {
+		return fmt.Errorf("%w: %d groups joined (net.ipv4.igmp_max_memberships %d), net.core.optmem_max reached: %w", errMultiFull, n, limit, jerr)
+	}
+	s.mu.Lock()
+	tried := s.igmpRaised
+	s.igmpRaised = true
+	s.mu.Unlock()
+	if tried || limit >= igmpWant {
+		return fmt.Errorf("%w: net.ipv4.igmp_max_memberships %d reached: %w", errMultiFull, limit, jerr)
+	}
+	if err := os.WriteFile(s.igmpPath, []byte(strconv.Itoa(igmpWant)), 0o644); err != nil {
+		s.log.Warn("cannot raise net.ipv4.igmp_max_memberships: one VRRP socket per that many interfaces",
+			"igmp_max_memberships", limit, "err", err)
+		return fmt.Errorf("%w: net.ipv4.igmp_max_memberships %d reached: %w", errMultiFull, limit, jerr)
+	}
+	s.log.Info("raised net.ipv4.igmp_max_memberships so that one VRRP socket joins the group on every interface",
+		"from", limit, "to", igmpWant)
+	err = rc.Join(in.Interface)
+	if memberLimit(err) {
+		return fmt.Errorf("%w: %d groups joined, net.core.optmem_max reached: %w", errMultiFull, n, err)
+	}
+	return err
+}
+
+func readSysctlInt(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// LeaveMulti leaves the VRRP group on in's interface on c.
+func (s *linuxSystem) LeaveMulti(c transport.Conn, in *Instance) error {
+	rc, ok := c.(*raw.Conn)
+	if !ok {
+		return fmt.Errorf("interface %q: not a shared raw socket (%T)", in.Interface, c)
+	}
+	return rc.Leave(in.Interface)
 }
 
 // RemoveStale removes what a previous run that did not exit cleanly

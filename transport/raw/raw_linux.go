@@ -416,6 +416,7 @@ func (c *Conn) Join(ifname string) error {
 		}
 	}
 	c.ifaces[ifi.Index] = st
+	c.growRcvBuf(len(c.ifaces))
 	return nil
 }
 
