@@ -182,8 +182,8 @@ func TestSharedSockets(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		add(instOn(fmt.Sprintf("A%d", i), fmt.Sprintf("eth%d", i), 1, fmt.Sprintf("10.0.%d.100", i)))
 	}
-	add(instOn("B1", "eth1", 2, "10.0.1.101"))  // same interface: no second join
-	add(instOn("V6", "eth1", 1, "fe80::100"))   // other family: its own socket
+	add(instOn("B1", "eth1", 2, "10.0.1.101"))   // same interface: no second join
+	add(instOn("V6", "eth1", 1, "fe80::100"))    // other family: its own socket
 	peer := instOn("P", "eth9", 3, "10.0.9.100") // unicast: Open
 	peer.Peers = []netip.Addr{netip.MustParseAddr("10.0.9.2")}
 	add(peer)
