@@ -19,9 +19,8 @@ import (
 // thousands of links held thousands of packet sockets). Its protocol is
 // 0, so the kernel delivers it no frame at all.
 type sender struct {
-	mu  sync.Mutex // guards fd against Close
-	fd  int
-	err error // the error opening it, returned by every send
+	mu sync.Mutex // guards fd against Close
+	fd int
 }
 
 // openSender opens the socket (CAP_NET_RAW). Called in the Announcer's
