@@ -307,3 +307,31 @@ func TestRawRouterReAddBeforeAdvance(t *testing.T) {
 		t.Errorf("Closed after adding again = %v, want none", got)
 	}
 }
+
+// TestRawRouterBurstReleased: the host actions of starting a thousand
+// virtual routers at once leave no array of that size behind once a
+// quiet round follows (issue 12: 2 MB kept at 4,094).
+func TestRawRouterBurstReleased(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := vrrp.NewRawRouter(vrrp.RawConfig{})
+	c := keyConn{"a"}
+	for i := range 1000 {
+		name := fmt.Sprintf("vr%d", i)
+		if err := r.Add(t0, vrrp.VirtualRouter{Name: name, Conn: c, Interface: name, IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.StartAll(t0)
+	if n := len(r.Ready().Host); n < 1000 {
+		t.Fatalf("%d host actions after starting 1,000; want at least 1,000", n)
+	}
+	r.Advance()
+	r.Tick(t0.Add(time.Millisecond)) // nothing due
+	if n := len(r.Ready().Host); n != 0 {
+		t.Fatalf("%d host actions in a quiet round", n)
+	}
+	r.Advance()
+	if c := cap(r.Ready().Host); c > 64 {
+		t.Errorf("after a quiet round the host actions' array holds %d; want the burst's released", c)
+	}
+}
