@@ -26,8 +26,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// linuxSystem runs the daemon on this host: raw VRRP sockets
-// (raw.Listen), virtual addresses through netlink (vipaddr),
+// linuxSystem runs the daemon on this host: raw VRRP sockets (one per
+// family for every multicast instance, raw.ListenMulti with a group join
+// per interface, see OpenMulti; raw.Listen for unicast peers, a source
+// address or the receive ring), virtual addresses through netlink (vipaddr),
 // gratuitous ARP / unsolicited NA through arpnd, interface state from
 // netlink link notifications.
 type linuxSystem struct {
