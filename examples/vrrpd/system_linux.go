@@ -44,8 +44,9 @@ type linuxSystem struct {
 	mu   sync.Mutex
 	anns map[arpnd.Mode]*arpnd.Announcer
 	// igmpRaised is set once net.ipv4.igmp_max_memberships was raised,
-	// or could not be (JoinMulti).
+	// or could not be (JoinMulti); igmpLimit is its value, read once.
 	igmpRaised bool
+	igmpLimit  int
 	// igmpPath is the sysctl's file (a test points it elsewhere).
 	igmpPath string
 }
@@ -203,14 +204,13 @@ const igmpMaxPath = "/proc/sys/net/ipv4/igmp_max_memberships"
 const igmpWant = 4096
 
 // JoinMulti joins the VRRP group on in's interface on c, a socket from
-// OpenMulti. A join the kernel refuses for the socket's membership limit
-// (ENOBUFS, ENOMEM) is errMultiFull, so that the daemon opens another
-// socket; before that, for IPv4 at net.ipv4.igmp_max_memberships, it
-// raises the sysctl to 4096 once if it may (root in the namespace), and
-// says so in one log line. The other limit, on both families, is the
-// socket option memory (net.core.optmem_max, 128 kB by default since
-// Linux 6.9, about 2,000 groups; 20 kB before): not raised, the daemon
-// spreads the interfaces over more sockets.
+// OpenMulti. transport/raw puts the memberships on helper sockets, each
+// under the kernel's limit on the groups one socket joins
+// (net.ipv4.igmp_max_memberships, 20 by default; net.core.optmem_max);
+// for IPv4, when joined reaches that sysctl, JoinMulti raises it to 4096
+// once if it may (root in the namespace) and says so in one log line, so
+// that a few helper sockets hold 4,094 VLANs rather than 205. A join the
+// kernel still refuses for the limit is errMultiFull.
 func (s *linuxSystem) JoinMulti(c transport.Conn, joined int, in *Instance) (int, netip.Addr, error) {
 	rc, ok := c.(*raw.Conn)
 	if !ok {
@@ -220,9 +220,12 @@ func (s *linuxSystem) JoinMulti(c transport.Conn, joined int, in *Instance) (int
 	if err != nil {
 		return 0, netip.Addr{}, err
 	}
+	if rc.Family() == 4 {
+		s.raiseIGMP(joined)
+	}
 	err = rc.Join(in.Interface)
 	if memberLimit(err) {
-		err = s.joinFull(rc, joined, in, err)
+		err = fmt.Errorf("%w: %d interfaces joined: %w", errMultiFull, joined, err)
 	}
 	if err != nil {
 		return 0, netip.Addr{}, err
@@ -238,44 +241,43 @@ func (s *linuxSystem) JoinMulti(c transport.Conn, joined int, in *Instance) (int
 	return idx, primary.WithZone(""), nil
 }
 
+// raiseIGMP raises net.ipv4.igmp_max_memberships to igmpWant, once, when
+// joined interfaces reach it.
+func (s *linuxSystem) raiseIGMP(joined int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.igmpRaised {
+		return
+	}
+	if s.igmpLimit == 0 {
+		limit, err := readSysctlInt(s.igmpPath)
+		if err != nil {
+			s.igmpRaised = true // cannot tell: leave it
+			return
+		}
+		s.igmpLimit = limit
+	}
+	if joined < s.igmpLimit {
+		return
+	}
+	s.igmpRaised = true
+	if s.igmpLimit >= igmpWant {
+		return
+	}
+	if err := os.WriteFile(s.igmpPath, []byte(strconv.Itoa(igmpWant)), 0o644); err != nil {
+		s.log.Warn("cannot raise net.ipv4.igmp_max_memberships: the VRRP group memberships take a socket per that many interfaces",
+			"igmp_max_memberships", s.igmpLimit, "err", err)
+		return
+	}
+	s.log.Info("raised net.ipv4.igmp_max_memberships so that a few sockets join the VRRP group on thousands of interfaces",
+		"from", s.igmpLimit, "to", igmpWant)
+}
+
 // memberLimit reports whether a join failed for the socket's membership
 // limit: ENOBUFS (IPv4: igmp_max_memberships or optmem_max) or ENOMEM
 // (IPv6: optmem_max).
 func memberLimit(err error) bool {
 	return errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
-}
-
-// joinFull handles a join of in's interface on rc refused with jerr for
-// the membership limit: it raises net.ipv4.igmp_max_memberships once when
-// that is the limit reached and retries, or returns errMultiFull naming
-// the limit. n is how many interfaces rc holds.
-func (s *linuxSystem) joinFull(rc *raw.Conn, n int, in *Instance, jerr error) error {
-	if rc.Family() == 6 {
-		return fmt.Errorf("%w: %d groups joined, net.core.optmem_max reached: %w", errMultiFull, n, jerr)
-	}
-	limit, err := readSysctlInt(s.igmpPath)
-	if err != nil || n < limit {
-		return fmt.Errorf("%w: %d groups joined (net.ipv4.igmp_max_memberships %d), net.core.optmem_max reached: %w", errMultiFull, n, limit, jerr)
-	}
-	s.mu.Lock()
-	tried := s.igmpRaised
-	s.igmpRaised = true
-	s.mu.Unlock()
-	if tried || limit >= igmpWant {
-		return fmt.Errorf("%w: net.ipv4.igmp_max_memberships %d reached: %w", errMultiFull, limit, jerr)
-	}
-	if err := os.WriteFile(s.igmpPath, []byte(strconv.Itoa(igmpWant)), 0o644); err != nil {
-		s.log.Warn("cannot raise net.ipv4.igmp_max_memberships: one VRRP socket per that many interfaces",
-			"igmp_max_memberships", limit, "err", err)
-		return fmt.Errorf("%w: net.ipv4.igmp_max_memberships %d reached: %w", errMultiFull, limit, jerr)
-	}
-	s.log.Info("raised net.ipv4.igmp_max_memberships so that one VRRP socket joins the group on every interface",
-		"from", limit, "to", igmpWant)
-	err = rc.Join(in.Interface)
-	if memberLimit(err) {
-		return fmt.Errorf("%w: %d groups joined, net.core.optmem_max reached: %w", errMultiFull, n, err)
-	}
-	return err
 }
 
 func readSysctlInt(path string) (int, error) {
