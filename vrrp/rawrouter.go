@@ -247,8 +247,8 @@ type rconn struct {
 	// a shared Conn holds thousands of one VRID (issue 12), which
 	// frontDoor would otherwise scan for every packet.
 	byIf map[demuxKey]*vrt
-	out   int            // index in Ready.Sends + 1, 0 if none
-	lim   rateLimiter
+	out  int // index in Ready.Sends + 1, 0 if none
+	lim  rateLimiter
 }
 
 // NewRawRouter returns a RawRouter with no virtual routers.
