@@ -350,9 +350,9 @@ func TestNotifierParallel(t *testing.T) {
 		start := time.Now()
 		n.close()
 		took := time.Since(start)
-		// The 1,003 commands on at least 8 workers (notifyWorkers is 32),
-		// VI_0's last three one after another: at most 126 command times,
-		// and some slack. One at a time they took 1,003.
+		// The 1,003 commands on 8 workers (notifyWorkers), VI_0's last
+		// three one after another: 126 command times, and some slack. One
+		// at a time they took 1,003.
 		const workers = 8
 		if limit := ((vrs+3)/workers + 4) * cmdTime; took > limit {
 			t.Errorf("%d notify commands of %v each took %v; want at most %v (%d at a time)", vrs+3, cmdTime, took, limit, workers)

@@ -166,11 +166,11 @@ func jobKey(args []string) string {
 // notifyWorkers is how many notify commands run at once. One at a time,
 // the STOP commands of 1,000 virtual routers at shutdown took over 20 s
 // on a loaded host (about 25 ms each to start /bin/sh), and so did the
-// BACKUP and MASTER ones at start-up (issue 12). A command mostly waits
-// (for a CPU on a busy host, for its children): 8 at a time ran about
-// 30 a second on this 2-core machine under load, 32 at a time keeps up
-// better. keepalived starts them all at once.
-const notifyWorkers = 32
+// BACKUP and MASTER ones at start-up (issue 12). 8 at a time ran about
+// 30 a second on this 2-core machine under load (load average 10-30);
+// 32 was tried once at a load average of 37 and is not measured apart.
+// keepalived starts them all at once.
+const notifyWorkers = 8
 
 // notifier runs notify commands on goroutines of its own, each bounded by
 // a timeout, so the protocol never waits for a script: up to
