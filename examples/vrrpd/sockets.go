@@ -13,8 +13,7 @@ import (
 // multiSystem is implemented by a system that serves the multicast
 // instances of a family on every interface with a few shared transports
 // instead of one per interface (linuxSystem: raw.ListenMulti, and a group
-// join per interface; ../../../shared/DESIGN.md "Scale to plan for",
-// issue 12). The Router demultiplexes a shared transport by interface
+// join per interface; DESIGN.md "Scale to plan for", issue 12). The Router demultiplexes a shared transport by interface
 // index and VRID.
 type multiSystem interface {
 	// OpenMulti returns a new transport of the family serving no
@@ -32,8 +31,10 @@ type multiSystem interface {
 	LeaveMulti(c transport.Conn, in *Instance) error
 }
 
-// errMultiFull: a shared transport holds as many interfaces as one socket
-// may join (net.ipv4.igmp_max_memberships, net.core.optmem_max).
+// errMultiFull: a shared transport cannot take one more interface: the
+// kernel refused the group membership for its per-socket limits
+// (net.ipv4.igmp_max_memberships, net.core.optmem_max) although
+// transport/raw puts the memberships on helper sockets under them.
 var errMultiFull = errors.New("the shared VRRP socket is full")
 
 // multiConn is one shared transport of a family and what uses it.
