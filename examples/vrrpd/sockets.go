@@ -13,8 +13,8 @@ import (
 // multiSystem is implemented by a system that serves the multicast
 // instances of a family on every interface with a few shared transports
 // instead of one per interface (linuxSystem: raw.ListenMulti, and a group
-// join per interface; DESIGN.md "Scale to plan for", issue 12). The Router demultiplexes a shared transport by interface
-// index and VRID.
+// join per interface; DESIGN.md "Scale to plan for", issue 12). The
+// Router demultiplexes a shared transport by interface index and VRID.
 type multiSystem interface {
 	// OpenMulti returns a new transport of the family serving no
 	// interface yet, for in's interface to join first: its errors are
