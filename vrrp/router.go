@@ -17,18 +17,10 @@ import (
 const (
 	rxBufSize    = packet.HeaderLen + packet.MaxAddrs*16 + packet.AuthDataLen + 64
 	rxBatchLen   = 16 // packets per receive batch
-	rxBatchesPer = 4  // receive batches per Conn, at least
-	// rxBatchesMax bounds a Conn's receive batches: one more per
-	// rxVRsPerBatch virtual routers on it, so that a Conn shared by
-	// thousands of links (one socket per family, issue 12) has their
-	// advertisements in flight to the owner goroutine, not waiting in the
-	// socket while a Master_Down_Timer fires; 64 x 16 = 1,024 packets,
-	// 4.3 MB of address space, resident only as used.
-	rxBatchesMax  = 64
-	rxVRsPerBatch = 16
-	rxQueueLen    = 64 // batches waiting for the owner goroutine
-	defEvents     = 256
-	defLogLimit   = 10
+	rxBatchesPer = 4  // receive batches per Conn
+	rxQueueLen   = 64 // batches waiting for the owner goroutine
+	defEvents    = 256
+	defLogLimit  = 10
 )
 
 // Router is the runtime: the goroutine shell over a RawRouter, as
@@ -111,16 +103,13 @@ type routerCounters struct {
 
 // rxConn is the Router's side of one transport.Conn: its reader.
 type rxConn struct {
-	c    transport.Conn
-	bw   transport.BatchWriter
-	br   transport.BatchReader // nil: read one packet at a time
-	name string                // interface of the first virtual router, for logs
-	free chan *rxBatch
-	// vrs counts the virtual routers added on the Conn, batches the
-	// receive batches made for it (never fewer later).
-	vrs, batches int
-	reader       bool // reader goroutine started
-	closed       bool
+	c      transport.Conn
+	bw     transport.BatchWriter
+	br     transport.BatchReader // nil: read one packet at a time
+	name   string                // interface of the first virtual router, for logs
+	free   chan *rxBatch
+	reader bool // reader goroutine started
+	closed bool
 }
 
 // rxBatch is what a reader goroutine hands to the owner in one channel
@@ -134,25 +123,6 @@ type rxBatch struct {
 	// when the owner goroutine got to them.
 	at   time.Time
 	bufs [rxBatchLen][rxBufSize]byte
-}
-
-// wantBatches is how many receive batches the Conn should have for its
-// virtual routers.
-func (c *rxConn) wantBatches() int {
-	return min(rxBatchesPer+c.vrs/rxVRsPerBatch, rxBatchesMax)
-}
-
-// trimBatches lets go of free receive batches beyond wantBatches, after a
-// Remove. Batches the reader or the owner hold are not waited for.
-func (c *rxConn) trimBatches() {
-	for c.batches > c.wantBatches() {
-		select {
-		case <-c.free:
-			c.batches--
-		default:
-			return
-		}
-	}
 }
 
 func newRxBatch(c *rxConn) *rxBatch {
@@ -310,15 +280,13 @@ func (r *Router) Add(vr VirtualRouter) error {
 		}
 		c := r.conns[vr.Conn]
 		if c == nil {
-			c = &rxConn{c: vr.Conn, name: vr.Interface, free: make(chan *rxBatch, rxBatchesMax)}
+			c = &rxConn{c: vr.Conn, name: vr.Interface, free: make(chan *rxBatch, rxBatchesPer)}
 			c.bw, _ = vr.Conn.(transport.BatchWriter)
 			c.br, _ = vr.Conn.(transport.BatchReader)
+			for range rxBatchesPer {
+				c.free <- newRxBatch(c)
+			}
 			r.conns[vr.Conn] = c
-		}
-		c.vrs++
-		for c.batches < c.wantBatches() {
-			c.free <- newRxBatch(c)
-			c.batches++
 		}
 		if r.running && !c.reader {
 			r.startReader(c)
@@ -335,20 +303,7 @@ func (r *Router) Add(vr VirtualRouter) error {
 // done, so that a caller may reuse the name, or the addresses, at once:
 // do not call it from a hook. The protocol does not wait for it.
 func (r *Router) Remove(name string) error {
-	if err := r.do(false, func(now time.Time) error {
-		v, err := r.raw.lookup(name)
-		if err != nil {
-			return err
-		}
-		if err := r.raw.Remove(now, name); err != nil {
-			return err
-		}
-		if c := r.conns[v.vr.Conn]; c != nil {
-			c.vrs--
-			c.trimBatches()
-		}
-		return nil
-	}); err != nil {
+	if err := r.do(false, func(now time.Time) error { return r.raw.Remove(now, name) }); err != nil {
 		return err
 	}
 	if done := r.host.barrier(); done != nil {
