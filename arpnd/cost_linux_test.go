@@ -81,6 +81,11 @@ func TestOpenCostPerLink(t *testing.T) {
 		if l.arp == nil || l.nd != nil {
 			t.Errorf("%s: IPv4 only: arp socket %v, IPv6 socket %v; want only the ARP one", name, l.arp, l.nd)
 		}
+		// Without the responder, no socket of its own: the Announcer's
+		// one sending socket, with the interface's index.
+		if ls, ok := l.arp.(linkSender); !ok || ls.s != p.snd || p.snd == nil || ls.ifindex != l.ifi.Index {
+			t.Errorf("%s: ARP connection %#v; want a linkSender on the shared socket %p for index %d", name, l.arp, p.snd, l.ifi.Index)
+		}
 	}
 	// An IPv6 virtual router on the same link opens the IPv6 socket and
 	// keeps the ARP one.

@@ -111,6 +111,23 @@ type linuxPlatform struct {
 	// vmacVRs are the virtual routers whose nftables table is installed
 	// (ModeVirtualMAC with the responder, while master); see nft_linux.go.
 	vmacVRs map[*vrState]struct{}
+	// snd is the socket every link without a reader sends from
+	// (sender_linux.go), opened on first use; nil until then.
+	snd *sender
+}
+
+// sharedConn returns a send-only connection for frames of EtherType
+// proto on ifi over the Announcer's one sending socket, opening it on
+// first use. Called with the Announcer's lock held, in its namespace.
+func (p *linuxPlatform) sharedConn(ifi *net.Interface, proto uint16) (PacketConn, error) {
+	if p.snd == nil {
+		s, err := openSender()
+		if err != nil {
+			return nil, privErr(ifi.Name, "open packet socket", "CAP_NET_RAW", err)
+		}
+		p.snd = s
+	}
+	return linkSender{s: p.snd, ifindex: ifi.Index, proto: proto}, nil
 }
 
 type macvlan struct {
@@ -274,10 +291,16 @@ func (p *linuxPlatform) ensureFamily(a *Announcer, l *link, v6, respond, ra bool
 		if l.arp != nil {
 			return nil
 		}
-		f := bpfDropAll
-		if respond {
-			f = bpfARPReq
+		if !respond {
+			// Nothing to read: send from the shared socket.
+			c, err := p.sharedConn(ifi, etherTypeARP)
+			if err != nil {
+				return err
+			}
+			l.arp = c
+			return nil
 		}
+		f := bpfARPReq
 		ac, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: assemble(f)})
 		if err != nil {
 			return privErr(ifi.Name, "open ARP packet socket", "CAP_NET_RAW", err)
@@ -289,7 +312,7 @@ func (p *linuxPlatform) ensureFamily(a *Announcer, l *link, v6, respond, ra bool
 	if l.nd != nil {
 		return nil
 	}
-	f := bpfDropAll
+	var f []bpf.Instruction
 	switch {
 	case respond && ra:
 		f = bpfNSRS
@@ -298,11 +321,19 @@ func (p *linuxPlatform) ensureFamily(a *Announcer, l *link, v6, respond, ra bool
 	case ra:
 		f = bpfRS
 	}
-	nc, err := packet.Listen(ifi, packet.Raw, etherTypeIPv6, &packet.Config{Filter: assemble(f)})
-	if err != nil {
-		return privErr(ifi.Name, "open IPv6 packet socket", "CAP_NET_RAW", err)
+	if f == nil {
+		c, err := p.sharedConn(ifi, etherTypeIPv6)
+		if err != nil {
+			return err
+		}
+		l.nd = c
+	} else {
+		nc, err := packet.Listen(ifi, packet.Raw, etherTypeIPv6, &packet.Config{Filter: assemble(f)})
+		if err != nil {
+			return privErr(ifi.Name, "open IPv6 packet socket", "CAP_NET_RAW", err)
+		}
+		l.nd = rawConn{nc}
 	}
-	l.nd = rawConn{nc}
 	if !l.ifi.LinkLocal.IsValid() {
 		l.ifi.LinkLocal = linkLocal(ifi)
 	}
@@ -675,6 +706,9 @@ func (p *linuxPlatform) forgetNS(vr *vrState) error {
 
 func (p *linuxPlatform) close() error {
 	err := p.do(p.closeNS)
+	if p.snd != nil {
+		err = errors.Join(err, p.snd.close())
+	}
 	p.ns.Close()
 	return err
 }

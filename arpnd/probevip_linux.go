@@ -106,8 +106,6 @@ type probeConn struct {
 	writeFn func(fd uintptr) bool
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 func openProbeConn(v6 bool) (*probeConn, error) {
 	proto, prog, what := uint16(etherTypeARP), bpfARPReply, "ARP"
 	if v6 {

@@ -218,6 +218,28 @@ type vrt struct {
 	linkDown, faulted bool
 }
 
+// demuxKey is a virtual router's place on its Conn: family index, VRID
+// and interface index.
+type demuxKey struct {
+	f, vrid uint8
+	ifIndex int
+}
+
+// lookup returns the virtual router of family index f and VRID vrid on
+// interface ifIndex (0: any): with a virtual router of interface index 0
+// (the Conn's only one of that VRID), that one, else the one of ifIndex.
+// Add keeps them unambiguous (ErrDuplicate).
+func (c *rconn) lookup(f int, vrid uint8, ifIndex int) *vrt {
+	list := c.demux[f][vrid]
+	switch {
+	case len(list) == 0:
+		return nil
+	case ifIndex == 0 || list[0].vr.IfIndex == 0:
+		return list[0]
+	}
+	return c.byIf[demuxKey{uint8(f), vrid, ifIndex}]
+}
+
 // rconn is one transport.Conn and the virtual routers on it.
 //
 // The small fields come first and the 12 kB demux table last, so that
@@ -233,8 +255,12 @@ type rconn struct {
 	out  int // index in Ready.Sends + 1, 0 if none
 	// msgs is the Msgs array of its Outbound, kept from step to step
 	// (reserve).
-	msgs  []transport.Message
-	lim   rateLimiter
+	msgs []transport.Message
+	lim  rateLimiter
+	// byIf indexes demux's virtual routers of a non-zero interface index:
+	// a shared Conn holds thousands of one VRID (issue 12), which
+	// frontDoor would otherwise scan for every packet.
+	byIf  map[demuxKey]*vrt
 	demux [2][256][]*vrt // [family][VRID], one per interface index
 }
 
@@ -330,10 +356,13 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	}
 	c := r.conns[v.vr.Conn]
 	if c != nil {
-		for _, o := range c.demux[fidx(v.family)][v.cfg.VRID] {
-			if o.vr.IfIndex == 0 || v.vr.IfIndex == 0 || o.vr.IfIndex == v.vr.IfIndex {
-				return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.cfg.VRID)
-			}
+		list := c.demux[fidx(v.family)][v.cfg.VRID]
+		o := c.byIf[demuxKey{uint8(fidx(v.family)), v.cfg.VRID, v.vr.IfIndex}]
+		if len(list) > 0 && (list[0].vr.IfIndex == 0 || v.vr.IfIndex == 0) {
+			o = list[0]
+		}
+		if o != nil {
+			return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.cfg.VRID)
 		}
 	} else {
 		c = &rconn{c: v.vr.Conn, name: v.vr.Interface}
@@ -352,6 +381,12 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	r.order = append(r.order, v)
 	f, id := fidx(v.family), v.cfg.VRID
 	c.demux[f][id] = append(c.demux[f][id], v)
+	if v.vr.IfIndex != 0 {
+		if c.byIf == nil {
+			c.byIf = make(map[demuxKey]*vrt)
+		}
+		c.byIf[demuxKey{uint8(f), id, v.vr.IfIndex}] = v
+	}
 	r.host(v, HostAdded)
 	r.reserve(v)
 	// A new member of a sync group with a member in fault is held in
@@ -405,6 +440,9 @@ func (r *RawRouter) remove(v *vrt) {
 		list = nil
 	}
 	c.demux[f][id] = list
+	if v.vr.IfIndex != 0 {
+		delete(c.byIf, demuxKey{uint8(f), id, v.vr.IfIndex})
+	}
 	r.host(v, HostRemoved)
 	r.unreserve(v)
 	r.sums.forget(v)
@@ -760,13 +798,7 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 	if m.Src.Unmap().Is4() {
 		f = 0
 	}
-	var v *vrt
-	for _, o := range c.demux[f][b[1]] {
-		if o.vr.IfIndex == 0 || m.IfIndex == 0 || o.vr.IfIndex == m.IfIndex {
-			v = o
-			break
-		}
-	}
+	v := c.lookup(f, b[1], m.IfIndex)
 	if v == nil {
 		r.stats.VRIDErrors++
 		r.noteFront(now, c, true, "unknown VRID", m)
@@ -985,15 +1017,14 @@ func (r *RawRouter) Advance() {
 		clear(o.Msgs)
 		if c := r.conns[o.Conn]; c != nil {
 			c.out = 0
-			if cap(o.Msgs) >= cap(c.msgs) {
-				c.msgs = o.Msgs[:0] // grown, if it had to
+			if cap(o.Msgs) >= cap(c.msgs) && cap(o.Msgs) <= takeoverRoom {
+				c.msgs = o.Msgs[:0] // grown, if it had to; a burst's goes
 			}
 		}
 		*o = Outbound{}
 	}
 	r.rd.Sends = r.rd.Sends[:0]
-	clear(r.rd.Host)
-	r.rd.Host = r.rd.Host[:0]
+	r.rd.Host = reuseRoom(r.rd.Host, r.hostRoom())
 	clear(r.rd.Notes)
 	r.rd.Notes = r.rd.Notes[:0]
 	clear(r.rd.Closed)

@@ -16,6 +16,12 @@ import "github.com/govrrp/govrrp/packet"
 // before it (internal/measure's Takeover at 10 ms; TestRawRouterTakeover-
 // AllocatesNothing). Per virtual router it is a few hundred bytes; Remove
 // gives its share back to those added later, but no capacity.
+//
+// The messages and Host entries are reserved for at most takeoverRoom
+// virtual routers: one Conn shared by thousands of them (issue 12) would
+// otherwise keep megabytes for a step that never comes, all of them
+// taking over at once. A larger step allocates, and Advance gives that
+// back after a quieter one (reuseRoom).
 func (r *RawRouter) reserve(v *vrt) {
 	r.rd.Sends = room(r.rd.Sends, len(r.conns))
 	c := v.c
@@ -27,9 +33,9 @@ func (r *RawRouter) reserve(v *vrt) {
 			}
 		}
 	}
-	c.msgs = room(c.msgs, need)
+	c.msgs = room(c.msgs, min(need, takeoverRoom))
 	r.roomHost += 3
-	r.rd.Host = room(r.rd.Host, len(r.rd.Host)+r.roomHost)
+	r.rd.Host = room(r.rd.Host, len(r.rd.Host)+r.hostRoom())
 	r.roomBytes += len(v.dsts) * advLen(&v.cfg)
 	r.arena = room(r.arena, len(r.arena)+r.roomBytes)
 }
@@ -39,6 +45,28 @@ func (r *RawRouter) reserve(v *vrt) {
 func (r *RawRouter) unreserve(v *vrt) {
 	r.roomHost -= 3
 	r.roomBytes -= len(v.dsts) * advLen(&v.cfg)
+}
+
+// takeoverRoom is how many virtual routers' takeover in one step, or
+// messages on one Conn in one step, the reserved room covers.
+const takeoverRoom = 256
+
+// hostRoom is the number of Host entries kept reserved.
+func (r *RawRouter) hostRoom() int { return min(r.roomHost, 3*takeoverRoom) }
+
+// reuseRoom empties s for the next round, keeping its array unless a
+// burst made it much larger than both this round and the reserved room
+// keep: starting thousands of virtual routers at once asks for thousands
+// of host actions in one round, and their array (2 MB at 4,094) would
+// otherwise stay for good (issue 12). It is then replaced by a fresh
+// array of keep, written once (room), so that the next takeover neither
+// allocates nor faults pages in.
+func reuseRoom[T any](s []T, keep int) []T {
+	if cap(s) > max(64, keep) && len(s) < cap(s)/4 {
+		return room([]T(nil), keep)
+	}
+	clear(s)
+	return s[:0]
 }
 
 // room returns s with a capacity of at least n, the elements beyond its

@@ -307,3 +307,123 @@ func TestRawRouterReAddBeforeAdvance(t *testing.T) {
 		t.Errorf("Closed after adding again = %v, want none", got)
 	}
 }
+
+// TestRawRouterBurstReleased: the host actions of starting a thousand
+// virtual routers at once leave no array of that size behind once a
+// quiet round follows (issue 12: 2 MB kept at 4,094).
+func TestRawRouterBurstReleased(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := vrrp.NewRawRouter(vrrp.RawConfig{})
+	c := keyConn{"a"}
+	for i := range 1000 {
+		name := fmt.Sprintf("vr%d", i)
+		if err := r.Add(t0, vrrp.VirtualRouter{Name: name, Conn: c, Interface: name, IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.StartAll(t0)
+	if n := len(r.Ready().Host); n < 1000 {
+		t.Fatalf("%d host actions after starting 1,000; want at least 1,000", n)
+	}
+	r.Advance()
+	r.Tick(t0.Add(time.Millisecond)) // nothing due
+	if n := len(r.Ready().Host); n != 0 {
+		t.Fatalf("%d host actions in a quiet round", n)
+	}
+	r.Advance()
+	// What stays is the room reserved for the takeover of 256 virtual
+	// routers at once (rawrouter_reserve.go: 3 host actions each).
+	if c := cap(r.Ready().Host); c > 3*256 {
+		t.Errorf("after a quiet round the host actions' array holds %d; want the burst's released", c)
+	}
+}
+
+// TestRawRouterSharedConnDemux: a thousand virtual routers of one VRID on
+// one Conn (one socket per family for every link, issue 12), one per
+// interface index: an advertisement reaches the one of its interface
+// only, and one of an interface without a virtual router none.
+func TestRawRouterSharedConnDemux(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := vrrp.NewRawRouter(vrrp.RawConfig{})
+	c := keyConn{"shared"}
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("vr%d", i)
+		if err := r.Add(t0, vrrp.VirtualRouter{Name: name, Conn: c, Interface: name, IfIndex: i, Config: rtCfg4(1, 100, rtIP4(1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Add(t0, vrrp.VirtualRouter{Name: "dup", Conn: c, Interface: "x", IfIndex: 500, Config: rtCfg4(1, 100, rtIP4(1))}); !errors.Is(err, vrrp.ErrDuplicate) {
+		t.Errorf("a second VRID 1 on interface index 500: %v; want ErrDuplicate", err)
+	}
+	if err := r.Add(t0, vrrp.VirtualRouter{Name: "any", Conn: c, Interface: "x", Config: rtCfg4(1, 100, rtIP4(1))}); !errors.Is(err, vrrp.ErrDuplicate) {
+		t.Errorf("VRID 1 on any interface beside them: %v; want ErrDuplicate", err)
+	}
+	r.StartAll(t0)
+	r.Advance()
+	adv := diagAdv(t, packet.Advertisement{Version: 3, VRID: 1, Priority: 200, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}, rtIP4(9))
+	at := t0.Add(time.Millisecond)
+	for _, idx := range []int{1, 500, n, n + 1} {
+		r.Receive(at, c, adv, transport.Meta{Src: rtIP4(9), Dst: packet.GroupIPv4, TTL: 255, IfIndex: idx})
+	}
+	r.Advance()
+	for i := 1; i <= n; i++ {
+		s, err := r.Stats(fmt.Sprintf("vr%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(0)
+		if i == 1 || i == 500 || i == n {
+			want = 1
+		}
+		if s.RcvdAdvertisements != want {
+			t.Errorf("vr%d received %d advertisements; want %d", i, s.RcvdAdvertisements, want)
+		}
+	}
+	if got := r.RouterStats().VRIDErrors; got != 1 {
+		t.Errorf("VRIDErrors %d; want 1 (interface index %d has no virtual router)", got, n+1)
+	}
+	// Removing one takes it out of the index: its interface's packets
+	// are then of an unknown VRID.
+	if err := r.Remove(at, "vr500"); err != nil {
+		t.Fatal(err)
+	}
+	r.Advance()
+	r.Receive(at, c, adv, transport.Meta{Src: rtIP4(9), Dst: packet.GroupIPv4, TTL: 255, IfIndex: 500})
+	if got := r.RouterStats().VRIDErrors; got != 2 {
+		t.Errorf("after removing vr500: VRIDErrors %d; want 2", got)
+	}
+}
+
+// BenchmarkRawRouterReceiveShared: one advertisement received on a Conn
+// shared by n virtual routers of one VRID, one per interface (one
+// socket per family for every link, issue 12). The cost of finding the
+// virtual router must not grow with n.
+func BenchmarkRawRouterReceiveShared(b *testing.B) {
+	for _, n := range []int{100, 1000, 4094} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			r := vrrp.NewRawRouter(vrrp.RawConfig{})
+			c := keyConn{"shared"}
+			for i := 1; i <= n; i++ {
+				name := fmt.Sprintf("vr%d", i)
+				if err := r.Add(t0, vrrp.VirtualRouter{Name: name, Conn: c, Interface: name, IfIndex: i, Config: rtCfg4(1, 100, rtIP4(1))}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.StartAll(t0)
+			r.Advance()
+			adv := diagAdv(b, packet.Advertisement{Version: 3, VRID: 1, Priority: 200, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}, rtIP4(9))
+			at := t0.Add(time.Millisecond)
+			b.ResetTimer()
+			for i := range b.N {
+				// The last half of the interfaces: a scan would go far.
+				idx := n - i%(n/2)
+				r.Receive(at, c, adv, transport.Meta{Src: rtIP4(9), Dst: packet.GroupIPv4, TTL: 255, IfIndex: idx})
+				if i%64 == 63 {
+					r.Advance()
+				}
+			}
+		})
+	}
+}

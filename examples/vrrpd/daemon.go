@@ -79,6 +79,10 @@ type sharedConn struct {
 	ifIndex int
 	primary netip.Addr
 	refs    int // virtual routers using it; the Router closes it at 0
+	// multi is the shared transport of the family conn is, when the
+	// interface was joined on one (multiSystem); nil when conn is the
+	// instance's own.
+	multi *multiConn
 }
 
 // vrInst is one running instance.
@@ -125,6 +129,7 @@ type daemon struct {
 	vrs        map[string]*vrInst
 	order      []string
 	conns      map[connKey]*sharedConn
+	multi      []*multiConn // the shared transports (sockets.go)
 	links      map[string]int8
 	scripts    map[string]*scriptState
 	trk        trackers        // tracked files and processes (trackobj.go)
@@ -352,11 +357,19 @@ func (d *daemon) addLocked(in Instance) error {
 	key := keyOf(&in)
 	sc := d.conns[key]
 	if sc == nil {
-		conn, idx, primary, err := d.sys.Open(&in)
+		var err error
+		if ms, ok := d.sys.(multiSystem); ok && shareable(&in) {
+			sc, err = d.joinMultiLocked(ms, key, &in)
+		} else {
+			var conn transport.Conn
+			var idx int
+			var primary netip.Addr
+			conn, idx, primary, err = d.sys.Open(&in)
+			sc = &sharedConn{key: key, conn: conn, ifIndex: idx, primary: primary}
+		}
 		if err != nil {
 			return err
 		}
-		sc = &sharedConn{key: key, conn: conn, ifIndex: idx, primary: primary}
 		d.conns[key] = sc
 	}
 	v := &vrInst{in: in, cur: in, conn: sc}
@@ -382,13 +395,13 @@ func (d *daemon) addLocked(in Instance) error {
 	})
 	if err != nil {
 		d.reg.unexpect(v)
-		if sc.refs == 0 {
-			sc.conn.Close()
-			delete(d.conns, key)
-		}
+		d.releaseConnLocked(sc, false)
 		return err
 	}
 	sc.refs++
+	if sc.multi != nil {
+		sc.multi.refs++
+	}
 	d.vrs[in.Name] = v
 	d.order = append(d.order, in.Name)
 	if d.links[in.Interface] == statusDown {
@@ -414,10 +427,7 @@ func (d *daemon) removeLocked(name string) {
 		d.log.Warn("removing instance", "vr", name, "err", err)
 	}
 	d.forgetProbe(v)
-	v.conn.refs--
-	if v.conn.refs == 0 && d.conns[v.conn.key] == v.conn {
-		delete(d.conns, v.conn.key) // the Router closed it
-	}
+	d.releaseConnLocked(v.conn, true)
 	delete(d.vrs, name)
 	d.order = slices.DeleteFunc(d.order, func(s string) bool { return s == name })
 }

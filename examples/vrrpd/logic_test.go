@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -325,4 +327,61 @@ func TestNotifierNeverDrops(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("notify commands run (-want +got):\n%s", diff)
 	}
+}
+
+// TestNotifierParallel: notify commands of different virtual routers run
+// notifyWorkers at a time, so the STOP commands of 1,000 virtual routers
+// at shutdown take 1,000 / notifyWorkers command times, not 1,000 (over
+// 20 s on a loaded host, issue 12); those of one virtual router still run
+// one at a time, in order. Time is the bubble's fake clock.
+func TestNotifierParallel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const cmdTime = 25 * time.Millisecond
+		var mu sync.Mutex
+		running := map[string]bool{}
+		var overlap []string
+		perKey := map[string][]string{}
+		n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
+			key := args[1]
+			mu.Lock()
+			if running[key] {
+				overlap = append(overlap, key)
+			}
+			running[key] = true
+			perKey[key] = append(perKey[key], args[2])
+			mu.Unlock()
+			time.Sleep(cmdTime)
+			mu.Lock()
+			running[key] = false
+			mu.Unlock()
+			return nil
+		}, time.Second, discard())
+		const vrs = 1000
+		for i := range vrs {
+			n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), "STOP", 100))
+		}
+		// Three of one virtual router, queued behind the others.
+		for _, s := range []string{"BACKUP", "MASTER", "STOP"} {
+			n.notify("notify", notifyArgs(false, "VI_0", s, 100))
+		}
+		start := time.Now()
+		n.close()
+		took := time.Since(start)
+		// The 1,003 commands on 8 workers (notifyWorkers), VI_0's last
+		// three one after another: 126 command times, and some slack. One
+		// at a time they took 1,003.
+		const workers = 8
+		if limit := ((vrs+3)/workers + 4) * cmdTime; took > limit {
+			t.Errorf("%d notify commands of %v each took %v; want at most %v (%d at a time)", vrs+3, cmdTime, took, limit, workers)
+		}
+		if len(overlap) > 0 {
+			t.Errorf("commands of one virtual router ran at once: %v", overlap)
+		}
+		if diff := cmp.Diff([]string{"STOP", "BACKUP", "MASTER", "STOP"}, perKey["VI_0"]); diff != "" {
+			t.Errorf("VI_0's commands (-want +got):\n%s", diff)
+		}
+		if len(perKey) != vrs {
+			t.Errorf("%d virtual routers notified; want %d", len(perKey), vrs)
+		}
+	})
 }

@@ -119,3 +119,21 @@ func TestDaemonReloadCyclesLeaveNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryPendingReleased: the pending map of a start-up of
+// thousands of instances goes once they are all added: a Go map never
+// shrinks, and it kept their room (1.5 MB at 4,094, issue 12).
+func TestRegistryPendingReleased(t *testing.T) {
+	var r registry
+	for i := range 1000 {
+		r.expect(&vrInst{in: Instance{Name: fmt.Sprintf("VI_%d", i)}})
+	}
+	for i := range 1000 {
+		if !r.added(fmt.Sprintf("VI_%d", i)) {
+			t.Fatalf("VI_%d not pending", i)
+		}
+	}
+	if r.pending != nil {
+		t.Errorf("pending map kept (%d entries) after every instance was added", len(r.pending))
+	}
+}

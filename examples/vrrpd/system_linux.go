@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/govrrp/govrrp/arpnd"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"github.com/govrrp/govrrp/internal/vipaddr"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/transport/raw"
@@ -25,8 +26,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// linuxSystem runs the daemon on this host: raw VRRP sockets
-// (raw.Listen), virtual addresses through netlink (vipaddr),
+// linuxSystem runs the daemon on this host: raw VRRP sockets (one per
+// family for every multicast instance, raw.ListenMulti with a group join
+// per interface, see OpenMulti; raw.Listen for unicast peers, a source
+// address or the receive ring), virtual addresses through netlink (vipaddr),
 // gratuitous ARP / unsolicited NA through arpnd, interface state from
 // netlink link notifications.
 type linuxSystem struct {
@@ -43,7 +46,15 @@ type linuxSystem struct {
 	// prober probes the VIPs for second responders (probe.go); made on
 	// first use.
 	prober *arpnd.Prober
+	// igmpRaised is set once net.ipv4.igmp_max_memberships was raised,
+	// or could not be (JoinMulti); igmpLimit is its value, read once.
+	igmpRaised bool
+	igmpLimit  int
+	// igmpPath is the sysctl's file (a test points it elsewhere).
+	igmpPath string
 }
+
+var _ multiSystem = (*linuxSystem)(nil)
 
 // Linux capability numbers (linux/capability.h).
 const (
@@ -117,7 +128,7 @@ func newSystem(log *slog.Logger) (system, error) {
 		ns.Close()
 		return nil, err
 	}
-	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, filter: filter, anns: map[arpnd.Mode]*arpnd.Announcer{}}, nil
+	return &linuxSystem{log: log, ns: ns, h: h, vips: vips, filter: filter, anns: map[arpnd.Mode]*arpnd.Announcer{}, igmpPath: igmpMaxPath}, nil
 }
 
 func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error) {
@@ -151,6 +162,142 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 		}
 	}
 	return c, link.Attrs().Index, primary.WithZone(""), nil
+}
+
+// OpenMulti opens a raw VRRP socket of the family for every multicast
+// instance (raw.ListenMulti); JoinMulti adds their interfaces to it. One
+// socket per family serves every interface, up to the kernel's limit on
+// the groups one socket joins (see JoinMulti).
+func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, error) {
+	// The interface first, then the capabilities, as Open: a missing
+	// interface is reported as such, a missing capability names it.
+	if _, err := lookupIndex(in.Interface); err != nil {
+		return nil, err
+	}
+	if caps, ok := effectiveCaps(); ok {
+		if err := capsError(in.Interface, caps); err != nil {
+			return nil, err
+		}
+	}
+	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// lookupIndex returns the index of interface name, with Open's errors.
+func lookupIndex(name string) (int, error) {
+	idx, err := ifaceio.IndexByName(name)
+	if err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, fmt.Errorf("interface %q: no such interface", name)
+		}
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return idx, nil
+}
+
+// igmpMaxPath is net.ipv4.igmp_max_memberships: the most IPv4 groups one
+// socket may join (default 20), per network namespace.
+const igmpMaxPath = "/proc/sys/net/ipv4/igmp_max_memberships"
+
+// igmpWant is what JoinMulti raises net.ipv4.igmp_max_memberships to:
+// one socket for the 4,094 VLANs of a trunk.
+const igmpWant = 4096
+
+// JoinMulti joins the VRRP group on in's interface on c, a socket from
+// OpenMulti. transport/raw puts the memberships on helper sockets, each
+// under the kernel's limit on the groups one socket joins
+// (net.ipv4.igmp_max_memberships, 20 by default; net.core.optmem_max);
+// for IPv4, when joined reaches that sysctl, JoinMulti raises it to 4096
+// once if it may (root in the namespace) and says so in one log line, so
+// that a few helper sockets hold 4,094 VLANs rather than 205. A join the
+// kernel still refuses for the limit is errMultiFull.
+func (s *linuxSystem) JoinMulti(c transport.Conn, joined int, in *Instance) (int, netip.Addr, error) {
+	rc, ok := c.(*raw.Conn)
+	if !ok {
+		return 0, netip.Addr{}, fmt.Errorf("interface %q: not a shared raw socket (%T)", in.Interface, c)
+	}
+	idx, err := lookupIndex(in.Interface)
+	if err != nil {
+		return 0, netip.Addr{}, err
+	}
+	if rc.Family() == 4 {
+		s.raiseIGMP(joined)
+	}
+	err = rc.Join(in.Interface)
+	if memberLimit(err) {
+		err = fmt.Errorf("%w: %d interfaces joined: %w", errMultiFull, joined, err)
+	}
+	if err != nil {
+		return 0, netip.Addr{}, err
+	}
+	primary := in.Src
+	if !primary.IsValid() {
+		if primary, err = rc.Source(idx); err != nil {
+			_ = rc.Leave(in.Interface)
+			return 0, netip.Addr{}, fmt.Errorf("interface %q: no source address for %v advertisements (give -src or add an address): %w",
+				in.Interface, in.Family(), err)
+		}
+	}
+	return idx, primary.WithZone(""), nil
+}
+
+// raiseIGMP raises net.ipv4.igmp_max_memberships to igmpWant, once, when
+// joined interfaces reach it.
+func (s *linuxSystem) raiseIGMP(joined int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.igmpRaised {
+		return
+	}
+	if s.igmpLimit == 0 {
+		limit, err := readSysctlInt(s.igmpPath)
+		if err != nil {
+			s.igmpRaised = true // cannot tell: leave it
+			return
+		}
+		s.igmpLimit = limit
+	}
+	if joined < s.igmpLimit {
+		return
+	}
+	s.igmpRaised = true
+	if s.igmpLimit >= igmpWant {
+		return
+	}
+	if err := os.WriteFile(s.igmpPath, []byte(strconv.Itoa(igmpWant)), 0o644); err != nil {
+		s.log.Warn("cannot raise net.ipv4.igmp_max_memberships: the VRRP group memberships take a socket per that many interfaces",
+			"igmp_max_memberships", s.igmpLimit, "err", err)
+		return
+	}
+	s.log.Info("raised net.ipv4.igmp_max_memberships so that a few sockets join the VRRP group on thousands of interfaces",
+		"from", s.igmpLimit, "to", igmpWant)
+}
+
+// memberLimit reports whether a join failed for the socket's membership
+// limit: ENOBUFS (IPv4: igmp_max_memberships or optmem_max) or ENOMEM
+// (IPv6: optmem_max).
+func memberLimit(err error) bool {
+	return errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
+}
+
+func readSysctlInt(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// LeaveMulti leaves the VRRP group on in's interface on c.
+func (s *linuxSystem) LeaveMulti(c transport.Conn, in *Instance) error {
+	rc, ok := c.(*raw.Conn)
+	if !ok {
+		return fmt.Errorf("interface %q: not a shared raw socket (%T)", in.Interface, c)
+	}
+	return rc.Leave(in.Interface)
 }
 
 // RemoveStale removes what a previous run that did not exit cleanly

@@ -63,6 +63,9 @@ type Conn struct {
 
 	mu     sync.RWMutex
 	ifaces map[int]*ifaceState
+	// members, for a ListenMulti socket, holds its group memberships on
+	// sockets of their own (members_linux.go); nil: ipc joins.
+	members *members
 
 	// Receive state: one ReadFrom or ReadBatch at a time, no allocation
 	// per packet.
@@ -192,6 +195,15 @@ func ListenMulti(family int, cfg *Config) (*Conn, error) {
 	if err != nil {
 		ipc.Close()
 		return nil, err
+	}
+	if len(c.Peers) == 0 {
+		// The memberships go on helper sockets and this one takes every
+		// group joined on the host (members_linux.go).
+		if err := rc.multicastAll(); err != nil {
+			rc.Close()
+			return nil, err
+		}
+		rc.members = newMembers(fam)
 	}
 	if c.Ring {
 		if err := rc.openRing(0, ""); err != nil {
@@ -403,9 +415,12 @@ func (c *Conn) Join(ifname string) error {
 			st.joined = true
 		} else {
 			grp := &net.IPAddr{IP: c.group.AsSlice()}
-			if c.family == 4 {
+			switch {
+			case c.members != nil:
+				err = c.members.join(ifi.Index, grp.IP)
+			case c.family == 4:
 				err = c.p4.JoinGroup(ifi, grp)
-			} else {
+			default:
 				err = c.p6.JoinGroup(ifi, grp)
 			}
 			if err != nil {
@@ -415,6 +430,7 @@ func (c *Conn) Join(ifname string) error {
 		}
 	}
 	c.ifaces[ifi.Index] = st
+	c.growRcvBuf(len(c.ifaces))
 	return nil
 }
 
@@ -439,9 +455,12 @@ func (c *Conn) Leave(ifname string) error {
 	ifi := &net.Interface{Index: st.index, Name: st.name}
 	grp := &net.IPAddr{IP: c.group.AsSlice()}
 	var err error
-	if c.family == 4 {
+	switch {
+	case c.members != nil:
+		err = c.members.leave(ifi.Index, grp.IP)
+	case c.family == 4:
 		err = c.p4.LeaveGroup(ifi, grp)
-	} else {
+	default:
 		err = c.p6.LeaveGroup(ifi, grp)
 	}
 	return opError(ifname, "leave group", err)
@@ -496,6 +515,9 @@ func (c *Conn) Close() error {
 			rerr = err
 		}
 		c.rmu.Unlock()
+	}
+	if c.members != nil {
+		c.members.close()
 	}
 	return errors.Join(c.ipc.Close(), rerr)
 }

@@ -1,0 +1,40 @@
+//go:build linux
+
+package raw
+
+import "golang.org/x/sys/unix"
+
+// rcvBufPerIface is the receive buffer a socket serving several
+// interfaces (ListenMulti) keeps per joined interface, beyond
+// rcvBufBytes: room for a burst of one advertisement from every
+// interface at once (a small packet takes about 1 kB of buffer, its
+// sk_buff's truesize), such as the masters of thousands of links all
+// sending in the same instant (issue 12).
+const rcvBufPerIface = 2 << 10
+
+// growRcvBuf raises the socket's receive buffer for n joined interfaces,
+// in steps that double it, so that n joins make a logarithmic number of
+// system calls. Like newConn's it is forced past net.core.rmem_max when
+// the process may (CAP_NET_ADMIN). Failure is not an error: the socket
+// keeps the buffer it has. Called with c.mu held.
+func (c *Conn) growRcvBuf(n int) {
+	want := n * rcvBufPerIface
+	if want <= rcvBufBytes {
+		return
+	}
+	var cur int
+	var gerr error
+	if err := c.rc.Control(func(fd uintptr) {
+		// The kernel reports twice what was asked (its bookkeeping).
+		cur, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	}); err != nil || gerr != nil || cur/2 >= want {
+		return
+	}
+	size := max(cur/2, rcvBufBytes)
+	for size < want {
+		size *= 2
+	}
+	if c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		_ = c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+	}
+}

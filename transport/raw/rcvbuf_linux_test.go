@@ -1,0 +1,128 @@
+//go:build linux
+
+package raw
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/transport"
+
+	"github.com/govrrp/govrrp/internal/netlab"
+	"golang.org/x/sys/unix"
+)
+
+// TestGrowRcvBuf: a ListenMulti socket's receive buffer grows with its
+// interfaces, room for one advertisement from each at once (issue 12:
+// the masters of thousands of links sending in the same instant), and
+// never shrinks; a socket of one interface keeps rcvBufBytes.
+func TestGrowRcvBuf(t *testing.T) {
+	lab := netlab.New(t, "tg", 1)
+	h := lab.Host(1)
+	if err := h.Do(func() error {
+		c, err := ListenMulti(4, nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		rcvbuf := func() int {
+			var v int
+			var gerr error
+			if err := c.rc.Control(func(fd uintptr) {
+				v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+			}); err != nil || gerr != nil {
+				t.Fatalf("SO_RCVBUF: %v %v", err, gerr)
+			}
+			return v / 2 // the kernel reports twice what was asked
+		}
+		if got := rcvbuf(); got != rcvBufBytes {
+			t.Errorf("new socket: receive buffer %d; want %d", got, rcvBufBytes)
+		}
+		c.mu.Lock()
+		c.growRcvBuf(1)
+		c.mu.Unlock()
+		if got := rcvbuf(); got != rcvBufBytes {
+			t.Errorf("one interface: receive buffer %d; want %d", got, rcvBufBytes)
+		}
+		for _, n := range []int{4094, 1000} {
+			c.mu.Lock()
+			c.growRcvBuf(n)
+			c.mu.Unlock()
+			if got := rcvbuf(); got < 4094*rcvBufPerIface {
+				t.Errorf("after %d interfaces: receive buffer %d; want at least %d (4,094 x %d)", n, got, 4094*rcvBufPerIface, rcvBufPerIface)
+			}
+		}
+		// Join calls it.
+		if err := c.Join(h.Iface); err != nil {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListenMultiMembers: a ListenMulti socket joins nothing itself: its
+// memberships go on helper sockets, each under the kernel's per-socket
+// limit (net.ipv4.igmp_max_memberships, set to 3 here), so that the
+// kernel never scans thousands of memberships per packet delivered to it
+// (issue 12). It receives the group on every joined interface, not on
+// one it left, and a helper left with no membership goes.
+func TestListenMultiMembers(t *testing.T) {
+	const n = 7
+	lab := netlab.NewLinks(t, "tj", n)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	var c *Conn
+	if err := h2.Do(func() error {
+		if err := os.WriteFile("/proc/sys/net/ipv4/igmp_max_memberships", []byte("3"), 0); err != nil {
+			return err
+		}
+		var err error
+		if c, err = ListenMulti(4, nil); err != nil {
+			return err
+		}
+		for i := 1; i <= n; i++ {
+			if err := c.Join(netlab.LinkName(i)); err != nil {
+				return fmt.Errorf("join %d: %w", i, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.members.sockets(); got != 3 {
+		t.Errorf("%d helper sockets for %d interfaces at 3 each; want 3", got, n)
+	}
+	send := func(i int) {
+		t.Helper()
+		var s *Conn
+		if err := h1.Do(func() (err error) {
+			s, err = Listen(netlab.LinkName(i), nil)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.WriteTo(vecA, transport.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{1, n} {
+		send(i)
+		b, m := recv(t, c, "h2")
+		if !cmp.Equal(b, vecA) || m.Src != netlab.LinkAddr(i, 1) {
+			t.Errorf("link %d: got %x from %v; want the advertisement from %v", i, b, m.Src, netlab.LinkAddr(i, 1))
+		}
+	}
+	if err := h2.Do(func() error { return c.Leave(netlab.LinkName(n)) }); err != nil {
+		t.Fatal(err)
+	}
+	send(n)
+	expectNothing(t, c, "h2 after leaving")
+	if got := c.members.sockets(); got != 2 {
+		t.Errorf("after leaving the only interface of the third: %d helper sockets; want 2", got)
+	}
+}
