@@ -325,11 +325,19 @@ func (s *linuxSystem) LeaveMulti(c transport.Conn, in *Instance) error {
 // host's own address down with the first Release.
 //
 // What this run holds (a table it installed, a macvlan or addresses it
-// added) is not touched.
+// added) is not touched. For a filtered in, the Accept_Mode table is
+// then made ready for its takeovers (vipaddr.Filter.Prepare).
 func (s *linuxSystem) RemoveStale(in *Instance) error {
 	var errs []error
 	if _, err := s.filter.RemoveStale(in.Interface, in.VRID, in.Family() == vrrp.IPv6); err != nil {
 		errs = append(errs, err)
+	}
+	if filtered(in) {
+		// The filter's table ahead of the first takeover, whose Block
+		// then only adds set elements (the first GARP comes sooner).
+		if err := s.filter.Prepare(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if in.VMAC {
 		a, err := s.announcer(true)

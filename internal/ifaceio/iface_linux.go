@@ -36,6 +36,14 @@ func ifreq(req uint, ifr *unix.Ifreq) error {
 		}
 	}
 	defer unix.Close(fd)
+	return ifreqOn(fd, req, ifr)
+}
+
+// ifreqOn runs one SIOCGIF* ioctl on socket fd, in fd's network
+// namespace. Any socket will do, a netlink one too: the kernel hands the
+// interface ioctls a protocol does not know to the device layer
+// (sock_do_ioctl).
+func ifreqOn(fd int, req uint, ifr *unix.Ifreq) error {
 	if err := unix.IoctlIfreq(fd, req, ifr); err != nil {
 		if errors.Is(err, unix.ENODEV) {
 			return errNoSuchInterface
@@ -56,6 +64,20 @@ func IndexByName(name string) (int, error) {
 		return 0, err
 	}
 	if err := ifreq(unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, err
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// IndexByNameOn is IndexByName with the ioctl on socket fd (a route
+// socket from OpenRouteSocket, say), in fd's network namespace: one
+// system call, no socket made and closed per lookup.
+func IndexByNameOn(fd int, name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := ifreqOn(fd, unix.SIOCGIFINDEX, ifr); err != nil {
 		return 0, err
 	}
 	return int(ifr.Uint32()), nil
@@ -135,15 +157,31 @@ func OpenRouteSocket() (int, error) {
 	return fd, nil
 }
 
+// DumpBufferSize is the receive buffer AddrsOn uses, and the size
+// AddrsInto wants.
+const DumpBufferSize = 32 << 10
+
 // recvBufs are AddrsOn's receive buffers: one call per interface joined
 // or address added, thousands at start-up, allocated 32 kB of garbage
 // each (400 MB for 4,094 links, issue 12).
-var recvBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var recvBufs = sync.Pool{New: func() any { b := make([]byte, DumpBufferSize); return &b }}
 
 // AddrsOn is Addrs on route socket fd (from OpenRouteSocket, used by
 // one caller at a time) with request sequence number seq: replies of
 // another sequence number (left by an earlier failed call) are skipped.
 func AddrsOn(fd int, seq uint32, index, family int) ([]Addr, error) {
+	bp := recvBufs.Get().(*[]byte)
+	defer recvBufs.Put(bp)
+	return AddrsInto(fd, seq, index, family, *bp)
+}
+
+// AddrsInto is AddrsOn receiving into buf (DumpBufferSize bytes; a
+// shorter one is replaced), which a caller that lists often keeps: a
+// takeover's address add then touches no fresh memory for the dump.
+func AddrsInto(fd int, seq uint32, index, family int, buf []byte) ([]Addr, error) {
+	if len(buf) < DumpBufferSize {
+		buf = make([]byte, DumpBufferSize)
+	}
 	const hdr = unix.SizeofNlMsghdr + unix.SizeofIfAddrmsg
 	var req [hdr]byte
 	nh := (*unix.NlMsghdr)(unsafe.Pointer(&req[0]))
@@ -154,9 +192,6 @@ func AddrsOn(fd int, seq uint32, index, family int) ([]Addr, error) {
 		return nil, os.NewSyscallError("sendto", err)
 	}
 	var out []Addr
-	bp := recvBufs.Get().(*[]byte)
-	defer recvBufs.Put(bp)
-	buf := *bp
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {

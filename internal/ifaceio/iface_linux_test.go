@@ -102,3 +102,40 @@ func TestAddrsAllocs(t *testing.T) {
 		t.Errorf("Addrs allocated %d B per call; want at most 16 kB (half the buffer it allocated each time before; the race detector makes sync.Pool drop some)", per)
 	}
 }
+
+// TestOnRouteSocket: the index lookup by ioctl on a route socket (the
+// device layer answers it) and the dump into a kept buffer agree with
+// the throw-away-socket versions.
+func TestOnRouteSocket(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no loopback interface: %v", err)
+	}
+	fd, err := OpenRouteSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if idx, err := IndexByNameOn(fd, "lo"); err != nil || idx != lo.Index {
+		t.Errorf("IndexByNameOn(lo) = %d, %v; want %d", idx, err, lo.Index)
+	}
+	if _, err := IndexByNameOn(fd, "gv-nonexistent"); !errors.Is(err, unix.ENODEV) {
+		t.Errorf("IndexByNameOn(gv-nonexistent) = %v; want ENODEV", err)
+	}
+	want, err := Addrs(lo.Index, unix.AF_UNSPEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, DumpBufferSize)
+	for seq, b := range [][]byte{buf, buf, nil} { // kept, reused, too short
+		got, err := AddrsInto(fd, uint32(seq+1), lo.Index, unix.AF_UNSPEC, b)
+		if err != nil || len(got) != len(want) {
+			t.Errorf("AddrsInto #%d = %v, %v; want %v", seq, got, err, want)
+		}
+		for i := range got {
+			if i < len(want) && got[i] != want[i] {
+				t.Errorf("AddrsInto #%d [%d] = %v; want %v", seq, i, got[i], want[i])
+			}
+		}
+	}
+}

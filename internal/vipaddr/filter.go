@@ -26,7 +26,7 @@ const FilterTable = TablePrefix + "accept"
 //
 //	vipaddr: accept-mode filter govrrp_accept (dev eth0, VRID 51): block 10.99.0.100: operation not permitted (needs CAP_NET_ADMIN)
 type FilterError struct {
-	Op        string // "block", "unblock", "remove stale", "close", "open"
+	Op        string // "block", "unblock", "prepare", "remove stale", "close", "open"
 	Interface string
 	Table     string
 	VRID      uint8 // 0 for an operation on no one virtual router

@@ -62,7 +62,8 @@ import (
 // ARP is not IP, so the input hook never sees it: the address still
 // resolves. The table is created and changed through netlink
 // (github.com/google/nftables), which needs CAP_NET_ADMIN. It is created
-// by the first Block and deleted with the last record.
+// by Prepare or the first Block and deleted with the last record, or,
+// after Prepare, by Close.
 //
 // A Filter reads the records once, at its first operation: those of
 // virtual routers it does not block are a crashed run's (RemoveStale).
@@ -86,7 +87,10 @@ type Filter struct {
 	refs   map[netip.Addr]int     // how many records of vrs and stale hold each address
 	loaded bool                   // stale is read
 	ready  bool                   // the table, its chain and its sets are in place
-	closed bool
+	// prepared: Prepare made the table, which then stays while the
+	// Filter is open, with no record in it too.
+	prepared bool
+	closed   bool
 }
 
 // vrKey names a virtual router.
@@ -470,9 +474,10 @@ func (f *Filter) remove(k vrKey, old []netip.Addr) error {
 }
 
 // delTableIfEmpty deletes the table when this Filter knows of no record
-// and the kernel has none either (another process's, made since load).
+// and the kernel has none either (another process's, made since load),
+// unless it is prepared and open (Prepare).
 func (f *Filter) delTableIfEmpty() error {
-	if len(f.vrs)+len(f.stale) > 0 {
+	if len(f.vrs)+len(f.stale) > 0 || f.prepared && !f.closed {
 		return nil
 	}
 	recs, err := f.records()
@@ -484,6 +489,43 @@ func (f *Filter) delTableIfEmpty() error {
 		return err
 	}
 	f.ready = false
+	return nil
+}
+
+// Prepare makes the table, its input chain and its sets ahead of the
+// first Block, and keeps them while the Filter is open, after the last
+// record is gone too (with empty drop sets, nothing is dropped): a Block
+// then only adds the virtual router's set elements, one small
+// transaction, instead of creating the table, a base chain, four sets
+// and four rules at the takeover, which cost several times more and
+// delayed the new master's first gratuitous ARP. Close removes the table
+// (unless another process's records are in it). A daemon calls Prepare
+// when a virtual router that Block will filter starts (after
+// RemoveStale); keepalived likewise keeps its nftables table from the
+// first use until it exits.
+//
+// A table deleted under the Filter afterwards (nft flush ruleset,
+// another process's last Unblock) is made again by the next Block.
+func (f *Filter) Prepare() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return filterErr("prepare", vrKey{}, nil, errors.New("filter closed"))
+	}
+	if err := f.load(); err != nil {
+		return filterErr("prepare", vrKey{}, nil, err)
+	}
+	f.prepared = true
+	if f.ready {
+		return nil
+	}
+	if err := f.queueStructure(); err != nil {
+		return filterErr("prepare", vrKey{}, nil, err)
+	}
+	if err := f.c.Flush(); err != nil {
+		return filterErr("prepare", vrKey{}, nil, err)
+	}
+	f.ready = true
 	return nil
 }
 
@@ -573,6 +615,8 @@ func (f *Filter) Close() error {
 	var err error
 	if len(f.vrs) > 0 {
 		err = f.removeAll()
+	} else if f.prepared && f.ready {
+		err = f.delTableIfEmpty()
 	}
 	return errors.Join(filterErr("close", vrKey{}, nil, err), f.c.CloseLasting())
 }

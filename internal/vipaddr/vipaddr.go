@@ -9,9 +9,9 @@
 // ErrUnsupported.
 //
 // Filter keeps a master without Accept_Mode from accepting packets
-// addressed to the virtual addresses (an nftables table per virtual
-// router, through netlink), as RFC 9568 section 6.4.3 requires of a
-// non-owner.
+// addressed to the virtual addresses (set elements in one nftables
+// table, FilterTable, through netlink), as RFC 9568 section 6.4.3
+// requires of a non-owner.
 package vipaddr
 
 import (

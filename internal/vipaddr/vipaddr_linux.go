@@ -4,6 +4,7 @@ package vipaddr
 
 import (
 	"errors"
+	"fmt"
 	"github.com/govrrp/govrrp/internal/ifaceio"
 	"log/slog"
 	"net"
@@ -24,9 +25,13 @@ type Manager struct {
 	mu sync.Mutex
 	h  *netlink.Handle
 	// rt is a route socket with strict checking, for address dumps
-	// filtered by interface in the kernel; seq numbers its requests.
+	// filtered by interface in the kernel and for the interface index
+	// lookups (ioctl); seq numbers its requests; buf receives the dumps
+	// (kept, and touched at New: a takeover's Add allocates little and
+	// touches no fresh page).
 	rt     int
 	seq    uint32
+	buf    []byte
 	owned  []Entry // added by us and not removed since, in order
 	closed bool
 }
@@ -46,7 +51,11 @@ func New(log *slog.Logger) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{log: log, h: h, rt: rt}, nil
+	buf := make([]byte, ifaceio.DumpBufferSize)
+	for i := 0; i < len(buf); i += 1024 {
+		buf[i] = 1 // fault the pages in now, not at a takeover
+	}
+	return &Manager{log: log, h: h, rt: rt, buf: buf}, nil
 }
 
 func wrap(op string, e Entry, err error) error {
@@ -80,7 +89,29 @@ func family(a netip.Addr) int {
 // (issue 12). It asks on m.rt, in the Manager's namespace; m.mu held.
 func (m *Manager) linkAddrs(link netlink.Link, fam int) ([]ifaceio.Addr, error) {
 	m.seq++
-	return ifaceio.AddrsOn(m.rt, m.seq, link.Attrs().Index, fam)
+	return ifaceio.AddrsInto(m.rt, m.seq, link.Attrs().Index, fam, m.buf)
+}
+
+// lookup returns the interface for the address requests: its index,
+// by one ioctl on m.rt (in the Manager's namespace), and its name. Not
+// netlink.LinkByName, whose RTM_GETLINK reply (the whole link with its
+// statistics, ~1.5 kB) it parses into a Link, and whose acknowledgement
+// it leaves for the next request to skip. m.mu held.
+func (m *Manager) lookup(ifname string) (netlink.Link, error) {
+	if len(ifname) >= unix.IFNAMSIZ {
+		// An alternative name (IFLA_ALT_IFNAME), which ioctls do not know.
+		l, err := m.h.LinkByName(ifname)
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			err = fmt.Errorf("%w: %w", err, unix.ENODEV)
+		}
+		return l, err
+	}
+	idx, err := ifaceio.IndexByNameOn(m.rt, ifname)
+	if err != nil {
+		return nil, err
+	}
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: ifname}}, nil
 }
 
 // present reports whether the interface has address a (any prefix length).
@@ -113,7 +144,7 @@ func (m *Manager) Add(ifname string, p netip.Prefix) error {
 	if slices.Contains(m.owned, e) {
 		return nil
 	}
-	link, err := m.h.LinkByName(ifname)
+	link, err := m.lookup(ifname)
 	if err != nil {
 		return wrap("lookup", Entry{Interface: ifname}, err)
 	}
@@ -159,10 +190,9 @@ func (m *Manager) Del(ifname string, p netip.Prefix) error {
 }
 
 func (m *Manager) del(e Entry) error {
-	link, err := m.h.LinkByName(e.Interface)
+	link, err := m.lookup(e.Interface)
 	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
+		if errors.Is(err, unix.ENODEV) {
 			return nil // the interface and its addresses are gone
 		}
 		return wrap("lookup", Entry{Interface: e.Interface}, err)
@@ -201,10 +231,9 @@ func (m *Manager) RemoveStale(ifname string, a netip.Addr) (bool, error) {
 	if slices.ContainsFunc(m.owned, func(e Entry) bool { return e.Interface == ifname && e.Prefix.Addr() == a }) {
 		return false, nil
 	}
-	link, err := m.h.LinkByName(ifname)
+	link, err := m.lookup(ifname)
 	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
+		if errors.Is(err, unix.ENODEV) {
 			return false, nil
 		}
 		return false, wrap("lookup", Entry{Interface: ifname}, err)
