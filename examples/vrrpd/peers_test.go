@@ -280,3 +280,44 @@ func TestKeepalivedReloadPeersInPlace(t *testing.T) {
 		}
 	})
 }
+
+// A transport that a change of peers in place left unfiled (its
+// instances' peers differ) keeps its old key; when its last instance
+// goes, releasing it must not unfile the transport that has that key now:
+// a later instance with those peers shares that one instead of opening a
+// third.
+func TestDaemonReleaseRekeyedTransport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		one := inst("VI_1", 1, 150, "10.0.0.100")
+		two := inst("VI_2", 2, 150, "10.0.0.200")
+		one.Peers, two.Peers = addrs("10.0.0.2"), addrs("10.0.0.2")
+		a := startHost(t, lan, 1, cfgOf(one, two))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		reload := func(ins ...Instance) {
+			t.Helper()
+			if err := a.d.Reload(cfgOf(ins...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		one.Peers = addrs("10.0.0.2", "10.0.0.3")
+		reload(one, two) // the first transport's peers are mixed: unfiled
+		three := inst("VI_3", 3, 150, "10.0.0.30")
+		three.Peers = addrs("10.0.0.2")
+		reload(one, two, three) // a second transport, under the old peers
+		if a.sys.opens != 2 {
+			t.Fatalf("%d transports opened after adding VI_3, want 2", a.sys.opens)
+		}
+		reload(three) // the first transport's instances go
+		five := inst("VI_5", 5, 150, "10.0.0.50")
+		five.Peers = addrs("10.0.0.2")
+		reload(three, five)
+		if a.sys.opens != 2 {
+			t.Errorf("%d transports opened after adding VI_5 with VI_3's peers, want 2 (it shares VI_3's)", a.sys.opens)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+	})
+}
