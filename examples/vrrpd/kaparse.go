@@ -174,7 +174,11 @@ func (lx *kaLexer) lex(name, text string) ([]kaTok, error) {
 			if strings.Contains(val, "\n") {
 				return nil, pos.errf("$"+m[1], "multi-line definitions are not supported: write it on one line")
 			}
-			lx.vars[m[1]] = lx.expand(strings.TrimSpace(val))
+			v, ok := lx.expand(strings.TrimSpace(val))
+			if !ok {
+				return nil, pos.errf("$"+m[1], "longer than %d bytes once expanded (definitions that double each other?)", kaMaxExpanded)
+			}
+			lx.vars[m[1]] = v
 			continue
 		}
 		if strings.HasPrefix(trimmed, "~") {
@@ -182,7 +186,10 @@ func (lx *kaLexer) lex(name, text string) ([]kaTok, error) {
 			return nil, pos.errf(w, "keepalived's ~SEQ and other ~ constructs are not supported: write the lines out")
 		}
 		if strings.Contains(trimmed, "$") {
-			trimmed = lx.expand(trimmed)
+			var ok bool
+			if trimmed, ok = lx.expand(trimmed); !ok {
+				return nil, pos.errf("$", "a line longer than %d bytes once expanded (definitions that double each other?)", kaMaxExpanded)
+			}
 			if strings.Contains(trimmed, "\n") {
 				return nil, pos.errf("$", "a multi-line definition used on a line: not supported")
 			}
@@ -211,17 +218,23 @@ func (lx *kaLexer) lex(name, text string) ([]kaTok, error) {
 	return toks, nil
 }
 
+// kaMaxExpanded bounds a line or a definition once its $NAMEs are
+// expanded: definitions that each use the previous one twice double at
+// every line, and 30 such lines asked for gigabytes (found by
+// FuzzKeepalived, which ran out of memory).
+const kaMaxExpanded = 64 << 10
+
 // expand replaces ${NAME} and $NAME by the definitions seen so far, as
 // keepalived does (parser.c, replace_param): $NAME only when a blank or
 // the end of the line follows the name; an undefined name is left as it
-// is.
-func (lx *kaLexer) expand(s string) string {
+// is. ok is false when the result would be longer than kaMaxExpanded.
+func (lx *kaLexer) expand(s string) (_ string, ok bool) {
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '$')
 		if i < 0 || i+1 >= len(s) {
 			b.WriteString(s)
-			return b.String()
+			return b.String(), b.Len() <= kaMaxExpanded
 		}
 		b.WriteString(s[:i])
 		rest := s[i+1:]
@@ -247,6 +260,9 @@ func (lx *kaLexer) expand(s string) string {
 			b.WriteByte('$')
 			s = s[i+1:]
 			continue
+		}
+		if b.Len()+len(v) > kaMaxExpanded {
+			return "", false
 		}
 		b.WriteString(v)
 		s = rest[end:]

@@ -520,3 +520,34 @@ func TestKeepalivedAcceptsTestdata(t *testing.T) {
 		}
 	}
 }
+
+// Definitions that each use the previous one twice double at every line:
+// 40 lines asked for terabytes, and FuzzKeepalived's worker ran out of
+// memory. The conversion refuses the line that grows past the bound,
+// naming it, at once; a long but bounded expansion still works.
+func TestKeepalivedExpansionBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$V0=0123456789abcdef\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "$V%d=${V%d}${V%d}\n", i, i-1, i-1)
+	}
+	b.WriteString("vrrp_instance V {\n interface ${V40}\n}\n")
+	start := time.Now()
+	_, err := convertKeepalivedText("f.conf", b.String(), "x")
+	if !errors.Is(err, ErrKeepalived) || !strings.Contains(err.Error(), "f.conf:14:") || !strings.Contains(err.Error(), "once expanded") {
+		t.Errorf("doubling definitions: %v; want an error at f.conf:14 (the first definition past 65536 bytes)", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusing took %v", d) // a hang guard: it takes microseconds
+	}
+	// 11 doublings of 16 bytes: a 32 kB line is fine.
+	var ok strings.Builder
+	ok.WriteString("$V0=0123456789abcdef\n")
+	for i := 1; i <= 11; i++ {
+		fmt.Fprintf(&ok, "$V%d=${V%d}${V%d}\n", i, i-1, i-1)
+	}
+	ok.WriteString("vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n notify_master \"/bin/true ${V11}\"\n}\n")
+	if _, err := convertKeepalivedText("f.conf", ok.String(), "x"); err != nil {
+		t.Errorf("a 32 kB expansion: %v", err)
+	}
+}
