@@ -37,6 +37,8 @@ var (
 	ciModeFlag  = flag.String("scale.ci.mode", "master-first", "TestScaleCI: start-up mode, master-first or together")
 	profFlag    = flag.String("scale.profile", "100,1000", "TestScaleProfile: links, comma-separated")
 	outFlag     = flag.String("scale.out", "", "directory for the profiles and the table (default: a temporary directory)")
+	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
+	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 )
 
 // ciRSSPerLink is TestScaleCI's memory bound for each vrrpd process: VmRSS
@@ -201,6 +203,11 @@ func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval t
 	if mode == "together" {
 		b = launch(h2, BackupPriority)
 	}
+	tr := startTrace(t, lab, t0, m)
+	defer tr.stop()
+	if b != nil {
+		tr.setBackup(b)
+	}
 	deadline := t0.Add(*timeoutFlag)
 	var (
 		lastM, lastB = -1, -1
@@ -215,6 +222,7 @@ func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval t
 		if b == nil {
 			if vm == n {
 				b = launch(h2, BackupPriority)
+				tr.setBackup(b)
 			} else {
 				time.Sleep(time.Second)
 				continue
@@ -561,7 +569,7 @@ func sockets(pid int) map[string]int {
 }
 
 // TestScaleProfile profiles today's vrrpd at -scale.profile links (100,
-// 1,000) at 1 s, both sides together: a copy of examples/vrrpd built with
+// 1,000) at 1 s, both sides together (-scale.profile.mode): a copy of examples/vrrpd built with
 // net/http/pprof (buildProfiling). Once settled (or after the timeout) it
 // writes each side's heap profile (in-use and allocated), goroutine dump
 // and a 30 s CPU profile into -scale.out, and logs `go tool pprof -top`
@@ -600,13 +608,13 @@ func TestScaleProfile(t *testing.T) {
 	}
 }
 
-// measureWith is measure (vrrpd, together, 1 s) with the given start
-// function.
+// measureWith is measure (vrrpd, -scale.profile.mode, 1 s) with the
+// given start function.
 func measureWith(t *testing.T, lab *netlab.Links, bin string, startP func(*testing.T, *netlab.Host, int) daemon, onSettled func(m, b daemon)) run {
 	saved := startHook
 	startHook = startP
 	defer func() { startHook = saved }()
-	return measure(t, lab, "vrrpd", bin, "together", time.Second, onSettled)
+	return measure(t, lab, "vrrpd", bin, *pmodeFlag, time.Second, onSettled)
 }
 
 // startHook, when set, replaces start for measure (TestScaleProfile).

@@ -109,3 +109,89 @@ func statusFields(b []byte) map[string]int64 {
 	}
 	return m
 }
+
+// RawStat sums the VRRP raw sockets (protocol 112, IPv4 and IPv6) of a
+// network namespace, as /proc/PID/net/raw and raw6 list them.
+type RawStat struct {
+	Sockets int
+	// RxQueue is the bytes queued on them unread; Drops the packets the
+	// kernel dropped on them (a full receive buffer, mostly).
+	RxQueue, Drops uint64
+}
+
+// ReadRawStat reads the VRRP raw sockets of pid's network namespace.
+func ReadRawStat(pid int) (RawStat, error) {
+	var s RawStat
+	for _, f := range []string{"raw", "raw6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			return s, err
+		}
+		parseProcNetRaw(b, 112, &s)
+	}
+	return s, nil
+}
+
+// parseProcNetRaw adds the sockets of protocol proto in a /proc/net/raw
+// (or raw6) table to s: the local port is the protocol, the fifth field
+// is tx_queue:rx_queue in hexadecimal, the last the drops.
+func parseProcNetRaw(b []byte, proto int, s *RawStat) {
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 2 {
+		return
+	}
+	port := fmt.Sprintf(":%04X", proto)
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 13 || !strings.HasSuffix(strings.ToUpper(f[1]), port) {
+			continue
+		}
+		_, rxq, _ := strings.Cut(f[4], ":")
+		q, err1 := strconv.ParseUint(rxq, 16, 64)
+		d, err2 := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		s.Sockets++
+		s.RxQueue += q
+		s.Drops += d
+	}
+}
+
+// Sched is what the scheduler says of a process's threads
+// (/proc/PID/task/TID/schedstat, summed): time on a CPU, and time
+// runnable but waiting for one.
+type Sched struct{ Run, Wait time.Duration }
+
+// ReadSched sums the schedstat of pid's threads.
+func ReadSched(pid int) (Sched, error) {
+	var s Sched
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return s, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // a thread that just exited
+		}
+		s.add(b)
+	}
+	return s, nil
+}
+
+// add adds one schedstat line ("run_ns wait_ns timeslices") to s.
+func (s *Sched) add(b []byte) {
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return
+	}
+	r, err1 := strconv.ParseInt(f[0], 10, 64)
+	w, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	s.Run += time.Duration(r)
+	s.Wait += time.Duration(w)
+}

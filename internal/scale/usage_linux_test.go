@@ -52,3 +52,35 @@ func TestSocketsSelf(t *testing.T) {
 		t.Errorf("sockets(self) = %v, want the UDP socket counted as udp", got)
 	}
 }
+
+func TestParseProcNetRaw(t *testing.T) {
+	raw := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  112: 00000000:0070 00000000:0000 07 00000000:00000A00 00:00000000 00000000     0        0 1001 2 0000000000000000 17
+  255: 00000000:00FF 00000000:0000 07 00000000:00000100 00:00000000 00000000     0        0 1002 2 0000000000000000 5
+`
+	raw6 := `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  112: 00000000000000000000000000000000:0070 00000000000000000000000000000000:0000 07 00000000:00000010 00:00000000 00000000     0        0 1003 2 0000000000000000 3
+`
+	var s RawStat
+	parseProcNetRaw([]byte(raw), 112, &s)
+	parseProcNetRaw([]byte(raw6), 112, &s)
+	if want := (RawStat{Sockets: 2, RxQueue: 0xA00 + 0x10, Drops: 20}); s != want {
+		t.Errorf("parseProcNetRaw = %+v, want %+v", s, want)
+	}
+}
+
+func TestReadSchedSelf(t *testing.T) {
+	s, err := ReadSched(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Run <= 0 {
+		t.Errorf("ReadSched(self) = %+v, want some time on a CPU", s)
+	}
+	var z Sched
+	z.add([]byte("100 200 3\n"))
+	z.add([]byte("bad"))
+	if z != (Sched{Run: 100, Wait: 200}) {
+		t.Errorf("Sched.add = %+v", z)
+	}
+}
