@@ -71,8 +71,8 @@ func startTrace(t *testing.T, lab *netlab.Links, t0 time.Time, m daemon) *tracer
 					runPct = fmt.Sprintf("%.0f%%", 100*(sc.Run-prev.Run).Seconds()/wall.Seconds())
 					waitPct = fmt.Sprintf("%.0f%%", 100*(sc.Wait-prev.Wait).Seconds()/wall.Seconds())
 				}
-				fmt.Fprintf(&line, " %s: vips %d, trans %d (to MASTER %d), raw %d socks rxq %d B drops %d, cpu %s wait %s, procs %d |",
-					s.name, vipsQuiet(s.h, lab.N), all, toM, rs.Sockets, rs.RxQueue, rs.Drops, runPct, waitPct, 1+len(proc.Descendants(pid)))
+				fmt.Fprintf(&line, " %s: vips %d, %s, trans %d (to MASTER %d), raw %d socks rxq %d B drops %d, cpu %s wait %s, procs %d |",
+					s.name, vipsQuiet(s.h, lab.N), protocolStates(s.d), all, toM, rs.Sockets, rs.RxQueue, rs.Drops, runPct, waitPct, 1+len(proc.Descendants(pid)))
 			}
 			lastAt = now
 			t.Log(line.String())
@@ -100,4 +100,30 @@ func vipsQuiet(h *netlab.Host, n int) int {
 		return -1
 	}
 	return CountVIPs(out, n)
+}
+
+// protocolStates returns a vrrpd's states as its status endpoint says
+// (the protocol's, not the notify record's, which lags when the notify
+// commands queue) and its Router's received and sent counters.
+func protocolStates(d daemon) string {
+	v, ok := d.(vrrpdSide)
+	if !ok {
+		return "states ?"
+	}
+	var st struct {
+		Instances []struct {
+			State string `json:"state"`
+		} `json:"instances"`
+		Router struct {
+			Received, Sent, ReadErrors uint64
+		} `json:"router"`
+	}
+	if err := v.p.ReadStatus(&st); err != nil {
+		return "states ?"
+	}
+	n := map[string]int{}
+	for _, is := range st.Instances {
+		n[is.State]++
+	}
+	return fmt.Sprintf("states M %d B %d other %d, rx %d tx %d rerr %d", n["MASTER"], n["BACKUP"], len(st.Instances)-n["MASTER"]-n["BACKUP"], st.Router.Received, st.Router.Sent, st.Router.ReadErrors)
 }
