@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"github.com/govrrp/govrrp/transport"
 	"testing"
 	"time"
 )
@@ -31,5 +32,52 @@ func TestArrival(t *testing.T) {
 		if got := r.arrival(now, c.read, c.kernel); !got.Equal(c.want) {
 			t.Errorf("%s: arrival = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestBacklogDrop: the reader drops what was stamped before it started,
+// keeps the rest in order with every buffer still in the batch, and stops
+// looking at the first fresh or unstamped packet or at a short read.
+func TestBacklogDrop(t *testing.T) {
+	start := time.Now().Round(0)
+	msgs := func(stamps ...time.Time) []transport.Message {
+		ms := make([]transport.Message, 4)
+		for i := range ms {
+			ms[i].Buf = []byte{byte(i)}
+		}
+		for i, s := range stamps {
+			ms[i].Meta.Time = s
+		}
+		return ms
+	}
+	old, fresh := start.Add(-time.Second), start.Add(time.Millisecond)
+
+	bl := backlog{on: true, start: start}
+	ms := msgs(old, fresh, old, fresh)
+	if n := bl.drop(ms, 4, 4); n != 3 || ms[0].Buf[0] != 1 || ms[1].Buf[0] != 2 || ms[2].Buf[0] != 3 || bl.on || bl.dropped != 1 || bl.oldest != time.Second {
+		t.Errorf("old, fresh, old, fresh: kept %d (%v %v %v), on %v, dropped %d, oldest %v; want 3 (1 2 3: after the first fresh one nothing is dropped), off, 1, 1s", n, ms[0].Buf, ms[1].Buf, ms[2].Buf, bl.on, bl.dropped, bl.oldest)
+	}
+	seen := map[byte]bool{}
+	for _, m := range ms {
+		seen[m.Buf[0]] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("buffers after drop: %v, want all 4 still in the batch", ms)
+	}
+
+	bl = backlog{on: true, start: start}
+	if n := bl.drop(msgs(old, old, old, old), 4, 4); n != 0 || !bl.on {
+		t.Errorf("a whole batch of old ones: kept %d, on %v; want 0, still on (more may be queued)", n, bl.on)
+	}
+	if n := bl.drop(msgs(old, old), 2, 4); n != 0 || bl.on || bl.dropped != 6 {
+		t.Errorf("a short read of old ones: kept %d, on %v, dropped %d; want 0, off (the socket is empty), 6", n, bl.on, bl.dropped)
+	}
+	if n := bl.drop(msgs(old), 1, 4); n != 1 {
+		t.Errorf("after the backlog: an old stamp (a clock step) kept %d, want 1", n)
+	}
+
+	bl = backlog{on: true, start: start}
+	if n := bl.drop(msgs(time.Time{}, old), 2, 2); n != 2 || bl.on {
+		t.Errorf("unstamped first: kept %d, on %v; want 2, off", n, bl.on)
 	}
 }

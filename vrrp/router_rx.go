@@ -10,7 +10,7 @@ import (
 func (r *Router) startReader(c *rxConn) {
 	c.reader = true
 	r.wg.Add(1)
-	go r.read(c)
+	go r.read(c, r.clk.Now())
 }
 
 // closedConn reports whether err says the Conn was closed: it matches
@@ -33,16 +33,22 @@ func closedConn(err error) bool {
 	return false
 }
 
-// read is the reader goroutine of one Conn. It exits when the Conn is
-// closed or the Router stops. With a transport.BatchReader it reads up to
+// read is the reader goroutine of one Conn, started at start (when Run
+// began, or when the Conn's first virtual router was added to a running
+// Router). It exits when the Conn is closed or the Router stops.
+//
+// What the Conn queued before start is dropped (dropBacklog): the virtual
+// routers were in Initialize then, where advertisements are not
+// processed (RFC 9568 section 6.4.1), and those packets are stale. With a transport.BatchReader it reads up to
 // rxBatchLen packets per call (one system call and one hand-off to the
 // owner for a whole burst of advertisements); otherwise one at a time.
 // The checks of RFC 9568 section 7.1 are the RawRouter's, on the owner
 // goroutine (RawRouter.Receive): the cheap ones come first there, so a
 // flood of foreign packets costs a hand-off per batch and a table look-up
 // per packet.
-func (r *Router) read(c *rxConn) {
+func (r *Router) read(c *rxConn, start time.Time) {
 	defer r.wg.Done()
+	bl := backlog{on: r.precise, start: start.Round(0)}
 	for {
 		var b *rxBatch
 		select {
@@ -82,6 +88,16 @@ func (r *Router) read(c *rxConn) {
 			}
 			continue
 		}
+		if bl.on {
+			asked := len(b.msgs)
+			if c.br == nil {
+				asked = 1
+			}
+			n = bl.drop(b.msgs[:], n, asked)
+			if !bl.on && bl.dropped > 0 {
+				r.log.Info("vrrp: dropped the packets queued before the virtual routers started", "interface", c.name, "packets", bl.dropped, "oldest", bl.oldest)
+			}
+		}
 		if n == 0 {
 			c.free <- b
 			continue
@@ -93,4 +109,50 @@ func (r *Router) read(c *rxConn) {
 			return
 		}
 	}
+}
+
+// backlog drops what a Conn queued before its reader started. A socket
+// that is open while vrrpd adds its instances (one raw socket for every
+// link: 25 s for 4,094 at start-up on a loaded host) holds up to its
+// receive buffer of advertisements by the time Run reads it: 16 MB, about
+// 17 s of 4,094 links' advertisements, measured (issue 12). Handed to the
+// virtual routers, each counted as just arrived (arrival: a stamp over a
+// second old is not trusted), proof that a master was alive seconds after
+// it may have died, and the fresh packets were dropped by the full socket
+// meanwhile. Only with the real clock, whose wall reading the kernel's
+// arrival stamps (transport.Meta.Time) compare with.
+type backlog struct {
+	on    bool
+	start time.Time // wall clock
+	// dropped counts the packets dropped; oldest is how long before start
+	// the oldest arrived.
+	dropped int
+	oldest  time.Duration
+}
+
+// drop removes from ms[:n], a read of asked packets at most, the
+// packets stamped before bl.start and
+// returns how many are left, in order, at the front of ms (the messages
+// are swapped, so that every buffer stays in the batch). The backlog ends
+// (bl.on false) at the first packet that arrived after start, or without
+// a stamp, or when the read came back short of a whole batch (the socket
+// is empty): from then on a wall clock step cannot make fresh packets look
+// stale.
+func (bl *backlog) drop(ms []transport.Message, n, asked int) int {
+	k := 0
+	for i := range n {
+		at := ms[i].Meta.Time
+		if bl.on && !at.IsZero() && at.Before(bl.start) {
+			bl.dropped++
+			bl.oldest = max(bl.oldest, bl.start.Sub(at))
+			continue
+		}
+		bl.on = false
+		ms[k], ms[i] = ms[i], ms[k]
+		k++
+	}
+	if n < asked {
+		bl.on = false
+	}
+	return k
 }
