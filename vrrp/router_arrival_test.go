@@ -1,9 +1,10 @@
 package vrrp
 
 import (
-	"github.com/govrrp/govrrp/transport"
 	"testing"
 	"time"
+
+	"github.com/govrrp/govrrp/transport"
 )
 
 // TestArrival: timers restarted by a packet count from the kernel's
