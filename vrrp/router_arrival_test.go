@@ -77,8 +77,10 @@ func TestBacklogDrop(t *testing.T) {
 		t.Errorf("after the backlog: an old stamp (a clock step) kept %d, want 1", n)
 	}
 
-	bl = backlog{on: true, start: start}
-	if n := bl.drop(msgs(time.Time{}, old), 2, 2); n != 2 || bl.on {
-		t.Errorf("unstamped first: kept %d, on %v; want 2, off", n, bl.on)
+	for _, none := range []time.Time{{}, time.Unix(0, 0)} {
+		bl = backlog{on: true, start: start}
+		if n := bl.drop(msgs(none, old), 2, 2); n != 2 || bl.on {
+			t.Errorf("unstamped (%v) first: kept %d, on %v; want 2, off", none, n, bl.on)
+		}
 	}
 }

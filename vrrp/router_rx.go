@@ -135,14 +135,16 @@ type backlog struct {
 // returns how many are left, in order, at the front of ms (the messages
 // are swapped, so that every buffer stays in the batch). The backlog ends
 // (bl.on false) at the first packet that arrived after start, or without
-// a stamp, or when the read came back short of a whole batch (the socket
+// a stamp (zero or the epoch), or when the read came back short of a whole batch (the socket
 // is empty): from then on a wall clock step cannot make fresh packets look
 // stale.
 func (bl *backlog) drop(ms []transport.Message, n, asked int) int {
 	k := 0
 	for i := range n {
+		// A zero stamp, or the epoch (a ring frame without one), is no
+		// stamp.
 		at := ms[i].Meta.Time
-		if bl.on && !at.IsZero() && at.Before(bl.start) {
+		if bl.on && !at.IsZero() && at.Unix() > 0 && at.Before(bl.start) {
 			bl.dropped++
 			bl.oldest = max(bl.oldest, bl.start.Sub(at))
 			continue
