@@ -130,14 +130,13 @@ type backlog struct {
 	oldest  time.Duration
 }
 
-// drop removes from ms[:n], a read of asked packets at most, the
-// packets stamped before bl.start and
-// returns how many are left, in order, at the front of ms (the messages
-// are swapped, so that every buffer stays in the batch). The backlog ends
-// (bl.on false) at the first packet that arrived after start, or without
-// a stamp (zero or the epoch), or when the read came back short of a whole batch (the socket
-// is empty): from then on a wall clock step cannot make fresh packets look
-// stale.
+// drop removes from ms[:n], a read of asked packets at most, the packets
+// stamped before bl.start and returns how many are left, in order, at the
+// front of ms (the messages are swapped, so that every buffer stays in the
+// batch). The backlog ends (bl.on false) at the first packet that arrived
+// after start, or without a stamp (zero or the epoch), or when the read
+// came back short of a whole batch (the socket is empty): from then on a
+// wall clock step cannot make fresh packets look stale.
 func (bl *backlog) drop(ms []transport.Message, n, asked int) int {
 	k := 0
 	for i := range n {
