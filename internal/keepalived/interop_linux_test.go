@@ -138,12 +138,14 @@ func (p *pair) crashAndMeasure(t testing.TB, src1, src2 netip.Addr) time.Duratio
 	killed := time.Now()
 	p.master.Kill()
 	// Killing the process tree can take longer than an interval on a
-	// loaded machine, and the master advertises until it is gone: what
-	// counts is when it was reaped.
+	// loaded machine, and the master advertises until it can run nothing
+	// more: what counts is when Kill saw that (proc.Done: gone, a zombie,
+	// exiting or with SIGKILL pending; an exiting process may stay in
+	// /proc for seconds while its sockets close).
 	reaped := time.Now()
 	for _, q := range append(tree, pid) {
-		if proc.Alive(q) {
-			t.Errorf("process %d of the killed keepalived is still alive", q)
+		if !proc.Done(q) {
+			t.Errorf("process %d of the killed keepalived can still run", q)
 		}
 	}
 	waitState(t, p.backup, "MASTER")
