@@ -26,10 +26,13 @@ func (r *RawRouter) reserve(v *vrt) {
 	r.rd.Sends = room(r.rd.Sends, len(r.conns))
 	c := v.c
 	need := 0
+count:
 	for f := range c.demux {
 		for _, list := range c.demux[f] {
 			for _, o := range list {
-				need += len(o.dsts)
+				if need += len(o.dsts); need >= takeoverRoom {
+					break count // the room is bounded anyway
+				}
 			}
 		}
 	}
