@@ -85,6 +85,8 @@ type Router struct {
 	earlyFor time.Time
 	timer    clock.Timer
 	armed    time.Time
+	// behind counts the Conns whose rxConn.behind is set.
+	behind int
 }
 
 const (
@@ -111,6 +113,19 @@ type rxConn struct {
 	free   chan *rxBatch
 	reader bool // reader goroutine started
 	closed bool
+	// behind is set while the last batch the owner took from this Conn
+	// was a whole one (a transport.BatchReader's read that filled it):
+	// more is queued in the socket. seen is the arrival of the last
+	// packet taken, since when the owner time it went behind. See
+	// Router.horizon.
+	behind bool
+	seen   time.Time
+	since  time.Time
+	// reading is when (r.clk, UnixNano) the reader entered its current
+	// read, 0 outside one: a reader that waits in a read has found the
+	// socket empty, so its Conn is not behind (a read of exactly a whole
+	// batch says nothing).
+	reading atomic.Int64
 }
 
 // rxBatch is what a reader goroutine hands to the owner in one channel
@@ -122,8 +137,13 @@ type rxBatch struct {
 	// at is when the reader read the batch: timers restarted by its
 	// packets (the Master_Down_Timer) count from their arrival, not from
 	// when the owner goroutine got to them.
-	at   time.Time
-	bufs [rxBatchLen][rxBufSize]byte
+	at time.Time
+	// full: the read filled the batch, so more may be queued. unsure: the
+	// wall clock stepped since the reader's last read with the socket
+	// empty, so the packets' kernel stamps (wall clock) may be off by the
+	// step and are trusted only when recent (arrival).
+	full, unsure bool
+	bufs         [rxBatchLen][rxBufSize]byte
 }
 
 func newRxBatch(c *rxConn) *rxBatch {

@@ -20,17 +20,21 @@ func TestArrival(t *testing.T) {
 		read    time.Time
 		kernel  time.Time
 		want    time.Time
+		unsure  bool // the wall clock stepped while it may have been queued
 	}{
-		{"kernel stamp 2ms before the read", true, read, wall.Add(-2 * time.Millisecond), read.Add(-2 * time.Millisecond)},
-		{"no kernel stamp", true, read, time.Time{}, read},
-		{"kernel stamp after the read (clock stepped)", true, read, wall.Add(time.Millisecond), read},
-		{"kernel stamp implausibly old (clock stepped)", true, read, wall.Add(-time.Hour), read},
-		{"fake clock: stamp not comparable", false, read, wall.Add(-2 * time.Millisecond), read},
-		{"read after now", true, now.Add(time.Millisecond), time.Time{}, now},
-		{"no read time", true, time.Time{}, time.Time{}, now},
+		{"kernel stamp 2ms before the read", true, read, wall.Add(-2 * time.Millisecond), read.Add(-2 * time.Millisecond), false},
+		{"no kernel stamp", true, read, time.Time{}, read, false},
+		{"kernel stamp after the read (clock stepped)", true, read, wall.Add(time.Millisecond), read, false},
+		{"kernel stamp implausibly old (clock stepped)", true, read, wall.Add(-time.Hour), read, false},
+		{"queued 5s behind a stalled reader", true, read, wall.Add(-5 * time.Second), read.Add(-5 * time.Second), false},
+		{"queued 5s, the clock stepped meanwhile", true, read, wall.Add(-5 * time.Second), read, true},
+		{"queued 2ms, the clock stepped meanwhile", true, read, wall.Add(-2 * time.Millisecond), read.Add(-2 * time.Millisecond), true},
+		{"fake clock: stamp not comparable", false, read, wall.Add(-2 * time.Millisecond), read, false},
+		{"read after now", true, now.Add(time.Millisecond), time.Time{}, now, false},
+		{"no read time", true, time.Time{}, time.Time{}, now, false},
 	} {
 		r := &Router{precise: c.precise}
-		if got := r.arrival(now, c.read, c.kernel); !got.Equal(c.want) {
+		if got := r.arrival(now, c.read, c.kernel, !c.unsure); !got.Equal(c.want) {
 			t.Errorf("%s: arrival = %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -81,6 +85,33 @@ func TestBacklogDrop(t *testing.T) {
 		bl = backlog{on: true, start: start}
 		if n := bl.drop(msgs(none, old), 2, 2); n != 2 || bl.on {
 			t.Errorf("unstamped (%v) first: kept %d, on %v; want 2, off", none, n, bl.on)
+		}
+	}
+}
+
+// TestClockStepped: a step of the wall clock between two readings of the
+// real clock shows as wall and monotonic differences that disagree; NTP's
+// slewing (at most 500 ppm) does not.
+func TestClockStepped(t *testing.T) {
+	prev := time.Now()
+	if clockStepped(prev, prev.Add(time.Second)) {
+		t.Errorf("two readings 1s apart, no step: stepped")
+	}
+	// Package time cannot build a reading whose wall part moved and
+	// monotonic part did not: check the arithmetic on the differences.
+	for _, c := range []struct {
+		mono, wall time.Duration
+		want       bool
+	}{
+		{time.Second, time.Second, false},
+		{time.Second, time.Second + 50*time.Millisecond, true},
+		{time.Second, time.Second - 50*time.Millisecond, true},
+		{10 * time.Second, 10*time.Second + 5*time.Millisecond, false}, // 500 ppm
+		{10 * time.Second, 10*time.Second - 5*time.Millisecond, false},
+		{time.Millisecond, time.Hour, true},
+	} {
+		if got := stepped(c.mono, c.wall); got != c.want {
+			t.Errorf("stepped(monotonic %v, wall %v) = %v, want %v", c.mono, c.wall, got, c.want)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (r *Router) Run(ctx context.Context) error {
 			r.receiveBatch(now, b)
 		}
 		r.drainRx(now)
-		r.raw.Tick(now)
+		r.raw.Tick(r.horizon(now))
 		var err error
 		if got == 1 {
 			err = call.f(now)
@@ -180,6 +180,7 @@ func (r *Router) process(now time.Time) {
 		delete(r.conns, c)
 		if rc != nil {
 			rc.closed = true
+			r.setBehind(rc, false, time.Time{}, now)
 		}
 		if err := c.Close(); err != nil {
 			r.log.Warn("closing transport", "interface", rc.nameOr(), "err", err)
@@ -241,9 +242,14 @@ func (r *Router) emit(ev Event) {
 	}
 }
 
-// rearm points the timer at the earliest deadline.
+// rearm points the timer at the earliest deadline, or, while a Conn
+// holds the timers back (horizon), at the end of that hold if later: the
+// reader's next batch wakes the loop before.
 func (r *Router) rearm() {
 	at := r.raw.Deadline()
+	if hold := r.holdEnd(); !at.IsZero() && at.Before(hold) {
+		at = hold
+	}
 	if at.IsZero() {
 		if !r.armed.IsZero() {
 			r.timer.Stop()
@@ -304,7 +310,7 @@ const timerSlack = time.Millisecond
 // the clock does not move (a fake clock, or a testing/synctest bubble,
 // where rearm then arms the timer for the deadline itself).
 func (r *Router) spinUntilDue() {
-	if !r.precise || !r.raw.nextIsDown() {
+	if !r.precise || !r.raw.nextIsDown() || r.behind > 0 {
 		return
 	}
 	at := r.raw.Deadline()
@@ -345,26 +351,130 @@ func (r *Router) drainRx(now time.Time) {
 // receiveBatch hands the packets of b to the RawRouter, in order, and
 // gives b back to its reader. Owner goroutine.
 func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
-	if !b.c.closed {
+	if c := b.c; !c.closed {
+		var at time.Time
 		for i := range b.n {
 			m := &b.msgs[i]
-			r.raw.Receive(r.arrival(now, b.at, m.Meta.Time), b.c.c, m.Buf, m.Meta)
+			at = r.arrival(now, b.at, m.Meta.Time, !b.unsure)
+			r.raw.Receive(at, c.c, m.Buf, m.Meta)
 		}
+		r.setBehind(c, b.full, at, now)
 	}
 	b.n = 0
 	b.c.free <- b
 }
 
+// maxBehind bounds how long one Conn that stays behind (every read a whole
+// batch: a flood, or a reader that cannot keep up) holds the timers back
+// (horizon): past it, timers fire by the clock again.
+const maxBehind = 2 * time.Second
+
+// setBehind records whether c's last batch was a whole one (full) and the
+// arrival of its last packet (seen, zero for none). Owner goroutine.
+func (r *Router) setBehind(c *rxConn, full bool, seen, now time.Time) {
+	switch {
+	case full && !c.behind:
+		c.behind, c.since = true, now
+		r.behind++
+	case !full && c.behind:
+		c.behind = false
+		r.behind--
+	}
+	if !seen.IsZero() {
+		c.seen = seen
+	}
+}
+
+// horizon returns the time up to which the timers may fire at now: now,
+// unless a Conn is behind, when it is the arrival of the last packet taken
+// from that Conn. On a starved host the owner goroutine may run again
+// seconds after advertisements arrived in time to stop a
+// Master_Down_Timer: the reader holds only a few batches of them
+// (rxBatchesPer), the rest waits in the socket, and a timer fired by the
+// clock would take over although its master's advertisement is queued (a
+// backup of 4,094 links on one socket did, issue 12). A timer fires once
+// the packets that arrived before its deadline have been handled, or
+// after maxBehind of the Conn being behind. Owner goroutine.
+func (r *Router) horizon(now time.Time) time.Time {
+	if r.behind == 0 {
+		return now
+	}
+	t := now
+	for _, c := range r.conns {
+		switch {
+		case !c.behind:
+		case c.closed || c.drained(now):
+			// The reader waits for more: nothing is queued.
+			r.setBehind(c, false, time.Time{}, now)
+		case c.holds(now) && c.seen.Before(t):
+			t = c.seen
+		}
+	}
+	return t
+}
+
+// readIdle is how long a reader must have been waiting in a read for its
+// Conn to count as drained: a read of what is queued takes microseconds.
+const readIdle = 2 * time.Millisecond
+
+// holds reports whether c holds the timers back at now (horizon): it is
+// behind, for less than maxBehind, and its reader is not waiting in a read
+// on an empty socket. Owner goroutine.
+func (c *rxConn) holds(now time.Time) bool {
+	return c.behind && !c.closed && now.Sub(c.since) < maxBehind && !c.drained(now)
+}
+
+// drained reports whether c's reader has been waiting in a read for
+// readIdle at now: its socket is empty.
+func (c *rxConn) drained(now time.Time) bool {
+	in := c.reading.Load()
+	return in != 0 && now.UnixNano()-in >= int64(readIdle)
+}
+
+// holdEnd returns when to look again at the Conns that hold the timers
+// back (horizon): readIdle from now while one does, since a reader that
+// has found its socket empty only shows it by waiting (the batches of
+// one that reads wake the loop earlier); the zero Time when none does.
+// Owner goroutine.
+func (r *Router) holdEnd() time.Time {
+	if r.behind == 0 {
+		return time.Time{}
+	}
+	now := r.clk.Now()
+	for _, c := range r.conns {
+		if c.holds(now) {
+			return now.Add(readIdle)
+		}
+	}
+	return time.Time{}
+}
+
+// maxStampAge bounds the age of a kernel arrival stamp that arrival trusts;
+// recentStamp is the bound when the clock stepped since the packet may have
+// been stamped.
+const (
+	maxStampAge = 10 * time.Minute
+	recentStamp = time.Second
+)
+
 // arrival returns when a packet arrived on the Router's clock: read is
 // when its reader read it, kernel the arrival time the Conn reported (wall
 // clock; zero if unknown), now the owner's current time. The kernel time
-// is used with the real clock only, the one it can be compared with.
-func (r *Router) arrival(now, read, kernel time.Time) time.Time {
+// is used with the real clock only, the one it can be compared with, and
+// only up to maxStampAge old, or recentStamp when trusted is false (the
+// wall clock stepped while the packet may have been queued): a packet
+// queued for seconds behind a stalled reader is judged by when it arrived
+// (see horizon).
+func (r *Router) arrival(now, read, kernel time.Time, trusted bool) time.Time {
 	at := read
 	if r.precise && !kernel.IsZero() && !read.IsZero() {
+		limit := maxStampAge
+		if !trusted {
+			limit = recentStamp
+		}
 		// read carries a monotonic reading; its wall part is what the
 		// kernel's stamp compares with.
-		if age := read.Round(0).Sub(kernel); age > 0 && age < time.Second {
+		if age := read.Round(0).Sub(kernel); age > 0 && age < limit {
 			at = read.Add(-age)
 		}
 	}

@@ -49,6 +49,10 @@ func closedConn(err error) bool {
 func (r *Router) read(c *rxConn, start time.Time) {
 	defer r.wg.Done()
 	bl := backlog{on: r.precise, start: start.Round(0)}
+	// prev is the last read's time; unsure is set from a wall clock step
+	// seen between two reads until a read finds the socket empty.
+	var prev time.Time
+	unsure := false
 	for {
 		var b *rxBatch
 		select {
@@ -61,6 +65,7 @@ func (r *Router) read(c *rxConn, start time.Time) {
 		}
 		var n int
 		var err error
+		c.reading.Store(r.clk.Now().UnixNano())
 		if c.br != nil {
 			n, err = c.br.ReadBatch(b.msgs[:])
 		} else {
@@ -70,6 +75,11 @@ func (r *Router) read(c *rxConn, start time.Time) {
 			n = 1
 		}
 		at := r.clk.Now()
+		c.reading.Store(0)
+		if r.precise && !prev.IsZero() && clockStepped(prev, at) {
+			unsure = true
+		}
+		prev = at
 		if err != nil {
 			c.free <- b
 			if closedConn(err) {
@@ -88,11 +98,17 @@ func (r *Router) read(c *rxConn, start time.Time) {
 			}
 			continue
 		}
+		asked := len(b.msgs)
+		if c.br == nil {
+			asked = 1
+		}
+		// Only a batch read can tell that more is queued: one packet at a
+		// time always fills the "batch".
+		b.full, b.unsure = c.br != nil && n == asked, unsure
+		if n < asked {
+			unsure = false
+		}
 		if bl.on {
-			asked := len(b.msgs)
-			if c.br == nil {
-				asked = 1
-			}
 			n = bl.drop(b.msgs[:], n, asked)
 			if !bl.on && bl.dropped > 0 {
 				r.log.Info("vrrp: dropped the packets queued before the virtual routers started", "interface", c.name, "packets", bl.dropped, "oldest", bl.oldest)
@@ -156,4 +172,18 @@ func (bl *backlog) drop(ms []transport.Message, n, asked int) int {
 		bl.on = false
 	}
 	return k
+}
+
+// clockStepped reports whether the wall clock stepped between two readings
+// of the real clock: their wall and monotonic differences disagree by more
+// than NTP's slewing (at most 500 ppm) could explain, plus 10 ms.
+func clockStepped(prev, now time.Time) bool {
+	return stepped(now.Sub(prev), now.Round(0).Sub(prev.Round(0)))
+}
+
+// stepped reports whether a wall clock difference disagrees with the
+// monotonic one by more than slewing explains (see clockStepped).
+func stepped(mono, wall time.Duration) bool {
+	d, slack := wall-mono, 10*time.Millisecond+mono.Abs()/1000
+	return d > slack || -d > slack
 }
