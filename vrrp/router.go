@@ -191,6 +191,8 @@ func NewRouter(cfg RouterConfig) *Router {
 		LogLimit:   r.logLimit,
 		Notes:      r.log.Enabled(ctx, slog.LevelWarn),
 		DebugNotes: r.log.Enabled(ctx, slog.LevelDebug),
+
+		BatchAdvertisements: !cfg.ExactTimers,
 	})
 	return r
 }

@@ -86,6 +86,15 @@ type RouterConfig struct {
 	// scheduling under CPU hogs (issue 14)"), and starts child processes from a
 	// thread kept at normal priority.
 	LockOSThread func() error
+	// ExactTimers makes every master send each advertisement at its
+	// Adver_Timer's deadline. If false (the zero value), a master's
+	// advertisement may leave up to 1/64 of its Advertisement_Interval
+	// early (15.6 ms at 1 s) with others the Router sends anyway, so that
+	// with thousands of virtual routers they go out a few dozen batches a
+	// second rather than one at a time (RawConfig.BatchAdvertisements).
+	// The schedule does not drift, and a backup's timers are exact either
+	// way.
+	ExactTimers bool
 	// LogLimit is the most receive-error log lines per second per virtual
 	// router (and per transport for packets of unknown virtual routers),
 	// RFC 9568 section 7.1 asks for rate limiting. If zero, 10. If
