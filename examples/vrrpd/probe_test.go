@@ -29,7 +29,8 @@ type probeLAN struct {
 	mu      sync.Mutex
 	holders map[netip.Addr][]net.HardwareAddr
 	sent    int
-	fail    bool // WriteFrame fails (the interface is down, say)
+	fail    bool  // WriteFrame fails (the interface is down, say)
+	batches []int // the size of each WriteFrames call
 }
 
 type probeIn struct {
@@ -73,6 +74,30 @@ func (l *probeLAN) ReadFrame(b []byte) (int, int, error) {
 func (l *probeLAN) WriteFrame(b []byte, ifindex int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.writeLocked(b, ifindex)
+}
+
+// WriteFrames makes probeLAN an arpnd.ProbeBatchConn: the daemon's
+// rounds go through arpnd.Prober.SendBatch's batches, as on Linux.
+func (l *probeLAN) WriteFrames(fs []arpnd.ProbeFrame) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.batches = append(l.batches, len(fs))
+	for i, f := range fs {
+		if err := l.writeLocked(f.B, f.IfIndex); err != nil {
+			return i, err
+		}
+	}
+	return len(fs), nil
+}
+
+func (l *probeLAN) batchSizes() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.batches)
+}
+
+func (l *probeLAN) writeLocked(b []byte, ifindex int) error {
 	if l.fail {
 		return errors.New("network is down")
 	}
@@ -450,6 +475,47 @@ func TestDaemonSecondResponderSendFails(t *testing.T) {
 		synctest.Wait()
 		if is := a.inst(t); len(is.SecondResponders) != 0 || is.Probe.Episodes != 1 {
 			t.Errorf("probes sent again, nobody else answers: second responders %+v, probe %+v", is.SecondResponders, is.Probe)
+		}
+	})
+}
+
+// TestDaemonProbeRoundBatched: a round probes every address of every
+// master instance in batches (arpnd.Prober.SendBatch: one sendmmsg per
+// batch on Linux, issue 12), not one write per address: 200 masters with
+// 260 addresses, every probe_interval 260 probes in 3 writes.
+func TestDaemonProbeRoundBatched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		const every = time.Second
+		var ins []Instance
+		for i := range 200 {
+			vips := []string{fmt.Sprintf("10.1.%d.1/16", i)}
+			if i < 60 {
+				vips = append(vips, fmt.Sprintf("10.2.%d.1/16", i))
+			}
+			in := inst(fmt.Sprintf("VI_%d", i+1), uint8(i+1), 200, vips...)
+			in.Interval = time.Second
+			ins = append(ins, in)
+		}
+		c := cfgOf(ins...)
+		c.ProbeInterval = every
+		a := startProbeHost(t, lan, 1, c)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, is := range a.d.status().Instances {
+			if is.State != "MASTER" {
+				t.Fatalf("%s is %s", is.Name, is.State)
+			}
+		}
+		probes, batches := a.sys.lan.probes(), len(a.sys.lan.batchSizes())
+		time.Sleep(every)
+		synctest.Wait()
+		if n := a.sys.lan.probes() - probes; n != 260 {
+			t.Errorf("%d probes in a round, want 260 (one per address)", n)
+		}
+		if got := a.sys.lan.batchSizes()[batches:]; !slices.Equal(got, []int{128, 128, 4}) {
+			t.Errorf("a round's writes carried %v probes, want [128 128 4]", got)
 		}
 	})
 }
