@@ -17,7 +17,10 @@ import (
 // once h2 adds them, h2's kernel answers each probe (ARP reply, NA) with
 // h2's MAC, reported to OnAnswer and by the next Send; once h2 removes
 // them, rounds are quiet again. h1's own interface MAC, given as its own,
-// never counts (h1 holds the addresses too in the last part).
+// never counts (h1 holds the addresses too in the last part). Rounds
+// alternate Send and SendBatch (one sendmmsg per family); the batch
+// rounds carry a probe on an interface that does not exist between the
+// others: it fails alone, the probes after it still go out.
 func TestProberLAN(t *testing.T) {
 	lab := netlab.New(t, "arpp", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
@@ -42,13 +45,29 @@ func TestProberLAN(t *testing.T) {
 		}
 		probes = append(probes, pr)
 	}
+	bogus, err := p.Add(ProbeTarget{IfIndex: 1 << 20, Addr: netip.MustParseAddr("192.0.2.55"), HardwareAddr: h1.MAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*Probe{probes[0], bogus, probes[1]}
+	res := make([]ProbeResult, len(batch))
 	// round sends a probe for each address, waits (generously) and
 	// returns what the round heard.
+	rounds := 0
 	round := func() map[string]bool {
 		t.Helper()
-		for _, pr := range probes {
-			if _, err := pr.Send(); err != nil {
-				t.Fatal(err)
+		if rounds++; rounds%2 == 0 {
+			p.SendBatch(batch, res)
+			for i, r := range res {
+				if (r.Err == nil) == (batch[i] == bogus) {
+					t.Fatalf("SendBatch: %v: err %v", batch[i].Addr(), r.Err)
+				}
+			}
+		} else {
+			for _, pr := range probes {
+				if _, err := pr.Send(); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -99,6 +118,9 @@ func TestProberLAN(t *testing.T) {
 		if st := pr.Stats(); st.Sent < 4 || st.SendErrors != 0 {
 			t.Errorf("%v: stats %+v", pr.Addr(), st)
 		}
+	}
+	if st := bogus.Stats(); st.Sent != 0 || st.SendErrors != uint64(rounds/2) {
+		t.Errorf("probe on no interface: stats %+v after %d batch rounds", st, rounds/2)
 	}
 	if st := p.Stats(); st.Malformed != 0 || st.ReadErrors != 0 {
 		t.Errorf("prober stats %+v", st)
