@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -125,4 +126,63 @@ func TestProberLAN(t *testing.T) {
 	if st := p.Stats(); st.Malformed != 0 || st.ReadErrors != 0 {
 		t.Errorf("prober stats %+v", st)
 	}
+}
+
+// BenchmarkProberLoopback (root, GOVRRP_PRIVILEGED=1): a round of 4,094
+// ARP probes (issue 12's scale) through a real AF_PACKET probe socket,
+// on the loopback interface of the host (the kernel drops ARP there: lo
+// is NOARP), Send by Send (a sendto each) or in one SendBatch (sendmmsg
+// of up to probeBatchMax): the system's cost of a round, syscalls
+// included, which BenchmarkProberSend / BenchmarkProberSendBatch leave
+// out.
+func BenchmarkProberLoopback(b *testing.B) {
+	if os.Getenv("GOVRRP_PRIVILEGED") != "1" {
+		b.Skip("needs root: set GOVRRP_PRIVILEGED=1")
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := openProbeConn(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewProberConn(ProberConfig{}, c, nil)
+	defer p.Close()
+	const n = 4094
+	prs := make([]*Probe, n)
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		if prs[i], err = p.Add(ProbeTarget{IfIndex: lo.Index, Addr: a, HardwareAddr: hostMAC}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("sendto", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for _, pr := range prs {
+				if _, err := pr.Send(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(n, "syscalls/round")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+	})
+	b.Run("sendmmsg", func(b *testing.B) {
+		res := make([]ProbeResult, n)
+		p.SendBatch(prs, res) // grows the scratch
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			p.SendBatch(prs, res)
+			for _, r := range res {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		b.ReportMetric(float64((n+probeBatchMax-1)/probeBatchMax), "syscalls/round")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+	})
 }
