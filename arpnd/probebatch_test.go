@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -281,3 +282,32 @@ type countConn struct {
 }
 
 func (c countConn) WriteFrame([]byte, int) error { *c.writes++; return nil }
+
+// closedBatchConn is a batch connection closed under the Prober: every
+// write fails with net.ErrClosed.
+type closedBatchConn struct {
+	nopProbeConn
+	calls *int
+}
+
+func (c closedBatchConn) WriteFrames([]ProbeFrame) (int, error) { *c.calls++; return 0, net.ErrClosed }
+
+// TestProberSendBatchClosed: when the connection is closed (the Prober
+// closing meanwhile), SendBatch stops at the first failed write and
+// reports ErrProberClosed for the rest, rather than one write per probe.
+func TestProberSendBatchClosed(t *testing.T) {
+	var calls int
+	p := NewProberConn(ProberConfig{}, closedBatchConn{calls: &calls}, nil)
+	defer p.Close()
+	prs := addProbes(t, p, 1, 300, false)
+	res := make([]ProbeResult, len(prs))
+	p.SendBatch(prs, res)
+	if calls != 1 {
+		t.Errorf("%d writes, want 1", calls)
+	}
+	for i, r := range res {
+		if !errors.Is(r.Err, ErrProberClosed) && !errors.Is(r.Err, net.ErrClosed) {
+			t.Errorf("probe %d: err %v", i, r.Err)
+		}
+	}
+}

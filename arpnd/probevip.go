@@ -67,7 +67,8 @@ import (
 // incoming ARP replies only, the IPv6 one incoming ICMPv6 Neighbor
 // Advertisements only. The probe frames are built once, at Add: sending a
 // probe allocates nothing, nor does receiving an answer from one of our
-// own MACs or a frame that is not an answer.
+// own MACs or a frame that is not an answer. SendBatch sends a round of
+// many probes in a few system calls (sendmmsg on Linux).
 type Prober struct {
 	log  *slog.Logger
 	open func(v6 bool) (ProbeConn, error)
@@ -473,11 +474,18 @@ func (p *Prober) SendBatch(prs []*Probe, res []ProbeResult) {
 				_ = prs[i].sendResult(nil)
 			}
 			k += n
-			if err != nil {
-				i := p.bidx[k]
-				res[i].Err = prs[i].sendResult(err)
-				k++
+			if err == nil {
+				continue
 			}
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				for _, i := range p.bidx[k:] { // the Prober closed meanwhile
+					res[i].Err = ErrProberClosed
+				}
+				break
+			}
+			i := p.bidx[k]
+			res[i].Err = prs[i].sendResult(err)
+			k++
 		}
 		clear(p.bframes) // do not keep the frames of closed Probes alive
 	}

@@ -116,6 +116,8 @@ type probeConn struct {
 	batchFn func(fd uintptr) bool
 }
 
+var _ ProbeBatchConn = (*probeConn)(nil)
+
 // mmsghdr is struct mmsghdr of sendmmsg(2): a msghdr and the length
 // sent, padded to the alignment of a pointer.
 type mmsghdr struct {

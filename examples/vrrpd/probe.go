@@ -34,9 +34,11 @@ import (
 // the address go; one lost answer does not make two episodes), or when
 // the instance stops being master.
 //
-// Probing runs on a goroutine of its own, never on the Router's: a probe
-// is one packet-socket write (arpnd.Probe.Send), answers come on the
-// Prober's reader goroutine, and neither ever waits for the protocol.
+// Probing runs on a goroutine of its own, never on the Router's: a round
+// sends the probes of every master instance together
+// (arpnd.Prober.SendBatch: one sendmmsg per 128 probes on Linux), answers
+// come on the Prober's reader goroutine, and neither ever waits for the
+// protocol.
 
 // probeSystem is implemented by a system that can probe the link for the
 // holders of an address (linuxSystem, with arpnd.Prober).
