@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -66,7 +67,8 @@ import (
 // incoming ARP replies only, the IPv6 one incoming ICMPv6 Neighbor
 // Advertisements only. The probe frames are built once, at Add: sending a
 // probe allocates nothing, nor does receiving an answer from one of our
-// own MACs or a frame that is not an answer.
+// own MACs or a frame that is not an answer. SendBatch sends a round of
+// many probes in a few system calls (sendmmsg on Linux).
 type Prober struct {
 	log  *slog.Logger
 	open func(v6 bool) (ProbeConn, error)
@@ -81,6 +83,13 @@ type Prober struct {
 	conns  [2]ProbeConn // IPv4 (ARP), IPv6
 	probes map[probeKey][]*Probe
 	wg     sync.WaitGroup
+
+	// SendBatch's scratch, reused from one call to the next so that a
+	// round allocates nothing once they have grown: the frames of one
+	// family and the index in the caller's slice of each.
+	bmu     sync.Mutex
+	bframes []ProbeFrame
+	bidx    []int
 
 	malformed atomic.Uint64
 	readErrs  atomic.Uint64
@@ -99,6 +108,29 @@ type ProbeConn interface {
 	WriteFrame(b []byte, ifindex int) error
 	Close() error
 }
+
+// ProbeFrame is a frame of ProbeBatchConn.WriteFrames: a whole Ethernet
+// frame and the index of the interface to send it on.
+type ProbeFrame struct {
+	B       []byte
+	IfIndex int
+}
+
+// ProbeBatchConn is a ProbeConn that sends several frames in one call (on
+// Linux one sendmmsg(2) on the AF_PACKET socket). Prober.SendBatch uses
+// it when a connection implements it, in calls of at most probeBatchMax
+// frames; otherwise it writes the frames one by one.
+type ProbeBatchConn interface {
+	ProbeConn
+	// WriteFrames sends fs in order and returns how many it sent. When
+	// that is fewer than len(fs), err is the error of fs[n], which was
+	// not sent, and the frames after it were not tried.
+	WriteFrames(fs []ProbeFrame) (n int, err error)
+}
+
+// probeBatchMax is the most frames one WriteFrames call carries: 4,094
+// probes in 32 system calls.
+const probeBatchMax = 128
 
 // ProberConfig configures a Prober.
 type ProberConfig struct {
@@ -314,10 +346,28 @@ func famIndex(v6 bool) int {
 // allocating), and the error of sending the probe. Rounds of one Probe
 // are sequential: call Send from one goroutine at a time.
 func (pr *Probe) Send() (heard []net.HardwareAddr, err error) {
-	pr.mu.Lock()
-	if pr.closed {
-		pr.mu.Unlock()
+	heard, ok := pr.endRound()
+	if !ok {
 		return nil, ErrProberClosed
+	}
+	p := pr.p
+	p.mu.RLock()
+	c := p.conns[famIndex(pr.v6)]
+	p.mu.RUnlock()
+	if c == nil {
+		return heard, ErrProberClosed
+	}
+	return heard, pr.sendResult(c.WriteFrame(pr.frame, pr.key.ifindex))
+}
+
+// endRound ends the current round: it returns the MACs not ours heard in
+// it (nil when none, without allocating) and starts the next; false when
+// the Probe is closed.
+func (pr *Probe) endRound() (heard []net.HardwareAddr, ok bool) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.closed {
+		return nil, false
 	}
 	if pr.nHeard > 0 {
 		heard = make([]net.HardwareAddr, pr.nHeard)
@@ -326,21 +376,119 @@ func (pr *Probe) Send() (heard []net.HardwareAddr, err error) {
 		}
 	}
 	pr.nHeard, pr.more = 0, false
-	pr.mu.Unlock()
+	return heard, true
+}
 
-	p := pr.p
-	p.mu.RLock()
-	c := p.conns[famIndex(pr.v6)]
-	p.mu.RUnlock()
-	if c == nil {
-		return heard, ErrProberClosed
-	}
-	if err := c.WriteFrame(pr.frame, pr.key.ifindex); err != nil {
+// sendResult counts the write of pr's probe that returned err and returns
+// Send's error for it.
+func (pr *Probe) sendResult(err error) error {
+	if err != nil {
 		pr.sendErrs.Add(1)
-		return heard, fmt.Errorf("arpnd: probe %v on interface %d: %w", pr.key.addr, pr.key.ifindex, err)
+		return fmt.Errorf("arpnd: probe %v on interface %d: %w", pr.key.addr, pr.key.ifindex, err)
 	}
 	pr.sent.Add(1)
-	return heard, nil
+	return nil
+}
+
+// ProbeResult is one Probe's outcome in Prober.SendBatch: what Send
+// returns.
+type ProbeResult struct {
+	// Heard are the MACs not ours that answered in the round that ended
+	// (nil when none did).
+	Heard []net.HardwareAddr
+	// Err is the error of sending the probe that starts the next round
+	// (ErrProberClosed for a closed Probe, or one of another Prober).
+	Err error
+}
+
+// SendBatch is Send for each of prs, a probe round of many addresses at
+// once: res[i] is prs[i]'s outcome (res must be at least as long as prs).
+// The probes of a family go out in calls of up to probeBatchMax frames on
+// a connection that implements ProbeBatchConn (one sendmmsg each on
+// Linux: 4,094 probes in 32 system calls rather than 4,094 sendto), one
+// by one otherwise; a frame that fails is that probe's error alone, and
+// the frames after it are still sent. It allocates nothing but the
+// results' Heard and Err (once its scratch has grown to the size of a
+// round). Like Send, a Probe must not be in two rounds at once; calls of
+// SendBatch are serialised.
+func (p *Prober) SendBatch(prs []*Probe, res []ProbeResult) {
+	if len(res) < len(prs) {
+		panic("arpnd: SendBatch: res shorter than prs")
+	}
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	for fam := range p.conns {
+		p.bframes, p.bidx = p.bframes[:0], p.bidx[:0]
+		for i, pr := range prs {
+			if famIndex(pr.v6) != fam {
+				continue
+			}
+			if pr.p != p {
+				res[i] = ProbeResult{Err: fmt.Errorf("%w: probe of another Prober", ErrProberClosed)}
+				continue
+			}
+			heard, ok := pr.endRound()
+			res[i] = ProbeResult{Heard: heard}
+			if !ok {
+				res[i].Err = ErrProberClosed
+				continue
+			}
+			p.bframes = append(p.bframes, ProbeFrame{B: pr.frame, IfIndex: pr.key.ifindex})
+			p.bidx = append(p.bidx, i)
+		}
+		if len(p.bframes) == 0 {
+			continue
+		}
+		p.mu.RLock()
+		c := p.conns[fam]
+		p.mu.RUnlock()
+		if c == nil {
+			for _, i := range p.bidx {
+				res[i].Err = ErrProberClosed
+			}
+			continue
+		}
+		bc, batch := c.(ProbeBatchConn)
+		for k := 0; k < len(p.bframes); {
+			var (
+				n   int
+				err error
+			)
+			if batch {
+				chunk := p.bframes[k:min(k+probeBatchMax, len(p.bframes))]
+				n, err = bc.WriteFrames(chunk)
+				n = max(0, min(n, len(chunk)))
+				switch { // a connection that breaks its contract
+				case n < len(chunk) && err == nil:
+					err = io.ErrShortWrite
+				case n == len(chunk):
+					err = nil
+				}
+			} else {
+				err = c.WriteFrame(p.bframes[k].B, p.bframes[k].IfIndex)
+				if err == nil {
+					n = 1
+				}
+			}
+			for _, i := range p.bidx[k : k+n] {
+				_ = prs[i].sendResult(nil)
+			}
+			k += n
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				for _, i := range p.bidx[k:] { // the Prober closed meanwhile
+					res[i].Err = ErrProberClosed
+				}
+				break
+			}
+			i := p.bidx[k]
+			res[i].Err = prs[i].sendResult(err)
+			k++
+		}
+		clear(p.bframes) // do not keep the frames of closed Probes alive
+	}
 }
 
 // Heard returns the MACs not ours that answered in the current round so

@@ -104,6 +104,26 @@ type probeConn struct {
 	wsa     unix.RawSockaddrLinklayer
 	werr    error
 	writeFn func(fd uintptr) bool
+
+	// WriteFrames' state (under wmu): one sendmmsg of msgs[:bn], each
+	// message's iovec and link-layer address in the arrays beside it,
+	// built once; bsent is how many the call sent.
+	msgs    [probeBatchMax]mmsghdr
+	iovs    [probeBatchMax]unix.Iovec
+	sas     [probeBatchMax]unix.RawSockaddrLinklayer
+	bn      int
+	bsent   int
+	batchFn func(fd uintptr) bool
+}
+
+var _ ProbeBatchConn = (*probeConn)(nil)
+
+// mmsghdr is struct mmsghdr of sendmmsg(2): a msghdr and the length
+// sent, padded to the alignment of a pointer.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
 }
 
 func openProbeConn(v6 bool) (*probeConn, error) {
@@ -159,6 +179,28 @@ func openProbeConn(v6 bool) (*probeConn, error) {
 		}
 		return true
 	}
+	for i := range c.msgs {
+		c.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&c.sas[i]))
+		c.msgs[i].hdr.Namelen = uint32(unsafe.Sizeof(c.sas[i]))
+		c.msgs[i].hdr.Iov = &c.iovs[i]
+		c.msgs[i].hdr.SetIovlen(1)
+	}
+	c.batchFn = func(fd uintptr) bool {
+		for {
+			n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])), uintptr(c.bn), 0, 0, 0)
+			switch e {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			case 0:
+				c.bsent, c.werr = int(n), nil
+			default:
+				c.bsent, c.werr = 0, e
+			}
+			return true
+		}
+	}
 	return c, nil
 }
 
@@ -209,3 +251,44 @@ func (c *probeConn) WriteFrame(b []byte, ifindex int) error {
 }
 
 func (c *probeConn) Close() error { return c.f.Close() }
+
+// WriteFrames sends fs, each on its interface to its frame's destination
+// MAC, with as few sendmmsg(2) calls as the kernel takes (one when none
+// fails): the ProbeBatchConn of Prober.SendBatch. The kernel stops a
+// sendmmsg at the first message that fails and returns the count sent
+// before it, without the error; the next call, starting at that message,
+// returns it.
+func (c *probeConn) WriteFrames(fs []ProbeFrame) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	defer clear(c.iovs[:]) // do not keep the callers' frames alive
+	sent := 0
+	for sent < len(fs) {
+		chunk := fs[sent:min(len(fs), sent+probeBatchMax)]
+		for i, f := range chunk {
+			if len(f.B) < ethHeaderLen {
+				if i == 0 {
+					return sent, fmt.Errorf("%w: %d bytes", errMalformed, len(f.B))
+				}
+				chunk = chunk[:i] // send those before it; the next call reports it
+				break
+			}
+			c.iovs[i].Base = &f.B[0]
+			c.iovs[i].SetLen(len(f.B))
+			c.sas[i] = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(c.proto), Ifindex: int32(f.IfIndex), Halen: 6}
+			copy(c.sas[i].Addr[:], f.B[0:6])
+		}
+		c.bn = len(chunk)
+		if err := c.rc.Write(c.batchFn); err != nil {
+			return sent, err
+		}
+		if c.werr != nil {
+			return sent, os.NewSyscallError("sendmmsg", c.werr)
+		}
+		if c.bsent == 0 {
+			return sent, os.NewSyscallError("sendmmsg", unix.EIO) // sent nothing, said nothing: not expected
+		}
+		sent += c.bsent
+	}
+	return sent, nil
+}

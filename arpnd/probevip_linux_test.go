@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -17,7 +18,10 @@ import (
 // once h2 adds them, h2's kernel answers each probe (ARP reply, NA) with
 // h2's MAC, reported to OnAnswer and by the next Send; once h2 removes
 // them, rounds are quiet again. h1's own interface MAC, given as its own,
-// never counts (h1 holds the addresses too in the last part).
+// never counts (h1 holds the addresses too in the last part). Rounds
+// alternate Send and SendBatch (one sendmmsg per family); the batch
+// rounds carry a probe on an interface that does not exist between the
+// others: it fails alone, the probes after it still go out.
 func TestProberLAN(t *testing.T) {
 	lab := netlab.New(t, "arpp", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
@@ -42,13 +46,29 @@ func TestProberLAN(t *testing.T) {
 		}
 		probes = append(probes, pr)
 	}
+	bogus, err := p.Add(ProbeTarget{IfIndex: 1 << 20, Addr: netip.MustParseAddr("192.0.2.55"), HardwareAddr: h1.MAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*Probe{probes[0], bogus, probes[1]}
+	res := make([]ProbeResult, len(batch))
 	// round sends a probe for each address, waits (generously) and
 	// returns what the round heard.
+	rounds := 0
 	round := func() map[string]bool {
 		t.Helper()
-		for _, pr := range probes {
-			if _, err := pr.Send(); err != nil {
-				t.Fatal(err)
+		if rounds++; rounds%2 == 0 {
+			p.SendBatch(batch, res)
+			for i, r := range res {
+				if (r.Err == nil) == (batch[i] == bogus) {
+					t.Fatalf("SendBatch: %v: err %v", batch[i].Addr(), r.Err)
+				}
+			}
+		} else {
+			for _, pr := range probes {
+				if _, err := pr.Send(); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -100,7 +120,69 @@ func TestProberLAN(t *testing.T) {
 			t.Errorf("%v: stats %+v", pr.Addr(), st)
 		}
 	}
+	if st := bogus.Stats(); st.Sent != 0 || st.SendErrors != uint64(rounds/2) {
+		t.Errorf("probe on no interface: stats %+v after %d batch rounds", st, rounds/2)
+	}
 	if st := p.Stats(); st.Malformed != 0 || st.ReadErrors != 0 {
 		t.Errorf("prober stats %+v", st)
 	}
+}
+
+// BenchmarkProberLoopback (root, GOVRRP_PRIVILEGED=1): a round of 4,094
+// ARP probes (issue 12's scale) through a real AF_PACKET probe socket,
+// on the loopback interface of the host (the kernel drops ARP there: lo
+// is NOARP), Send by Send (a sendto each) or in one SendBatch (sendmmsg
+// of up to probeBatchMax): the system's cost of a round, syscalls
+// included, which BenchmarkProberSend / BenchmarkProberSendBatch leave
+// out.
+func BenchmarkProberLoopback(b *testing.B) {
+	if os.Getenv("GOVRRP_PRIVILEGED") != "1" {
+		b.Skip("needs root: set GOVRRP_PRIVILEGED=1")
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := openProbeConn(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewProberConn(ProberConfig{}, c, nil)
+	defer p.Close()
+	const n = 4094
+	prs := make([]*Probe, n)
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		if prs[i], err = p.Add(ProbeTarget{IfIndex: lo.Index, Addr: a, HardwareAddr: hostMAC}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("sendto", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for _, pr := range prs {
+				if _, err := pr.Send(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(n, "syscalls/round")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+	})
+	b.Run("sendmmsg", func(b *testing.B) {
+		res := make([]ProbeResult, n)
+		p.SendBatch(prs, res) // grows the scratch
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			p.SendBatch(prs, res)
+			for _, r := range res {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		b.ReportMetric(float64((n+probeBatchMax-1)/probeBatchMax), "syscalls/round")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+	})
 }

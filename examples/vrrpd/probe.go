@@ -34,9 +34,11 @@ import (
 // the address go; one lost answer does not make two episodes), or when
 // the instance stops being master.
 //
-// Probing runs on a goroutine of its own, never on the Router's: a probe
-// is one packet-socket write (arpnd.Probe.Send), answers come on the
-// Prober's reader goroutine, and neither ever waits for the protocol.
+// Probing runs on a goroutine of its own, never on the Router's: a round
+// sends the probes of every master instance together
+// (arpnd.Prober.SendBatch: one sendmmsg per 128 probes on Linux), answers
+// come on the Prober's reader goroutine, and neither ever waits for the
+// protocol.
 
 // probeSystem is implemented by a system that can probe the link for the
 // holders of an address (linuxSystem, with arpnd.Prober).
@@ -167,6 +169,7 @@ func (d *daemon) probeLoop(ctx context.Context) {
 	var (
 		p       *arpnd.Prober
 		errSeen bool
+		round   probeRound
 	)
 	for {
 		every := time.Duration(d.probeEvery.Load())
@@ -201,16 +204,106 @@ func (d *daemon) probeLoop(ctx context.Context) {
 			}
 			d.prober.Store(p)
 		}
-		d.mu.Lock()
-		vs := make([]*vrInst, 0, len(d.order))
-		for _, name := range d.order {
-			vs = append(vs, d.vrs[name])
+		d.probeRound(p, &round, time.Now())
+	}
+}
+
+// probeRound is the probe loop's scratch, reused from round to round so
+// that a quiet round allocates nothing once it has grown (issue 12: 4,094
+// addresses every 2 s by default): the instances, the probes of the
+// round and their instances, and the results.
+type probeRound struct {
+	vs   []*vrInst
+	prs  []*arpnd.Probe
+	refs []probeRef
+	res  []arpnd.ProbeResult
+}
+
+// probeRef is a probe of a round: its address and its instance.
+type probeRef struct {
+	v  *vrInst
+	vp *vipProbe
+}
+
+// probeRound runs one round over every instance: it stops the probes of
+// an instance that is no longer master, starts those of a new master,
+// then ends the round of every address of every master and sends all
+// their probes at once (arpnd.Prober.SendBatch: a few sendmmsg rather
+// than a sendto per address), and then takes each instance's results
+// (probeResultLocked).
+func (d *daemon) probeRound(p *arpnd.Prober, r *probeRound, now time.Time) {
+	d.mu.Lock()
+	r.vs = r.vs[:0]
+	for _, name := range d.order {
+		r.vs = append(r.vs, d.vrs[name])
+	}
+	d.mu.Unlock()
+	r.prs, r.refs = r.prs[:0], r.refs[:0]
+	for _, v := range r.vs {
+		ip := &v.probe
+		ip.mu.Lock()
+		switch {
+		case ip.removed:
+		case !ip.master.Load():
+			d.stopProbeLocked(v, "not master")
+		default:
+			if ip.vips == nil {
+				d.startProbeLocked(p, v)
+			}
+			for _, vp := range ip.vips {
+				r.prs = append(r.prs, vp.pr)
+				r.refs = append(r.refs, probeRef{v, vp})
+			}
 		}
-		d.mu.Unlock()
-		now := time.Now()
-		for _, v := range vs {
-			d.probeInstance(p, v, now)
+		ip.mu.Unlock()
+	}
+	if cap(r.res) < len(r.prs) {
+		r.res = make([]arpnd.ProbeResult, len(r.prs))
+	}
+	res := r.res[:len(r.prs)]
+	p.SendBatch(r.prs, res)
+	for i := 0; i < len(r.refs); {
+		v := r.refs[i].v
+		v.probe.mu.Lock()
+		for ; i < len(r.refs) && r.refs[i].v == v; i++ {
+			d.probeResultLocked(v, r.refs[i].vp, res[i], now)
 		}
+		v.probe.mu.Unlock()
+	}
+	// Keep no closed Probe, instance or MAC alive until the next round.
+	clear(r.vs)
+	clear(r.prs)
+	clear(r.refs)
+	clear(res)
+}
+
+// probeResultLocked takes the result of vp's probe in a round: the MACs
+// heard in the round it ended raise the alarm (OnAnswer raised it
+// already, normally), and a round that had its probe and heard no other
+// MAC counts towards clearing it (quietToClear). A vp that stopped
+// meanwhile (v no longer master) is ignored. Called with v.probe.mu held.
+func (d *daemon) probeResultLocked(v *vrInst, vp *vipProbe, r arpnd.ProbeResult, now time.Time) {
+	if !slices.Contains(v.probe.vips, vp) {
+		return
+	}
+	probed := vp.sent // the round ending now had its probe
+	vp.sent = r.Err == nil
+	if r.Err != nil {
+		d.logProbeErr(v, vp.addr, r.Err)
+	}
+	switch {
+	case len(r.Heard) > 0:
+		for _, m := range r.Heard {
+			d.raiseLocked(v, vp, m.String(), now)
+		}
+	case vp.alarm && probed:
+		if vp.quiet++; vp.quiet < quietToClear {
+			break
+		}
+		vp.alarm, vp.quiet = false, 0
+		d.log.Info("second responder gone: only this router answers for the address again", "vr", v.in.Name,
+			"interface", v.in.Interface, "address", vp.addr, "macs", strings.Join(vp.macs, ","), "for", now.Sub(vp.since).Round(time.Millisecond))
+		vp.macs = nil
 	}
 }
 
@@ -255,48 +348,6 @@ func (d *daemon) stopProbeLocked(v *vrInst, why string) {
 	}
 	ip.vips = nil
 	ip.addErr = false
-}
-
-// probeInstance runs one round for v: while master, it ends the round of
-// each address (clearing the alarm of one that was quiet for
-// quietToClear rounds) and sends the next probe; otherwise it stops v's
-// probes.
-func (d *daemon) probeInstance(p *arpnd.Prober, v *vrInst, now time.Time) {
-	ip := &v.probe
-	ip.mu.Lock()
-	defer ip.mu.Unlock()
-	if ip.removed {
-		return
-	}
-	if !ip.master.Load() {
-		d.stopProbeLocked(v, "not master")
-		return
-	}
-	if ip.vips == nil {
-		d.startProbeLocked(p, v)
-	}
-	for _, vp := range ip.vips {
-		probed := vp.sent // the round ending now had its probe
-		heard, err := vp.pr.Send()
-		vp.sent = err == nil
-		if err != nil {
-			d.logProbeErr(v, vp.addr, err)
-		}
-		switch {
-		case len(heard) > 0:
-			for _, m := range heard {
-				d.raiseLocked(v, vp, m.String(), now) // OnAnswer raised it already, normally
-			}
-		case vp.alarm && probed:
-			if vp.quiet++; vp.quiet < quietToClear {
-				break
-			}
-			vp.alarm, vp.quiet = false, 0
-			d.log.Info("second responder gone: only this router answers for the address again", "vr", v.in.Name,
-				"interface", v.in.Interface, "address", vp.addr, "macs", strings.Join(vp.macs, ","), "for", now.Sub(vp.since).Round(time.Millisecond))
-			vp.macs = nil
-		}
-	}
 }
 
 // startProbeLocked adds a probe for each of v's virtual addresses.
