@@ -272,6 +272,7 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 		lastKey   = [2]uint64{^uint64(0), ^uint64(0)}
 		quietFrom time.Time
 		sb        Snap
+		recFrom   time.Time // since when vrrpd's notify record has held every transition
 	)
 	for time.Now().Before(deadline) {
 		now := time.Now()
@@ -301,6 +302,17 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 			}
 		}
 		lastKey = key
+		if rm, _ := m.notified(); errM == nil && uint64(rm) >= sm.Trans {
+			if rb, _ := b.notified(); errB == nil && uint64(rb) >= sb.Trans {
+				if recFrom.IsZero() {
+					recFrom = now
+				}
+			} else {
+				recFrom = time.Time{}
+			}
+		} else {
+			recFrom = time.Time{}
+		}
 		if !quietFrom.IsZero() && now.Sub(quietFrom) >= *quietFlag {
 			r.Settled = quietFrom.Sub(t0)
 			break
@@ -320,14 +332,26 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 		r.AllVIPs = fullM.Sub(t0)
 	}
 	if r.Settled >= 0 && mode == "together" && !fullM.IsZero() {
-		_, clearB, _ := Replay(wb.events(), n)
+		evs := wb.events()
+		_, clearB, _ := Replay(evs, n)
 		end := sb.Last
 		if clearB.After(end) {
 			end = clearB
 		}
 		r.BackupSettled = max(end.Sub(fullM), 0)
+		since := func(x time.Time) string {
+			if x.IsZero() {
+				return "never"
+			}
+			return fmt.Sprintf("%.3f s", x.Sub(t0).Seconds())
+		}
+		t.Logf("%s, %d links, together, from launch: every VIP on the master at %s (ip monitor), the backup's last transition (to BACKUP, its %s) at %s, its last VIP gone at %s (ip monitor, %d VIP events on it)",
+			impl, n, since(fullM), map[bool]string{true: "status", false: "log"}[impl == "vrrpd"], since(sb.Last), since(clearB), len(evs))
 	}
 	r.NotifyDone = waitNotified(t, impl, t0, deadline, m, b)
+	if r.NotifyDone > 0 && !recFrom.IsZero() {
+		r.NotifyDone = recFrom.Sub(t0) // caught up before settling: since then
+	}
 	if onSettled != nil {
 		onSettled(m, b)
 	}

@@ -111,11 +111,12 @@ func sighupSteps(t *testing.T, lab *netlab.Links, n int, interval time.Duration,
 	h = hupStep{What: fmt.Sprintf("%d instances added (links %d-%d), master then backup", k, n+1, all)}
 	bm, bb = snapOrFail(t, "master", m), snapOrFail(t, "backup", b)
 	at = hup(m, all, MasterPriority, prios)
-	h.Shown = append(h.Shown, sideTime{"master", waitSnap(t, m, at, func(s Snap) bool {
+	h.Shown = append(h.Shown, sideTime{"master listed", waitSnap(t, m, at, func(s Snap) bool { return s.Instances == all })})
+	h.Shown = append(h.Shown, sideTime{"master all MASTER", waitSnap(t, m, at, func(s Snap) bool {
 		return s.Instances == all && s.States["MASTER"] == all
 	})})
 	at = hup(b, all, BackupPriority, nil)
-	h.Shown = append(h.Shown, sideTime{"backup", waitSnap(t, b, at, func(s Snap) bool {
+	h.Shown = append(h.Shown, sideTime{"backup all BACKUP", waitSnap(t, b, at, func(s Snap) bool {
 		return s.Instances == all && s.States["BACKUP"] == all
 	})})
 	finish(&h, bm, bb, all)
