@@ -106,3 +106,38 @@ func TestParseMonitorAndReplay(t *testing.T) {
 		t.Errorf("Replay (adds only) = %v, %v, %d", full, clear, left)
 	}
 }
+
+// FuzzParseMonitorLine: any line of ip monitor's output parses without a
+// panic, and an event it returns is of a link's VIP.
+func FuzzParseMonitorLine(f *testing.F) {
+	f.Add("[2026-12-05T16:55:01.100000]2: l1    inet 10.0.1.100/24 scope global secondary l1")
+	f.Add("[2026-12-05T16:55:02.000000]Deleted 2: l1    inet 10.0.1.100/24 scope global secondary l1")
+	f.Add("       valid_lft forever preferred_lft forever")
+	f.Add("[2026-12-05T16:55:04.000000]2: l1    inet6 fe80::1/64 scope link")
+	f.Fuzz(func(t *testing.T, line string) {
+		ev, _, ok := ParseMonitorLine(line, time.Time{})
+		if ok && (ev.Link < 1 || ev.Link > 0xffff) {
+			t.Errorf("%q: link %d", line, ev.Link)
+		}
+	})
+}
+
+// FuzzParseStatus: any document parses or fails without a panic, and
+// the counts of a parsed one agree.
+func FuzzParseStatus(f *testing.F) {
+	f.Add(`{"instances": [{"name": "VI_1", "state": "MASTER", "election": {"transitions": {"STOP->BACKUP start": 1, "BACKUP->MASTER masterNoResponse": 2}}}]}`)
+	f.Add(`{"instances": null}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		s, err := ParseStatus([]byte(doc))
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, c := range s.States {
+			n += c
+		}
+		if n != s.Instances {
+			t.Errorf("%q: %+v", doc, s)
+		}
+	})
+}

@@ -142,7 +142,7 @@ func waitSnap(t *testing.T, d vrrpdSide, at time.Time, done func(Snap) bool) tim
 		if err == nil && done(s) {
 			return time.Since(at)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // each read builds the whole document: do not load the daemon under test
 	}
 	t.Errorf("%s: the SIGHUP's change not in the status within %v", d.p, *timeoutFlag)
 	return -1
