@@ -110,6 +110,15 @@ func (d vrrpdSide) notified() (all, master int) {
 const statusTimeout = 60 * time.Second
 
 func (d vrrpdSide) snap() (Snap, error) {
+	b, err := d.status()
+	if err != nil {
+		return Snap{}, err
+	}
+	return ParseStatus(b)
+}
+
+// status reads the status document, allowing statusTimeout.
+func (d vrrpdSide) status() ([]byte, error) {
 	c := http.Client{
 		Timeout: statusTimeout,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -120,14 +129,14 @@ func (d vrrpdSide) snap() (Snap, error) {
 	defer c.CloseIdleConnections()
 	resp, err := c.Get("http://vrrpd/status")
 	if err != nil {
-		return Snap{}, fmt.Errorf("%s: status: %w", d.p, err)
+		return nil, fmt.Errorf("%s: status: %w", d.p, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return Snap{}, fmt.Errorf("%s: status: %w", d.p, err)
+		return nil, fmt.Errorf("%s: status: %w", d.p, err)
 	}
-	return ParseStatus(b)
+	return b, nil
 }
 func (d vrrpdSide) stop() { d.p.Stop() }
 
