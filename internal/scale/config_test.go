@@ -34,6 +34,21 @@ func TestVrrpdConfig(t *testing.T) {
 	}
 }
 
+func TestVrrpdConfigWith(t *testing.T) {
+	var doc struct {
+		Instance []struct {
+			Name     string
+			Priority int
+		}
+	}
+	if _, err := toml.Decode(string(VrrpdConfigWith(3, time.Second, 150, map[int]int{2: 151})), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Instance) != 3 || doc.Instance[0].Priority != 150 || doc.Instance[1].Priority != 151 || doc.Instance[2].Priority != 150 {
+		t.Errorf("instances: %+v", doc.Instance)
+	}
+}
+
 func TestKeepalivedConfig(t *testing.T) {
 	text, err := keepalived.Render(KeepalivedConfig(3, time.Second, 100))
 	if err != nil {

@@ -5,6 +5,7 @@ package scale
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ var (
 	outFlag     = flag.String("scale.out", "", "directory for the profiles and the table (default: a temporary directory)")
 	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
+	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
+	sighupNFlag = flag.Int("scale.sighup.n", 1000, "-scale.sighup: instances added and then removed (0: only the priority change)")
 )
 
 // ciRSSPerLink is TestScaleCI's memory bound for each vrrpd process: VmRSS
@@ -69,16 +72,25 @@ func gate(t *testing.T) {
 // A daemon is one side of a run: a vrrpd or a keepalived.
 type daemon interface {
 	pid() int
-	// transitions counts the state changes so far, and those to MASTER.
-	transitions() (all, master int)
+	// snap reads the protocol's state from the daemon's faithful source:
+	// vrrpd's status endpoint, keepalived's log.
+	snap() (Snap, error)
+	// notified counts the state changes the notify record holds so far,
+	// and those to MASTER (keepalived: its log, as snap). vrrpd's record
+	// lags the protocol while its notify commands queue: a cross-check.
+	notified() (all, master int)
 	// stop ends the daemon cleanly (its VIPs removed).
 	stop()
 }
 
-type vrrpdSide struct{ p *vrrpdtest.Proc }
+type vrrpdSide struct {
+	p *vrrpdtest.Proc
+	// conf is its configuration file (rewritten for a SIGHUP).
+	conf string
+}
 
 func (d vrrpdSide) pid() int { return d.p.PID() }
-func (d vrrpdSide) transitions() (all, master int) {
+func (d vrrpdSide) notified() (all, master int) {
 	tr, _ := d.p.Transitions()
 	for _, x := range tr {
 		if x.Type != "INSTANCE" {
@@ -91,12 +103,48 @@ func (d vrrpdSide) transitions() (all, master int) {
 	}
 	return all, master
 }
+
+// statusTimeout bounds one read of the status document: 4,094 instances
+// are megabytes of JSON from a daemon that may wait seconds for a CPU
+// (vrrpdtest's ReadStatus allows 2 s).
+const statusTimeout = 60 * time.Second
+
+func (d vrrpdSide) snap() (Snap, error) {
+	b, err := d.status()
+	if err != nil {
+		return Snap{}, err
+	}
+	return ParseStatus(b)
+}
+
+// status reads the status document, allowing statusTimeout.
+func (d vrrpdSide) status() ([]byte, error) {
+	c := http.Client{
+		Timeout: statusTimeout,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var dl net.Dialer
+			return dl.DialContext(ctx, "unix", d.p.StatusPath())
+		}},
+	}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://vrrpd/status")
+	if err != nil {
+		return nil, fmt.Errorf("%s: status: %w", d.p, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: status: %w", d.p, err)
+	}
+	return b, nil
+}
 func (d vrrpdSide) stop() { d.p.Stop() }
 
 type keepalivedSide struct{ k *keepalived.Instance }
 
-func (d keepalivedSide) pid() int { return d.k.PID() }
-func (d keepalivedSide) transitions() (all, master int) {
+func (d keepalivedSide) pid() int            { return d.k.PID() }
+func (d keepalivedSide) snap() (Snap, error) { return KeepalivedSnap(d.k.Log()), nil }
+func (d keepalivedSide) notified() (all, master int) {
 	lines := d.k.Log()
 	text := make([]string, len(lines))
 	for i, l := range lines {
@@ -111,22 +159,39 @@ type run struct {
 	Impl, Mode string
 	N          int
 	Interval   time.Duration
-	// AllVIPs is the time from launch until every VIP was on the master,
-	// Settled until the quiet period began; -1: never (within the
-	// timeout).
+	// AllVIPs is the time from launch until every VIP was on the master
+	// (the kernel's address notifications), Settled until the quiet
+	// period began (every instance MASTER on the master and BACKUP on
+	// the backup by their status, every VIP on the master and none on
+	// the backup, no transition); -1: never (within the timeout).
 	AllVIPs, Settled time.Duration
+	// BackupSettled (together) is the time from every VIP on the master
+	// until the backup's last transition to BACKUP (its status) and its
+	// last VIP gone (the kernel's notification), whichever is later; 0
+	// when both were before; -1: not measured. MDI is the backup's
+	// Master_Down_Interval.
+	BackupSettled, MDI time.Duration
+	// NotifyDone is the time from launch until vrrpd's notify record held
+	// every transition its status counted (-1: never within the timeout;
+	// 0: keepalived, whose record is its log).
+	NotifyDone time.Duration
 	// Window is the measured window; Master and Backup the usage deltas
 	// (CPU) and the memory at its end.
 	Window         time.Duration
 	Master, Backup Usage
 	CPUM, CPUB     time.Duration
-	// TransM and TransB are the transitions in the window; BackupMasters
-	// the backup's transitions to MASTER over the whole run.
+	// TransM and TransB are the transitions in the window, by each
+	// side's status; BackupMasters the backup's transitions to MASTER
+	// over the whole run. RecM, RecB and RecBackupMasters are the same
+	// from the notify record.
 	TransM, TransB, BackupMasters int
+	RecM, RecB, RecBackupMasters  int
 	// VIPsB is the number of VIPs on the backup at the end of the window,
 	// VIPsM on the master.
 	VIPsM, VIPsB int
 	Load         string
+	// Hups are the SIGHUP steps (-scale.sighup), after the window.
+	Hups []hupStep
 }
 
 func loadAvg() string {
@@ -173,7 +238,7 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 		if err := os.WriteFile(conf, VrrpdConfig(n, interval, prio), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		return vrrpdSide{vrrpdtest.StartBinary(t, bin, h, name, "-config", conf)}
+		return vrrpdSide{p: vrrpdtest.StartBinary(t, bin, h, name, "-config", conf), conf: conf}
 	case "keepalived":
 		return keepalivedSide{keepalived.Start(t, h, KeepalivedConfig(n, interval, prio))}
 	}
@@ -181,23 +246,27 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 	return nil
 }
 
-// measure runs impl on lab's two hosts in mode and measures it; the
-// daemons are stopped and their VIPs gone when it returns. onSettled, if
-// not nil, runs after settling, before the window.
-func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval time.Duration, onSettled func(m, b daemon)) run {
+// measure runs impl on lab's two hosts in mode, with the virtual routers
+// of links 1 to n (n <= lab.N: -scale.sighup adds the others later), and
+// measures it; the daemons are stopped and their VIPs gone when it
+// returns. onSettled, if not nil, runs after settling, before the window.
+func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, interval time.Duration, onSettled func(m, b daemon)) run {
 	t.Helper()
-	n := lab.N
 	h1, h2 := lab.Host(1), lab.Host(2)
-	r := run{Impl: impl, Mode: mode, N: n, Interval: interval, AllVIPs: -1, Settled: -1}
-	t0 := time.Now()
+	r := run{Impl: impl, Mode: mode, N: n, Interval: interval, AllVIPs: -1, Settled: -1, BackupSettled: -1, NotifyDone: -1,
+		MDI: MasterDownInterval(interval, BackupPriority)}
 	launch := func(h *netlab.Host, prio int) daemon {
 		if startHook != nil {
 			return startHook(t, h, prio)
 		}
 		return start(t, impl, bin, h, n, interval, prio)
 	}
+	wm, wb := watchAddrs(t, h1), watchAddrs(t, h2)
+	defer wb.stop()
+	defer wm.stop()
+	t0 := time.Now()
 	m := launch(h1, MasterPriority)
-	defer clearVIPs(t, h1, n)
+	defer clearVIPs(t, h1, lab.N)
 	defer m.stop()
 	var b daemon
 	if mode == "together" {
@@ -210,8 +279,10 @@ func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval t
 	}
 	deadline := t0.Add(*timeoutFlag)
 	var (
-		lastM, lastB = -1, -1
-		quietFrom    time.Time
+		lastKey   = [2]uint64{^uint64(0), ^uint64(0)}
+		quietFrom time.Time
+		sb        Snap
+		recFrom   time.Time // since when vrrpd's notify record has held every transition
 	)
 	for time.Now().Before(deadline) {
 		now := time.Now()
@@ -229,15 +300,34 @@ func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval t
 			}
 		}
 		vb := vips(t, h2, n)
-		am, _ := m.transitions()
-		ab, _ := b.transitions()
-		if vm != n || vb != 0 || am != lastM || ab != lastB {
+		// The status of thousands of instances is megabytes of JSON the
+		// daemon builds: read it only when the VIPs say it may be settled.
+		var sm Snap
+		errM, errB := errNotRead, errNotRead
+		if vm == n && vb == 0 {
+			sm, errM = m.snap()
+			sb, errB = b.snap()
+		}
+		ok := errM == nil && errB == nil && vm == n && vb == 0 && sm.States["MASTER"] == n && sb.States["BACKUP"] == n
+		key := [2]uint64{sm.Trans, sb.Trans}
+		if !ok || key != lastKey {
 			quietFrom = time.Time{}
-			if vm == n && vb == 0 {
+			if ok {
 				quietFrom = now
 			}
 		}
-		lastM, lastB = am, ab
+		lastKey = key
+		if rm, _ := m.notified(); errM == nil && uint64(rm) >= sm.Trans {
+			if rb, _ := b.notified(); errB == nil && uint64(rb) >= sb.Trans {
+				if recFrom.IsZero() {
+					recFrom = now
+				}
+			} else {
+				recFrom = time.Time{}
+			}
+		} else {
+			recFrom = time.Time{}
+		}
 		if !quietFrom.IsZero() && now.Sub(quietFrom) >= *quietFlag {
 			r.Settled = quietFrom.Sub(t0)
 			break
@@ -248,26 +338,125 @@ func measure(t *testing.T, lab *netlab.Links, impl, bin, mode string, interval t
 		t.Errorf("%s, %d links, %s: never every VIP on the master within %v: the backup was never started", impl, n, mode, *timeoutFlag)
 		return r
 	}
-	defer clearVIPs(t, h2, n)
+	defer clearVIPs(t, h2, lab.N)
 	defer b.stop()
+	defer surfaceLog(t, "backup", b)
+	defer surfaceLog(t, "master", m)
+	fullM, _, _ := Replay(wm.events(), n)
+	if !fullM.IsZero() {
+		r.AllVIPs = fullM.Sub(t0)
+	}
+	if r.Settled >= 0 && mode == "together" && !fullM.IsZero() {
+		evs := wb.events()
+		_, clearB, _ := Replay(evs, n)
+		end := sb.Last
+		if clearB.After(end) {
+			end = clearB
+		}
+		r.BackupSettled = max(end.Sub(fullM), 0)
+		since := func(x time.Time) string {
+			if x.IsZero() {
+				return "never"
+			}
+			return fmt.Sprintf("%.3f s", x.Sub(t0).Seconds())
+		}
+		t.Logf("%s, %d links, together, from launch: every VIP on the master at %s (ip monitor), the backup's last transition (to BACKUP, its %s) at %s, its last VIP gone at %s (ip monitor, %d VIP events on it)",
+			impl, n, since(fullM), map[bool]string{true: "status", false: "log"}[impl == "vrrpd"], since(sb.Last), since(clearB), len(evs))
+	}
+	r.NotifyDone = waitNotified(t, impl, t0, deadline, m, b)
+	if r.NotifyDone > 0 && !recFrom.IsZero() {
+		r.NotifyDone = recFrom.Sub(t0) // caught up before settling: since then
+	}
 	if onSettled != nil {
 		onSettled(m, b)
 	}
 	m0, b0 := usage(t, m), usage(t, b)
-	tm0, _ := m.transitions()
-	tb0, _ := b.transitions()
+	sm0, sb0 := snapOrFail(t, "master", m), snapOrFail(t, "backup", b)
+	rm0, _ := m.notified()
+	rb0, _ := b.notified()
 	time.Sleep(*windowFlag)
 	m1, b1 := usage(t, m), usage(t, b)
-	tm1, _ := m.transitions()
-	tb1, bm := b.transitions()
+	sm1, sb1 := snapOrFail(t, "master", m), snapOrFail(t, "backup", b)
+	rm1, _ := m.notified()
+	rb1, rbm := b.notified()
 	r.Window = m1.At.Sub(m0.At)
 	r.Master, r.Backup = m1, b1
 	r.CPUM, r.CPUB = m1.CPU-m0.CPU, b1.CPU-b0.CPU
-	r.TransM, r.TransB, r.BackupMasters = tm1-tm0, tb1-tb0, bm
+	r.TransM, r.TransB, r.BackupMasters = int(sm1.Trans-sm0.Trans), int(sb1.Trans-sb0.Trans), int(sb1.ToMaster)
+	r.RecM, r.RecB, r.RecBackupMasters = rm1-rm0, rb1-rb0, rbm
 	r.VIPsM, r.VIPsB = vips(t, h1, n), vips(t, h2, n)
 	r.Load = loadAvg()
+	if *sighupFlag {
+		if vm, ok := m.(vrrpdSide); ok {
+			r.Hups = sighupSteps(t, lab, n, interval, vm, b.(vrrpdSide))
+		} else {
+			t.Logf("-scale.sighup: %s: not measured (vrrpd only)", impl)
+		}
+	}
 	t.Logf("%s", r.line())
+	for _, h := range r.Hups {
+		t.Logf("%s", h.line(r))
+	}
 	return r
+}
+
+// errNotRead stands for a status not read in measure's loop.
+var errNotRead = errors.New("status not read: the VIPs are not settled")
+
+// snapOrFail is d.snap, an error failing t (a zero Snap then).
+func snapOrFail(t *testing.T, side string, d daemon) Snap {
+	s, err := d.snap()
+	if err != nil {
+		t.Errorf("%s: %v", side, err)
+	}
+	return s
+}
+
+// waitNotified waits, until deadline, for vrrpd's notify record to hold
+// every transition its status counts on both sides, so that the record
+// cross-checks the window, and returns when that was from t0 (-1: not by
+// the deadline; 0 for keepalived).
+func waitNotified(t *testing.T, impl string, t0, deadline time.Time, m, b daemon) time.Duration {
+	if impl != "vrrpd" {
+		return 0
+	}
+	for {
+		done := true
+		for _, d := range []daemon{m, b} {
+			s, err := d.snap()
+			rec, _ := d.notified()
+			if err != nil || uint64(rec) < s.Trans {
+				done = false
+			}
+		}
+		now := time.Now()
+		if done {
+			return now.Sub(t0)
+		}
+		if now.After(deadline) {
+			t.Logf("%s: the notify record has not caught up with the status by the timeout (%v)", impl, *timeoutFlag)
+			return -1
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// backlogLine is what vrrp.Router logs when its reader dropped what a
+// socket queued before the virtual routers started (vrrp/router_rx.go).
+const backlogLine = "dropped the packets queued before the virtual routers started"
+
+// surfaceLog prints the lines of a vrrpd's log that a scale run should
+// show: the start-up backlog dropped (issue 12).
+func surfaceLog(t *testing.T, side string, d daemon) {
+	v, ok := d.(vrrpdSide)
+	if !ok {
+		return
+	}
+	for _, l := range strings.Split(v.p.Log(), "\n") {
+		if strings.Contains(l, backlogLine) {
+			t.Logf("%s vrrpd: %s", side, l)
+		}
+	}
 }
 
 func usage(t *testing.T, d daemon) Usage {
@@ -299,21 +488,42 @@ func (r run) line() string {
 	if r.Settled < 0 {
 		settled = fmt.Sprintf("never (%v)", *timeoutFlag)
 	}
-	return fmt.Sprintf("| %d | %v | %s | %s | %s | %s | %s | %s (%s) | %s | %s (%s) | %d / %d | %d | %d / %d | %s |",
-		r.N, r.Interval, r.Impl, r.Mode, dur(r.AllVIPs), settled,
+	backup := "-"
+	if r.BackupSettled >= 0 {
+		verdict := "within"
+		if r.BackupSettled > 2*r.MDI {
+			verdict = "NOT within"
+		}
+		backup = fmt.Sprintf("%.2f s (%s 2 x %.2f s)", r.BackupSettled.Seconds(), verdict, r.MDI.Seconds())
+	} else if r.Mode == "together" {
+		backup = "never"
+	}
+	record := "-" // keepalived: its log is its record
+	if r.Impl == "vrrpd" {
+		record = dur(r.NotifyDone)
+	}
+	return fmt.Sprintf("| %d | %v | %s | %s | %s | %s | %s | %s | %v | %s | %s (%s) | %s | %s (%s) | %d / %d (%d / %d) | %d (%d) | %d / %d | %s |",
+		r.N, r.Interval, r.Impl, r.Mode, dur(r.AllVIPs), settled, backup, record, r.Window.Round(time.Second),
 		pct(r.CPUM, r.Window), mb(r.Master.RSS), mb(r.Master.HWM),
 		pct(r.CPUB, r.Window), mb(r.Backup.RSS), mb(r.Backup.HWM),
-		r.TransM, r.TransB, r.BackupMasters, r.VIPsM, r.VIPsB, r.Load)
+		r.TransM, r.TransB, r.RecM, r.RecB, r.BackupMasters, r.RecBackupMasters, r.VIPsM, r.VIPsB, r.Load)
 }
 
-const tableHead = "| links | interval | daemon | start | every VIP on the master after | settled after | master CPU | master RSS (peak) | backup CPU | backup RSS (peak) | transitions in the window, master / backup | backup -> MASTER, whole run | VIPs at the end, master / backup | load average |\n" +
-	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+const tableHead = "| links | interval | daemon | start | every VIP on the master after | settled after | together: backup settled after every VIP on the master | notify record complete after | window | master CPU | master RSS (peak) | backup CPU | backup RSS (peak) | transitions in the window, master / backup (notify record) | backup -> MASTER, whole run (notify record) | VIPs at the end, master / backup | load average |\n" +
+	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
 func table(rs []run) string {
 	var b strings.Builder
 	b.WriteString(tableHead + "\n")
+	var hups []string
 	for _, r := range rs {
 		b.WriteString(r.line() + "\n")
+		for _, h := range r.Hups {
+			hups = append(hups, h.line(r))
+		}
+	}
+	if len(hups) > 0 {
+		b.WriteString("\n" + hupHead + "\n" + strings.Join(hups, "\n") + "\n")
 	}
 	return b.String()
 }
@@ -350,16 +560,16 @@ func TestScaleCI(t *testing.T) {
 	bin := vrrpdtest.Build(t)
 	lab := netlab.NewLinks(t, "sci", *ciLinksFlag)
 	var rs []run
-	r := measure(t, lab, "vrrpd", bin, mode, time.Second, nil)
+	r := measure(t, lab, lab.N, "vrrpd", bin, mode, time.Second, nil)
 	rs = append(rs, r)
 	if r.Settled < 0 {
 		t.Errorf("vrrpd, %d links: not settled within %v", r.N, *timeoutFlag)
 	}
-	if r.TransM != 0 || r.TransB != 0 {
-		t.Errorf("vrrpd, %d links: %d (master) and %d (backup) transitions in the %v after settling, want none", r.N, r.TransM, r.TransB, r.Window.Round(time.Second))
+	if r.TransM != 0 || r.TransB != 0 || r.RecM != 0 || r.RecB != 0 {
+		t.Errorf("vrrpd, %d links: %d (master) and %d (backup) transitions in the %v after settling by the status, %d and %d by the notify record, want none", r.N, r.TransM, r.TransB, r.Window.Round(time.Second), r.RecM, r.RecB)
 	}
-	if mode == "master-first" && r.BackupMasters != 0 {
-		t.Errorf("vrrpd, %d links, master first: the backup became master %d times, want never", r.N, r.BackupMasters)
+	if mode == "master-first" && (r.BackupMasters != 0 || r.RecBackupMasters != 0) {
+		t.Errorf("vrrpd, %d links, master first: the backup became master %d times by its status, %d by the notify record, want never", r.N, r.BackupMasters, r.RecBackupMasters)
 	}
 	if r.VIPsM != r.N || r.VIPsB != 0 {
 		t.Errorf("vrrpd, %d links: at the end %d VIPs on the master and %d on the backup, want %d and 0", r.N, r.VIPsM, r.VIPsB, r.N)
@@ -373,7 +583,7 @@ func TestScaleCI(t *testing.T) {
 		}
 	}
 	if haveKeepalived() {
-		rs = append(rs, measure(t, lab, "keepalived", "", mode, time.Second, nil))
+		rs = append(rs, measure(t, lab, lab.N, "keepalived", "", mode, time.Second, nil))
 	} else {
 		t.Logf("keepalived is not installed: vrrpd only")
 	}
@@ -412,9 +622,21 @@ func TestScale(t *testing.T) {
 	bin := vrrpdtest.Build(t)
 	var rs []run
 	dir := outDir(t)
-	for _, spec := range parseRuns(t, *runsFlag) {
+	specs := parseRuns(t, *runsFlag)
+	if *sighupFlag {
+		for _, spec := range specs {
+			if *sighupNFlag < 0 || spec.n+*sighupNFlag > netlab.MaxLinks {
+				t.Fatalf("-scale.sighup.n: %d with %d links: the lab needs LINKS + n links, at most %d", *sighupNFlag, spec.n, netlab.MaxLinks)
+			}
+		}
+	}
+	for _, spec := range specs {
 		t.Run(fmt.Sprintf("%d@%v", spec.n, spec.interval), func(t *testing.T) {
-			lab := netlab.NewLinks(t, "sc", spec.n)
+			links := spec.n
+			if *sighupFlag {
+				links += *sighupNFlag
+			}
+			lab := netlab.NewLinks(t, "sc", links)
 			for _, impl := range strings.Split(*implsFlag, ",") {
 				if impl == "keepalived" && !haveKeepalived() {
 					t.Logf("keepalived is not installed: skipped")
@@ -424,7 +646,7 @@ func TestScale(t *testing.T) {
 					if mode != "together" && mode != "master-first" {
 						t.Fatalf("-scale.modes: %q: want together or master-first", mode)
 					}
-					rs = append(rs, measure(t, lab, impl, bin, mode, spec.interval, nil))
+					rs = append(rs, measure(t, lab, spec.n, impl, bin, mode, spec.interval, nil))
 					_ = os.WriteFile(filepath.Join(dir, "scale.md"), []byte(table(rs)), 0o644)
 				}
 			}
@@ -614,7 +836,7 @@ func measureWith(t *testing.T, lab *netlab.Links, bin string, startP func(*testi
 	saved := startHook
 	startHook = startP
 	defer func() { startHook = saved }()
-	return measure(t, lab, "vrrpd", bin, *pmodeFlag, time.Second, onSettled)
+	return measure(t, lab, lab.N, "vrrpd", bin, *pmodeFlag, time.Second, onSettled)
 }
 
 // startHook, when set, replaces start for measure (TestScaleProfile).

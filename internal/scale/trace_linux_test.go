@@ -3,6 +3,7 @@
 package scale
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -60,7 +61,7 @@ func startTrace(t *testing.T, lab *netlab.Links, t0 time.Time, m daemon) *tracer
 					continue
 				}
 				pid := s.d.pid()
-				all, toM := s.d.transitions()
+				all, toM := s.d.notified()
 				rs, _ := ReadRawStat(pid)
 				sc, _ := ReadSched(pid)
 				prev, ok := last[s.name]
@@ -71,7 +72,7 @@ func startTrace(t *testing.T, lab *netlab.Links, t0 time.Time, m daemon) *tracer
 					runPct = fmt.Sprintf("%.0f%%", 100*(sc.Run-prev.Run).Seconds()/wall.Seconds())
 					waitPct = fmt.Sprintf("%.0f%%", 100*(sc.Wait-prev.Wait).Seconds()/wall.Seconds())
 				}
-				fmt.Fprintf(&line, " %s: vips %d, %s, trans %d (to MASTER %d), raw %d socks rxq %d B drops %d, cpu %s wait %s, procs %d |",
+				fmt.Fprintf(&line, " %s: vips %d, %s, notify record %d (to MASTER %d), raw %d socks rxq %d B drops %d, cpu %s wait %s, procs %d |",
 					s.name, vipsQuiet(s.h, lab.N), protocolStates(s.d), all, toM, rs.Sockets, rs.RxQueue, rs.Drops, runPct, waitPct, 1+len(proc.Descendants(pid)))
 			}
 			lastAt = now
@@ -118,7 +119,8 @@ func protocolStates(d daemon) string {
 			Received, Sent, ReadErrors uint64
 		} `json:"router"`
 	}
-	if err := v.p.ReadStatus(&st); err != nil {
+	b, err := v.status() // vrrpdtest's ReadStatus allows 2 s: too short for 4,094 instances under load
+	if err != nil || json.Unmarshal(b, &st) != nil {
 		return "states ?"
 	}
 	n := map[string]int{}
