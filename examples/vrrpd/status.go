@@ -150,11 +150,16 @@ func statsOf(s vrrp.Stats) InstanceStats {
 	return InstanceStats{Stats: s, RefreshRateMs: s.RefreshRate.Milliseconds()}
 }
 
-// status returns the current Status.
+// status returns the current Status. The daemon's lock is held while
+// the configuration and tracking are read, not while the Router is asked
+// for the states and counters (a round trip to its goroutine per
+// instance): interface and script changes, which take the lock, are not
+// held up by a status read. An instance removed meanwhile is left out, as
+// if the read had come after the removal.
 func (d *daemon) status() Status {
+	now := time.Now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := Status{Instances: []InstanceStatus{}, Router: d.router.RouterStats(), Discards: discardsOf(d.router.Discards())}
+	st := Status{Instances: make([]InstanceStatus, 0, len(d.order))}
 	for _, name := range d.order {
 		v := d.vrs[name]
 		is := InstanceStatus{
@@ -178,25 +183,35 @@ func (d *daemon) status() Status {
 		if ps, alarms := v.probe.figures(); d.probing() {
 			is.Probe, is.SecondResponders = &ps, alarms
 		}
-		s, err := d.router.State(name)
+		st.Instances = append(st.Instances, is)
+	}
+	d.mu.Unlock()
+
+	st.Router, st.Discards = d.router.RouterStats(), discardsOf(d.router.Discards())
+	kept := st.Instances[:0]
+	for _, is := range st.Instances {
+		s, err := d.router.State(is.Name)
 		if err != nil {
 			continue
 		}
 		is.State = stateName(s)
-		if m, err := d.router.Master(name); err == nil && m.IsValid() {
+		if m, err := d.router.Master(is.Name); err == nil && m.IsValid() {
 			// One form on master and backup: its own address has no
 			// zone, an advertiser's link-local source has the
 			// interface's; the interface is in the document already.
 			is.Master = m.WithZone("").String()
 		}
-		if vs, err := d.router.Stats(name); err == nil {
+		if vs, err := d.router.Stats(is.Name); err == nil {
 			is.Stats = statsOf(vs)
 			is.NewMasterReason = vs.NewMasterReason.String()
 		}
-		is.Election = d.obs.election(name, s == vrrp.Master, is.Master, is.NewMasterReason, time.Now())
-		st.Instances = append(st.Instances, is)
+		is.Election = d.obs.election(is.Name, s == vrrp.Master, is.Master, is.NewMasterReason, now)
+		kept = append(kept, is)
 	}
+	st.Instances = kept
+	d.mu.Lock()
 	d.syncGroupStatesLocked(st.Instances)
+	d.mu.Unlock()
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
 		st.NotifyFIFO = &fs

@@ -107,3 +107,29 @@ func TestWriteStatusError(t *testing.T) {
 		}
 	}
 }
+
+// prune keeps the records of the names given, drops the others, and
+// leaves them all when every record is of a name given.
+func TestObserverPrune(t *testing.T) {
+	var o observer
+	for _, n := range []string{"a", "b", "c"} {
+		o.record(vrrp.Event{Name: n, From: vrrp.Initialize, To: vrrp.Backup})
+	}
+	o.prune([]string{"a", "b", "c", "d"}) // d: configured, no transition yet
+	if o.size() != 3 {
+		t.Fatalf("%d records after pruning none; want 3", o.size())
+	}
+	o.prune([]string{"c", "a", "x"})
+	if o.size() != 2 {
+		t.Fatalf("%d records; want 2 (a, c)", o.size())
+	}
+	for n, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		if _, _, ts := o.get(n); (ts != nil) != want {
+			t.Errorf("record of %s kept: %v; want %v", n, ts != nil, want)
+		}
+	}
+	o.prune(nil)
+	if o.size() != 0 {
+		t.Errorf("%d records after pruning all; want 0", o.size())
+	}
+}
