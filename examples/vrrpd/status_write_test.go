@@ -133,3 +133,22 @@ func TestObserverPrune(t *testing.T) {
 		t.Errorf("%d records after pruning all; want 0", o.size())
 	}
 }
+
+// GET /ietf-vrrp is written one interface at a time, byte for byte what
+// json.MarshalIndent of the whole document wrote: with no instance, one
+// interface, two.
+func TestServeIETFIdentical(t *testing.T) {
+	one := fixedSnapshot()
+	none := fixedSnapshot()
+	none.Instances = nil
+	for name, s := range map[string]snapshot{"none": none, "one interface": one, "two interfaces": ietfSnapshot()} {
+		want, err := json.MarshalIndent(ietfDocument(s), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, '\n')
+		if diff := cmp.Diff(string(want), string(getIETF(t, s))); diff != "" {
+			t.Errorf("%s (-MarshalIndent +served):\n%s", name, diff)
+		}
+	}
+}
