@@ -45,6 +45,9 @@ type label struct{ name, value string }
 // sample is one sample of a family: its labels and value: count when
 // exact is set (a counter, written as an integer, exactly), else value.
 type sample struct {
+	// base are labels written first, escaped and joined by joinLabels
+	// ("" none): the same string for every sample of an instance.
+	base   string
 	labels []label
 	value  float64
 	count  uint64
@@ -140,10 +143,11 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 		b.WriteByte('\n')
 		for _, s := range f.samples {
 			b.WriteString(sampleName)
-			if len(s.labels) > 0 {
+			if s.base != "" || len(s.labels) > 0 {
 				b.WriteByte('{')
+				b.WriteString(s.base)
 				for i, l := range s.labels {
-					if i > 0 {
+					if i > 0 || s.base != "" {
 						b.WriteByte(',')
 					}
 					b.WriteString(l.name)
@@ -166,6 +170,22 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 		b.WriteString("# EOF\n")
 	}
 	return b.Flush()
+}
+
+// joinLabels returns the labels ls as a sample writes them between its
+// braces: name="value" (escaped), comma-separated.
+func joinLabels(ls ...label) string {
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		b.WriteString(escapeLabel(l.value))
+		b.WriteByte('"')
+	}
+	return b.String()
 }
 
 // escapeLabel escapes a label value: backslash, double quote, newline
