@@ -182,26 +182,11 @@ func writeIETF(w io.Writer, head []byte, ifs []ietfInterface) error {
 		_, err := w.Write(head)
 		return err
 	}
-	tw := &trimNewline{w: w}
-	enc := json.NewEncoder(tw)
-	enc.SetIndent("      ", "  ")
 	if _, err := io.WriteString(w, ietfHead[:len(ietfHead)-1]); err != nil {
 		return err
 	}
-	for i := range ifs {
-		sep := ",\n      "
-		if i == 0 {
-			sep = "\n      "
-		}
-		if _, err := io.WriteString(w, sep); err != nil {
-			return err
-		}
-		if err := enc.Encode(&ifs[i]); err != nil {
-			return err
-		}
-		if tw.err != nil {
-			return tw.err
-		}
+	if err := writeElements(w, ifs, "      "); err != nil {
+		return err
 	}
 	if _, err := io.WriteString(w, "\n    ]"); err != nil {
 		return err

@@ -244,10 +244,9 @@ const statusWriteBuffer = 32 << 10
 const statusHead = "{\n  \"instances\": []"
 
 // writeStatus writes st as json.Encoder with SetIndent("", "  ") writes
-// it, byte for byte, but one instance at a time: the encoder's buffers
-// hold one instance (about 1.7 kB), not the whole document, and the
-// indentation is done as the instance is encoded rather than by a second
-// pass over the whole document.
+// it, byte for byte, but one instance at a time: the buffers hold one
+// instance (about 1.7 kB), not the whole document (twice: compact, then
+// indented).
 func writeStatus(w io.Writer, st *Status) error {
 	rest := *st
 	rest.Instances = []InstanceStatus{}
@@ -265,26 +264,11 @@ func writeStatus(w io.Writer, st *Status) error {
 	// "instances" is the first key: the instances go between its
 	// brackets, each at depth 2 (prefix "    "), separated as the
 	// indenting encoder separates array elements.
-	tw := &trimNewline{w: w}
-	ienc := json.NewEncoder(tw)
-	ienc.SetIndent("    ", "  ")
 	if _, err := io.WriteString(w, statusHead[:len(statusHead)-1]); err != nil {
 		return err
 	}
-	for i := range st.Instances {
-		sep := ",\n    "
-		if i == 0 {
-			sep = "\n    "
-		}
-		if _, err := io.WriteString(w, sep); err != nil {
-			return err
-		}
-		if err := ienc.Encode(&st.Instances[i]); err != nil {
-			return err
-		}
-		if tw.err != nil {
-			return tw.err
-		}
+	if err := writeElements(w, st.Instances, "    "); err != nil {
+		return err
 	}
 	if _, err := io.WriteString(w, "\n  ]"); err != nil {
 		return err
@@ -293,19 +277,31 @@ func writeStatus(w io.Writer, st *Status) error {
 	return err
 }
 
-// trimNewline writes what json.Encoder.Encode writes without the newline
-// it ends each value with (Encode writes a value in one Write).
-type trimNewline struct {
-	w   io.Writer
-	err error
-}
-
-func (t *trimNewline) Write(b []byte) (int, error) {
-	if t.err != nil {
-		return 0, t.err
+// writeElements writes the elements of a JSON array that is at depth
+// len(prefix)/2 of a document indented with "  ": each on a new line
+// beginning with prefix, comma-separated, as the indenting encoder
+// writes them. Each is encoded compactly, then indented (appendIndent),
+// in buffers reused from one to the next.
+func writeElements[T any](w io.Writer, elems []T, prefix string) error {
+	var raw bytes.Buffer
+	enc := json.NewEncoder(&raw)
+	var out []byte
+	for i := range elems {
+		raw.Reset()
+		if err := enc.Encode(&elems[i]); err != nil {
+			return err
+		}
+		out = append(out[:0], ",\n"...)
+		if i == 0 {
+			out = out[1:]
+		}
+		out = append(out, prefix...)
+		out = appendIndent(out, bytes.TrimSuffix(raw.Bytes(), []byte("\n")), prefix, "  ")
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
 	}
-	_, t.err = t.w.Write(bytes.TrimSuffix(b, []byte("\n")))
-	return len(b), t.err
+	return nil
 }
 
 // Limits of the status server: it has no authentication and serves a
