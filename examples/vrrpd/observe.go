@@ -159,8 +159,16 @@ type ElectionEvent struct {
 // master, the master address the Router knows and its new-master reason
 // (the status document's master, state and new_master_reason).
 func (o *observer) election(name string, self bool, master, nmr string, now time.Time) Election {
-	last, _, ts := o.get(name)
 	e := Election{Master: master, SelfMaster: self, NewMasterReason: nmr}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recs[name]
+	if r == nil {
+		return e
+	}
+	// Read in place (get copies the counts for a caller without the
+	// lock): the status document reads every instance's.
+	last, ts := r.last, r.transitions
 	if !last.Time.IsZero() {
 		ev := &ElectionEvent{Time: last.Time, From: stateName(last.From), To: stateName(last.To),
 			Reason: last.Reason.String(), IETFEvent: "ietf-vrrp:" + ietfEvent(last.Reason)}
