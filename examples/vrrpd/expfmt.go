@@ -7,6 +7,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A small writer of the Prometheus text exposition format 0.0.4 and of
@@ -44,6 +45,9 @@ type label struct{ name, value string }
 // sample is one sample of a family: its labels and value: count when
 // exact is set (a counter, written as an integer, exactly), else value.
 type sample struct {
+	// base are labels written first, escaped and joined by joinLabels
+	// ("" none): the same string for every sample of an instance.
+	base   string
 	labels []label
 	value  float64
 	count  uint64
@@ -98,10 +102,16 @@ func wantOpenMetrics(accept string) bool {
 	return om > text || om == text && omFirst
 }
 
+// expositionBuffer is the size of the buffer between writeExposition and
+// its writer (the connection): the exposition goes out in pieces of this
+// size.
+const expositionBuffer = 32 << 10
+
 // writeExposition writes the families in OpenMetrics text (om) or
 // Prometheus text 0.0.4.
 func writeExposition(w io.Writer, om bool, fams []family) error {
-	b := bufio.NewWriter(w)
+	b := bufio.NewWriterSize(w, expositionBuffer)
+	var num [24]byte
 	for _, f := range fams {
 		if len(f.samples) == 0 {
 			continue
@@ -122,23 +132,34 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 		case f.typ == counterType:
 			typ = "counter"
 		}
-		b.WriteString("# HELP " + metaName + " " + escapeHelp(f.help, om) + "\n")
-		b.WriteString("# TYPE " + metaName + " " + typ + "\n")
+		b.WriteString("# HELP ")
+		b.WriteString(metaName)
+		b.WriteByte(' ')
+		b.WriteString(escapeHelp(f.help, om))
+		b.WriteString("\n# TYPE ")
+		b.WriteString(metaName)
+		b.WriteByte(' ')
+		b.WriteString(typ)
+		b.WriteByte('\n')
 		for _, s := range f.samples {
 			b.WriteString(sampleName)
-			if len(s.labels) > 0 {
+			if s.base != "" || len(s.labels) > 0 {
 				b.WriteByte('{')
+				b.WriteString(s.base)
 				for i, l := range s.labels {
-					if i > 0 {
+					if i > 0 || s.base != "" {
 						b.WriteByte(',')
 					}
-					b.WriteString(l.name + `="` + escapeLabel(l.value) + `"`)
+					b.WriteString(l.name)
+					b.WriteString(`="`)
+					b.WriteString(escapeLabel(l.value))
+					b.WriteByte('"')
 				}
 				b.WriteByte('}')
 			}
 			b.WriteByte(' ')
 			if s.exact {
-				b.WriteString(strconv.FormatUint(s.count, 10))
+				b.Write(strconv.AppendUint(num[:0], s.count, 10))
 			} else {
 				b.WriteString(formatValue(s.value))
 			}
@@ -151,10 +172,36 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 	return b.Flush()
 }
 
+// joinLabels returns the labels ls as a sample writes them between its
+// braces: name="value" (escaped), comma-separated.
+func joinLabels(ls ...label) string {
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		b.WriteString(escapeLabel(l.value))
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
 // escapeLabel escapes a label value: backslash, double quote, newline
 // (the same in both formats); invalid UTF-8, which both formats forbid,
 // becomes U+FFFD.
 func escapeLabel(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c == '\n' || c >= utf8.RuneSelf {
+			return escapeLabelAll(s)
+		}
+	}
+	return s // the usual case: ASCII, nothing to escape
+}
+
+// escapeLabelAll is escapeLabel of a value that may need it.
+func escapeLabelAll(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if !strings.ContainsAny(s, "\\\"\n") {
 		return s

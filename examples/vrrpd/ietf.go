@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -152,13 +155,44 @@ type ietfGlobalStats struct {
 
 // serveIETF writes s as RFC 8347 JSON.
 func serveIETF(w http.ResponseWriter, s snapshot) {
-	b, err := json.MarshalIndent(ietfDocument(s), "", "  ")
+	doc := ietfDocument(s)
+	ifs := doc.Interfaces.Interface
+	doc.Interfaces.Interface = []ietfInterface{}
+	head, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/yang-data+json")
-	_, _ = w.Write(append(b, '\n'))
+	bw := bufio.NewWriterSize(w, statusWriteBuffer)
+	if writeIETF(bw, append(head, '\n'), ifs) == nil {
+		_ = bw.Flush()
+	}
+}
+
+// ietfHead is how the indented ietfDoc begins with no interface.
+const ietfHead = "{\n  \"ietf-interfaces:interfaces\": {\n    \"interface\": []"
+
+// writeIETF writes the document whose indented form without interfaces
+// is head with the interfaces ifs, byte for byte as json.MarshalIndent
+// of the whole document with "", "  " (and a newline), one interface at
+// a time (as writeStatus).
+func writeIETF(w io.Writer, head []byte, ifs []ietfInterface) error {
+	if len(ifs) == 0 || !bytes.HasPrefix(head, []byte(ietfHead)) {
+		_, err := w.Write(head)
+		return err
+	}
+	if _, err := io.WriteString(w, ietfHead[:len(ietfHead)-1]); err != nil {
+		return err
+	}
+	if err := writeElements(w, ifs, "      "); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "\n    ]"); err != nil {
+		return err
+	}
+	_, err := w.Write(head[len(ietfHead):])
+	return err
 }
 
 // yangTime is a yang:date-and-time (RFC 3339, UTC).

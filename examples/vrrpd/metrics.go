@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"net/http"
 	"slices"
@@ -41,14 +40,14 @@ func (d *daemon) observeHandler(next http.Handler) http.Handler {
 // serveMetrics writes s as the request's Accept header asks.
 func serveMetrics(w http.ResponseWriter, r *http.Request, s snapshot) {
 	om := wantOpenMetrics(r.Header.Get("Accept"))
-	var buf bytes.Buffer
-	_ = writeExposition(&buf, om, metricFamilies(s))
 	ct := contentTypeText
 	if om {
 		ct = contentTypeOpenMetrics
 	}
 	w.Header().Set("Content-Type", ct)
-	_, _ = w.Write(buf.Bytes())
+	// Streamed through writeExposition's buffer: 16 MB at 4,094
+	// instances are never in memory at once.
+	_ = writeExposition(w, om, metricFamilies(s))
 }
 
 // familyName is the label value of a family.
@@ -80,14 +79,21 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 func metricFamilies(s snapshot) []family {
 	type fam = family
 	var fs []*fam
+	// room: the samples a family will have, most families one per
+	// instance (the slices are not regrown, instance after instance).
+	room := len(s.Instances)
 	add := func(name string, typ metricType, help string) *fam {
-		f := &fam{name: name, typ: typ, help: help}
+		f := &fam{name: name, typ: typ, help: help, samples: make([]sample, 0, room)}
 		fs = append(fs, f)
 		return f
 	}
-	gauge := func(f *fam, v float64, ls ...label) { f.samples = append(f.samples, sample{labels: ls, value: v}) }
-	count := func(f *fam, n uint64, ls ...label) {
-		f.samples = append(f.samples, sample{labels: ls, count: n, exact: true})
+	// A sample's labels: base (joined, escaped: an instance's four,
+	// written once per instance rather than once per sample) then ls.
+	gauge := func(f *fam, v float64, base string, ls ...label) {
+		f.samples = append(f.samples, sample{base: base, labels: ls, value: v})
+	}
+	count := func(f *fam, n uint64, base string, ls ...label) {
+		f.samples = append(f.samples, sample{base: base, labels: ls, count: n, exact: true})
 	}
 
 	state := add("vrrp_state", gaugeType, "1 for the state the virtual router is in (initialize, backup, master, fault), 0 for the others.")
@@ -134,9 +140,8 @@ func metricFamilies(s snapshot) []family {
 	smc := add("vrrp_second_master", counterType, "Advertisements of this VRID heard from another router while master (two masters: a split brain, or a preemption); the first of each episode is logged with the source.")
 
 	for _, is := range s.Instances {
-		base := []label{{"vrrp_instance", is.Name}, {"interface", is.Interface},
-			{"vrid", strconv.Itoa(int(is.VRID))}, {"family", familyName(is.Family)}}
-		with := func(ls ...label) []label { return append(append([]label(nil), base...), ls...) }
+		base := joinLabels(label{"vrrp_instance", is.Name}, label{"interface", is.Interface},
+			label{"vrid", strconv.Itoa(int(is.VRID))}, label{"family", familyName(is.Family)})
 		for _, st := range []struct {
 			name string
 			s    vrrp.State
@@ -145,69 +150,69 @@ func metricFamilies(s snapshot) []family {
 			if is.Running && is.State == st.s {
 				v = 1
 			}
-			gauge(state, v, with(label{"state", st.name})...)
+			gauge(state, v, base, label{"state", st.name})
 		}
-		gauge(prio, float64(is.Base), base...)
-		gauge(eprio, float64(is.Priority), base...)
-		gauge(owner, b2f(is.Base == 255), base...)
+		gauge(prio, float64(is.Base), base)
+		gauge(eprio, float64(is.Priority), base)
+		gauge(owner, b2f(is.Base == 255), base)
 		if is.Master.IsValid() {
-			gauge(master, 1, with(label{"last_adv_source", is.Master.String()})...)
+			gauge(master, 1, base, label{"last_adv_source", is.Master.String()})
 		}
-		gauge(nmr, 1, with(label{"new_master_reason", is.Stats.NewMasterReason.String()})...)
+		gauge(nmr, 1, base, label{"new_master_reason", is.Stats.NewMasterReason.String()})
 		if !is.Last.Time.IsZero() {
-			gauge(lastEv, 1, with(label{"last_event", ietfEvent(is.Last.Reason)}, label{"reason", is.Last.Reason.String()},
-				label{"from", stateLabel(is.Last.From)}, label{"to", stateLabel(is.Last.To)})...)
-			gauge(lastTs, unixSeconds(is.Last.Time), base...)
-			gauge(since, max(s.Time.Sub(is.Last.Time).Seconds(), 0), base...)
+			gauge(lastEv, 1, base, label{"last_event", ietfEvent(is.Last.Reason)}, label{"reason", is.Last.Reason.String()},
+				label{"from", stateLabel(is.Last.From)}, label{"to", stateLabel(is.Last.To)})
+			gauge(lastTs, unixSeconds(is.Last.Time), base)
+			gauge(since, max(s.Time.Sub(is.Last.Time).Seconds(), 0), base)
 		}
 		if !is.Up.IsZero() {
-			gauge(upTs, unixSeconds(is.Up), base...)
+			gauge(upTs, unixSeconds(is.Up), base)
 		}
 		if !is.Stats.DiscontinuityTime.IsZero() {
-			gauge(disc, unixSeconds(is.Stats.DiscontinuityTime), base...)
+			gauge(disc, unixSeconds(is.Stats.DiscontinuityTime), base)
 		}
-		gauge(refresh, is.Stats.RefreshRate.Seconds(), base...)
-		gauge(interval, is.Interval.Seconds(), base...)
-		gauge(ifUp, trackValue(is.LinkStatus), base...)
-		gauge(tfault, b2f(is.TrackFault), base...)
+		gauge(refresh, is.Stats.RefreshRate.Seconds(), base)
+		gauge(interval, is.Interval.Seconds(), base)
+		gauge(ifUp, trackValue(is.LinkStatus), base)
+		gauge(tfault, b2f(is.TrackFault), base)
 		for _, t := range is.TrackIfaces {
-			gauge(tif, trackValue(t.Status), with(label{"track_interface", t.Name})...)
+			gauge(tif, trackValue(t.Status), base, label{"track_interface", t.Name})
 		}
 		for _, t := range is.TrackScripts {
-			gauge(tsc, trackValue(t.Status), with(label{"track_script", t.Name})...)
+			gauge(tsc, trackValue(t.Status), base, label{"track_script", t.Name})
 		}
 		for _, t := range is.TrackFiles {
 			if t.Status != statusUnknown {
-				gauge(tfv, float64(t.Value), with(label{"track_file", t.Name})...)
+				gauge(tfv, float64(t.Value), base, label{"track_file", t.Name})
 			}
 		}
 		for _, t := range is.TrackProcs {
-			gauge(tpu, trackValue(t.Status), with(label{"track_process", t.Name})...)
+			gauge(tpu, trackValue(t.Status), base, label{"track_process", t.Name})
 			if t.Status != statusUnknown {
-				gauge(tpn, float64(t.Value), with(label{"track_process", t.Name})...)
+				gauge(tpn, float64(t.Value), base, label{"track_process", t.Name})
 			}
 		}
 		st := is.Stats
-		count(mt, st.MasterTransitions, base...)
+		count(mt, st.MasterTransitions, base)
 		for _, k := range sortedTransitions(is.Transitions) {
-			count(tr, is.Transitions[k], with(label{"from", stateLabel(k.From)}, label{"to", stateLabel(k.To)}, label{"reason", k.Reason.String()})...)
+			count(tr, is.Transitions[k], base, label{"from", stateLabel(k.From)}, label{"to", stateLabel(k.To)}, label{"reason", k.Reason.String()})
 		}
-		count(rcvd, st.RcvdAdvertisements, base...)
-		count(sent, st.SentAdvertisements, base...)
-		count(p0r, st.RcvdPriZeroPackets, base...)
-		count(p0s, st.SentPriZeroPackets, base...)
-		count(ivl, st.AdvIntervalErrors, base...)
-		count(typ, st.RcvdInvalidTypePackets, base...)
-		count(addr, st.AddressListErrors, base...)
-		count(plen, st.PacketLengthErrors, base...)
-		count(ttl, st.IPTTLErrors, base...)
-		count(auth, st.AuthErrors, base...)
-		count(ownr, st.OwnerRcvdAdvertisements, base...)
-		count(nll, st.NoLinkLocalFirst, base...)
-		count(csum, st.RcvdChecksumPseudo, with(label{"checksum", "pseudo-header"})...)
-		count(csum, st.RcvdChecksumMessage, with(label{"checksum", "message"})...)
-		gauge(perr, 1, with(label{"protocol_error_reason", st.ProtoErrReason.String()})...)
-		count(smc, st.SecondMaster, base...)
+		count(rcvd, st.RcvdAdvertisements, base)
+		count(sent, st.SentAdvertisements, base)
+		count(p0r, st.RcvdPriZeroPackets, base)
+		count(p0s, st.SentPriZeroPackets, base)
+		count(ivl, st.AdvIntervalErrors, base)
+		count(typ, st.RcvdInvalidTypePackets, base)
+		count(addr, st.AddressListErrors, base)
+		count(plen, st.PacketLengthErrors, base)
+		count(ttl, st.IPTTLErrors, base)
+		count(auth, st.AuthErrors, base)
+		count(ownr, st.OwnerRcvdAdvertisements, base)
+		count(nll, st.NoLinkLocalFirst, base)
+		count(csum, st.RcvdChecksumPseudo, base, label{"checksum", "pseudo-header"})
+		count(csum, st.RcvdChecksumMessage, base, label{"checksum", "message"})
+		gauge(perr, 1, base, label{"protocol_error_reason", st.ProtoErrReason.String()})
+		count(smc, st.SecondMaster, base)
 		if is.Probe.On {
 			alarmed := map[string]bool{}
 			for _, a := range is.Probe.Alarms {
@@ -215,16 +220,17 @@ func metricFamilies(s snapshot) []family {
 			}
 			for _, p := range is.VIPs {
 				a := p.Addr().String()
-				gauge(sr, b2f(alarmed[a]), with(label{"address", a})...)
+				gauge(sr, b2f(alarmed[a]), base, label{"address", a})
 			}
 			ps := is.Probe.Status
-			count(sre, ps.Episodes, base...)
-			count(sra, ps.Answers, base...)
-			count(prs, ps.Sent, base...)
-			count(pre, ps.SendErrors, base...)
+			count(sre, ps.Episodes, base)
+			count(sra, ps.Answers, base)
+			count(prs, ps.Sent, base)
+			count(pre, ps.SendErrors, base)
 		}
 	}
 
+	room = 0
 	// The Router's bounded table of discarded advertisements: at most
 	// vrrp.DiscardTableLen series each, so the cardinality stays bounded.
 	// A row evicted for a new source disappears; if it comes back its
@@ -232,10 +238,10 @@ func metricFamilies(s snapshot) []family {
 	dsc := add("vrrp_discarded_advertisements", counterType, "Advertisements dropped, by source address and reason (ttl, checksum, addressListMismatch, authentication, ...), for the top sources only (a bounded table: the sources with the largest counts and the most recent).")
 	dsl := add("vrrp_discarded_advertisement_last_seen_timestamp_seconds", gaugeType, "When the last advertisement of that source was dropped for that reason, in seconds since the epoch.")
 	for _, d := range s.Discards {
-		ls := []label{{"vrrp_instance", d.Name}, {"interface", d.Interface}, {"vrid", strconv.Itoa(int(d.VRID))},
-			{"source", d.Src.String()}, {"reason", d.Reason}}
-		count(dsc, d.Count, ls...)
-		gauge(dsl, unixSeconds(d.Last), ls...)
+		ls := joinLabels(label{"vrrp_instance", d.Name}, label{"interface", d.Interface}, label{"vrid", strconv.Itoa(int(d.VRID))},
+			label{"source", d.Src.String()}, label{"reason", d.Reason})
+		count(dsc, d.Count, ls)
+		gauge(dsl, unixSeconds(d.Last), ls)
 	}
 
 	rs := s.Router
@@ -243,27 +249,27 @@ func metricFamilies(s snapshot) []family {
 	for _, is := range s.Instances {
 		ifaces[is.Interface] = true
 	}
-	gauge(add("vrrp_virtual_routers", gaugeType, "Virtual routers configured (RFC 8347 virtual-routers)."), float64(len(s.Instances)))
-	gauge(add("vrrp_interfaces", gaugeType, "Interfaces with VRRP configured (RFC 8347 interfaces)."), float64(len(ifaces)))
-	gauge(add("vrrp_global_discontinuity_timestamp_seconds", gaugeType, "When the router-wide counters started: vrrpd's start, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime)."), unixSeconds(s.Started))
-	count(add("vrrp_checksum_errors", counterType, "Packets received with an invalid checksum (RFC 8347 checksum-errors)."), rs.ChecksumErrors)
-	count(add("vrrp_version_errors", counterType, "Packets received with an unknown or unsupported version (RFC 8347 version-errors)."), rs.VersionErrors)
-	count(add("vrrp_vrid_errors", counterType, "Packets received for a VRID no virtual router here has (RFC 8347 vrid-errors)."), rs.VRIDErrors)
-	count(add("vrrp_ip_ttl_errors", counterType, "Packets of a known virtual router dropped on arrival for a TTL / hop limit other than 255 (RFC 8347 ip-ttl-errors)."), rs.TTLErrors)
-	count(add("vrrp_router_short_packets", counterType, "Packets too short to carry a version and VRID, or without a valid source address."), rs.ShortPackets)
-	count(add("vrrp_router_packets_rcvd", counterType, "Packets handed to a virtual router."), rs.Received)
-	count(add("vrrp_router_advertisements_sent", counterType, "Advertisements written without error, all virtual routers."), rs.Sent)
-	count(add("vrrp_router_send_errors", counterType, "Advertisements that could not be sent."), rs.SendErrors)
-	count(add("vrrp_router_read_errors", counterType, "Transport read errors."), rs.ReadErrors)
-	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped)
-	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue))
-	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed)
+	gauge(add("vrrp_virtual_routers", gaugeType, "Virtual routers configured (RFC 8347 virtual-routers)."), float64(len(s.Instances)), "")
+	gauge(add("vrrp_interfaces", gaugeType, "Interfaces with VRRP configured (RFC 8347 interfaces)."), float64(len(ifaces)), "")
+	gauge(add("vrrp_global_discontinuity_timestamp_seconds", gaugeType, "When the router-wide counters started: vrrpd's start, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime)."), unixSeconds(s.Started), "")
+	count(add("vrrp_checksum_errors", counterType, "Packets received with an invalid checksum (RFC 8347 checksum-errors)."), rs.ChecksumErrors, "")
+	count(add("vrrp_version_errors", counterType, "Packets received with an unknown or unsupported version (RFC 8347 version-errors)."), rs.VersionErrors, "")
+	count(add("vrrp_vrid_errors", counterType, "Packets received for a VRID no virtual router here has (RFC 8347 vrid-errors)."), rs.VRIDErrors, "")
+	count(add("vrrp_ip_ttl_errors", counterType, "Packets of a known virtual router dropped on arrival for a TTL / hop limit other than 255 (RFC 8347 ip-ttl-errors)."), rs.TTLErrors, "")
+	count(add("vrrp_router_short_packets", counterType, "Packets too short to carry a version and VRID, or without a valid source address."), rs.ShortPackets, "")
+	count(add("vrrp_router_packets_rcvd", counterType, "Packets handed to a virtual router."), rs.Received, "")
+	count(add("vrrp_router_advertisements_sent", counterType, "Advertisements written without error, all virtual routers."), rs.Sent, "")
+	count(add("vrrp_router_send_errors", counterType, "Advertisements that could not be sent."), rs.SendErrors, "")
+	count(add("vrrp_router_read_errors", counterType, "Transport read errors."), rs.ReadErrors, "")
+	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped, "")
+	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue), "")
+	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed, "")
 	if s.FIFO != nil {
-		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written)
-		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped)
+		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written, "")
+		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped, "")
 	}
 	if s.Probing {
-		count(add("vrrpd_probe_frames_malformed", counterType, "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed."), s.ProbeDropped)
+		count(add("vrrpd_probe_frames_malformed", counterType, "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed."), s.ProbeDropped, "")
 	}
 
 	out := make([]family, len(fs))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -93,11 +92,26 @@ func (o *observer) size() int {
 
 // prune forgets the virtual routers not in keep (removed by a reload), so
 // that the record stays as large as the configuration.
+// keep holds no name twice (the daemon's order). Linear in len(keep):
+// it runs on every GET /metrics and /ietf-vrrp.
 func (o *observer) prune(keep []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	n := 0
+	for _, name := range keep {
+		if _, ok := o.recs[name]; ok {
+			n++
+		}
+	}
+	if n == len(o.recs) {
+		return // every record is of a name in keep: the usual case
+	}
+	set := make(map[string]struct{}, len(keep))
+	for _, name := range keep {
+		set[name] = struct{}{}
+	}
 	for name := range o.recs {
-		if !slices.Contains(keep, name) {
+		if _, ok := set[name]; !ok {
 			delete(o.recs, name)
 		}
 	}
@@ -145,8 +159,16 @@ type ElectionEvent struct {
 // master, the master address the Router knows and its new-master reason
 // (the status document's master, state and new_master_reason).
 func (o *observer) election(name string, self bool, master, nmr string, now time.Time) Election {
-	last, _, ts := o.get(name)
 	e := Election{Master: master, SelfMaster: self, NewMasterReason: nmr}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recs[name]
+	if r == nil {
+		return e
+	}
+	// Read in place (get copies the counts for a caller without the
+	// lock): the status document reads every instance's.
+	last, ts := r.last, r.transitions
 	if !last.Time.IsZero() {
 		ev := &ElectionEvent{Time: last.Time, From: stateName(last.From), To: stateName(last.To),
 			Reason: last.Reason.String(), IETFEvent: "ietf-vrrp:" + ietfEvent(last.Reason)}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/govrrp/govrrp/vrrp"
@@ -84,9 +85,8 @@ type trackSnap struct {
 
 // snapshot reads the daemon's figures.
 func (d *daemon) snapshot() snapshot {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
+	d.mu.Lock()
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
@@ -101,6 +101,7 @@ func (d *daemon) snapshot() snapshot {
 	for _, sc := range d.cfg.Scripts {
 		weights[sc.Name] = sc.Weight
 	}
+	s.Instances = make([]instSnap, 0, len(d.order))
 	for _, name := range d.order {
 		v := d.vrs[name]
 		is := instSnap{
@@ -151,17 +152,6 @@ func (d *daemon) snapshot() snapshot {
 			}
 			is.TrackProcs = append(is.TrackProcs, ts)
 		}
-		if state, err := d.router.State(name); err == nil {
-			is.Running = true
-			is.State = state
-			if m, err := d.router.Master(name); err == nil {
-				is.Master = m
-			}
-			if vs, err := d.router.Stats(name); err == nil {
-				is.Stats = vs
-			}
-		}
-		is.Last, is.Up, is.Transitions = d.obs.get(name)
 		if d.probing() {
 			is.Probe.On = true
 			is.Probe.Status, is.Probe.Alarms = v.probe.figures()
@@ -169,6 +159,35 @@ func (d *daemon) snapshot() snapshot {
 		s.Instances = append(s.Instances, is)
 	}
 	d.obs.prune(d.order)
+	d.mu.Unlock()
+
+	// The Router's figures without the daemon's lock (status has why).
+	gone := false // an instance the Router does not know
+	for i := range s.Instances {
+		is := &s.Instances[i]
+		if state, err := d.router.State(is.Name); err != nil {
+			gone = true
+		} else {
+			is.Running = true
+			is.State = state
+			if m, err := d.router.Master(is.Name); err == nil {
+				is.Master = m
+			}
+			if vs, err := d.router.Stats(is.Name); err == nil {
+				is.Stats = vs
+			}
+		}
+		is.Last, is.Up, is.Transitions = d.obs.get(is.Name)
+	}
+	if gone {
+		// One that failed to start stays (not running); one that a
+		// reload removed meanwhile goes, as if read after the reload.
+		d.mu.Lock()
+		s.Instances = slices.DeleteFunc(s.Instances, func(is instSnap) bool {
+			return !is.Running && d.vrs[is.Name] == nil
+		})
+		d.mu.Unlock()
+	}
 	return s
 }
 
