@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,6 +162,10 @@ func measureDaemon(t *testing.T, n int, inspect func(*daemon)) memFigures {
 // issue 12's are -mem.sizes 100,1000,4094.
 var memSizes = flag.String("mem.sizes", "500", "TestMemoryPerInstance: numbers of instances, comma-separated")
 
+// memProfile is where TestMemoryPerInstance writes the heap profile of
+// its last size, taken while every instance is master.
+var memProfile = flag.String("mem.profile", "", "TestMemoryPerInstance: file for the heap profile (while every instance is master) of the last size")
+
 // TestMemoryPerInstance measures and bounds the live heap the daemon
 // holds per instance with the scale lab's configuration (issue 12: 32 MB
 // of RSS for 4,094 links is 8 kB per link, and the Go heap runs at up to
@@ -170,12 +176,26 @@ var memSizes = flag.String("mem.sizes", "500", "TestMemoryPerInstance: numbers o
 //	go test ./examples/vrrpd -run TestMemoryPerInstance -v -mem.sizes 100,1000,4094 \
 //	    -memprofile /tmp/mem.prof -memprofilerate 1
 func TestMemoryPerInstance(t *testing.T) {
-	for _, s := range strings.Split(*memSizes, ",") {
+	sizes := strings.Split(*memSizes, ",")
+	for k, s := range sizes {
+		var inspect func(*daemon)
+		if *memProfile != "" && k == len(sizes)-1 {
+			inspect = func(*daemon) {
+				f, err := os.Create(*memProfile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			t.Fatalf("-mem.sizes: %q is not a number of instances", s)
 		}
-		f := measureDaemon(t, n, nil)
+		f := measureDaemon(t, n, inspect)
 		t.Logf("%d instances: live heap %.0f B per instance as backup, %.0f B as master", n, f.backup, f.master)
 		if f.backup > memBound || f.master > memBound {
 			t.Errorf("%d instances: live heap per instance %.0f B as backup, %.0f B as master; want at most %d B",

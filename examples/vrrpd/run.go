@@ -40,8 +40,11 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 		fmt.Fprintf(stderr, "vrrpd: %v\nrun 'vrrpd -h' for usage\n", err)
 		return 2
 	}
+	// The reload closure keeps the file name, not cfg: the parsed
+	// instances are the daemon's to keep or drop (issue 12).
+	file := cfg.File
 	return runDaemon(ctx, cfg, func() (Config, error) {
-		if cfg.File == "" {
+		if file == "" {
 			return Config{}, errNothingToReload
 		}
 		return parseFlags(args)
