@@ -94,12 +94,27 @@ func liveHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// heapAllocs returns the bytes allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // memFigures is what measureDaemon measured for n instances: the live
 // heap per instance once every instance has started (backup) and once
 // every one is master, in bytes.
 type memFigures struct {
 	n              int
 	backup, master float64
+	// allocRate is what the daemon allocates per instance and second
+	// of (fake) time once every instance is master, in bytes: with the
+	// live heap, it says how often the GC runs (GOGC).
+	allocRate float64
+	// startAllocs is what was allocated from before the configuration
+	// was parsed to every instance master, per instance, in bytes: the
+	// start-up garbage.
+	startAllocs float64
 }
 
 // measureDaemon runs vrrpd's daemon with the scale lab's configuration of
@@ -114,6 +129,7 @@ func measureDaemon(t *testing.T, n int, inspect func(*daemon)) memFigures {
 	f := memFigures{n: n}
 	synctest.Test(t, func(t *testing.T) {
 		base := liveHeap()
+		allocs0 := heapAllocs()
 		cfg, err := parseTOML("scale.toml", string(scale.VrrpdConfig(n, time.Second, scale.BackupPriority)))
 		if err != nil {
 			t.Fatal(err)
@@ -147,6 +163,12 @@ func measureDaemon(t *testing.T, n int, inspect func(*daemon)) memFigures {
 			t.Fatalf("%d masters of %d instances", masters, n)
 		}
 		f.master = float64(liveHeap()-base) / float64(n)
+		f.startAllocs = float64(heapAllocs()-allocs0) / float64(n)
+		const steady = 30 * time.Second
+		a0 := heapAllocs()
+		time.Sleep(steady)
+		synctest.Wait()
+		f.allocRate = float64(heapAllocs()-a0) / float64(n) / steady.Seconds()
 		if inspect != nil {
 			inspect(d)
 		}
@@ -196,7 +218,8 @@ func TestMemoryPerInstance(t *testing.T) {
 			t.Fatalf("-mem.sizes: %q is not a number of instances", s)
 		}
 		f := measureDaemon(t, n, inspect)
-		t.Logf("%d instances: live heap %.0f B per instance as backup, %.0f B as master", n, f.backup, f.master)
+		t.Logf("%d instances: live heap %.0f B per instance as backup, %.0f B as master; allocated %.0f B per instance to start, then %.1f B per instance and second as master",
+			n, f.backup, f.master, f.startAllocs, f.allocRate)
 		if f.backup > memBound || f.master > memBound {
 			t.Errorf("%d instances: live heap per instance %.0f B as backup, %.0f B as master; want at most %d B",
 				n, f.backup, f.master, memBound)
