@@ -172,6 +172,10 @@ type daemon struct {
 	// by systemd. Set before Run.
 	sd    *sdNotifier
 	start startGate // READY=1 waits for it
+	// releaseStartup, if not nil, is called once every instance has
+	// started (memory.go: runDaemon sets it; tests leave it nil, as it
+	// collects the whole test process's heap). Set before Run.
+	releaseStartup func()
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
@@ -320,6 +324,9 @@ func (d *daemon) Run(ctx context.Context) error {
 	case <-d.start.done:
 		// Run has started every instance (each left Initialize).
 		d.log.Info("vrrpd running", "instances", len(d.names))
+		if d.releaseStartup != nil {
+			d.releaseStartup()
+		}
 		d.sdReady()
 		go func() {
 			defer close(sdDone)

@@ -94,8 +94,10 @@ func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), s
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
 		return 1
 	}
+	setGCPolicy(env.getenv, log)
 	d := newDaemon(cfg, sys, log, level, env.run)
 	d.sd = sd
+	d.releaseStartup = releaseStartup
 
 	reloadDone := make(chan struct{})
 	stopReload := make(chan struct{})
