@@ -181,6 +181,7 @@ type daemon struct {
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
 // reload. run runs notify commands and check scripts (shellRun).
 func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, run runFunc) *daemon {
+	detachStrings(&cfg)
 	d := &daemon{
 		log:     log,
 		level:   level,
@@ -982,6 +983,7 @@ func (d *daemon) Reload(cfg Config) error {
 	if d.stopped {
 		return errors.New("shutting down")
 	}
+	detachStrings(&cfg)
 	old := d.cfg
 	d.setConfigured(cfg.Instances)
 	// Compare against what is actually running, in the order of the

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/internal/scale"
@@ -314,4 +315,36 @@ func TestGCPolicy(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != defaultGOGC {
 		t.Errorf("no GOGC in the environment: GC percent %d, want vrrpd's default %d", got, defaultGOGC)
 	}
+}
+
+// TestDetachStrings: after detachStrings the configuration does not keep
+// the text it was parsed from (the TOML decoder's strings are substrings
+// of its copy of the whole file), and identical strings share one copy.
+func TestDetachStrings(t *testing.T) {
+	parse := func() Config {
+		// 4 MiB of comment: kept whole by any substring.
+		text := "# " + strings.Repeat("x", 4<<20) + "\n" + string(scale.VrrpdConfig(3, time.Second, scale.BackupPriority)) +
+			"\n[[instance]]\nname = \"VI_n\"\ninterface = \"l9\"\nvrid = 2\npriority = 100\nnotify = \"/bin/n\"\nvips = [\"10.9.0.100/24\"]\n" +
+			"\n[[instance]]\nname = \"VI_m\"\ninterface = \"l9\"\nvrid = 3\npriority = 100\nnotify = \"/bin/n\"\nvips = [\"10.9.0.101/24\"]\n"
+		cfg, err := parseTOML("t.toml", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	base := liveHeap()
+	cfg := parse()
+	detachStrings(&cfg)
+	held := int64(liveHeap()) - int64(base)
+	if held > 1<<20 {
+		t.Errorf("the parsed configuration holds %d B of heap: the 4 MiB text is kept", held)
+	}
+	a, b := cfg.Instances[3], cfg.Instances[4]
+	if a.Notify != "/bin/n" || unsafe.StringData(a.Notify) != unsafe.StringData(b.Notify) {
+		t.Errorf("notify %q and %q: want one copy of /bin/n", a.Notify, b.Notify)
+	}
+	if a.Interface != "l9" || unsafe.StringData(a.Interface) != unsafe.StringData(b.Interface) {
+		t.Errorf("interface %q and %q: want one copy of l9", a.Interface, b.Interface)
+	}
+	runtime.KeepAlive(cfg)
 }
