@@ -282,7 +282,9 @@ func TestMemoryPerInstance(t *testing.T) {
 		}
 		t.Logf("%d instances: live heap %.0f B per instance as backup, %.0f B as master; allocated %.0f B per instance to start, then %.1f B per instance and second as master",
 			n, f.backup, f.master, f.startAllocs, f.allocRate)
-		if f.backup > memBound || f.master > memBound {
+		// Below memBoundFrom instances the fixed cost (the shared
+		// transport's receive batches, the Router) is a large share.
+		if n >= memBoundFrom && (f.backup > memBound || f.master > memBound) {
 			t.Errorf("%d instances: live heap per instance %.0f B as backup, %.0f B as master; want at most %d B",
 				n, f.backup, f.master, memBound)
 		}
@@ -293,6 +295,9 @@ func TestMemoryPerInstance(t *testing.T) {
 // 5,572 B at 500 instances before session 6's cuts (commit d0bb7c6),
 // 4,264 B after.
 const memBound = 4864
+
+// memBoundFrom is the smallest number of instances memBound applies to.
+const memBoundFrom = 500
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
