@@ -90,13 +90,15 @@ type vrInst struct {
 	// in is the instance as it was added: the fields that need a Remove /
 	// Add to change (and Peers as they were then: cur has the current
 	// ones). Immutable; read by hooks.
-	in   Instance
+	in   *Instance
 	conn *sharedConn
 
 	// cur is the current configuration (priority, tracking, notify and
-	// unicast peers may have been updated in place). Guarded by
-	// daemon.mu.
-	cur Instance
+	// unicast peers may have been updated in place): in until the first
+	// update in place, then a copy of its own (an Instance is a few
+	// hundred bytes: one per instance, not two, issue 12). The Instance
+	// it points to is never changed. Guarded by daemon.mu.
+	cur *Instance
 
 	notify atomic.Pointer[string]
 	prio   atomic.Uint32 // effective priority
@@ -124,8 +126,13 @@ type daemon struct {
 	groups atomic.Pointer[map[string]Group]
 	fifo   atomic.Pointer[notifyFIFO] // notify_fifo; nil: none
 
-	mu         sync.Mutex // guards the fields below; never taken by hooks
+	mu sync.Mutex // guards the fields below; never taken by hooks
+	// cfg is the configuration applied; its Instances only until Run
+	// has added them: then names holds their names in configuration
+	// order, and vrs[name].cur each one's configuration (not a copy of
+	// every Instance more, issue 12).
 	cfg        Config
+	names      []string
 	vrs        map[string]*vrInst
 	order      []string
 	conns      map[connKey]*sharedConn
@@ -165,11 +172,16 @@ type daemon struct {
 	// by systemd. Set before Run.
 	sd    *sdNotifier
 	start startGate // READY=1 waits for it
+	// releaseStartup, if not nil, is called once every instance has
+	// started (memory.go: runDaemon sets it; tests leave it nil, as it
+	// collects the whole test process's heap). Set before Run.
+	releaseStartup func()
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
 // reload. run runs notify commands and check scripts (shellRun).
 func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, run runFunc) *daemon {
+	detachStrings(&cfg)
 	d := &daemon{
 		log:     log,
 		level:   level,
@@ -235,7 +247,7 @@ func (h hook) do(vr vrrp.VRInfo, f func(*Instance, vrrp.VRInfo) error) error {
 	if v == nil {
 		return fmt.Errorf("unknown virtual router %q", vr.Name)
 	}
-	return f(&v.in, vr)
+	return f(v.in, vr)
 }
 
 // Take and Release are retried when they fail (daemon.hostDo).
@@ -276,6 +288,10 @@ func (d *daemon) Run(ctx context.Context) error {
 		}
 	}
 	if err == nil {
+		for _, in := range d.cfg.Instances {
+			d.names = append(d.names, in.Name)
+		}
+		d.cfg.Instances = nil
 		d.startScriptsLocked()
 		d.startTrackersLocked()
 	}
@@ -308,7 +324,10 @@ func (d *daemon) Run(ctx context.Context) error {
 	select {
 	case <-d.start.done:
 		// Run has started every instance (each left Initialize).
-		d.log.Info("vrrpd running", "instances", len(d.cfg.Instances))
+		d.log.Info("vrrpd running", "instances", len(d.names))
+		if d.releaseStartup != nil {
+			d.releaseStartup()
+		}
 		d.sdReady()
 		go func() {
 			defer close(sdDone)
@@ -372,9 +391,11 @@ func (d *daemon) addLocked(in Instance) error {
 		}
 		d.conns[key] = sc
 	}
-	v := &vrInst{in: in, cur: in, conn: sc}
-	v.notify.Store(&in.Notify)
-	v.garp.Store(&in.GARP)
+	// One copy of in, that v.in and v.cur share; notify and garp point to
+	// copies of their own, not into an Instance (which they would keep).
+	ip := &in
+	v := &vrInst{in: ip, cur: ip, conn: sc}
+	v.setNotifyGARP(ip)
 	prio, fault := d.computeLocked(v)
 	v.prio.Store(uint32(prio))
 	v.fault.Store(fault)
@@ -432,6 +453,14 @@ func (d *daemon) removeLocked(name string) {
 	d.order = slices.DeleteFunc(d.order, func(s string) bool { return s == name })
 }
 
+// setNotifyGARP publishes in's notify command and garp schedule to the
+// hooks, as copies: a pointer into in would keep the whole Instance.
+func (v *vrInst) setNotifyGARP(in *Instance) {
+	notify, garp := in.Notify, in.GARP
+	v.notify.Store(&notify)
+	v.garp.Store(&garp)
+}
+
 // updateLocked applies an in-place change (priority, notify, tracking,
 // unicast peers). A change of peers goes to the Router (SetPeers: the
 // next advertisements go to the new peers, the transport admits them, no
@@ -442,16 +471,15 @@ func (d *daemon) updateLocked(in Instance) error {
 	if v == nil {
 		return nil
 	}
-	if peersChanged(v.cur, in) {
+	if peersChanged(*v.cur, in) {
 		if err := d.router.SetPeers(in.Name, in.Peers); err != nil {
 			return err
 		}
 	}
 	old := v.cur
-	v.cur = in
-	v.notify.Store(&in.Notify)
-	v.garp.Store(&in.GARP)
-	if peersChanged(old, in) {
+	v.cur = &in
+	v.setNotifyGARP(&in)
+	if peersChanged(*old, in) {
 		d.rekeyLocked(v.conn)
 	}
 	d.recomputeLocked(v)
@@ -472,7 +500,7 @@ func (d *daemon) rekeyLocked(sc *sharedConn) {
 		if v.conn != sc {
 			continue
 		}
-		k := keyOf(&v.cur)
+		k := keyOf(v.cur)
 		if key != nil && *key != k {
 			return
 		}
@@ -955,13 +983,16 @@ func (d *daemon) Reload(cfg Config) error {
 	if d.stopped {
 		return errors.New("shutting down")
 	}
+	detachStrings(&cfg)
 	old := d.cfg
 	d.setConfigured(cfg.Instances)
-	// Compare against what is actually running.
+	// Compare against what is actually running, in the order of the
+	// configuration applied: each instance's current configuration is
+	// the one applied (added, kept or updated in place to it).
 	var running []Instance
-	for _, in := range old.Instances {
-		if d.vrs[in.Name] != nil {
-			running = append(running, in)
+	for _, name := range d.names {
+		if v := d.vrs[name]; v != nil {
+			running = append(running, *v.cur)
 		}
 	}
 	p := diffInstances(running, cfg.Instances)
@@ -1001,7 +1032,7 @@ func (d *daemon) Reload(cfg Config) error {
 		}
 	}
 	for _, in := range p.Update {
-		if v := d.vrs[in.Name]; v != nil && peersChanged(v.cur, in) {
+		if v := d.vrs[in.Name]; v != nil && peersChanged(*v.cur, in) {
 			d.log.Info("reload: unicast peers changed in place", "vr", in.Name, "peers", in.Peers, "was", v.cur.Peers)
 		} else {
 			d.log.Info("reload: updating instance in place", "vr", in.Name)
@@ -1016,13 +1047,14 @@ func (d *daemon) Reload(cfg Config) error {
 			}
 		}
 	}
-	var now []Instance
+	var now []string
 	for _, in := range cfg.Instances {
 		if d.vrs[in.Name] != nil {
-			now = append(now, in)
+			now = append(now, in.Name)
 		}
 	}
-	cfg.Instances = now
+	d.names = now
+	cfg.Instances = nil
 	d.cfg = cfg
 	// Scripts whose definition did not change keep running with their
 	// status; changed ones keep their status until their first result.

@@ -63,11 +63,11 @@ func (d *daemon) hostDo(vr vrrp.VRInfo, op hostOp) error {
 	h.mu.Unlock()
 	var err error
 	if op == opTake {
-		in := v.in
+		in := *v.in
 		in.GARP = *v.garp.Load() // changed in place by a reload
 		err = d.sys.Take(&in, vr)
 	} else {
-		err = d.sys.Release(&v.in, vr)
+		err = d.sys.Release(v.in, vr)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -34,6 +34,15 @@
 // They need CAP_SYS_NICE and CAP_IPC_LOCK (or LimitMEMLOCK=infinity; see
 // vrrpd.service). BENCHMARKS.md, "Real-time scheduling under CPU hogs",
 // has what they change on a loaded host.
+//
+// Memory: vrrpd runs the Go garbage collector with GOGC=25 (the heap
+// grows to 1.25 times its live data between collections, not twice, at
+// a little more GC CPU: vrrpd allocates little once running) and, once
+// every instance has started, returns the start-up garbage to the
+// operating system (debug.FreeOSMemory). GOGC and GOMEMLIMIT in the
+// environment override it (for example Environment=GOGC=100 in
+// vrrpd.service). BENCHMARKS.md, "Memory per instance (session 6)", has
+// the figures.
 package main
 
 import (

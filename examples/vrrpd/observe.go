@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +27,18 @@ type transitionKey struct {
 
 // electionRecord is what observer keeps per virtual router.
 type electionRecord struct {
-	last        vrrp.Event // the last transition; zero Time before any
-	up          time.Time  // the last transition out of Initialize (RFC 8347 up-datetime)
-	transitions map[transitionKey]uint64
+	last vrrp.Event // the last transition; zero Time before any
+	up   time.Time  // the last transition out of Initialize (RFC 8347 up-datetime)
+	// transitions counts them by kind: a few kinds per virtual router (2
+	// for one that started and became master), so a slice, not a map of
+	// several hundred bytes per virtual router (issue 12).
+	transitions []transitionCount
+}
+
+// transitionCount is how many transitions of a kind were seen.
+type transitionCount struct {
+	key transitionKey
+	n   uint64
 }
 
 // observer records the transitions of every virtual router. The zero
@@ -47,14 +57,19 @@ func (o *observer) record(ev vrrp.Event) {
 	}
 	r := o.recs[ev.Name]
 	if r == nil {
-		r = &electionRecord{transitions: make(map[transitionKey]uint64)}
+		r = &electionRecord{}
 		o.recs[ev.Name] = r
 	}
 	r.last = ev
 	if ev.From == vrrp.Initialize && ev.To != vrrp.Initialize {
 		r.up = ev.Time
 	}
-	r.transitions[transitionKey{ev.From, ev.To, ev.Reason}]++
+	k := transitionKey{ev.From, ev.To, ev.Reason}
+	if i := slices.IndexFunc(r.transitions, func(c transitionCount) bool { return c.key == k }); i >= 0 {
+		r.transitions[i].n++
+	} else {
+		r.transitions = append(r.transitions, transitionCount{k, 1})
+	}
 }
 
 // get returns a copy of the record of name (zero when it has none).
@@ -66,8 +81,8 @@ func (o *observer) get(name string) (last vrrp.Event, up time.Time, ts map[trans
 		return vrrp.Event{}, time.Time{}, nil
 	}
 	ts = make(map[transitionKey]uint64, len(r.transitions))
-	for k, v := range r.transitions {
-		ts[k] = v
+	for _, c := range r.transitions {
+		ts[c.key] = c.n
 	}
 	return r.last, r.up, ts
 }
@@ -180,8 +195,9 @@ func (o *observer) election(name string, self bool, master, nmr string, now time
 	}
 	if len(ts) > 0 {
 		e.Transitions = make(map[string]uint64, len(ts))
-		for k, n := range ts {
-			e.Transitions[stateName(k.From)+"->"+stateName(k.To)+" "+k.Reason.String()] = n
+		for _, c := range ts {
+			k := c.key
+			e.Transitions[stateName(k.From)+"->"+stateName(k.To)+" "+k.Reason.String()] = c.n
 		}
 	}
 	return e

@@ -542,7 +542,7 @@ func BenchmarkDaemonProbeRound(b *testing.B) {
 	d := &daemon{log: slog.New(slog.DiscardHandler), vrs: map[string]*vrInst{}}
 	for i := range n {
 		in := inst(fmt.Sprintf("VI_%d", i), 1, 200, fmt.Sprintf("10.%d.%d.100/24", i>>8, i&255))
-		v := &vrInst{in: in, conn: &sharedConn{ifIndex: i + 1}}
+		v := &vrInst{in: &in, cur: &in, conn: &sharedConn{ifIndex: i + 1}}
 		v.probe.master.Store(true)
 		d.vrs[in.Name] = v
 		d.order = append(d.order, in.Name)

@@ -126,7 +126,7 @@ func TestDaemonReloadCyclesLeaveNothing(t *testing.T) {
 func TestRegistryPendingReleased(t *testing.T) {
 	var r registry
 	for i := range 1000 {
-		r.expect(&vrInst{in: Instance{Name: fmt.Sprintf("VI_%d", i)}})
+		r.expect(&vrInst{in: &Instance{Name: fmt.Sprintf("VI_%d", i)}})
 	}
 	for i := range 1000 {
 		if !r.added(fmt.Sprintf("VI_%d", i)) {

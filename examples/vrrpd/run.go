@@ -40,8 +40,11 @@ func runEnv(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.
 		fmt.Fprintf(stderr, "vrrpd: %v\nrun 'vrrpd -h' for usage\n", err)
 		return 2
 	}
+	// The reload closure keeps the file name, not cfg: the parsed
+	// instances are the daemon's to keep or drop (issue 12).
+	file := cfg.File
 	return runDaemon(ctx, cfg, func() (Config, error) {
-		if cfg.File == "" {
+		if file == "" {
 			return Config{}, errNothingToReload
 		}
 		return parseFlags(args)
@@ -91,8 +94,10 @@ func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), s
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
 		return 1
 	}
+	setGCPolicy(env.getenv, log)
 	d := newDaemon(cfg, sys, log, level, env.run)
 	d.sd = sd
+	d.releaseStartup = releaseStartup
 
 	reloadDone := make(chan struct{})
 	stopReload := make(chan struct{})
