@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,32 +169,52 @@ func jobKey(args []string) string {
 // on a loaded host (about 25 ms each to start /bin/sh), and so did the
 // BACKUP and MASTER ones at start-up (issue 12). 8 at a time ran about
 // 30 a second on this 2-core machine under load (load average 10-30);
-// 32 was tried once at a load average of 37 and is not measured apart.
-// keepalived starts them all at once.
+// more at once ran no more a second there (BenchmarkNotifyThroughput:
+// starting a process costs CPU, and the machine had none to spare) and
+// leaves the protocol less of it. keepalived starts them all at once.
 const notifyWorkers = 8
+
+// shutdownWorkers is how many notify commands run at once once the
+// notifier closes (shutdown): the protocol is done by then, and commands
+// that wait rather than compute (a service stopped, a message sent) then
+// take the shutdown's time together, not one after another.
+const shutdownWorkers = 64
 
 // notifier runs notify commands on goroutines of its own, each bounded by
 // a timeout, so the protocol never waits for a script: up to
 // notifyWorkers at once, those of one virtual router (or sync group) one
 // at a time and in order (jobKey). keepalived runs its notify scripts
 // all at once, in no order. Its queue is unbounded: like keepalived, it
-// runs every notify, however many virtual routers change state at once.
+// runs every notify, however many virtual routers change state at once,
+// until shutdown: close bounds the time the commands still queued or
+// running then take, all together, by the notify timeout.
 type notifier struct {
 	run  runFunc
 	log  *slog.Logger
 	done chan struct{} // closed once closed, the queue drained and no worker left
 
-	mu      sync.Mutex
-	timeout time.Duration
-	q       []notifyJob
-	busy    map[string]bool // keys with a command running
-	workers int             // worker goroutines running
-	closed  bool
-	failed  uint64 // commands that failed or timed out (snapshot.go)
+	// stop is cancelled when close's deadline passes: the commands
+	// running then are killed with their process groups.
+	stop       context.Context
+	cancelStop context.CancelFunc
+
+	mu         sync.Mutex
+	timeout    time.Duration
+	q          []notifyJob
+	busy       map[string]bool // keys with a command running
+	workers    int             // worker goroutines running
+	maxWorkers int             // notifyWorkers; shutdownWorkers once closed
+	closed     bool
+	cut        bool   // close's deadline passed: nothing more starts
+	killed     int    // commands running when the deadline passed
+	notRun     int    // commands queued when the deadline passed
+	failed     uint64 // commands that failed or timed out (snapshot.go)
 }
 
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
-	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[string]bool{}}
+	stop, cancel := context.WithCancel(context.Background())
+	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[string]bool{},
+		stop: stop, cancelStop: cancel, maxWorkers: notifyWorkers}
 }
 
 func (n *notifier) setTimeout(d time.Duration) {
@@ -206,6 +227,9 @@ func (n *notifier) setTimeout(d time.Duration) {
 // and marks its key busy; ok is false when there is none. Called with
 // n.mu held.
 func (n *notifier) nextLocked() (j notifyJob, ok bool) {
+	if n.cut {
+		return notifyJob{}, false
+	}
 	for i := range n.q {
 		if n.busy[n.q[i].key] {
 			continue
@@ -223,6 +247,19 @@ func (n *notifier) nextLocked() (j notifyJob, ok bool) {
 	return notifyJob{}, false
 }
 
+// startLocked starts workers for the jobs that can run now, up to
+// maxWorkers in all. Called with n.mu held.
+func (n *notifier) startLocked() {
+	for n.workers < n.maxWorkers {
+		j, ok := n.nextLocked()
+		if !ok {
+			return
+		}
+		n.workers++
+		go n.worker(j)
+	}
+}
+
 // worker runs jobs until none can run now (the queue is empty, or every
 // queued job waits for its key), then exits. A job waiting for its key is
 // run by the worker that runs the key's current one, when it is done.
@@ -231,13 +268,23 @@ func (n *notifier) worker(j notifyJob) {
 		n.mu.Lock()
 		d := n.timeout
 		n.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithTimeout(n.stop, d)
 		err := n.run(ctx, j.cmd, j.args)
 		cancel()
+		n.mu.Lock()
+		// Killed at close's deadline: close logs them in one line.
+		cut := n.cut && errors.Is(err, context.Canceled)
 		if err != nil {
-			n.countFailure()
+			n.failed++
+		}
+		if cut {
+			n.killed++
+		}
+		n.mu.Unlock()
+		switch {
+		case err != nil && !cut:
 			n.log.Warn("notify command failed", "cmd", j.cmd, "args", strings.Join(j.args, " "), "err", err)
-		} else {
+		case err == nil:
 			n.log.Debug("notify command done", "cmd", j.cmd, "args", strings.Join(j.args, " "))
 		}
 		n.mu.Lock()
@@ -253,9 +300,10 @@ func (n *notifier) worker(j notifyJob) {
 	}
 }
 
-// finishLocked closes done once the notifier is closed and idle.
+// finishLocked closes done once the notifier is closed and idle (or cut
+// at its deadline: what is still queued then is not run).
 func (n *notifier) finishLocked() {
-	if n.closed && n.workers == 0 && len(n.q) == 0 {
+	if n.closed && n.workers == 0 && (len(n.q) == 0 || n.cut) {
 		select {
 		case <-n.done:
 		default:
@@ -276,20 +324,49 @@ func (n *notifier) notify(cmd string, args []string) {
 		return
 	}
 	n.q = append(n.q, notifyJob{cmd: cmd, args: args, key: jobKey(args)})
-	if n.workers >= notifyWorkers {
-		return // a worker takes it when one is done
-	}
-	if j, ok := n.nextLocked(); ok {
-		n.workers++
-		go n.worker(j)
-	}
+	n.startLocked()
 }
 
-// close runs what is queued and waits for the workers to finish.
+// close runs what is queued, shutdownWorkers at a time (those of one
+// virtual router still one at a time and in order), and waits for the
+// workers to finish, for at most the notify timeout in all: when it
+// passes, the commands still running are killed with their process
+// groups, those still queued are not run, and one log line says how
+// many. keepalived's notify commands are not waited for at all: it sends
+// SIGTERM to the scripts still running when it exits (keepalived.conf(5),
+// "scripts"); here the STOP commands get the time one notify command
+// gets, and the shutdown its bound (4,094 STOP commands took minutes one
+// 8 at a time on a loaded host, past systemd's and vrrpdtest's stop
+// timeouts; issue 12).
 func (n *notifier) close() {
 	n.mu.Lock()
 	n.closed = true
+	n.maxWorkers = shutdownWorkers
+	n.startLocked()
+	n.finishLocked()
+	d := n.timeout
+	n.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.done:
+		n.cancelStop()
+		return
+	case <-t.C:
+	}
+	n.mu.Lock()
+	n.cut = true
+	n.notRun = len(n.q)
+	n.q = nil
+	n.cancelStop() // under n.mu: a worker that sees cut sees its command's context cancelled
 	n.finishLocked()
 	n.mu.Unlock()
 	<-n.done
+	n.mu.Lock()
+	killed, notRun := n.killed, n.notRun
+	n.mu.Unlock()
+	if killed > 0 || notRun > 0 {
+		n.log.Warn("shutdown: notify commands cut at the deadline", "deadline", d,
+			"killed", killed, "not_run", notRun)
+	}
 }
