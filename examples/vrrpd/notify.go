@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/govrrp/govrrp/vrrp"
@@ -55,7 +56,11 @@ const outputGrace = 100 * time.Millisecond
 
 // shellRun runs cmd through /bin/sh with args appended as "$@", so that a
 // command like "/etc/vrrpd/notify.sh --verbose" gets keepalived's
-// arguments after its own.
+// arguments after its own. A command that is a program's path and plain
+// words (directArgv) is started directly instead, as /bin/sh would run
+// it, without starting /bin/sh first: starting a process is most of a
+// notify command's cost, and thousands of them run when thousands of
+// virtual routers start or stop (issue 12, BenchmarkNotifyThroughput).
 //
 // The command runs in a process group of its own. When ctx is done
 // (timeout, shutdown) the whole group is killed (SIGKILL), not only the
@@ -67,14 +72,25 @@ const outputGrace = 100 * time.Millisecond
 // of its output are kept for the error of a failing command; the rest is
 // read and dropped.
 func shellRun(ctx context.Context, cmd string, args []string) error {
-	c := exec.Command("/bin/sh", append([]string{"-c", cmd + ` "$@"`, "vrrpd-notify"}, args...)...)
-	setProcessGroup(c)
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	c.Stdout, c.Stderr = w, w
-	err = startCommand(c)
+	start := func(c *exec.Cmd) (*exec.Cmd, error) {
+		setProcessGroup(c)
+		c.Stdout, c.Stderr = w, w
+		return c, startCommand(c)
+	}
+	var c *exec.Cmd
+	if argv, ok := directArgv(cmd); ok {
+		c, err = start(exec.Command(argv[0], append(argv[1:], args...)...))
+		if errors.Is(err, syscall.ENOEXEC) {
+			// A script without "#!": /bin/sh runs it as a shell script.
+			c, err = start(shellCommand(cmd, args))
+		}
+	} else {
+		c, err = start(shellCommand(cmd, args))
+	}
 	w.Close()
 	if err != nil {
 		r.Close()
@@ -113,6 +129,32 @@ func shellRun(ctx context.Context, cmd string, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// shellCommand runs cmd through /bin/sh with args appended as "$@".
+func shellCommand(cmd string, args []string) *exec.Cmd {
+	return exec.Command("/bin/sh", append([]string{"-c", cmd + ` "$@"`, "vrrpd-notify"}, args...)...)
+}
+
+// directArgv returns cmd's words when /bin/sh would run cmd "$@" as one
+// program with those words and "$@" as its arguments: words of
+// characters the shell takes as they are (kaparse.go's shellSafe: no
+// quoting, expansion, globbing, redirection, separator or comment)
+// separated by spaces or tabs, the first of them a path (it has a "/":
+// no builtin, function or PATH lookup) and no assignment (no "=").
+// keepalived's notify scripts are such commands: keepalived runs them
+// without a shell.
+func directArgv(cmd string) ([]string, bool) {
+	words := strings.FieldsFunc(cmd, func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(words) == 0 || !strings.Contains(words[0], "/") || strings.Contains(words[0], "=") {
+		return nil, false
+	}
+	for _, w := range words {
+		if !shellSafe.MatchString(w) {
+			return nil, false
+		}
+	}
+	return words, true
 }
 
 // cappedBuffer keeps the first max bytes written to it and counts the

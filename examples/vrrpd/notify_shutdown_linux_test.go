@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -48,5 +50,36 @@ func TestNotifierShutdownDeadlineKills(t *testing.T) {
 	if killed+timedOut < len(pids) || killed > shutdownWorkers || killed+timedOut+notRun != cmds {
 		t.Errorf("%d killed, %d timed out, %d not run, %d started; want every one started killed or timed out, at most %d killed, and %d in all",
 			killed, timedOut, notRun, len(pids), shutdownWorkers, cmds)
+	}
+}
+
+// A command that is a path and plain words is started without /bin/sh
+// (directArgv) and gets the same arguments; a script without "#!" still
+// runs as a shell script; one that needs the shell gets it.
+func TestShellRunDirect(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	withHash := filepath.Join(dir, "with-hash.sh")
+	noHash := filepath.Join(dir, "no-hash.sh")
+	body := "echo \"$(basename $0) $*\" >>" + out + "\n"
+	if err := os.WriteFile(withHash, []byte("#!/bin/sh\n"+body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(noHash, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args := notifyArgs(false, "VI_1", "MASTER", 100)
+	for _, cmd := range []string{withHash + " -v", noHash + " -v", "cd / && " + withHash + " -v"} {
+		if err := shellRun(context.Background(), cmd, args); err != nil {
+			t.Errorf("%q: %v", cmd, err)
+		}
+	}
+	if err := shellRun(context.Background(), filepath.Join(dir, "missing.sh"), args); err == nil {
+		t.Error("a missing program ran")
+	}
+	b, _ := os.ReadFile(out)
+	want := "with-hash.sh -v INSTANCE VI_1 MASTER 100\nno-hash.sh -v INSTANCE VI_1 MASTER 100\nwith-hash.sh -v INSTANCE VI_1 MASTER 100\n"
+	if string(b) != want {
+		t.Errorf("recorded %q; want %q", b, want)
 	}
 }

@@ -163,3 +163,33 @@ func TestNotifierShutdownInTime(t *testing.T) {
 		}
 	})
 }
+
+func TestDirectArgv(t *testing.T) {
+	tests := []struct {
+		cmd  string
+		want []string // nil: through /bin/sh
+	}{
+		{"/etc/keepalived/notify.sh", []string{"/etc/keepalived/notify.sh"}},
+		{" /usr/bin/notify --verbose\tx=1 a,b:c@d%e+f ", []string{"/usr/bin/notify", "--verbose", "x=1", "a,b:c@d%e+f"}},
+		{"./notify.sh", []string{"./notify.sh"}},
+		{"true", nil},                      // a builtin
+		{"notify.sh", nil},                 // looked up in PATH by the shell
+		{"A=/bin/x /bin/notify", nil},      // an assignment
+		{"/bin/notify $HOME", nil},         // an expansion
+		{"/bin/notify 'a b'", nil},         // quoting
+		{"/bin/notify; /bin/other", nil},   // a separator
+		{"/bin/notify\n/bin/other", nil},   // a newline separates commands
+		{"/bin/notify >/tmp/x", nil},       // a redirection
+		{"/bin/notify *", nil},             // a glob
+		{"/bin/notify # comment", nil},     // a comment
+		{"~/notify", nil},                  // a tilde
+		{"/bin/notify && /bin/other", nil}, // a list
+		{"", nil},
+	}
+	for _, tc := range tests {
+		got, ok := directArgv(tc.cmd)
+		if ok != (tc.want != nil) || !cmp.Equal(got, tc.want) {
+			t.Errorf("directArgv(%q) = %q, %v; want %q", tc.cmd, got, ok, tc.want)
+		}
+	}
+}
