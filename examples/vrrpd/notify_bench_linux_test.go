@@ -30,7 +30,7 @@ func BenchmarkNotifyThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmds := []struct{ name, cmd string }{{"true", "true"}, {"script", script}}
+	cmds := []struct{ name, cmd string }{{"true", "/bin/true"}, {"script", script}}
 	args := func(i int) []string { return notifyArgs(false, fmt.Sprintf("VI_%d", i), "STOP", 100) }
 	report := func(b *testing.B, start time.Time) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cmds/s")
@@ -78,20 +78,64 @@ func BenchmarkNotifyThroughput(b *testing.B) {
 			b.Fatal(firstErr)
 		}
 	}
+	// withSpawner runs f with commands started from a pool of n
+	// SCHED_OTHER threads, as with rt_priority (one before issue 12).
+	withSpawner := func(b *testing.B, n int, f func()) {
+		if spawner.pool.Load() != nil {
+			b.Skip("the process's spawner is started")
+		}
+		p, err := newSpawnPool(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		spawner.pool.Store(p)
+		defer func() { spawner.pool.Store(nil); close(p.reqs) }()
+		f()
+	}
 	for _, c := range cmds {
 		b.Run(c.name+"/notifier", func(b *testing.B) { notifierRun(b, c.cmd) })
-		for _, par := range []int{8, 32, 0} {
-			name := fmt.Sprintf("%s/exec-%d", c.name, par)
+		// "exec CMD" is not a plain path: /bin/sh runs it, as every
+		// command before issue 12.
+		b.Run(c.name+"/notifier-sh", func(b *testing.B) { notifierRun(b, "exec "+c.cmd) })
+		for _, n := range []int{1, spawnThreads} {
+			b.Run(fmt.Sprintf("%s/notifier-spawner-%d", c.name, n), func(b *testing.B) {
+				withSpawner(b, n, func() { notifierRun(b, c.cmd) })
+			})
+		}
+		for _, par := range []int{8, 64, 0} {
+			name := fmt.Sprintf("%s/exec-sh-%d", c.name, par)
 			if par == 0 {
-				name = c.name + "/exec-all"
+				name = c.name + "/exec-sh-all"
 			}
 			b.Run(name, func(b *testing.B) { execRun(b, c.cmd, par) })
 		}
 	}
-	if err := startSpawner(); err != nil {
+}
+
+// BenchmarkNotifyShutdown: the notifier's close with b.N STOP commands of
+// the scale harness's notify script queued (4,094 virtual routers shut
+// down), notify timeout 10 s (the default): how long close takes, how
+// many commands ran, were killed at the deadline or not run.
+//
+//	go test ./examples/vrrpd -run XXX -bench BenchmarkNotifyShutdown -benchtime 4094x
+func BenchmarkNotifyShutdown(b *testing.B) {
+	script, err := keepalived.WriteNotifyScript(b.TempDir())
+	if err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range cmds {
-		b.Run(c.name+"/notifier-spawner", func(b *testing.B) { notifierRun(b, c.cmd) })
+	var log logRecords
+	n := newNotifier(shellRun, defaultNotifyTimeout, log.logger())
+	for i := range b.N {
+		n.notify(script, notifyArgs(false, fmt.Sprintf("VI_%d", i), "STOP", 100))
 	}
+	start := time.Now()
+	n.close()
+	b.ReportMetric(time.Since(start).Seconds(), "s/close")
+	killed, notRun := 0, 0
+	if cut := log.records(b, "shutdown: notify commands cut at the deadline"); len(cut) == 1 {
+		killed, notRun = int(cut[0]["killed"].(float64)), int(cut[0]["not_run"].(float64))
+	}
+	b.ReportMetric(float64(killed), "killed")
+	b.ReportMetric(float64(notRun), "not-run")
+	b.ReportMetric(float64(b.N-killed-notRun), "ran")
 }

@@ -31,7 +31,7 @@ func (l *logRecords) logger() *slog.Logger {
 }
 
 // records returns the records logged with message msg.
-func (l *logRecords) records(t *testing.T, msg string) []map[string]any {
+func (l *logRecords) records(t testing.TB, msg string) []map[string]any {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -52,7 +52,7 @@ func (l *logRecords) records(t *testing.T, msg string) []map[string]any {
 }
 
 // count returns the number of records logged with message msg.
-func (l *logRecords) count(t *testing.T, msg string) int { return len(l.records(t, msg)) }
+func (l *logRecords) count(t testing.TB, msg string) int { return len(l.records(t, msg)) }
 
 // Issue 12: at shutdown, the STOP commands of 4,094 virtual routers took
 // minutes, 8 at a time, and vrrpd missed its stop deadline. close now
