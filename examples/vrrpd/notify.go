@@ -377,7 +377,7 @@ func (n *notifier) notify(cmd string, args []string) {
 // many. keepalived's notify commands are not waited for at all: it sends
 // SIGTERM to the scripts still running when it exits (keepalived.conf(5),
 // "scripts"); here the STOP commands get the time one notify command
-// gets, and the shutdown its bound (4,094 STOP commands took minutes one
+// gets, and the shutdown its bound (4,094 STOP commands took minutes,
 // 8 at a time on a loaded host, past systemd's and vrrpdtest's stop
 // timeouts; issue 12).
 func (n *notifier) close() {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/govrrp/govrrp/transport/memnet"
 )
 
 // logRecords keeps what a slog.Logger logs, as JSON records.
@@ -192,4 +194,78 @@ func TestDirectArgv(t *testing.T) {
 			t.Errorf("directArgv(%q) = %q, %v; want %q", tc.cmd, got, ok, tc.want)
 		}
 	}
+}
+
+// Issue 12, the daemon: 500 virtual routers whose STOP notify command
+// takes 2 s. vrrpd's shutdown (Run returning after ctx is cancelled)
+// takes at most the notify timeout more than the Router's own; before,
+// it ran every STOP command, 8 at a time: 125 s. Time is the bubble's
+// fake clock.
+func TestDaemonShutdownSlowStopNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const vrs = 500
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		var c Config
+		for i := range vrs {
+			vrid := uint8(i%250 + 1)
+			vip := fmt.Sprintf("10.0.1.%d", vrid)
+			if i >= 250 {
+				vip = fmt.Sprintf("fd00::%d", vrid)
+			}
+			c.Instances = append(c.Instances, inst(fmt.Sprintf("VI_%d", i), vrid, 150, vip))
+		}
+		c.NotifyTimeout = 10 * time.Second
+		var mu sync.Mutex
+		stops := 0
+		run := func(ctx context.Context, cmd string, args []string) error {
+			if len(args) < 3 || args[2] != "STOP" {
+				return nil
+			}
+			select {
+			case <-time.After(2 * time.Second):
+			case <-ctx.Done():
+				return fmt.Errorf("killed with its process group: %w", ctx.Err())
+			}
+			mu.Lock()
+			stops++
+			mu.Unlock()
+			return nil
+		}
+		var log logRecords
+		d := newDaemon(c, newFakeSys(lan, 1), log.logger(), nil, run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		masters := 0
+		for _, is := range d.status().Instances {
+			if is.State == "MASTER" {
+				masters++
+			}
+		}
+		if masters != vrs {
+			t.Fatalf("%d of %d instances MASTER before the shutdown", masters, vrs)
+		}
+		start := time.Now()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if limit := c.NotifyTimeout + time.Second; took > limit {
+			t.Errorf("shutdown with %d STOP commands of 2 s took %v; want at most %v (the notify timeout and some slack)", vrs, took, limit)
+		}
+		cut := log.records(t, "shutdown: notify commands cut at the deadline")
+		if len(cut) != 1 {
+			t.Fatalf("%d log lines of the commands cut; want 1", len(cut))
+		}
+		killed, notRun := int(cut[0]["killed"].(float64)), int(cut[0]["not_run"].(float64))
+		mu.Lock()
+		defer mu.Unlock()
+		if stops+killed+notRun != vrs || stops == 0 {
+			t.Errorf("%d STOP commands ran, %d killed, %d not run; want some run and %d in all", stops, killed, notRun, vrs)
+		}
+	})
 }
