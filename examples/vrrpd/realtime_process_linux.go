@@ -82,9 +82,12 @@ func setProcessRealtime(prio int) error {
 // spawnThreads is how many threads start commands once
 // setProcessRealtime ran. Starting a command holds its thread until the
 // child has run execve (vfork), and on a loaded host the child waits for
-// a CPU first: with one thread, every notify command's start waited for
-// the one before it (issue 12).
-const spawnThreads = notifyWorkers
+// a CPU first, so one thread makes every start wait for the one before.
+// Measured, that is not what limits the notify commands a second: 8
+// threads started no more than one, in three rounds on a loaded host
+// (BenchmarkNotifyThroughput, notifier-spawner-1 and -8; BENCHMARKS.md,
+// "Notify commands at scale"); the processes' own start is.
+const spawnThreads = 1
 
 // spawnPool starts commands from goroutines locked to threads that run
 // under SCHED_OTHER for the life of the process: a child process

@@ -119,9 +119,8 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 // Issue 14: with rt_priority, every thread of vrrpd runs under SCHED_RR,
 // the ones the Go runtime creates later included (they fire the protocol
 // loop's timers, poll the sockets and run the readers), except the
-// threads that start commands (spawnThreads of them, so that one slow
-// start does not hold up the others: issue 12); the notify commands run
-// under SCHED_OTHER.
+// threads that start commands (spawnThreads of them); the notify
+// commands run under SCHED_OTHER.
 // Before, only the protocol loop's thread did, and under CPU hogs the
 // others waited for a CPU (internal/measure TestRealtimeLoad).
 func TestDaemonRealtimeProcess(t *testing.T) {
