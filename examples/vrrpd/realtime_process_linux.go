@@ -30,8 +30,8 @@ import (
 // same way.
 //
 // Commands (notify, track scripts) must not inherit the policy: from
-// here on startCommand starts them from threads of its own (spawnPool)
-// that run under SCHED_OTHER.
+// here on startCommand starts them from a thread of its own (spawnPool)
+// that runs under SCHED_OTHER.
 func setProcessRealtime(prio int) error {
 	if prio < 1 || prio > 99 {
 		return fmt.Errorf("%w: priority %d: allowed 1-99", errRealtime, prio)
