@@ -313,12 +313,12 @@ func (n *notifier) worker(j notifyJob) {
 		ctx, cancel := context.WithTimeout(n.stop, d)
 		err := n.run(ctx, j.cmd, j.args)
 		cancel()
+		if err != nil {
+			n.countFailure()
+		}
 		n.mu.Lock()
 		// Killed at close's deadline: close logs them in one line.
 		cut := n.cut && errors.Is(err, context.Canceled)
-		if err != nil {
-			n.failed++
-		}
 		if cut {
 			n.killed++
 		}

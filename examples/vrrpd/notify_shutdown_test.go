@@ -137,7 +137,7 @@ func TestNotifierShutdownDeadline(t *testing.T) {
 func TestNotifierShutdownInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
-		var got []string
+		got := map[string][]string{} // by virtual router
 		var log logRecords
 		n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
 			select {
@@ -146,7 +146,7 @@ func TestNotifierShutdownInTime(t *testing.T) {
 				return ctx.Err()
 			}
 			mu.Lock()
-			got = append(got, args[1]+" "+args[2])
+			got[args[1]] = append(got[args[1]], args[2])
 			mu.Unlock()
 			return nil
 		}, 10*time.Second, log.logger())
@@ -154,7 +154,7 @@ func TestNotifierShutdownInTime(t *testing.T) {
 		n.notify("notify", notifyArgs(false, "VI_1", "STOP", 100))
 		n.notify("notify", notifyArgs(false, "VI_2", "STOP", 100))
 		n.close()
-		want := []string{"VI_1 MASTER", "VI_2 STOP", "VI_1 STOP"}
+		want := map[string][]string{"VI_1": {"MASTER", "STOP"}, "VI_2": {"STOP"}}
 		mu.Lock()
 		defer mu.Unlock()
 		if diff := cmp.Diff(want, got); diff != "" {

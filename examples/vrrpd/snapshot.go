@@ -179,3 +179,10 @@ func (n *notifier) figures() (queued int, failed uint64) {
 	defer n.mu.Unlock()
 	return len(n.q), n.failed
 }
+
+// countFailure counts a notify command that failed or timed out.
+func (n *notifier) countFailure() {
+	n.mu.Lock()
+	n.failed++
+	n.mu.Unlock()
+}
