@@ -356,7 +356,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	// system's Close.
 	// What vrrpd added to the host goes first (macvlans, filter tables;
 	// the addresses went with each Release); then the notify commands
-	// still queued run, however long they take.
+	// still queued run, for at most the notify timeout in all (close).
 	err = errors.Join(err, d.sys.Close())
 	d.closeFIFO() // the STOP lines are queued
 	d.notif.close()

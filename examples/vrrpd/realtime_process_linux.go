@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,8 @@ import (
 // same way.
 //
 // Commands (notify, track scripts) must not inherit the policy: from
-// here on startCommand starts them from a thread of its own that runs
-// under SCHED_OTHER.
+// here on startCommand starts them from a thread of its own (spawnPool)
+// that runs under SCHED_OTHER.
 func setProcessRealtime(prio int) error {
 	if prio < 1 || prio > 99 {
 		return fmt.Errorf("%w: priority %d: allowed 1-99", errRealtime, prio)
@@ -39,7 +40,7 @@ func setProcessRealtime(prio int) error {
 		return err
 	}
 	attr := unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(prio)}
-	skip := int(spawner.tid.Load())
+	skip := spawnerTIDs()
 	// Threads the runtime creates meanwhile from a thread not yet
 	// changed start SCHED_OTHER: go round until a pass changes none.
 	for range 20 {
@@ -50,7 +51,7 @@ func setProcessRealtime(prio int) error {
 		changed := 0
 		for _, e := range ents {
 			tid, err := strconv.Atoi(e.Name())
-			if err != nil || tid == skip {
+			if err != nil || slices.Contains(skip, tid) {
 				continue
 			}
 			a, err := unix.SchedGetAttr(tid, 0)
@@ -78,16 +79,24 @@ func setProcessRealtime(prio int) error {
 	return fmt.Errorf("%w: SCHED_RR priority %d: new threads kept appearing", errRealtime, prio)
 }
 
-// spawner starts commands from one goroutine locked to a thread that
-// runs under SCHED_OTHER for the life of the process: a child process
+// spawnThreads is how many threads start commands once
+// setProcessRealtime ran. Starting a command holds its thread until the
+// child has run execve (vfork), and on a loaded host the child waits for
+// a CPU first, so one thread makes every start wait for the one before.
+// Measured, that is not what limits the notify commands a second: 8
+// threads started no more than one, in three rounds on a loaded host
+// (BenchmarkNotifyThroughput, notifier-spawner-1 and -8; BENCHMARKS.md,
+// "Notify commands at scale"); the processes' own start is.
+const spawnThreads = 1
+
+// spawnPool starts commands from goroutines locked to threads that run
+// under SCHED_OTHER for the life of the process: a child process
 // inherits the policy of the thread that forks it. The Go runtime
 // creates no threads from a locked one (it asks its template thread), so
-// nothing else inherits this thread's policy either.
-var spawner struct {
-	once sync.Once
-	err  error
-	tid  atomic.Int32
-	reqs atomic.Pointer[chan spawnReq]
+// nothing else inherits these threads' policy either.
+type spawnPool struct {
+	reqs chan spawnReq
+	tids []int // the threads', set before newSpawnPool returns
 }
 
 type spawnReq struct {
@@ -95,37 +104,81 @@ type spawnReq struct {
 	errc chan error
 }
 
-func startSpawner() error {
-	spawner.once.Do(func() {
-		reqs := make(chan spawnReq)
-		ready := make(chan error)
+// newSpawnPool starts n threads under SCHED_OTHER, each serving starts
+// from reqs; they live as long as the process.
+func newSpawnPool(n int) (*spawnPool, error) {
+	p := &spawnPool{reqs: make(chan spawnReq)}
+	ready := make(chan error)
+	tids := make(chan int, n)
+	for range n {
 		go func() {
 			runtime.LockOSThread() // never unlocked
 			if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_NORMAL}, 0); err != nil {
 				ready <- fmt.Errorf("%w: command thread: SCHED_OTHER: %v", errRealtime, err)
-				return
+				return // the thread exits with its goroutine
 			}
-			spawner.tid.Store(int32(unix.Gettid()))
+			tids <- unix.Gettid()
 			ready <- nil
-			for r := range reqs {
+			for r := range p.reqs {
 				r.errc <- r.c.Start()
 			}
 		}()
-		if spawner.err = <-ready; spawner.err == nil {
-			spawner.reqs.Store(&reqs)
+	}
+	var errs []error
+	for range n {
+		if err := <-ready; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	close(tids)
+	for tid := range tids {
+		p.tids = append(p.tids, tid)
+	}
+	if len(errs) > 0 {
+		close(p.reqs) // the threads that started end
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// start starts c from one of the pool's threads.
+func (p *spawnPool) start(c *exec.Cmd) error {
+	errc := make(chan error, 1)
+	p.reqs <- spawnReq{c, errc}
+	return <-errc
+}
+
+// spawner is the process's spawnPool once setProcessRealtime ran.
+var spawner struct {
+	once sync.Once
+	err  error
+	pool atomic.Pointer[spawnPool]
+}
+
+func startSpawner() error {
+	spawner.once.Do(func() {
+		var p *spawnPool
+		if p, spawner.err = newSpawnPool(spawnThreads); spawner.err == nil {
+			spawner.pool.Store(p)
 		}
 	})
 	return spawner.err
 }
 
-// startCommand starts c: from the spawner's SCHED_OTHER thread once
+// spawnerTIDs returns the threads of the spawner's pool; none before
+// setProcessRealtime.
+func spawnerTIDs() []int {
+	if p := spawner.pool.Load(); p != nil {
+		return p.tids
+	}
+	return nil
+}
+
+// startCommand starts c: from the spawner's SCHED_OTHER threads once
 // setProcessRealtime ran, else as c.Start does.
 func startCommand(c *exec.Cmd) error {
-	reqs := spawner.reqs.Load()
-	if reqs == nil {
-		return c.Start()
+	if p := spawner.pool.Load(); p != nil {
+		return p.start(c)
 	}
-	errc := make(chan error, 1)
-	*reqs <- spawnReq{c, errc}
-	return <-errc
+	return c.Start()
 }

@@ -26,7 +26,8 @@ const envRTProcessChild = "GOVRRP_VRRPD_RT_PROCESS_CHILD"
 // writes its own policy. Once the instance is master it makes the Go
 // runtime create threads (goroutines blocked in system calls), then
 // reports how many of the process's threads run under SCHED_RR, which
-// others there are, and the notify command's policy.
+// others there are besides the command starters' (spawnPool), how many of
+// those run under SCHED_OTHER, and the notify command's policy.
 func TestDaemonRealtimeProcessChild(t *testing.T) {
 	if os.Getenv(envRTProcessChild) == "" {
 		t.Skip("run by TestDaemonRealtimeProcess")
@@ -84,11 +85,20 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 		fmt.Println("RESULT error", err)
 		return
 	}
-	rr, other := 0, 0
-	for _, p := range pols {
-		if p == "2" { // SCHED_RR
+	// The command starters' threads (spawnPool) apart: they are the
+	// only ones that must run under SCHED_OTHER.
+	starters := map[string]bool{}
+	for _, tid := range spawnerTIDs() {
+		starters[fmt.Sprintf("/proc/self/task/%d/sched", tid)] = true
+	}
+	rr, other, starterOther := 0, 0, 0
+	for task, p := range pols {
+		switch {
+		case starters[task] && p == "0": // SCHED_OTHER
+			starterOther++
+		case p == "2": // SCHED_RR
 			rr++
-		} else {
+		default:
 			other++
 		}
 	}
@@ -103,13 +113,14 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 		fmt.Println("RESULT error: the notify_fifo_script did not run")
 		return
 	}
-	fmt.Printf("RESULT rr %d other %d notify %s fifo %s\n", rr, other, f[len(f)-1], ff[len(ff)-1])
+	fmt.Printf("RESULT rr %d other %d starters %d of %d notify %s fifo %s\n", rr, other, starterOther, len(starters), f[len(f)-1], ff[len(ff)-1])
 }
 
 // Issue 14: with rt_priority, every thread of vrrpd runs under SCHED_RR,
 // the ones the Go runtime creates later included (they fire the protocol
-// loop's timers, poll the sockets and run the readers), except the one
-// thread that starts commands; the notify commands run under SCHED_OTHER.
+// loop's timers, poll the sockets and run the readers), except the
+// threads that start commands (spawnThreads of them); the notify
+// commands run under SCHED_OTHER.
 // Before, only the protocol loop's thread did, and under CPU hogs the
 // others waited for a CPU (internal/measure TestRealtimeLoad).
 func TestDaemonRealtimeProcess(t *testing.T) {
@@ -127,13 +138,14 @@ func TestDaemonRealtimeProcess(t *testing.T) {
 			res = r
 		}
 	}
-	var rr, other int
+	var rr, other, starters, startersAll int
 	var notify, fifo string
-	if _, err := fmt.Sscanf(res, "rr %d other %d notify %s fifo %s", &rr, &other, &notify, &fifo); err != nil {
+	if _, err := fmt.Sscanf(res, "rr %d other %d starters %d of %d notify %s fifo %s", &rr, &other, &starters, &startersAll, &notify, &fifo); err != nil {
 		t.Fatalf("child: %q: %v\n%s", res, err, out)
 	}
 	t.Logf("child: %s", res)
-	if other != 1 || rr < 2 || notify != "0" || fifo != "0" {
-		t.Errorf("child: %q; want every thread but the command starter's (other 1) under SCHED_RR, and the notify command and the notify_fifo_script under SCHED_OTHER (notify 0, fifo 0)\n%s", res, out)
+	if other != 0 || starters != spawnThreads || startersAll != spawnThreads || rr < 2 || notify != "0" || fifo != "0" {
+		t.Errorf("child: %q; want every thread under SCHED_RR (other 0) but the %d command starters', all under SCHED_OTHER (starters %d of %d), and the notify command and the notify_fifo_script under SCHED_OTHER (notify 0, fifo 0)\n%s",
+			res, spawnThreads, spawnThreads, spawnThreads, out)
 	}
 }
