@@ -1041,8 +1041,11 @@ func (r *RawRouter) Advance() {
 		clear(o.Msgs)
 		if c := r.conns[o.Conn]; c != nil {
 			c.out = 0
-			if cap(o.Msgs) >= cap(c.msgs) && cap(o.Msgs) <= takeoverRoom {
-				c.msgs = o.Msgs[:0] // grown, if it had to; a burst's goes
+			if cap(o.Msgs) >= cap(c.msgs) {
+				// Grown, if it had to: kept while steps use it (masters of
+				// thousands of links that send together every interval), let
+				// go after a burst (reuseRoom).
+				c.msgs = reuseRoom(o.Msgs, takeoverRoom)
 			}
 		}
 		*o = Outbound{}
