@@ -238,7 +238,20 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 		if err := os.WriteFile(conf, VrrpdConfig(n, interval, prio), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		return vrrpdSide{p: vrrpdtest.StartBinary(t, bin, h, name, "-config", conf), conf: conf}
+		p := vrrpdtest.StartBinary(t, bin, h, name, "-config", conf)
+		// Its whole log, kept in -scale.out (a failure shows only its end):
+		// written before vrrpdtest's own clean-up stops it and removes its
+		// directory.
+		if *outFlag != "" {
+			dir := outDir(t)
+			t.Cleanup(func() {
+				log := filepath.Join(dir, fmt.Sprintf("vrrpd-%d-%s-%s.log", n, interval, name))
+				if err := os.WriteFile(log, []byte(p.Log()), 0o644); err != nil {
+					t.Log(err)
+				}
+			})
+		}
+		return vrrpdSide{p: p, conf: conf}
 	case "keepalived":
 		return keepalivedSide{keepalived.Start(t, h, KeepalivedConfig(n, interval, prio))}
 	}
