@@ -96,6 +96,17 @@ type BatchReader interface {
 	ReadBatch(ms []Message) (n int, err error)
 }
 
+// Queuer is implemented by Conns that can tell whether packets wait to be
+// read, as the raw-socket transport does (the socket's receive queue).
+// The runtime asks when it starts: a socket opened long before (vrrpd
+// adding thousands of instances) may hold a full buffer of stale
+// advertisements, which it reads and drops before starting the virtual
+// routers.
+type Queuer interface {
+	// Queued reports whether at least one packet waits to be read.
+	Queued() (bool, error)
+}
+
 // Sourcer is implemented by Conns that choose the IP source address of the
 // packets they send, as the raw-socket transport does. Writers need that
 // address to compute a checksum over the pseudo-header (RFC 9568 section

@@ -109,6 +109,7 @@ type rxConn struct {
 	c      transport.Conn
 	bw     transport.BatchWriter
 	br     transport.BatchReader // nil: read one packet at a time
+	q      transport.Queuer      // nil: it cannot tell what is queued
 	name   string                // interface of the first virtual router, for logs
 	free   chan *rxBatch
 	reader bool // reader goroutine started
@@ -121,6 +122,9 @@ type rxConn struct {
 	behind bool
 	seen   time.Time
 	since  time.Time
+	// clean is closed by the reader once what the Conn queued before it
+	// started is behind it (backlog), or at once without a backlog filter.
+	clean chan struct{}
 	// reading is when (r.clk, UnixNano) the reader entered its current
 	// read, 0 outside one: a reader that waits in a read has found the
 	// socket empty, so its Conn is not behind (a read of exactly a whole
@@ -306,6 +310,7 @@ func (r *Router) Add(vr VirtualRouter) error {
 			c = &rxConn{c: vr.Conn, name: vr.Interface, free: make(chan *rxBatch, rxBatchesPer)}
 			c.bw, _ = vr.Conn.(transport.BatchWriter)
 			c.br, _ = vr.Conn.(transport.BatchReader)
+			c.q, _ = vr.Conn.(transport.Queuer)
 			for range rxBatchesPer {
 				c.free <- newRxBatch(c)
 			}

@@ -53,6 +53,9 @@ func (c *batchStampConn) queue(t *testing.T, vrid, prio uint8, src netip.Addr, a
 }
 
 func (c *batchStampConn) ReadBatch(ms []transport.Message) (int, error) {
+	if len(c.q) >= len(ms) {
+		time.Sleep(c.cost) // reading a whole batch: in the read, still queued
+	}
 	var m transport.Message
 	select {
 	case m = <-c.q:
@@ -65,7 +68,6 @@ func (c *batchStampConn) ReadBatch(ms []transport.Message) (int, error) {
 		ms[n].Meta = m.Meta
 		n++
 		if n == len(ms) {
-			time.Sleep(c.cost)
 			return n, nil
 		}
 		select {
@@ -261,6 +263,74 @@ func TestRouterBehindDoesNotDelayTakeover(t *testing.T) {
 					if late := at.Sub(want); late < 0 || late > 5*time.Millisecond {
 						t.Errorf("%s: took over %v after Master_Down_Interval, want 0-5ms", name, late)
 					}
+				}
+			})
+		})
+	}
+}
+
+// queuerConn is a batchStampConn that tells whether packets wait
+// (transport.Queuer), as a raw socket does.
+type queuerConn struct{ *batchStampConn }
+
+func (c queuerConn) Queued() (bool, error) { return len(c.q) > 0, nil }
+
+// TestRouterStartsAfterBacklog: Run starts the virtual routers only once
+// the reader of a Conn that had packets queued (transport.Queuer) has
+// read past those that arrived before Run (dropped as stale): the socket
+// is then free for the fresh ones. vrrpd's shared socket held 16 MB of
+// stale advertisements at Run with 4,094 instances, and while the reader
+// got through them the kernel dropped fresh ones: ten backups took over
+// (issue 12). With nothing queued, or a Conn that cannot tell, Run starts
+// them at once.
+func TestRouterStartsAfterBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		queuer bool
+		stale  int
+		wait   bool
+	}{
+		{"backlog", true, 640, true},
+		{"nothing queued", true, 0, false},
+		{"a Conn that cannot tell", false, 640, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				bc := newBatchStampConn(1024)
+				bc.cost = 5 * time.Millisecond // a whole batch read; 40 of them
+				var c transport.Conn = bc
+				if tc.queuer {
+					c = queuerConn{bc}
+				}
+				n := rtNewNode(t, vrrp.RouterConfig{})
+				n.add(vrrp.VirtualRouter{Name: "b1", Conn: c, Config: rtCfg4(1, 100, rtIP4(1))})
+				old := time.Now()
+				for range tc.stale {
+					bc.queue(t, 1, 200, rtIP4(2), old)
+				}
+				time.Sleep(10 * time.Second)
+				run := time.Now()
+				n.start(true)
+				synctest.Wait()
+				time.Sleep(time.Second)
+				n.stop()
+				var started time.Time
+				for _, ev := range n.events {
+					if ev.Name == "b1" && ev.From == vrrp.Initialize {
+						started = ev.Time
+						break
+					}
+				}
+				if started.IsZero() {
+					t.Fatal("b1 never started")
+				}
+				took := started.Sub(run)
+				// 640 stale packets are 40 whole batches of 5 ms.
+				if tc.wait && took < 200*time.Millisecond || !tc.wait && took != 0 {
+					t.Errorf("b1 started %v after Run; want after the reader got through the backlog (200ms): %v", took, tc.wait)
+				}
+				if got := n.r.RouterStats().Received; got != 0 {
+					t.Errorf("%d stale packets received, want 0 (dropped)", got)
 				}
 			})
 		})

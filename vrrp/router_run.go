@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -46,12 +47,17 @@ func (r *Router) Run(ctx context.Context) error {
 	r.phase = phaseRunning
 	r.running = true
 	r.host.start()
-	now := r.clk.Now()
 	for _, c := range r.conns {
 		if !c.reader {
 			r.startReader(c)
 		}
 	}
+	// From here the owner state is this goroutine's; control calls wait
+	// for the loop.
+	r.mu.Unlock()
+	r.awaitBacklogs(ctx)
+	r.mu.Lock()
+	now := r.clk.Now()
 	r.raw.StartAll(now)
 	r.process(now)
 	r.rearm()
@@ -95,6 +101,59 @@ func (r *Router) Run(ctx context.Context) error {
 			call.reply <- err
 		}
 		r.rearm()
+	}
+}
+
+// maxBacklogWait bounds how long Run waits for its readers to get through
+// what their Conns queued before it (awaitBacklogs).
+const maxBacklogWait = 2 * time.Second
+
+// awaitBacklogs waits, before the virtual routers start, until the reader
+// of every Conn that has packets queued (transport.Queuer) has read past
+// those queued before Run (the backlog, dropped: Initialize processes no
+// advertisement, RFC 9568 section 6.4.1), or waits on an empty socket,
+// for at most maxBacklogWait. A socket opened long before Run, while
+// vrrpd added 4,094 instances (45 s under load), held 16 MB of stale
+// advertisements, and the kernel dropped fresh ones while the reader got
+// through them with the virtual routers already started: ten backups lost
+// enough of their master's advertisements to take over (issue 12).
+func (r *Router) awaitBacklogs(ctx context.Context) {
+	if !r.precise {
+		return // no backlog filter: a fake clock's packets carry no stamps
+	}
+	var wait []*rxConn
+	for _, c := range r.conns {
+		if c.q != nil {
+			if queued, err := c.q.Queued(); err == nil && queued {
+				wait = append(wait, c)
+			}
+		}
+	}
+	end := r.clk.Now().Add(maxBacklogWait)
+	for len(wait) > 0 {
+		now := r.clk.Now()
+		if !now.Before(end) {
+			return
+		}
+		wait = slices.DeleteFunc(wait, func(c *rxConn) bool {
+			select {
+			case <-c.clean:
+				return true
+			default:
+				return c.drained(now)
+			}
+		})
+		if len(wait) == 0 {
+			return
+		}
+		tick := make(chan struct{})
+		t := r.clk.AfterFunc(readIdle, func() { close(tick) })
+		select {
+		case <-tick:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
 	}
 }
 
@@ -424,11 +483,20 @@ func (c *rxConn) holds(now time.Time) bool {
 	return c.behind && !c.closed && now.Sub(c.since) < maxBehind && !c.drained(now)
 }
 
-// drained reports whether c's reader has been waiting in a read for
-// readIdle at now: its socket is empty.
+// drained reports whether c's reader waits in a read on an empty socket at
+// now: the Conn says nothing is queued (transport.Queuer), or, when it
+// cannot tell, the reader has been in the read for readIdle.
 func (c *rxConn) drained(now time.Time) bool {
 	in := c.reading.Load()
-	return in != 0 && now.UnixNano()-in >= int64(readIdle)
+	if in == 0 {
+		return false
+	}
+	if c.q != nil {
+		if queued, err := c.q.Queued(); err == nil {
+			return !queued
+		}
+	}
+	return now.UnixNano()-in >= int64(readIdle)
 }
 
 // holdEnd returns when to look again at the Conns that hold the timers

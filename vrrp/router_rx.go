@@ -9,6 +9,7 @@ import (
 
 func (r *Router) startReader(c *rxConn) {
 	c.reader = true
+	c.clean = make(chan struct{})
 	r.wg.Add(1)
 	go r.read(c, r.clk.Now())
 }
@@ -49,6 +50,9 @@ func closedConn(err error) bool {
 func (r *Router) read(c *rxConn, start time.Time) {
 	defer r.wg.Done()
 	bl := backlog{on: r.precise, start: start.Round(0)}
+	if !bl.on {
+		close(c.clean)
+	}
 	// prev is the last read's time; unsure is set from a wall clock step
 	// seen between two reads until a read finds the socket empty.
 	var prev time.Time
@@ -110,8 +114,11 @@ func (r *Router) read(c *rxConn, start time.Time) {
 		}
 		if bl.on {
 			n = bl.drop(b.msgs[:], n, asked)
-			if !bl.on && bl.dropped > 0 {
-				r.log.Info("vrrp: dropped the packets queued before the virtual routers started", "interface", c.name, "packets", bl.dropped, "oldest", bl.oldest)
+			if !bl.on {
+				close(c.clean)
+				if bl.dropped > 0 {
+					r.log.Info("vrrp: dropped the packets queued before the virtual routers started", "interface", c.name, "packets", bl.dropped, "oldest", bl.oldest)
+				}
 			}
 		}
 		if n == 0 {

@@ -503,6 +503,26 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	return c.ipc.SetReadDeadline(t)
 }
 
+// Queued reports whether a packet waits in the socket's receive queue
+// (SIOCINQ: the length of the first one), for transport.Queuer. With a
+// ring (Config.Ring) it reports false: the ring's frames are not counted.
+func (c *Conn) Queued() (bool, error) {
+	if c.ring != nil {
+		return false, nil
+	}
+	var n int
+	var ierr error
+	if err := c.rc.Control(func(fd uintptr) {
+		n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	}); err != nil {
+		return false, err
+	}
+	if ierr != nil {
+		return false, os.NewSyscallError("ioctl SIOCINQ", ierr)
+	}
+	return n > 0, nil
+}
+
 // Close closes the sockets; a blocked ReadFrom or ReadBatch returns an
 // error matching net.ErrClosed and transport.ErrClosed.
 func (c *Conn) Close() error {

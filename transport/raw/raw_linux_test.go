@@ -885,3 +885,42 @@ func TestAtomicFragment(t *testing.T) {
 		})
 	}
 }
+
+// TestQueued: Queued reports a packet waiting in the socket and none once
+// it is read (transport.Queuer, for the runtime's start-up; with the ring
+// it always reports none).
+func TestQueued(t *testing.T) {
+	forFamilies(t, func(t *testing.T, fam int) {
+		lab := netlab.New(t, "tq", 2)
+		cfg := &Config{Family: fam}
+		c1, c2 := listen(t, lab.Host(1), cfg), listen(t, lab.Host(2), cfg)
+		var _ transport.Queuer = c2
+		if q, err := c2.Queued(); err != nil || q {
+			t.Fatalf("before anything was sent: Queued() = %v, %v; want false", q, err)
+		}
+		if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+			t.Fatalf("WriteTo: %v", err)
+		}
+		ring := c2.ring != nil
+		// The packet is queued once it arrives: wait for it (a guard
+		// against a hang, not a timing assertion).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			q, err := c2.Queued()
+			if err != nil {
+				t.Fatalf("Queued: %v", err)
+			}
+			if q || ring || time.Now().After(deadline) {
+				if !q && !ring {
+					t.Fatal("a packet sent: Queued() stayed false for 5s")
+				}
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		recv(t, c2, "h2")
+		if q, err := c2.Queued(); err != nil || q {
+			t.Errorf("after the read: Queued() = %v, %v; want false", q, err)
+		}
+	})
+}

@@ -47,6 +47,9 @@ func (c *Conn) Stats() Stats { return Stats{} }
 // SetReadDeadline returns ErrUnsupported.
 func (c *Conn) SetReadDeadline(t time.Time) error { return ErrUnsupported }
 
+// Queued returns ErrUnsupported.
+func (c *Conn) Queued() (bool, error) { return false, ErrUnsupported }
+
 // ReadFrom returns ErrUnsupported.
 func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	return 0, transport.Meta{}, ErrUnsupported
