@@ -27,4 +27,13 @@
 // centiseconds as RFC 9568 section 6.1 states it. At a 10 ms interval
 // rounding to centiseconds makes the skew 0 for every priority, so all
 // backups time out together; keepalived keeps the precision too.
+//
+// At scale (thousands of virtual routers on one shared socket) the Router
+// keeps the RFC's timers honest on a starved host: a Master_Down_Timer
+// does not fire while advertisements that arrived before its deadline
+// are still queued in the socket (received packets are judged by the
+// kernel's arrival stamp), Run starts the virtual routers only once
+// what a socket queued before it has been read past, and masters'
+// advertisements that fall due within 1/64 of their interval go out
+// together (RawConfig.BatchAdvertisements, RouterConfig.ExactTimers).
 package vrrp
