@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -467,3 +468,132 @@ func TestReloadAtScale(t *testing.T) {
 		})
 	})
 }
+
+// linkTOML is the configuration file of host 1 on links from..to (as
+// linkInst), with priority prio7 for VI_7.
+func linkTOML(from, to, prio7 int) string {
+	var b strings.Builder
+	b.WriteString("notify_timeout = \"1s\"\nprobe_interval = \"off\"\n")
+	for k := from; k <= to; k++ {
+		in := linkInst(k, 1)
+		prio := int(in.Priority)
+		if k == 7 {
+			prio = prio7
+		}
+		fmt.Fprintf(&b, "\n[[instance]]\nname = %q\ninterface = %q\nvrid = 1\npriority = %d\ninterval = \"1s\"\naccept = true\nnotify = \"notify\"\nvips = [%q]\n",
+			in.Name, in.Interface, prio, in.VIPs[0].String())
+		if len(in.Peers) > 0 {
+			fmt.Fprintf(&b, "peers = [%q]\n", in.Peers[0].String())
+		}
+	}
+	return b.String()
+}
+
+// waitMasters waits, in real time, until h runs n instances, all MASTER.
+func waitMasters(b *testing.B, h *linkHost, n int) {
+	b.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, masters := h.d.status(), 0
+		for _, is := range st.Instances {
+			if is.State == "MASTER" {
+				masters++
+			}
+		}
+		if len(st.Instances) == n && masters == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d instances, %d MASTER after 60 s; want %d MASTER", len(st.Instances), masters, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// BenchmarkReload is issue 12's SIGHUP at scale, in process and in real
+// time: one daemon (host 1 of a linkLAN, alone: every instance master)
+// with n instances, n = 4,094 by default (-reload.n); one op is what a
+// SIGHUP does, reading the file (loadFile) and applying it (Reload):
+// "one-changed" changes one instance's priority, "add-1000" adds 1,000
+// instances on new links, "remove-1000" removes 1,000 masters. The way
+// back (and, for remove, the wait until the re-added instances are
+// master again) is not timed. "parse" is loadFile of the n-instance file
+// alone. Run with -benchtime 5x: an op takes a fraction of a second.
+// parse-ns/op and apply-ns/op split an op into loadFile and Reload;
+// cpu-ns/op is the process's CPU time in it (all goroutines), less moved
+// by the load of other processes than the wall clock.
+func BenchmarkReload(b *testing.B) {
+	n, m := *reloadN, 1000
+	write := func(b *testing.B, name, text string) string {
+		p := b.TempDir() + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	load := func(b *testing.B, p string) Config {
+		c, err := loadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	b.Run("parse", func(b *testing.B) {
+		p := write(b, "n.toml", linkTOML(1, n, 150))
+		for b.Loop() {
+			load(b, p)
+		}
+	})
+	cases := []struct {
+		name       string
+		from, to   int // the links of the running configuration
+		want       int // instances after the op
+		timed, way string
+		masters    bool // wait for every instance to be master before each op
+	}{
+		{"one-changed", 1, n, n, linkTOML(1, n, 140), linkTOML(1, n, 150), false},
+		{fmt.Sprintf("add-%d", m), 1, n - m, n, linkTOML(1, n, 150), linkTOML(1, n-m, 150), false},
+		{fmt.Sprintf("remove-%d", m), 1, n, n - m, linkTOML(1, n-m, 150), linkTOML(1, n, 150), true},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			timed, back := write(b, "timed.toml", tc.timed), write(b, "back.toml", tc.way)
+			h := startLinkHost(b, &linkLAN{}, 1, load(b, back))
+			waitMasters(b, h, tc.to-tc.from+1)
+			var parse, apply, cpu time.Duration
+			b.ResetTimer()
+			for range b.N {
+				c0 := cpuTime()
+				t0 := time.Now()
+				c := load(b, timed)
+				t1 := time.Now()
+				if err := h.d.Reload(c); err != nil {
+					b.Fatal(err)
+				}
+				parse, apply = parse+t1.Sub(t0), apply+time.Since(t1)
+				// The Router's goroutines may still be at the work the
+				// reload queued (the added instances' start): counted
+				// up to here only.
+				cpu += cpuTime() - c0
+				b.StopTimer()
+				if n := len(h.d.status().Instances); n != tc.want {
+					b.Fatalf("%d instances after the op; want %d", n, tc.want)
+				}
+				if err := h.d.Reload(load(b, back)); err != nil {
+					b.Fatal(err)
+				}
+				if tc.masters {
+					waitMasters(b, h, tc.to-tc.from+1)
+				}
+				b.StartTimer()
+			}
+			// The op's two parts: loadFile, and Reload (diff and apply).
+			b.ReportMetric(float64(parse.Nanoseconds())/float64(b.N), "parse-ns/op")
+			b.ReportMetric(float64(apply.Nanoseconds())/float64(b.N), "apply-ns/op")
+			// The process's CPU time (every goroutine, the GC) in the op.
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+var reloadN = flag.Int("reload.n", 4094, "BenchmarkReload's number of instances")
