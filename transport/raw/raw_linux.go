@@ -505,10 +505,11 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // Queued reports whether a packet waits in the socket's receive queue
 // (SIOCINQ: the length of the first one), for transport.Queuer. With a
-// ring (Config.Ring) it reports false: the ring's frames are not counted.
+// ring (Config.Ring) it returns an error matching errors.ErrUnsupported: the
+// ring's frames are not counted.
 func (c *Conn) Queued() (bool, error) {
 	if c.ring != nil {
-		return false, nil
+		return false, fmt.Errorf("transport/raw: Queued with a receive ring: %w", errors.ErrUnsupported)
 	}
 	var n int
 	var ierr error
