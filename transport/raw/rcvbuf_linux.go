@@ -6,11 +6,16 @@ import "golang.org/x/sys/unix"
 
 // rcvBufPerIface is the receive buffer a socket serving several
 // interfaces (ListenMulti) keeps per joined interface, beyond
-// rcvBufBytes: room for a burst of one advertisement from every
-// interface at once (a small packet takes about 1 kB of buffer, its
-// sk_buff's truesize), such as the masters of thousands of links all
-// sending in the same instant (issue 12).
-const rcvBufPerIface = 2 << 10
+// rcvBufBytes: room for about 8 advertisements from every interface (a
+// small packet takes about 1 kB of buffer, its sk_buff's truesize): a
+// burst from the masters of thousands of links all sending in the same
+// instant, and 0.8 s of advertisements at a 100 ms interval while the
+// process is busy, say starting its instances (issue 12: with 2 kB, a
+// backup of 1,000 links at 100 ms overflowed its socket in the 0.6 s
+// after it started them, and 127 of its virtual routers took over). It
+// is a limit on kernel memory, used only while packets wait: 32 MB at
+// 4,094 interfaces.
+const rcvBufPerIface = 8 << 10
 
 // growRcvBuf raises the socket's receive buffer for n joined interfaces,
 // in steps that double it, so that n joins make a logarithmic number of
