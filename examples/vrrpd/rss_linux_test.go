@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,13 @@ import (
 // rssN is TestRSSBreakdown's number of instances; 0 (the default) skips
 // it: it runs in real time (the RSS is the process's, not a bubble's).
 var rssN = flag.Int("rss.n", 0, "TestRSSBreakdown: number of instances (0: skip); issue 12's is 4094")
+
+// rssProfile is where TestRSSBreakdown writes the heap profile taken 10 s
+// after every instance became master (a collection first).
+var rssProfile = flag.String("rss.profile", "", "TestRSSBreakdown: file for the heap profile 10 s after the takeover")
+
+// rssNoTrim leaves vrrpd's periodic trimHeap out of TestRSSBreakdown.
+var rssNoTrim = flag.Bool("rss.notrim", false, "TestRSSBreakdown: without vrrpd's periodic trimHeap")
 
 // rssRow is one line of TestRSSBreakdown's table: /proc/self/status
 // (kB) and runtime/metrics' memory classes (bytes).
@@ -144,6 +152,9 @@ func TestRSSBreakdown(t *testing.T) {
 		row("after releaseStartup")
 		close(started)
 	}
+	if !*rssNoTrim {
+		d.trimHeap = trimHeap
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- d.Run(ctx) }()
@@ -160,6 +171,18 @@ func TestRSSBreakdown(t *testing.T) {
 	}
 	time.Sleep(10 * time.Second) // every instance master (3.6 s)
 	row("master, 10 s")
+	if *rssProfile != "" {
+		f, err := os.Create(*rssProfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	h := d.observeHandler(statusHandler(d.status))
 	get := func(path string) {
 		w := &discardResponse{}
@@ -179,6 +202,8 @@ func TestRSSBreakdown(t *testing.T) {
 	row("after 3 more of each")
 	time.Sleep(30 * time.Second)
 	row("30 s later")
+	time.Sleep(trimInterval)
+	row("one trim interval more")
 	var b strings.Builder
 	b.WriteString("| phase | VmRSS | RssAnon | RssFile | heap objects | live heap | heap free | heap released | heap unused | stacks | GC metadata | other | total from OS | heap goal | GC cycles | GC CPU ms | process CPU ms |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
