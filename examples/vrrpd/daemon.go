@@ -176,6 +176,10 @@ type daemon struct {
 	// started (memory.go: runDaemon sets it; tests leave it nil, as it
 	// collects the whole test process's heap). Set before Run.
 	releaseStartup func()
+	// trimHeap, if not nil, is called every trimInterval once every
+	// instance has started (memory.go; nil in tests, as releaseStartup).
+	// Set before Run.
+	trimHeap func()
 }
 
 // newDaemon returns a daemon for cfg. level, if not nil, is set on
@@ -318,7 +322,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.router.Run(ctx) }()
-	sdDone := make(chan struct{})
+	sdDone, trimDone := make(chan struct{}), make(chan struct{})
 	select {
 	case <-d.start.done:
 		// Run has started every instance (each left Initialize).
@@ -331,17 +335,24 @@ func (d *daemon) Run(ctx context.Context) error {
 			defer close(sdDone)
 			d.sdLoop(ctx, "")
 		}()
+		go func() {
+			defer close(trimDone)
+			trimLoop(ctx, d.trimHeap)
+		}()
 	case <-ctx.Done():
+		close(trimDone)
 		close(sdDone)
 		if e := d.sd.Stopping(); e != nil {
 			d.log.Warn("sd_notify STOPPING", "err", e)
 		}
 	case err = <-runErr:
 		runErr <- err
+		close(trimDone)
 		close(sdDone)
 	}
 	err = <-runErr
 	<-sdDone
+	<-trimDone
 	d.mu.Lock()
 	d.stopped = true
 	d.mu.Unlock()

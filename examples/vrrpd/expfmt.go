@@ -111,6 +111,18 @@ const expositionBuffer = 32 << 10
 // Prometheus text 0.0.4.
 func writeExposition(w io.Writer, om bool, fams []family) error {
 	b := bufio.NewWriterSize(w, expositionBuffer)
+	if err := writeFamilies(b, om, fams); err != nil {
+		return err
+	}
+	if om {
+		b.WriteString("# EOF\n")
+	}
+	return b.Flush()
+}
+
+// writeFamilies writes the families to b, without OpenMetrics' # EOF;
+// the error is b's.
+func writeFamilies(b *bufio.Writer, om bool, fams []family) error {
 	var num [24]byte
 	for _, f := range fams {
 		if len(f.samples) == 0 {
@@ -166,10 +178,8 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 			b.WriteByte('\n')
 		}
 	}
-	if om {
-		b.WriteString("# EOF\n")
-	}
-	return b.Flush()
+	_, err := b.Write(nil)
+	return err
 }
 
 // joinLabels returns the labels ls as a sample writes them between its

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The Go heap's growth policy of vrrpd (issue 12: RSS at most 32 MB per
@@ -41,6 +43,42 @@ func setGCPolicy(getenv func(string) string, log *slog.Logger) {
 // background scavenger gives those pages back over minutes, and the RSS
 // stays at the start-up peak meanwhile.
 func releaseStartup() { debug.FreeOSMemory() }
+
+// trimInterval is how often a running vrrpd returns its heap's free
+// pages to the operating system (trimHeap).
+//
+// Once running, vrrpd allocates too little for its GC to run often: a
+// collection that ran while something large was held for a moment (the
+// takeover of thousands of instances at once, a /status read at 4,094
+// instances, 4.5 MB) sets the heap goal, and with it the RSS, above the
+// live heap until the runtime's forced collection (2 minutes), after
+// which its scavenger gives the pages back at its own pace. At 4,094
+// instances a trim is one collection of a 13 MB heap and the madvise of
+// its free pages, about 10-20 ms of CPU: a few hundredths of a percent of
+// a core at one a minute (BENCHMARKS.md "RSS at 4,094 instances").
+const trimInterval = time.Minute
+
+// trimHeap is vrrpd's periodic trim: a collection, then every free page
+// of the heap released (debug.FreeOSMemory).
+func trimHeap() { debug.FreeOSMemory() }
+
+// trimLoop calls trim every trimInterval until ctx is done; nil trim:
+// it returns at once.
+func trimLoop(ctx context.Context, trim func()) {
+	if trim == nil {
+		return
+	}
+	t := time.NewTicker(trimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			trim()
+		}
+	}
+}
 
 // detachStrings copies every string of cfg (its exported fields, through
 // slices and pointers) out of the text it was parsed from: the TOML

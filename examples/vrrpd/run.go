@@ -98,6 +98,7 @@ func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), s
 	d := newDaemon(cfg, sys, log, level, env.run)
 	d.sd = sd
 	d.releaseStartup = releaseStartup
+	d.trimHeap = trimHeap
 
 	reloadDone := make(chan struct{})
 	stopReload := make(chan struct{})
