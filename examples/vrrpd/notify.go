@@ -71,22 +71,15 @@ const outputGrace = 100 * time.Millisecond
 // lasting service must detach it with setsid). The first maxOutput bytes
 // of its output are kept for the error of a failing command; the rest is
 // read and dropped.
-//
-// A ctx from withLowPriority (the notifier's) starts the command at a
-// lower scheduling priority than vrrpd's (startLowPriority).
 func shellRun(ctx context.Context, cmd string, args []string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	startFn := startCommand
-	if isLowPriority(ctx) {
-		startFn = startLowPriority
-	}
 	start := func(c *exec.Cmd) (*exec.Cmd, error) {
 		setProcessGroup(c)
 		c.Stdout, c.Stderr = w, w
-		return c, startFn(c)
+		return c, startCommand(c)
 	}
 	var c *exec.Cmd
 	if argv, ok := directArgv(cmd); ok {
@@ -318,7 +311,7 @@ func (n *notifier) worker(j notifyJob) {
 		d := n.timeout
 		n.mu.Unlock()
 		ctx, cancel := context.WithTimeout(n.stop, d)
-		err := n.run(withLowPriority(ctx), j.cmd, j.args)
+		err := n.run(ctx, j.cmd, j.args)
 		cancel()
 		if err != nil {
 			n.countFailure()
@@ -418,19 +411,4 @@ func (n *notifier) close() {
 		n.log.Warn("shutdown: notify commands cut at the deadline", "deadline", d,
 			"killed", killed, "not_run", notRun)
 	}
-}
-
-type lowPriorityKey struct{}
-
-// withLowPriority marks ctx for shellRun: start the command at a lower
-// scheduling priority than vrrpd's (notify commands: a storm of thousands
-// of transitions starts thousands of shells, which must not take the CPU
-// the protocol needs to end the storm).
-func withLowPriority(ctx context.Context) context.Context {
-	return context.WithValue(ctx, lowPriorityKey{}, true)
-}
-
-func isLowPriority(ctx context.Context) bool {
-	v, _ := ctx.Value(lowPriorityKey{}).(bool)
-	return v
 }

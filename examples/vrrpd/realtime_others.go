@@ -21,7 +21,3 @@ func lockMemory() error {
 func setProcessRealtime(prio int) error { return setThreadRealtime(prio) }
 
 func startCommand(c *exec.Cmd) error { return c.Start() }
-
-// startLowPriority starts c as startCommand does (nice values are set on
-// Linux only).
-func startLowPriority(c *exec.Cmd) error { return startCommand(c) }

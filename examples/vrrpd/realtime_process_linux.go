@@ -176,39 +176,6 @@ func spawnerTIDs() []int {
 
 // startCommand starts c: from the spawner's SCHED_OTHER threads once
 // setProcessRealtime ran, else as c.Start does.
-// commandNice is how much nicer than vrrpd's (nice value) a notify
-// command runs (startLowPriority): on a host where thousands of
-// transitions start thousands of shells at once, the shells take the
-// CPU that is left, not the protocol's (a backup of 1,000 links at
-// 100 ms spent 43% of the machine's two cores on notify commands during
-// a takeover storm it then could not end; issue 12).
-const commandNice = 10
-
-// startLowPriority starts c with a nice value commandNice above vrrpd's
-// (at most 19). Linux keeps the nice value per thread and a child
-// inherits its parent thread's: c is started from a thread of its own
-// made nicer first, which then ends (a thread cannot be made less nice
-// again without CAP_SYS_NICE). With rt_priority the commands start from
-// the SCHED_OTHER spawner, below vrrpd's SCHED_RR threads already.
-func startLowPriority(c *exec.Cmd) error {
-	if spawner.pool.Load() != nil {
-		return startCommand(c)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		// Not unlocked: the thread, made nicer, ends with this
-		// goroutine.
-		runtime.LockOSThread()
-		if prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil {
-			// The system call returns 20 - nice.
-			nice := min(20-prio+commandNice, 19)
-			_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
-		}
-		errc <- c.Start()
-	}()
-	return <-errc
-}
-
 func startCommand(c *exec.Cmd) error {
 	if p := spawner.pool.Load(); p != nil {
 		return p.start(c)
