@@ -2,53 +2,29 @@ package vrrp_test
 
 import (
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/govrrp/govrrp/packet"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
-// stampConn is a Conn whose packets carry the kernel's arrival stamp
-// (transport.Meta.Time), as transport/raw's do: queue puts one in its
-// receive queue, as a socket holds what arrived before anyone read it.
-type stampConn struct {
-	q    chan transport.Message
-	once sync.Once
-	done chan struct{}
-}
+// stampConn is a batchStampConn read one packet at a time (it is no
+// transport.BatchReader), as a transport without batch reads is; its
+// advertisements are for VRID 1.
+type stampConn struct{ b *batchStampConn }
 
-func newStampConn() *stampConn {
-	return &stampConn{q: make(chan transport.Message, 64), done: make(chan struct{})}
-}
+func newStampConn() *stampConn { return &stampConn{newBatchStampConn(64)} }
 
 func (c *stampConn) queue(t *testing.T, prio uint8, src netip.Addr, at time.Time) {
 	t.Helper()
-	adv := packet.Advertisement{Version: 3, VRID: 1, Priority: prio, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}
-	b, err := adv.Append(nil, src, packet.GroupIPv4, packet.ChecksumUnknown)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.q <- transport.Message{Buf: b, Meta: transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: 255, Time: at}}
+	c.b.queue(t, 1, prio, src, at)
 }
 
-func (c *stampConn) ReadFrom(b []byte) (int, transport.Meta, error) {
-	select {
-	case m := <-c.q:
-		return copy(b, m.Buf), m.Meta, nil
-	case <-c.done:
-		return 0, transport.Meta{}, transport.ErrClosed
-	}
-}
-
-func (c *stampConn) WriteTo([]byte, transport.Meta) error { return nil }
-func (c *stampConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
-}
+func (c *stampConn) ReadFrom(b []byte) (int, transport.Meta, error) { return c.b.ReadFrom(b) }
+func (c *stampConn) WriteTo(b []byte, m transport.Meta) error       { return c.b.WriteTo(b, m) }
+func (c *stampConn) Close() error                                   { return c.b.Close() }
 
 // TestRouterDropsBacklog: the packets a Conn queued before the Router
 // started reading it (arrival stamps before Run) are dropped, not handed
