@@ -114,14 +114,23 @@ type rxConn struct {
 	free   chan *rxBatch
 	reader bool // reader goroutine started
 	closed bool
-	// behind is set while the last batch the owner took from this Conn
-	// was a whole one (a transport.BatchReader's read that filled it):
-	// more is queued in the socket. seen is the arrival of the last
-	// packet taken, since when the owner time it went behind. See
-	// Router.horizon.
+	// behind is set while what arrived on this Conn may not all have
+	// been handed to the RawRouter: the last batch the owner took was a
+	// whole one (a transport.BatchReader's read that filled it: more is
+	// queued), or a short one that the owner took readIdle or more after
+	// it was read (more may have arrived since). It is cleared when the
+	// reader is found waiting on an empty socket (drained). seen is the
+	// time up to which everything that arrived was taken: the arrival of
+	// the last packet taken, or the time of the read that came back
+	// short (the socket was empty then). since is when, on the owner's
+	// clock, the Conn went behind. See Router.horizon.
 	behind bool
 	seen   time.Time
 	since  time.Time
+	// pending counts the batches the reader handed to the owner (r.rx)
+	// that the owner has not taken yet: a reader waiting on an empty
+	// socket has not drained its Conn while one is in flight.
+	pending atomic.Int32
 	// clean is closed by the reader once what the Conn queued before it
 	// started is behind it (backlog), or at once without a backlog filter.
 	clean chan struct{}

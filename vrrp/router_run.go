@@ -176,6 +176,7 @@ func (r *Router) shutdown() {
 	for {
 		select {
 		case b := <-r.rx:
+			b.c.pending.Add(-1)
 			b.c.free <- b
 			continue
 		default:
@@ -417,8 +418,9 @@ func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
 			at = r.arrival(now, b.at, m.Meta.Time, !b.unsure)
 			r.raw.Receive(at, c.c, m.Buf, m.Meta)
 		}
-		r.setBehind(c, b.full, at, now)
+		r.taken(c, b, at, now)
 	}
+	b.c.pending.Add(-1)
 	b.n = 0
 	b.c.free <- b
 }
@@ -428,8 +430,29 @@ func (r *Router) receiveBatch(now time.Time, b *rxBatch) {
 // (horizon): past it, timers fire by the clock again.
 const maxBehind = 2 * time.Second
 
-// setBehind records whether c's last batch was a whole one (full) and the
-// arrival of its last packet (seen, zero for none). Owner goroutine.
+// taken records, for horizon, what the owner's taking batch b from c at
+// now says about c's socket: last is the arrival of b's last packet. A
+// whole batch: more is queued, everything up to last has been taken. A
+// short one: the socket was empty when it was read (b.at), so everything
+// up to then has been taken; but what arrived after that read may be
+// queued, and that counts when the owner comes to b readIdle or more
+// after it was read (it was descheduled, or busy with host work), so c
+// is behind until its reader is found waiting on an empty socket. Only a
+// Conn that can tell a short read (a transport.BatchReader) or what is
+// queued (a transport.Queuer) goes behind. Owner goroutine.
+func (r *Router) taken(c *rxConn, b *rxBatch, last, now time.Time) {
+	switch {
+	case b.full:
+		r.setBehind(c, true, last, now)
+	case (c.br != nil || c.q != nil) && now.Sub(b.at) >= readIdle:
+		r.setBehind(c, true, b.at, now)
+	default:
+		r.setBehind(c, false, last, now)
+	}
+}
+
+// setBehind records whether c is behind and the time up to which its
+// packets have been taken (seen, zero for unchanged). Owner goroutine.
 func (r *Router) setBehind(c *rxConn, full bool, seen, now time.Time) {
 	switch {
 	case full && !c.behind:
@@ -445,8 +468,8 @@ func (r *Router) setBehind(c *rxConn, full bool, seen, now time.Time) {
 }
 
 // horizon returns the time up to which the timers may fire at now: now,
-// unless a Conn is behind, when it is the arrival of the last packet taken
-// from that Conn. On a starved host the owner goroutine may run again
+// unless a Conn is behind, when it is the time up to which that Conn's
+// packets have been taken (rxConn.seen). On a starved host the owner goroutine may run again
 // seconds after advertisements arrived in time to stop a
 // Master_Down_Timer: the reader holds only a few batches of them
 // (rxBatchesPer), the rest waits in the socket, and a timer fired by the
@@ -488,7 +511,7 @@ func (c *rxConn) holds(now time.Time) bool {
 // cannot tell, the reader has been in the read for readIdle.
 func (c *rxConn) drained(now time.Time) bool {
 	in := c.reading.Load()
-	if in == 0 {
+	if in == 0 || c.pending.Load() > 0 {
 		return false
 	}
 	if c.q != nil {

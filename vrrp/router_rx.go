@@ -126,9 +126,11 @@ func (r *Router) read(c *rxConn, start time.Time) {
 			continue
 		}
 		b.n, b.at = n, at
+		c.pending.Add(1)
 		select {
 		case r.rx <- b:
 		case <-r.stop:
+			c.pending.Add(-1)
 			return
 		}
 	}
