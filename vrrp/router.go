@@ -70,6 +70,7 @@ type Router struct {
 	index sync.Map // name -> *atomic.Uint32 (State), for State
 
 	stats routerCounters
+	lines lineLimiter    // the owner's warning lines in a burst (router_log.go)
 	wg    sync.WaitGroup // reader goroutines
 	host  *hostWorker
 

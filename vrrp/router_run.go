@@ -192,6 +192,7 @@ func (r *Router) shutdown() {
 	close(r.done)
 	// The hooks of the shutdown (releases) run before Run returns.
 	r.host.close()
+	r.flushLines()
 	if r.events != nil {
 		close(r.events)
 	}
@@ -227,7 +228,7 @@ func (r *Router) process(now time.Time) {
 	}
 	r.host.push(rd.Host)
 	for i := range rd.Notes {
-		r.logNote(&rd.Notes[i])
+		r.logNote(&rd.Notes[i], now)
 	}
 	for i := range rd.Host {
 		if h := &rd.Host[i]; h.Kind == HostTransition {
