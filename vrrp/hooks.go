@@ -30,6 +30,13 @@ type VRInfo struct {
 // failed Take or Release is retried with backoff (100 ms doubling up to
 // 10 s) until it succeeds or the virtual router's state changes, and no
 // Announce runs for a virtual router whose Take has not succeeded.
+// A call still waiting when a later one of the same virtual router makes
+// it moot is not made (a virtual router flapping faster than the hooks
+// run, as in a takeover storm): of its waiting Takes and Releases only
+// the last runs, so that the host ends with the addresses held iff
+// master (Release must accept addresses it does not hold), and of its
+// waiting Announces only the last, none when a Take or Release follows
+// it. A TransitionHook still gets every transition.
 // A Hook may also implement TransitionHook and RegistryHook.
 type Hook interface {
 	// Take: vr became master; start answering for its addresses. Called

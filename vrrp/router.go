@@ -46,6 +46,9 @@ const (
 // advertisements of the same step are written. A failed Take or Release
 // is retried with backoff until it succeeds or the virtual router's state
 // changes; no Announce follows a Take that failed until a retry succeeds.
+// Host work a later action of the same virtual router makes moot before
+// it runs is skipped (Hook), so its queue stays bounded when virtual
+// routers flap faster than the hooks run.
 //
 // Every method is safe to call from any goroutine, before, during and
 // after Run, and from a Hook except Remove (which waits for the host

@@ -12,6 +12,11 @@ import (
 // between bursts.
 const maxKeptQueue = 1024
 
+// hostSuperseded marks a queued host action that a later one of the same
+// virtual router made moot (hostWorker.push): skipped, and dropped from
+// the queue when it is compacted.
+const hostSuperseded HostKind = 255
+
 // Backoff of the retries of a failed Take or Release.
 const (
 	retryFirst = 100 * time.Millisecond
@@ -20,8 +25,21 @@ const (
 
 // hostWorker runs a Router's host work (the Hook's methods) on its own
 // goroutine, in the order the RawRouter asked for it, so that no hook ever
-// delays an advertisement. Its queue is unbounded: the protocol never
-// waits for it.
+// delays an advertisement; the protocol never waits for it.
+//
+// Its queue stays bounded however often a virtual router flaps while the
+// hooks are behind (a takeover storm: 1,000 links at 100 ms, issue 12):
+// of the Takes and Releases of a virtual router still waiting, only the
+// last is run (the host ends as the current state needs it: the
+// addresses held iff master; Take must be idempotent, and so is a Release
+// of addresses not held, as after a failed Take), and of its
+// Announces still waiting only the last, none once a Take or Release
+// follows it (the Take brings its own). Each kept action stays where the
+// RawRouter put it, after and before the same actions of the other
+// virtual routers. Nothing is coalesced across a virtual router's Added
+// or Removed, nor across a barrier (Remove). Transitions are queued only
+// for a TransitionHook, every one of them: its queue grows with the
+// transitions it has not yet been given, and with nothing else.
 type hostWorker struct {
 	hook  Hook
 	trans TransitionHook // nil if the hook is not one
@@ -29,19 +47,28 @@ type hostWorker struct {
 	clk   clock.Clock
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	q       []HostAction // waiting
-	spare   []HostAction
-	started bool
-	closing bool
-	wake    chan struct{}
-	done    chan struct{}
+	mu   sync.Mutex
+	q    []HostAction // waiting: q[head:], superseded ones among them
+	head int
+	dead int // superseded actions in q[head:]
+	// pend is, by virtual router, where its Take or Release and its
+	// Announce still waiting are in q (-1: none).
+	pend     map[string]pendingHost
+	started  bool
+	closing  bool
+	wake     chan struct{}
+	done     chan struct{}
+	coalesce uint64 // actions superseded, for tests
 
 	// Worker goroutine only: the failed Takes and Releases, by virtual
 	// router, until they succeed or the state changes.
 	retries map[string]*retry
 	timer   clock.Timer
 }
+
+// pendingHost is where a virtual router's waiting Take or Release (op)
+// and Announce (ann) are in hostWorker.q; -1 for none.
+type pendingHost struct{ op, ann int }
 
 // retry is a failed Take or Release to try again at due.
 type retry struct {
@@ -51,7 +78,8 @@ type retry struct {
 }
 
 func newHostWorker(h Hook, clk clock.Clock, log *slog.Logger) *hostWorker {
-	w := &hostWorker{hook: h, clk: clk, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}), retries: map[string]*retry{}}
+	w := &hostWorker{hook: h, clk: clk, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		retries: map[string]*retry{}, pend: map[string]pendingHost{}}
 	if h == nil {
 		w.hook = nopHook{}
 	}
@@ -67,19 +95,148 @@ func (w *hostWorker) idle() bool {
 	return nop
 }
 
-// push queues host actions, in order; as cheap as an append.
+// push queues host actions, in order, superseding those of the same
+// virtual routers that the new ones make moot (see hostWorker); cheap,
+// never blocks.
 func (w *hostWorker) push(as []HostAction) {
 	if len(as) == 0 || w.idle() {
 		return
 	}
 	w.mu.Lock()
-	w.q = append(w.q, as...)
+	for i := range as {
+		w.pushLocked(&as[i])
+	}
+	w.compactLocked()
 	w.mu.Unlock()
 	w.signal()
 }
 
+// pushLocked queues a. Called with w.mu held.
+func (w *hostWorker) pushLocked(a *HostAction) {
+	name := a.VR.Name
+	switch a.Kind {
+	case HostTransition:
+		if w.trans == nil {
+			// Nothing to call: a failed Take's or Release's retry is
+			// dropped by the Release or Take that follows the
+			// transition.
+			return
+		}
+	case HostAdded, HostRemoved:
+		delete(w.pend, name) // nothing coalesced across them
+	case HostTake, HostRelease:
+		p, ok := w.pend[name]
+		if !ok {
+			p = pendingHost{-1, -1}
+		}
+		w.supersedeLocked(p.op)
+		w.supersedeLocked(p.ann)
+		w.pend[name] = pendingHost{op: len(w.q), ann: -1}
+	case HostAnnounce:
+		p, ok := w.pend[name]
+		if !ok {
+			p = pendingHost{-1, -1}
+		}
+		w.supersedeLocked(p.ann)
+		p.ann = len(w.q)
+		w.pend[name] = p
+	}
+	w.q = append(w.q, *a)
+}
+
+// supersedeLocked marks the action at i in the queue superseded (i < 0:
+// none).
+func (w *hostWorker) supersedeLocked(i int) {
+	if i < 0 {
+		return
+	}
+	w.q[i] = HostAction{Kind: hostSuperseded}
+	w.dead++
+	w.coalesce++
+}
+
+// compactLocked drops the superseded actions from the queue once they
+// are as many as the others (so the queue holds at most twice the
+// actions that are still to run), and moves what waits to the front.
+func (w *hostWorker) compactLocked() {
+	waiting := len(w.q) - w.head
+	if w.dead < 64 || 2*w.dead < waiting {
+		return
+	}
+	clear(w.pend)
+	n := 0
+	for _, a := range w.q[w.head:] {
+		if a.Kind == hostSuperseded {
+			continue
+		}
+		switch a.Kind {
+		case HostTake, HostRelease:
+			w.pend[a.VR.Name] = pendingHost{op: n, ann: -1}
+		case HostAnnounce:
+			p := w.pendOr(a.VR.Name)
+			p.ann = n
+			w.pend[a.VR.Name] = p
+		case HostAdded, HostRemoved:
+			delete(w.pend, a.VR.Name)
+		case 0:
+			clear(w.pend)
+		}
+		w.q[n] = a
+		n++
+	}
+	clear(w.q[n:])
+	w.q, w.head, w.dead = w.q[:n], 0, 0
+}
+
+func (w *hostWorker) pendOr(name string) pendingHost {
+	if p, ok := w.pend[name]; ok {
+		return p
+	}
+	return pendingHost{-1, -1}
+}
+
+// popLocked takes the next action to run off the queue; ok is false when
+// none waits.
+func (w *hostWorker) popLocked() (a HostAction, ok bool) {
+	for w.head < len(w.q) {
+		i := w.head
+		a = w.q[i]
+		w.q[i] = HostAction{}
+		w.head++
+		if a.Kind == hostSuperseded {
+			w.dead--
+			continue
+		}
+		if p, found := w.pend[a.VR.Name]; found && (p.op == i || p.ann == i) {
+			if p.op == i {
+				p.op = -1
+			}
+			if p.ann == i {
+				p.ann = -1
+			}
+			if p.op < 0 && p.ann < 0 {
+				delete(w.pend, a.VR.Name)
+			} else {
+				w.pend[a.VR.Name] = p
+			}
+		}
+		return a, true
+	}
+	// Drained: start again at the front, and do not hold a burst's
+	// memory for good.
+	if cap(w.q) > maxKeptQueue {
+		w.q = nil
+	} else {
+		w.q = w.q[:0]
+	}
+	w.head, w.dead = 0, 0
+	clear(w.pend) // empty already: every entry was run or superseded
+	return HostAction{}, false
+}
+
 // barrier returns a channel closed once the host work queued so far is
 // done; nil if there is nothing to wait for (no hook, or no worker yet).
+// Nothing queued before it is superseded by what is queued after it.
 func (w *hostWorker) barrier() chan struct{} {
 	if w.idle() {
 		return nil
@@ -90,6 +247,7 @@ func (w *hostWorker) barrier() chan struct{} {
 		return nil
 	}
 	done := make(chan struct{})
+	clear(w.pend)
 	w.q = append(w.q, HostAction{done: done})
 	w.mu.Unlock()
 	w.signal()
@@ -129,21 +287,11 @@ func (w *hostWorker) run() {
 	defer close(w.done)
 	for {
 		w.mu.Lock()
-		batch := w.q
-		w.q = w.spare[:0]
+		a, ok := w.popLocked()
 		closing := w.closing
 		w.mu.Unlock()
-		for i := range batch {
-			w.do(&batch[i])
-		}
-		clear(batch)
-		w.spare = batch[:0]
-		if cap(batch) > maxKeptQueue {
-			// A burst (thousands of virtual routers changing state at
-			// once) is over: do not hold its memory for good.
-			w.spare = nil
-		}
-		if len(batch) > 0 {
+		if ok {
+			w.do(&a)
 			continue
 		}
 		if closing {

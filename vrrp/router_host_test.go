@@ -57,12 +57,17 @@ func TestRouterSlowHooksDelayNoAdvertisement(t *testing.T) {
 		if len(perSecond) != 4 {
 			t.Errorf("advertisements at %d distinct times, want 4: %v", len(perSecond), perSecond)
 		}
-		a.stop()
+		// Every Take runs (20 s of them) while the owners are master; a
+		// Take still waiting at the stop would be superseded by the
+		// stop's Release (TestHostWorkerCoalescesFlaps).
+		time.Sleep(18 * time.Second)
+		synctest.Wait()
 		mu.Lock()
 		if takes != n {
 			t.Errorf("%d takes ran, want %d", takes, n)
 		}
 		mu.Unlock()
+		a.stop()
 		sn.close()
 	})
 }
@@ -223,6 +228,10 @@ func TestRouterRetriesFailedTake(t *testing.T) {
 		if err := r.Shutdown("o"); err != nil {
 			t.Fatal(err)
 		}
+		// The Release runs before the Start's Take is queued: a Release
+		// still waiting then would be superseded by it (the host keeps
+		// the addresses; TestHostWorkerCoalescesFlaps).
+		synctest.Wait()
 		if err := r.Start("o"); err != nil {
 			t.Fatal(err)
 		}

@@ -225,4 +225,3 @@ func TestRouterTakeoverStormEnds(t *testing.T) {
 		}
 	})
 }
-

@@ -1,0 +1,185 @@
+package vrrp
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/govrrp/govrrp/clock"
+)
+
+// gateHook records the hook calls; the Take of "blocker" waits for gate,
+// holding the host-work goroutine as a slow Take (netlink, nftables under
+// load) does.
+type gateHook struct {
+	gate  chan struct{}
+	mu    sync.Mutex
+	calls []string
+	held  map[string]bool
+}
+
+func (h *gateHook) rec(s string) {
+	h.mu.Lock()
+	h.calls = append(h.calls, s)
+	h.mu.Unlock()
+}
+
+func (h *gateHook) Take(vr VRInfo) error {
+	if vr.Name == "blocker" {
+		<-h.gate
+	}
+	h.mu.Lock()
+	h.held[vr.Name] = true
+	h.mu.Unlock()
+	h.rec("take " + vr.Name)
+	return nil
+}
+
+func (h *gateHook) Release(vr VRInfo) error {
+	h.mu.Lock()
+	delete(h.held, vr.Name)
+	h.mu.Unlock()
+	h.rec("release " + vr.Name)
+	return nil
+}
+
+func (h *gateHook) Announce(vr VRInfo) error { h.rec("announce " + vr.Name); return nil }
+
+// gateTransHook is a gateHook that is also a TransitionHook.
+type gateTransHook struct{ *gateHook }
+
+func (h gateTransHook) Transition(ev Event) {
+	h.rec(fmt.Sprintf("%s %v->%v", ev.Name, ev.From, ev.To))
+}
+
+// flapActions are the host actions of vr becoming master (to true) or
+// leaving it, in the RawRouter's order: a transition's Take and Announce
+// after it, its Release before it.
+func flapActions(name string, master bool) []HostAction {
+	vr := VRInfo{Name: name}
+	if master {
+		return []HostAction{
+			{Kind: HostTransition, VR: vr, Event: Event{Name: name, From: Backup, To: Master}},
+			{Kind: HostTake, VR: vr},
+			{Kind: HostAnnounce, VR: vr},
+		}
+	}
+	return []HostAction{
+		{Kind: HostRelease, VR: vr},
+		{Kind: HostTransition, VR: vr, Event: Event{Name: name, From: Master, To: Backup}},
+	}
+}
+
+// TestHostWorkerCoalescesFlaps: issue 12, scale run I, where a takeover
+// storm grew the backup's RSS to 284 MB, the host-work queue (unbounded)
+// among it. While the host-work goroutine is held by a slow Take, x
+// flaps 10,000 times (and y 100 times): the queue keeps, of their Takes,
+// Releases and Announces, only those the current state needs (before:
+// every one, 50,000 actions), each where it was queued; the host ends
+// with the addresses held iff master, and a TransitionHook still gets
+// every transition, in order, in line with the host work.
+func TestHostWorkerCoalescesFlaps(t *testing.T) {
+	for _, withTrans := range []bool{false, true} {
+		t.Run(fmt.Sprintf("TransitionHook=%v", withTrans), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				testHostWorkerCoalescesFlaps(t, withTrans)
+			})
+		})
+	}
+}
+
+func testHostWorkerCoalescesFlaps(t *testing.T, withTrans bool) {
+	const flaps = 10000
+	gh := &gateHook{gate: make(chan struct{}), held: map[string]bool{}}
+	var h Hook = gh
+	if withTrans {
+		h = gateTransHook{gh}
+	}
+	w := newHostWorker(h, clock.Real(), slog.New(slog.DiscardHandler))
+	w.start()
+	w.push([]HostAction{{Kind: HostTake, VR: VRInfo{Name: "blocker"}}})
+	synctest.Wait() // the worker waits in blocker's Take
+
+	var wantTrans []string
+	flap := func(name string, master bool) {
+		w.push(flapActions(name, master))
+		if master {
+			wantTrans = append(wantTrans, name+" Backup->Master")
+		} else {
+			wantTrans = append(wantTrans, name+" Master->Backup")
+		}
+	}
+	maxWaiting, maxCap := 0, 0
+	for i := range flaps {
+		flap("x", true)
+		if i%100 == 0 {
+			flap("y", true)
+		}
+		flap("x", false)
+		if i%100 == 50 {
+			flap("y", false)
+		}
+		if i%100 != 99 {
+			continue
+		}
+		w.mu.Lock()
+		hostWork := 0
+		for _, a := range w.q[w.head:] {
+			if a.Kind != HostTransition && a.Kind != hostSuperseded {
+				hostWork++
+			}
+		}
+		maxWaiting = max(maxWaiting, hostWork)
+		if !withTrans {
+			maxCap = max(maxCap, cap(w.q))
+		}
+		w.mu.Unlock()
+	}
+	// The last word: x master, y not; x's Take queued before y's
+	// Release.
+	flap("y", true)
+	flap("x", true)
+	flap("y", false)
+	if maxWaiting > 4 {
+		t.Errorf("up to %d Takes, Releases and Announces of x and y waiting; want at most 4 (one of each kind each)", maxWaiting)
+	}
+	if maxCap > maxKeptQueue {
+		t.Errorf("queue grew to room for %d actions; want at most %d", maxCap, maxKeptQueue)
+	}
+
+	close(gh.gate)
+	w.close()
+	gh.mu.Lock()
+	defer gh.mu.Unlock()
+	var work, trans []string
+	for _, c := range gh.calls {
+		if len(c) > 0 && (c[0] == 'x' || c[0] == 'y') {
+			trans = append(trans, c)
+		} else {
+			work = append(work, c)
+		}
+	}
+	// y's Take and Announce were superseded by its Release: queued
+	// after x's.
+	if want := []string{"take blocker", "take x", "announce x", "release y"}; !slices.Equal(work, want) {
+		t.Errorf("host work run: %d calls, first %q; want %q", len(work), work[:min(len(work), 8)], want)
+	}
+	if !gh.held["x"] || gh.held["y"] {
+		t.Errorf("host holds %v; want x's addresses, not y's", gh.held)
+	}
+	if !withTrans {
+		return
+	}
+	if !slices.Equal(trans, wantTrans) {
+		t.Errorf("TransitionHook got %d transitions; want all %d, in order", len(trans), len(wantTrans))
+	}
+	// Each kept action in line with the transitions: x's Take after its
+	// last transition to Master, y's Release before its last to Backup.
+	n := len(gh.calls)
+	if want := []string{"x Backup->Master", "take x", "announce x", "release y", "y Master->Backup"}; !slices.Equal(gh.calls[n-5:], want) {
+		t.Errorf("last calls %q; want %q", gh.calls[n-5:], want)
+	}
+}
