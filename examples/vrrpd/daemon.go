@@ -883,7 +883,7 @@ func (h hook) Transition(ev vrrp.Event) {
 	v.probe.master.Store(ev.To == vrrp.Master) // probeLoop probes masters only
 	state := stateName(ev.To)
 	prio := uint8(v.prio.Load())
-	d.notif.notify(*v.notify.Load(), notifyArgs(false, ev.Name, state, prio))
+	d.notif.notifyState(*v.notify.Load(), false, ev.Name, state, prio)
 	fifo := d.fifo.Load()
 	if fifo != nil {
 		fifo.send(fifoLine(false, ev.Name, state, prio))
@@ -897,7 +897,7 @@ func (h hook) Transition(ev vrrp.Event) {
 	if gs := d.reg.memberState(ev.Name, gname, state, g.Members); ok && gs != "" {
 		d.log.Info("sync group state", "group", gname, "state", gs)
 		// A group's priority is 0, as keepalived passes it.
-		d.notif.notify(g.Notify, notifyArgs(true, gname, gs, 0))
+		d.notif.notifyState(g.Notify, true, gname, gs, 0)
 		if fifo != nil {
 			fifo.send(fifoLine(true, gname, gs, 0))
 		}

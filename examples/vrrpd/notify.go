@@ -189,22 +189,99 @@ type cmdError struct {
 func (e *cmdError) Error() string { return e.err.Error() + ": " + e.out }
 func (e *cmdError) Unwrap() error { return e.err }
 
+// notifyJob is a queued notify command: small and of a fixed size (64
+// bytes, no allocation of its own) for keepalived's arguments, which it
+// keeps as fields and makes into the command's arguments when it runs. A
+// takeover storm queued hundreds of thousands (issue 12, scale run I).
 type notifyJob struct {
 	cmd  string
-	args []string
-	key  string // jobKey(args)
+	name string   // $2; for other arguments, jobKey(args)
+	args []string // other arguments than keepalived's (notifyRaw); else nil
+	kind uint8    // notifyRaw, notifyInstance or notifyGroup
+	// state is an index into notifyStates; prio is $4.
+	state, prio uint8
 }
 
-// jobKey is what orders notify commands: those of one virtual router (or
-// sync group) run one at a time, in order. keepalived's arguments are
-// ($1 INSTANCE|GROUP, $2 name, ...); commands with fewer arguments share
-// one key.
+const (
+	notifyRaw uint8 = iota
+	notifyInstance
+	notifyGroup
+)
+
+// notifyStates are the states a notify command gets as $3.
+var notifyStates = [...]string{"MASTER", "BACKUP", "FAULT", "STOP"}
+
+func stateIndex(state string) (uint8, bool) {
+	for i, s := range notifyStates {
+		if s == state {
+			return uint8(i), true
+		}
+	}
+	return 0, false
+}
+
+// notifyKey is what orders notify commands: those of one virtual router
+// (or sync group) run one at a time, in order. keepalived's arguments
+// are ($1 INSTANCE|GROUP, $2 name, ...); commands with other arguments
+// are keyed by jobKey.
+type notifyKey struct {
+	kind uint8
+	name string
+}
+
+func (j *notifyJob) key() notifyKey { return notifyKey{j.kind, j.name} }
+
+// argv returns the command's arguments.
+func (j *notifyJob) argv() []string {
+	if j.kind == notifyRaw {
+		return j.args
+	}
+	return notifyArgs(j.kind == notifyGroup, j.name, notifyStates[j.state], j.prio)
+}
+
+// newJob returns the job of cmd with args, compact when args are
+// keepalived's four.
+func newJob(cmd string, args []string) notifyJob {
+	if len(args) == 4 && (args[0] == "INSTANCE" || args[0] == "GROUP") {
+		st, ok := stateIndex(args[2])
+		prio, err := strconv.ParseUint(args[3], 10, 8)
+		if ok && err == nil && strconv.Itoa(int(prio)) == args[3] {
+			kind := notifyInstance
+			if args[0] == "GROUP" {
+				kind = notifyGroup
+			}
+			return notifyJob{cmd: cmd, name: args[1], kind: kind, state: st, prio: uint8(prio)}
+		}
+	}
+	return notifyJob{cmd: cmd, name: jobKey(args), args: args}
+}
+
+// jobKey keys commands with other arguments than keepalived's: by their
+// first two; commands with fewer arguments share one key.
 func jobKey(args []string) string {
 	if len(args) < 2 {
 		return ""
 	}
 	return args[0] + " " + args[1]
 }
+
+// notifyQueueMax bounds the notify queue: beyond it the oldest queued
+// commands of the virtual routers (and sync groups) that have a later one
+// queued are dropped, counted and logged (notifyDropLogEvery), down to
+// 3/4 of it, so that the queue holds at most notifyQueueMax commands or
+// one per virtual router and sync group. Every transition's command runs
+// while fewer are queued (TestDaemonSlowNotifyLosesNoTransition: 1,201
+// at once), and the last state of each virtual router always reaches its
+// command: a flapping virtual router loses the commands of states it has
+// left since (keepalived starts a process per notify at once and loses
+// those it cannot start). At about 70 commands a second (run I's backup,
+// 2 cores), the cap is 8 minutes of commands; 4,094 virtual routers
+// starting queue 8,188.
+const notifyQueueMax = 1 << 15
+
+// notifyDropLogEvery is how often at most the notifier logs commands it
+// dropped.
+const notifyDropLogEvery = 10 * time.Second
 
 // notifyWorkers is how many notify commands run at once. One at a time,
 // the STOP commands of 1,000 virtual routers at shutdown took over 20 s
@@ -225,11 +302,13 @@ const shutdownWorkers = 64
 // notifier runs notify commands on goroutines of its own, each bounded by
 // a timeout, so the protocol never waits for a script: up to
 // notifyWorkers at once, those of one virtual router (or sync group) one
-// at a time and in order (jobKey). keepalived runs its notify scripts
-// all at once, in no order. Its queue is unbounded: like keepalived, it
-// runs every notify, however many virtual routers change state at once,
-// until shutdown: close bounds the time the commands still queued or
-// running then take, all together, by the notify timeout.
+// at a time and in order (notifyKey). keepalived runs its notify scripts
+// all at once, in no order. Like keepalived, it runs every notify,
+// however many virtual routers change state at once, until shutdown
+// (close bounds the time the commands still queued or running then take,
+// all together, by the notify timeout), except in a storm that queues
+// more than notifyQueueMax: then the oldest commands of states a virtual
+// router has since left are dropped.
 type notifier struct {
 	run  runFunc
 	log  *slog.Logger
@@ -243,19 +322,27 @@ type notifier struct {
 	mu         sync.Mutex
 	timeout    time.Duration
 	q          []notifyJob
-	busy       map[string]bool // keys with a command running
-	workers    int             // worker goroutines running
-	maxWorkers int             // notifyWorkers; shutdownWorkers once closed
+	busy       map[notifyKey]bool // keys with a command running
+	workers    int                // worker goroutines running
+	maxWorkers int                // notifyWorkers; shutdownWorkers once closed
 	closed     bool
 	cut        bool   // close's deadline passed: nothing more starts
 	killed     int    // commands running when the deadline passed
 	notRun     int    // commands queued when the deadline passed
 	failed     uint64 // commands that failed or timed out (snapshot.go)
+	// dropped counts the commands dropped beyond notifyQueueMax;
+	// dropLogged is how many of them were logged, at dropLogAt.
+	dropped, dropLogged uint64
+	dropLogAt           time.Time
+	// dropAt is the queue length of the next drop pass beyond
+	// notifyQueueMax, when the last could not get down to 3/4 of it
+	// (every key had one command left).
+	dropAt int
 }
 
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
 	stop, cancel := context.WithCancel(context.Background())
-	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[string]bool{},
+	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[notifyKey]bool{},
 		stop: stop, cancelStop: cancel, maxWorkers: notifyWorkers}
 }
 
@@ -272,18 +359,23 @@ func (n *notifier) nextLocked() (j notifyJob, ok bool) {
 	if n.cut {
 		return notifyJob{}, false
 	}
+	var busy notifyKey // the last key found busy: a flapping one's jobs queue together
 	for i := range n.q {
-		if n.busy[n.q[i].key] {
+		if k := n.q[i].key(); i > 0 && k == busy || n.busy[k] {
+			busy = k
 			continue
 		}
 		j = n.q[i]
-		copy(n.q[i:], n.q[i+1:])
-		n.q[len(n.q)-1] = notifyJob{}
-		n.q = n.q[:len(n.q)-1]
+		// Take it out: shift the jobs ahead of it (of keys with a
+		// command running) by one, not the queue behind it.
+		copy(n.q[1:i+1], n.q[:i])
+		n.q[0] = notifyJob{}
+		n.q = n.q[1:]
 		if len(n.q) == 0 {
 			n.q = nil // let a burst's backing array go
+			n.dropAt = 0
 		}
-		n.busy[j.key] = true
+		n.busy[j.key()] = true
 		return j, true
 	}
 	return notifyJob{}, false
@@ -311,7 +403,8 @@ func (n *notifier) worker(j notifyJob) {
 		d := n.timeout
 		n.mu.Unlock()
 		ctx, cancel := context.WithTimeout(n.stop, d)
-		err := n.run(ctx, j.cmd, j.args)
+		args := j.argv()
+		err := n.run(ctx, j.cmd, args)
 		cancel()
 		if err != nil {
 			n.countFailure()
@@ -325,12 +418,12 @@ func (n *notifier) worker(j notifyJob) {
 		n.mu.Unlock()
 		switch {
 		case err != nil && !cut:
-			n.log.Warn("notify command failed", "cmd", j.cmd, "args", strings.Join(j.args, " "), "err", err)
+			n.log.Warn("notify command failed", "cmd", j.cmd, "args", strings.Join(args, " "), "err", err)
 		case err == nil:
-			n.log.Debug("notify command done", "cmd", j.cmd, "args", strings.Join(j.args, " "))
+			n.log.Debug("notify command done", "cmd", j.cmd, "args", strings.Join(args, " "))
 		}
 		n.mu.Lock()
-		delete(n.busy, j.key)
+		delete(n.busy, j.key())
 		var ok bool
 		if j, ok = n.nextLocked(); !ok {
 			n.workers--
@@ -354,19 +447,82 @@ func (n *notifier) finishLocked() {
 	}
 }
 
-// notify queues cmd with args; it never blocks and never drops.
+// notify queues cmd with args; it never blocks. Beyond notifyQueueMax
+// it drops superseded commands (notifyQueueMax).
 func (n *notifier) notify(cmd string, args []string) {
 	if cmd == "" {
 		return
 	}
+	n.enqueue(newJob(cmd, args))
+}
+
+// notifyState queues cmd with keepalived's arguments (notifyArgs)
+// without making them: the queued job keeps the fields.
+func (n *notifier) notifyState(cmd string, group bool, name, state string, prio uint8) {
+	if cmd == "" {
+		return
+	}
+	st, ok := stateIndex(state)
+	if !ok {
+		n.notify(cmd, notifyArgs(group, name, state, prio))
+		return
+	}
+	kind := notifyInstance
+	if group {
+		kind = notifyGroup
+	}
+	n.enqueue(notifyJob{cmd: cmd, name: name, kind: kind, state: st, prio: prio})
+}
+
+func (n *notifier) enqueue(j notifyJob) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		n.log.Warn("notify after shutdown, not run", "cmd", cmd, "args", strings.Join(args, " "))
+		n.log.Warn("notify after shutdown, not run", "cmd", j.cmd, "args", strings.Join(j.argv(), " "))
 		return
 	}
-	n.q = append(n.q, notifyJob{cmd: cmd, args: args, key: jobKey(args)})
+	n.q = append(n.q, j)
+	if len(n.q) > max(notifyQueueMax, n.dropAt) {
+		n.dropLocked()
+	}
 	n.startLocked()
+}
+
+// dropLocked drops the oldest queued commands whose key has a later one
+// queued, down to 3/4 of notifyQueueMax (or until every key has one
+// left), keeping the order of the others; counts and logs them (at most
+// every notifyDropLogEvery). One pass over the queue for a quarter of
+// its length of commands queued.
+func (n *notifier) dropLocked() {
+	excess := len(n.q) - notifyQueueMax*3/4
+	later := make(map[notifyKey]int, 1024)
+	for i := range n.q {
+		later[n.q[i].key()]++
+	}
+	kept := n.q[:0]
+	dropped := 0
+	for _, j := range n.q {
+		k := j.key()
+		c := later[k]
+		later[k] = c - 1
+		if dropped < excess && c > 1 {
+			dropped++
+			continue
+		}
+		kept = append(kept, j)
+	}
+	clear(n.q[len(kept):])
+	n.q = kept
+	n.dropAt = len(n.q) + notifyQueueMax/4
+	n.dropped += uint64(dropped)
+	if dropped == 0 {
+		return
+	}
+	if now := time.Now(); n.dropLogAt.IsZero() || now.Sub(n.dropLogAt) >= notifyDropLogEvery {
+		n.log.Warn("notify commands dropped: the queue is full; each virtual router's latest state is kept",
+			"dropped", n.dropped-n.dropLogged, "dropped_total", n.dropped, "queued", len(n.q), "limit", notifyQueueMax)
+		n.dropLogAt, n.dropLogged = now, n.dropped
+	}
 }
 
 // close runs what is queued, shutdownWorkers at a time (those of one
@@ -382,6 +538,11 @@ func (n *notifier) notify(cmd string, args []string) {
 // timeouts; issue 12).
 func (n *notifier) close() {
 	n.mu.Lock()
+	if n.dropped > n.dropLogged {
+		n.log.Warn("notify commands dropped: the queue is full; each virtual router's latest state is kept",
+			"dropped", n.dropped-n.dropLogged, "dropped_total", n.dropped, "queued", len(n.q), "limit", notifyQueueMax)
+		n.dropLogged = n.dropped
+	}
 	n.closed = true
 	n.maxWorkers = shutdownWorkers
 	n.startLocked()

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestNotifierQueueBounded: issue 12, scale run I, where a takeover storm
+// queued a notify command per transition faster than they ran (257,096
+// transitions in 10 minutes, about 70 commands a second) and the queue,
+// unbounded, grew with them (RSS 284 MB). Here 1,000 virtual routers
+// change state 100 times each while every command waits: the queue stays
+// within notifyQueueMax; every virtual router's commands run in the order
+// queued, its last state's among them; the commands dropped are the
+// others, counted and logged. Before, 100,000 queued.
+func TestNotifierQueueBounded(t *testing.T) {
+	const vrs, rounds = 1000, 100
+	release := make(chan struct{})
+	var mu sync.Mutex
+	ran := map[string][]int{}
+	lh := &notifyLogRec{}
+	n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
+		<-release
+		p, _ := strconv.Atoi(args[3])
+		mu.Lock()
+		ran[args[1]] = append(ran[args[1]], p)
+		mu.Unlock()
+		return nil
+	}, time.Minute, slog.New(lh))
+	maxQ := 0
+	for r := range rounds {
+		state := "MASTER"
+		if r%2 == 1 {
+			state = "BACKUP"
+		}
+		for i := range vrs {
+			// The round as the priority: the order is checked by it.
+			n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), state, uint8(r)))
+		}
+		q, _ := n.figures()
+		maxQ = max(maxQ, q)
+	}
+	if maxQ > notifyQueueMax {
+		t.Errorf("notify queue grew to %d; want at most %d", maxQ, notifyQueueMax)
+	}
+	close(release)
+	n.close()
+	total := 0
+	for i := range vrs {
+		name := fmt.Sprintf("VI_%d", i)
+		got := ran[name]
+		total += len(got)
+		for k := 1; k < len(got); k++ {
+			if got[k] <= got[k-1] {
+				t.Fatalf("%s's commands ran out of order: round %d after %d", name, got[k], got[k-1])
+			}
+		}
+		if len(got) == 0 || got[len(got)-1] != rounds-1 {
+			t.Fatalf("%s's last command run is of round %v; want its last state's, %d", name, got[max(len(got)-1, 0):], rounds-1)
+		}
+	}
+	n.mu.Lock()
+	dropped := n.dropped
+	n.mu.Unlock()
+	if dropped != uint64(vrs*rounds-total) {
+		t.Errorf("%d commands run, %d counted dropped; want %d in all", total, dropped, vrs*rounds)
+	}
+	if lines := lh.count("notify commands dropped"); lines == 0 || lines > 2 {
+		t.Errorf("%d log lines about the dropped commands; want 1 or 2 (rate-limited, and at close)", lines)
+	}
+	t.Logf("%d commands queued, %d run, %d dropped; queue at most %d", vrs*rounds, total, dropped, maxQ)
+}
+
+// TestNotifyJobCompact: a queued notify command of keepalived's
+// arguments is of a fixed size and allocates nothing of its own (before:
+// its four arguments, the key and the priority's text, ~150 bytes).
+func TestNotifyJobCompact(t *testing.T) {
+	if sz := unsafe.Sizeof(notifyJob{}); sz > 64 {
+		t.Errorf("notifyJob is %d bytes; want at most 64", sz)
+	}
+	block := make(chan struct{})
+	n := newNotifier(func(context.Context, string, []string) error { <-block; return nil }, time.Minute, discard())
+	n.notifyState("notify", false, "VI_1", "MASTER", 150) // running: the rest queue
+	allocs := testing.AllocsPerRun(10000, func() {
+		n.notifyState("notify", false, "VI_1", "BACKUP", 150)
+	})
+	// The queue's growth, amortised.
+	if allocs > 0.01 {
+		t.Errorf("%.3f allocations per queued notify command; want none of its own", allocs)
+	}
+	close(block)
+	n.close()
+	j := newJob("notify", notifyArgs(true, "G", "FAULT", 0))
+	if j.args != nil || j.kind != notifyGroup || strings.Join(j.argv(), " ") != "GROUP G FAULT 0" {
+		t.Errorf("keepalived's arguments not kept as fields: %+v", j)
+	}
+	j = newJob("notify", []string{"INSTANCE", "VI_1", "MASTER", "0100"})
+	if got := strings.Join(j.argv(), " "); got != "INSTANCE VI_1 MASTER 0100" {
+		t.Errorf("other arguments changed: %q", got)
+	}
+}
+
+// notifyLogRec counts log lines by message prefix.
+type notifyLogRec struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *notifyLogRec) Enabled(context.Context, slog.Level) bool { return true }
+func (h *notifyLogRec) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Message)
+	h.mu.Unlock()
+	return nil
+}
+func (h *notifyLogRec) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *notifyLogRec) WithGroup(string) slog.Handler      { return h }
+
+func (h *notifyLogRec) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
