@@ -53,12 +53,11 @@ type hostWorker struct {
 	dead int // superseded actions in q[head:]
 	// pend is, by virtual router, where its Take or Release and its
 	// Announce still waiting are in q (-1: none).
-	pend     map[string]pendingHost
-	started  bool
-	closing  bool
-	wake     chan struct{}
-	done     chan struct{}
-	coalesce uint64 // actions superseded, for tests
+	pend    map[string]pendingHost
+	started bool
+	closing bool
+	wake    chan struct{}
+	done    chan struct{}
 
 	// Worker goroutine only: the failed Takes and Releases, by virtual
 	// router, until they succeed or the state changes.
@@ -152,15 +151,16 @@ func (w *hostWorker) supersedeLocked(i int) {
 	}
 	w.q[i] = HostAction{Kind: hostSuperseded}
 	w.dead++
-	w.coalesce++
 }
 
 // compactLocked drops the superseded actions from the queue once they
-// are as many as the others (so the queue holds at most twice the
-// actions that are still to run), and moves what waits to the front.
+// are as many as the others, and the room of those run once it is half
+// the queue (a worker that is behind never empties it), moving what
+// waits to the front: the queue holds at most about four times the
+// actions still to run.
 func (w *hostWorker) compactLocked() {
 	waiting := len(w.q) - w.head
-	if w.dead < 64 || 2*w.dead < waiting {
+	if (w.dead < 64 || 2*w.dead < waiting) && (w.head < 64 || 2*w.head < len(w.q)) {
 		return
 	}
 	clear(w.pend)

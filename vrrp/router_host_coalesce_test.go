@@ -183,3 +183,43 @@ func testHostWorkerCoalescesFlaps(t *testing.T, withTrans bool) {
 		t.Errorf("last calls %q; want %q", gh.calls[n-5:], want)
 	}
 }
+
+// TestHostWorkerQueueBoundedWhileBehind: a worker that is behind but
+// never idle (it runs one action while three are queued) never empties
+// its queue; the room of the actions it ran is reused, not kept: the
+// queue's room stays bounded over 100,000 flaps.
+func TestHostWorkerQueueBoundedWhileBehind(t *testing.T) {
+	for _, withTrans := range []bool{false, true} {
+		gh := &gateHook{held: map[string]bool{}}
+		var h Hook = gh
+		if withTrans {
+			h = gateTransHook{gh}
+		}
+		w := newHostWorker(h, clock.Real(), slog.New(slog.DiscardHandler))
+		maxCap := 0
+		for i := range 100000 {
+			w.push(flapActions(fmt.Sprint("vr", i%3), i%2 == 0))
+			w.mu.Lock()
+			if i%3 == 0 {
+				// The worker is behind: it takes one action now and then.
+				w.popLocked()
+			}
+			maxCap = max(maxCap, cap(w.q))
+			w.mu.Unlock()
+		}
+		if limit := 2 * maxKeptQueue; !withTrans && maxCap > limit {
+			t.Errorf("TransitionHook=%v: the queue's room grew to %d actions; want at most %d", withTrans, maxCap, limit)
+		}
+		if withTrans {
+			// Every transition is kept: 100,000 queued, a third of the
+			// pops taken. The room is bounded by what waits, not by
+			// everything queued since it was last empty.
+			w.mu.Lock()
+			waiting := len(w.q) - w.head
+			w.mu.Unlock()
+			if maxCap > 4*waiting+4*maxKeptQueue {
+				t.Errorf("TransitionHook=%v: the queue's room grew to %d actions for %d waiting", withTrans, maxCap, waiting)
+			}
+		}
+	}
+}
