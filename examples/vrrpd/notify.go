@@ -319,12 +319,18 @@ type notifier struct {
 	stop       context.Context
 	cancelStop context.CancelFunc
 
-	mu         sync.Mutex
-	timeout    time.Duration
-	q          []notifyJob
-	busy       map[notifyKey]bool // keys with a command running
-	workers    int                // worker goroutines running
-	maxWorkers int                // notifyWorkers; shutdownWorkers once closed
+	mu      sync.Mutex
+	timeout time.Duration
+	q       []notifyJob
+	busy    map[notifyKey]bool // keys with a command running
+	// count is the number of queued commands by key, and busyQueued
+	// how many of them wait for their key's running command: when all
+	// do, no worker looks through the queue (one virtual router
+	// flapping, the others quiet, queued up to notifyQueueMax).
+	count      map[notifyKey]int
+	busyQueued int
+	workers    int // worker goroutines running
+	maxWorkers int // notifyWorkers; shutdownWorkers once closed
 	closed     bool
 	cut        bool   // close's deadline passed: nothing more starts
 	killed     int    // commands running when the deadline passed
@@ -342,7 +348,7 @@ type notifier struct {
 
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
 	stop, cancel := context.WithCancel(context.Background())
-	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[notifyKey]bool{},
+	return &notifier{run: run, log: log, timeout: timeout, done: make(chan struct{}), busy: map[notifyKey]bool{}, count: map[notifyKey]int{},
 		stop: stop, cancelStop: cancel, maxWorkers: notifyWorkers}
 }
 
@@ -356,7 +362,7 @@ func (n *notifier) setTimeout(d time.Duration) {
 // and marks its key busy; ok is false when there is none. Called with
 // n.mu held.
 func (n *notifier) nextLocked() (j notifyJob, ok bool) {
-	if n.cut {
+	if n.cut || n.busyQueued >= len(n.q) {
 		return notifyJob{}, false
 	}
 	var busy notifyKey // the last key found busy: a flapping one's jobs queue together
@@ -375,10 +381,22 @@ func (n *notifier) nextLocked() (j notifyJob, ok bool) {
 			n.q = nil // let a burst's backing array go
 			n.dropAt = 0
 		}
-		n.busy[j.key()] = true
+		k := j.key()
+		n.uncountLocked(k)
+		n.busy[k] = true
+		n.busyQueued += n.count[k]
 		return j, true
 	}
 	return notifyJob{}, false
+}
+
+// uncountLocked counts a queued command of key k out.
+func (n *notifier) uncountLocked(k notifyKey) {
+	if c := n.count[k]; c > 1 {
+		n.count[k] = c - 1
+	} else {
+		delete(n.count, k)
+	}
 }
 
 // startLocked starts workers for the jobs that can run now, up to
@@ -424,6 +442,7 @@ func (n *notifier) worker(j notifyJob) {
 		}
 		n.mu.Lock()
 		delete(n.busy, j.key())
+		n.busyQueued -= n.count[j.key()]
 		var ok bool
 		if j, ok = n.nextLocked(); !ok {
 			n.workers--
@@ -482,6 +501,11 @@ func (n *notifier) enqueue(j notifyJob) {
 		return
 	}
 	n.q = append(n.q, j)
+	k := j.key()
+	n.count[k]++
+	if n.busy[k] {
+		n.busyQueued++
+	}
 	if len(n.q) > max(notifyQueueMax, n.dropAt) {
 		n.dropLocked()
 	}
@@ -507,6 +531,10 @@ func (n *notifier) dropLocked() {
 		later[k] = c - 1
 		if dropped < excess && c > 1 {
 			dropped++
+			n.uncountLocked(k)
+			if n.busy[k] {
+				n.busyQueued--
+			}
 			continue
 		}
 		kept = append(kept, j)
@@ -561,6 +589,8 @@ func (n *notifier) close() {
 	n.cut = true
 	n.notRun = len(n.q)
 	n.q = nil
+	clear(n.count)
+	n.busyQueued = 0
 	n.cancelStop() // under n.mu: a worker that sees cut sees its command's context cancelled
 	n.finishLocked()
 	n.mu.Unlock()

@@ -46,6 +46,7 @@ func TestNotifierQueueBounded(t *testing.T) {
 		}
 		q, _ := n.figures()
 		maxQ = max(maxQ, q)
+		checkNotifyCounts(t, n)
 	}
 	if maxQ > notifyQueueMax {
 		t.Errorf("notify queue grew to %d; want at most %d", maxQ, notifyQueueMax)
@@ -133,4 +134,47 @@ func (h *notifyLogRec) count(prefix string) int {
 		}
 	}
 	return n
+}
+
+// checkNotifyCounts checks the notifier's counts of queued commands by
+// key and of those waiting for a running one against its queue.
+func checkNotifyCounts(t *testing.T, n *notifier) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	count := map[notifyKey]int{}
+	busyQueued := 0
+	for _, j := range n.q {
+		count[j.key()]++
+		if n.busy[j.key()] {
+			busyQueued++
+		}
+	}
+	if len(count) != len(n.count) || busyQueued != n.busyQueued {
+		t.Fatalf("counts: %d keys, %d waiting for a running command; the queue has %d and %d", len(n.count), n.busyQueued, len(count), busyQueued)
+	}
+	for k, c := range count {
+		if n.count[k] != c {
+			t.Fatalf("count of %v: %d; the queue has %d", k, n.count[k], c)
+		}
+	}
+}
+
+// BenchmarkNotifyOneFlapping: one virtual router flaps while its command
+// runs, the others are quiet, and its commands queue up to
+// notifyQueueMax: queueing one must not look through the queue.
+func BenchmarkNotifyOneFlapping(b *testing.B) {
+	block := make(chan struct{})
+	n := newNotifier(func(context.Context, string, []string) error { <-block; return nil }, time.Minute, discard())
+	for range notifyQueueMax - 1 {
+		n.notify("notify", notifyArgs(false, "VI_1", "BACKUP", 150))
+	}
+	args := notifyArgs(false, "VI_1", "MASTER", 150)
+	b.ResetTimer()
+	for b.Loop() {
+		n.notify("notify", args)
+	}
+	b.StopTimer()
+	close(block)
+	n.close()
 }
