@@ -92,7 +92,8 @@ var _ Hook = HookFuncs{}
 // Transition with every transition of every virtual router, in order and
 // without loss, on its host-work goroutine, in line with Take, Release and
 // Announce (a transition to Master comes before its Take, one from Master
-// after its Release). This is the path to fence work on (run a job only
+// after its Release, when they run: see Hook for those a later call makes
+// moot). This is the path to fence work on (run a job only
 // while Master): unlike Router.Events it never drops a transition, and
 // the protocol never waits for it. It should still return promptly, as
 // the host work of every virtual router waits behind it.
