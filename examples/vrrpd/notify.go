@@ -268,8 +268,9 @@ func jobKey(args []string) string {
 // notifyQueueMax bounds the notify queue: beyond it the oldest queued
 // commands of the virtual routers (and sync groups) that have a later one
 // queued are dropped, counted and logged (notifyDropLogEvery), down to
-// 3/4 of it, so that the queue holds at most notifyQueueMax commands or
-// one per virtual router and sync group. Every transition's command runs
+// 3/4 of it, so that the queue holds at most notifyQueueMax commands (or,
+// with more virtual routers and sync groups than that each with one
+// queued, at most a quarter of it more than them). Every transition's command runs
 // while fewer are queued (TestDaemonSlowNotifyLosesNoTransition: 1,201
 // at once), and the last state of each virtual router always reaches its
 // command: a flapping virtual router loses the commands of states it has
