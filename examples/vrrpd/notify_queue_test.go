@@ -178,3 +178,35 @@ func BenchmarkNotifyOneFlapping(b *testing.B) {
 	close(block)
 	n.close()
 }
+
+// TestNotifierQueueKeepsEachLast: beyond notifyQueueMax a command that is
+// its virtual router's only one queued is never dropped: 40,000 virtual
+// routers with one command each all run.
+func TestNotifierQueueKeepsEachLast(t *testing.T) {
+	const vrs = 40000
+	release := make(chan struct{})
+	var mu sync.Mutex
+	ran := 0
+	n := newNotifier(func(context.Context, string, []string) error {
+		<-release
+		mu.Lock()
+		ran++
+		mu.Unlock()
+		return nil
+	}, time.Minute, discard())
+	for i := range vrs {
+		n.notifyState("notify", false, "VI_"+strconv.Itoa(i), "MASTER", 100)
+	}
+	checkNotifyCounts(t, n)
+	n.mu.Lock()
+	dropped, dropAt := n.dropped, n.dropAt
+	n.mu.Unlock()
+	close(release)
+	n.close()
+	if dropped != 0 || ran != vrs {
+		t.Errorf("%d commands run, %d dropped; want all %d run", ran, dropped, vrs)
+	}
+	if dropAt <= notifyQueueMax {
+		t.Errorf("next drop pass at %d queued; want it past the queue a pass could not shorten", dropAt)
+	}
+}
