@@ -303,8 +303,10 @@ func TestStatusServerUnix(t *testing.T) {
 	}
 }
 
-// The notify queue never drops: a burst far beyond any buffer, queued
-// while a command is still running, runs completely and in order.
+// The notify queue drops nothing below its cap (notifyQueueMax, 32,768
+// commands; TestNotifierQueueBounded for beyond it): a burst far beyond
+// any channel buffer, queued while a command is still running, runs
+// completely and in order.
 func TestNotifierNeverDrops(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
