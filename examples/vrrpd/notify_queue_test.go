@@ -25,7 +25,7 @@ func TestNotifierQueueBounded(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	ran := map[string][]int{}
-	lh := &notifyLogRec{}
+	lh := &logRecorder{}
 	n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
 		<-release
 		p, _ := strconv.Atoi(args[3])
@@ -106,34 +106,6 @@ func TestNotifyJobCompact(t *testing.T) {
 	if got := strings.Join(j.argv(), " "); got != "INSTANCE VI_1 MASTER 0100" {
 		t.Errorf("other arguments changed: %q", got)
 	}
-}
-
-// notifyLogRec counts log lines by message prefix.
-type notifyLogRec struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *notifyLogRec) Enabled(context.Context, slog.Level) bool { return true }
-func (h *notifyLogRec) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	h.msgs = append(h.msgs, r.Message)
-	h.mu.Unlock()
-	return nil
-}
-func (h *notifyLogRec) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *notifyLogRec) WithGroup(string) slog.Handler      { return h }
-
-func (h *notifyLogRec) count(prefix string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, m := range h.msgs {
-		if strings.HasPrefix(m, prefix) {
-			n++
-		}
-	}
-	return n
 }
 
 // checkNotifyCounts checks the notifier's counts of queued commands by
