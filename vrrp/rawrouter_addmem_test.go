@@ -2,6 +2,7 @@ package vrrp_test
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -45,4 +46,46 @@ func TestRawRouterAddAllocatesLittle(t *testing.T) {
 	if perAdd > bound {
 		t.Errorf("%.0f B allocated per Add of %d, want at most %d", perAdd, n, bound)
 	}
+}
+
+// TestRawRouterHeldPerVirtualRouter bounds the live heap a RawRouter
+// holds per virtual router: its vrt, Machine and the Machine's action
+// buffer, the demux table's share. The configuration is held once, by
+// the Machine: vrt kept two more copies (its VirtualRouter's Config and
+// the defaulted one, 192 B; issue 12, "Memory per instance" in
+// BENCHMARKS.md). Deterministic: live bytes after a collection.
+func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
+	const n = 1000
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	conn := keyConn{"shared"}
+	vrs := make([]vrrp.VirtualRouter, n)
+	for i := range vrs {
+		vrs[i] = vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i+1), Conn: conn, Interface: fmt.Sprintf("l%d", i+1),
+			IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}
+	}
+	live := func() uint64 {
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
+	base := live()
+	for _, vr := range vrs {
+		if err := rr.Add(t0, vr); err != nil {
+			t.Fatal(err)
+		}
+		rr.Advance()
+	}
+	per := (float64(live()) - float64(base)) / n
+	t.Logf("%.0f B held per virtual router", per)
+	// vrt 320 B (512 with the two copies), Machine 512 B, its action
+	// buffer 160 B, the maps' entries and the shared arrays' share: 1,536
+	// B before, 1,290-1,310 B after.
+	const bound = 1400
+	if per > bound {
+		t.Errorf("%.0f B held per virtual router of %d, want at most %d", per, n, bound)
+	}
+	runtime.KeepAlive(rr)
+	runtime.KeepAlive(vrs)
 }

@@ -39,7 +39,7 @@ count:
 	c.msgs = room(c.msgs, min(need, takeoverRoom))
 	r.roomHost += 3
 	r.rd.Host = room(r.rd.Host, len(r.rd.Host)+r.hostRoom())
-	r.roomBytes += len(v.dsts) * advLen(&v.cfg)
+	r.roomBytes += len(v.dsts) * advLen(&v.m.cfg)
 	r.arena = room(r.arena, len(r.arena)+r.roomBytes)
 }
 
@@ -47,7 +47,7 @@ count:
 // the virtual routers to come).
 func (r *RawRouter) unreserve(v *vrt) {
 	r.roomHost -= 3
-	r.roomBytes -= len(v.dsts) * advLen(&v.cfg)
+	r.roomBytes -= len(v.dsts) * advLen(&v.m.cfg)
 }
 
 // takeoverRoom is how many virtual routers' takeover in one step, or
