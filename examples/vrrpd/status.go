@@ -421,17 +421,6 @@ func (e *elemWriter) write(w io.Writer, v any) error {
 	return err
 }
 
-// writeElements writes elems as elemWriter does, prefix its prefix.
-func writeElements[T any](w io.Writer, elems []T, prefix string) error {
-	e := elemWriter{prefix: prefix}
-	for i := range elems {
-		if err := e.write(w, &elems[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Limits of the status server: it has no authentication and serves a
 // small document, so a client that opens connections and keeps them idle,
 // or sends slowly, must not exhaust the daemon's file descriptors (the

@@ -19,6 +19,12 @@ import (
 // lab's configuration of n links on memSys, every instance master, and
 // calls fn with it. groups puts the first instances in sync groups.
 func withMasters(t *testing.T, n int, groups bool, fn func(*daemon)) {
+	withMastersCfg(t, n, groups, nil, fn)
+}
+
+// withMastersCfg is withMasters with edit, if not nil, applied to the
+// configuration first.
+func withMastersCfg(t *testing.T, n int, groups bool, edit func(*Config), fn func(*daemon)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
 		cfg, err := parseTOML("scale.toml", string(scale.VrrpdConfig(n, time.Second, scale.BackupPriority)))
@@ -32,6 +38,9 @@ func withMasters(t *testing.T, n int, groups bool, fn func(*daemon)) {
 			in[0].SyncGroup, in[1].SyncGroup, in[2].SyncGroup = "G", "G", "H"
 			cfg.Groups = []Group{{Name: "G", Members: []string{in[0].Name, in[1].Name}},
 				{Name: "H", Members: []string{in[2].Name, "VI_none"}}}
+		}
+		if edit != nil {
+			edit(&cfg)
 		}
 		run := func(context.Context, string, []string) error { return nil }
 		d := newDaemon(cfg, &memSys{host: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, run)
@@ -101,13 +110,79 @@ func TestStatusReadHoldsLittle(t *testing.T) {
 			t.Fatal(err)
 		}
 		held := int64(w.peak) - int64(base)
-		// Before, the read held the whole Status: 1.1 MB here (35 kB
-		// after). Now one
-		// instance's, the names in order (16 kB) and the buffers.
+		// Before, the read held the whole Status: 1.1 MB here. Now one
+		// instance's, the names in order (16 kB) and the buffers: 35 kB.
 		const bound = 256 << 10
 		t.Logf("%d instances, %.1f MB document: at most %.0f kB held during the read", n, float64(w.bytes)/(1<<20), float64(held)/(1<<10))
 		if held > bound {
 			t.Errorf("a status read of %d instances held %d B live; want at most %d", n, held, bound)
+		}
+		runtime.KeepAlive(d)
+	})
+}
+
+// sharedLinks puts instances 3-8 on link l3 with VRIDs out of order
+// (the document lists an interface's instances by VRID).
+func sharedLinks(c *Config) {
+	for i := 3; i <= 8; i++ {
+		c.Instances[i].Interface = c.Instances[3].Interface
+		c.Instances[i].VRID = uint8(40 - i)
+	}
+}
+
+// The daemon's /ietf-vrrp document, written interface by interface as it
+// reads them (writeIETF), is byte for byte json.MarshalIndent of the
+// whole document of a snapshot (ietfDocument), as served before: several
+// instances on one interface, sync groups.
+func TestStreamIETFIdentical(t *testing.T) {
+	withMastersCfg(t, 20, true, sharedLinks, func(d *daemon) {
+		want, err := json.MarshalIndent(ietfDocument(d.snapshot()), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, '\n')
+		var got, fromSnap bytes.Buffer
+		if err := d.writeIETF(&got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(want), got.String()); diff != "" {
+			t.Errorf("(-MarshalIndent +writeIETF):\n%s", diff)
+		}
+		if err := writeIETFSnapshot(&fromSnap, d.snapshot()); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(want), fromSnap.String()); diff != "" {
+			t.Errorf("(-MarshalIndent +writeIETFSnapshot):\n%s", diff)
+		}
+		var doc ietfDoc
+		if err := json.Unmarshal(got.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Interfaces.Interface) != 15 || doc.VRRP.VirtualRouters != 20 || doc.VRRP.Interfaces != 15 {
+			t.Errorf("%d interfaces, global %+v; want 15 interfaces, 20 virtual routers", len(doc.Interfaces.Interface), doc.VRRP)
+		}
+	})
+}
+
+// TestIETFReadHoldsLittle: a read of /ietf-vrrp does not hold a snapshot
+// of every instance and the whole document at once (issue 12, as
+// TestStatusReadHoldsLittle).
+func TestIETFReadHoldsLittle(t *testing.T) {
+	const n = 1000
+	withMasters(t, n, false, func(d *daemon) {
+		base := liveHeap()
+		w := &peakWriter{writes: 8}
+		if err := d.writeIETF(w); err != nil {
+			t.Fatal(err)
+		}
+		held := int64(w.peak) - int64(base)
+		// Before, a snapshot of every instance and the whole document:
+		// 722 kB here. Now one interface's, and the names of the
+		// instances by interface: 133 kB.
+		const bound = 256 << 10
+		t.Logf("%d instances, %.1f MB document: at most %.0f kB held during the read", n, float64(w.bytes)/(1<<20), float64(held)/(1<<10))
+		if held > bound {
+			t.Errorf("an /ietf-vrrp read of %d instances held %d B live; want at most %d", n, held, bound)
 		}
 		runtime.KeepAlive(d)
 	})
