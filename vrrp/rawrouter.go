@@ -1064,7 +1064,7 @@ func (r *RawRouter) Advance() {
 		*o = Outbound{}
 	}
 	r.rd.Sends = r.rd.Sends[:0]
-	r.rd.Host = reuseRoom(r.rd.Host, r.hostRoom())
+	r.rd.Host = reuseBurstRoom(r.rd.Host, r.hostRoom())
 	clear(r.rd.Notes)
 	r.rd.Notes = r.rd.Notes[:0]
 	clear(r.rd.Closed)

@@ -80,6 +80,22 @@ func reuseRoom[T any](s []T, keep int) []T {
 	return s[:0]
 }
 
+// reuseBurstRoom is reuseRoom for Ready.Host, whose bursts (thousands
+// of virtual routers taking over, or starting, in one step) do not come
+// back at the next step: an array much larger than keep is let go at the
+// Advance of its own step, not kept until the next, quieter one. Held
+// for an advertisement interval after a takeover of 4,094 links (2.5 MB
+// of Host entries, 176 B each), it was marked live by a collection in
+// that interval, which set the GC's heap goal above it (issue 12;
+// TestRawRouterTakeoverBurstLetGo).
+func reuseBurstRoom[T any](s []T, keep int) []T {
+	if cap(s) > 2*max(64, keep) {
+		return room([]T(nil), keep)
+	}
+	clear(s)
+	return s[:0]
+}
+
 // room returns s with a capacity of at least n, the elements beyond its
 // length written (zeroed) once. A new array is a quarter larger than s's
 // at least: reserving a little more for each virtual router added does
