@@ -1047,6 +1047,12 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 			c.out = n + 1
 		}
 		o := &r.rd.Sends[c.out-1]
+		if n := cap(o.Msgs); len(o.Msgs) == n {
+			// Beyond the reserved room (takeoverRoom): as Ready.Host
+			// (host), quadrupled up to a message per virtual router
+			// and destination on the Conn.
+			o.Msgs = slices.Grow(o.Msgs, max(min(3*n, c.refs*len(v.dsts)-n), n, 64))
+		}
 		o.Msgs = append(o.Msgs, transport.Message{
 			Buf:  b[start:len(b):len(b)],
 			Meta: transport.Meta{Src: v.m.cfg.Primary, Dst: dst, IfIndex: v.ifIndex},

@@ -137,8 +137,9 @@ func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
 }
 
 // TestRawRouterTakeoverBurstAllocates: a step in which more virtual
-// routers take over than the reserved room covers grows Ready.Host by
-// quadrupling it (up to every virtual router's entries), not by append's
+// routers take over than the reserved room covers grows Ready.Host and
+// the Conn's messages by quadrupling them (up to every virtual router's
+// entries), not by append's
 // quarter for large arrays, which allocated every intermediate array,
 // about five times the final one in all (issue 12: 10 MB of garbage in
 // the takeover of 4,094 links, which the GC, running during it, marked
@@ -171,8 +172,9 @@ func TestRawRouterTakeoverBurstAllocates(t *testing.T) {
 	}
 	t.Logf("the takeover step of %d virtual routers allocated %d B", n, got)
 	// Before: 5.2-5.6 MB (the Host array grown by a quarter at a time
-	// from the reserved 960 entries to 6,000); after: 2.9 MB (3,840 then
-	// 6,000 entries, 1.7 MB; the rest is the advertisements).
+	// from the reserved 960 entries to 6,000, the Conn's messages from
+	// 256 to 2,000); after: 2.2 MB (3,840 then 6,000 Host entries, 1.7
+	// MB; 1,024 then 2,000 messages, 0.3 MB).
 	const bound = 3500 << 10
 	if got > bound {
 		t.Errorf("the takeover step of %d virtual routers allocated %d B; want at most %d", n, got, bound)
