@@ -218,12 +218,13 @@ func (d *daemon) writeIETF(w io.Writer) error {
 		}
 		byIf[ifname] = append(byIf[ifname], name)
 	}
+	weights := d.scriptWeightsLocked()
 	d.obs.prune(d.order)
 	d.mu.Unlock()
 	rs := d.router.RouterStats()
 	iw := ietfWriter{w: w, el: elemWriter{prefix: "      "}}
 	for _, ifname := range ifaces {
-		if ins := d.instSnaps(byIf[ifname]); len(ins) > 0 {
+		if ins := d.instSnaps(byIf[ifname], weights); len(ins) > 0 {
 			if err := iw.iface(processStart, ins); err != nil {
 				return err
 			}

@@ -109,10 +109,10 @@ func (d *daemon) snapshot() snapshot {
 }
 
 // instSnaps returns the instSnaps of the instances names that are still
-// configured, read as snapshot reads them, without the daemon's figures.
-func (d *daemon) instSnaps(names []string) []instSnap {
+// configured, read as snapshot reads them, without the daemon's figures;
+// weights are the scripts' (scriptWeightsLocked).
+func (d *daemon) instSnaps(names []string, weights map[string]int) []instSnap {
 	d.mu.Lock()
-	weights := d.scriptWeightsLocked()
 	ins := make([]instSnap, 0, len(names))
 	for _, name := range names {
 		if v := d.vrs[name]; v != nil {
