@@ -999,7 +999,7 @@ func (r *RawRouter) apply(now time.Time, v *vrt, acts []Action) {
 // (reuseBurstRoom).
 func (r *RawRouter) host(v *vrt, k HostKind) {
 	if n := cap(r.rd.Host); len(r.rd.Host) == n {
-		r.rd.Host = slices.Grow(r.rd.Host, max(min(3*n, 3*len(r.order)-n), n, 64))
+		r.rd.Host = grow(r.rd.Host, max(min(3*n, 3*len(r.order)-n), n, 64))
 	}
 	r.rd.Host = append(r.rd.Host, HostAction{Kind: k, VR: v.info()})
 }
@@ -1051,7 +1051,7 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 			// Beyond the reserved room (takeoverRoom): as Ready.Host
 			// (host), quadrupled up to a message per virtual router
 			// and destination on the Conn.
-			o.Msgs = slices.Grow(o.Msgs, max(min(3*n, c.refs*len(v.dsts)-n), n, 64))
+			o.Msgs = grow(o.Msgs, max(min(3*n, c.refs*len(v.dsts)-n), n, 64))
 		}
 		o.Msgs = append(o.Msgs, transport.Message{
 			Buf:  b[start:len(b):len(b)],

@@ -96,6 +96,15 @@ func reuseBurstRoom[T any](s []T, keep int) []T {
 	return s[:0]
 }
 
+// grow returns s with a capacity of len(s)+extra: one array, whatever
+// the build (slices.Grow also allocates a temporary array of extra
+// elements under the race detector).
+func grow[T any](s []T, extra int) []T {
+	t := make([]T, len(s), len(s)+extra)
+	copy(t, s)
+	return t
+}
+
 // room returns s with a capacity of at least n, the elements beyond its
 // length written (zeroed) once. A new array is a quarter larger than s's
 // at least: reserving a little more for each virtual router added does
