@@ -79,7 +79,7 @@ func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
 	}
 	per := (float64(live()) - float64(base)) / n
 	t.Logf("%.0f B held per virtual router", per)
-	// vrt 320 B (512 with the two copies), Machine 512 B, its action
+	// vrt 288 B (512 with the two copies), Machine 512 B, its action
 	// buffer 160 B, the maps' entries and the shared arrays' share: 1,536
 	// B before, 1,290-1,310 B after.
 	const bound = 1400
