@@ -187,3 +187,18 @@ func TestIETFReadHoldsLittle(t *testing.T) {
 		runtime.KeepAlive(d)
 	})
 }
+
+// A client gone half way: the daemon's streamed documents stop at the
+// first failed write and return its error.
+func TestStreamWriteError(t *testing.T) {
+	withMasters(t, 20, true, func(d *daemon) {
+		for _, n := range []int{0, 10, 3000} {
+			if err := d.streamStatus(&errWriter{n: n}); err == nil {
+				t.Errorf("write error after %d bytes: streamStatus returned nil", n)
+			}
+			if err := d.writeIETF(&errWriter{n: n}); err == nil {
+				t.Errorf("write error after %d bytes: writeIETF returned nil", n)
+			}
+		}
+	})
+}
