@@ -208,15 +208,22 @@ type Note struct {
 }
 
 // vrt is the RawRouter's side of one virtual router.
+//
+// Of its VirtualRouter it keeps the fields other than Config: the
+// configuration, with defaults, is its Machine's (m.cfg), one copy per
+// virtual router (issue 12: vrt held two more, 192 B).
 type vrt struct {
-	name   string
-	vr     VirtualRouter
-	cfg    Config // with defaults
-	m      *Machine
-	c      *rconn
-	family Family
-	dsts   []netip.Addr // group or peers
-	hidx   int          // index in the deadline heap, -1 if absent
+	name      string
+	conn      transport.Conn // VirtualRouter.Conn
+	iface     string         // VirtualRouter.Interface
+	ifIndex   int            // VirtualRouter.IfIndex
+	peers     []netip.Addr   // VirtualRouter.Peers, a copy (setPeers)
+	syncGroup string         // VirtualRouter.SyncGroup
+	m         *Machine
+	c         *rconn
+	family    Family
+	dsts      []netip.Addr // group or peers
+	hidx      int          // index in the deadline heap, -1 if absent
 	// when is the machine's Deadline as the heap has it. Compare with
 	// it, not with the heap's own copy: it keeps the monotonic clock
 	// reading, so a step of the wall clock does not make a timer look due.
@@ -246,7 +253,7 @@ func (c *rconn) lookup(f int, vrid uint8, ifIndex int) *vrt {
 	switch {
 	case len(list) == 0:
 		return nil
-	case ifIndex == 0 || list[0].vr.IfIndex == 0:
+	case ifIndex == 0 || list[0].ifIndex == 0:
 		return list[0]
 	}
 	return c.byIf[demuxKey{uint8(f), vrid, ifIndex}]
@@ -304,12 +311,11 @@ func newVRT(vr VirtualRouter) (*vrt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
 	}
-	cfg := m.Config()
-	v := &vrt{name: vr.Name, vr: vr, cfg: cfg, m: m, hidx: -1, family: IPv6}
-	if cfg.Primary.Is4() {
+	v := &vrt{name: vr.Name, conn: vr.Conn, iface: vr.Interface, ifIndex: vr.IfIndex, syncGroup: vr.SyncGroup,
+		m: m, hidx: -1, family: IPv6}
+	if m.cfg.Primary.Is4() {
 		v.family = IPv4
 	}
-	v.vr.Config = cfg
 	if err := checkPeers(vr.Peers, v.family); err != nil {
 		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
 	}
@@ -339,16 +345,23 @@ func checkPeers(peers []netip.Addr, f Family) error {
 	return nil
 }
 
+// The destinations of a virtual router without peers, shared by all of
+// them (read only): its family's VRRP group.
+var (
+	groupDsts4 = []netip.Addr{packet.GroupIPv4}
+	groupDsts6 = []netip.Addr{packet.GroupIPv6}
+)
+
 // setPeers makes peers (checked) v's destinations: a copy of them, or the
 // VRRP group of v's family when there are none.
 func (v *vrt) setPeers(peers []netip.Addr) {
-	v.vr.Peers = append([]netip.Addr(nil), peers...)
-	v.dsts = v.vr.Peers
+	v.peers = append([]netip.Addr(nil), peers...)
+	v.dsts = v.peers
 	if len(v.dsts) == 0 {
 		if v.family == IPv4 {
-			v.dsts = []netip.Addr{packet.GroupIPv4}
+			v.dsts = groupDsts4
 		} else {
-			v.dsts = []netip.Addr{packet.GroupIPv6}
+			v.dsts = groupDsts6
 		}
 	}
 }
@@ -367,22 +380,22 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	if _, ok := r.vrs[v.name]; ok {
 		return fmt.Errorf("%w: name %q", ErrDuplicate, v.name)
 	}
-	c := r.conns[v.vr.Conn]
+	c := r.conns[v.conn]
 	if c != nil {
-		list := c.demux[fidx(v.family)][v.cfg.VRID]
-		o := c.byIf[demuxKey{uint8(fidx(v.family)), v.cfg.VRID, v.vr.IfIndex}]
-		if len(list) > 0 && (list[0].vr.IfIndex == 0 || v.vr.IfIndex == 0) {
+		list := c.demux[fidx(v.family)][v.m.cfg.VRID]
+		o := c.byIf[demuxKey{uint8(fidx(v.family)), v.m.cfg.VRID, v.ifIndex}]
+		if len(list) > 0 && (list[0].ifIndex == 0 || v.ifIndex == 0) {
 			o = list[0]
 		}
 		if o != nil {
-			return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.cfg.VRID)
+			return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.m.cfg.VRID)
 		}
 	} else {
-		c = &rconn{c: v.vr.Conn, name: v.vr.Interface}
-		r.conns[v.vr.Conn] = c
+		c = &rconn{c: v.conn, name: v.iface}
+		r.conns[v.conn] = c
 		// Removed and added again before Advance: not to be closed.
 		for i, cc := range r.rd.Closed {
-			if cc == v.vr.Conn {
+			if cc == v.conn {
 				r.rd.Closed = append(r.rd.Closed[:i], r.rd.Closed[i+1:]...)
 				break
 			}
@@ -392,19 +405,19 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 	v.c = c
 	r.vrs[v.name] = v
 	r.order = append(r.order, v)
-	f, id := fidx(v.family), v.cfg.VRID
+	f, id := fidx(v.family), v.m.cfg.VRID
 	c.demux[f][id] = append(c.demux[f][id], v)
-	if v.vr.IfIndex != 0 {
+	if v.ifIndex != 0 {
 		if c.byIf == nil {
 			c.byIf = make(map[demuxKey]*vrt)
 		}
-		c.byIf[demuxKey{uint8(f), id, v.vr.IfIndex}] = v
+		c.byIf[demuxKey{uint8(f), id, v.ifIndex}] = v
 	}
 	r.host(v, HostAdded)
 	r.reserve(v)
 	// A new member of a sync group with a member in fault is held in
 	// Fault (before it starts, so that it starts there).
-	r.holdGroup(now, v.vr.SyncGroup)
+	r.holdGroup(now, v.syncGroup)
 	if r.started {
 		r.apply(now, v, v.m.Start(now))
 	}
@@ -423,7 +436,7 @@ func (r *RawRouter) Remove(now time.Time, name string) error {
 	r.apply(now, v, v.m.Shutdown(now))
 	r.remove(v)
 	// A member whose fault held its group in Fault is gone.
-	r.holdGroup(now, v.vr.SyncGroup)
+	r.holdGroup(now, v.syncGroup)
 	return nil
 }
 
@@ -441,7 +454,7 @@ func (r *RawRouter) remove(v *vrt) {
 		}
 	}
 	c := v.c
-	f, id := fidx(v.family), v.cfg.VRID
+	f, id := fidx(v.family), v.m.cfg.VRID
 	list := c.demux[f][id]
 	for i, o := range list {
 		if o == v {
@@ -453,8 +466,8 @@ func (r *RawRouter) remove(v *vrt) {
 		list = nil
 	}
 	c.demux[f][id] = list
-	if v.vr.IfIndex != 0 {
-		delete(c.byIf, demuxKey{uint8(f), id, v.vr.IfIndex})
+	if v.ifIndex != 0 {
+		delete(c.byIf, demuxKey{uint8(f), id, v.ifIndex})
 	}
 	r.host(v, HostRemoved)
 	r.unreserve(v)
@@ -520,10 +533,10 @@ func (v *vrt) checkNewPeers(peers []netip.Addr) error {
 		return fmt.Errorf("virtual router %q: %w", v.name, err)
 	}
 	switch {
-	case len(v.vr.Peers) == 0 && len(peers) > 0:
+	case len(v.peers) == 0 && len(peers) > 0:
 		return fmt.Errorf("virtual router %q: %w", v.name, &ConfigError{Field: "VirtualRouter.Peers", Value: fmt.Sprint(peers),
 			Allowed: "none: it runs multicast, and a switch to unicast needs Remove and Add"})
-	case len(v.vr.Peers) > 0 && len(peers) == 0:
+	case len(v.peers) > 0 && len(peers) == 0:
 		return fmt.Errorf("virtual router %q: %w", v.name, &ConfigError{Field: "VirtualRouter.Peers", Value: "[]",
 			Allowed: "one or more unicast peers: it runs unicast, and a switch to multicast needs Remove and Add"})
 	}
@@ -537,7 +550,7 @@ func (r *RawRouter) Peers(name string) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]netip.Addr(nil), v.vr.Peers...), nil
+	return append([]netip.Addr(nil), v.peers...), nil
 }
 
 // connPeers returns the unicast peers of every virtual router on conn
@@ -547,13 +560,13 @@ func (r *RawRouter) Peers(name string) ([]netip.Addr, error) {
 func (r *RawRouter) connPeers(conn transport.Conn, skip string, peers []netip.Addr) (all []netip.Addr, ok bool) {
 	all = append(all, peers...)
 	for _, o := range r.order {
-		if o.vr.Conn != conn || o.name == skip {
+		if o.conn != conn || o.name == skip {
 			continue
 		}
-		if len(o.vr.Peers) == 0 {
+		if len(o.peers) == 0 {
 			return nil, false
 		}
-		for _, p := range o.vr.Peers {
+		for _, p := range o.peers {
 			if !slices.Contains(all, p) {
 				all = append(all, p)
 			}
@@ -637,7 +650,7 @@ func (r *RawRouter) SetFault(now time.Time, name string, fault bool) error {
 	}
 	v.faulted = fault
 	r.apply(now, v, v.m.SetFault(now, fault))
-	r.holdGroup(now, v.vr.SyncGroup)
+	r.holdGroup(now, v.syncGroup)
 	return nil
 }
 
@@ -645,17 +658,17 @@ func (r *RawRouter) onInterface(now time.Time, ifname string, f func(*vrt)) erro
 	found := false
 	var groups []string
 	for _, v := range r.order {
-		if v.vr.Interface == ifname {
+		if v.iface == ifname {
 			found = true
 			f(v)
-			if g := v.vr.SyncGroup; g != "" && !contains(groups, g) {
+			if g := v.syncGroup; g != "" && !contains(groups, g) {
 				groups = append(groups, g)
 			}
 		}
 	}
 	// In a stable order: that of the groups' first members.
 	for _, v := range r.order {
-		if g := v.vr.SyncGroup; g != "" && contains(groups, g) {
+		if g := v.syncGroup; g != "" && contains(groups, g) {
 			groups = remove(groups, g)
 			r.holdGroup(now, g)
 		}
@@ -698,12 +711,12 @@ func (r *RawRouter) holdGroup(now time.Time, group string) {
 		return
 	}
 	for _, o := range r.order {
-		if o.vr.SyncGroup != group || o.removed {
+		if o.syncGroup != group || o.removed {
 			continue
 		}
 		held := false
 		for _, p := range r.order {
-			if p != o && p.vr.SyncGroup == group && !p.removed && p.ownFault() {
+			if p != o && p.syncGroup == group && !p.removed && p.ownFault() {
 				held = true
 				break
 			}
@@ -763,7 +776,7 @@ func (r *RawRouter) Tick(now time.Time) {
 	for budget := 4*r.heap.Len() + 4; r.heap.Len() > 0 && budget > 0; budget-- {
 		v := r.heap.Min()
 		if v.when.After(now) {
-			if !r.batch || v.m.State() != Master || v.when.After(now.Add(v.cfg.AdvertInterval/advertSlack)) {
+			if !r.batch || v.m.State() != Master || v.when.After(now.Add(v.m.cfg.AdvertInterval/advertSlack)) {
 				return
 			}
 			// A master's Adver_Timer due within its slack
@@ -834,7 +847,7 @@ func (r *RawRouter) frontDoor(now time.Time, c *rconn, b []byte, m transport.Met
 		// last protocol error is ipTtlError.
 		v.m.stats.IPTTLErrors++
 		v.m.stats.ProtoErrReason = ProtoErrTTL
-		r.discards.add(now, m.Src.Unmap(), AnomalyTTL.String(), v.name, v.cfg.VRID, v.vr.Interface)
+		r.discards.add(now, m.Src.Unmap(), AnomalyTTL.String(), v.name, v.m.cfg.VRID, v.iface)
 		r.noteFront(now, c, false, "TTL is not 255", m)
 		return nil
 	}
@@ -873,9 +886,9 @@ func (r *RawRouter) receive(now time.Time, v *vrt, b []byte, m transport.Meta) {
 		}
 		v.m.CountError(err)
 		why := parseReason(err)
-		r.discards.add(now, m.Src.Unmap(), why, v.name, v.cfg.VRID, v.vr.Interface)
+		r.discards.add(now, m.Src.Unmap(), why, v.name, v.m.cfg.VRID, v.iface)
 		if r.notes {
-			r.note(now, summaryKey{owner: v, src: m.Src, why: why}, &v.lim, Note{Name: v.name, VRID: v.cfg.VRID, Src: m.Src, TTL: m.TTL, Err: err})
+			r.note(now, summaryKey{owner: v, src: m.Src, why: why}, &v.lim, Note{Name: v.name, VRID: v.m.cfg.VRID, Src: m.Src, TTL: m.TTL, Err: err})
 		}
 		return
 	}
@@ -888,12 +901,12 @@ func (r *RawRouter) receive(now time.Time, v *vrt, b []byte, m transport.Meta) {
 	for _, a := range acts {
 		if a.Kind == ActDrop {
 			dropped = true
-			r.discards.add(now, src, a.Anomaly.String(), v.name, v.cfg.VRID, v.vr.Interface)
+			r.discards.add(now, src, a.Anomaly.String(), v.name, v.m.cfg.VRID, v.iface)
 		}
 	}
 	r.noteAnomalies(now, v, src, acts)
 	r.apply(now, v, acts)
-	if master && !dropped && src != v.cfg.Primary {
+	if master && !dropped && src != v.m.cfg.Primary {
 		r.heardMaster(now, v, src)
 	}
 }
@@ -911,8 +924,8 @@ func (r *RawRouter) heardMaster(now time.Time, v *vrt, src netip.Addr) {
 	}
 	// Within v's rate limit: a flood of forged advertisements from ever
 	// new sources would start an episode each.
-	if v.sm.heard(now, src, v.cfg.AdvertInterval, r.adv.Interval()) && r.notes && v.lim.allow(now, r.logLimit) {
-		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, SecondMaster: true, Priority: r.adv.Priority})
+	if v.sm.heard(now, src, v.m.cfg.AdvertInterval, r.adv.Interval()) && r.notes && v.lim.allow(now, r.logLimit) {
+		r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.m.cfg.VRID, Src: src, SecondMaster: true, Priority: r.adv.Priority})
 	}
 }
 
@@ -927,7 +940,7 @@ func (r *RawRouter) noteAnomalies(now time.Time, v *vrt, src netip.Addr, acts []
 		if a.Kind != ActDrop && a.Kind != ActNotice {
 			continue
 		}
-		r.note(now, summaryKey{owner: v, src: src, kind: a.Kind, anom: a.Anomaly}, &v.lim, Note{Name: v.name, VRID: v.cfg.VRID, Src: src, Kind: a.Kind, Anomaly: a.Anomaly})
+		r.note(now, summaryKey{owner: v, src: src, kind: a.Kind, anom: a.Anomaly}, &v.lim, Note{Name: v.name, VRID: v.m.cfg.VRID, Src: src, Kind: a.Kind, Anomaly: a.Anomaly})
 	}
 }
 
@@ -950,8 +963,8 @@ func (r *RawRouter) apply(now time.Time, v *vrt, acts []Action) {
 		case ActTransition:
 			r.host(v, HostTransition)
 			h := &r.rd.Host[len(r.rd.Host)-1]
-			h.Event = Event{Time: now, Name: v.name, VRID: v.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason, Peer: a.Peer, PeerPriority: a.PeerPriority}
-			if a.Reason != ReasonSyncGroup && v.vr.SyncGroup != "" {
+			h.Event = Event{Time: now, Name: v.name, VRID: v.m.cfg.VRID, Family: v.family, From: a.From, To: a.To, Reason: a.Reason, MasterReason: a.MasterReason, Peer: a.Peer, PeerPriority: a.PeerPriority}
+			if a.Reason != ReasonSyncGroup && v.syncGroup != "" {
 				// Fault is not passed on here: holdGroup holds the
 				// group from the members' own faults.
 				switch {
@@ -968,27 +981,39 @@ func (r *RawRouter) apply(now time.Time, v *vrt, acts []Action) {
 		return
 	}
 	for _, o := range r.order {
-		if o != v && o.vr.SyncGroup == v.vr.SyncGroup {
+		if o != v && o.syncGroup == v.syncGroup {
 			r.apply(now, o, o.m.Sync(now, sync))
 		}
 	}
 }
 
 // host appends a HostAction for v.
+//
+// Beyond the reserved room (thousands of virtual routers taking over in
+// one step) the array quadruples, up to the three entries (transition,
+// take, announce) of every virtual router, and doubles after that: append
+// grows a large array by a quarter, and the intermediate arrays, about
+// five times the final one in all, were garbage that the GC running
+// during the takeover marked live (issue 12: 10 MB at 4,094 links;
+// TestRawRouterTakeoverBurstAllocates). Advance lets the grown array go
+// (reuseBurstRoom).
 func (r *RawRouter) host(v *vrt, k HostKind) {
+	if n := cap(r.rd.Host); len(r.rd.Host) == n {
+		r.rd.Host = grow(r.rd.Host, max(min(3*n, 3*len(r.order)-n), n, 64))
+	}
 	r.rd.Host = append(r.rd.Host, HostAction{Kind: k, VR: v.info()})
 }
 
 func (v *vrt) info() VRInfo {
 	return VRInfo{
 		Name:       v.name,
-		Interface:  v.vr.Interface,
-		IfIndex:    v.vr.IfIndex,
-		VRID:       v.cfg.VRID,
-		Version:    v.cfg.Version,
-		Addrs:      v.cfg.Addrs,
+		Interface:  v.iface,
+		IfIndex:    v.ifIndex,
+		VRID:       v.m.cfg.VRID,
+		Version:    v.m.cfg.Version,
+		Addrs:      v.m.cfg.Addrs,
 		Priority:   v.m.Priority(),
-		AcceptMode: v.cfg.AcceptMode,
+		AcceptMode: v.m.cfg.AcceptMode,
 	}
 }
 
@@ -998,11 +1023,11 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 	adv := v.m.Advertisement(prio)
 	for _, dst := range v.dsts {
 		start := len(r.arena)
-		b, err := adv.Append(r.arena, v.cfg.Primary, dst, v.cfg.Checksum)
+		b, err := adv.Append(r.arena, v.m.cfg.Primary, dst, v.m.cfg.Checksum)
 		if err != nil {
 			r.stats.SendErrors++
 			if r.notes {
-				r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.cfg.VRID, Err: fmt.Errorf("marshal: %w", err)})
+				r.rd.Notes = append(r.rd.Notes, Note{Name: v.name, VRID: v.m.cfg.VRID, Err: fmt.Errorf("marshal: %w", err)})
 			}
 			continue
 		}
@@ -1022,9 +1047,15 @@ func (r *RawRouter) queueSend(v *vrt, prio uint8) {
 			c.out = n + 1
 		}
 		o := &r.rd.Sends[c.out-1]
+		if n := cap(o.Msgs); len(o.Msgs) == n {
+			// Beyond the reserved room (takeoverRoom): as Ready.Host
+			// (host), quadrupled up to a message per virtual router
+			// and destination on the Conn.
+			o.Msgs = grow(o.Msgs, max(min(3*n, c.refs*len(v.dsts)-n), n, 64))
+		}
 		o.Msgs = append(o.Msgs, transport.Message{
 			Buf:  b[start:len(b):len(b)],
-			Meta: transport.Meta{Src: v.cfg.Primary, Dst: dst, IfIndex: v.vr.IfIndex},
+			Meta: transport.Meta{Src: v.m.cfg.Primary, Dst: dst, IfIndex: v.ifIndex},
 		})
 	}
 }
@@ -1051,7 +1082,7 @@ func (r *RawRouter) Advance() {
 		*o = Outbound{}
 	}
 	r.rd.Sends = r.rd.Sends[:0]
-	r.rd.Host = reuseRoom(r.rd.Host, r.hostRoom())
+	r.rd.Host = reuseBurstRoom(r.rd.Host, r.hostRoom())
 	clear(r.rd.Notes)
 	r.rd.Notes = r.rd.Notes[:0]
 	clear(r.rd.Closed)

@@ -39,7 +39,7 @@ count:
 	c.msgs = room(c.msgs, min(need, takeoverRoom))
 	r.roomHost += 3
 	r.rd.Host = room(r.rd.Host, len(r.rd.Host)+r.hostRoom())
-	r.roomBytes += len(v.dsts) * advLen(&v.cfg)
+	r.roomBytes += len(v.dsts) * advLen(&v.m.cfg)
 	r.arena = room(r.arena, len(r.arena)+r.roomBytes)
 }
 
@@ -47,7 +47,7 @@ count:
 // the virtual routers to come).
 func (r *RawRouter) unreserve(v *vrt) {
 	r.roomHost -= 3
-	r.roomBytes -= len(v.dsts) * advLen(&v.cfg)
+	r.roomBytes -= len(v.dsts) * advLen(&v.m.cfg)
 }
 
 // takeoverRoom is how many virtual routers' takeover in one step, or
@@ -78,6 +78,31 @@ func reuseRoom[T any](s []T, keep int) []T {
 	}
 	clear(s)
 	return s[:0]
+}
+
+// reuseBurstRoom is reuseRoom for Ready.Host, whose bursts (thousands
+// of virtual routers taking over, or starting, in one step) do not come
+// back at the next step: an array much larger than keep is let go at the
+// Advance of its own step, not kept until the next, quieter one. Held
+// for an advertisement interval after a takeover of 4,094 links (2.5 MB
+// of Host entries, 176 B each), it was marked live by a collection in
+// that interval, which set the GC's heap goal above it (issue 12;
+// TestRawRouterTakeoverBurstLetGo).
+func reuseBurstRoom[T any](s []T, keep int) []T {
+	if cap(s) > 2*max(64, keep) {
+		return room([]T(nil), keep)
+	}
+	clear(s)
+	return s[:0]
+}
+
+// grow returns s with a capacity of len(s)+extra: one array, whatever
+// the build (slices.Grow also allocates a temporary array of extra
+// elements under the race detector).
+func grow[T any](s []T, extra int) []T {
+	t := make([]T, len(s), len(s)+extra)
+	copy(t, s)
+	return t
 }
 
 // room returns s with a capacity of at least n, the elements beyond its

@@ -381,8 +381,8 @@ func (r *Router) SetPeers(name string, peers []netip.Addr) error {
 		if err := v.checkNewPeers(peers); err != nil {
 			return err
 		}
-		if ps, ok := v.vr.Conn.(transport.PeerSetter); ok && len(peers) > 0 {
-			if all, ok := r.raw.connPeers(v.vr.Conn, name, peers); ok {
+		if ps, ok := v.conn.(transport.PeerSetter); ok && len(peers) > 0 {
+			if all, ok := r.raw.connPeers(v.conn, name, peers); ok {
 				if err := ps.SetPeers(all); err != nil {
 					return fmt.Errorf("virtual router %q: %w", name, err)
 				}

@@ -187,7 +187,7 @@ func TestIETFDaemon(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		rec := httptest.NewRecorder()
-		a.d.observeHandler(statusHandler(a.d.status)).ServeHTTP(rec, httptest.NewRequest("GET", "/ietf-vrrp", nil))
+		a.d.observeHandler(statusHandler(a.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", "/ietf-vrrp", nil))
 		doc = rec.Body.Bytes()
 	})
 	var d ietfDoc

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -234,7 +235,7 @@ func TestStatusHandler(t *testing.T) {
 	st := Status{Instances: []InstanceStatus{{Name: "VI_1", VRID: 1, Family: "IPv4", State: "MASTER",
 		Master: "10.0.0.1", Priority: 150, Stats: statsOf(vrrp.Stats{MasterTransitions: 2, RefreshRate: 1230 * time.Millisecond})}}}
 	st.Router.Sent = 7
-	h := statusHandler(func() Status { return st })
+	h := statusHandler(func(w io.Writer) error { return writeStatus(w, &st) })
 	// What a client decodes: the interval in milliseconds only.
 	want := st
 	want.Instances = slices.Clone(st.Instances)

@@ -34,7 +34,7 @@ func (d *daemon) observeHandler(next http.Handler) http.Handler {
 		serveMetrics(w, r, d.snapshot())
 	})
 	mux.HandleFunc("GET /ietf-vrrp", func(w http.ResponseWriter, r *http.Request) {
-		serveIETF(w, d.snapshot())
+		d.serveIETF(w)
 	})
 	mux.Handle("/", next)
 	return mux

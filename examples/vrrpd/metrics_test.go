@@ -218,7 +218,7 @@ func TestMetricsDaemon(t *testing.T) {
 		synctest.Wait()
 		get := func(h *host, path string) []byte {
 			rec := httptest.NewRecorder()
-			h.d.observeHandler(statusHandler(h.d.status)).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			h.d.observeHandler(statusHandler(h.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("GET %s: %d", path, rec.Code)
 			}

@@ -149,27 +149,3 @@ func (d *daemon) trackScriptsLocked(v *vrInst) []TrackStatus {
 	}
 	return out
 }
-
-// syncGroupStatesLocked sets SyncGroupState of the members of sync
-// groups from the states in ins (groupState).
-func (d *daemon) syncGroupStatesLocked(ins []InstanceStatus) {
-	states := map[string]string{}
-	for _, is := range ins {
-		if is.State != "" {
-			states[is.Name] = is.State
-		}
-	}
-	gs := map[string]string{}
-	for _, g := range d.cfg.Groups {
-		s := groupState(g.Members, states)
-		if s == "" {
-			s = "mixed"
-		}
-		gs[g.Name] = s
-	}
-	for i := range ins {
-		if g := ins[i].SyncGroup; g != "" {
-			ins[i].SyncGroupState = gs[g]
-		}
-	}
-}

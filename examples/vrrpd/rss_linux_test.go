@@ -183,7 +183,7 @@ func TestRSSBreakdown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := d.observeHandler(statusHandler(d.status))
+	h := d.observeHandler(statusHandler(d.streamStatus))
 	get := func(path string) {
 		w := &discardResponse{}
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))

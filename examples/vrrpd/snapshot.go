@@ -97,74 +97,107 @@ func (d *daemon) snapshot() snapshot {
 			s.ProbeDropped = p.Stats().Malformed
 		}
 	}
+	weights := d.scriptWeightsLocked()
+	s.Instances = make([]instSnap, 0, len(d.order))
+	for _, name := range d.order {
+		s.Instances = append(s.Instances, d.instSnapLocked(name, d.vrs[name], weights))
+	}
+	d.obs.prune(d.order)
+	d.mu.Unlock()
+	s.Instances = d.routerFigures(s.Instances)
+	return s
+}
+
+// instSnaps returns the instSnaps of the instances names that are still
+// configured, read as snapshot reads them, without the daemon's figures;
+// weights are the scripts' (scriptWeightsLocked).
+func (d *daemon) instSnaps(names []string, weights map[string]int) []instSnap {
+	d.mu.Lock()
+	ins := make([]instSnap, 0, len(names))
+	for _, name := range names {
+		if v := d.vrs[name]; v != nil {
+			ins = append(ins, d.instSnapLocked(name, v, weights))
+		}
+	}
+	d.mu.Unlock()
+	return d.routerFigures(ins)
+}
+
+// scriptWeightsLocked returns the tracked scripts' weights by name.
+func (d *daemon) scriptWeightsLocked() map[string]int {
 	weights := make(map[string]int, len(d.cfg.Scripts))
 	for _, sc := range d.cfg.Scripts {
 		weights[sc.Name] = sc.Weight
 	}
-	s.Instances = make([]instSnap, 0, len(d.order))
-	for _, name := range d.order {
-		v := d.vrs[name]
-		is := instSnap{
-			Name:         name,
-			Interface:    v.in.Interface,
-			IfIndex:      v.conn.ifIndex,
-			VRID:         v.in.VRID,
-			Family:       v.in.Family(),
-			Version:      v.in.Version,
-			Primary:      v.conn.primary,
-			Priority:     uint8(v.prio.Load()),
-			Base:         v.cur.Priority,
-			TrackFault:   v.held,
-			LinkStatus:   d.links[v.in.Interface],
-			Interval:     v.in.Interval,
-			NoPreempt:    v.in.NoPreempt,
-			PreemptDelay: v.in.PreemptDelay,
-			Accept:       v.in.Accept,
-			VIPs:         v.in.VIPs,
-		}
-		if is.Version == 0 {
-			is.Version = 3
-		}
-		if is.Interval == 0 {
-			is.Interval = time.Second
-		}
-		for _, t := range v.cur.TrackInterfaces {
-			is.TrackIfaces = append(is.TrackIfaces, trackSnap{Name: t.Name, Weight: t.Weight, Status: d.links[t.Name]})
-		}
-		for _, sc := range v.cur.TrackScripts {
-			st := statusUnknown
-			if ss := d.scripts[sc]; ss != nil {
-				st = ss.status
-			}
-			is.TrackScripts = append(is.TrackScripts, trackSnap{Name: sc, Weight: weights[sc], Status: st})
-		}
-		for _, r := range v.cur.TrackFiles {
-			ts := trackSnap{Name: r.Name, Weight: r.Weight}
-			if fs := d.trk.files[r.Name]; fs != nil && fs.read {
-				ts.Status, ts.Value = statusUp, fs.value
-			}
-			is.TrackFiles = append(is.TrackFiles, ts)
-		}
-		for _, r := range v.cur.TrackProcesses {
-			ts := trackSnap{Name: r.Name, Weight: r.Weight}
-			if ps := d.trk.procs[r.Name]; ps != nil {
-				ts.Status, ts.Value = ps.status, int64(ps.count)
-			}
-			is.TrackProcs = append(is.TrackProcs, ts)
-		}
-		if d.probing() {
-			is.Probe.On = true
-			is.Probe.Status, is.Probe.Alarms = v.probe.figures()
-		}
-		s.Instances = append(s.Instances, is)
-	}
-	d.obs.prune(d.order)
-	d.mu.Unlock()
+	return weights
+}
 
-	// The Router's figures without the daemon's lock (status has why).
+// instSnapLocked returns the configuration and tracking of the instance
+// name, v, as an instSnap without the Router's and the observer's
+// figures (routerFigures).
+func (d *daemon) instSnapLocked(name string, v *vrInst, weights map[string]int) instSnap {
+	is := instSnap{
+		Name:         name,
+		Interface:    v.in.Interface,
+		IfIndex:      v.conn.ifIndex,
+		VRID:         v.in.VRID,
+		Family:       v.in.Family(),
+		Version:      v.in.Version,
+		Primary:      v.conn.primary,
+		Priority:     uint8(v.prio.Load()),
+		Base:         v.cur.Priority,
+		TrackFault:   v.held,
+		LinkStatus:   d.links[v.in.Interface],
+		Interval:     v.in.Interval,
+		NoPreempt:    v.in.NoPreempt,
+		PreemptDelay: v.in.PreemptDelay,
+		Accept:       v.in.Accept,
+		VIPs:         v.in.VIPs,
+	}
+	if is.Version == 0 {
+		is.Version = 3
+	}
+	if is.Interval == 0 {
+		is.Interval = time.Second
+	}
+	for _, t := range v.cur.TrackInterfaces {
+		is.TrackIfaces = append(is.TrackIfaces, trackSnap{Name: t.Name, Weight: t.Weight, Status: d.links[t.Name]})
+	}
+	for _, sc := range v.cur.TrackScripts {
+		st := statusUnknown
+		if ss := d.scripts[sc]; ss != nil {
+			st = ss.status
+		}
+		is.TrackScripts = append(is.TrackScripts, trackSnap{Name: sc, Weight: weights[sc], Status: st})
+	}
+	for _, r := range v.cur.TrackFiles {
+		ts := trackSnap{Name: r.Name, Weight: r.Weight}
+		if fs := d.trk.files[r.Name]; fs != nil && fs.read {
+			ts.Status, ts.Value = statusUp, fs.value
+		}
+		is.TrackFiles = append(is.TrackFiles, ts)
+	}
+	for _, r := range v.cur.TrackProcesses {
+		ts := trackSnap{Name: r.Name, Weight: r.Weight}
+		if ps := d.trk.procs[r.Name]; ps != nil {
+			ts.Status, ts.Value = ps.status, int64(ps.count)
+		}
+		is.TrackProcs = append(is.TrackProcs, ts)
+	}
+	if d.probing() {
+		is.Probe.On = true
+		is.Probe.Status, is.Probe.Alarms = v.probe.figures()
+	}
+	return is
+}
+
+// routerFigures adds to ins the Router's figures (State, Master, Stats)
+// and the observer's, without the daemon's lock (status has why), and
+// returns it without the instances a reload removed meanwhile.
+func (d *daemon) routerFigures(ins []instSnap) []instSnap {
 	gone := false // an instance the Router does not know
-	for i := range s.Instances {
-		is := &s.Instances[i]
+	for i := range ins {
+		is := &ins[i]
 		if state, err := d.router.State(is.Name); err != nil {
 			gone = true
 		} else {
@@ -183,12 +216,12 @@ func (d *daemon) snapshot() snapshot {
 		// One that failed to start stays (not running); one that a
 		// reload removed meanwhile goes, as if read after the reload.
 		d.mu.Lock()
-		s.Instances = slices.DeleteFunc(s.Instances, func(is instSnap) bool {
+		ins = slices.DeleteFunc(ins, func(is instSnap) bool {
 			return !is.Running && d.vrs[is.Name] == nil
 		})
 		d.mu.Unlock()
 	}
-	return s
+	return ins
 }
 
 // figures returns the length of the notify queue and the number of

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,68 +151,36 @@ func statsOf(s vrrp.Stats) InstanceStats {
 	return InstanceStats{Stats: s, RefreshRateMs: s.RefreshRate.Milliseconds()}
 }
 
-// status returns the current Status. The daemon's lock is held while
-// the configuration and tracking are read, not while the Router is asked
-// for the states and counters (a round trip to its goroutine per
-// instance): interface and script changes, which take the lock, are not
-// held up by a status read. An instance removed meanwhile is left out, as
-// if the read had come after the removal.
+// status returns the current Status: streamStatus's instances, collected.
 func (d *daemon) status() Status {
-	now := time.Now()
-	d.mu.Lock()
-	st := Status{Instances: make([]InstanceStatus, 0, len(d.order))}
-	for _, name := range d.order {
-		v := d.vrs[name]
-		is := InstanceStatus{
-			Name:         name,
-			Interface:    v.in.Interface,
-			VRID:         v.in.VRID,
-			Family:       v.in.Family().String(),
-			Version:      v.in.Version,
-			Primary:      v.conn.primary.String(),
-			Priority:     uint8(v.prio.Load()),
-			BasePriority: v.cur.Priority,
-			TrackFault:   v.held,
-			SyncGroup:    v.in.SyncGroup,
-		}
-		for _, p := range v.in.VIPs {
-			is.VIPs = append(is.VIPs, p.String())
-		}
-		is.TrackScripts = d.trackScriptsLocked(v)
-		is.TrackFiles, is.TrackProcesses = d.trackObjectsStatusLocked(v)
-		is.HostPending, is.HostError, is.HostRetries = v.host.status()
-		if ps, alarms := v.probe.figures(); d.probing() {
-			is.Probe, is.SecondResponders = &ps, alarms
-		}
-		st.Instances = append(st.Instances, is)
-	}
-	d.mu.Unlock()
+	ins := []InstanceStatus{}
+	_ = d.eachStatus(time.Now(), func(is *InstanceStatus) error {
+		ins = append(ins, *is)
+		return nil
+	})
+	st := d.statusRest()
+	st.Instances = ins
+	return st
+}
 
-	st.Router, st.Discards = d.router.RouterStats(), discardsOf(d.router.Discards())
-	kept := st.Instances[:0]
-	for _, is := range st.Instances {
-		s, err := d.router.State(is.Name)
-		if err != nil {
-			continue
-		}
-		is.State = stateName(s)
-		if m, err := d.router.Master(is.Name); err == nil && m.IsValid() {
-			// One form on master and backup: its own address has no
-			// zone, an advertiser's link-local source has the
-			// interface's; the interface is in the document already.
-			is.Master = m.WithZone("").String()
-		}
-		if vs, err := d.router.Stats(is.Name); err == nil {
-			is.Stats = statsOf(vs)
-			is.NewMasterReason = vs.NewMasterReason.String()
-		}
-		is.Election = d.obs.election(is.Name, s == vrrp.Master, is.Master, is.NewMasterReason, now)
-		kept = append(kept, is)
+// streamStatus writes the current Status as the status document, one
+// instance at a time: what it holds is one instance's InstanceStatus and
+// its encoding, not the whole document's (issue 12: ~1.1 kB per instance,
+// 4.5 MB at 4,094, held while the document was written, which set the
+// GC's heap goal and the RSS after it).
+func (d *daemon) streamStatus(w io.Writer) error {
+	sw := statusWriter{w: w, el: elemWriter{prefix: "    "}}
+	if err := d.eachStatus(time.Now(), sw.instance); err != nil {
+		return err
 	}
-	st.Instances = kept
-	d.mu.Lock()
-	d.syncGroupStatesLocked(st.Instances)
-	d.mu.Unlock()
+	rest := d.statusRest()
+	return sw.finish(&rest)
+}
+
+// statusRest is the Status without its instances: the Router-wide
+// counters, the discards and the notify FIFO's counters.
+func (d *daemon) statusRest() Status {
+	st := Status{Instances: []InstanceStatus{}, Router: d.router.RouterStats(), Discards: discardsOf(d.router.Discards())}
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
 		st.NotifyFIFO = &fs
@@ -219,14 +188,127 @@ func (d *daemon) status() Status {
 	return st
 }
 
-// statusHandler serves the daemon's Status as JSON on / and /status.
-func statusHandler(get func() Status) http.Handler {
+// eachStatus calls each with the InstanceStatus of every instance, in the
+// configuration's order, one instance at a time, and stops at the first
+// error each returns. The daemon's lock is held while an instance's
+// configuration and tracking are read, not while the Router is asked for
+// its state and counters (a round trip to its goroutine per instance) nor
+// while each runs (it writes to a client): interface and script changes,
+// which take the lock, are not held up by a status read. An instance
+// removed meanwhile is left out, as if the read had come after the
+// removal; one added meanwhile too, as if it had come before. An instance
+// the Router does not know (it failed to start) is left out.
+//
+// The sync groups' states are read first, from their members' states;
+// a member's InstanceStatus shows the state its group's was derived from,
+// so that the two agree as when the whole document was read at once.
+func (d *daemon) eachStatus(now time.Time, each func(*InstanceStatus) error) error {
+	d.mu.Lock()
+	names := slices.Clone(d.order)
+	groups := d.cfg.Groups
+	var members []string
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if d.vrs[m] != nil {
+				members = append(members, m)
+			}
+		}
+	}
+	d.mu.Unlock()
+	// memberStates are the states of the sync groups' members the Router
+	// knows, groupStates the groups' (groupState; "mixed" when none).
+	var memberStates, groupStates map[string]string
+	if len(groups) > 0 {
+		memberStates = make(map[string]string, len(members))
+		for _, m := range members {
+			if s, err := d.router.State(m); err == nil {
+				memberStates[m] = stateName(s)
+			}
+		}
+		groupStates = make(map[string]string, len(groups))
+		for _, g := range groups {
+			s := groupState(g.Members, memberStates)
+			if s == "" {
+				s = "mixed"
+			}
+			groupStates[g.Name] = s
+		}
+	}
+	for _, name := range names {
+		var is InstanceStatus
+		if !d.instanceStatus(name, &is) {
+			continue
+		}
+		if st, ok := memberStates[name]; ok {
+			// The state its group's state was derived from.
+			is.State = st
+		} else if s, err := d.router.State(name); err == nil {
+			is.State = stateName(s)
+		} else {
+			continue
+		}
+		if is.SyncGroup != "" {
+			is.SyncGroupState = groupStates[is.SyncGroup]
+		}
+		if m, err := d.router.Master(name); err == nil && m.IsValid() {
+			// One form on master and backup: its own address has no
+			// zone, an advertiser's link-local source has the
+			// interface's; the interface is in the document already.
+			is.Master = m.WithZone("").String()
+		}
+		if vs, err := d.router.Stats(name); err == nil {
+			is.Stats = statsOf(vs)
+			is.NewMasterReason = vs.NewMasterReason.String()
+		}
+		is.Election = d.obs.election(name, is.State == "MASTER", is.Master, is.NewMasterReason, now)
+		if err := each(&is); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// instanceStatus fills in is the configuration and tracking of the
+// instance name (the daemon's lock taken); false when there is none.
+func (d *daemon) instanceStatus(name string, is *InstanceStatus) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v := d.vrs[name]
+	if v == nil {
+		return false
+	}
+	*is = InstanceStatus{
+		Name:         name,
+		Interface:    v.in.Interface,
+		VRID:         v.in.VRID,
+		Family:       v.in.Family().String(),
+		Version:      v.in.Version,
+		Primary:      v.conn.primary.String(),
+		Priority:     uint8(v.prio.Load()),
+		BasePriority: v.cur.Priority,
+		TrackFault:   v.held,
+		SyncGroup:    v.in.SyncGroup,
+	}
+	for _, p := range v.in.VIPs {
+		is.VIPs = append(is.VIPs, p.String())
+	}
+	is.TrackScripts = d.trackScriptsLocked(v)
+	is.TrackFiles, is.TrackProcesses = d.trackObjectsStatusLocked(v)
+	is.HostPending, is.HostError, is.HostRetries = v.host.status()
+	if ps, alarms := v.probe.figures(); d.probing() {
+		is.Probe, is.SecondResponders = &ps, alarms
+	}
+	return true
+}
+
+// statusHandler serves the status document that write writes on / and
+// /status (the daemon's: streamStatus).
+func statusHandler(write func(io.Writer) error) http.Handler {
 	mux := http.NewServeMux()
 	h := func(w http.ResponseWriter, r *http.Request) {
-		st := get()
 		w.Header().Set("Content-Type", "application/json")
 		bw := bufio.NewWriterSize(w, statusWriteBuffer)
-		if writeStatus(bw, &st) == nil {
+		if write(bw) == nil {
 			_ = bw.Flush()
 		}
 	}
@@ -243,65 +325,100 @@ const statusWriteBuffer = 32 << 10
 // statusHead is how the indented Status begins with no instance.
 const statusHead = "{\n  \"instances\": []"
 
+// errStatusLayout: the Status's encoding does not begin with its
+// instances (statusHead), which the status writer relies on.
+var errStatusLayout = errors.New("status document: \"instances\" is not its first key")
+
 // writeStatus writes st as json.Encoder with SetIndent("", "  ") writes
-// it, byte for byte, but one instance at a time: the buffers hold one
-// instance (about 1.7 kB), not the whole document (twice: compact, then
-// indented).
+// it, byte for byte, but one instance at a time (statusWriter).
 func writeStatus(w io.Writer, st *Status) error {
-	rest := *st
-	rest.Instances = []InstanceStatus{}
+	sw := statusWriter{w: w, el: elemWriter{prefix: "    "}}
+	for i := range st.Instances {
+		if err := sw.instance(&st.Instances[i]); err != nil {
+			return err
+		}
+	}
+	return sw.finish(st)
+}
+
+// statusWriter writes a Status as json.Encoder with SetIndent("", "  ")
+// writes it, byte for byte, given one instance at a time (instance), then
+// the rest (finish): its buffers hold one instance (about 1.7 kB), never
+// the whole document.
+type statusWriter struct {
+	w  io.Writer
+	el elemWriter
+}
+
+// instance writes the next element of "instances".
+func (sw *statusWriter) instance(is *InstanceStatus) error {
+	if sw.el.n == 0 {
+		// "instances" is the first key: the instances go between its
+		// brackets, each at depth 2 (prefix "    ").
+		if _, err := io.WriteString(sw.w, statusHead[:len(statusHead)-1]); err != nil {
+			return err
+		}
+	}
+	return sw.el.write(sw.w, is)
+}
+
+// finish writes the end of the document: the array's end and the fields
+// of rest other than Instances.
+func (sw *statusWriter) finish(rest *Status) error {
+	r := *rest
+	r.Instances = []InstanceStatus{}
 	var head bytes.Buffer
 	enc := json.NewEncoder(&head)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(&rest); err != nil {
+	if err := enc.Encode(&r); err != nil {
 		return err
 	}
 	b := head.Bytes()
-	if len(st.Instances) == 0 || !bytes.HasPrefix(b, []byte(statusHead)) {
-		_, err := w.Write(b)
+	if !bytes.HasPrefix(b, []byte(statusHead)) {
+		return errStatusLayout
+	}
+	if sw.el.n == 0 {
+		_, err := sw.w.Write(b)
 		return err
 	}
-	// "instances" is the first key: the instances go between its
-	// brackets, each at depth 2 (prefix "    "), separated as the
-	// indenting encoder separates array elements.
-	if _, err := io.WriteString(w, statusHead[:len(statusHead)-1]); err != nil {
+	if _, err := io.WriteString(sw.w, "\n  ]"); err != nil {
 		return err
 	}
-	if err := writeElements(w, st.Instances, "    "); err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, "\n  ]"); err != nil {
-		return err
-	}
-	_, err := w.Write(b[len(statusHead):])
+	_, err := sw.w.Write(b[len(statusHead):])
 	return err
 }
 
-// writeElements writes the elements of a JSON array that is at depth
+// elemWriter writes the elements of a JSON array that is at depth
 // len(prefix)/2 of a document indented with "  ": each on a new line
 // beginning with prefix, comma-separated, as the indenting encoder
 // writes them. Each is encoded compactly, then indented (appendIndent),
 // in buffers reused from one to the next.
-func writeElements[T any](w io.Writer, elems []T, prefix string) error {
-	var raw bytes.Buffer
-	enc := json.NewEncoder(&raw)
-	var out []byte
-	for i := range elems {
-		raw.Reset()
-		if err := enc.Encode(&elems[i]); err != nil {
-			return err
-		}
-		out = append(out[:0], ",\n"...)
-		if i == 0 {
-			out = out[1:]
-		}
-		out = append(out, prefix...)
-		out = appendIndent(out, bytes.TrimSuffix(raw.Bytes(), []byte("\n")), prefix, "  ")
-		if _, err := w.Write(out); err != nil {
-			return err
-		}
+type elemWriter struct {
+	prefix string
+	n      int // elements written
+	raw    bytes.Buffer
+	enc    *json.Encoder
+	out    []byte
+}
+
+// write writes v (a pointer to the element) as the next element.
+func (e *elemWriter) write(w io.Writer, v any) error {
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.raw)
 	}
-	return nil
+	e.raw.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	e.out = append(e.out[:0], ",\n"...)
+	if e.n == 0 {
+		e.out = e.out[1:]
+	}
+	e.out = append(e.out, e.prefix...)
+	e.out = appendIndent(e.out, bytes.TrimSuffix(e.raw.Bytes(), []byte("\n")), e.prefix, "  ")
+	e.n++
+	_, err := w.Write(e.out)
+	return err
 }
 
 // Limits of the status server: it has no authentication and serves a
@@ -424,7 +541,7 @@ func startStatus(addr string, o statusOpts, d *daemon, log *slog.Logger) (*statu
 	}
 	s := &statusServer{
 		srv: &http.Server{
-			Handler:           d.observeHandler(statusHandler(d.status)),
+			Handler:           d.observeHandler(statusHandler(d.streamStatus)),
 			ReadHeaderTimeout: statusReadTimeout,
 			ReadTimeout:       statusReadTimeout,
 			WriteTimeout:      statusWriteTimeout,

@@ -127,7 +127,7 @@ func BenchmarkStatusEndpoints(b *testing.B) {
 	for _, n := range []int{100, 1000, 4094} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			d := startScaleDaemon(b, n)
-			h := d.observeHandler(statusHandler(d.status))
+			h := d.observeHandler(statusHandler(d.streamStatus))
 			// idle: the daemon's CPU with no request, per second, to
 			// subtract from cpu-ms/op (times the ns/op).
 			b.Run("idle", func(b *testing.B) {

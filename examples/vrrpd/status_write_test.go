@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestWriteStatusIdentical(t *testing.T) {
 				t.Errorf("%d instances, bare %v (-encoder +writeStatus):\n%s", n, bare, diff)
 			}
 			rec := httptest.NewRecorder()
-			statusHandler(func() Status { return st }).ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+			statusHandler(func(w io.Writer) error { return writeStatus(w, &st) }).ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
 			if diff := cmp.Diff(want.String(), rec.Body.String()); diff != "" {
 				t.Errorf("%d instances, bare %v, handler (-encoder +handler):\n%s", n, bare, diff)
 			}
