@@ -102,6 +102,12 @@ func (w *hostWorker) push(as []HostAction) {
 		return
 	}
 	w.mu.Lock()
+	if need := len(w.q) + len(as); need > cap(w.q) {
+		// Once, to what the burst needs (at least twice the room, so
+		// that steady pushes copy rarely): appending thousands a quarter
+		// at a time made several times the queue in garbage.
+		w.q = grow(w.q, max(len(as), cap(w.q)))
+	}
 	for i := range as {
 		w.pushLocked(&as[i])
 	}
