@@ -37,13 +37,15 @@ type lineLimiter struct {
 	timer  clock.Timer
 }
 
-// allow reports whether a line may be logged one by one now; if not,
+// allow reports whether a line may be logged one by one now, the owner's
+// clock reading (never an event's time: those go back and forth in a
+// burst, and a period restarted at every step back capped nothing); if not,
 // it calls count (with l.mu held) to count the line left out, and arms
 // the summary's timer.
 func (l *lineLimiter) allow(r *Router, now time.Time, count func(*lineLimiter)) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.start.IsZero() || now.Sub(l.start) >= burstPeriod || now.Before(l.start) {
+	if l.start.IsZero() || now.Sub(l.start) >= burstPeriod {
 		l.summaryLocked(r)
 		l.start, l.logged = now, 0
 	}
@@ -91,8 +93,10 @@ func (r *Router) flushLines() {
 // with the log level at warn. Beyond burstLines a second (with the
 // second-master lines) they are counted instead, by the state entered,
 // and summarised once a second.
-func (r *Router) logTransition(ev *Event) {
-	if !r.lines.allow(r, ev.Time, func(l *lineLimiter) {
+//
+// now is the owner's clock reading, which the burst budget counts in.
+func (r *Router) logTransition(ev *Event, now time.Time) {
+	if !r.lines.allow(r, now, func(l *lineLimiter) {
 		if int(ev.To) < len(l.to) {
 			l.to[ev.To]++
 		}

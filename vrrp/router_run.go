@@ -232,7 +232,7 @@ func (r *Router) process(now time.Time) {
 	}
 	for i := range rd.Host {
 		if h := &rd.Host[i]; h.Kind == HostTransition {
-			r.logTransition(&h.Event)
+			r.logTransition(&h.Event, now)
 			r.emit(h.Event)
 		}
 	}
