@@ -41,6 +41,7 @@ var (
 	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
+	rtFlag      = flag.Int("scale.rt", 0, "TestScale: run both daemons under SCHED_RR at this priority, 1-99 (vrrpd -rt-priority, keepalived vrrp_rt_priority); 0: off")
 	sighupNFlag = flag.Int("scale.sighup.n", 1000, "-scale.sighup: instances added and then removed (0: only the priority change)")
 )
 
@@ -238,7 +239,11 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 		if err := os.WriteFile(conf, VrrpdConfig(n, interval, prio), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		p := vrrpdtest.StartBinary(t, bin, h, name, "-config", conf)
+		args := []string{"-config", conf}
+		if *rtFlag > 0 {
+			args = append(args, "-rt-priority", fmt.Sprint(*rtFlag))
+		}
+		p := vrrpdtest.StartBinary(t, bin, h, name, args...)
 		// Its whole log, kept in -scale.out (a failure shows only its end):
 		// written before vrrpdtest's own clean-up stops it and removes its
 		// directory.
@@ -253,7 +258,11 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 		}
 		return vrrpdSide{p: p, conf: conf}
 	case "keepalived":
-		return keepalivedSide{keepalived.Start(t, h, KeepalivedConfig(n, interval, prio))}
+		kc := KeepalivedConfig(n, interval, prio)
+		if *rtFlag > 0 {
+			kc.GlobalExtra = append(kc.GlobalExtra, fmt.Sprint("vrrp_rt_priority ", *rtFlag))
+		}
+		return keepalivedSide{keepalived.Start(t, h, kc)}
 	}
 	t.Fatalf("unknown daemon %q: want vrrpd or keepalived", impl)
 	return nil
