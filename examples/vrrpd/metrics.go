@@ -346,6 +346,7 @@ func metricFamiliesIn(s snapshot, lo, hi int, bases []string) ([]family, int) {
 	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped, "")
 	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue), "")
 	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed, "")
+	count(add("vrrpd_notify_dropped", counterType, "Notify commands dropped because the queue was full (beyond its cap; each virtual router's latest state is kept)."), s.NotifyDropped, "")
 	if s.FIFO != nil {
 		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written, "")
 		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped, "")

@@ -20,9 +20,11 @@ type snapshot struct {
 	// the Router-wide counters).
 	Started time.Time
 	// NotifyQueue is the number of notify commands waiting to run;
-	// NotifyFailed counts those that failed or timed out.
-	NotifyQueue  int
-	NotifyFailed uint64
+	// NotifyFailed counts those that failed or timed out, NotifyDropped
+	// those dropped beyond the queue's cap (notifyQueueMax).
+	NotifyQueue   int
+	NotifyFailed  uint64
+	NotifyDropped uint64
 	// FIFO is the notify FIFO's counters; nil without one.
 	FIFO *fifoStats
 	// Probing is whether second-responder probing is on; ProbeDropped
@@ -88,6 +90,7 @@ func (d *daemon) snapshot() snapshot {
 	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
 	d.mu.Lock()
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
+	s.NotifyDropped = d.notif.droppedCount()
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
 		s.FIFO = &fs
@@ -230,6 +233,14 @@ func (n *notifier) figures() (queued int, failed uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return len(n.q), n.failed
+}
+
+// droppedCount returns the number of notify commands dropped so far
+// beyond the queue's cap (notifyQueueMax).
+func (n *notifier) droppedCount() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dropped
 }
 
 // countFailure counts a notify command that failed or timed out.
