@@ -31,8 +31,8 @@ var update = updateGolden
 func fixedSnapshot() snapshot {
 	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	return snapshot{
-		Time:         t0.Add(90 * time.Second),
-		Started:      t0,
+		Time:          t0.Add(90 * time.Second),
+		Started:       t0,
 		NotifyQueue:   2,
 		NotifyFailed:  1,
 		NotifyDropped: 11,
