@@ -124,62 +124,86 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 // the error is b's.
 func writeFamilies(b *bufio.Writer, om bool, fams []family) error {
 	var num [24]byte
-	for _, f := range fams {
+	for i := range fams {
+		f := &fams[i]
 		if len(f.samples) == 0 {
 			continue
 		}
-		sampleName := f.name
-		switch f.typ {
-		case counterType:
-			sampleName += "_total"
-		case infoType:
-			sampleName += "_info"
-		}
-		metaName, typ := sampleName, "gauge"
-		switch {
-		case om && f.typ == counterType:
-			metaName, typ = f.name, "counter"
-		case om && f.typ == infoType:
-			metaName, typ = f.name, "info"
-		case f.typ == counterType:
-			typ = "counter"
-		}
-		b.WriteString("# HELP ")
-		b.WriteString(metaName)
-		b.WriteByte(' ')
-		b.WriteString(escapeHelp(f.help, om))
-		b.WriteString("\n# TYPE ")
-		b.WriteString(metaName)
-		b.WriteByte(' ')
-		b.WriteString(typ)
-		b.WriteByte('\n')
-		for _, s := range f.samples {
+		writeFamilyHead(b, om, f)
+		sampleName := f.sampleName()
+		for j := range f.samples {
+			s := &f.samples[j]
 			b.WriteString(sampleName)
 			if s.base != "" || len(s.labels) > 0 {
 				b.WriteByte('{')
 				b.WriteString(s.base)
-				for i, l := range s.labels {
-					if i > 0 || s.base != "" {
-						b.WriteByte(',')
-					}
-					b.WriteString(l.name)
-					b.WriteString(`="`)
-					b.WriteString(escapeLabel(l.value))
-					b.WriteByte('"')
-				}
+				writeLabels(b, s.base != "", s.labels)
 				b.WriteByte('}')
 			}
-			b.WriteByte(' ')
-			if s.exact {
-				b.Write(strconv.AppendUint(num[:0], s.count, 10))
-			} else {
-				b.WriteString(formatValue(s.value))
-			}
-			b.WriteByte('\n')
+			writeSampleValue(b, s, &num)
 		}
 	}
 	_, err := b.Write(nil)
 	return err
+}
+
+// sampleName is the name of f's samples: with the _total of a counter,
+// the _info of an info metric.
+func (f *family) sampleName() string {
+	switch f.typ {
+	case counterType:
+		return f.name + "_total"
+	case infoType:
+		return f.name + "_info"
+	}
+	return f.name
+}
+
+// writeFamilyHead writes the HELP and TYPE lines of f.
+func writeFamilyHead(b *bufio.Writer, om bool, f *family) {
+	metaName, typ := f.sampleName(), "gauge"
+	switch {
+	case om && f.typ == counterType:
+		metaName, typ = f.name, "counter"
+	case om && f.typ == infoType:
+		metaName, typ = f.name, "info"
+	case f.typ == counterType:
+		typ = "counter"
+	}
+	b.WriteString("# HELP ")
+	b.WriteString(metaName)
+	b.WriteByte(' ')
+	b.WriteString(escapeHelp(f.help, om))
+	b.WriteString("\n# TYPE ")
+	b.WriteString(metaName)
+	b.WriteByte(' ')
+	b.WriteString(typ)
+	b.WriteByte('\n')
+}
+
+// writeLabels writes ls as name="value" pairs, comma-separated, with a
+// comma first if after (labels were written before them).
+func writeLabels(b *bufio.Writer, after bool, ls []label) {
+	for i, l := range ls {
+		if i > 0 || after {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		b.WriteString(escapeLabel(l.value))
+		b.WriteByte('"')
+	}
+}
+
+// writeSampleValue writes the value of s and the end of its line.
+func writeSampleValue(b *bufio.Writer, s *sample, num *[24]byte) {
+	b.WriteByte(' ')
+	if s.exact {
+		b.Write(strconv.AppendUint(num[:0], s.count, 10))
+	} else {
+		b.WriteString(formatValue(s.value))
+	}
+	b.WriteByte('\n')
 }
 
 // joinLabels returns the labels ls as a sample writes them between its

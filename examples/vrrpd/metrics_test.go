@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -25,6 +26,17 @@ import (
 
 // update is keepalived_test.go's -update flag: it rewrites every golden file.
 var update = updateGolden
+
+// transitionCounts returns ts as instSnap.Transitions holds them: in
+// compareTransitions order.
+func transitionCounts(ts map[transitionKey]uint64) []transitionCount {
+	var cs []transitionCount
+	for k, n := range ts {
+		cs = append(cs, transitionCount{k, n})
+	}
+	slices.SortFunc(cs, func(a, b transitionCount) int { return compareTransitions(a.key, b.key) })
+	return cs
+}
 
 // fixedSnapshot is a snapshot with every kind of figure, for the golden
 // files.
@@ -59,11 +71,11 @@ func fixedSnapshot() snapshot {
 			Last: vrrp.Event{Time: t0.Add(60 * time.Second), Name: "VI_1", From: vrrp.Backup, To: vrrp.Master,
 				Reason: vrrp.ReasonMasterNoResponse, MasterReason: vrrp.ReasonMasterNoResponse},
 			Up: t0.Add(time.Second),
-			Transitions: map[transitionKey]uint64{
+			Transitions: transitionCounts(map[transitionKey]uint64{
 				{vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart}:        1,
 				{vrrp.Backup, vrrp.Master, vrrp.ReasonMasterNoResponse}: 2,
 				{vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority}:   1,
-			},
+			}),
 			Probe: probeSnap{On: true, Status: ProbeStatus{Sent: 45, SendErrors: 1, Answers: 7, Episodes: 2},
 				Alarms: []SecondResponder{{Address: "10.0.0.100", MACs: []string{"02:00:00:00:00:66"}, Since: t0.Add(80 * time.Second)}}},
 		}, {

@@ -69,10 +69,12 @@ type instSnap struct {
 	TrackFiles []trackSnap
 	TrackProcs []trackSnap
 	// Last is the last transition (zero Time before any), Up the last
-	// one out of Initialize, Transitions the counts by kind.
+	// one out of Initialize, Transitions the counts by kind, in
+	// transitionKey order (From, To, Reason): a copy of the observer's,
+	// a few entries, not a map (issue 12).
 	Last        vrrp.Event
 	Up          time.Time
-	Transitions map[transitionKey]uint64
+	Transitions []transitionCount
 	// Probe is its second-responder probing (probe.go).
 	Probe probeSnap
 }
@@ -213,7 +215,7 @@ func (d *daemon) routerFigures(ins []instSnap) []instSnap {
 				is.Stats = vs
 			}
 		}
-		is.Last, is.Up, is.Transitions = d.obs.get(is.Name)
+		is.Last, is.Up, is.Transitions = d.obs.read(is.Name)
 	}
 	if gone {
 		// One that failed to start stays (not running); one that a
