@@ -240,8 +240,16 @@ func escapeLabelAll(s string) string {
 	if !strings.ContainsAny(s, "\\\"\n") {
 		return s
 	}
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	return labelEscaper.Replace(s)
 }
+
+// labelEscaper and helpEscaper escape label values and Prometheus text
+// HELP (a Replacer is safe for concurrent use; built once, not per
+// value).
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
 
 // escapeHelp escapes a HELP text: backslash and newline, and in
 // OpenMetrics the double quote too.
@@ -249,7 +257,7 @@ func escapeHelp(s string, om bool) string {
 	if om {
 		return escapeLabel(s)
 	}
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+	return helpEscaper.Replace(s)
 }
 
 // formatValue writes integers exactly (counters up to 2^53) and other

@@ -105,8 +105,9 @@ type metricsOut struct {
 	fams []family
 	// The current family, its HELP and TYPE written once it has a sample
 	// (a family without samples is left out).
-	cur     family
-	started bool
+	cur        family
+	sampleName string
+	started    bool
 	// is is the instance whose samples come (its four labels first), nil
 	// for the families that are not per instance (base is then theirs).
 	is   *instSnap
@@ -117,6 +118,7 @@ type metricsOut struct {
 // family starts a new family.
 func (o *metricsOut) family(name string, typ metricType, help string) {
 	o.cur = family{name: name, typ: typ, help: help}
+	o.sampleName = o.cur.sampleName()
 	o.started = false
 	o.is, o.base = nil, ""
 }
@@ -137,13 +139,14 @@ func (o *metricsOut) put(s sample) {
 			o.fams = append(o.fams, o.cur)
 			o.started = true
 		}
-		s.base = o.base
+		base := o.base
 		if o.is != nil {
-			s.base = instanceLabels(o.is)
+			base = instanceLabels(o.is)
 		}
-		s.labels = slices.Clone(s.labels)
+		// A copy of the labels: s's stay on the caller's stack (a
+		// sample written is not kept).
 		f := &o.fams[len(o.fams)-1]
-		f.samples = append(f.samples, s)
+		f.samples = append(f.samples, sample{base: base, labels: slices.Clone(s.labels), value: s.value, count: s.count, exact: s.exact})
 		return
 	}
 	if !o.started {
@@ -151,7 +154,7 @@ func (o *metricsOut) put(s sample) {
 		o.started = true
 	}
 	b := o.b
-	b.WriteString(o.cur.sampleName())
+	b.WriteString(o.sampleName)
 	base := o.is != nil || o.base != ""
 	if base || len(s.labels) > 0 {
 		b.WriteByte('{')
