@@ -123,7 +123,7 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 // writeFamilies writes the families to b, without OpenMetrics' # EOF;
 // the error is b's.
 func writeFamilies(b *bufio.Writer, om bool, fams []family) error {
-	var num [24]byte
+	var num [32]byte
 	for i := range fams {
 		f := &fams[i]
 		if len(f.samples) == 0 {
@@ -196,12 +196,12 @@ func writeLabels(b *bufio.Writer, after bool, ls []label) {
 }
 
 // writeSampleValue writes the value of s and the end of its line.
-func writeSampleValue(b *bufio.Writer, s *sample, num *[24]byte) {
+func writeSampleValue(b *bufio.Writer, s *sample, num *[32]byte) {
 	b.WriteByte(' ')
 	if s.exact {
 		b.Write(strconv.AppendUint(num[:0], s.count, 10))
 	} else {
-		b.WriteString(formatValue(s.value))
+		b.Write(appendValue(num[:0], s.value))
 	}
 	b.WriteByte('\n')
 }
@@ -262,16 +262,19 @@ func escapeHelp(s string, om bool) string {
 
 // formatValue writes integers exactly (counters up to 2^53) and other
 // values in the shortest form that reads back the same.
-func formatValue(v float64) string {
+func formatValue(v float64) string { return string(appendValue(nil, v)) }
+
+// appendValue appends formatValue(v) to dst.
+func appendValue(dst []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
-		return "NaN"
+		return append(dst, "NaN"...)
 	case math.IsInf(v, 1):
-		return "+Inf"
+		return append(dst, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		return append(dst, "-Inf"...)
 	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
-		return strconv.FormatInt(int64(v), 10)
+		return strconv.AppendInt(dst, int64(v), 10)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
 }

@@ -112,7 +112,7 @@ type metricsOut struct {
 	// for the families that are not per instance (base is then theirs).
 	is   *instSnap
 	base string
-	num  [24]byte
+	num  [32]byte
 }
 
 // family starts a new family.
@@ -178,7 +178,7 @@ func instanceLabels(is *instSnap) string {
 
 // writeInstanceLabels writes instanceLabels(is) to b, without
 // allocating.
-func writeInstanceLabels(b *bufio.Writer, is *instSnap, num *[24]byte) {
+func writeInstanceLabels(b *bufio.Writer, is *instSnap, num *[32]byte) {
 	b.WriteString(`vrrp_instance="`)
 	b.WriteString(escapeLabel(is.Name))
 	b.WriteString(`",interface="`)
