@@ -260,11 +260,8 @@ func escapeHelp(s string, om bool) string {
 	return helpEscaper.Replace(s)
 }
 
-// formatValue writes integers exactly (counters up to 2^53) and other
-// values in the shortest form that reads back the same.
-func formatValue(v float64) string { return string(appendValue(nil, v)) }
-
-// appendValue appends formatValue(v) to dst.
+// appendValue appends v to dst: integers exactly (counters up to 2^53),
+// other values in the shortest form that reads back the same.
 func appendValue(dst []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
