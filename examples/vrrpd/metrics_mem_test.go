@@ -120,7 +120,7 @@ func TestMetricsDaemonScrapeHoldsLittle(t *testing.T) {
 	})
 }
 
-// writeMetrics, family group after family group, writes what
+// writeMetrics, family by family as it reads the samples, writes what
 // writeExposition writes of every family at once, in both formats.
 func TestWriteMetricsIdentical(t *testing.T) {
 	s := bigSnapshot(3)
