@@ -123,63 +123,87 @@ func writeExposition(w io.Writer, om bool, fams []family) error {
 // writeFamilies writes the families to b, without OpenMetrics' # EOF;
 // the error is b's.
 func writeFamilies(b *bufio.Writer, om bool, fams []family) error {
-	var num [24]byte
-	for _, f := range fams {
+	var num [32]byte
+	for i := range fams {
+		f := &fams[i]
 		if len(f.samples) == 0 {
 			continue
 		}
-		sampleName := f.name
-		switch f.typ {
-		case counterType:
-			sampleName += "_total"
-		case infoType:
-			sampleName += "_info"
-		}
-		metaName, typ := sampleName, "gauge"
-		switch {
-		case om && f.typ == counterType:
-			metaName, typ = f.name, "counter"
-		case om && f.typ == infoType:
-			metaName, typ = f.name, "info"
-		case f.typ == counterType:
-			typ = "counter"
-		}
-		b.WriteString("# HELP ")
-		b.WriteString(metaName)
-		b.WriteByte(' ')
-		b.WriteString(escapeHelp(f.help, om))
-		b.WriteString("\n# TYPE ")
-		b.WriteString(metaName)
-		b.WriteByte(' ')
-		b.WriteString(typ)
-		b.WriteByte('\n')
-		for _, s := range f.samples {
+		writeFamilyHead(b, om, f)
+		sampleName := f.sampleName()
+		for j := range f.samples {
+			s := &f.samples[j]
 			b.WriteString(sampleName)
 			if s.base != "" || len(s.labels) > 0 {
 				b.WriteByte('{')
 				b.WriteString(s.base)
-				for i, l := range s.labels {
-					if i > 0 || s.base != "" {
-						b.WriteByte(',')
-					}
-					b.WriteString(l.name)
-					b.WriteString(`="`)
-					b.WriteString(escapeLabel(l.value))
-					b.WriteByte('"')
-				}
+				writeLabels(b, s.base != "", s.labels)
 				b.WriteByte('}')
 			}
-			b.WriteByte(' ')
-			if s.exact {
-				b.Write(strconv.AppendUint(num[:0], s.count, 10))
-			} else {
-				b.WriteString(formatValue(s.value))
-			}
-			b.WriteByte('\n')
+			writeSampleValue(b, s, &num)
 		}
 	}
 	_, err := b.Write(nil)
 	return err
+}
+
+// sampleName is the name of f's samples: with the _total of a counter,
+// the _info of an info metric.
+func (f *family) sampleName() string {
+	switch f.typ {
+	case counterType:
+		return f.name + "_total"
+	case infoType:
+		return f.name + "_info"
+	}
+	return f.name
+}
+
+// writeFamilyHead writes the HELP and TYPE lines of f.
+func writeFamilyHead(b *bufio.Writer, om bool, f *family) {
+	metaName, typ := f.sampleName(), "gauge"
+	switch {
+	case om && f.typ == counterType:
+		metaName, typ = f.name, "counter"
+	case om && f.typ == infoType:
+		metaName, typ = f.name, "info"
+	case f.typ == counterType:
+		typ = "counter"
+	}
+	b.WriteString("# HELP ")
+	b.WriteString(metaName)
+	b.WriteByte(' ')
+	b.WriteString(escapeHelp(f.help, om))
+	b.WriteString("\n# TYPE ")
+	b.WriteString(metaName)
+	b.WriteByte(' ')
+	b.WriteString(typ)
+	b.WriteByte('\n')
+}
+
+// writeLabels writes ls as name="value" pairs, comma-separated, with a
+// comma first if after (labels were written before them).
+func writeLabels(b *bufio.Writer, after bool, ls []label) {
+	for i, l := range ls {
+		if i > 0 || after {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		b.WriteString(escapeLabel(l.value))
+		b.WriteByte('"')
+	}
+}
+
+// writeSampleValue writes the value of s and the end of its line.
+func writeSampleValue(b *bufio.Writer, s *sample, num *[32]byte) {
+	b.WriteByte(' ')
+	if s.exact {
+		b.Write(strconv.AppendUint(num[:0], s.count, 10))
+	} else {
+		b.Write(appendValue(num[:0], s.value))
+	}
+	b.WriteByte('\n')
 }
 
 // joinLabels returns the labels ls as a sample writes them between its
@@ -216,8 +240,16 @@ func escapeLabelAll(s string) string {
 	if !strings.ContainsAny(s, "\\\"\n") {
 		return s
 	}
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	return labelEscaper.Replace(s)
 }
+
+// labelEscaper and helpEscaper escape label values and Prometheus text
+// HELP (a Replacer is safe for concurrent use; built once, not per
+// value).
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
 
 // escapeHelp escapes a HELP text: backslash and newline, and in
 // OpenMetrics the double quote too.
@@ -225,21 +257,21 @@ func escapeHelp(s string, om bool) string {
 	if om {
 		return escapeLabel(s)
 	}
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+	return helpEscaper.Replace(s)
 }
 
-// formatValue writes integers exactly (counters up to 2^53) and other
-// values in the shortest form that reads back the same.
-func formatValue(v float64) string {
+// appendValue appends v to dst: integers exactly (counters up to 2^53),
+// other values in the shortest form that reads back the same.
+func appendValue(dst []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
-		return "NaN"
+		return append(dst, "NaN"...)
 	case math.IsInf(v, 1):
-		return "+Inf"
+		return append(dst, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		return append(dst, "-Inf"...)
 	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
-		return strconv.FormatInt(int64(v), 10)
+		return strconv.AppendInt(dst, int64(v), 10)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
 }

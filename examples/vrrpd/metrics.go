@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -53,32 +51,18 @@ func serveMetrics(w http.ResponseWriter, r *http.Request, s snapshot) {
 	_ = writeMetrics(w, om, s)
 }
 
-// metricsPassFamilies is how many families writeMetrics builds at once.
-// Every family held at once costs a sample per instance (64 B, more with
-// labels): all ~50 of them were 18 MB live at 4,094 instances during a
-// scrape, which raised the GC's heap goal and the RSS with it (issue
-// 12). Each pass walks the instances again (cheap next to writing).
-const metricsPassFamilies = 8
-
 // writeMetrics writes the exposition of s as writeExposition(w, om,
-// metricFamilies(s)) does, byte for byte, building only
-// metricsPassFamilies families at a time.
+// metricFamilies(s)) does, byte for byte, family by family, each sample
+// as it is read: what it holds is the buffer, not the samples (issue 12:
+// every family held at once was 18 MB live at 4,094 instances during a
+// scrape; eight at a time still 5 MB).
 func writeMetrics(w io.Writer, om bool, s snapshot) error {
-	b := bufio.NewWriterSize(w, expositionBuffer)
-	bases := make([]string, len(s.Instances))
-	for lo := 0; ; lo += metricsPassFamilies {
-		fams, total := metricFamiliesIn(s, lo, lo+metricsPassFamilies, bases)
-		if err := writeFamilies(b, om, fams); err != nil {
-			return err
-		}
-		if lo+metricsPassFamilies >= total {
-			break
-		}
-	}
+	o := metricsOut{b: bufio.NewWriterSize(w, expositionBuffer), om: om}
+	emitMetrics(&o, &s)
 	if om {
-		b.WriteString("# EOF\n")
+		o.b.WriteString("# EOF\n")
 	}
-	return b.Flush()
+	return o.b.Flush()
 }
 
 // familyName is the label value of a family.
@@ -106,261 +90,340 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // metricFamilies returns the families of s, in a fixed order (per
 // instance first, then router-wide, then the daemon's own), samples in
-// the order of the instances.
+// the order of the instances: what writeMetrics writes, collected.
 func metricFamilies(s snapshot) []family {
-	fams, _ := metricFamiliesIn(s, 0, math.MaxInt, make([]string, len(s.Instances)))
-	return fams
+	var o metricsOut
+	emitMetrics(&o, &s)
+	return o.fams
 }
 
-// metricFamiliesIn returns the families of s numbered lo to hi-1 (in
-// metricFamilies' order; the others are left out) and the number of
-// families of s in all. bases[i] is the joined labels of instance i,
-// computed if "" (a pass after the first reuses them).
-func metricFamiliesIn(s snapshot, lo, hi int, bases []string) ([]family, int) {
-	type fam struct {
-		family
-		on bool // numbered lo to hi-1: its samples are kept
-	}
-	var fs []*fam
-	// room: the samples a family will have, most families one per
-	// instance (the slices are not regrown, instance after instance).
-	room := len(s.Instances)
-	add := func(name string, typ metricType, help string) *fam {
-		f := &fam{family: family{name: name, typ: typ, help: help}, on: len(fs) >= lo && len(fs) < hi}
-		if f.on {
-			f.samples = make([]sample, 0, room)
-		}
-		fs = append(fs, f)
-		return f
-	}
-	// A sample's labels: base (joined, escaped: an instance's four,
-	// written once per instance rather than once per sample) then ls.
-	gauge := func(f *fam, v float64, base string, ls ...label) {
-		if f.on {
-			f.samples = append(f.samples, sample{base: base, labels: ls, value: v})
-		}
-	}
-	count := func(f *fam, n uint64, base string, ls ...label) {
-		if f.on {
-			f.samples = append(f.samples, sample{base: base, labels: ls, count: n, exact: true})
-		}
-	}
+// metricsOut is where emitMetrics puts the samples: written to b as they
+// come (writeMetrics), or, b nil, collected in fams (metricFamilies).
+type metricsOut struct {
+	b    *bufio.Writer
+	om   bool
+	fams []family
+	// The current family, its HELP and TYPE written once it has a sample
+	// (a family without samples is left out).
+	cur        family
+	sampleName string
+	started    bool
+	// is is the instance whose samples come (its four labels first), nil
+	// for the families that are not per instance (base is then theirs).
+	is   *instSnap
+	base string
+	num  [32]byte
+}
 
-	state := add("vrrp_state", gaugeType, "1 for the state the virtual router is in (initialize, backup, master, fault), 0 for the others.")
-	prio := add("vrrp_priority", gaugeType, "Configured priority (RFC 8347 priority; 255: the address owner).")
-	eprio := add("vrrp_effective_priority", gaugeType, "Priority in use, after tracking adjusted the configured one.")
-	owner := add("vrrp_is_owner", gaugeType, "1 if this router owns the virtual addresses (priority 255) (RFC 8347 is-owner).")
-	master := add("vrrp_last_adv_source", infoType, "Current master as this router knows it: its own primary address while master, the source of the last accepted advertisement otherwise (RFC 8347 last-adv-source).")
-	nmr := add("vrrp_new_master_reason", infoType, "Why this router last became master (RFC 6527 vrrpv3StatisticsNewMasterReason: none, priority, preempted, masterNoResponse).")
-	lastEv := add("vrrp_last_event", infoType, "The last transition: its RFC 8347 vrrp-event-type identity, govrrp's reason and the states.")
-	lastTs := add("vrrp_last_transition_timestamp_seconds", gaugeType, "When the last transition happened, in seconds since the epoch.")
-	since := add("vrrp_seconds_since_last_transition", gaugeType, "Seconds since the last transition.")
-	upTs := add("vrrp_up_timestamp_seconds", gaugeType, "When the virtual router last left the initialize state, in seconds since the epoch (RFC 8347 up-datetime).")
-	disc := add("vrrp_discontinuity_timestamp_seconds", gaugeType, "When the virtual router's counters started, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime).")
-	refresh := add("vrrp_refresh_rate_seconds", gaugeType, "Advertisement interval in use: ours as master, the master's as backup, 0 in initialize and fault (RFC 6527 vrrpv3StatisticsRefreshRate).")
-	interval := add("vrrp_advertise_interval_seconds", gaugeType, "Configured advertisement interval (RFC 8347 advertise-interval-centi-sec / -sec).")
-	ifUp := add("vrrp_interface_up", gaugeType, "1 if the virtual router's interface is up, 0 if down, -1 if not known yet.")
-	tfault := add("vrrp_tracking_fault", gaugeType, "1 while the virtual router's own tracking (a tracked interface or script of weight 0) holds it in fault.")
-	tif := add("vrrp_track_interface_up", gaugeType, "Status of a tracked interface: 1 up, 0 down, -1 not known yet.")
-	tsc := add("vrrp_track_script_up", gaugeType, "Status of a tracked script: 1 succeeding, 0 failing, -1 no result yet.")
-	tfv := add("vrrp_track_file_value", gaugeType, "The number read from a tracked file (absent until read).")
-	tpu := add("vrrp_track_process_up", gaugeType, "Status of a tracked process: 1 quorum held, 0 not, -1 not known yet.")
-	tpn := add("vrrp_track_process_count", gaugeType, "Processes of a tracked process counted at the last scan.")
-	mt := add("vrrp_master_transitions", counterType, "Transitions to master (RFC 8347 master-transitions).")
-	tr := add("vrrp_transitions", counterType, "Transitions seen by vrrpd, by from and to state and reason (govrrp's vrrp.Reason); every transition, without loss.")
-	rcvd := add("vrrp_advertisement_rcvd", counterType, "Advertisements received and accepted for processing (RFC 8347 advertisement-rcvd).")
-	sent := add("vrrp_advertisement_sent", counterType, "Advertisements sent, priority 0 included (RFC 8347 advertisement-sent).")
-	p0r := add("vrrp_priority_zero_pkts_rcvd", counterType, "Advertisements received with priority 0 (RFC 8347 priority-zero-pkts-rcvd).")
-	p0s := add("vrrp_priority_zero_pkts_sent", counterType, "Advertisements sent with priority 0 (RFC 8347 priority-zero-pkts-sent).")
-	ivl := add("vrrp_interval_errors", counterType, "Advertisements whose interval differs from ours or is 0 (RFC 8347 interval-errors).")
-	typ := add("vrrp_invalid_type_pkts_rcvd", counterType, "Packets whose type is not ADVERTISEMENT (RFC 8347 invalid-type-pkts-rcvd).")
-	addr := add("vrrp_address_list_errors", counterType, "Advertisements whose address list differs from ours or is empty (RFC 8347 address-list-errors).")
-	plen := add("vrrp_packet_length_errors", counterType, "Packets too short for what they claim, or of another address family (RFC 8347 packet-length-errors).")
-	ttl := add("vrrp_instance_ip_ttl_errors", counterType, "Advertisements for this virtual router with a TTL / hop limit other than 255 (RFC 6527 vrrpv3StatisticsIpTtlErrors).")
-	auth := add("vrrp_auth_errors", counterType, "VRRPv2 advertisements dropped for their authentication type or data (RFC 2787).")
-	ownr := add("vrrp_owner_advertisement_rcvd", counterType, "Advertisements the address owner received.")
-	nll := add("vrrp_no_link_local_first", counterType, "IPv6 advertisements whose first address is not link-local (processed, as keepalived sends them).")
-	csum := add("vrrp_advertisement_rcvd_checksum_form", counterType, "Accepted VRRPv3 IPv4 advertisements by checksum form: pseudo-header (RFC 5798, keepalived, FRR) or message (RFC 9568 section 5.2.8).")
-	perr := add("vrrp_protocol_error_reason", infoType, "The last protocol error (RFC 6527 vrrpv3StatisticsProtoErrReason).")
-	sr := add("vrrp_second_responder", gaugeType, "1 while a MAC that is not this router's answers the master's probes for the virtual address (a host still holding it, another cluster), 0 otherwise; only with probing on (probe_interval).")
-	sre := add("vrrp_second_responder_episodes", counterType, "Second-responder alarms raised (each is logged once, with the address and the MAC).")
-	sra := add("vrrp_second_responder_answers", counterType, "Answers to the master's probes from MACs that are not this router's.")
-	prs := add("vrrp_address_probes_sent", counterType, "ARP probes and Neighbor Solicitations the master sent for its virtual addresses.")
-	pre := add("vrrp_address_probe_send_errors", counterType, "Probes that could not be sent.")
-	smc := add("vrrp_second_master", counterType, "Advertisements of this VRID heard from another router while master (two masters: a split brain, or a preemption); the first of each episode is logged with the source.")
+// family starts a new family.
+func (o *metricsOut) family(name string, typ metricType, help string) {
+	o.cur = family{name: name, typ: typ, help: help}
+	o.sampleName = o.cur.sampleName()
+	o.started = false
+	o.is, o.base = nil, ""
+}
 
-	for i, is := range s.Instances {
-		if bases[i] == "" {
-			bases[i] = joinLabels(label{"vrrp_instance", is.Name}, label{"interface", is.Interface},
-				label{"vrid", strconv.Itoa(int(is.VRID))}, label{"family", familyName(is.Family)})
+func (o *metricsOut) gauge(v float64, ls ...label) {
+	o.put(sample{labels: ls, value: v})
+}
+
+func (o *metricsOut) count(n uint64, ls ...label) {
+	o.put(sample{labels: ls, count: n, exact: true})
+}
+
+// put writes or collects s, with the current instance's labels or base
+// first.
+func (o *metricsOut) put(s sample) {
+	if o.b == nil {
+		if !o.started {
+			o.fams = append(o.fams, o.cur)
+			o.started = true
 		}
-		base := bases[i]
-		// The calls with labels are made only for a family of the
-		// pass: their labels are allocated whatever the family.
-		for _, st := range []struct {
-			name string
-			s    vrrp.State
-		}{{"initialize", vrrp.Initialize}, {"backup", vrrp.Backup}, {"master", vrrp.Master}, {"fault", vrrp.Fault}} {
-			v := 0.0
-			if is.Running && is.State == st.s {
-				v = 1
-			}
-			if state.on {
-				gauge(state, v, base, label{"state", st.name})
-			}
+		base := o.base
+		if o.is != nil {
+			base = instanceLabels(o.is)
 		}
-		gauge(prio, float64(is.Base), base)
-		gauge(eprio, float64(is.Priority), base)
-		gauge(owner, b2f(is.Base == 255), base)
+		// A copy of the labels: s's stay on the caller's stack (a
+		// sample written is not kept).
+		f := &o.fams[len(o.fams)-1]
+		f.samples = append(f.samples, sample{base: base, labels: slices.Clone(s.labels), value: s.value, count: s.count, exact: s.exact})
+		return
+	}
+	if !o.started {
+		writeFamilyHead(o.b, o.om, &o.cur)
+		o.started = true
+	}
+	b := o.b
+	b.WriteString(o.sampleName)
+	base := o.is != nil || o.base != ""
+	if base || len(s.labels) > 0 {
+		b.WriteByte('{')
+		if o.is != nil {
+			writeInstanceLabels(b, o.is, &o.num)
+		} else {
+			b.WriteString(o.base)
+		}
+		writeLabels(b, base, s.labels)
+		b.WriteByte('}')
+	}
+	writeSampleValue(b, &s, &o.num)
+}
+
+// instanceLabels is the labels of is as a sample writes them:
+// vrrp_instance, interface, vrid, family.
+func instanceLabels(is *instSnap) string {
+	return joinLabels(label{"vrrp_instance", is.Name}, label{"interface", is.Interface},
+		label{"vrid", strconv.Itoa(int(is.VRID))}, label{"family", familyName(is.Family)})
+}
+
+// writeInstanceLabels writes instanceLabels(is) to b, without
+// allocating.
+func writeInstanceLabels(b *bufio.Writer, is *instSnap, num *[32]byte) {
+	b.WriteString(`vrrp_instance="`)
+	b.WriteString(escapeLabel(is.Name))
+	b.WriteString(`",interface="`)
+	b.WriteString(escapeLabel(is.Interface))
+	b.WriteString(`",vrid="`)
+	b.Write(strconv.AppendUint(num[:0], uint64(is.VRID), 10))
+	b.WriteString(`",family="`)
+	b.WriteString(familyName(is.Family))
+	b.WriteByte('"')
+}
+
+// instFamily is a family of one or more samples per instance: emit puts
+// those of is.
+type instFamily struct {
+	name string
+	typ  metricType
+	help string
+	emit func(o *metricsOut, s *snapshot, is *instSnap)
+}
+
+// vrrpStates are the states of vrrp_state, in its order.
+var vrrpStates = [...]struct {
+	name string
+	s    vrrp.State
+}{{"initialize", vrrp.Initialize}, {"backup", vrrp.Backup}, {"master", vrrp.Master}, {"fault", vrrp.Fault}}
+
+// instanceFamilies are the families per instance, in their order.
+var instanceFamilies = []instFamily{
+	{"vrrp_state", gaugeType, "1 for the state the virtual router is in (initialize, backup, master, fault), 0 for the others.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		for _, st := range vrrpStates {
+			o.gauge(b2f(is.Running && is.State == st.s), label{"state", st.name})
+		}
+	}},
+	{"vrrp_priority", gaugeType, "Configured priority (RFC 8347 priority; 255: the address owner).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(float64(is.Base))
+	}},
+	{"vrrp_effective_priority", gaugeType, "Priority in use, after tracking adjusted the configured one.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(float64(is.Priority))
+	}},
+	{"vrrp_is_owner", gaugeType, "1 if this router owns the virtual addresses (priority 255) (RFC 8347 is-owner).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(b2f(is.Base == 255))
+	}},
+	{"vrrp_last_adv_source", infoType, "Current master as this router knows it: its own primary address while master, the source of the last accepted advertisement otherwise (RFC 8347 last-adv-source).", func(o *metricsOut, s *snapshot, is *instSnap) {
 		if is.Master.IsValid() {
-			if master.on {
-				gauge(master, 1, base, label{"last_adv_source", is.Master.String()})
-			}
+			o.gauge(1, label{"last_adv_source", is.Master.String()})
 		}
-		if nmr.on {
-			gauge(nmr, 1, base, label{"new_master_reason", is.Stats.NewMasterReason.String()})
-		}
+	}},
+	{"vrrp_new_master_reason", infoType, "Why this router last became master (RFC 6527 vrrpv3StatisticsNewMasterReason: none, priority, preempted, masterNoResponse).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(1, label{"new_master_reason", is.Stats.NewMasterReason.String()})
+	}},
+	{"vrrp_last_event", infoType, "The last transition: its RFC 8347 vrrp-event-type identity, govrrp's reason and the states.", func(o *metricsOut, s *snapshot, is *instSnap) {
 		if !is.Last.Time.IsZero() {
-			if lastEv.on {
-				gauge(lastEv, 1, base, label{"last_event", ietfEvent(is.Last.Reason)}, label{"reason", is.Last.Reason.String()},
-					label{"from", stateLabel(is.Last.From)}, label{"to", stateLabel(is.Last.To)})
-			}
-			gauge(lastTs, unixSeconds(is.Last.Time), base)
-			gauge(since, max(s.Time.Sub(is.Last.Time).Seconds(), 0), base)
+			o.gauge(1, label{"last_event", ietfEvent(is.Last.Reason)}, label{"reason", is.Last.Reason.String()},
+				label{"from", stateLabel(is.Last.From)}, label{"to", stateLabel(is.Last.To)})
 		}
+	}},
+	{"vrrp_last_transition_timestamp_seconds", gaugeType, "When the last transition happened, in seconds since the epoch.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		if !is.Last.Time.IsZero() {
+			o.gauge(unixSeconds(is.Last.Time))
+		}
+	}},
+	{"vrrp_seconds_since_last_transition", gaugeType, "Seconds since the last transition.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		if !is.Last.Time.IsZero() {
+			o.gauge(max(s.Time.Sub(is.Last.Time).Seconds(), 0))
+		}
+	}},
+	{"vrrp_up_timestamp_seconds", gaugeType, "When the virtual router last left the initialize state, in seconds since the epoch (RFC 8347 up-datetime).", func(o *metricsOut, s *snapshot, is *instSnap) {
 		if !is.Up.IsZero() {
-			gauge(upTs, unixSeconds(is.Up), base)
+			o.gauge(unixSeconds(is.Up))
 		}
+	}},
+	{"vrrp_discontinuity_timestamp_seconds", gaugeType, "When the virtual router's counters started, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime).", func(o *metricsOut, s *snapshot, is *instSnap) {
 		if !is.Stats.DiscontinuityTime.IsZero() {
-			gauge(disc, unixSeconds(is.Stats.DiscontinuityTime), base)
+			o.gauge(unixSeconds(is.Stats.DiscontinuityTime))
 		}
-		gauge(refresh, is.Stats.RefreshRate.Seconds(), base)
-		gauge(interval, is.Interval.Seconds(), base)
-		gauge(ifUp, trackValue(is.LinkStatus), base)
-		gauge(tfault, b2f(is.TrackFault), base)
+	}},
+	{"vrrp_refresh_rate_seconds", gaugeType, "Advertisement interval in use: ours as master, the master's as backup, 0 in initialize and fault (RFC 6527 vrrpv3StatisticsRefreshRate).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(is.Stats.RefreshRate.Seconds())
+	}},
+	{"vrrp_advertise_interval_seconds", gaugeType, "Configured advertisement interval (RFC 8347 advertise-interval-centi-sec / -sec).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(is.Interval.Seconds())
+	}},
+	{"vrrp_interface_up", gaugeType, "1 if the virtual router's interface is up, 0 if down, -1 if not known yet.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(trackValue(is.LinkStatus))
+	}},
+	{"vrrp_tracking_fault", gaugeType, "1 while the virtual router's own tracking (a tracked interface or script of weight 0) holds it in fault.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(b2f(is.TrackFault))
+	}},
+	{"vrrp_track_interface_up", gaugeType, "Status of a tracked interface: 1 up, 0 down, -1 not known yet.", func(o *metricsOut, s *snapshot, is *instSnap) {
 		for _, t := range is.TrackIfaces {
-			if !tif.on {
-				break
-			}
-			gauge(tif, trackValue(t.Status), base, label{"track_interface", t.Name})
+			o.gauge(trackValue(t.Status), label{"track_interface", t.Name})
 		}
+	}},
+	{"vrrp_track_script_up", gaugeType, "Status of a tracked script: 1 succeeding, 0 failing, -1 no result yet.", func(o *metricsOut, s *snapshot, is *instSnap) {
 		for _, t := range is.TrackScripts {
-			if !tsc.on {
-				break
-			}
-			gauge(tsc, trackValue(t.Status), base, label{"track_script", t.Name})
+			o.gauge(trackValue(t.Status), label{"track_script", t.Name})
 		}
+	}},
+	{"vrrp_track_file_value", gaugeType, "The number read from a tracked file (absent until read).", func(o *metricsOut, s *snapshot, is *instSnap) {
 		for _, t := range is.TrackFiles {
-			if tfv.on && t.Status != statusUnknown {
-				gauge(tfv, float64(t.Value), base, label{"track_file", t.Name})
+			if t.Status != statusUnknown {
+				o.gauge(float64(t.Value), label{"track_file", t.Name})
 			}
 		}
+	}},
+	{"vrrp_track_process_up", gaugeType, "Status of a tracked process: 1 quorum held, 0 not, -1 not known yet.", func(o *metricsOut, s *snapshot, is *instSnap) {
 		for _, t := range is.TrackProcs {
-			if tpu.on {
-				gauge(tpu, trackValue(t.Status), base, label{"track_process", t.Name})
-			}
-			if tpn.on && t.Status != statusUnknown {
-				gauge(tpn, float64(t.Value), base, label{"track_process", t.Name})
-			}
+			o.gauge(trackValue(t.Status), label{"track_process", t.Name})
 		}
-		st := is.Stats
-		count(mt, st.MasterTransitions, base)
-		if tr.on {
-			for _, k := range sortedTransitions(is.Transitions) {
-				count(tr, is.Transitions[k], base, label{"from", stateLabel(k.From)}, label{"to", stateLabel(k.To)}, label{"reason", k.Reason.String()})
+	}},
+	{"vrrp_track_process_count", gaugeType, "Processes of a tracked process counted at the last scan.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		for _, t := range is.TrackProcs {
+			if t.Status != statusUnknown {
+				o.gauge(float64(t.Value), label{"track_process", t.Name})
 			}
 		}
-		count(rcvd, st.RcvdAdvertisements, base)
-		count(sent, st.SentAdvertisements, base)
-		count(p0r, st.RcvdPriZeroPackets, base)
-		count(p0s, st.SentPriZeroPackets, base)
-		count(ivl, st.AdvIntervalErrors, base)
-		count(typ, st.RcvdInvalidTypePackets, base)
-		count(addr, st.AddressListErrors, base)
-		count(plen, st.PacketLengthErrors, base)
-		count(ttl, st.IPTTLErrors, base)
-		count(auth, st.AuthErrors, base)
-		count(ownr, st.OwnerRcvdAdvertisements, base)
-		count(nll, st.NoLinkLocalFirst, base)
-		if csum.on {
-			count(csum, st.RcvdChecksumPseudo, base, label{"checksum", "pseudo-header"})
+	}},
+	{"vrrp_master_transitions", counterType, "Transitions to master (RFC 8347 master-transitions).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.count(is.Stats.MasterTransitions)
+	}},
+	{"vrrp_transitions", counterType, "Transitions seen by vrrpd, by from and to state and reason (govrrp's vrrp.Reason); every transition, without loss.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		for _, c := range is.Transitions {
+			k := c.key
+			o.count(c.n, label{"from", stateLabel(k.From)}, label{"to", stateLabel(k.To)}, label{"reason", k.Reason.String()})
 		}
-		if csum.on {
-			count(csum, st.RcvdChecksumMessage, base, label{"checksum", "message"})
+	}},
+	statFamily("vrrp_advertisement_rcvd", "Advertisements received and accepted for processing (RFC 8347 advertisement-rcvd).", func(st *vrrp.Stats) uint64 { return st.RcvdAdvertisements }),
+	statFamily("vrrp_advertisement_sent", "Advertisements sent, priority 0 included (RFC 8347 advertisement-sent).", func(st *vrrp.Stats) uint64 { return st.SentAdvertisements }),
+	statFamily("vrrp_priority_zero_pkts_rcvd", "Advertisements received with priority 0 (RFC 8347 priority-zero-pkts-rcvd).", func(st *vrrp.Stats) uint64 { return st.RcvdPriZeroPackets }),
+	statFamily("vrrp_priority_zero_pkts_sent", "Advertisements sent with priority 0 (RFC 8347 priority-zero-pkts-sent).", func(st *vrrp.Stats) uint64 { return st.SentPriZeroPackets }),
+	statFamily("vrrp_interval_errors", "Advertisements whose interval differs from ours or is 0 (RFC 8347 interval-errors).", func(st *vrrp.Stats) uint64 { return st.AdvIntervalErrors }),
+	statFamily("vrrp_invalid_type_pkts_rcvd", "Packets whose type is not ADVERTISEMENT (RFC 8347 invalid-type-pkts-rcvd).", func(st *vrrp.Stats) uint64 { return st.RcvdInvalidTypePackets }),
+	statFamily("vrrp_address_list_errors", "Advertisements whose address list differs from ours or is empty (RFC 8347 address-list-errors).", func(st *vrrp.Stats) uint64 { return st.AddressListErrors }),
+	statFamily("vrrp_packet_length_errors", "Packets too short for what they claim, or of another address family (RFC 8347 packet-length-errors).", func(st *vrrp.Stats) uint64 { return st.PacketLengthErrors }),
+	statFamily("vrrp_instance_ip_ttl_errors", "Advertisements for this virtual router with a TTL / hop limit other than 255 (RFC 6527 vrrpv3StatisticsIpTtlErrors).", func(st *vrrp.Stats) uint64 { return st.IPTTLErrors }),
+	statFamily("vrrp_auth_errors", "VRRPv2 advertisements dropped for their authentication type or data (RFC 2787).", func(st *vrrp.Stats) uint64 { return st.AuthErrors }),
+	statFamily("vrrp_owner_advertisement_rcvd", "Advertisements the address owner received.", func(st *vrrp.Stats) uint64 { return st.OwnerRcvdAdvertisements }),
+	statFamily("vrrp_no_link_local_first", "IPv6 advertisements whose first address is not link-local (processed, as keepalived sends them).", func(st *vrrp.Stats) uint64 { return st.NoLinkLocalFirst }),
+	{"vrrp_advertisement_rcvd_checksum_form", counterType, "Accepted VRRPv3 IPv4 advertisements by checksum form: pseudo-header (RFC 5798, keepalived, FRR) or message (RFC 9568 section 5.2.8).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.count(is.Stats.RcvdChecksumPseudo, label{"checksum", "pseudo-header"})
+		o.count(is.Stats.RcvdChecksumMessage, label{"checksum", "message"})
+	}},
+	{"vrrp_protocol_error_reason", infoType, "The last protocol error (RFC 6527 vrrpv3StatisticsProtoErrReason).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.gauge(1, label{"protocol_error_reason", is.Stats.ProtoErrReason.String()})
+	}},
+	{"vrrp_second_responder", gaugeType, "1 while a MAC that is not this router's answers the master's probes for the virtual address (a host still holding it, another cluster), 0 otherwise; only with probing on (probe_interval).", func(o *metricsOut, s *snapshot, is *instSnap) {
+		if !is.Probe.On {
+			return
 		}
-		if perr.on {
-			gauge(perr, 1, base, label{"protocol_error_reason", st.ProtoErrReason.String()})
+		for _, p := range is.VIPs {
+			a := p.Addr().String()
+			alarmed := slices.ContainsFunc(is.Probe.Alarms, func(al SecondResponder) bool { return al.Address == a })
+			o.gauge(b2f(alarmed), label{"address", a})
 		}
-		count(smc, st.SecondMaster, base)
+	}},
+	probeFamily("vrrp_second_responder_episodes", "Second-responder alarms raised (each is logged once, with the address and the MAC).", func(ps *ProbeStatus) uint64 { return ps.Episodes }),
+	probeFamily("vrrp_second_responder_answers", "Answers to the master's probes from MACs that are not this router's.", func(ps *ProbeStatus) uint64 { return ps.Answers }),
+	probeFamily("vrrp_address_probes_sent", "ARP probes and Neighbor Solicitations the master sent for its virtual addresses.", func(ps *ProbeStatus) uint64 { return ps.Sent }),
+	probeFamily("vrrp_address_probe_send_errors", "Probes that could not be sent.", func(ps *ProbeStatus) uint64 { return ps.SendErrors }),
+	{"vrrp_second_master", counterType, "Advertisements of this VRID heard from another router while master (two masters: a split brain, or a preemption); the first of each episode is logged with the source.", func(o *metricsOut, s *snapshot, is *instSnap) {
+		o.count(is.Stats.SecondMaster)
+	}},
+}
+
+// statFamily is a counter family of one of the instances' vrrp.Stats.
+func statFamily(name, help string, f func(*vrrp.Stats) uint64) instFamily {
+	return instFamily{name, counterType, help, func(o *metricsOut, s *snapshot, is *instSnap) { o.count(f(&is.Stats)) }}
+}
+
+// probeFamily is a counter family of the instances' probing, for those
+// that probe.
+func probeFamily(name, help string, f func(*ProbeStatus) uint64) instFamily {
+	return instFamily{name, counterType, help, func(o *metricsOut, s *snapshot, is *instSnap) {
 		if is.Probe.On {
-			alarmed := map[string]bool{}
-			for _, a := range is.Probe.Alarms {
-				alarmed[a.Address] = true
-			}
-			for _, p := range is.VIPs {
-				if !sr.on {
-					break
-				}
-				a := p.Addr().String()
-				gauge(sr, b2f(alarmed[a]), base, label{"address", a})
-			}
-			ps := is.Probe.Status
-			count(sre, ps.Episodes, base)
-			count(sra, ps.Answers, base)
-			count(prs, ps.Sent, base)
-			count(pre, ps.SendErrors, base)
+			o.count(f(&is.Probe.Status))
+		}
+	}}
+}
+
+// emitMetrics puts the samples of s into o, family by family, in
+// metricFamilies' order.
+func emitMetrics(o *metricsOut, s *snapshot) {
+	for _, f := range instanceFamilies {
+		o.family(f.name, f.typ, f.help)
+		for i := range s.Instances {
+			o.is = &s.Instances[i]
+			f.emit(o, s, o.is)
 		}
 	}
 
-	room = 0
 	// The Router's bounded table of discarded advertisements: at most
 	// vrrp.DiscardTableLen series each, so the cardinality stays bounded.
 	// A row evicted for a new source disappears; if it comes back its
 	// counter starts again (a counter reset to Prometheus).
-	dsc := add("vrrp_discarded_advertisements", counterType, "Advertisements dropped, by source address and reason (ttl, checksum, addressListMismatch, authentication, ...), for the top sources only (a bounded table: the sources with the largest counts and the most recent).")
-	dsl := add("vrrp_discarded_advertisement_last_seen_timestamp_seconds", gaugeType, "When the last advertisement of that source was dropped for that reason, in seconds since the epoch.")
-	for _, d := range s.Discards {
-		ls := joinLabels(label{"vrrp_instance", d.Name}, label{"interface", d.Interface}, label{"vrid", strconv.Itoa(int(d.VRID))},
+	discardLabels := func(d *vrrp.Discard) string {
+		return joinLabels(label{"vrrp_instance", d.Name}, label{"interface", d.Interface}, label{"vrid", strconv.Itoa(int(d.VRID))},
 			label{"source", d.Src.String()}, label{"reason", d.Reason})
-		count(dsc, d.Count, ls)
-		gauge(dsl, unixSeconds(d.Last), ls)
+	}
+	o.family("vrrp_discarded_advertisements", counterType, "Advertisements dropped, by source address and reason (ttl, checksum, addressListMismatch, authentication, ...), for the top sources only (a bounded table: the sources with the largest counts and the most recent).")
+	for i := range s.Discards {
+		o.base = discardLabels(&s.Discards[i])
+		o.count(s.Discards[i].Count)
+	}
+	o.family("vrrp_discarded_advertisement_last_seen_timestamp_seconds", gaugeType, "When the last advertisement of that source was dropped for that reason, in seconds since the epoch.")
+	for i := range s.Discards {
+		o.base = discardLabels(&s.Discards[i])
+		o.gauge(unixSeconds(s.Discards[i].Last))
 	}
 
 	rs := s.Router
-	ifaces := map[string]bool{}
-	for _, is := range s.Instances {
-		ifaces[is.Interface] = true
+	gauge := func(name, help string, v float64) {
+		o.family(name, gaugeType, help)
+		o.gauge(v)
 	}
-	gauge(add("vrrp_virtual_routers", gaugeType, "Virtual routers configured (RFC 8347 virtual-routers)."), float64(len(s.Instances)), "")
-	gauge(add("vrrp_interfaces", gaugeType, "Interfaces with VRRP configured (RFC 8347 interfaces)."), float64(len(ifaces)), "")
-	gauge(add("vrrp_global_discontinuity_timestamp_seconds", gaugeType, "When the router-wide counters started: vrrpd's start, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime)."), unixSeconds(s.Started), "")
-	count(add("vrrp_checksum_errors", counterType, "Packets received with an invalid checksum (RFC 8347 checksum-errors)."), rs.ChecksumErrors, "")
-	count(add("vrrp_version_errors", counterType, "Packets received with an unknown or unsupported version (RFC 8347 version-errors)."), rs.VersionErrors, "")
-	count(add("vrrp_vrid_errors", counterType, "Packets received for a VRID no virtual router here has (RFC 8347 vrid-errors)."), rs.VRIDErrors, "")
-	count(add("vrrp_ip_ttl_errors", counterType, "Packets of a known virtual router dropped on arrival for a TTL / hop limit other than 255 (RFC 8347 ip-ttl-errors)."), rs.TTLErrors, "")
-	count(add("vrrp_router_short_packets", counterType, "Packets too short to carry a version and VRID, or without a valid source address."), rs.ShortPackets, "")
-	count(add("vrrp_router_packets_rcvd", counterType, "Packets handed to a virtual router."), rs.Received, "")
-	count(add("vrrp_router_advertisements_sent", counterType, "Advertisements written without error, all virtual routers."), rs.Sent, "")
-	count(add("vrrp_router_send_errors", counterType, "Advertisements that could not be sent."), rs.SendErrors, "")
-	count(add("vrrp_router_read_errors", counterType, "Transport read errors."), rs.ReadErrors, "")
-	count(add("vrrp_router_events_dropped", counterType, "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0."), rs.EventsDropped, "")
-	gauge(add("vrrpd_notify_queue_length", gaugeType, "Notify commands waiting to run."), float64(s.NotifyQueue), "")
-	count(add("vrrpd_notify_failures", counterType, "Notify commands that failed or timed out."), s.NotifyFailed, "")
+	count := func(name, help string, n uint64) {
+		o.family(name, counterType, help)
+		o.count(n)
+	}
+	gauge("vrrp_virtual_routers", "Virtual routers configured (RFC 8347 virtual-routers).", float64(len(s.Instances)))
+	ifaces := make(map[string]struct{})
+	for i := range s.Instances {
+		ifaces[s.Instances[i].Interface] = struct{}{}
+	}
+	gauge("vrrp_interfaces", "Interfaces with VRRP configured (RFC 8347 interfaces).", float64(len(ifaces)))
+	gauge("vrrp_global_discontinuity_timestamp_seconds", "When the router-wide counters started: vrrpd's start, in seconds since the epoch (RFC 8347 statistics/discontinuity-datetime).", unixSeconds(s.Started))
+	count("vrrp_checksum_errors", "Packets received with an invalid checksum (RFC 8347 checksum-errors).", rs.ChecksumErrors)
+	count("vrrp_version_errors", "Packets received with an unknown or unsupported version (RFC 8347 version-errors).", rs.VersionErrors)
+	count("vrrp_vrid_errors", "Packets received for a VRID no virtual router here has (RFC 8347 vrid-errors).", rs.VRIDErrors)
+	count("vrrp_ip_ttl_errors", "Packets of a known virtual router dropped on arrival for a TTL / hop limit other than 255 (RFC 8347 ip-ttl-errors).", rs.TTLErrors)
+	count("vrrp_router_short_packets", "Packets too short to carry a version and VRID, or without a valid source address.", rs.ShortPackets)
+	count("vrrp_router_packets_rcvd", "Packets handed to a virtual router.", rs.Received)
+	count("vrrp_router_advertisements_sent", "Advertisements written without error, all virtual routers.", rs.Sent)
+	count("vrrp_router_send_errors", "Advertisements that could not be sent.", rs.SendErrors)
+	count("vrrp_router_read_errors", "Transport read errors.", rs.ReadErrors)
+	count("vrrp_router_events_dropped", "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0.", rs.EventsDropped)
+	gauge("vrrpd_notify_queue_length", "Notify commands waiting to run.", float64(s.NotifyQueue))
+	count("vrrpd_notify_failures", "Notify commands that failed or timed out.", s.NotifyFailed)
+	count("vrrpd_notify_dropped", "Notify commands dropped because the queue was full (beyond its cap; each virtual router's latest state is kept).", s.NotifyDropped)
 	if s.FIFO != nil {
-		count(add("vrrpd_notify_fifo_lines_written", counterType, "Lines written to the notify FIFO."), s.FIFO.Written, "")
-		count(add("vrrpd_notify_fifo_lines_dropped", counterType, "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed."), s.FIFO.Dropped, "")
+		count("vrrpd_notify_fifo_lines_written", "Lines written to the notify FIFO.", s.FIFO.Written)
+		count("vrrpd_notify_fifo_lines_dropped", "Lines the notify FIFO dropped: its queue was full (nothing reading), or they were left when it closed.", s.FIFO.Dropped)
 	}
 	if s.Probing {
-		count(add("vrrpd_probe_frames_malformed", counterType, "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed."), s.ProbeDropped, "")
+		count("vrrpd_probe_frames_malformed", "ARP replies and Neighbor Advertisements the second-responder prober dropped as malformed.", s.ProbeDropped)
 	}
-
-	var out []family
-	for _, f := range fs {
-		if f.on {
-			out = append(out, f.family)
-		}
-	}
-	return out, len(fs)
 }
 
 func b2f(b bool) float64 {
@@ -384,16 +447,4 @@ func stateLabel(s vrrp.State) string {
 		return "fault"
 	}
 	return s.String()
-}
-
-// sortedTransitions returns the keys of ts in a fixed order.
-func sortedTransitions(ts map[transitionKey]uint64) []transitionKey {
-	ks := make([]transitionKey, 0, len(ts))
-	for k := range ts {
-		ks = append(ks, k)
-	}
-	slices.SortFunc(ks, func(a, b transitionKey) int {
-		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Reason, b.Reason))
-	})
-	return ks
 }

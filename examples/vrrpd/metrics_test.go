@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -26,17 +27,29 @@ import (
 // update is keepalived_test.go's -update flag: it rewrites every golden file.
 var update = updateGolden
 
+// transitionCounts returns ts as instSnap.Transitions holds them: in
+// compareTransitions order.
+func transitionCounts(ts map[transitionKey]uint64) []transitionCount {
+	var cs []transitionCount
+	for k, n := range ts {
+		cs = append(cs, transitionCount{k, n})
+	}
+	slices.SortFunc(cs, func(a, b transitionCount) int { return compareTransitions(a.key, b.key) })
+	return cs
+}
+
 // fixedSnapshot is a snapshot with every kind of figure, for the golden
 // files.
 func fixedSnapshot() snapshot {
 	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	return snapshot{
-		Time:         t0.Add(90 * time.Second),
-		Started:      t0,
-		NotifyQueue:  2,
-		NotifyFailed: 1,
-		Probing:      true,
-		ProbeDropped: 3,
+		Time:          t0.Add(90 * time.Second),
+		Started:       t0,
+		NotifyQueue:   2,
+		NotifyFailed:  1,
+		NotifyDropped: 11,
+		Probing:       true,
+		ProbeDropped:  3,
 		Discards: []vrrp.Discard{
 			{Src: netip.MustParseAddr("10.0.0.66"), Reason: "ttl", Name: "VI_1", VRID: 51, Interface: "eth0", Count: 120, First: t0, Last: t0.Add(89 * time.Second)},
 			{Src: netip.MustParseAddr("fe80::77"), Reason: "addressListMismatch", Name: "VI_6", VRID: 52, Interface: "eth0", Count: 3, First: t0, Last: t0.Add(80 * time.Second)},
@@ -58,11 +71,11 @@ func fixedSnapshot() snapshot {
 			Last: vrrp.Event{Time: t0.Add(60 * time.Second), Name: "VI_1", From: vrrp.Backup, To: vrrp.Master,
 				Reason: vrrp.ReasonMasterNoResponse, MasterReason: vrrp.ReasonMasterNoResponse},
 			Up: t0.Add(time.Second),
-			Transitions: map[transitionKey]uint64{
+			Transitions: transitionCounts(map[transitionKey]uint64{
 				{vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart}:        1,
 				{vrrp.Backup, vrrp.Master, vrrp.ReasonMasterNoResponse}: 2,
 				{vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority}:   1,
-			},
+			}),
 			Probe: probeSnap{On: true, Status: ProbeStatus{Sent: 45, SendErrors: 1, Answers: 7, Episodes: 2},
 				Alarms: []SecondResponder{{Address: "10.0.0.100", MACs: []string{"02:00:00:00:00:66"}, Since: t0.Add(80 * time.Second)}}},
 		}, {
@@ -136,6 +149,7 @@ func TestMetricsExposition(t *testing.T) {
 		"vrrp_ip_ttl_errors_total 4\n",
 		"vrrpd_notify_queue_length 2\n",
 		"vrrpd_notify_failures_total 1\n",
+		"vrrpd_notify_dropped_total 11\n",
 	} {
 		for name, b := range map[string][]byte{"text": text, "openmetrics": om} {
 			if !bytes.Contains(b, []byte(want+"\n")) && !bytes.Contains(b, []byte(want)) {
@@ -354,4 +368,77 @@ func TestNotifierFigures(t *testing.T) {
 	if q, failed := n.figures(); q != 0 || failed != 3 {
 		t.Errorf("after: queue %d, failed %d; want 0, 3", q, failed)
 	}
+}
+
+// The notify commands dropped beyond the queue's cap (notifyQueueMax)
+// are counted in /metrics (vrrpd_notify_dropped_total) and in the status
+// document's daemon-wide part (notify.dropped).
+func TestNotifyDroppedShown(t *testing.T) {
+	release := make(chan struct{})
+	n := newNotifier(func(ctx context.Context, cmd string, args []string) error {
+		<-release
+		return nil
+	}, time.Minute, discard())
+	// Every virtual router flaps: beyond the cap, the states each has
+	// since left are dropped.
+	const vrs, rounds = 100, 400
+	for r := range rounds {
+		state := "MASTER"
+		if r%2 == 1 {
+			state = "BACKUP"
+		}
+		for i := range vrs {
+			n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), state, uint8(r)))
+		}
+	}
+	dropped := n.droppedCount()
+	if dropped == 0 {
+		t.Fatalf("%d commands queued, none dropped (cap %d)", vrs*rounds, notifyQueueMax)
+	}
+	s := snapshot{}
+	s.NotifyQueue, s.NotifyFailed = n.figures()
+	s.NotifyDropped = n.droppedCount()
+	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
+		_, text := scrape(t, s, accept)
+		if want := fmt.Sprintf("vrrpd_notify_dropped_total %d\n", dropped); !bytes.Contains(text, []byte(want)) {
+			t.Errorf("Accept %q: no %q in the exposition", accept, want)
+		}
+	}
+	close(release)
+	n.close()
+
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		h := startHost(t, lan, 1, cfgOf(inst("VI_1", 1, 200, "10.0.0.100/24")))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		h.d.notif.mu.Lock()
+		h.d.notif.dropped += 5
+		h.d.notif.mu.Unlock()
+		for _, path := range []string{"/status", "/metrics"} {
+			rec := httptest.NewRecorder()
+			h.d.observeHandler(statusHandler(h.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, rec.Code)
+			}
+			body := rec.Body.Bytes()
+			if path == "/metrics" {
+				if !bytes.Contains(body, []byte("vrrpd_notify_dropped_total 5\n")) {
+					t.Errorf("GET /metrics: no vrrpd_notify_dropped_total 5")
+				}
+				continue
+			}
+			var st Status
+			if err := json.Unmarshal(body, &st); err != nil {
+				t.Fatalf("GET /status: %v", err)
+			}
+			if st.Notify.Dropped != 5 {
+				t.Errorf("GET /status: notify.dropped %d; want 5", st.Notify.Dropped)
+			}
+			if !bytes.Contains(body, []byte(`"dropped": 5`)) {
+				t.Errorf("GET /status: no \"dropped\": 5 in\n%s", body)
+			}
+		}
+	})
 }

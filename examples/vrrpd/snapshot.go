@@ -20,9 +20,11 @@ type snapshot struct {
 	// the Router-wide counters).
 	Started time.Time
 	// NotifyQueue is the number of notify commands waiting to run;
-	// NotifyFailed counts those that failed or timed out.
-	NotifyQueue  int
-	NotifyFailed uint64
+	// NotifyFailed counts those that failed or timed out, NotifyDropped
+	// those dropped beyond the queue's cap (notifyQueueMax).
+	NotifyQueue   int
+	NotifyFailed  uint64
+	NotifyDropped uint64
 	// FIFO is the notify FIFO's counters; nil without one.
 	FIFO *fifoStats
 	// Probing is whether second-responder probing is on; ProbeDropped
@@ -67,10 +69,12 @@ type instSnap struct {
 	TrackFiles []trackSnap
 	TrackProcs []trackSnap
 	// Last is the last transition (zero Time before any), Up the last
-	// one out of Initialize, Transitions the counts by kind.
+	// one out of Initialize, Transitions the counts by kind, in
+	// transitionKey order (From, To, Reason): a copy of the observer's,
+	// a few entries, not a map (issue 12).
 	Last        vrrp.Event
 	Up          time.Time
-	Transitions map[transitionKey]uint64
+	Transitions []transitionCount
 	// Probe is its second-responder probing (probe.go).
 	Probe probeSnap
 }
@@ -88,6 +92,7 @@ func (d *daemon) snapshot() snapshot {
 	s := snapshot{Time: time.Now(), Router: d.router.RouterStats(), Started: processStart, Discards: d.router.Discards()}
 	d.mu.Lock()
 	s.NotifyQueue, s.NotifyFailed = d.notif.figures()
+	s.NotifyDropped = d.notif.droppedCount()
 	if f := d.fifo.Load(); f != nil {
 		fs := f.stats()
 		s.FIFO = &fs
@@ -210,7 +215,7 @@ func (d *daemon) routerFigures(ins []instSnap) []instSnap {
 				is.Stats = vs
 			}
 		}
-		is.Last, is.Up, is.Transitions = d.obs.get(is.Name)
+		is.Last, is.Up, is.Transitions = d.obs.read(is.Name)
 	}
 	if gone {
 		// One that failed to start stays (not running); one that a
@@ -230,6 +235,14 @@ func (n *notifier) figures() (queued int, failed uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return len(n.q), n.failed
+}
+
+// droppedCount returns the number of notify commands dropped so far
+// beyond the queue's cap (notifyQueueMax).
+func (n *notifier) droppedCount() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dropped
 }
 
 // countFailure counts a notify command that failed or timed out.

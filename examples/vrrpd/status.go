@@ -33,6 +33,20 @@ type Status struct {
 	// NotifyFIFO counts the lines written to the notify FIFO and those
 	// dropped (nobody reading); absent without notify_fifo.
 	NotifyFIFO *fifoStats `json:"notify_fifo,omitempty"`
+	// Notify is the notify commands' queue.
+	Notify NotifyStatus `json:"notify"`
+}
+
+// NotifyStatus is the notify commands' queue in the status document.
+type NotifyStatus struct {
+	// Queued is the number of commands waiting to run.
+	Queued int `json:"queued"`
+	// Failed counts the commands that failed or timed out.
+	Failed uint64 `json:"failed"`
+	// Dropped counts the commands dropped because the queue was full
+	// (beyond its cap, notifyQueueMax: each virtual router's latest state
+	// is kept).
+	Dropped uint64 `json:"dropped"`
 }
 
 // DiscardStatus is one row of Status.Discards (vrrp.Discard).
@@ -185,6 +199,8 @@ func (d *daemon) statusRest() Status {
 		fs := f.stats()
 		st.NotifyFIFO = &fs
 	}
+	st.Notify.Queued, st.Notify.Failed = d.notif.figures()
+	st.Notify.Dropped = d.notif.droppedCount()
 	return st
 }
 
