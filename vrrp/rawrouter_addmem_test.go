@@ -90,16 +90,11 @@ func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
 	runtime.KeepAlive(vrs)
 }
 
-// TestRawRouterTakeoverBurstLetGo: the Host entries of a step in which
-// thousands of virtual routers take over at once (a transition, a take
-// and an announce each, 176 B an entry) are let go at the Advance that
-// ends the step, not kept until the Advance of the next one: a
-// collection in that interval marked them live and set the GC's heap
-// goal above them (issue 12: 2.5 MB at 4,094 links, held for an
-// advertisement interval after the takeover). The Conn's messages array
-// stays: the masters send together every interval.
-func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
-	const n = 1000
+// startedBackups returns a RawRouter with n backups started, VRID 1 on
+// interfaces l1..ln of one shared Conn, as vrrpd's one socket for every
+// link: their Master_Down_Timers all run out at its Deadline.
+func startedBackups(t *testing.T, n int) *vrrp.RawRouter {
+	t.Helper()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	conn := keyConn{"shared"}
 	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
@@ -113,6 +108,20 @@ func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
 	}
 	rr.StartAll(t0)
 	rr.Advance()
+	return rr
+}
+
+// TestRawRouterTakeoverBurstLetGo: the Host entries of a step in which
+// thousands of virtual routers take over at once (a transition, a take
+// and an announce each, 176 B an entry) are let go at the Advance that
+// ends the step, not kept until the Advance of the next one: a
+// collection in that interval marked them live and set the GC's heap
+// goal above them (issue 12: 2.5 MB at 4,094 links, held for an
+// advertisement interval after the takeover). The Conn's messages array
+// stays: the masters send together every interval.
+func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
+	const n = 1000
+	rr := startedBackups(t, n)
 	live := func() uint64 {
 		runtime.GC()
 		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -146,19 +155,7 @@ func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
 // live and set its heap goal by).
 func TestRawRouterTakeoverBurstAllocates(t *testing.T) {
 	const n = 2000
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	conn := keyConn{"shared"}
-	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
-	for i := 1; i <= n; i++ {
-		vr := vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i), Conn: conn, Interface: fmt.Sprintf("l%d", i),
-			IfIndex: i, Config: rtCfg4(1, 100, rtIP4(1))}
-		if err := rr.Add(t0, vr); err != nil {
-			t.Fatal(err)
-		}
-		rr.Advance()
-	}
-	rr.StartAll(t0)
-	rr.Advance()
+	rr := startedBackups(t, n)
 	allocs := func() uint64 {
 		s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 		metrics.Read(s)
