@@ -27,6 +27,18 @@ func (w *peakWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// checkHeld reports what w saw held live at its writes (its peak, less
+// base, the live heap before) by a read of n instances, and fails the
+// test beyond bound bytes.
+func checkHeld(t *testing.T, what string, n int, base uint64, w *peakWriter, bound int64) {
+	t.Helper()
+	held := int64(w.peak) - int64(base)
+	t.Logf("%d instances, %.1f MB written: at most %.0f kB held during %s", n, float64(w.bytes)/(1<<20), float64(held)/(1<<10), what)
+	if held > bound {
+		t.Errorf("%s of %d instances held %d B live; want at most %d", what, n, held, bound)
+	}
+}
+
 // bigSnapshot is n copies of fixedSnapshot's first instance (every kind
 // of figure), named VI_<i> on vl<i>.
 func bigSnapshot(n int) snapshot {
@@ -69,16 +81,11 @@ func TestMetricsScrapeHoldsLittle(t *testing.T) {
 	if err := writeMetrics(w, true, s); err != nil {
 		t.Fatal(err)
 	}
-	held := int64(w.peak) - int64(base)
 	// A sample is 64 B and the instance has ~55 of them in ~50
 	// families; before the families were built eight at a time, a scrape
 	// held all of them: 4.0 MB here (1.2 MB after). Now each sample is
 	// written as it is read: the buffer, 50 kB.
-	const bound = 256 << 10
-	t.Logf("%d instances, %.1f MB exposition: at most %.2f MB held during the scrape", n, float64(w.bytes)/(1<<20), float64(held)/(1<<20))
-	if held > bound {
-		t.Errorf("a scrape of %d instances held %d B live; want at most %d", n, held, bound)
-	}
+	checkHeld(t, "a scrape", n, base, w, 256<<10)
 	runtime.KeepAlive(s)
 }
 
@@ -106,16 +113,11 @@ func TestMetricsDaemonScrapeHoldsLittle(t *testing.T) {
 		base := liveHeap()
 		w := &peakResponse{peakWriter: peakWriter{writes: 4}, h: http.Header{}}
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-		held := int64(w.peak) - int64(base)
 		// Before, the snapshot with a map of transition counts per
 		// instance and eight families' samples: 2.0 MB here. Now the
 		// snapshot (~700 B an instance: the Router's counters, read
 		// once per scrape, not once per family) and the buffer: 0.7 MB.
-		const bound = 1 << 20
-		t.Logf("%d instances, %.1f MB exposition: at most %.0f kB held during the scrape", n, float64(w.bytes)/(1<<20), float64(held)/(1<<10))
-		if held > bound {
-			t.Errorf("a scrape of %d instances held %d B live; want at most %d", n, held, bound)
-		}
+		checkHeld(t, "a daemon's scrape", n, base, &w.peakWriter, 1<<20)
 		runtime.KeepAlive(d)
 	})
 }
