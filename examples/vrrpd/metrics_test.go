@@ -383,13 +383,7 @@ func TestNotifyDroppedShown(t *testing.T) {
 	// since left are dropped.
 	const vrs, rounds = 100, 400
 	for r := range rounds {
-		state := "MASTER"
-		if r%2 == 1 {
-			state = "BACKUP"
-		}
-		for i := range vrs {
-			n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), state, uint8(r)))
-		}
+		notifyFlapRound(n, vrs, r)
 	}
 	dropped := n.droppedCount()
 	if dropped == 0 {

@@ -36,14 +36,7 @@ func TestNotifierQueueBounded(t *testing.T) {
 	}, time.Minute, slog.New(lh))
 	maxQ := 0
 	for r := range rounds {
-		state := "MASTER"
-		if r%2 == 1 {
-			state = "BACKUP"
-		}
-		for i := range vrs {
-			// The round as the priority: the order is checked by it.
-			n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), state, uint8(r)))
-		}
+		notifyFlapRound(n, vrs, r)
 		q, _ := n.figures()
 		maxQ = max(maxQ, q)
 		checkNotifyCounts(t, n)
@@ -180,5 +173,18 @@ func TestNotifierQueueKeepsEachLast(t *testing.T) {
 	}
 	if dropAt <= notifyQueueMax {
 		t.Errorf("next drop pass at %d queued; want it past the queue a pass could not shorten", dropAt)
+	}
+}
+
+// notifyFlapRound queues round r of vrs virtual routers flapping: each
+// enters MASTER in even rounds, BACKUP in odd ones, with the round as
+// its priority (the order of the commands run is checked by it).
+func notifyFlapRound(n *notifier, vrs, r int) {
+	state := "MASTER"
+	if r%2 == 1 {
+		state = "BACKUP"
+	}
+	for i := range vrs {
+		n.notify("notify", notifyArgs(false, fmt.Sprintf("VI_%d", i), state, uint8(r)))
 	}
 }
