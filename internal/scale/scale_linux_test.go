@@ -395,6 +395,10 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 	r.Window = m1.At.Sub(m0.At)
 	r.Master, r.Backup = m1, b1
 	r.CPUM, r.CPUB = m1.CPU-m0.CPU, b1.CPU-b0.CPU
+	t.Logf("%s, %d links, %s, window %v: master CPU %s = user %s + system %s; backup CPU %s = user %s + system %s",
+		impl, n, mode, r.Window.Round(time.Second),
+		pct(r.CPUM, r.Window), pct(m1.User-m0.User, r.Window), pct(r.CPUM-(m1.User-m0.User), r.Window),
+		pct(r.CPUB, r.Window), pct(b1.User-b0.User, r.Window), pct(r.CPUB-(b1.User-b0.User), r.Window))
 	r.TransM, r.TransB, r.BackupMasters = int(sm1.Trans-sm0.Trans), int(sb1.Trans-sb0.Trans), int(sb1.ToMaster)
 	r.RecM, r.RecB, r.RecBackupMasters = rm1-rm0, rb1-rb0, rbm
 	r.VIPsM, r.VIPsB = vips(t, h1, n), vips(t, h2, n)
