@@ -516,7 +516,7 @@ func (r run) line() string {
 		backup = "never"
 	}
 	record := "-" // keepalived: its log is its record
-	if r.Impl == "vrrpd" {
+	if r.Impl == "vrrpd" || strings.HasPrefix(r.Impl, "vrrpd@") {
 		record = dur(r.NotifyDone)
 	}
 	return fmt.Sprintf("| %d | %v | %s | %s | %s | %s | %s | %s | %v | %s | %s (%s) | %s | %s (%s) | %d / %d (%d / %d) | %d (%d) | %d / %d | %s |",
