@@ -30,7 +30,7 @@ var (
 	scaleFlag   = flag.Bool("scale", false, "run the full scale runs (TestScale) and profiles (TestScaleProfile): tens of minutes, root; also GOVRRP_SCALE=1")
 	runsFlag    = flag.String("scale.runs", "100@1s,1000@1s,4094@1s,1000@100ms", "TestScale: LINKS@INTERVAL, comma-separated")
 	modesFlag   = flag.String("scale.modes", "together,master-first", "TestScale: start-up modes: together (both sides at once), master-first (the backup once every VIP is on the master)")
-	implsFlag   = flag.String("scale.impls", "vrrpd,keepalived", "TestScale: daemons, one after the other on the same lab")
+	implsFlag   = flag.String("scale.impls", "vrrpd,keepalived", "TestScale: daemons, one after the other on the same lab; vrrpd@PATH runs the vrrpd binary PATH (a baseline built at another commit)")
 	windowFlag  = flag.Duration("scale.window", 60*time.Second, "measurement window after settling")
 	quietFlag   = flag.Duration("scale.quiet", 15*time.Second, "settled: no transition for this long, every VIP on the master, none on the backup")
 	timeoutFlag = flag.Duration("scale.timeout", 300*time.Second, "give up waiting to settle after this long (the window is then measured anyway, and the run reported as never settled)")
@@ -404,6 +404,10 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 	r.Window = m1.At.Sub(m0.At)
 	r.Master, r.Backup = m1, b1
 	r.CPUM, r.CPUB = m1.CPU-m0.CPU, b1.CPU-b0.CPU
+	t.Logf("%s, %d links, %s, window %v: master CPU %s = user %s + system %s; backup CPU %s = user %s + system %s",
+		impl, n, mode, r.Window.Round(time.Second),
+		pct(r.CPUM, r.Window), pct(m1.User-m0.User, r.Window), pct(r.CPUM-(m1.User-m0.User), r.Window),
+		pct(r.CPUB, r.Window), pct(b1.User-b0.User, r.Window), pct(r.CPUB-(b1.User-b0.User), r.Window))
 	r.TransM, r.TransB, r.BackupMasters = int(sm1.Trans-sm0.Trans), int(sb1.Trans-sb0.Trans), int(sb1.ToMaster)
 	r.RecM, r.RecB, r.RecBackupMasters = rm1-rm0, rb1-rb0, rbm
 	r.VIPsM, r.VIPsB = vips(t, h1, n), vips(t, h2, n)
@@ -521,7 +525,7 @@ func (r run) line() string {
 		backup = "never"
 	}
 	record := "-" // keepalived: its log is its record
-	if r.Impl == "vrrpd" {
+	if r.Impl == "vrrpd" || strings.HasPrefix(r.Impl, "vrrpd@") {
 		record = dur(r.NotifyDone)
 	}
 	return fmt.Sprintf("| %d | %v | %s | %s | %s | %s | %s | %s | %v | %s | %s (%s) | %s | %s (%s) | %d / %d (%d / %d) | %d (%d) | %d / %d | %s |",
@@ -660,6 +664,14 @@ func TestScale(t *testing.T) {
 			}
 			lab := netlab.NewLinks(t, "sc", links)
 			for _, impl := range strings.Split(*implsFlag, ",") {
+				// vrrpd@PATH: a vrrpd binary built elsewhere (a baseline
+				// commit), compared in the same sitting on the same lab.
+				name, path, ok := strings.Cut(impl, "@")
+				if !ok {
+					path = bin
+				} else if name != "vrrpd" || path == "" {
+					t.Fatalf("-scale.impls: %q: want vrrpd, keepalived or vrrpd@PATH (a vrrpd binary)", impl)
+				}
 				if impl == "keepalived" && !haveKeepalived() {
 					t.Logf("keepalived is not installed: skipped")
 					continue
@@ -668,7 +680,9 @@ func TestScale(t *testing.T) {
 					if mode != "together" && mode != "master-first" {
 						t.Fatalf("-scale.modes: %q: want together or master-first", mode)
 					}
-					rs = append(rs, measure(t, lab, spec.n, impl, bin, mode, spec.interval, nil))
+					r := measure(t, lab, spec.n, name, path, mode, spec.interval, nil)
+					r.Impl = impl
+					rs = append(rs, r)
 					_ = os.WriteFile(filepath.Join(dir, "scale.md"), []byte(table(rs)), 0o644)
 				}
 			}

@@ -22,8 +22,10 @@ type Usage struct {
 	At time.Time
 	// CPU is utime + stime + cutime + cstime summed over the tree: every
 	// thread of every process, and the children they reaped (notify
-	// scripts).
-	CPU time.Duration
+	// scripts). User is its user part (utime + cutime), CPU - User the
+	// system's: system calls, and the softirq work (a veth peer's
+	// receive) the kernel does while a thread of the tree is on the CPU.
+	CPU, User time.Duration
 	// RSS and HWM are VmRSS and VmHWM (peak RSS) summed over the tree,
 	// in kB.
 	RSS, HWM int64
@@ -35,7 +37,7 @@ type Usage struct {
 func ReadUsage(pid int) (Usage, error) {
 	u := Usage{At: time.Now()}
 	for _, p := range append([]int{pid}, proc.Descendants(pid)...) {
-		ticks, err := cpuTicks(p)
+		ticks, user, err := cpuTicks(p)
 		if err != nil {
 			if p == pid {
 				return u, err
@@ -48,6 +50,7 @@ func ReadUsage(pid int) (Usage, error) {
 		}
 		f := statusFields(st)
 		u.CPU += time.Duration(ticks) * time.Second / userHZ
+		u.User += time.Duration(user) * time.Second / userHZ
 		u.RSS += f["VmRSS"]
 		u.HWM += f["VmHWM"]
 		u.Threads += int(f["Threads"])
@@ -56,38 +59,48 @@ func ReadUsage(pid int) (Usage, error) {
 	return u, nil
 }
 
-// cpuTicks returns utime + stime + cutime + cstime of pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
+// cpuTicks returns utime + stime + cutime + cstime of pid, and utime +
+// cutime, in clock ticks.
+func cpuTicks(pid int) (all, user int64, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return parseStatTicks(b)
+	return parseStatTimes(b)
 }
 
 // parseStatTicks sums fields 14-17 (utime, stime, cutime, cstime) of a
 // /proc/PID/stat line.
 func parseStatTicks(b []byte) (int64, error) {
+	all, _, err := parseStatTimes(b)
+	return all, err
+}
+
+// parseStatTimes returns the sum of fields 14-17 (utime, stime, cutime,
+// cstime) of a /proc/PID/stat line, and of its user fields 14 and 16.
+func parseStatTimes(b []byte) (all, user int64, err error) {
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// count from the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/PID/stat: no ')' in %q", b)
+		return 0, 0, fmt.Errorf("/proc/PID/stat: no ')' in %q", b)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state): field k is f[k-3].
 	if len(f) < 15 {
-		return 0, fmt.Errorf("/proc/PID/stat: %d fields after the name, want 15 or more", len(f))
+		return 0, 0, fmt.Errorf("/proc/PID/stat: %d fields after the name, want 15 or more", len(f))
 	}
-	var sum int64
 	for k := 14; k <= 17; k++ {
 		v, err := strconv.ParseInt(f[k-3], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/PID/stat field %d: %w", k, err)
+			return 0, 0, fmt.Errorf("/proc/PID/stat field %d: %w", k, err)
 		}
-		sum += v
+		all += v
+		if k == 14 || k == 16 {
+			user += v
+		}
 	}
-	return sum, nil
+	return all, user, nil
 }
 
 // statusFields returns the numeric fields of /proc/PID/status ("VmRSS:

@@ -15,6 +15,10 @@ func TestParseStatTicks(t *testing.T) {
 	if err != nil || got != 250+50+7+3 {
 		t.Errorf("parseStatTicks = %d, %v; want 310", got, err)
 	}
+	all, user, err := parseStatTimes([]byte(line))
+	if err != nil || all != 310 || user != 250+7 {
+		t.Errorf("parseStatTimes = %d, %d, %v; want 310, 257", all, user, err)
+	}
 	if _, err := parseStatTicks([]byte("1234 (x) S 1 2")); err == nil {
 		t.Error("short line: no error")
 	}

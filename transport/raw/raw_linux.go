@@ -87,6 +87,11 @@ type Conn struct {
 	wbufs [][]byte
 	wcnt  []int
 
+	// anySrc: IP_TRANSPARENT is on (IPv4), so the kernel does not look
+	// each packet's source address up among the host's addresses (see
+	// newConn).
+	anySrc bool
+
 	received, own, notPeer, otherIface, truncated atomic.Uint64
 	lastLog                                       atomic.Int64
 	suppressed                                    atomic.Uint64
@@ -306,6 +311,19 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 			c.p4.SetTTL(255),
 		)
 		multiAll = c.setsockopt(unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
+		// IP_TRANSPARENT (FLOWI_FLAG_ANYSRC): the kernel's route lookup
+		// of every packet sent otherwise checks that its source address
+		// is one of the host's (__ip_dev_find), a walk of a hash chain
+		// of every IPv4 address of every namespace of the host, 256
+		// chains: O(N) per advertisement with N links, O(N^2) a second
+		// (issue 12; BENCHMARKS.md, "Master CPU at 4,094 links"). The
+		// sources sent are the interface's own address found at Join,
+		// Config.Src or a caller's Meta.Src: a source that is not (or
+		// no longer) the host's now goes out instead of failing
+		// (ENETUNREACH). CAP_NET_RAW, which the socket needs anyway, allows
+		// it; where it is refused the kernel checks, as before. IPv6
+		// keeps its check: it also refuses a tentative source (RFC 4862).
+		c.anySrc = c.setsockopt(unix.IPPROTO_IP, unix.IP_TRANSPARENT, 1) == nil
 	} else {
 		c.group = groupV6
 		c.p6 = ipv6.NewPacketConn(ipc)

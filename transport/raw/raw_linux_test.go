@@ -929,3 +929,46 @@ func TestQueued(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceNotLookedUp: an IPv4 Conn's socket has IP_TRANSPARENT on, so
+// the kernel does not look each packet's source up among the host's
+// addresses (a hash chain of every IPv4 address of every namespace: O(N)
+// per packet at N links, issue 12). What shows it: a source the host does
+// not hold goes out (before: the send failed with EINVAL). IPv6 keeps the
+// kernel's check (it refuses tentative sources too).
+func TestSourceNotLookedUp(t *testing.T) {
+	lab := netlab.New(t, "tn", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	c1 := listen(t, h1, &Config{})
+	c2 := listen(t, h2, &Config{})
+	var on int
+	var gerr error
+	if err := c1.rc.Control(func(fd uintptr) {
+		on, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TRANSPARENT)
+	}); err != nil || gerr != nil {
+		t.Fatalf("getsockopt IP_TRANSPARENT: %v, %v", err, gerr)
+	}
+	if on != 1 || !c1.anySrc {
+		t.Errorf("IP_TRANSPARENT = %d (anySrc %v), want 1", on, c1.anySrc)
+	}
+	// An address of the lab's subnet that no host holds.
+	other := h1.Addr4.As4()
+	other[3] = 200
+	src := netip.AddrFrom4(other)
+	if err := c1.WriteTo(vecA, transport.Meta{Src: src}); err != nil {
+		t.Fatalf("WriteTo from %v (not the host's): %v", src, err)
+	}
+	b, m := recv(t, c2, "h2")
+	if m.Src != src || !cmp.Equal(b, vecA) {
+		t.Errorf("h2 read %x from %v, want %x from %v", b, m.Src, vecA, src)
+	}
+	c6 := listen(t, h1, &Config{Family: 6})
+	if err := c6.rc.Control(func(fd uintptr) {
+		on, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT)
+	}); err != nil || gerr != nil {
+		t.Fatalf("getsockopt IPV6_TRANSPARENT: %v, %v", err, gerr)
+	}
+	if on != 0 || c6.anySrc {
+		t.Errorf("IPV6_TRANSPARENT = %d (anySrc %v), want 0: IPv6 keeps the kernel's source check", on, c6.anySrc)
+	}
+}
