@@ -440,13 +440,18 @@ const maxBehind = 2 * time.Second
 // after it was read (it was descheduled, or busy with host work), so c
 // is behind until its reader is found waiting on an empty socket. Only a
 // Conn that can tell a short read (a transport.BatchReader) or what is
-// queued (a transport.Queuer) goes behind. Owner goroutine.
+// queued (a transport.Queuer) goes behind; one read a packet at a time
+// proves nothing of the socket, so its packets count as taken up to the
+// last one's arrival only. Owner goroutine.
 func (r *Router) taken(c *rxConn, b *rxBatch, last, now time.Time) {
+	late := now.Sub(b.at) >= readIdle
 	switch {
 	case b.full:
 		r.setBehind(c, true, last, now)
-	case (c.br != nil || c.q != nil) && now.Sub(b.at) >= readIdle:
+	case late && c.br != nil:
 		r.setBehind(c, true, b.at, now)
+	case late && c.q != nil:
+		r.setBehind(c, true, last, now)
 	default:
 		r.setBehind(c, false, last, now)
 	}
@@ -470,9 +475,9 @@ func (r *Router) setBehind(c *rxConn, full bool, seen, now time.Time) {
 
 // horizon returns the time up to which the timers may fire at now: now,
 // unless a Conn is behind, when it is the time up to which that Conn's
-// packets have been taken (rxConn.seen). On a starved host the owner goroutine may run again
-// seconds after advertisements arrived in time to stop a
-// Master_Down_Timer: the reader holds only a few batches of them
+// packets have been taken (rxConn.seen). On a starved host the owner
+// goroutine may run again seconds after advertisements arrived in time
+// to stop a Master_Down_Timer: the reader holds only a few batches of them
 // (rxBatchesPer), the rest waits in the socket, and a timer fired by the
 // clock would take over although its master's advertisement is queued (a
 // backup of 4,094 links on one socket did, issue 12). A timer fires once
