@@ -32,11 +32,14 @@ type VRInfo struct {
 // Announce runs for a virtual router whose Take has not succeeded.
 // A call still waiting when a later one of the same virtual router makes
 // it moot is not made (a virtual router flapping faster than the hooks
-// run, as in a takeover storm): of its waiting Takes and Releases only
-// the last runs, so that the host ends with the addresses held iff
-// master (Release must accept addresses it does not hold), and of its
-// waiting Announces only the last, none when a Take or Release follows
-// it. A TransitionHook still gets every transition.
+// run, as in a takeover storm): a Take makes the waiting Take, Announce
+// and Release of an earlier mastership moot, so only the last
+// mastership's run, in order (its Take and Announce even when its
+// Release is already queued: it advertised as master, so its
+// gratuitous ARP is due, RFC 9568 section 6.4.2); of waiting Announces
+// only the last runs. The host ends with the addresses held iff master
+// (Take must be idempotent, and Release must accept addresses it does
+// not hold). A TransitionHook still gets every transition.
 // A Hook may also implement TransitionHook and RegistryHook.
 type Hook interface {
 	// Take: vr became master; start answering for its addresses. Called

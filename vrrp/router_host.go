@@ -29,12 +29,12 @@ const (
 //
 // Its queue stays bounded however often a virtual router flaps while the
 // hooks are behind (a takeover storm: 1,000 links at 100 ms, issue 12):
-// of the Takes and Releases of a virtual router still waiting, only the
-// last is run (the host ends as the current state needs it: the
-// addresses held iff master; Take must be idempotent, and so is a Release
-// of addresses not held, as after a failed Take), and of its
-// Announces still waiting only the last, none once a Take or Release
-// follows it (the Take brings its own). Each kept action stays where the
+// of a virtual router's host work still waiting, only its last
+// mastership's Take, Announce and Release run (pendingHost.queued; the
+// host ends as the current state needs it: the addresses held iff
+// master; Take must be idempotent, and so is a Release of addresses not
+// held, as after a failed Take), at most three actions a virtual router
+// besides its transitions. Each kept action stays where the
 // RawRouter put it, after and before the same actions of the other
 // virtual routers. Nothing is coalesced across a virtual router's Added
 // or Removed, nor across a barrier (Remove). Transitions are queued only
@@ -65,9 +65,40 @@ type hostWorker struct {
 	timer   clock.Timer
 }
 
-// pendingHost is where a virtual router's waiting Take or Release (op)
-// and Announce (ann) are in hostWorker.q; -1 for none.
-type pendingHost struct{ op, ann int }
+// pendingHost is where a virtual router's waiting Take, Announce and
+// Release are in hostWorker.q; -1 for none.
+type pendingHost struct{ take, ann, rel int }
+
+// noPending is a virtual router with nothing waiting.
+var noPending = pendingHost{-1, -1, -1}
+
+// queued returns p after an action of kind k queued at i, and calls
+// supersede (if not nil) for the ones it makes moot. A Take starts a
+// new mastership: the waiting host work of an earlier one (its Take,
+// Announce, Release) is moot. A Release ends the current one, whose
+// Take and Announce still run before it: the virtual router advertised
+// as master on the wire, so its gratuitous ARP is due (RFC 9568 section
+// 6.4.2), however briefly it was master. Of Announces only the last
+// runs.
+func (p pendingHost) queued(k HostKind, i int, supersede func(int)) pendingHost {
+	if supersede == nil {
+		supersede = func(int) {}
+	}
+	switch k {
+	case HostTake:
+		supersede(p.take)
+		supersede(p.ann)
+		supersede(p.rel)
+		return pendingHost{take: i, ann: -1, rel: -1}
+	case HostRelease:
+		supersede(p.rel)
+		p.rel = i
+	case HostAnnounce:
+		supersede(p.ann)
+		p.ann = i
+	}
+	return p
+}
 
 // retry is a failed Take or Release to try again at due.
 type retry struct {
@@ -129,22 +160,8 @@ func (w *hostWorker) pushLocked(a *HostAction) {
 		}
 	case HostAdded, HostRemoved:
 		delete(w.pend, name) // nothing coalesced across them
-	case HostTake, HostRelease:
-		p, ok := w.pend[name]
-		if !ok {
-			p = pendingHost{-1, -1}
-		}
-		w.supersedeLocked(p.op)
-		w.supersedeLocked(p.ann)
-		w.pend[name] = pendingHost{op: len(w.q), ann: -1}
-	case HostAnnounce:
-		p, ok := w.pend[name]
-		if !ok {
-			p = pendingHost{-1, -1}
-		}
-		w.supersedeLocked(p.ann)
-		p.ann = len(w.q)
-		w.pend[name] = p
+	case HostTake, HostRelease, HostAnnounce:
+		w.pend[name] = w.pendOr(name).queued(a.Kind, len(w.q), w.supersedeLocked)
 	}
 	w.q = append(w.q, *a)
 }
@@ -176,12 +193,9 @@ func (w *hostWorker) compactLocked() {
 			continue
 		}
 		switch a.Kind {
-		case HostTake, HostRelease:
-			w.pend[a.VR.Name] = pendingHost{op: n, ann: -1}
-		case HostAnnounce:
-			p := w.pendOr(a.VR.Name)
-			p.ann = n
-			w.pend[a.VR.Name] = p
+		case HostTake, HostRelease, HostAnnounce:
+			// What is left was not superseded: nothing is now.
+			w.pend[a.VR.Name] = w.pendOr(a.VR.Name).queued(a.Kind, n, nil)
 		case HostAdded, HostRemoved:
 			delete(w.pend, a.VR.Name)
 		case 0:
@@ -198,7 +212,7 @@ func (w *hostWorker) pendOr(name string) pendingHost {
 	if p, ok := w.pend[name]; ok {
 		return p
 	}
-	return pendingHost{-1, -1}
+	return noPending
 }
 
 // popLocked takes the next action to run off the queue; ok is false when
@@ -213,14 +227,16 @@ func (w *hostWorker) popLocked() (a HostAction, ok bool) {
 			w.dead--
 			continue
 		}
-		if p, found := w.pend[a.VR.Name]; found && (p.op == i || p.ann == i) {
-			if p.op == i {
-				p.op = -1
-			}
-			if p.ann == i {
+		if p, found := w.pend[a.VR.Name]; found && (p.take == i || p.ann == i || p.rel == i) {
+			switch i {
+			case p.take:
+				p.take = -1
+			case p.ann:
 				p.ann = -1
+			case p.rel:
+				p.rel = -1
 			}
-			if p.op < 0 && p.ann < 0 {
+			if p == noPending {
 				delete(w.pend, a.VR.Name)
 			} else {
 				w.pend[a.VR.Name] = p
