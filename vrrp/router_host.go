@@ -51,8 +51,8 @@ type hostWorker struct {
 	q    []HostAction // waiting: q[head:], superseded ones among them
 	head int
 	dead int // superseded actions in q[head:]
-	// pend is, by virtual router, where its Take or Release and its
-	// Announce still waiting are in q (-1: none).
+	// pend is, by virtual router, where its Take, Announce and Release
+	// still waiting are in q (pendingHost).
 	pend    map[string]pendingHost
 	started bool
 	closing bool
