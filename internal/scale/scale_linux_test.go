@@ -193,6 +193,8 @@ type run struct {
 	Load         string
 	// Hups are the SIGHUP steps (-scale.sighup), after the window.
 	Hups []hupStep
+	// Stall is the -scale.stall step, after the window; nil: not run.
+	Stall *stallStep
 }
 
 func loadAvg() string {
@@ -412,6 +414,10 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 	r.RecM, r.RecB, r.RecBackupMasters = rm1-rm0, rb1-rb0, rbm
 	r.VIPsM, r.VIPsB = vips(t, h1, n), vips(t, h2, n)
 	r.Load = loadAvg()
+	if *stallFlag > 0 {
+		s := stall(t, lab, n, *stallFlag, m, b)
+		r.Stall = &s
+	}
 	if *sighupFlag {
 		if vm, ok := m.(vrrpdSide); ok {
 			r.Hups = sighupSteps(t, lab, n, interval, vm, b.(vrrpdSide))
@@ -420,6 +426,9 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 		}
 	}
 	t.Logf("%s", r.line())
+	if r.Stall != nil {
+		t.Logf("%s", r.Stall.line(r))
+	}
 	for _, h := range r.Hups {
 		t.Logf("%s", h.line(r))
 	}
@@ -541,15 +550,21 @@ const tableHead = "| links | interval | daemon | start | every VIP on the master
 func table(rs []run) string {
 	var b strings.Builder
 	b.WriteString(tableHead + "\n")
-	var hups []string
+	var hups, stalls []string
 	for _, r := range rs {
 		b.WriteString(r.line() + "\n")
 		for _, h := range r.Hups {
 			hups = append(hups, h.line(r))
 		}
+		if r.Stall != nil {
+			stalls = append(stalls, "- "+r.Stall.line(r))
+		}
 	}
 	if len(hups) > 0 {
 		b.WriteString("\n" + hupHead + "\n" + strings.Join(hups, "\n") + "\n")
+	}
+	if len(stalls) > 0 {
+		b.WriteString("\n" + strings.Join(stalls, "\n") + "\n")
 	}
 	return b.String()
 }
