@@ -50,6 +50,14 @@ type Meta struct {
 	// advertisement), however late it gets to the packet. Ignored on
 	// write.
 	Time time.Time
+	// Drops is the receiving socket's count of the packets it dropped
+	// because its receive queue was full, up to when this packet was
+	// queued (Linux SO_RXQ_OVFL), or zero when the Conn does not report
+	// it. An increase from one packet to the next means that packets
+	// arriving between the two were lost on this host: the runtime does
+	// not count that silence against the masters (RouterStats.LossHolds).
+	// Ignored on write.
+	Drops uint32
 }
 
 // Conn sends and receives VRRP messages (the IP payload, without the IP
@@ -105,6 +113,16 @@ type BatchReader interface {
 type Queuer interface {
 	// Queued reports whether at least one packet waits to be read.
 	Queued() (bool, error)
+}
+
+// DropCounter is implemented by Conns that can tell how many packets
+// their receive queue has dropped while full, as the raw-socket transport
+// can (SO_MEMINFO). The count is the one Meta.Drops carries, read without
+// waiting for a packet: a reader that caught up with its socket learns at
+// once that it lost packets, not one advertisement interval later.
+type DropCounter interface {
+	// QueueDrops returns the packets dropped so far (wrapping at 2^32).
+	QueueDrops() (uint32, error)
 }
 
 // Sourcer is implemented by Conns that choose the IP source address of the

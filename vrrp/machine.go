@@ -375,6 +375,28 @@ func (m *Machine) tickBackup(now time.Time) {
 	m.becomeMaster(now, reason, reason)
 }
 
+// holdForLoss restarts a Backup's Master_Down_Timer from lost when it
+// would fire sooner than a full Master_Down_Interval after it, and
+// reports whether it did. lost is when the receive queue of the Conn the
+// advertisements arrive on was last seen to have dropped packets
+// (transport.Meta.Drops): a silence that includes the drop proves
+// nothing about the master, only about this host (a process stalled
+// while its socket filled). Outside the RFC's state machine, which
+// assumes every advertisement sent is either received or lost on the
+// link; the RawRouter bounds how long a run of drops can hold the timer
+// (maxLossHold). Not in Backup: nothing.
+func (m *Machine) holdForLoss(lost time.Time) bool {
+	if m.state != Backup {
+		return false
+	}
+	until := lost.Add(m.downInterval)
+	if !m.downTimer.Before(until) {
+		return false
+	}
+	m.downTimer = until
+	return true
+}
+
 // Receive processes an advertisement that parsed and passed its checksum,
 // with the IP source and TTL / hop limit it arrived with, and info from
 // packet.Unmarshal. It performs the rest of the receive validation of RFC

@@ -281,6 +281,71 @@ type rconn struct {
 	// frontDoor would otherwise scan for every packet.
 	byIf  map[demuxKey]*vrt
 	demux [2][256][]*vrt // [family][VRID], one per interface index
+	// The receive queue's drops (transport.Meta.Drops): the count last
+	// seen (dropsSeen: one was), when the current run of drops began
+	// (lossFrom) and was last seen (lastDrop), and lost, the latest drop
+	// that holds the backups' timers (within maxLossHold of lossFrom).
+	drops              uint32
+	dropsSeen          bool
+	lossFrom, lastDrop time.Time
+	lost               time.Time
+}
+
+// maxLossHold bounds how long one run of receive queue drops on a Conn
+// (drops seen less than maxLossHold apart) holds its backups'
+// Master_Down_Timers: a host that keeps dropping still learns, after
+// it, that a master it cannot hear is gone.
+const maxLossHold = maxBehind
+
+// noteDrops records what a packet that arrived at now says of c's
+// receive queue (transport.Meta.Drops).
+func (r *RawRouter) noteDrops(now time.Time, c *rconn, drops uint32) {
+	if !c.dropsSeen {
+		c.drops, c.dropsSeen = drops, true
+		return
+	}
+	// Serial number arithmetic: the count wraps, and a packet queued
+	// before drops that QueueDropped already reported carries a smaller
+	// one.
+	d := int32(drops - c.drops)
+	if d <= 0 {
+		return
+	}
+	r.stats.QueueDrops += uint64(d)
+	c.drops = drops
+	if c.lossFrom.IsZero() || now.Sub(c.lastDrop) >= maxLossHold {
+		c.lossFrom = now
+	}
+	c.lastDrop = now
+	if now.Sub(c.lossFrom) < maxLossHold {
+		c.lost = now
+	}
+}
+
+// QueueDropped tells the RawRouter that conn's receive queue had dropped
+// drops packets in all (wrapping at 2^32) by now: the count
+// transport.Meta.Drops carries, read from the Conn without a packet
+// (transport.DropCounter), as Router does when its reader has caught up
+// with the socket. An increase is a loss on this host: for maxLossHold
+// from the first of a run of them, a backup on conn whose
+// Master_Down_Timer would fire within Master_Down_Interval of the latest
+// restarts it from that loss instead (RouterStats.LossHolds), since the
+// advertisements that would have stopped it may be among those dropped.
+// The first count seen on a Conn (here or in a packet's Meta) is its
+// baseline.
+func (r *RawRouter) QueueDropped(now time.Time, conn transport.Conn, drops uint32) {
+	if c := r.conns[conn]; c != nil {
+		r.noteDrops(now, c, drops)
+	}
+}
+
+// holdForLoss restarts v's Master_Down_Timer from its Conn's latest
+// receive queue drop when that drop fell within the silence that makes
+// it fire (Machine.holdForLoss).
+func (r *RawRouter) holdForLoss(v *vrt) {
+	if c := v.c; c != nil && !c.lost.IsZero() && v.m.holdForLoss(c.lost) {
+		r.stats.LossHolds++
+	}
 }
 
 // NewRawRouter returns a RawRouter with no virtual routers.
@@ -785,6 +850,7 @@ func (r *RawRouter) Tick(now time.Time) {
 			r.apply(v.when, v, v.m.Tick(v.when))
 			continue
 		}
+		r.holdForLoss(v)
 		r.apply(now, v, v.m.Tick(now))
 	}
 }
@@ -807,6 +873,11 @@ func (r *RawRouter) Receive(now time.Time, conn transport.Conn, b []byte, m tran
 			return // a Conn no virtual router uses any longer
 		}
 		r.last = c
+	}
+	if m.Drops != c.drops || !c.dropsSeen {
+		// Before the timers due by now fire (below): the drops were
+		// before this packet.
+		r.noteDrops(now, c, m.Drops)
 	}
 	v := r.frontDoor(now, c, b, m)
 	if v == nil {
@@ -1145,7 +1216,8 @@ func (r *RawRouter) Len() int { return len(r.order) }
 // RouterStats returns the counters of what the RawRouter handled:
 // ChecksumErrors, VersionErrors, VRIDErrors, TTLErrors, ShortPackets,
 // Received, and in SendErrors the advertisements that did not marshal.
-// Sent, ReadErrors and EventsDropped are the caller's (Router's).
+// QueueDrops and LossHolds; Sent, ReadErrors and EventsDropped are the
+// caller's (Router's).
 func (r *RawRouter) RouterStats() RouterStats { return r.stats }
 
 func fidx(f Family) int {

@@ -106,6 +106,7 @@ type routerCounters struct {
 	received, marshalErrs               atomic.Uint64
 	sent, sendErrs, readErrs            atomic.Uint64
 	eventsDropped                       atomic.Uint64
+	queueDrops, lossHolds               atomic.Uint64
 }
 
 // rxConn is the Router's side of one transport.Conn: its reader.
@@ -114,6 +115,7 @@ type rxConn struct {
 	bw     transport.BatchWriter
 	br     transport.BatchReader // nil: read one packet at a time
 	q      transport.Queuer      // nil: it cannot tell what is queued
+	dc     transport.DropCounter // nil: it cannot tell what it dropped
 	name   string                // interface of the first virtual router, for logs
 	free   chan *rxBatch
 	reader bool // reader goroutine started
@@ -238,6 +240,8 @@ func (r *Router) RouterStats() RouterStats {
 		SendErrors:     s.sendErrs.Load() + s.marshalErrs.Load(),
 		ReadErrors:     s.readErrs.Load(),
 		EventsDropped:  s.eventsDropped.Load(),
+		QueueDrops:     s.queueDrops.Load(),
+		LossHolds:      s.lossHolds.Load(),
 	}
 }
 
@@ -252,6 +256,8 @@ func (r *Router) publish() {
 	s.short.Store(rs.ShortPackets)
 	s.received.Store(rs.Received)
 	s.marshalErrs.Store(rs.SendErrors)
+	s.queueDrops.Store(rs.QueueDrops)
+	s.lossHolds.Store(rs.LossHolds)
 }
 
 // State returns the state of the named virtual router, from a snapshot the
@@ -324,6 +330,7 @@ func (r *Router) Add(vr VirtualRouter) error {
 			c.bw, _ = vr.Conn.(transport.BatchWriter)
 			c.br, _ = vr.Conn.(transport.BatchReader)
 			c.q, _ = vr.Conn.(transport.Queuer)
+			c.dc, _ = vr.Conn.(transport.DropCounter)
 			for range rxBatchesPer {
 				c.free <- newRxBatch(c)
 			}

@@ -492,7 +492,16 @@ func (r *Router) horizon(now time.Time) time.Time {
 		switch {
 		case !c.behind:
 		case c.closed || c.drained(now):
-			// The reader waits for more: nothing is queued.
+			// The reader waits for more: nothing is queued. Whether the
+			// socket dropped packets while it was behind is known now,
+			// not only from the next packet queued (its Meta.Drops): an
+			// interval later, when the timers the lost advertisements
+			// would have stopped have fired.
+			if c.dc != nil && !c.closed {
+				if d, err := c.dc.QueueDrops(); err == nil {
+					r.raw.QueueDropped(now, c.c, d)
+				}
+			}
 			r.setBehind(c, false, time.Time{}, now)
 		case c.holds(now) && c.seen.Before(t):
 			t = c.seen

@@ -199,6 +199,13 @@ type RouterStats struct {
 	// EventsDropped counts events discarded because the consumer of
 	// Events fell behind (the oldest are dropped).
 	EventsDropped uint64
+	// QueueDrops counts the packets the Conns' receive queues dropped
+	// while full, as the Conns report them (transport.Meta.Drops): this
+	// host fell behind its sockets, not the network. LossHolds counts
+	// the Master_Down_Timers restarted because of such drops instead of
+	// firing: a backup does not take over from a master whose
+	// advertisements its own socket dropped (see transport.Meta.Drops).
+	QueueDrops, LossHolds uint64
 }
 
 // Errors of the Router's control methods, usable with errors.Is.

@@ -17,15 +17,17 @@ type rcvInfo struct {
 	dst     netip.Addr // IP_PKTINFO ipi_addr / IPV6_PKTINFO ipi6_addr
 	ifIndex int        // IP_PKTINFO ipi_ifindex / IPV6_PKTINFO ipi6_ifindex
 	time    time.Time  // SCM_TIMESTAMPNS; zero if absent
+	drops   uint32     // SO_RXQ_OVFL: the socket's drops so far; 0 if absent
 }
 
 // longSize is the size of a C long.
 const longSize = int(unsafe.Sizeof(uintptr(0)))
 
 // parseCmsgs extracts the TTL or hop limit, the destination address, the
-// interface index and the arrival time from the control messages of a
-// received packet (IP_RECVTTL + IP_PKTINFO, or IPV6_RECVHOPLIMIT +
-// IPV6_RECVPKTINFO, and SO_TIMESTAMPNS where enabled). It
+// interface index, the arrival time and the socket's drop count from the
+// control messages of a received packet (IP_RECVTTL + IP_PKTINFO, or
+// IPV6_RECVHOPLIMIT + IPV6_RECVPKTINFO, and SO_TIMESTAMPNS and
+// SO_RXQ_OVFL where enabled). It
 // does not allocate; unknown and malformed messages are ignored.
 func parseCmsgs(oob []byte) rcvInfo {
 	info := rcvInfo{ttl: -1}
@@ -51,6 +53,8 @@ func parseCmsgs(oob []byte) rcvInfo {
 			} else {
 				info.time = time.Unix(int64(int32(binary.NativeEndian.Uint32(data))), int64(int32(binary.NativeEndian.Uint32(data[4:]))))
 			}
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
+			info.drops = binary.NativeEndian.Uint32(data)
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			// struct in6_pktinfo { in6_addr ipi6_addr; int ipi6_ifindex; }
 			info.dst = netip.AddrFrom16([16]byte(data[:16]))

@@ -52,6 +52,11 @@ func TestParseCmsgs(t *testing.T) {
 			want: rcvInfo{ttl: -1},
 		},
 		{
+			name: "drop count",
+			oob:  append(cmsg(unix.IPPROTO_IP, unix.IP_TTL, int32Bytes(255)), cmsg(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, int32Bytes(-2))...),
+			want: rcvInfo{ttl: 255, drops: 1<<32 - 2},
+		},
+		{
 			name: "truncated header stops",
 			oob:  append(cmsg(unix.IPPROTO_IP, unix.IP_TTL, int32Bytes(64)), 1, 2, 3),
 			want: rcvInfo{ttl: 64},

@@ -114,6 +114,7 @@ var (
 	_ transport.BatchWriter = (*Conn)(nil)
 	_ transport.BatchReader = (*Conn)(nil)
 	_ transport.Sourcer     = (*Conn)(nil)
+	_ transport.DropCounter = (*Conn)(nil)
 )
 
 // Listen opens a raw VRRP socket for interface ifname: protocol 112,
@@ -344,6 +345,10 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	if err = errors.Join(err, multiAll, c.setsockopt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
 		return nil, opError(name, "socket option", err)
 	}
+	// The receive queue's drop count on every packet (transport.Meta.Drops):
+	// a backup that fell behind its socket does not count what the socket
+	// dropped as its masters' silence. Best effort (Linux 2.6.33 and later).
+	_ = c.setsockopt(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
 	// Room for a burst or a flood: the runtime's reader may fall behind
 	// for a moment, and a dropped advertisement is a missed one. SO_RCVBUF
 	// is capped by net.core.rmem_max; SO_RCVBUFFORCE (CAP_NET_ADMIN)
@@ -542,6 +547,31 @@ func (c *Conn) Queued() (bool, error) {
 	return n > 0, nil
 }
 
+// QueueDrops implements transport.DropCounter: the packets the socket
+// dropped because its receive queue was full, so far (SO_MEMINFO,
+// SK_MEMINFO_DROPS, Linux 4.11 and later; the count SO_RXQ_OVFL puts on
+// every packet, transport.Meta.Drops). Not with a receive ring.
+func (c *Conn) QueueDrops() (uint32, error) {
+	if c.ring != nil {
+		return 0, fmt.Errorf("transport/raw: QueueDrops with a receive ring: %w", errors.ErrUnsupported)
+	}
+	var info [unix.SK_MEMINFO_VARS]uint32
+	var gerr error
+	if err := c.rc.Control(func(fd uintptr) {
+		l := uint32(unsafe.Sizeof(info))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0)
+		if e != 0 {
+			gerr = e
+		}
+	}); err != nil {
+		return 0, err
+	}
+	if gerr != nil {
+		return 0, os.NewSyscallError("getsockopt SO_MEMINFO", gerr)
+	}
+	return info[unix.SK_MEMINFO_DROPS], nil
+}
+
 // Close closes the sockets; a blocked ReadFrom or ReadBatch returns an
 // error matching net.ErrClosed and transport.ErrClosed.
 func (c *Conn) Close() error {
@@ -610,7 +640,10 @@ type rslot struct {
 	hdr   [ipv4.HeaderLen]byte
 	iov   [2]unix.Iovec
 	rname unix.RawSockaddrInet6
-	oob   [128]byte
+	// oob holds the control messages: at most 120 bytes on 64-bit Linux
+	// (IPv6: hop limit 24, packet info 40, timestamp 32, drop count 24);
+	// a truncated set (MSG_CTRUNC) drops the packet.
+	oob [160]byte
 }
 
 // mmsghdr is struct mmsghdr of recvmmsg(2): a msghdr and the length
@@ -827,6 +860,7 @@ func (c *Conn) finish(s *rslot, h *unix.Msghdr, b []byte, n int) (int, transport
 	}
 	m.IfIndex = info.ifIndex
 	m.Time = info.time
+	m.Drops = info.drops
 	if !c.admit(&m) {
 		return 0, transport.Meta{}, false
 	}

@@ -18,6 +18,7 @@ var (
 	_ transport.BatchWriter = (*Conn)(nil)
 	_ transport.BatchReader = (*Conn)(nil)
 	_ transport.Sourcer     = (*Conn)(nil)
+	_ transport.DropCounter = (*Conn)(nil)
 )
 
 // Listen returns ErrUnsupported on this GOOS.
@@ -46,6 +47,9 @@ func (c *Conn) Stats() Stats { return Stats{} }
 
 // SetReadDeadline returns ErrUnsupported.
 func (c *Conn) SetReadDeadline(t time.Time) error { return ErrUnsupported }
+
+// QueueDrops returns ErrUnsupported.
+func (c *Conn) QueueDrops() (uint32, error) { return 0, ErrUnsupported }
 
 // Queued returns ErrUnsupported.
 func (c *Conn) Queued() (bool, error) { return false, ErrUnsupported }

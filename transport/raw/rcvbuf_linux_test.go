@@ -3,9 +3,11 @@
 package raw
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/govrrp/govrrp/transport"
@@ -124,5 +126,78 @@ func TestListenMultiMembers(t *testing.T) {
 	expectNothing(t, c, "h2 after leaving")
 	if got := c.members.sockets(); got != 2 {
 		t.Errorf("after leaving the only interface of the third: %d helper sockets; want 2", got)
+	}
+}
+
+// TestQueueDropsReported: every packet read from the socket carries the
+// socket's count of the packets its full receive queue dropped up to
+// when the packet was queued (transport.Meta.Drops, SO_RXQ_OVFL): a
+// reader that fell behind learns that it lost packets, and how many,
+// from the first packet queued after the loss (issue 12: a backup that
+// stalled must not count what its own socket dropped as its masters'
+// silence).
+func TestQueueDropsReported(t *testing.T) {
+	for _, fam := range []int{4, 6} {
+		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
+			lab := netlab.New(t, "tq", 2)
+			h1, h2 := lab.Host(1), lab.Host(2)
+			var s, c *Conn
+			if err := h1.Do(func() (err error) {
+				s, err = Listen(h1.Iface, &Config{Family: fam})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := h2.Do(func() (err error) {
+				c, err = Listen(h2.Iface, &Config{Family: fam})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// The smallest receive buffer: a few packets fill it.
+			if err := c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1); err != nil {
+				t.Fatal(err)
+			}
+			const sent = 100
+			for range sent {
+				if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The queued ones, none of them after a drop.
+			queued := 0
+			for {
+				c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				b := make([]byte, 1500)
+				_, m, err := c.ReadFrom(b)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Drops != 0 {
+					t.Errorf("packet %d queued before any drop: Drops %d; want 0", queued+1, m.Drops)
+				}
+				queued++
+			}
+			if queued == 0 || queued >= sent {
+				t.Fatalf("%d of %d packets queued with the smallest receive buffer; want some, not all", queued, sent)
+			}
+			// The socket says so at once,
+			if d, err := c.QueueDrops(); err != nil || d != uint32(sent-queued) {
+				t.Errorf("QueueDrops() = %d, %v; want %d (%d sent, %d queued)", d, err, sent-queued, sent, queued)
+			}
+			// and the next packet queued too.
+			if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			_, m := recv(t, c, "h2")
+			if want := uint32(sent - queued); m.Drops != want {
+				t.Errorf("the packet after the drops: Drops %d; want %d (%d sent, %d queued)", m.Drops, want, sent, queued)
+			}
+		})
 	}
 }
