@@ -413,6 +413,8 @@ func emitMetrics(o *metricsOut, s *snapshot) {
 	count("vrrp_router_advertisements_sent", "Advertisements written without error, all virtual routers.", rs.Sent)
 	count("vrrp_router_send_errors", "Advertisements that could not be sent.", rs.SendErrors)
 	count("vrrp_router_read_errors", "Transport read errors.", rs.ReadErrors)
+	count("vrrp_router_queue_drops", "Packets the receive sockets dropped while their queues were full: this host fell behind its sockets, not the network.", rs.QueueDrops)
+	count("vrrp_router_loss_holds", "Master_Down_Timers restarted instead of firing because a receive socket dropped packets during the silence that would have fired them.", rs.LossHolds)
 	count("vrrp_router_events_dropped", "Events the Router's lossy Events channel dropped; vrrpd takes transitions from its hook without loss and reads no events, so 0.", rs.EventsDropped)
 	gauge("vrrpd_notify_queue_length", "Notify commands waiting to run.", float64(s.NotifyQueue))
 	count("vrrpd_notify_failures", "Notify commands that failed or timed out.", s.NotifyFailed)
