@@ -35,6 +35,16 @@ type Config struct {
 	StatusMode os.FileMode
 	// NotifyTimeout bounds every notify command. Default 10s.
 	NotifyTimeout time.Duration
+	// NotifyNice is notify_nice / -notify-nice: the niceness, 0-19, notify
+	// commands run at. The files and flags default to 10
+	// (defaultNotifyNice): a takeover of thousands of virtual routers
+	// starts thousands of them, and at the normal priority they take the
+	// CPU the protocol needs to keep up with its sockets (issue 12: a
+	// takeover storm that fed itself). 0, the zero value of a Config built
+	// in Go, runs them at vrrpd's own, as keepalived runs its scripts.
+	// Track scripts are not affected (their result decides priorities).
+	// A reload applies it to the commands started after it.
+	NotifyNice int
 	// Instances are the virtual routers, in file order.
 	Instances []Instance
 	// Groups are the sync groups.
@@ -65,6 +75,14 @@ type Config struct {
 	// is off ("off" or 0 in a file or flag). A reload applies it.
 	ProbeInterval time.Duration
 }
+
+// notify_nice: its default and range (Config.NotifyNice).
+const (
+	defaultNotifyNice = 10
+	notifyNiceAllowed = "a niceness 0-19 (0: vrrpd's own; default 10)"
+)
+
+func checkNotifyNice(n int) bool { return n >= 0 && n <= 19 }
 
 // rtPriorityAllowed is rt_priority's range.
 const rtPriorityAllowed = "0 (off) or a SCHED_RR priority 1-99"
@@ -302,6 +320,7 @@ type rawFile struct {
 	StatusMode    string        `toml:"status_mode"`
 	Notify        string        `toml:"notify"`
 	NotifyTimeout string        `toml:"notify_timeout"`
+	NotifyNice    *int          `toml:"notify_nice"`
 	RTPriority    int           `toml:"rt_priority"`
 	LockMemory    bool          `toml:"lock_memory"`
 	NotifyFIFO    string        `toml:"notify_fifo"`
@@ -342,6 +361,7 @@ var flagNames = map[string]string{
 	"rt_priority":    "-rt-priority",
 	"lock_memory":    "-lock-memory",
 	"probe_interval": "-probe-interval",
+	"notify_nice":    "-notify-nice",
 }
 
 func (k keyNamer) err(key, value, allowed string) error {
@@ -360,7 +380,7 @@ const usage = `usage:
         [-peer ADDR]... [-src ADDR] [-vmac] [-ring] [-checksum rfc9568|pseudo]
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
-  either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off]
+  either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off] [-notify-nice 0-19]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -384,7 +404,7 @@ func parseFlags(args []string) (Config, error) {
 		peers               multiFlag
 		file, status, level string
 		statusMode          string
-		rtPrio              int
+		rtPrio, notifyNice  int
 		lockMem             bool
 		probeIv             string
 	)
@@ -411,6 +431,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info or warn")
 	fs.IntVar(&rtPrio, "rt-priority", 0, "run vrrpd's threads under SCHED_RR at this `priority`, 1-99, commands it starts excepted (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
 	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
+	fs.IntVar(&notifyNice, "notify-nice", defaultNotifyNice, "run notify commands at this `niceness`, 0-19 (0: vrrpd's own, as keepalived does)")
 	fs.StringVar(&probeIv, "probe-interval", "2s", "while master, probe each VIP (ARP / NS) this `often` and warn when another MAC answers: 100ms-10s, or off")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -474,6 +495,13 @@ func parseFlags(args []string) (Config, error) {
 		cfg.NotifyTimeout = defaultNotifyTimeout
 		cfg.LogLevel = slog.LevelInfo
 		cfg.ProbeInterval = defaultProbeInterval
+		cfg.NotifyNice = defaultNotifyNice
+	}
+	if set["notify-nice"] {
+		if !checkNotifyNice(notifyNice) {
+			return Config{}, k.err("notify_nice", strconv.Itoa(notifyNice), notifyNiceAllowed)
+		}
+		cfg.NotifyNice = notifyNice
 	}
 	if set["probe-interval"] {
 		d, ok := parseProbeInterval(probeIv)
@@ -667,6 +695,13 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		return Config{}, top.err("notify_fifo", rf.NotifyFIFO, "a path")
 	}
 	cfg.NotifyFIFO, cfg.NotifyFIFOScript = rf.NotifyFIFO, rf.NotifyFIFOScr
+	cfg.NotifyNice = defaultNotifyNice
+	if rf.NotifyNice != nil {
+		if !checkNotifyNice(*rf.NotifyNice) {
+			return Config{}, top.err("notify_nice", strconv.Itoa(*rf.NotifyNice), notifyNiceAllowed)
+		}
+		cfg.NotifyNice = *rf.NotifyNice
+	}
 	cfg.ProbeInterval = defaultProbeInterval
 	if rf.ProbeInterval != nil {
 		// A string ("2s", "off"), or the switch: 0 or false is off.

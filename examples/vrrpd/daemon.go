@@ -212,6 +212,7 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 	}
 	d.router = vrrp.NewRouter(rc)
 	d.notif = newNotifier(run, cfg.NotifyTimeout, log)
+	d.notif.setNice(cfg.NotifyNice)
 	d.setGroups(cfg.Groups)
 	d.setConfigured(cfg.Instances)
 	d.cfg = cfg
@@ -1044,6 +1045,7 @@ func (d *daemon) Reload(cfg Config) error {
 		d.level.Set(cfg.LogLevel)
 	}
 	d.notif.setTimeout(cfg.NotifyTimeout)
+	d.notif.setNice(cfg.NotifyNice)
 	d.setGroups(cfg.Groups)
 	if cfg.Status != old.Status || cfg.StatusMode != old.StatusMode {
 		d.log.Warn("the status address and socket mode change only on restart", "running", old.Status, "configured", cfg.Status)

@@ -62,6 +62,9 @@ const outputGrace = 100 * time.Millisecond
 // notify command's cost, and thousands of them run when thousands of
 // virtual routers start or stop (issue 12, BenchmarkNotifyThroughput).
 //
+// A ctx from withNice runs the command at that niceness, from its start
+// (startNiced); its children inherit it.
+//
 // The command runs in a process group of its own. When ctx is done
 // (timeout, shutdown) the whole group is killed (SIGKILL), not only the
 // shell, and the error matches ctx.Err() (errors.Is(err,
@@ -76,9 +79,13 @@ func shellRun(ctx context.Context, cmd string, args []string) error {
 	if err != nil {
 		return err
 	}
+	nice := niceFrom(ctx)
 	start := func(c *exec.Cmd) (*exec.Cmd, error) {
 		setProcessGroup(c)
 		c.Stdout, c.Stderr = w, w
+		if nice != 0 {
+			return c, startNiced(c, nice)
+		}
 		return c, startCommand(c)
 	}
 	var c *exec.Cmd
@@ -322,6 +329,7 @@ type notifier struct {
 
 	mu      sync.Mutex
 	timeout time.Duration
+	nice    int // Config.NotifyNice
 	q       []notifyJob
 	busy    map[notifyKey]bool // keys with a command running
 	// count is the number of queued commands by key, and busyQueued
@@ -357,6 +365,34 @@ func (n *notifier) setTimeout(d time.Duration) {
 	n.mu.Lock()
 	n.timeout = d
 	n.mu.Unlock()
+}
+
+// setNice sets the niceness of the notify commands started from now on
+// (Config.NotifyNice).
+func (n *notifier) setNice(nice int) {
+	n.mu.Lock()
+	n.nice = nice
+	n.mu.Unlock()
+}
+
+// niceKey is the context key of the niceness a command is run at
+// (withNice).
+type niceKey struct{}
+
+// withNice returns ctx asking shellRun to run its command at niceness
+// nice (1-19; 0: the niceness vrrpd has, as keepalived runs its
+// scripts).
+func withNice(ctx context.Context, nice int) context.Context {
+	if nice == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, niceKey{}, nice)
+}
+
+// niceFrom returns the niceness withNice put in ctx, 0 if none.
+func niceFrom(ctx context.Context) int {
+	n, _ := ctx.Value(niceKey{}).(int)
+	return n
 }
 
 // nextLocked takes the first queued job whose key has no command running
@@ -419,11 +455,11 @@ func (n *notifier) startLocked() {
 func (n *notifier) worker(j notifyJob) {
 	for {
 		n.mu.Lock()
-		d := n.timeout
+		d, nice := n.timeout, n.nice
 		n.mu.Unlock()
 		ctx, cancel := context.WithTimeout(n.stop, d)
 		args := j.argv()
-		err := n.run(ctx, j.cmd, args)
+		err := n.run(withNice(ctx, nice), j.cmd, args)
 		cancel()
 		if err != nil {
 			n.countFailure()

@@ -27,3 +27,6 @@ func signalProcessGroup(c *exec.Cmd, _ syscall.Signal) { killProcessGroup(c) }
 func makeFIFO(string, uint32) error { return errors.ErrUnsupported }
 
 const fifoOpenFlags = 0
+
+// setNice does nothing on this system.
+func setNice(pid, nice int) error { return nil }

@@ -42,3 +42,9 @@ func makeFIFO(path string, mode uint32) error {
 // reader is there; writes wait in the runtime's poller), never through a
 // symbolic link.
 const fifoOpenFlags = syscall.O_NONBLOCK | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+
+// setNice sets the niceness of process pid (setpriority(2)): raising it
+// needs no privilege.
+func setNice(pid, nice int) error {
+	return syscall.Setpriority(syscall.PRIO_PROCESS, pid, nice)
+}

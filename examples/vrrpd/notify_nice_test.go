@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// notify_nice (0-19, default 10) in the file and as flags; errors name
+// the key (or flag) and the range.
+func TestConfigNotifyNice(t *testing.T) {
+	const inst = `
+[[instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 1
+vips = ["10.0.0.100"]
+`
+	file := func(top string) string {
+		p := filepath.Join(t.TempDir(), "vrrpd.toml")
+		if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	flags := []string{"-iface", "eth0", "-vrid", "1"}
+	ok := []struct {
+		args []string
+		nice int
+	}{
+		{[]string{"-config", file("")}, 10},
+		{[]string{"-config", file("notify_nice = 0\n")}, 0},
+		{[]string{"-config", file("notify_nice = 19\n")}, 19},
+		{[]string{"-config", file("notify_nice = 5\n"), "-notify-nice", "7"}, 7},
+		{append(flags, "10.0.0.100"), 10},
+		{append(flags, "-notify-nice", "0", "10.0.0.100"), 0},
+	}
+	for _, c := range ok {
+		cfg, err := parseFlags(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if cfg.NotifyNice != c.nice {
+			t.Errorf("%q: notify_nice %d; want %d", c.args, cfg.NotifyNice, c.nice)
+		}
+	}
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", file("notify_nice = 20\n")}, "notify_nice = 20: want a niceness 0-19 (0: vrrpd's own; default 10)"},
+		{[]string{"-config", file("notify_nice = -1\n")}, "notify_nice = -1: want a niceness 0-19 (0: vrrpd's own; default 10)"},
+		{append(flags, "-notify-nice", "20", "10.0.0.100"), "-notify-nice 20: want a niceness 0-19 (0: vrrpd's own; default 10)"},
+	}
+	for _, c := range bad {
+		_, err := parseFlags(c.args)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrUsage) {
+			t.Errorf("%q: %v; want a ConfigError", c.args, err)
+			continue
+		}
+		if got := ce.Key + map[bool]string{true: " ", false: " = "}[ce.Flag] + ce.Value + ": want " + ce.Allowed; got != c.want {
+			t.Errorf("%q: %q; want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// The notifier runs its commands at its niceness (withNice), changed by
+// setNice for the commands after; 0 asks for none.
+func TestNotifierPassesNice(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []int
+	)
+	run := func(ctx context.Context, cmd string, args []string) error {
+		mu.Lock()
+		got = append(got, niceFrom(ctx))
+		mu.Unlock()
+		return nil
+	}
+	n := newNotifier(run, time.Second, slog.New(slog.DiscardHandler))
+	for _, nice := range []int{10, 0, 3} {
+		n.setNice(nice)
+		n.notify("/bin/true", nil)
+		// One at a time: wait for it.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			mu.Lock()
+			l := len(got)
+			mu.Unlock()
+			if l > 0 && got[l-1] == nice || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	n.close()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{10, 0, 3}; !slicesEqual(got, want) {
+		t.Errorf("nicenesses the commands ran at: %v; want %v", got, want)
+	}
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
