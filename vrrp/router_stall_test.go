@@ -1,0 +1,151 @@
+package vrrp_test
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport"
+	"github.com/govrrp/govrrp/vrrp"
+)
+
+// pausingConn is a queuerConn whose reader can be kept from the packets
+// that arrive (pause, resume): they wait in the socket (held, which
+// Queued reports), as they do for a process that is stopped or gets no
+// CPU, while the owner's timer wakes up.
+type pausingConn struct {
+	*batchStampConn
+	mu     sync.Mutex
+	paused bool
+	held   []transport.Message
+}
+
+func newPausingConn(depth int) *pausingConn {
+	return &pausingConn{batchStampConn: newBatchStampConn(depth)}
+}
+
+func (c *pausingConn) Queued() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.q) > 0 || len(c.held) > 0, nil
+}
+
+func (c *pausingConn) pause() {
+	c.mu.Lock()
+	c.paused = true
+	c.mu.Unlock()
+}
+
+// resume hands the reader what arrived meanwhile, in order.
+func (c *pausingConn) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = false
+	for _, m := range c.held {
+		c.q <- m
+	}
+	c.held = nil
+}
+
+// advertise queues, or holds while paused, an advertisement of each VRID
+// 1..n from src at priority prio, stamped now.
+func (c *pausingConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr) {
+	t.Helper()
+	now := time.Now()
+	for id := 1; id <= n; id++ {
+		adv := packet.Advertisement{Version: 3, VRID: uint8(id), Priority: prio, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}
+		b, err := adv.Append(nil, src, packet.GroupIPv4, packet.ChecksumUnknown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := transport.Message{Buf: b, Meta: transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: 255, Time: now}}
+		c.mu.Lock()
+		if c.paused {
+			c.held = append(c.held, m)
+		} else {
+			c.q <- m
+		}
+		c.mu.Unlock()
+	}
+}
+
+// TestRouterTimersWaitForUnreadPackets: when the whole process stalls
+// (SIGSTOP, a host that gives it no CPU), its owner's timer can wake up
+// before its reader has read anything: no Conn looks behind, and a
+// Master_Down_Timer that ran out by the clock must still not fire while
+// the advertisements that would stop it wait unread in the socket
+// (transport.Queuer). Before, every backup took over (issue 12: a backup
+// of 1,000 links at 100 ms, stopped for 3 s, took over all of them at the
+// instant it ran again). A reader held longer than maxBehind (2 s) no
+// longer holds the timers.
+func TestRouterTimersWaitForUnreadPackets(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pause time.Duration // from 4.5 s
+		want  vrrp.State
+	}{
+		{"short", 3500 * time.Millisecond, vrrp.Backup},
+		{"past maxBehind", 6 * time.Second, vrrp.Master},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const backups = 10
+				c := newPausingConn(1024)
+				n := rtNewNode(t, vrrp.RouterConfig{})
+				for id := 1; id <= backups; id++ {
+					n.add(vrrp.VirtualRouter{Name: fmt.Sprint("b", id), Conn: c, Config: rtCfg4(uint8(id), 100, rtIP4(1))})
+				}
+				n.start(true)
+				advertise := func() { c.advertise(t, backups, 200, rtIP4(2)) }
+				// Every second from 0 to 4 s, read at once.
+				for range 5 {
+					advertise()
+					time.Sleep(time.Second)
+				}
+				// At 4.5 s the reader stops; the master goes on
+				// advertising at 5, 6, 7, ... s; the backups' timers run
+				// out at 4 + 3.609 s by the clock.
+				time.Sleep(500 * time.Millisecond)
+				synctest.Wait()
+				c.pause()
+				synctest.Wait()
+				// Every second from 5 s on, into the socket.
+				for i := 1; time.Duration(i)*500*time.Millisecond <= tc.pause; i++ {
+					time.Sleep(500 * time.Millisecond)
+					if i%2 == 1 {
+						advertise()
+					}
+				}
+				c.resume()
+				advertise()
+				time.Sleep(time.Second)
+				synctest.Wait()
+				for id := 1; id <= backups; id++ {
+					name := fmt.Sprint("b", id)
+					if s := n.state(name); tc.want == vrrp.Backup && s != vrrp.Backup {
+						t.Errorf("%s: %v after the reader was held %v, want Backup: its master's advertisements waited in the socket, in time", name, s, tc.pause)
+					}
+				}
+				n.mu.Lock()
+				took := 0
+				for _, ev := range n.events {
+					if ev.To == vrrp.Master {
+						took++
+					}
+				}
+				n.mu.Unlock()
+				switch {
+				case tc.want == vrrp.Backup && took > 0:
+					t.Errorf("%d takeovers while the advertisements waited unread; want 0", took)
+				case tc.want == vrrp.Master && took == 0:
+					t.Errorf("no takeover with the reader held %v, past maxBehind; want the timers to fire", tc.pause)
+				}
+				n.stop()
+			})
+		})
+	}
+}
