@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -102,20 +103,7 @@ func TestNotifierPassesNice(t *testing.T) {
 	n.close()
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []int{10, 0, 3}; !slicesEqual(got, want) {
+	if want := []int{10, 0, 3}; !slices.Equal(got, want) {
 		t.Errorf("nicenesses the commands ran at: %v; want %v", got, want)
 	}
 }
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
