@@ -10,20 +10,7 @@ import (
 // Issue 14: rt_priority (0-99) and lock_memory, in the file and as flags;
 // errors name the key (or flag) and the range.
 func TestConfigRealtime(t *testing.T) {
-	const inst = `
-[[instance]]
-name = "VI_1"
-interface = "eth0"
-vrid = 1
-vips = ["10.0.0.100"]
-`
-	file := func(top string) string {
-		p := filepath.Join(t.TempDir(), "vrrpd.toml")
-		if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := func(top string) string { return oneInstanceFile(t, top) }
 	ok := []struct {
 		args []string
 		prio int
@@ -55,14 +42,40 @@ vips = ["10.0.0.100"]
 		{[]string{"-iface", "eth0", "-vrid", "1", "-rt-priority", "100", "10.0.0.100"}, "-rt-priority 100: want 0 (off) or a SCHED_RR priority 1-99"},
 	}
 	for _, c := range bad {
-		_, err := parseFlags(c.args)
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrUsage) {
-			t.Errorf("%q: %v; want a ConfigError", c.args, err)
-			continue
-		}
-		if got := ce.Key + map[bool]string{true: " ", false: " = "}[ce.Flag] + ce.Value + ": want " + ce.Allowed; got != c.want {
-			t.Errorf("%q: %q; want %q", c.args, got, c.want)
-		}
+		checkConfigError(t, c.args, c.want)
+	}
+}
+
+// oneInstanceFile writes a configuration file of top-level keys top and
+// one instance, and returns its path.
+func oneInstanceFile(t *testing.T, top string) string {
+	t.Helper()
+	const inst = `
+[[instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 1
+vips = ["10.0.0.100"]
+`
+	p := filepath.Join(t.TempDir(), "vrrpd.toml")
+	if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// checkConfigError checks that parseFlags(args) fails with a ConfigError
+// that reads "KEY = VALUE: want ALLOWED" (a file) or "-FLAG VALUE: want
+// ALLOWED" as want.
+func checkConfigError(t *testing.T, args []string, want string) {
+	t.Helper()
+	_, err := parseFlags(args)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrUsage) {
+		t.Errorf("%q: %v; want a ConfigError", args, err)
+		return
+	}
+	if got := ce.Key + map[bool]string{true: " ", false: " = "}[ce.Flag] + ce.Value + ": want " + ce.Allowed; got != want {
+		t.Errorf("%q: %q; want %q", args, got, want)
 	}
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -15,20 +12,7 @@ import (
 // notify_nice (0-19, default 10) in the file and as flags; errors name
 // the key (or flag) and the range.
 func TestConfigNotifyNice(t *testing.T) {
-	const inst = `
-[[instance]]
-name = "VI_1"
-interface = "eth0"
-vrid = 1
-vips = ["10.0.0.100"]
-`
-	file := func(top string) string {
-		p := filepath.Join(t.TempDir(), "vrrpd.toml")
-		if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := func(top string) string { return oneInstanceFile(t, top) }
 	flags := []string{"-iface", "eth0", "-vrid", "1"}
 	ok := []struct {
 		args []string
@@ -60,15 +44,7 @@ vips = ["10.0.0.100"]
 		{append(flags, "-notify-nice", "20", "10.0.0.100"), "-notify-nice 20: want a niceness 0-19 (0: vrrpd's own; default 10)"},
 	}
 	for _, c := range bad {
-		_, err := parseFlags(c.args)
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrUsage) {
-			t.Errorf("%q: %v; want a ConfigError", c.args, err)
-			continue
-		}
-		if got := ce.Key + map[bool]string{true: " ", false: " = "}[ce.Flag] + ce.Value + ": want " + ce.Allowed; got != c.want {
-			t.Errorf("%q: %q; want %q", c.args, got, c.want)
-		}
+		checkConfigError(t, c.args, c.want)
 	}
 }
 
