@@ -68,9 +68,9 @@ func TestNotifierPassesNice(t *testing.T) {
 		// One at a time: wait for it.
 		for deadline := time.Now().Add(5 * time.Second); ; {
 			mu.Lock()
-			l := len(got)
+			done := len(got) > 0 && got[len(got)-1] == nice
 			mu.Unlock()
-			if l > 0 && got[l-1] == nice || time.Now().After(deadline) {
+			if done || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(time.Millisecond)
