@@ -27,20 +27,11 @@ func newLossFixture(t *testing.T) *lossFixture {
 	if err := f.r.Add(f.t0, vrrp.VirtualRouter{Name: "x", Conn: f.conn, Config: rtCfg4(1, 100, rtIP4(2))}); err != nil {
 		t.Fatal(err)
 	}
-	a := packet.Advertisement{Version: 3, Type: packet.TypeAdvertisement, VRID: 1, Priority: 200, Addrs: []netip.Addr{rtVIP4}}
-	if err := a.SetInterval(time.Second); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if f.adv, err = a.Append(nil, rtIP4(1), group4, packet.ChecksumUnknown); err != nil {
-		t.Fatal(err)
-	}
+	f.adv = diagAdv(t, packet.Advertisement{Version: 3, VRID: 1, Priority: 200, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}, rtIP4(1))
 	f.r.StartAll(f.t0)
 	f.r.Advance()
 	return f
 }
-
-var group4 = netip.MustParseAddr("224.0.0.18")
 
 // at is the fixture's time plus d seconds.
 func (f *lossFixture) at(d float64) time.Time {
@@ -50,7 +41,7 @@ func (f *lossFixture) at(d float64) time.Time {
 // recv hands over the master's advertisement that arrived at
 // second d with the socket's drop count drops.
 func (f *lossFixture) recv(d float64, drops uint32) {
-	f.r.Receive(f.at(d), f.conn, f.adv, transport.Meta{Src: rtIP4(1), Dst: group4, TTL: 255, Time: f.at(d), Drops: drops})
+	f.r.Receive(f.at(d), f.conn, f.adv, transport.Meta{Src: rtIP4(1), Dst: packet.GroupIPv4, TTL: 255, Time: f.at(d), Drops: drops})
 	f.r.Advance()
 }
 

@@ -36,6 +36,17 @@ func newBatchStampConn(depth int) *batchStampConn {
 
 func (c *batchStampConn) queue(t *testing.T, vrid, prio uint8, src netip.Addr, at time.Time) {
 	t.Helper()
+	select {
+	case c.q <- c.msg(t, vrid, prio, src, at):
+	default:
+		t.Fatal("batchStampConn: queue full")
+	}
+}
+
+// msg is the advertisement of VRID vrid from src at priority prio,
+// stamped at, as the socket delivers it.
+func (c *batchStampConn) msg(t *testing.T, vrid, prio uint8, src netip.Addr, at time.Time) transport.Message {
+	t.Helper()
 	iv := c.interval
 	if iv == 0 {
 		iv = 100
@@ -45,11 +56,7 @@ func (c *batchStampConn) queue(t *testing.T, vrid, prio uint8, src netip.Addr, a
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c.q <- transport.Message{Buf: b, Meta: transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: 255, Time: at}}:
-	default:
-		t.Fatal("batchStampConn: queue full")
-	}
+	return transport.Message{Buf: b, Meta: transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: 255, Time: at}}
 }
 
 func (c *batchStampConn) ReadBatch(ms []transport.Message) (int, error) {

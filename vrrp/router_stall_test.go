@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/govrrp/govrrp/packet"
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/vrrp"
 )
@@ -57,12 +56,7 @@ func (c *pausingConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr)
 	t.Helper()
 	now := time.Now()
 	for id := 1; id <= n; id++ {
-		adv := packet.Advertisement{Version: 3, VRID: uint8(id), Priority: prio, MaxAdvertInt: 100, Addrs: []netip.Addr{rtVIP4}}
-		b, err := adv.Append(nil, src, packet.GroupIPv4, packet.ChecksumUnknown)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := transport.Message{Buf: b, Meta: transport.Meta{Src: src, Dst: packet.GroupIPv4, TTL: 255, Time: now}}
+		m := c.msg(t, uint8(id), prio, src, now)
 		c.mu.Lock()
 		if c.paused {
 			c.held = append(c.held, m)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -57,11 +55,7 @@ interface = "eth0"
 vrid = 1
 vips = ["10.0.0.100"]
 `
-	p := filepath.Join(t.TempDir(), "vrrpd.toml")
-	if err := os.WriteFile(p, []byte(top+inst), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeTemp(t, "vrrpd.toml", top+inst)
 }
 
 // checkConfigError checks that parseFlags(args) fails with a ConfigError

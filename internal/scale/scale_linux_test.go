@@ -303,10 +303,9 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 	}
 	deadline := t0.Add(*timeoutFlag)
 	var (
-		lastKey   = [2]uint64{^uint64(0), ^uint64(0)}
-		quietFrom time.Time
-		sb        Snap
-		recFrom   time.Time // since when vrrpd's notify record has held every transition
+		q       = newQuiet()
+		sb      Snap
+		recFrom time.Time // since when vrrpd's notify record has held every transition
 	)
 	for time.Now().Before(deadline) {
 		now := time.Now()
@@ -332,15 +331,7 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 			sm, errM = m.snap()
 			sb, errB = b.snap()
 		}
-		ok := errM == nil && errB == nil && vm == n && vb == 0 && sm.States["MASTER"] == n && sb.States["BACKUP"] == n
-		key := [2]uint64{sm.Trans, sb.Trans}
-		if !ok || key != lastKey {
-			quietFrom = time.Time{}
-			if ok {
-				quietFrom = now
-			}
-		}
-		lastKey = key
+		quietFrom := q.look(now, n, vm, vb, sm, sb, errM, errB)
 		if rm, _ := m.notified(); errM == nil && uint64(rm) >= sm.Trans {
 			if rb, _ := b.notified(); errB == nil && uint64(rb) >= sb.Trans {
 				if recFrom.IsZero() {
@@ -433,6 +424,34 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 		t.Logf("%s", h.line(r))
 	}
 	return r
+}
+
+// quiet tracks, look by look, since when the lab has looked settled with
+// the same transition counts (measure's settling, and the stall step's).
+type quiet struct {
+	lastKey [2]uint64
+	from    time.Time
+}
+
+func newQuiet() quiet { return quiet{lastKey: [2]uint64{^uint64(0), ^uint64(0)}} }
+
+// look records one look at now: vm and vb are the VIPs of links 1 to n on
+// the master and the backup, sm and sb their status (errM, errB: not
+// read). The lab looks settled when every VIP is on the master and none
+// on the backup and every instance is MASTER / BACKUP by the status. It
+// returns since when it has looked settled with the same transition
+// counts; zero: it does not now.
+func (q *quiet) look(now time.Time, n, vm, vb int, sm, sb Snap, errM, errB error) time.Time {
+	ok := errM == nil && errB == nil && vm == n && vb == 0 && sm.States["MASTER"] == n && sb.States["BACKUP"] == n
+	key := [2]uint64{sm.Trans, sb.Trans}
+	if !ok || key != q.lastKey {
+		q.from = time.Time{}
+		if ok {
+			q.from = now
+		}
+	}
+	q.lastKey = key
+	return q.from
 }
 
 // errNotRead stands for a status not read in measure's loop.

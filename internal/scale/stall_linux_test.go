@@ -86,24 +86,13 @@ func stall(t *testing.T, lab *netlab.Links, n int, d time.Duration, m, b daemon)
 	stopped = false
 	t0 := time.Now()
 	deadline := t0.Add(*timeoutFlag)
-	var (
-		lastKey   = [2]uint64{^uint64(0), ^uint64(0)}
-		quietFrom time.Time
-	)
+	q := newQuiet()
 	for time.Now().Before(deadline) {
 		now := time.Now()
 		vm, vb := vips(t, h1, n), vips(t, h2, n)
 		cm, errM := m.snap()
 		cb, errB := b.snap()
-		ok := errM == nil && errB == nil && vm == n && vb == 0 && cm.States["MASTER"] == n && cb.States["BACKUP"] == n
-		key := [2]uint64{cm.Trans, cb.Trans}
-		if !ok || key != lastKey {
-			quietFrom = time.Time{}
-			if ok {
-				quietFrom = now
-			}
-		}
-		lastKey = key
+		quietFrom := q.look(now, n, vm, vb, cm, cb, errM, errB)
 		if !quietFrom.IsZero() && now.Sub(quietFrom) >= *quietFlag {
 			s.Settled = max(quietFrom.Sub(t0), 0)
 			break
