@@ -82,8 +82,6 @@ type Router struct {
 	raw     *RawRouter
 	running bool
 	conns   map[transport.Conn]*rxConn
-	// exactReads is RouterConfig.ExactReads.
-	exactReads bool
 	// precise is set with the real clock: wake early for down timers
 	// (spinUntilDue). earlyFor is the deadline the timer was last armed
 	// early for: a second arming for it (the spin gave up) is exact.
@@ -142,15 +140,6 @@ type rxConn struct {
 	// clean is closed by the reader once what the Conn queued before it
 	// started is behind it (backlog), or at once without a backlog filter.
 	clean chan struct{}
-	// wait is how long, in nanoseconds, the reader may wait between
-	// reads while packets arrive densely (readPace): 1/readSpread of the
-	// shortest Advertisement_Interval of the virtual routers added on the
-	// Conn, at most maxReadWait; 0 with RouterConfig.ExactReads. Set by
-	// the owner, read by the reader.
-	wait atomic.Int64
-	// kick ends the reader's pause (readPace) early: a timer is due and
-	// packets are queued (checkQueued).
-	kick chan struct{}
 	// reading is when (r.clk, UnixNano) the reader entered its current
 	// read, 0 outside one: a reader that waits in a read has found the
 	// socket empty, so its Conn is not behind (a read of exactly a whole
@@ -199,7 +188,6 @@ func NewRouter(cfg RouterConfig) *Router {
 		conns:    make(map[transport.Conn]*rxConn),
 	}
 	r.lockThread = cfg.LockOSThread
-	r.exactReads = cfg.ExactReads
 	if r.clk == nil {
 		r.clk = clock.Real()
 	}
@@ -338,10 +326,7 @@ func (r *Router) Add(vr VirtualRouter) error {
 		}
 		c := r.conns[vr.Conn]
 		if c == nil {
-			c = &rxConn{c: vr.Conn, name: vr.Interface, free: make(chan *rxBatch, rxBatchesPer), kick: make(chan struct{}, 1)}
-			if !r.exactReads {
-				c.wait.Store(int64(maxReadWait))
-			}
+			c = &rxConn{c: vr.Conn, name: vr.Interface, free: make(chan *rxBatch, rxBatchesPer)}
 			c.bw, _ = vr.Conn.(transport.BatchWriter)
 			c.br, _ = vr.Conn.(transport.BatchReader)
 			c.q, _ = vr.Conn.(transport.Queuer)
@@ -351,23 +336,11 @@ func (r *Router) Add(vr VirtualRouter) error {
 			}
 			r.conns[vr.Conn] = c
 		}
-		if w := readWait(vr.Config.AdvertInterval); w < time.Duration(c.wait.Load()) {
-			c.wait.Store(int64(w))
-		}
 		if r.running && !c.reader {
 			r.startReader(c)
 		}
 		return nil
 	})
-}
-
-// readWait is the longest a reader waits between reads (readPace) for a
-// virtual router advertising every iv (0: the default interval).
-func readWait(iv time.Duration) time.Duration {
-	if iv <= 0 {
-		iv = DefaultAdvertInterval
-	}
-	return min(iv/readSpread, maxReadWait)
 }
 
 // Remove shuts the named virtual router down (a master sends a priority-0

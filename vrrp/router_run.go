@@ -538,11 +538,6 @@ func (r *Router) checkQueued(now time.Time) {
 		}
 		if waiting {
 			r.setBehind(c, true, time.Time{}, now)
-			// A reader pausing between reads (readPace) reads now.
-			select {
-			case c.kick <- struct{}{}:
-			default:
-			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/govrrp/govrrp/clock"
 	"github.com/govrrp/govrrp/transport"
 )
 
@@ -58,17 +57,7 @@ func (r *Router) read(c *rxConn, start time.Time) {
 	// seen between two reads until a read finds the socket empty.
 	var prev time.Time
 	unsure := false
-	// pace spaces this reader's wake-ups (readPace).
-	var pace readPace
-	defer pace.stop()
 	for {
-		paused := false
-		if w := time.Duration(c.wait.Load()); pace.dense && w > 0 {
-			if !r.pause(c, &pace, w) {
-				return
-			}
-			paused = true
-		}
 		var b *rxBatch
 		select {
 		case b = <-c.free:
@@ -80,8 +69,7 @@ func (r *Router) read(c *rxConn, start time.Time) {
 		}
 		var n int
 		var err error
-		began := r.clk.Now()
-		c.reading.Store(began.UnixNano())
+		c.reading.Store(r.clk.Now().UnixNano())
 		if c.br != nil {
 			n, err = c.br.ReadBatch(b.msgs[:])
 		} else {
@@ -121,9 +109,6 @@ func (r *Router) read(c *rxConn, start time.Time) {
 		// Only a batch read can tell that more is queued: one packet at a
 		// time always fills the "batch".
 		b.full, b.unsure = c.br != nil && n == asked, unsure
-		if r.precise && c.br != nil {
-			pace.after(paused, b.full, n > 0 && !b.msgs[0].Meta.Time.IsZero(), began, at, time.Duration(c.wait.Load()))
-		}
 		if n < asked {
 			unsure = false
 		}
@@ -149,105 +134,6 @@ func (r *Router) read(c *rxConn, start time.Time) {
 			return
 		}
 	}
-}
-
-// readPace spaces a reader's wake-ups while packets arrive faster than
-// its Conn's wait (rxConn.wait: 1/readSpread of the shortest
-// Advertisement_Interval of its virtual routers, at most maxReadWait).
-// Woken for every burst, a reader of 1,000 links at 100 ms woke ~2,000
-// times a second, and the Go scheduler's wake-ups, not the packets, were
-// most of the backup's CPU (issue 12). Once two reads come back less than
-// the wait apart (dense), the next read of the socket waits until the
-// wait has passed since the last short read (the socket was empty then),
-// and reads then what arrived meanwhile in one go; it stops waiting once
-// a read after a wait finds nothing queued (it had to wait in the read
-// for a packet: the traffic is sparse again). A packet that arrives after
-// a quiet spell is read at once: only dense traffic waits, by at most the
-// wait. Timers do not move: a packet's timers count from its kernel
-// arrival stamp (arrival), which is why only Conns whose packets carry
-// one wait; and a backup timer due while packets wait in the socket cuts
-// the wait short (checkQueued kicks the reader, and holds the timers until
-// they are read). RouterConfig.ExactReads turns this off.
-type readPace struct {
-	dense bool
-	// last is when the last short read came back (the socket was empty
-	// then).
-	last time.Time
-	// t fires the end of a pause; tick is what it sends on.
-	t    clock.Timer
-	tick chan struct{}
-}
-
-const (
-	// readSpread: a reader waits up to 1/readSpread of the shortest
-	// Advertisement_Interval of its Conn's virtual routers (6.25 ms at
-	// 100 ms, 625 us at 10 ms), at most maxReadWait.
-	readSpread  = 16
-	maxReadWait = 10 * time.Millisecond
-	// readBlocked: a read that took this long waited in the socket for
-	// a packet (one of what is queued takes tens of microseconds).
-	readBlocked = 200 * time.Microsecond
-)
-
-// after records a read that began at began and came back at at: whether
-// it followed a pause, filled its batch, and carried kernel arrival
-// stamps. wait is the Conn's wait.
-func (p *readPace) after(paused, full, stamped bool, began, at time.Time, wait time.Duration) {
-	if full {
-		return // more queued: the reader reads on at once
-	}
-	switch {
-	case !stamped || wait <= 0:
-		p.dense = false
-	case paused:
-		// What the pause let queue was there to read: stay dense. A read
-		// that had to wait for a packet: sparse.
-		p.dense = at.Sub(began) < readBlocked
-	default:
-		// Woken less than the wait after the socket was last found empty.
-		p.dense = !p.last.IsZero() && at.Sub(p.last) < wait
-	}
-	p.last = at
-}
-
-func (p *readPace) stop() {
-	if p.t != nil {
-		p.t.Stop()
-	}
-}
-
-// pause waits until w has passed since the reader's last short read, or
-// until the owner kicks it (a timer due while packets are queued), and
-// reports false if the Router stopped meanwhile.
-func (r *Router) pause(c *rxConn, p *readPace, w time.Duration) bool {
-	d := p.last.Add(w).Sub(r.clk.Now())
-	if d <= 0 {
-		return true
-	}
-	if p.t == nil {
-		p.tick = make(chan struct{}, 1)
-		tick := p.tick
-		p.t = r.clk.AfterFunc(d, func() {
-			select {
-			case tick <- struct{}{}:
-			default:
-			}
-		})
-	} else {
-		select {
-		case <-p.tick: // a stale tick of a pause the kick ended
-		default:
-		}
-		p.t.Reset(d)
-	}
-	select {
-	case <-p.tick:
-	case <-c.kick:
-		p.t.Stop()
-	case <-r.stop:
-		return false
-	}
-	return true
 }
 
 // backlog drops what a Conn queued before its reader started. A socket

@@ -95,21 +95,6 @@ type RouterConfig struct {
 	// The schedule does not drift, and a backup's timers are exact either
 	// way.
 	ExactTimers bool
-	// ExactReads makes each Conn's reader read every packet as soon as it
-	// arrives. If false (the zero value), while packets arrive on a Conn
-	// faster than every 1/16 of the shortest Advertisement_Interval of its
-	// virtual routers (at most 10 ms; 6.25 ms at 100 ms), its reader reads
-	// them that often, in batches, rather than waking up for each one:
-	// with a thousand virtual routers at 100 ms that is most of a
-	// backup's CPU. Timers are unchanged either way: a packet's timers
-	// count from its arrival (the kernel's stamp, transport.Meta.Time,
-	// which only Conns whose packets carry one get this), and a backup
-	// whose Master_Down_Timer is due while packets wait has them read
-	// first. What a wait can delay, by at most that much, is the reaction
-	// to a packet that changes the state at once (a master that hears a
-	// better one steps down, RFC 9568 section 6.4.3). A packet after a
-	// quiet spell is read at once.
-	ExactReads bool
 	// LogLimit is the most receive-error log lines per second per virtual
 	// router (and per transport for packets of unknown virtual routers),
 	// RFC 9568 section 7.1 asks for rate limiting. If zero, 10. If
