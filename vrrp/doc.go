@@ -34,6 +34,6 @@
 // are still queued in the socket (received packets are judged by the
 // kernel's arrival stamp), Run starts the virtual routers only once
 // what a socket queued before it has been read past, and masters'
-// advertisements that fall due within 1/64 of their interval go out
+// advertisements that fall due within 1/16 of their interval go out
 // together (RawConfig.BatchAdvertisements, RouterConfig.ExactTimers).
 package vrrp

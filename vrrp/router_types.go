@@ -88,10 +88,10 @@ type RouterConfig struct {
 	LockOSThread func() error
 	// ExactTimers makes every master send each advertisement at its
 	// Adver_Timer's deadline. If false (the zero value), a master's
-	// advertisement may leave up to 1/64 of its Advertisement_Interval
-	// early (15.6 ms at 1 s) with others the Router sends anyway, so that
-	// with thousands of virtual routers they go out a few dozen batches a
-	// second rather than one at a time (RawConfig.BatchAdvertisements).
+	// advertisement may leave up to 1/16 of its Advertisement_Interval
+	// early (62.5 ms at 1 s, 6.25 ms at 100 ms) with others the Router
+	// sends anyway, so that with thousands of virtual routers they go out
+	// in about 16 batches an interval rather than one at a time (RawConfig.BatchAdvertisements).
 	// The schedule does not drift, and a backup's timers are exact either
 	// way.
 	ExactTimers bool
