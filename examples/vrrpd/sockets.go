@@ -17,8 +17,9 @@ import (
 // Router demultiplexes a shared transport by interface index and VRID.
 type multiSystem interface {
 	// OpenMulti returns a new transport of the family serving no
-	// interface yet, for in's interface to join first: its errors are
-	// those of Open for in (a missing interface, a missing capability).
+	// interface yet, for in's interface to join first, receiving through
+	// a TPACKET_V3 ring if in.Ring: its errors are those of Open for in
+	// (a missing interface, a missing capability).
 	OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, error)
 	// JoinMulti adds in's interface to c, a transport from OpenMulti
 	// holding joined interfaces already (joins the VRRP group there), and
@@ -39,7 +40,10 @@ var errMultiFull = errors.New("the shared VRRP socket is full")
 
 // multiConn is one shared transport of a family and what uses it.
 type multiConn struct {
-	fam  vrrp.Family
+	fam vrrp.Family
+	// ring: it receives through a TPACKET_V3 ring (Instance.Ring); only
+	// instances that asked for the ring go on it, and only they.
+	ring bool
 	conn transport.Conn
 	// ifaces is how many interfaces are joined on it; refs how many
 	// virtual routers use it (the Router closes it when the last one is
@@ -50,11 +54,12 @@ type multiConn struct {
 }
 
 // shareable reports whether in can go on a shared transport: a multicast
-// instance (no unicast peers) with the interface's own source address,
-// receiving on the socket (not the TPACKET_V3 ring, which is per
-// interface).
+// instance (no unicast peers) with the interface's own source address.
+// Instances with ring share one of their own per family (a TPACKET_V3
+// ring on every interface, raw.ListenMulti with raw.Config.Ring): one
+// ring per interface would be 1 MiB each.
 func shareable(in *Instance) bool {
-	return len(in.Peers) == 0 && !in.Src.IsValid() && !in.Ring
+	return len(in.Peers) == 0 && !in.Src.IsValid()
 }
 
 // joinMultiLocked puts in's interface on a shared transport of its family
@@ -63,7 +68,7 @@ func shareable(in *Instance) bool {
 func (d *daemon) joinMultiLocked(ms multiSystem, key connKey, in *Instance) (*sharedConn, error) {
 	fam := in.Family()
 	for _, mc := range d.multi {
-		if mc.fam != fam || mc.full {
+		if mc.fam != fam || mc.ring != in.Ring || mc.full {
 			continue
 		}
 		idx, primary, err := ms.JoinMulti(mc.conn, mc.ifaces, in)
@@ -82,7 +87,7 @@ func (d *daemon) joinMultiLocked(ms multiSystem, key connKey, in *Instance) (*sh
 	if err != nil {
 		return nil, err
 	}
-	mc := &multiConn{fam: fam, conn: c}
+	mc := &multiConn{fam: fam, ring: in.Ring, conn: c}
 	idx, primary, err := ms.JoinMulti(c, 0, in)
 	if err != nil {
 		c.Close()

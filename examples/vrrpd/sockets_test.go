@@ -64,7 +64,11 @@ func (s *multiSys) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, err
 	defer s.mu.Unlock()
 	c := &stubConn{id: "s" + strconv.Itoa(len(s.conns)+1), fam: fam, done: make(chan struct{})}
 	s.conns = append(s.conns, c)
-	s.log = append(s.log, fmt.Sprintf("open %d %s", fam, c.id))
+	ring := ""
+	if in.Ring {
+		ring = "ring "
+	}
+	s.log = append(s.log, fmt.Sprintf("open %d %s%s", fam, ring, c.id))
 	return c, nil
 }
 
@@ -241,6 +245,42 @@ func TestSharedSockets(t *testing.T) {
 	defer d.mu.Unlock()
 	if len(d.conns) != 0 || len(d.multi) != 0 {
 		t.Errorf("after removing everything: %d conns, %d shared sockets left", len(d.conns), len(d.multi))
+	}
+}
+
+// TestSharedRingSockets: instances with ring share a transport of their
+// own per family, opened with the ring (one ring for every interface;
+// before, each opened its own, 1 MiB of ring per interface), and never
+// one of the instances without it, which the ring would take past the
+// host firewall (issue 15 item 6).
+func TestSharedRingSockets(t *testing.T) {
+	lan := memnet.New(memnet.Config{})
+	defer lan.Close()
+	sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
+	d := newDaemon(Config{}, sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, name := range []string{"P1", "R1", "R2", "P2", "R3"} {
+		in := instOn(name, fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1))
+		in.Ring = name[0] == 'R'
+		if err := d.addLocked(in); err != nil {
+			t.Fatalf("add %s: %v", name, err)
+		}
+	}
+	want := []string{
+		"open 4 s1", "join s1 eth1",
+		"open 4 ring s2", "join s2 eth2", "join s2 eth3",
+		"join s1 eth4",
+		"join s2 eth5",
+	}
+	if diff := cmp.Diff(want, sys.take()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if sys.opens != 0 {
+		t.Errorf("Open called %d times; want 0 (every instance shares)", sys.opens)
+	}
+	if d.vrs["R1"].conn.conn != d.vrs["R3"].conn.conn || d.vrs["P1"].conn.conn == d.vrs["R1"].conn.conn {
+		t.Error("R1 and R3 (ring) do not share, or share with P1 (no ring)")
 	}
 }
 

@@ -167,7 +167,8 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 // OpenMulti opens a raw VRRP socket of the family for every multicast
 // instance (raw.ListenMulti); JoinMulti adds their interfaces to it. One
 // socket per family serves every interface, up to the kernel's limit on
-// the groups one socket joins (see JoinMulti).
+// the groups one socket joins (see JoinMulti); the instances with ring
+// have one of their own, with one ring for all their interfaces.
 func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, error) {
 	// The interface first, then the capabilities, as Open: a missing
 	// interface is reported as such, a missing capability names it.
@@ -179,7 +180,7 @@ func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, 
 			return nil, err
 		}
 	}
-	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log})
+	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log, Ring: in.Ring})
 	if err != nil {
 		return nil, err
 	}

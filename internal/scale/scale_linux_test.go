@@ -41,6 +41,7 @@ var (
 	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
+	ringFlag    = flag.Bool("scale.ring", false, "TestScale: vrrpd's instances receive through TPACKET_V3 rings (ring = true: one ring per family for every link)")
 	rtFlag      = flag.Int("scale.rt", 0, "TestScale: run both daemons under SCHED_RR at this priority, 1-99 (vrrpd -rt-priority, keepalived vrrp_rt_priority); 0: off")
 	sighupNFlag = flag.Int("scale.sighup.n", 1000, "-scale.sighup: instances added and then removed (0: only the priority change)")
 )
@@ -238,7 +239,7 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 	switch impl {
 	case "vrrpd":
 		conf := filepath.Join(t.TempDir(), "vrrpd-"+name+".toml")
-		if err := os.WriteFile(conf, VrrpdConfig(n, interval, prio), 0o600); err != nil {
+		if err := os.WriteFile(conf, vrrpdConf(n, interval, prio, nil), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args := []string{"-config", conf}
@@ -946,4 +947,14 @@ func pprofTop(bin, profile string, opts ...string) string {
 		return fmt.Sprintf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// vrrpdConf is VrrpdConfigWith, with ring = true on every instance under
+// -scale.ring.
+func vrrpdConf(n int, interval time.Duration, prio int, prios map[int]int) []byte {
+	b := VrrpdConfigWith(n, interval, prio, prios)
+	if *ringFlag {
+		b = bytes.ReplaceAll(b, []byte("accept = true\n"), []byte("accept = true\nring = true\n"))
+	}
+	return b
 }

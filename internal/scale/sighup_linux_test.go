@@ -74,7 +74,7 @@ func sighupSteps(t *testing.T, lab *netlab.Links, n int, interval time.Duration,
 	h1, h2 := lab.Host(1), lab.Host(2)
 	prios := map[int]int{1: MasterPriority + 1}
 	hup := func(d vrrpdSide, links int, prio int, pr map[int]int) time.Time {
-		if err := os.WriteFile(d.conf, VrrpdConfigWith(links, interval, prio, pr), 0o600); err != nil {
+		if err := os.WriteFile(d.conf, vrrpdConf(links, interval, prio, pr), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		at := time.Now()
