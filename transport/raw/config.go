@@ -47,7 +47,10 @@
 // fragment, a Fragment header with offset 0 and M = 0, is a whole packet,
 // RFC 8200 section 4.5 and RFC 6946, and is delivered as on the socket)
 // and before the host firewall (netfilter's input hooks): rules that drop
-// VRRP do not stop it, which is why it is not the default.
+// VRRP do not stop it, which is why it is not the default. Queued counts
+// the blocks handed over and not yet read to their end, and QueueDrops
+// the packets dropped when no block was free (PACKET_STATISTICS); a
+// packet from the ring carries no drop count (transport.Meta.Drops 0).
 //
 // # Checksums
 //

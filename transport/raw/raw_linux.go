@@ -528,11 +528,16 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // Queued reports whether a packet waits in the socket's receive queue
 // (SIOCINQ: the length of the first one), for transport.Queuer. With a
-// ring (Config.Ring) it returns an error matching errors.ErrUnsupported: the
-// ring's frames are not counted.
+// ring (Config.Ring): whether a block the kernel handed over has not been
+// read to its end (packets the kernel is still collecting into a block are
+// handed over, and counted, within 1 ms).
 func (c *Conn) Queued() (bool, error) {
 	if c.ring != nil {
-		return false, fmt.Errorf("transport/raw: Queued with a receive ring: %w", errors.ErrUnsupported)
+		q, err := c.ring.queued()
+		if err != nil {
+			return false, opError(c.name, "queued", err)
+		}
+		return q, nil
 	}
 	var n int
 	var ierr error
@@ -550,10 +555,12 @@ func (c *Conn) Queued() (bool, error) {
 // QueueDrops implements transport.DropCounter: the packets the socket
 // dropped because its receive queue was full, so far (SO_MEMINFO,
 // SK_MEMINFO_DROPS, Linux 4.11 and later; the count SO_RXQ_OVFL puts on
-// every packet, transport.Meta.Drops). Not with a receive ring.
+// every packet, transport.Meta.Drops). With a receive ring: the packets
+// the ring dropped because no block was free (PACKET_STATISTICS); its
+// packets carry no count (transport.Meta.Drops is 0).
 func (c *Conn) QueueDrops() (uint32, error) {
 	if c.ring != nil {
-		return 0, fmt.Errorf("transport/raw: QueueDrops with a receive ring: %w", errors.ErrUnsupported)
+		return c.ring.drops()
 	}
 	var info [unix.SK_MEMINFO_VARS]uint32
 	var gerr error

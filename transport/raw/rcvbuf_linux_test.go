@@ -199,3 +199,73 @@ func TestQueueDropsReported(t *testing.T) {
 		})
 	}
 }
+
+// TestRingQueueDropsReported: with a receive ring, QueueDrops counts the
+// packets the kernel dropped because every block of the ring was the
+// reader's (PACKET_STATISTICS, added up across reads, which reset the
+// kernel's count): read and dropped add up to what was sent. Before, the
+// ring reported nothing (errors.ErrUnsupported), and a backup that
+// stalled counted what its ring dropped as its masters' silence.
+func TestRingQueueDropsReported(t *testing.T) {
+	lab := netlab.New(t, "tr", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	var s, c *Conn
+	for _, x := range []struct {
+		h    *netlab.Host
+		c    **Conn
+		ring bool
+	}{{h1, &s, false}, {h2, &c, true}} {
+		if err := x.h.Do(func() (err error) {
+			*x.c, err = Listen(x.h.Iface, &Config{Ring: x.ring})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { (*x.c).Close() })
+	}
+	if c.ring == nil {
+		t.Fatal("no receive ring on this kernel")
+	}
+	if d, err := c.QueueDrops(); err != nil || d != 0 {
+		t.Fatalf("before anything was sent: QueueDrops() = %d, %v; want 0", d, err)
+	}
+	// One packet a block: the kernel hands a block over 1 ms after its
+	// first packet, so packets 2 ms apart take a block each, and the 16
+	// blocks are the reader's after 16 of them.
+	const sent = 100
+	for range sent {
+		if err := s.WriteTo(vecA, transport.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	mid, err := c.QueueDrops() // resets the kernel's count: the sum must carry on
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	ms := make([]transport.Message, 16)
+	for {
+		for i := range ms {
+			ms[i].Buf = make([]byte, 1500)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.ReadBatch(ms)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += n
+	}
+	d, err := c.QueueDrops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d sent, %d read, %d dropped (%d at the first look)", sent, read, d, mid)
+	if d == 0 || d < mid || read+int(d) != sent {
+		t.Errorf("QueueDrops() = %d (%d before the reads), %d read; want read + dropped = %d, some dropped", d, mid, read, sent)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,8 +31,11 @@ const (
 // ring is a TPACKET_V3 receive ring. Its methods are called with
 // Conn.rmu held; Close (after closing f) takes rmu before unmapping.
 type ring struct {
-	f   *os.File
-	rc  syscall.RawConn
+	f  *os.File
+	rc syscall.RawConn
+	// mmu guards mem against unmap for queued, which runs without rmu
+	// (the owner asks while the reader waits in a read, holding rmu).
+	mmu sync.RWMutex
 	mem []byte
 	cur int // block being read
 	// held: block cur is ours (TP_STATUS_USER) until next gives it back.
@@ -40,6 +44,9 @@ type ring struct {
 	off    int
 	left   int
 	closed atomic.Bool
+	// dropped is what the kernel's PACKET_STATISTICS reported dropped so
+	// far (each read of it resets the kernel's count).
+	dropped atomic.Uint32
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -174,6 +181,15 @@ func (r *ring) next() (hdr *unix.Tpacket3Hdr, pkt []byte, ok bool) {
 	return hdr, pkt, true
 }
 
+// giveBack returns block cur to the kernel if every packet of it was
+// read (its bytes were copied out).
+func (r *ring) giveBack() {
+	if r.held && r.left == 0 {
+		atomic.StoreUint32(&r.block(r.cur).Block_status, unix.TP_STATUS_KERNEL)
+		r.cur, r.held = (r.cur+1)%ringBlocks, false
+	}
+}
+
 // close closes the socket; a blocked read returns. The memory stays
 // mapped until unmap, which the caller runs once no reader can use it.
 func (r *ring) close() error {
@@ -182,12 +198,48 @@ func (r *ring) close() error {
 }
 
 func (r *ring) unmap() error {
+	r.mmu.Lock()
+	defer r.mmu.Unlock()
 	if r.mem == nil {
 		return nil
 	}
 	err := unix.Munmap(r.mem)
 	r.mem = nil
 	return err
+}
+
+// queued reports whether a block the kernel handed over is still the
+// reader's (TP_STATUS_USER): packets in it may not have been read. A
+// block the kernel still fills is handed over within ringTimeout. Safe
+// to call while the reader reads.
+func (r *ring) queued() (bool, error) {
+	r.mmu.RLock()
+	defer r.mmu.RUnlock()
+	if r.mem == nil || r.closed.Load() {
+		return false, net.ErrClosed
+	}
+	for i := range ringBlocks {
+		if atomic.LoadUint32(&r.block(i).Block_status)&unix.TP_STATUS_USER != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// drops returns the packets the kernel dropped for want of a free block
+// so far (PACKET_STATISTICS, tp_drops, added up across reads).
+func (r *ring) drops() (uint32, error) {
+	var st *unix.TpacketStatsV3
+	var gerr error
+	if err := r.rc.Control(func(fd uintptr) {
+		st, gerr = unix.GetsockoptTpacketStatsV3(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	}); err != nil {
+		return 0, err
+	}
+	if gerr != nil {
+		return 0, os.NewSyscallError("getsockopt PACKET_STATISTICS", gerr)
+	}
+	return r.dropped.Add(st.Drops), nil
 }
 
 // ringRead fills ms from the ring, blocking until at least one VRRP
@@ -225,6 +277,9 @@ func (c *Conn) ringFill(uintptr) bool {
 			c.rk++
 		}
 	}
+	// A block read to its end goes back to the kernel now, not at the
+	// next read: Queued counts the blocks still the reader's.
+	c.ring.giveBack()
 	return c.rk > 0
 }
 
