@@ -453,7 +453,24 @@ func (r *Router) taken(c *rxConn, b *rxBatch, last, now time.Time) {
 	case late && c.q != nil:
 		r.setBehind(c, true, last, now)
 	default:
+		if c.behind {
+			// Caught up: what the queue dropped meanwhile counts now,
+			// before the timers it may have to hold (horizon's drained
+			// case, for a Conn whose packets carry no drop count: the
+			// raw transport's ring).
+			r.readDrops(c, now)
+		}
 		r.setBehind(c, false, last, now)
+	}
+}
+
+// readDrops hands the RawRouter what c's queue has dropped so far
+// (transport.DropCounter), if it can tell. Owner goroutine.
+func (r *Router) readDrops(c *rxConn, now time.Time) {
+	if c.dc != nil && !c.closed {
+		if d, err := c.dc.QueueDrops(); err == nil {
+			r.raw.QueueDropped(now, c.c, d)
+		}
 	}
 }
 
@@ -500,11 +517,7 @@ func (r *Router) horizon(now time.Time) time.Time {
 			// not only from the next packet queued (its Meta.Drops): an
 			// interval later, when the timers the lost advertisements
 			// would have stopped have fired.
-			if c.dc != nil && !c.closed {
-				if d, err := c.dc.QueueDrops(); err == nil {
-					r.raw.QueueDropped(now, c.c, d)
-				}
-			}
+			r.readDrops(c, now)
 			r.setBehind(c, false, time.Time{}, now)
 		case c.holds(now) && c.seen.Before(t):
 			t = c.seen

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -142,4 +143,99 @@ func TestRouterTimersWaitForUnreadPackets(t *testing.T) {
 			})
 		})
 	}
+}
+
+// ringConn is a pausingConn that, while paused, keeps only the first
+// room packets (a full TPACKET_V3 ring) and counts the rest as dropped,
+// which only QueueDrops tells (transport.DropCounter): its packets carry
+// no drop count (transport.Meta.Drops 0), as the raw transport's ring's.
+type ringConn struct {
+	*pausingConn
+	room    int
+	dropped atomic.Uint32
+}
+
+func (c *ringConn) QueueDrops() (uint32, error) { return c.dropped.Load(), nil }
+
+// advertise is pausingConn's, with the ring's room.
+func (c *ringConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr) {
+	t.Helper()
+	now := time.Now()
+	for id := 1; id <= n; id++ {
+		m := c.msg(t, uint8(id), prio, src, now)
+		c.mu.Lock()
+		switch {
+		case !c.paused:
+			c.q <- m
+		case len(c.held) < c.room:
+			c.held = append(c.held, m)
+		default:
+			c.dropped.Add(1)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// TestRouterRingDropsHoldTheBackups: a backup whose process stops for
+// 4 s, on a Conn that keeps only the first round of its masters'
+// advertisements and drops the rest (the raw transport's receive ring:
+// 16 blocks, each handed over 1 ms after its first packet, hold 16 ms of
+// 1,000 links at 100 ms). Its packets carry no drop count; the Conn tells
+// it when asked (QueueDrops). The reader catches up with a short batch,
+// and the drops must count before the timers fire: before, they were read
+// only when a Conn was found waiting on an empty socket, never here, and
+// every backup took over at once (issue 12, 1,000 links at 100 ms with
+// ring = true, a 3 s stop: 1,000 takeovers).
+func TestRouterRingDropsHoldTheBackups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const backups = 10
+		c := &ringConn{pausingConn: newPausingConn(1024), room: backups}
+		n := rtNewNode(t, vrrp.RouterConfig{})
+		for id := 1; id <= backups; id++ {
+			n.add(vrrp.VirtualRouter{Name: fmt.Sprint("b", id), Conn: c, Config: rtCfg4(uint8(id), 100, rtIP4(1))})
+		}
+		n.start(true)
+		advertise := func() { c.advertise(t, backups, 200, rtIP4(2)) }
+		for range 5 {
+			advertise()
+			time.Sleep(time.Second)
+		}
+		// At 5 s the process stops: the advertisements of 5 s are kept,
+		// those of 6, 7 and 8 s dropped. The timers ran out at 4 + 3.609
+		// s by the clock, and would at 5 + 3.609 s with what was kept;
+		// the process runs again at 9 s, within maxBehind (2 s) of the
+		// first.
+		synctest.Wait()
+		c.pause()
+		synctest.Wait()
+		for range 4 {
+			advertise()
+			time.Sleep(time.Second)
+		}
+		if d, _ := c.QueueDrops(); d == 0 {
+			t.Fatal("nothing dropped while paused: the test is void")
+		}
+		c.resume()
+		time.Sleep(100 * time.Millisecond)
+		advertise()
+		time.Sleep(time.Second)
+		advertise()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		took := 0
+		n.mu.Lock()
+		for _, ev := range n.events {
+			if ev.To == vrrp.Master {
+				took++
+			}
+		}
+		n.mu.Unlock()
+		if took > 0 {
+			t.Errorf("%d takeovers after the stall; want 0: the advertisements that would have stopped the timers were dropped by this host's full queue", took)
+		}
+		if h := n.r.RouterStats().LossHolds; h == 0 {
+			t.Errorf("RouterStats.LossHolds 0; want the timers held for the loss")
+		}
+		n.stop()
+	})
 }
