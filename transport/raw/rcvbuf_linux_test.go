@@ -230,9 +230,9 @@ func TestRingQueueDropsReported(t *testing.T) {
 		t.Fatalf("before anything was sent: QueueDrops() = %d, %v; want 0", d, err)
 	}
 	// One packet a block: the kernel hands a block over 1 ms after its
-	// first packet, so packets 2 ms apart take a block each, and the 16
-	// blocks are the reader's after 16 of them.
-	const sent = 100
+	// first packet, so packets 2 ms apart take a block each, and the 64
+	// blocks are the reader's after 64 of them.
+	const sent = 150
 	for range sent {
 		if err := s.WriteTo(vecA, transport.Meta{}); err != nil {
 			t.Fatal(err)

@@ -20,9 +20,17 @@ import (
 
 // The receive ring: see "Receive ring" in the package documentation.
 
+// The ring's capacity is in blocks as much as in bytes: a block is handed
+// over ringTimeout after its first packet however few it holds, so a
+// reader that stalls while packets trickle in (1,000 links at 100 ms: 10
+// a millisecond) fills a block a millisecond. 16 blocks of 64 KiB held
+// 16 ms of that (a backup stopped for longer dropped the rest, issue 12);
+// 64 of 16 KiB hold 64 ms of it, and as many packets as before when they
+// come faster. A block must hold the largest VRRP packet (IPv6 with 255
+// addresses: 4,128 bytes) with its headers.
 const (
-	ringBlockSize = 1 << 16 // bytes per block
-	ringBlocks    = 16      // blocks in the ring: 1 MiB
+	ringBlockSize = 1 << 14 // bytes per block
+	ringBlocks    = 64      // blocks in the ring: 1 MiB
 	// ringTimeout is how long the kernel keeps a block that is not full
 	// before it hands it over: the longest a packet waits in the ring.
 	ringTimeout = time.Millisecond
