@@ -22,6 +22,10 @@ type pausingConn struct {
 	mu     sync.Mutex
 	paused bool
 	held   []transport.Message
+	// room, if not 0, is how many packets are held while paused; the
+	// rest are dropped, and counted.
+	room    int
+	dropped atomic.Uint32
 }
 
 func newPausingConn(depth int) *pausingConn {
@@ -51,21 +55,56 @@ func (c *pausingConn) resume() {
 	c.held = nil
 }
 
-// advertise queues, or holds while paused, an advertisement of each VRID
-// 1..n from src at priority prio, stamped now.
+// advertise queues, or holds while paused (or drops, beyond room), an
+// advertisement of each VRID 1..n from src at priority prio, stamped now.
 func (c *pausingConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr) {
 	t.Helper()
 	now := time.Now()
 	for id := 1; id <= n; id++ {
 		m := c.msg(t, uint8(id), prio, src, now)
 		c.mu.Lock()
-		if c.paused {
-			c.held = append(c.held, m)
-		} else {
+		switch {
+		case !c.paused:
 			c.q <- m
+		case c.room == 0 || len(c.held) < c.room:
+			c.held = append(c.held, m)
+		default:
+			c.dropped.Add(1)
 		}
 		c.mu.Unlock()
 	}
+}
+
+// stallBackups is how many backups stallNode runs.
+const stallBackups = 10
+
+// stallNode runs backups b1 to b10 (VRIDs 1-10, priority 100, 1 s) on c,
+// and has their master advertise (advertise) every second from 0 to 4 s,
+// read at once.
+func stallNode(t *testing.T, c transport.Conn, advertise func()) *rtNode {
+	n := rtNewNode(t, vrrp.RouterConfig{})
+	for id := 1; id <= stallBackups; id++ {
+		n.add(vrrp.VirtualRouter{Name: fmt.Sprint("b", id), Conn: c, Config: rtCfg4(uint8(id), 100, rtIP4(1))})
+	}
+	n.start(true)
+	for range 5 {
+		advertise()
+		time.Sleep(time.Second)
+	}
+	return n
+}
+
+// takeovers counts the transitions to Master recorded.
+func (n *rtNode) takeovers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	took := 0
+	for _, ev := range n.events {
+		if ev.To == vrrp.Master {
+			took++
+		}
+	}
+	return took
 }
 
 // TestRouterTimersWaitForUnreadPackets: when the whole process stalls
@@ -88,19 +127,9 @@ func TestRouterTimersWaitForUnreadPackets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				const backups = 10
 				c := newPausingConn(1024)
-				n := rtNewNode(t, vrrp.RouterConfig{})
-				for id := 1; id <= backups; id++ {
-					n.add(vrrp.VirtualRouter{Name: fmt.Sprint("b", id), Conn: c, Config: rtCfg4(uint8(id), 100, rtIP4(1))})
-				}
-				n.start(true)
-				advertise := func() { c.advertise(t, backups, 200, rtIP4(2)) }
-				// Every second from 0 to 4 s, read at once.
-				for range 5 {
-					advertise()
-					time.Sleep(time.Second)
-				}
+				advertise := func() { c.advertise(t, stallBackups, 200, rtIP4(2)) }
+				n := stallNode(t, c, advertise)
 				// At 4.5 s the reader stops; the master goes on
 				// advertising at 5, 6, 7, ... s; the backups' timers run
 				// out at 4 + 3.609 s by the clock.
@@ -119,20 +148,13 @@ func TestRouterTimersWaitForUnreadPackets(t *testing.T) {
 				advertise()
 				time.Sleep(time.Second)
 				synctest.Wait()
-				for id := 1; id <= backups; id++ {
+				for id := 1; id <= stallBackups; id++ {
 					name := fmt.Sprint("b", id)
 					if s := n.state(name); tc.want == vrrp.Backup && s != vrrp.Backup {
 						t.Errorf("%s: %v after the reader was held %v, want Backup: its master's advertisements waited in the socket, in time", name, s, tc.pause)
 					}
 				}
-				n.mu.Lock()
-				took := 0
-				for _, ev := range n.events {
-					if ev.To == vrrp.Master {
-						took++
-					}
-				}
-				n.mu.Unlock()
+				took := n.takeovers()
 				switch {
 				case tc.want == vrrp.Backup && took > 0:
 					t.Errorf("%d takeovers while the advertisements waited unread; want 0", took)
@@ -151,30 +173,9 @@ func TestRouterTimersWaitForUnreadPackets(t *testing.T) {
 // no drop count (transport.Meta.Drops 0), as the raw transport's ring's.
 type ringConn struct {
 	*pausingConn
-	room    int
-	dropped atomic.Uint32
 }
 
 func (c *ringConn) QueueDrops() (uint32, error) { return c.dropped.Load(), nil }
-
-// advertise is pausingConn's, with the ring's room.
-func (c *ringConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr) {
-	t.Helper()
-	now := time.Now()
-	for id := 1; id <= n; id++ {
-		m := c.msg(t, uint8(id), prio, src, now)
-		c.mu.Lock()
-		switch {
-		case !c.paused:
-			c.q <- m
-		case len(c.held) < c.room:
-			c.held = append(c.held, m)
-		default:
-			c.dropped.Add(1)
-		}
-		c.mu.Unlock()
-	}
-}
 
 // TestRouterRingDropsHoldTheBackups: a backup whose process stops for
 // 4 s, on a Conn that keeps only the first round of its masters'
@@ -188,18 +189,10 @@ func (c *ringConn) advertise(t *testing.T, n int, prio uint8, src netip.Addr) {
 // ring = true, a 3 s stop: 1,000 takeovers).
 func TestRouterRingDropsHoldTheBackups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const backups = 10
-		c := &ringConn{pausingConn: newPausingConn(1024), room: backups}
-		n := rtNewNode(t, vrrp.RouterConfig{})
-		for id := 1; id <= backups; id++ {
-			n.add(vrrp.VirtualRouter{Name: fmt.Sprint("b", id), Conn: c, Config: rtCfg4(uint8(id), 100, rtIP4(1))})
-		}
-		n.start(true)
-		advertise := func() { c.advertise(t, backups, 200, rtIP4(2)) }
-		for range 5 {
-			advertise()
-			time.Sleep(time.Second)
-		}
+		c := &ringConn{newPausingConn(1024)}
+		c.room = stallBackups
+		advertise := func() { c.advertise(t, stallBackups, 200, rtIP4(2)) }
+		n := stallNode(t, c, advertise)
 		// At 5 s the process stops: the advertisements of 5 s are kept,
 		// those of 6, 7 and 8 s dropped. The timers ran out at 4 + 3.609
 		// s by the clock, and would at 5 + 3.609 s with what was kept;
@@ -222,15 +215,7 @@ func TestRouterRingDropsHoldTheBackups(t *testing.T) {
 		advertise()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		took := 0
-		n.mu.Lock()
-		for _, ev := range n.events {
-			if ev.To == vrrp.Master {
-				took++
-			}
-		}
-		n.mu.Unlock()
-		if took > 0 {
+		if took := n.takeovers(); took > 0 {
 			t.Errorf("%d takeovers after the stall; want 0: the advertisements that would have stopped the timers were dropped by this host's full queue", took)
 		}
 		if h := n.r.RouterStats().LossHolds; h == 0 {
