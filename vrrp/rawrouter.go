@@ -79,14 +79,12 @@ type RawConfig struct {
 	// timer anyway, so that the advertisements of many virtual routers go
 	// out in one Ready, one write per Conn, and the caller wakes up about
 	// 16 times an interval instead of once per virtual router (issue 12:
-	// 4,094 on one Conn). The receivers wake up as often: on a socket
-	// each burst wakes the reader once, which was most of a backup's CPU
-	// at 1,000 virtual routers and 100 ms with bursts four times as
-	// frequent (1/64). Early is harmless to a backup (its
-	// Master_Down_Timer restarts sooner); the Adver_Timer still counts from its deadline
-	// (RFC 9568 section 6.4.3), so the schedule does not drift; a backup's
-	// timers are never moved. If false (the zero value), every timer fires
-	// at its deadline.
+	// 4,094 on one Conn; 1/64 before, with a few percent more CPU on both
+	// sides, BENCHMARKS.md). Early is harmless to a backup: its
+	// Master_Down_Timer restarts sooner. The Adver_Timer still counts from
+	// its deadline (RFC 9568 section 6.4.3), so the schedule does not
+	// drift; a backup's timers are never moved. If false (the zero value),
+	// every timer fires at its deadline.
 	BatchAdvertisements bool
 }
 

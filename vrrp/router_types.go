@@ -91,9 +91,9 @@ type RouterConfig struct {
 	// advertisement may leave up to 1/16 of its Advertisement_Interval
 	// early (62.5 ms at 1 s, 6.25 ms at 100 ms) with others the Router
 	// sends anyway, so that with thousands of virtual routers they go out
-	// in about 16 batches an interval rather than one at a time (RawConfig.BatchAdvertisements).
-	// The schedule does not drift, and a backup's timers are exact either
-	// way.
+	// in about 16 batches an interval rather than one at a time
+	// (RawConfig.BatchAdvertisements). The schedule does not drift, and a
+	// backup's timers are exact either way.
 	ExactTimers bool
 	// LogLimit is the most receive-error log lines per second per virtual
 	// router (and per transport for packets of unknown virtual routers),

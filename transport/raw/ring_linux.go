@@ -37,7 +37,9 @@ const (
 )
 
 // ring is a TPACKET_V3 receive ring. Its methods are called with
-// Conn.rmu held; Close (after closing f) takes rmu before unmapping.
+// Conn.rmu held, but queued and drops, which the owner of a Conn calls
+// while its reader waits in a read; Close (after closing f) takes rmu
+// before unmapping.
 type ring struct {
 	f  *os.File
 	rc syscall.RawConn
@@ -236,11 +238,16 @@ func (r *ring) queued() (bool, error) {
 
 // drops returns the packets the kernel dropped for want of a free block
 // so far (PACKET_STATISTICS, tp_drops, added up across reads).
+// It does not allocate (unix.GetsockoptTpacketStatsV3 would).
 func (r *ring) drops() (uint32, error) {
-	var st *unix.TpacketStatsV3
+	var st unix.TpacketStatsV3
 	var gerr error
 	if err := r.rc.Control(func(fd uintptr) {
-		st, gerr = unix.GetsockoptTpacketStatsV3(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		l := uint32(unsafe.Sizeof(st))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_PACKET, unix.PACKET_STATISTICS, uintptr(unsafe.Pointer(&st)), uintptr(unsafe.Pointer(&l)), 0)
+		if e != 0 {
+			gerr = e
+		}
 	}); err != nil {
 		return 0, err
 	}
