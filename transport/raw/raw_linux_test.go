@@ -385,15 +385,26 @@ func TestWriteBatch(t *testing.T) {
 }
 
 // TestListenMulti checks the multi-interface socket: joined interfaces
-// deliver, others are dropped by interface index, Leave stops delivery.
+// deliver, others are dropped by interface index, Leave stops delivery;
+// with the receive ring too (one ring for every interface, as vrrpd's
+// instances with ring share it).
 func TestListenMulti(t *testing.T) {
+	for _, ring := range []bool{false, true} {
+		t.Run(map[bool]string{false: "socket", true: "ring"}[ring], func(t *testing.T) { testListenMulti(t, ring) })
+	}
+}
+
+func testListenMulti(t *testing.T, ring bool) {
 	lab := netlab.New(t, "ti", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	c1 := listen(t, h1, &Config{})
 	var c2 *Conn
 	if err := h2.Do(func() (err error) {
-		if c2, err = ListenMulti(4, nil); err != nil {
+		if c2, err = ListenMulti(4, &Config{Ring: ring}); err != nil {
 			return err
+		}
+		if ring && c2.ring == nil {
+			return errors.New("ListenMulti with Config.Ring: no ring")
 		}
 		if err := c2.Join("eth0"); err != nil {
 			return err
