@@ -237,17 +237,14 @@ func (r *ring) queued() (bool, error) {
 }
 
 // drops returns the packets the kernel dropped for want of a free block
-// so far (PACKET_STATISTICS, tp_drops, added up across reads).
-// It does not allocate (unix.GetsockoptTpacketStatsV3 would).
+// so far (PACKET_STATISTICS, tp_drops, added up across reads). The
+// Router asks when its reader catches up after falling behind, not per
+// packet.
 func (r *ring) drops() (uint32, error) {
-	var st unix.TpacketStatsV3
+	var st *unix.TpacketStatsV3
 	var gerr error
 	if err := r.rc.Control(func(fd uintptr) {
-		l := uint32(unsafe.Sizeof(st))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_PACKET, unix.PACKET_STATISTICS, uintptr(unsafe.Pointer(&st)), uintptr(unsafe.Pointer(&l)), 0)
-		if e != 0 {
-			gerr = e
-		}
+		st, gerr = unix.GetsockoptTpacketStatsV3(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	}); err != nil {
 		return 0, err
 	}
