@@ -61,6 +61,10 @@ type Conn struct {
 	rk     int                 // how many of rms are filled
 	ringFn func(uintptr) bool
 
+	// poll, if not nil, is the receive socket with Config.Poll
+	// (poll_linux.go); ipc then only sends and joins.
+	poll *poller
+
 	mu     sync.RWMutex
 	ifaces map[int]*ifaceState
 	// members, for a ListenMulti socket, holds its group memberships on
@@ -154,6 +158,12 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
+	if cfg.Poll > 0 {
+		if err := c.openPoll(cfg.Poll, ifname, bind); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if cfg.Ring {
 		index, err := ifaceio.IndexByName(ifname)
 		if err != nil {
@@ -210,6 +220,12 @@ func ListenMulti(family int, cfg *Config) (*Conn, error) {
 			return nil, err
 		}
 		rc.members = newMembers(fam)
+	}
+	if c.Poll > 0 {
+		if err := rc.openPoll(c.Poll, "", ""); err != nil {
+			rc.Close()
+			return nil, err
+		}
 	}
 	if c.Ring {
 		if err := rc.openRing(0, ""); err != nil {
@@ -520,6 +536,14 @@ func (c *Conn) Stats() Stats {
 // SetReadDeadline sets the deadline for ReadFrom and ReadBatch, as
 // net.Conn does.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.poll != nil {
+		var ns int64
+		if !t.IsZero() {
+			ns = max(t.UnixNano(), 1)
+		}
+		c.poll.setDeadline(ns)
+		return nil
+	}
 	if c.ring != nil {
 		return c.ring.f.SetReadDeadline(t)
 	}
@@ -541,7 +565,7 @@ func (c *Conn) Queued() (bool, error) {
 	}
 	var n int
 	var ierr error
-	if err := c.rc.Control(func(fd uintptr) {
+	if err := c.control(func(fd uintptr) {
 		n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
 	}); err != nil {
 		return false, err
@@ -564,7 +588,7 @@ func (c *Conn) QueueDrops() (uint32, error) {
 	}
 	var info [unix.SK_MEMINFO_VARS]uint32
 	var gerr error
-	if err := c.rc.Control(func(fd uintptr) {
+	if err := c.control(func(fd uintptr) {
 		l := uint32(unsafe.Sizeof(info))
 		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0)
 		if e != 0 {
@@ -592,6 +616,9 @@ func (c *Conn) Close() error {
 		}
 		c.rmu.Unlock()
 	}
+	if c.poll != nil {
+		rerr = c.poll.close()
+	}
 	if c.members != nil {
 		c.members.close()
 	}
@@ -611,14 +638,10 @@ func (c *Conn) openRing(ifindex int, ifname string) error {
 		c.log.Warn("transport: no receive ring, receiving on the protocol-112 socket", "interface", ifname, "err", err)
 		return nil
 	}
-	var ferr error
-	if err := c.rc.Control(func(s uintptr) {
-		prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}} // accept nothing
-		ferr = unix.SetsockoptSockFprog(int(s), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &prog[0]})
-	}); err != nil || ferr != nil {
+	if err := c.mute(ifname); err != nil {
 		r.close()
 		r.unmap()
-		return opError(ifname, "socket filter", errors.Join(err, ferr))
+		return err
 	}
 	c.ring = r
 	c.ringFn = c.ringFill
@@ -720,7 +743,7 @@ func (c *Conn) ReadFrom(b []byte) (int, transport.Meta, error) {
 	for {
 		c.slot.prepare(c.family, &c.msg, b)
 		c.rn, c.rerrno, c.bvlen = 0, 0, 0
-		err := c.rc.Read(c.readFn)
+		err := c.waitRead()
 		n := c.rn
 		c.slot.release()
 		if err == nil && c.rerrno != 0 {
@@ -773,7 +796,7 @@ func (c *Conn) ReadBatch(ms []transport.Message) (int, error) {
 		}
 		c.bvlen = len(ms)
 		c.rn, c.rerrno = 0, 0
-		err := c.rc.Read(c.readFn)
+		err := c.waitRead()
 		got := c.rn
 		for i := range ms {
 			c.bslots[i].release()

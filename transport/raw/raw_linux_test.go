@@ -65,9 +65,17 @@ func checkTime(t *testing.T, who string, m transport.Meta, sent, read time.Time)
 // listen opens a Listen conn on host h's eth0, closed at cleanup.
 func listen(t *testing.T, h *netlab.Host, cfg *Config) *Conn {
 	t.Helper()
-	if ringTest(t) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	switch {
+	case ringTest(t):
 		c := *cfg
 		c.Ring = true
+		cfg = &c
+	case pollTest(t):
+		c := *cfg
+		c.Poll = testPoll
 		cfg = &c
 	}
 	var c *Conn
@@ -131,19 +139,27 @@ func vecOf(fam int) []byte {
 }
 
 // forFamilies runs f for each family, receiving on the protocol-112
-// socket ("socket") and through the receive ring ("ring": listen sets
-// Config.Ring).
+// socket ("socket"), through the receive ring ("ring": listen sets
+// Config.Ring) and on a polled socket ("poll": listen sets Config.Poll
+// to testPoll).
 func forFamilies(t *testing.T, f func(t *testing.T, fam int)) {
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
 			t.Run("socket", func(t *testing.T) { f(t, fam) })
 			t.Run("ring", func(t *testing.T) { f(t, fam) })
+			t.Run("poll", func(t *testing.T) { f(t, fam) })
 		})
 	}
 }
 
 // ringTest reports whether t runs in forFamilies' ring mode.
 func ringTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/ring") }
+
+// pollTest reports whether t runs in forFamilies' poll mode.
+func pollTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/poll") }
+
+// testPoll is Config.Poll in the poll mode of the tests.
+const testPoll = 5 * time.Millisecond
 
 func TestMulticast(t *testing.T) {
 	forFamilies(t, func(t *testing.T, fam int) {
@@ -389,22 +405,32 @@ func TestWriteBatch(t *testing.T) {
 // with the receive ring too (one ring for every interface, as vrrpd's
 // instances with ring share it).
 func TestListenMulti(t *testing.T) {
-	for _, ring := range []bool{false, true} {
-		t.Run(map[bool]string{false: "socket", true: "ring"}[ring], func(t *testing.T) { testListenMulti(t, ring) })
+	for _, cfg := range []Config{{}, {Ring: true}, {Poll: testPoll}} {
+		name := "socket"
+		switch {
+		case cfg.Ring:
+			name = "ring"
+		case cfg.Poll > 0:
+			name = "poll"
+		}
+		t.Run(name, func(t *testing.T) { testListenMulti(t, cfg) })
 	}
 }
 
-func testListenMulti(t *testing.T, ring bool) {
+func testListenMulti(t *testing.T, cfg Config) {
 	lab := netlab.New(t, "ti", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	c1 := listen(t, h1, &Config{})
 	var c2 *Conn
 	if err := h2.Do(func() (err error) {
-		if c2, err = ListenMulti(4, &Config{Ring: ring}); err != nil {
+		if c2, err = ListenMulti(4, &cfg); err != nil {
 			return err
 		}
-		if ring && c2.ring == nil {
+		if cfg.Ring && c2.ring == nil {
 			return errors.New("ListenMulti with Config.Ring: no ring")
+		}
+		if cfg.Poll > 0 && c2.poll == nil {
+			return errors.New("ListenMulti with Config.Poll: no polled socket")
 		}
 		if err := c2.Join("eth0"); err != nil {
 			return err
@@ -485,17 +511,103 @@ func TestBindToDevice(t *testing.T) {
 }
 
 func TestReadClosed(t *testing.T) {
-	lab := netlab.New(t, "tc", 1)
-	c := listen(t, lab.Host(1), nil)
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := c.ReadFrom(make([]byte, 100))
-		errc <- err
-	}()
-	time.Sleep(50 * time.Millisecond) // let ReadFrom block (not required for correctness)
-	c.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) || !errors.Is(err, transport.ErrClosed) {
-		t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
+	for _, mode := range []string{"socket", "ring", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			lab := netlab.New(t, "tc", 1)
+			c := listen(t, lab.Host(1), nil)
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := c.ReadFrom(make([]byte, 100))
+				errc <- err
+			}()
+			time.Sleep(50 * time.Millisecond) // let ReadFrom block (not required for correctness)
+			c.Close()
+			if err := <-errc; !errors.Is(err, net.ErrClosed) || !errors.Is(err, transport.ErrClosed) {
+				t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestPollBatchesReads: with Config.Poll, a reader that waits while a
+// burst arrives is not woken by its packets: its next check, up to Poll
+// later, reads the whole burst at once, each packet with its arrival time.
+// (Through the runtime's poller, the first packet wakes the reader, which
+// returns it alone or with the few that followed it in the meantime.) A
+// SetReadDeadline or a Close wakes a reader waiting between checks at
+// once, not at its next check.
+func TestPollBatchesReads(t *testing.T) {
+	for _, fam := range []int{4, 6} {
+		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
+			lab := netlab.New(t, "tp", 2)
+			h1, h2 := lab.Host(1), lab.Host(2)
+			// A long pause between checks, so that the burst lands within
+			// one of them on a loaded host too.
+			const every = time.Second
+			c1 := listen(t, h1, &Config{Family: fam})
+			var c2 *Conn
+			if err := h2.Do(func() (err error) {
+				c2, err = Listen(h2.Iface, &Config{Family: fam, Poll: every})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			type result struct {
+				ms   []transport.Message
+				err  error
+				read time.Time
+			}
+			done := make(chan result, 1)
+			read := func() {
+				ms := batchBufs(64)
+				n, err := c2.ReadBatch(ms)
+				done <- result{ms[:max(n, 0)], err, time.Now()}
+			}
+			go read()
+			time.Sleep(50 * time.Millisecond) // the reader checked and waits
+			const burst = 40
+			out := make([]transport.Message, burst)
+			for i := range out {
+				out[i].Buf = append([]byte(nil), vecOf(fam)...)
+			}
+			sent := time.Now()
+			if n, err := c1.WriteBatch(out); n != burst || err != nil {
+				t.Fatalf("WriteBatch = %d, %v", n, err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("ReadBatch: %v", r.err)
+			}
+			if len(r.ms) != burst {
+				t.Errorf("the first read returned %d of the %d packets of a burst that came while it waited; want all", len(r.ms), burst)
+			}
+			for _, m := range r.ms {
+				checkTime(t, h2.Name, m.Meta, sent, r.read)
+			}
+
+			// A deadline set while the reader waits ends the wait at once.
+			go read()
+			time.Sleep(50 * time.Millisecond)
+			set := time.Now()
+			c2.SetReadDeadline(set)
+			if r := <-done; !errors.Is(r.err, os.ErrDeadlineExceeded) {
+				t.Errorf("ReadBatch after SetReadDeadline(now): %v, want deadline exceeded", r.err)
+			} else if took := r.read.Sub(set); took > every/2 {
+				t.Errorf("ReadBatch returned %v after SetReadDeadline(now): it waited for its next check (every %v)", took, every)
+			}
+			c2.SetReadDeadline(time.Time{})
+			// So does a Close.
+			go read()
+			time.Sleep(50 * time.Millisecond)
+			closed := time.Now()
+			c2.Close()
+			if r := <-done; !errors.Is(r.err, net.ErrClosed) {
+				t.Errorf("ReadBatch after Close: %v, want net.ErrClosed", r.err)
+			} else if took := r.read.Sub(closed); took > every/2 {
+				t.Errorf("ReadBatch returned %v after Close: it waited for its next check (every %v)", took, every)
+			}
+		})
 	}
 }
 

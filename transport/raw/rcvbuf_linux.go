@@ -29,7 +29,7 @@ func (c *Conn) growRcvBuf(n int) {
 	}
 	var cur int
 	var gerr error
-	if err := c.rc.Control(func(fd uintptr) {
+	if err := c.control(func(fd uintptr) {
 		// The kernel reports twice what was asked (its bookkeeping).
 		cur, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	}); err != nil || gerr != nil || cur/2 >= want {
@@ -39,7 +39,7 @@ func (c *Conn) growRcvBuf(n int) {
 	for size < want {
 		size *= 2
 	}
-	if c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
-		_ = c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+	if c.rcvsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		_ = c.rcvsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, size)
 	}
 }

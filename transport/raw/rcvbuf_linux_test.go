@@ -138,65 +138,70 @@ func TestListenMultiMembers(t *testing.T) {
 // silence).
 func TestQueueDropsReported(t *testing.T) {
 	for _, fam := range []int{4, 6} {
-		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
-			lab := netlab.New(t, "tq", 2)
-			h1, h2 := lab.Host(1), lab.Host(2)
-			// On the socket: a ring reports no drop count.
-			open := func(h *netlab.Host) *Conn {
-				var c *Conn
-				if err := h.Do(func() (err error) {
-					c, err = Listen(h.Iface, &Config{Family: fam})
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				return c
-			}
-			s, c := open(h1), open(h2)
-			// The smallest receive buffer: a few packets fill it.
-			if err := c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1); err != nil {
-				t.Fatal(err)
-			}
-			const sent = 100
-			for range sent {
-				if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// The queued ones, none of them after a drop.
-			queued := 0
-			for {
-				c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-				b := make([]byte, 1500)
-				_, m, err := c.ReadFrom(b)
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.Drops != 0 {
-					t.Errorf("packet %d queued before any drop: Drops %d; want 0", queued+1, m.Drops)
-				}
-				queued++
-			}
-			if queued == 0 || queued >= sent {
-				t.Fatalf("%d of %d packets queued with the smallest receive buffer; want some, not all", queued, sent)
-			}
-			// The socket says so at once,
-			if d, err := c.QueueDrops(); err != nil || d != uint32(sent-queued) {
-				t.Errorf("QueueDrops() = %d, %v; want %d (%d sent, %d queued)", d, err, sent-queued, sent, queued)
-			}
-			// and the next packet queued too.
-			if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			_, m := recv(t, c, "h2")
-			if want := uint32(sent - queued); m.Drops != want {
-				t.Errorf("the packet after the drops: Drops %d; want %d (%d sent, %d queued)", m.Drops, want, sent, queued)
-			}
-		})
+		for _, poll := range []time.Duration{0, testPoll} {
+			name := map[int]string{4: "IPv4", 6: "IPv6"}[fam] + map[bool]string{false: "/socket", true: "/poll"}[poll > 0]
+			t.Run(name, func(t *testing.T) { testQueueDropsReported(t, fam, poll) })
+		}
+	}
+}
+
+func testQueueDropsReported(t *testing.T, fam int, poll time.Duration) {
+	lab := netlab.New(t, "tq", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	// On a socket (polled or not): a ring reports no drop count.
+	open := func(h *netlab.Host, poll time.Duration) *Conn {
+		var c *Conn
+		if err := h.Do(func() (err error) {
+			c, err = Listen(h.Iface, &Config{Family: fam, Poll: poll})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	s, c := open(h1, 0), open(h2, poll)
+	// The smallest receive buffer: a few packets fill it.
+	if err := c.rcvsockopt(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 100
+	for range sent {
+		if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The queued ones, none of them after a drop.
+	queued := 0
+	for {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		b := make([]byte, 1500)
+		_, m, err := c.ReadFrom(b)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Drops != 0 {
+			t.Errorf("packet %d queued before any drop: Drops %d; want 0", queued+1, m.Drops)
+		}
+		queued++
+	}
+	if queued == 0 || queued >= sent {
+		t.Fatalf("%d of %d packets queued with the smallest receive buffer; want some, not all", queued, sent)
+	}
+	// The socket says so at once,
+	if d, err := c.QueueDrops(); err != nil || d != uint32(sent-queued) {
+		t.Errorf("QueueDrops() = %d, %v; want %d (%d sent, %d queued)", d, err, sent-queued, sent, queued)
+	}
+	// and the next packet queued too.
+	if err := s.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	_, m := recv(t, c, "h2")
+	if want := uint32(sent - queued); m.Drops != want {
+		t.Errorf("the packet after the drops: Drops %d; want %d (%d sent, %d queued)", m.Drops, want, sent, queued)
 	}
 }
 
