@@ -74,6 +74,45 @@ type Config struct {
 	// (defaultProbeInterval); 0, the zero value of a Config built in Go,
 	// is off ("off" or 0 in a file or flag). A reload applies it.
 	ProbeInterval time.Duration
+	// ReceivePoll is receive_poll / -receive-poll: read the VRRP sockets
+	// every ReceivePoll instead of being woken by each packet that
+	// arrives (transport/raw's Config.Poll): with many instances, a
+	// backup wakes ReceivePoll⁻¹ times a second instead of thousands, at
+	// the price of reacting to an advertisement up to ReceivePoll later
+	// (the timers count from each packet's kernel arrival time, so they
+	// do not move). 1ms-100ms, at most a tenth of every instance's
+	// advertisement interval; 0, the default, is off. Instances with
+	// ring receive through their ring. Taken at start only.
+	ReceivePoll time.Duration
+}
+
+// receivePollAllowed is receive_poll's range (Config.ReceivePoll).
+const receivePollAllowed = "0 (off, the default) or a Go duration from 1ms to 100ms, at most a tenth of every instance's interval"
+
+// setReceivePoll parses receive_poll (v: a Go duration, "" or "0" for
+// off) into cfg and its instances (Instance.ReceivePoll; 0 for those with
+// ring), checking it against each instance's interval.
+func setReceivePoll(cfg *Config, v string, k keyNamer) error {
+	var d time.Duration
+	if v != "" && v != "0" {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d < time.Millisecond || d > 100*time.Millisecond {
+			return k.err("receive_poll", v, receivePollAllowed)
+		}
+	}
+	for i := range cfg.Instances {
+		in := &cfg.Instances[i]
+		if in.Ring {
+			in.ReceivePoll = 0
+			continue
+		}
+		if 10*d > in.Interval {
+			return k.err("receive_poll", v, fmt.Sprintf("%s (instance %q: interval %v)", receivePollAllowed, in.Name, in.Interval))
+		}
+		in.ReceivePoll = d
+	}
+	cfg.ReceivePoll = d
+	return nil
 }
 
 // notify_nice: its default and range (Config.NotifyNice).
@@ -118,6 +157,10 @@ type Instance struct {
 	// far less CPU with many virtual routers, but the host firewall does
 	// not apply to the advertisements received.
 	Ring bool
+	// ReceivePoll is the daemon's Config.ReceivePoll, which the
+	// configuration's parsers copy here (0 with Ring): instances share a
+	// socket only when they agree on it.
+	ReceivePoll time.Duration
 	// Checksum is the VRRPv3-over-IPv4 checksum form to send;
 	// ChecksumUnknown for VRRPv2 and IPv6, where there is no choice.
 	Checksum packet.Checksum
@@ -326,6 +369,7 @@ type rawFile struct {
 	NotifyFIFO    string        `toml:"notify_fifo"`
 	NotifyFIFOScr string        `toml:"notify_fifo_script"`
 	ProbeInterval any           `toml:"probe_interval"`
+	ReceivePoll   string        `toml:"receive_poll"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
@@ -361,6 +405,7 @@ var flagNames = map[string]string{
 	"rt_priority":    "-rt-priority",
 	"lock_memory":    "-lock-memory",
 	"probe_interval": "-probe-interval",
+	"receive_poll":   "-receive-poll",
 	"notify_nice":    "-notify-nice",
 }
 
@@ -381,6 +426,7 @@ const usage = `usage:
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
   either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off] [-notify-nice 0-19]
+        [-receive-poll DURATION]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -407,6 +453,7 @@ func parseFlags(args []string) (Config, error) {
 		rtPrio, notifyNice  int
 		lockMem             bool
 		probeIv             string
+		receivePoll         string
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -432,6 +479,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.IntVar(&rtPrio, "rt-priority", 0, "run vrrpd's threads under SCHED_RR at this `priority`, 1-99, commands it starts excepted (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
 	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
 	fs.IntVar(&notifyNice, "notify-nice", defaultNotifyNice, "run notify commands at this `niceness`, 0-19 (0: vrrpd's own, as keepalived does)")
+	fs.StringVar(&receivePoll, "receive-poll", "0", "read the VRRP sockets this `often` instead of on every packet: less CPU with many instances, "+
+		"reactions up to that much later; 1ms-100ms and at most a tenth of every interval, 0: off")
 	fs.StringVar(&probeIv, "probe-interval", "2s", "while master, probe each VIP (ARP / NS) this `often` and warn when another MAC answers: 100ms-10s, or off")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -528,6 +577,11 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if set["lock-memory"] {
 		cfg.LockMemory = lockMem
+	}
+	if set["receive-poll"] {
+		if err := setReceivePoll(&cfg, receivePoll, k); err != nil {
+			return Config{}, err
+		}
 	}
 	if cfg.Status != "" {
 		if err := checkStatusAddr(cfg.Status); err != nil {
@@ -850,6 +904,9 @@ func buildFile(path string, rf rawFile) (Config, error) {
 		}
 		notify = rg.rawNotifyStates.fold(notify)
 		cfg.Groups = append(cfg.Groups, Group{Name: rg.Name, Members: slices.Clone(rg.Members), Notify: notify})
+	}
+	if err := setReceivePoll(&cfg, rf.ReceivePoll, top); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }

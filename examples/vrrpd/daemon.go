@@ -62,6 +62,7 @@ type connKey struct {
 	src   netip.Addr
 	peers string
 	ring  bool
+	poll  time.Duration
 }
 
 func keyOf(in *Instance) connKey {
@@ -70,7 +71,7 @@ func keyOf(in *Instance) connKey {
 		ps[i] = p.String()
 	}
 	slices.Sort(ps)
-	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ","), in.Ring}
+	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ","), in.Ring, in.ReceivePoll}
 }
 
 type sharedConn struct {
@@ -1030,6 +1031,17 @@ func (d *daemon) Reload(cfg Config) error {
 	}
 	detachStrings(&cfg)
 	old := d.cfg
+	if cfg.ReceivePoll != old.ReceivePoll {
+		// Before the comparison below: otherwise every instance would
+		// look changed, and be stopped and started again.
+		d.log.Warn("receive_poll changes only on restart", "receive_poll", old.ReceivePoll)
+		cfg.ReceivePoll = old.ReceivePoll
+		for i := range cfg.Instances {
+			if !cfg.Instances[i].Ring {
+				cfg.Instances[i].ReceivePoll = old.ReceivePoll
+			}
+		}
+	}
 	d.setConfigured(cfg.Instances)
 	// Compare against what is actually running, in the order of the
 	// configuration applied: each instance's current configuration is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/vrrp"
@@ -44,6 +45,9 @@ type multiConn struct {
 	// ring: it receives through a TPACKET_V3 ring (Instance.Ring); only
 	// instances that asked for the ring go on it, and only they.
 	ring bool
+	// poll: it is polled every poll (Instance.ReceivePoll); only
+	// instances that agree on it share it.
+	poll time.Duration
 	conn transport.Conn
 	// ifaces is how many interfaces are joined on it; refs how many
 	// virtual routers use it (the Router closes it when the last one is
@@ -68,7 +72,7 @@ func shareable(in *Instance) bool {
 func (d *daemon) joinMultiLocked(ms multiSystem, key connKey, in *Instance) (*sharedConn, error) {
 	fam := in.Family()
 	for _, mc := range d.multi {
-		if mc.fam != fam || mc.ring != in.Ring || mc.full {
+		if mc.fam != fam || mc.ring != in.Ring || mc.poll != in.ReceivePoll || mc.full {
 			continue
 		}
 		idx, primary, err := ms.JoinMulti(mc.conn, mc.ifaces, in)
@@ -87,7 +91,7 @@ func (d *daemon) joinMultiLocked(ms multiSystem, key connKey, in *Instance) (*sh
 	if err != nil {
 		return nil, err
 	}
-	mc := &multiConn{fam: fam, ring: in.Ring, conn: c}
+	mc := &multiConn{fam: fam, ring: in.Ring, poll: in.ReceivePoll, conn: c}
 	idx, primary, err := ms.JoinMulti(c, 0, in)
 	if err != nil {
 		c.Close()

@@ -68,6 +68,9 @@ func (s *multiSys) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, err
 	if in.Ring {
 		ring = "ring "
 	}
+	if in.ReceivePoll > 0 {
+		ring = fmt.Sprintf("poll %v ", in.ReceivePoll)
+	}
 	s.log = append(s.log, fmt.Sprintf("open %d %s%s", fam, ring, c.id))
 	return c, nil
 }

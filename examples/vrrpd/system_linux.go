@@ -149,7 +149,7 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	if in.Family() == vrrp.IPv6 {
 		fam = 6
 	}
-	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Ring: in.Ring, Logger: s.log})
+	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Ring: in.Ring, Poll: in.ReceivePoll, Logger: s.log})
 	if err != nil {
 		return nil, 0, netip.Addr{}, err
 	}
@@ -180,7 +180,7 @@ func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, 
 			return nil, err
 		}
 	}
-	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log, Ring: in.Ring})
+	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log, Ring: in.Ring, Poll: in.ReceivePoll})
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ var (
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
 	ringFlag    = flag.Bool("scale.ring", false, "TestScale: vrrpd's instances receive through TPACKET_V3 rings (ring = true: one ring per family for every link)")
+	pollFlag    = flag.Duration("scale.poll", 0, "TestScale: vrrpd reads its sockets every this long (receive_poll; 0: woken per packet)")
 	rtFlag      = flag.Int("scale.rt", 0, "TestScale: run both daemons under SCHED_RR at this priority, 1-99 (vrrpd -rt-priority, keepalived vrrp_rt_priority); 0: off")
 	sighupNFlag = flag.Int("scale.sighup.n", 1000, "-scale.sighup: instances added and then removed (0: only the priority change)")
 )
@@ -950,11 +951,14 @@ func pprofTop(bin, profile string, opts ...string) string {
 }
 
 // vrrpdConf is VrrpdConfigWith, with ring = true on every instance under
-// -scale.ring.
+// -scale.ring and receive_poll under -scale.poll.
 func vrrpdConf(n int, interval time.Duration, prio int, prios map[int]int) []byte {
 	b := VrrpdConfigWith(n, interval, prio, prios)
 	if *ringFlag {
 		b = bytes.ReplaceAll(b, []byte("accept = true\n"), []byte("accept = true\nring = true\n"))
+	}
+	if *pollFlag > 0 {
+		b = bytes.Replace(b, []byte("log_level = \"info\"\n"), fmt.Appendf(nil, "log_level = \"info\"\nreceive_poll = %q\n", pollFlag.String()), 1)
 	}
 	return b
 }

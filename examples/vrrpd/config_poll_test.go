@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/transport/memnet"
+)
+
+// receive_poll (raw.Config.Poll): in the file and as a flag, copied into
+// every instance but those with ring; errors name the key (or flag), the
+// range, and the instance whose interval it exceeds a tenth of.
+func TestConfigReceivePoll(t *testing.T) {
+	file := func(top string) string { return oneInstanceFile(t, top) }
+	ring := writeTemp(t, "ring.toml", `receive_poll = "5ms"
+[[instance]]
+name = "A"
+interface = "eth0"
+vrid = 1
+interval = "100ms"
+vips = ["10.0.0.100"]
+[[instance]]
+name = "B"
+interface = "eth1"
+vrid = 1
+ring = true
+interval = "10ms"
+vips = ["10.0.1.100"]
+`)
+	ok := []struct {
+		args []string
+		want []time.Duration // Config.ReceivePoll, then each instance's
+	}{
+		{[]string{"-config", file("")}, []time.Duration{0, 0}},
+		{[]string{"-config", file(`receive_poll = "5ms"` + "\n")}, []time.Duration{5 * time.Millisecond, 5 * time.Millisecond}},
+		{[]string{"-config", file(`receive_poll = "100ms"` + "\n")}, []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}},
+		{[]string{"-config", file(`receive_poll = "5ms"` + "\n"), "-receive-poll", "0"}, []time.Duration{0, 0}},
+		{[]string{"-iface", "eth0", "-vrid", "1", "-receive-poll", "1ms", "10.0.0.100"}, []time.Duration{time.Millisecond, time.Millisecond}},
+		// A ring instance receives through its ring, whatever its
+		// interval.
+		{[]string{"-config", ring}, []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 0}},
+	}
+	for _, c := range ok {
+		cfg, err := parseFlags(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		got := []time.Duration{cfg.ReceivePoll}
+		for _, in := range cfg.Instances {
+			got = append(got, in.ReceivePoll)
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%q: receive_poll, then each instance's (-want +got):\n%s", c.args, diff)
+		}
+	}
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", file(`receive_poll = "500us"` + "\n")}, "receive_poll = 500us: want " + receivePollAllowed},
+		{[]string{"-config", file(`receive_poll = "101ms"` + "\n")}, "receive_poll = 101ms: want " + receivePollAllowed},
+		{[]string{"-config", file(`receive_poll = "soon"` + "\n")}, "receive_poll = soon: want " + receivePollAllowed},
+		{[]string{"-config", file(`receive_poll = "-1ms"` + "\n")}, "receive_poll = -1ms: want " + receivePollAllowed},
+		{[]string{"-iface", "eth0", "-vrid", "1", "-interval", "50ms", "-receive-poll", "10ms", "10.0.0.100"},
+			`-receive-poll 10ms: want ` + receivePollAllowed + ` (instance "VI_1": interval 50ms)`},
+	}
+	for _, c := range bad {
+		checkConfigError(t, c.args, c.want)
+	}
+}
+
+// Instances share a socket only when they agree on receive_poll (a polled
+// socket is opened with raw.Config.Poll); a reload does not change it,
+// so that it stops and restarts nothing.
+func TestReceivePollSockets(t *testing.T) {
+	lan := memnet.New(memnet.Config{})
+	defer lan.Close()
+	sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
+	d := newDaemon(Config{}, sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
+	var ins []Instance
+	d.mu.Lock()
+	for i, name := range []string{"P1", "Q1", "Q2", "P2"} {
+		in := instOn(name, fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1))
+		if name[0] == 'Q' {
+			in.ReceivePoll = 5 * time.Millisecond
+		}
+		ins = append(ins, in)
+		if err := d.addLocked(in); err != nil {
+			t.Fatalf("add %s: %v", name, err)
+		}
+	}
+	want := []string{
+		"open 4 s1", "join s1 eth1",
+		"open 4 poll 5ms s2", "join s2 eth2", "join s2 eth3",
+		"join s1 eth4",
+	}
+	if diff := cmp.Diff(want, sys.take()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	d.mu.Unlock()
+}
+
+// A reload that changes receive_poll keeps the running value: every
+// instance would otherwise look changed and be stopped and started again
+// on a socket of the new kind.
+func TestReceivePollReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := memnet.New(memnet.Config{})
+		defer lan.Close()
+		sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
+		cfgWith := func(poll time.Duration) Config {
+			var ins []Instance
+			for i := range 3 {
+				ins = append(ins, instOn(fmt.Sprintf("VI_%d", i+1), fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1)))
+			}
+			cfg := cfgOf(ins...)
+			cfg.ReceivePoll = poll
+			for i := range cfg.Instances {
+				cfg.Instances[i].ReceivePoll = poll
+			}
+			return cfg
+		}
+		d := newDaemon(cfgWith(5*time.Millisecond), sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := []string{"open 4 poll 5ms s1", "join s1 eth1", "join s1 eth2", "join s1 eth3"}
+		if diff := cmp.Diff(want, sys.take()); diff != "" {
+			t.Fatalf("calls at start (-want +got):\n%s", diff)
+		}
+		if err := d.Reload(cfgWith(0)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := sys.take(); len(got) != 0 {
+			t.Errorf("a reload that changed only receive_poll: calls %q; want none", got)
+		}
+		d.mu.Lock()
+		if d.cfg.ReceivePoll != 5*time.Millisecond {
+			t.Errorf("after the reload: receive_poll %v; want the running 5ms", d.cfg.ReceivePoll)
+		}
+		d.mu.Unlock()
+	})
+}
