@@ -64,7 +64,7 @@ func captureArgs(t *testing.T, h *netlab.Host, args []string, filter string, fie
 	t.Helper()
 	netlab.RequireTool(t, "tcpdump")
 	netlab.RequireTool(t, "tshark")
-	file := filepath.Join(t.TempDir(), "cap.pcap")
+	file := filepath.Join(netlab.TempDir(t), "cap.pcap")
 	args = append(append([]string{"-i", h.Iface, "-n", "-U", "--immediate-mode", "-w", file}, args...), filter)
 	c := h.Command(context.Background(), "tcpdump", args...)
 	stderr, err := c.StderrPipe()

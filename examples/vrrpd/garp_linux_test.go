@@ -23,7 +23,7 @@ func captureGARPs(t *testing.T, h *netlab.Host) func() []string {
 	t.Helper()
 	netlab.RequireTool(t, "tcpdump")
 	netlab.RequireTool(t, "tshark")
-	file := filepath.Join(t.TempDir(), "garp.pcap")
+	file := filepath.Join(netlab.TempDir(t), "garp.pcap")
 	c := h.Command(context.Background(), "tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode", "-w", file, "arp")
 	stderr, err := c.StderrPipe()
 	if err != nil {
@@ -77,7 +77,7 @@ func captureGARPs(t *testing.T, h *netlab.Host) func() []string {
 func TestIntegrationGARPSchedule(t *testing.T) {
 	lab := netlab.New(t, "vrg", 1)
 	h := lab.Host(1)
-	path := filepath.Join(t.TempDir(), "vrrpd.toml")
+	path := filepath.Join(netlab.TempDir(t), "vrrpd.toml")
 	text := `
 garp_master_repeat = 3
 garp_master_delay = "0s"

@@ -125,7 +125,7 @@ func yanglintCheck(t testing.TB, doc []byte) {
 	if _, err := exec.LookPath("yanglint"); err != nil {
 		netlab.SkipOrFail(t, "yanglint not found on PATH (Debian package libyang2-tools)")
 	}
-	path := filepath.Join(t.TempDir(), "ietf-vrrp.json")
+	path := filepath.Join(netlab.TempDir(t), "ietf-vrrp.json")
 	if err := os.WriteFile(path, doc, 0o644); err != nil {
 		t.Fatal(err)
 	}

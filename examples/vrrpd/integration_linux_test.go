@@ -199,7 +199,7 @@ func testIPv6(t *testing.T, extra ...string) {
 func TestIntegrationReload(t *testing.T) {
 	lab := netlab.New(t, "vrd", 1)
 	h := lab.Host(1)
-	path := filepath.Join(t.TempDir(), "vrrpd.toml")
+	path := filepath.Join(netlab.TempDir(t), "vrrpd.toml")
 	write := func(vipB string) {
 		text := fmt.Sprintf(`
 [[instance]]
@@ -299,7 +299,7 @@ func TestIntegrationErrors(t *testing.T) {
 	// As nobody: the interface is looked up first, so a missing one is
 	// reported as missing, and the capability error names the interface.
 	netlab.RequireTool(t, "setpriv")
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestIntegrationAcceptMode(t *testing.T) {
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	h1.ServeTCP(t, 7777, "")
-	path := filepath.Join(t.TempDir(), "vrrpd.toml")
+	path := filepath.Join(netlab.TempDir(t), "vrrpd.toml")
 	write := func(accept bool) {
 		text := fmt.Sprintf(`
 [[instance]]

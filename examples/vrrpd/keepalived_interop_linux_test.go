@@ -62,7 +62,7 @@ func startKeepalivedFile(t *testing.T, h *netlab.Host, conf string) *kaFileProc 
 	t.Helper()
 	netlab.RequirePriv(t)
 	netlab.RequireTool(t, "keepalived")
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	k := &kaFileProc{t: t, h: h, done: make(chan struct{})}
 	k.cmd = h.Command(context.Background(), "keepalived", "--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--vrrp",
 		"--use-file", conf, "--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "vrrp.pid"),
@@ -167,7 +167,7 @@ func TestIntegrationKeepalivedInterop(t *testing.T) {
 	netlab.RequireTool(t, "keepalived")
 	lab := netlab.New(t, "vrd", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

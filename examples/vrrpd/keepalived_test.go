@@ -255,7 +255,7 @@ func TestKeepalivedErrors(t *testing.T) {
 // TestKeepalivedInclude: relative to the including file, globs sorted,
 // errors placed in the included file, loops bounded.
 func TestKeepalivedInclude(t *testing.T) {
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -352,7 +352,7 @@ vrrp_instance V { interface eth0
 // keepalived's four, each word as keepalived would pass it (no shell
 // expansion of $ or quotes inside the keepalived string).
 func TestKeepalivedNotifyRuns(t *testing.T) {
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	log := filepath.Join(dir, "log")
 	script := filepath.Join(dir, "n.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done >> "+log+"\necho >> "+log+"\n"), 0o755); err != nil {

@@ -34,7 +34,7 @@ import (
 //	sudo GOVRRP_PRIVILEGED=1 go test ./examples/vrrpd/ -run IntegrationPrometheus -v
 func TestIntegrationPrometheus(t *testing.T) {
 	netlab.RequireTool(t, "prometheus")
-	dir := t.TempDir() // before the lab: removed after its processes are gone
+	dir := netlab.TempDir(t) // before the lab: removed after its processes are gone
 	lab := netlab.New(t, "vrm", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
 	const port = "9650"

@@ -27,7 +27,7 @@ import (
 func TestIntegrationReloadPeers(t *testing.T) {
 	lab := netlab.New(t, "vrd", 3)
 	h1, h2, h3 := lab.Host(1), lab.Host(2), lab.Host(3)
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	kaPath, tomlPath := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "vrrpd.toml")
 	writeKA := func(peers ...netip.Addr) {
 		var ps []string

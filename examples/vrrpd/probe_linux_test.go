@@ -55,7 +55,7 @@ priority = %d
 interval = "100ms"
 vips = ["fe80::52", "%s/64"]
 `, every, prio, vip4, prio, vip6)
-		path := filepath.Join(t.TempDir(), "vrrpd.toml")
+		path := filepath.Join(netlab.TempDir(t), "vrrpd.toml")
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}

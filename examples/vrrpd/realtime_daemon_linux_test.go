@@ -92,7 +92,7 @@ func TestDaemonRealtimeChild(t *testing.T) {
 // starts do not.
 func TestDaemonRealtime(t *testing.T) {
 	netlab.RequirePriv(t)
-	outFile := filepath.Join(t.TempDir(), "policy")
+	outFile := filepath.Join(netlab.TempDir(t), "policy")
 	c := exec.Command(os.Args[0], "-test.run=^TestDaemonRealtimeChild$", "-test.v")
 	c.Env = append(os.Environ(), envRTDaemonChild+"="+outFile)
 	out, err := c.CombinedOutput()

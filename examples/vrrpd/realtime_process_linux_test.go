@@ -125,7 +125,7 @@ func TestDaemonRealtimeProcessChild(t *testing.T) {
 // others waited for a CPU (internal/measure TestRealtimeLoad).
 func TestDaemonRealtimeProcess(t *testing.T) {
 	netlab.RequirePriv(t)
-	outFile := filepath.Join(t.TempDir(), "policy")
+	outFile := filepath.Join(netlab.TempDir(t), "policy")
 	c := exec.Command(os.Args[0], "-test.run=^TestDaemonRealtimeProcessChild$", "-test.v")
 	c.Env = append(os.Environ(), envRTProcessChild+"="+outFile)
 	out, err := c.CombinedOutput()

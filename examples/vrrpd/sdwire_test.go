@@ -20,7 +20,7 @@ import (
 // run, RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 when it
 // shuts down, with STATUS= lines.
 func TestDaemonSDNotifySequence(t *testing.T) {
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	sock := filepath.Join(dir, "notify.sock")
 	l := sdListener(t, sock)
 	cfgFile := filepath.Join(dir, "vrrpd.toml")
@@ -112,7 +112,7 @@ func TestServiceUnitVerifies(t *testing.T) {
 	if err != nil {
 		netlab.SkipOrFail(t, "systemd-analyze not installed")
 	}
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	bin := filepath.Join(dir, "vrrpd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

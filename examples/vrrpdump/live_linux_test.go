@@ -140,7 +140,7 @@ func TestLive(t *testing.T) {
 	ipCmd(t, "-n", ns, "link", "set", a, "up")
 	ipCmd(t, "-n", ns, "link", "set", b, "up")
 
-	bin := filepath.Join(t.TempDir(), "vrrpdump")
+	bin := filepath.Join(netlab.TempDir(t), "vrrpdump")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

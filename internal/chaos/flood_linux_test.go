@@ -282,7 +282,7 @@ func softnetDrops() uint64 {
 // from the MAC not (the flooder: half a million packets would make the
 // decoding slow). Stop returns the packets.
 func startCaptureExcept(t *testing.T, h *netlab.Host, not net.HardwareAddr) func() keepalived.Packets {
-	file := filepath.Join(t.TempDir(), "flood.pcap")
+	file := filepath.Join(netlab.TempDir(t), "flood.pcap")
 	var out syncBuf
 	cmd := h.Command(context.Background(), "tcpdump", "-n", "-i", h.Iface, "-Z", "root", "--immediate-mode", "-U",
 		"-s", "256", "-w", file, "(ip proto 112 or arp) and not ether src "+not.String())

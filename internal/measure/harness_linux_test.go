@@ -115,7 +115,7 @@ type vrrpdProc struct {
 
 func startVrrpdProc(t *testing.T, bin string, h *netlab.Host, args ...string) *vrrpdProc {
 	t.Helper()
-	d := &vrrpdProc{t: t, host: h, dir: t.TempDir(), done: make(chan struct{})}
+	d := &vrrpdProc{t: t, host: h, dir: netlab.TempDir(t), done: make(chan struct{})}
 	notify := filepath.Join(d.dir, "notify.sh")
 	script := "#!/bin/sh\necho \"$(date +%s.%N) $*\" >> " + filepath.Join(d.dir, "notify.log") + "\n"
 	if err := os.WriteFile(notify, []byte(script), 0o700); err != nil {
@@ -245,7 +245,7 @@ func vrrpdImplRing(bin string, ring bool) impl {
 			return startVrrpdProc(t, bin, h, append(args, vip)...)
 		},
 		startMany: func(t *testing.T, h *netlab.Host, n, prio int, interval time.Duration) daemon {
-			dir := t.TempDir()
+			dir := netlab.TempDir(t)
 			var b strings.Builder
 			b.WriteString("log_level = \"info\"\n")
 			for id := 1; id <= n; id++ {

@@ -48,7 +48,7 @@ type trialSet struct {
 func TestMeasure(t *testing.T) {
 	gate(t)
 	ivs := parseIntervals(t)
-	bin := buildVrrpd(t, t.TempDir())
+	bin := buildVrrpd(t, netlab.TempDir(t))
 	impls := []impl{vrrpdImpl(bin), kaImpl()}
 	trialImpls := slices.Clone(impls)
 	if *baselineFlag != "" {
@@ -116,7 +116,7 @@ func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Durat
 	hz := clockTicks(t)
 	master := vrrpdImpl(vrrpd).startMany(t, lab.Host(1), n, 200, interval)
 	waitAll(t, vrrpdImpl(vrrpd), master, n, "MASTER")
-	bin := filepath.Join(t.TempDir(), "rxfloor")
+	bin := filepath.Join(netlab.TempDir(t), "rxfloor")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/govrrp/govrrp/internal/measure/rxfloor").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build rxfloor: %v\n%s", err, out)
@@ -524,7 +524,7 @@ func perfProfile(t *testing.T, impl string, sides map[string][]int, d time.Durat
 		out        *strings.Builder
 	}
 	var jobs []job
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	for side, pids := range sides {
 		var ps []string
 		for _, p := range pids {

@@ -35,7 +35,7 @@ import (
 // -measure.out and logs `go tool pprof -top` of each.
 func TestProfile(t *testing.T) {
 	gate(t)
-	bin := buildVrrpd(t, t.TempDir())
+	bin := buildVrrpd(t, netlab.TempDir(t))
 	im := vrrpdImpl(bin)
 	for _, side := range []string{"backup", "master"} {
 		t.Run(side, func(t *testing.T) {

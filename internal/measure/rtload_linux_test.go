@@ -447,7 +447,7 @@ func TestRealtimeLoad(t *testing.T) {
 	}
 	keepalived.RequireTime(t, need)
 	kaBin := keepalived.RFC9568Binary(t)
-	bin := buildVrrpd(t, t.TempDir())
+	bin := buildVrrpd(t, netlab.TempDir(t))
 
 	impls := []rtImpl{rtVrrpd(bin, true), rtVrrpd(bin, false), rtKeepalived(kaBin, true), rtKeepalived(kaBin, false)}
 	if *baselineFlag != "" {

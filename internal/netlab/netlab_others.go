@@ -33,6 +33,13 @@ type Host struct {
 	IfIndex int
 }
 
+// TempDir returns t.TempDir(): without labs, there is nothing to
+// remove on a signal.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	return t.TempDir()
+}
+
 // RequirePriv skips t: network namespaces exist only on Linux.
 func RequirePriv(t testing.TB) {
 	t.Helper()

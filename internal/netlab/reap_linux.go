@@ -129,8 +129,10 @@ func procStart(pid int) (time.Time, bool) {
 // deadline, and on those signals, so that nothing of this run outlives it.
 // (SIGKILL cannot be caught: the next run's reap removes what it leaves.)
 var watchdog struct {
-	mu    sync.Mutex
-	labs  map[*Lab]struct{}
+	mu   sync.Mutex
+	labs map[*Lab]struct{}
+	// dirs are the directories of TempDir still in use.
+	dirs  map[string]struct{}
 	timer *time.Timer
 	sigs  chan os.Signal
 }
@@ -143,8 +145,37 @@ const watchMargin = 20 * time.Second
 func watch(t testing.TB, l *Lab) {
 	watchdog.mu.Lock()
 	defer watchdog.mu.Unlock()
+	startWatchLocked(t)
+	watchdog.labs[l] = struct{}{}
+}
+
+// TempDir returns a new directory for t, as t.TempDir does, that is also
+// removed when the test binary is killed by SIGINT or SIGTERM or runs
+// into its -timeout, which run no Cleanup: the configuration files,
+// sockets and records of the daemons a lab test runs do not outlive the
+// run any more than its namespaces do. (After SIGKILL nothing can remove
+// it.) Use it for what a test run with a lab writes.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	watchdog.mu.Lock()
+	startWatchLocked(t)
+	watchdog.dirs[dir] = struct{}{}
+	watchdog.mu.Unlock()
+	t.Cleanup(func() {
+		watchdog.mu.Lock()
+		delete(watchdog.dirs, dir)
+		watchdog.mu.Unlock()
+	})
+	return dir
+}
+
+// startWatchLocked starts the watchdog, once. Called with watchdog.mu
+// held.
+func startWatchLocked(t testing.TB) {
 	if watchdog.labs == nil {
 		watchdog.labs = make(map[*Lab]struct{})
+		watchdog.dirs = make(map[string]struct{})
 		if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 			if deadline, ok := d.Deadline(); ok {
 				watchdog.timer = time.AfterFunc(time.Until(deadline.Add(-watchMargin)), func() {
@@ -164,7 +195,6 @@ func watch(t testing.TB, l *Lab) {
 			_ = syscall.Kill(os.Getpid(), sig.(syscall.Signal))
 		}()
 	}
-	watchdog.labs[l] = struct{}{}
 }
 
 // unwatch removes l from the watchdog once its cleanup runs.
@@ -188,5 +218,22 @@ func tearDownAll(why string) {
 		l.teardown(func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "netlab: "+format+"\n", args...)
 		})
+	}
+	// After the labs: their processes, which may still write there, are
+	// gone.
+	watchdog.mu.Lock()
+	dirs := make([]string, 0, len(watchdog.dirs))
+	for d := range watchdog.dirs {
+		dirs = append(dirs, d)
+	}
+	watchdog.mu.Unlock()
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			fmt.Fprintf(os.Stderr, "netlab: %s: %v\n", why, err)
+		}
+		// t.TempDir's directory is one of a per-test parent, which the
+		// testing package removes in a Cleanup that will not run: remove
+		// it too once empty (Remove refuses a directory that is not).
+		_ = os.Remove(filepath.Dir(d))
 	}
 }

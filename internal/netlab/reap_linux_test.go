@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,13 +126,24 @@ func TestChildLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("LAB %s %d\n", lab.Prefix, c.Process.Pid)
+	dir := TempDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "daemon.conf"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("LAB %s %d %s\n", lab.Prefix, c.Process.Pid, dir)
 	time.Sleep(time.Hour)
 }
 
 // startChild runs TestChildLab in a new test process with the given extra
 // flags and returns it with the lab's prefix and the PID it started.
 func startChild(t *testing.T, flags ...string) (*exec.Cmd, string, int) {
+	t.Helper()
+	c, prefix, pid, _ := startChildDir(t, flags...)
+	return c, prefix, pid
+}
+
+// startChildDir is startChild, and returns the child's TempDir too.
+func startChildDir(t *testing.T, flags ...string) (*exec.Cmd, string, int, string) {
 	t.Helper()
 	args := append([]string{"-test.run=^TestChildLab$", "-test.v"}, flags...)
 	c := exec.Command(os.Args[0], args...)
@@ -153,18 +165,49 @@ func startChild(t *testing.T, flags ...string) (*exec.Cmd, string, int) {
 	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		var prefix string
+		var prefix, dir string
 		var pid int
-		if _, err := fmt.Sscanf(sc.Text(), "LAB %s %d", &prefix, &pid); err == nil {
+		if _, err := fmt.Sscanf(sc.Text(), "LAB %s %d %s", &prefix, &pid, &dir); err == nil {
 			go func() {
 				for sc.Scan() {
 				}
 			}()
-			return c, prefix, pid
+			return c, prefix, pid, dir
 		}
 	}
 	t.Fatal("child test process ended without building its lab")
-	return nil, "", 0
+	return nil, "", 0, ""
+}
+
+// gone checks that the child's TempDir, and the per-test directory
+// t.TempDir made it in, were removed.
+func gone(t *testing.T, dir string) {
+	t.Helper()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the child's temporary directory %s is left (stat: %v)", d, err)
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// TestTerminatedRun: a test binary killed by SIGTERM (or SIGINT), which
+// runs no Cleanup, tears down its labs and removes its TempDirs before it
+// dies (the watchdog), so nothing is left even before the next run.
+func TestTerminatedRun(t *testing.T) {
+	RequirePriv(t)
+	t.Setenv(envNoLock, "1") // no wait for the lab lock: the child reaps nothing
+	c, prefix, pid, dir := startChildDir(t)
+	if _, err := os.Stat(filepath.Join(dir, "daemon.conf")); err != nil {
+		t.Fatalf("the child's TempDir: %v", err)
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	_ = c.Wait()
+	waitFor(t, func() bool { return !alive(pid) })
+	if left := labNamespaces(t, prefix); len(left) > 0 {
+		t.Errorf("namespaces of the terminated run left: %v", left)
+	}
+	gone(t, dir)
 }
 
 func labNamespaces(t *testing.T, prefix string) []string {
@@ -207,7 +250,7 @@ func TestKilledRun(t *testing.T) {
 func TestTimedOutRun(t *testing.T) {
 	RequirePriv(t)
 	t.Setenv(envNoLock, "1") // the child must not wait for the lab lock: its -timeout is seconds
-	c, prefix, pid := startChild(t, "-test.timeout="+(watchMargin+3*time.Second).String())
+	c, prefix, pid, dir := startChildDir(t, "-test.timeout="+(watchMargin+3*time.Second).String())
 	err := c.Wait()
 	if err == nil {
 		t.Fatal("child test binary did not time out")
@@ -218,6 +261,7 @@ func TestTimedOutRun(t *testing.T) {
 	if left := labNamespaces(t, prefix); len(left) > 0 {
 		t.Errorf("namespaces of the timed-out run left: %v", left)
 	}
+	gone(t, dir)
 }
 
 // TestStartSurvivesDo: processes a lab starts die with the test process

@@ -239,7 +239,7 @@ func start(t *testing.T, impl, bin string, h *netlab.Host, n int, interval time.
 	name := map[int]string{MasterPriority: "master", BackupPriority: "backup"}[prio]
 	switch impl {
 	case "vrrpd":
-		conf := filepath.Join(t.TempDir(), "vrrpd-"+name+".toml")
+		conf := filepath.Join(netlab.TempDir(t), "vrrpd-"+name+".toml")
 		if err := os.WriteFile(conf, vrrpdConf(n, interval, prio, nil), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -592,7 +592,7 @@ func table(rs []run) string {
 
 func outDir(t *testing.T) string {
 	if *outFlag == "" {
-		return t.TempDir()
+		return netlab.TempDir(t)
 	}
 	if err := os.MkdirAll(*outFlag, 0o755); err != nil {
 		t.Fatal(err)
@@ -872,7 +872,7 @@ func sockets(pid int) map[string]int {
 func TestScaleProfile(t *testing.T) {
 	gate(t)
 	dir := outDir(t)
-	bin := buildProfiling(t, t.TempDir())
+	bin := buildProfiling(t, netlab.TempDir(t))
 	for _, f := range strings.Split(*profFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > netlab.MaxLinks {
@@ -882,7 +882,7 @@ func TestScaleProfile(t *testing.T) {
 			lab := netlab.NewLinks(t, "sp", n)
 			socks := map[string]string{}
 			for _, side := range []string{"master", "backup"} {
-				socks[side] = filepath.Join(t.TempDir(), "pprof.sock")
+				socks[side] = filepath.Join(netlab.TempDir(t), "pprof.sock")
 			}
 			// The socket path reaches each daemon through its environment
 			// (vrrpdtest runs it with the test's): set it before each
