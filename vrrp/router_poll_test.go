@@ -10,9 +10,11 @@ import (
 	"github.com/govrrp/govrrp/vrrp"
 )
 
-// polledConn is a socket read as transport/raw reads one with
+// polledConn is a busy socket read as transport/raw reads one with
 // Config.Poll: the reader looks every `every` and takes what is there;
 // packets arriving in between wake nobody. Queued reports packets waiting.
+// (transport/raw waits for the first packet after a quiet spell without
+// the pause; this socket is never quiet long.)
 type polledConn struct {
 	*batchStampConn
 	every time.Duration

@@ -81,20 +81,60 @@ type Config struct {
 	// the price of reacting to an advertisement up to ReceivePoll later
 	// (the timers count from each packet's kernel arrival time, so they
 	// do not move). 1ms-100ms, at most a tenth of every instance's
-	// advertisement interval; 0, the default, is off. Instances with
-	// ring receive through their ring. Taken at start only.
+	// advertisement interval; 0 is off. The files and flags default to
+	// "auto" (autoReceivePoll): 5ms, or a tenth of the shortest
+	// interval, when the instances receive 1,000 advertisements a second
+	// or more, else off; 0, the zero value of a Config built in Go, is
+	// off. Instances with ring receive through their ring. Taken at
+	// start only.
 	ReceivePoll time.Duration
 }
 
 // receivePollAllowed is receive_poll's range (Config.ReceivePoll).
-const receivePollAllowed = "0 (off, the default) or a Go duration from 1ms to 100ms, at most a tenth of every instance's interval"
+const receivePollAllowed = `"auto" (the default), 0 or "off", or a Go duration from 1ms to 100ms, at most a tenth of every instance's interval`
 
-// setReceivePoll parses receive_poll (v: a Go duration, "" or "0" for
-// off) into cfg and its instances (Instance.ReceivePoll; 0 for those with
-// ring), checking it against each instance's interval.
+// receive_poll = "auto" (autoReceivePoll): polled when the instances
+// without ring receive at least autoPollRate advertisements a second,
+// every autoPoll or a tenth of the shortest interval.
+const (
+	autoPollRate = 1000
+	autoPoll     = 5 * time.Millisecond
+)
+
+// autoReceivePoll is what receive_poll = "auto" means for ins: below
+// autoPollRate advertisements a second, waking for each costs little and
+// vrrpd reacts at once, as keepalived does; above it, waking is most of a
+// backup's CPU (1,000 links at 100 ms: 10.6% of a core, 4.9% polled;
+// BENCHMARKS.md).
+func autoReceivePoll(ins []Instance) time.Duration {
+	rate := 0.0
+	shortest := time.Duration(0)
+	for _, in := range ins {
+		if in.Ring || in.Interval <= 0 {
+			continue
+		}
+		rate += float64(time.Second) / float64(in.Interval)
+		if shortest == 0 || in.Interval < shortest {
+			shortest = in.Interval
+		}
+	}
+	if rate < autoPollRate {
+		return 0
+	}
+	return min(autoPoll, shortest/10)
+}
+
+// setReceivePoll parses receive_poll (v: "auto" or "" for
+// autoReceivePoll, "0" or "off" for off, or a Go duration) into cfg and
+// its instances (Instance.ReceivePoll; 0 for those with ring), checking
+// it against each instance's interval.
 func setReceivePoll(cfg *Config, v string, k keyNamer) error {
 	var d time.Duration
-	if v != "" && v != "0" {
+	switch v {
+	case "", "auto":
+		d = autoReceivePoll(cfg.Instances)
+	case "0", "off":
+	default:
 		var err error
 		if d, err = time.ParseDuration(v); err != nil || d < time.Millisecond || d > 100*time.Millisecond {
 			return k.err("receive_poll", v, receivePollAllowed)
@@ -426,7 +466,7 @@ const usage = `usage:
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
   either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off] [-notify-nice 0-19]
-        [-receive-poll DURATION]
+        [-receive-poll DURATION|auto|off]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -479,8 +519,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.IntVar(&rtPrio, "rt-priority", 0, "run vrrpd's threads under SCHED_RR at this `priority`, 1-99, commands it starts excepted (keepalived's vrrp_rt_priority; needs CAP_SYS_NICE); 0: off")
 	fs.BoolVar(&lockMem, "lock-memory", false, "lock vrrpd's memory (mlockall; keepalived's vrrp_no_swap; needs CAP_IPC_LOCK or LimitMEMLOCK=infinity)")
 	fs.IntVar(&notifyNice, "notify-nice", defaultNotifyNice, "run notify commands at this `niceness`, 0-19 (0: vrrpd's own, as keepalived does)")
-	fs.StringVar(&receivePoll, "receive-poll", "0", "read the VRRP sockets this `often` instead of on every packet: less CPU with many instances, "+
-		"reactions up to that much later; 1ms-100ms and at most a tenth of every interval, 0: off")
+	fs.StringVar(&receivePoll, "receive-poll", "auto", "read the VRRP sockets this `often` instead of on every packet: less CPU with many instances, "+
+		"reactions up to that much later; 1ms-100ms and at most a tenth of every interval, off, or auto: 5ms from 1,000 advertisements a second on")
 	fs.StringVar(&probeIv, "probe-interval", "2s", "while master, probe each VIP (ARP / NS) this `often` and warn when another MAC answers: 100ms-10s, or off")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -578,7 +618,7 @@ func parseFlags(args []string) (Config, error) {
 	if set["lock-memory"] {
 		cfg.LockMemory = lockMem
 	}
-	if set["receive-poll"] {
+	if set["receive-poll"] || file == "" {
 		if err := setReceivePoll(&cfg, receivePoll, k); err != nil {
 			return Config{}, err
 		}

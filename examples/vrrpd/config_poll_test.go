@@ -32,10 +32,11 @@ ring = true
 interval = "10ms"
 vips = ["10.0.1.100"]
 `)
-	ok := []struct {
+	type okCase struct {
 		args []string
 		want []time.Duration // Config.ReceivePoll, then each instance's
-	}{
+	}
+	ok := []okCase{
 		{[]string{"-config", file("")}, []time.Duration{0, 0}},
 		{[]string{"-config", file(`receive_poll = "5ms"` + "\n")}, []time.Duration{5 * time.Millisecond, 5 * time.Millisecond}},
 		{[]string{"-config", file(`receive_poll = "100ms"` + "\n")}, []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}},
@@ -45,6 +46,31 @@ vips = ["10.0.1.100"]
 		// interval.
 		{[]string{"-config", ring}, []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 0}},
 	}
+	// "auto", the default: polled from 1,000 advertisements a second.
+	many := func(n int, interval string, top string) string {
+		text := top
+		for i := range n {
+			text += fmt.Sprintf("[[instance]]\nname = \"I%d\"\ninterface = \"eth%d\"\nvrid = 1\ninterval = %q\nvips = [\"10.1.%d.%d\"]\n", i, i, interval, i/200, i%200+1)
+		}
+		return writeTemp(t, "many.toml", text)
+	}
+	dup := func(d time.Duration, n int) []time.Duration {
+		out := []time.Duration{d}
+		for range n {
+			out = append(out, d)
+		}
+		return out
+	}
+	ok = append(ok,
+		okCase{[]string{"-config", many(99, "100ms", "")}, dup(0, 99)},
+		okCase{[]string{"-config", many(100, "100ms", "")}, dup(5*time.Millisecond, 100)},
+		okCase{[]string{"-config", many(100, "100ms", `receive_poll = "auto"`+"\n")}, dup(5*time.Millisecond, 100)},
+		okCase{[]string{"-config", many(100, "100ms", `receive_poll = "off"`+"\n")}, dup(0, 100)},
+		okCase{[]string{"-config", many(100, "100ms", ""), "-receive-poll", "off"}, dup(0, 100)},
+		// A tenth of the shortest interval when that is less than 5ms.
+		okCase{[]string{"-config", many(10, "10ms", "")}, dup(time.Millisecond, 10)},
+		okCase{[]string{"-config", many(9, "10ms", "")}, dup(0, 9)},
+	)
 	for _, c := range ok {
 		cfg, err := parseFlags(c.args)
 		if err != nil {

@@ -282,6 +282,9 @@ func (d *daemon) Run(ctx context.Context) error {
 		d.probeLoop(linkCtx)
 	}()
 
+	if p := d.cfg.ReceivePoll; p > 0 {
+		d.log.Info("reading the VRRP sockets every receive_poll, not on every packet", "receive_poll", p)
+	}
 	d.mu.Lock()
 	err := d.openFIFOLocked()
 	for _, in := range d.cfg.Instances {

@@ -78,15 +78,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestIntegrationFailover and TestIntegrationIPv6 run with the default
-// receive path and with -ring (transport/raw's TPACKET_V3 ring).
+// receive path (woken per packet: one instance is far below
+// receive_poll's "auto" threshold), with -ring (transport/raw's
+// TPACKET_V3 ring) and polled (-receive-poll 10ms, a tenth of the
+// interval: raw.Config.Poll).
 func TestIntegrationFailover(t *testing.T) {
 	t.Run("socket", func(t *testing.T) { testFailover(t) })
 	t.Run("ring", func(t *testing.T) { testFailover(t, "-ring") })
+	t.Run("poll", func(t *testing.T) { testFailover(t, "-receive-poll", "10ms") })
 }
 
 func TestIntegrationIPv6(t *testing.T) {
 	t.Run("socket", func(t *testing.T) { testIPv6(t) })
 	t.Run("ring", func(t *testing.T) { testIPv6(t, "-ring") })
+	t.Run("poll", func(t *testing.T) { testIPv6(t, "-receive-poll", "10ms") })
+}
+
+// checkPollLog checks that p said whether it polls its sockets, as
+// extra asked.
+func checkPollLog(t *testing.T, p *vrrpdtest.Proc, extra []string) {
+	t.Helper()
+	polled := slices.Contains(extra, "-receive-poll")
+	if said := strings.Contains(p.Log(), "reading the VRRP sockets every receive_poll"); said != polled {
+		t.Errorf("%s: logged polling %v; want %v (flags %q)", p, said, polled, extra)
+	}
 }
 
 func testFailover(t *testing.T, extra ...string) {
@@ -115,6 +130,7 @@ func testFailover(t *testing.T, extra ...string) {
 
 	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_51") == "MASTER" })
 	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_51") == "BACKUP" })
+	checkPollLog(t, p1, extra)
 	waitFor(t, "the VIPs on h1", func() bool { return hasAddr(t, h1, vip) && hasAddr(t, h1, vip2) })
 	if hasAddr(t, h2, vip) || hasAddr(t, h2, vip2) {
 		t.Errorf("backup h2 holds %s or %s", vip, vip2)
@@ -183,6 +199,7 @@ func testIPv6(t *testing.T, extra ...string) {
 	p2 := startVrrpd(t, h2, "v6 prio 100", args("100")...)
 	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_7") == "MASTER" && hasAddr(t, h1, "fd99::7/64") })
 	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_7") == "BACKUP" })
+	checkPollLog(t, p2, extra)
 	if hasAddr(t, h2, "fd99::7/64") || hasAddr(t, h2, "fe80::7/128") {
 		t.Error("backup holds the IPv6 VIPs")
 	}

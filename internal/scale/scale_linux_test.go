@@ -42,7 +42,7 @@ var (
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
 	ringFlag    = flag.Bool("scale.ring", false, "TestScale: vrrpd's instances receive through TPACKET_V3 rings (ring = true: one ring per family for every link)")
-	pollFlag    = flag.Duration("scale.poll", 0, "TestScale: vrrpd reads its sockets every this long (receive_poll; 0: woken per packet)")
+	pollFlag    = flag.String("scale.poll", "", "TestScale: vrrpd's receive_poll: a duration, off, or auto (empty: vrrpd's default, auto)")
 	rtFlag      = flag.Int("scale.rt", 0, "TestScale: run both daemons under SCHED_RR at this priority, 1-99 (vrrpd -rt-priority, keepalived vrrp_rt_priority); 0: off")
 	sighupNFlag = flag.Int("scale.sighup.n", 1000, "-scale.sighup: instances added and then removed (0: only the priority change)")
 )
@@ -929,9 +929,15 @@ func profileOne(t *testing.T, dir, label, bin, sock string, pid int) {
 	_ = os.WriteFile(heap, fetch(t, sock, "/debug/pprof/heap?gc=1", 60*time.Second), 0o644)
 	cpu := filepath.Join(dir, "cpu-"+label+".pprof")
 	_ = os.WriteFile(cpu, fetch(t, sock, "/debug/pprof/profile?seconds=30", 60*time.Second), 0o644)
+	// The heap again, after the CPU profile's 30 s: against the first,
+	// what the settled daemon allocates (the garbage the heap grows by
+	// between collections, up to GOGC's goal).
+	heap2 := filepath.Join(dir, "heap-"+label+"-30s.pprof")
+	_ = os.WriteFile(heap2, fetch(t, sock, "/debug/pprof/heap?gc=1", 60*time.Second), 0o644)
 	report := fmt.Sprintf("%s (pid %d): %s, RSS %d kB (peak %d kB), %d threads\nfds: %v\nsmaps_rollup:\n%s\n%s\n", label, pid, first, u.RSS, u.HWM, u.Threads, sockets(pid), rollup, memstats)
 	report += "\nin-use heap:\n" + pprofTop(bin, heap, "-sample_index=inuse_space") +
 		"\nallocated heap (since start):\n" + pprofTop(bin, heap, "-sample_index=alloc_space") +
+		"\nallocated heap in the 30 s of the CPU profile:\n" + pprofTop(bin, heap2, "-sample_index=alloc_space", "-base", heap) +
 		"\nin-use heap by cumulative:\n" + pprofTop(bin, heap, "-sample_index=inuse_space", "-cum") +
 		"\nCPU, 30 s:\n" + pprofTop(bin, cpu) +
 		"\nCPU, 30 s, cumulative:\n" + pprofTop(bin, cpu, "-cum")
@@ -957,8 +963,8 @@ func vrrpdConf(n int, interval time.Duration, prio int, prios map[int]int) []byt
 	if *ringFlag {
 		b = bytes.ReplaceAll(b, []byte("accept = true\n"), []byte("accept = true\nring = true\n"))
 	}
-	if *pollFlag > 0 {
-		b = bytes.Replace(b, []byte("log_level = \"info\"\n"), fmt.Appendf(nil, "log_level = \"info\"\nreceive_poll = %q\n", pollFlag.String()), 1)
+	if *pollFlag != "" {
+		b = bytes.Replace(b, []byte("log_level = \"info\"\n"), fmt.Appendf(nil, "log_level = \"info\"\nreceive_poll = %q\n", *pollFlag), 1)
 	}
 	return b
 }

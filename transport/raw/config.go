@@ -56,23 +56,26 @@
 //
 // With Config.Poll, Listen and ListenMulti receive on a second
 // protocol-112 socket that is not registered with the Go runtime's
-// poller (epoll), and ReadFrom and ReadBatch check it every Poll with
-// a non-blocking recvmmsg, sleeping in between. The kernel wakes the
-// poller's thread for every packet that arrives on a registered socket,
-// whether or not a goroutine waits for it, unless the thread is busy
-// already: a backup of 1,000 links at 100 ms receives 10,000 packets a
-// second and switched context 2,100 times a second, and waking up was
-// about half of its CPU (BENCHMARKS.md). Polled, the process wakes once per Poll and reads
-// what came meanwhile in one call. The price is delay: a packet waits up
-// to Poll in the socket. Its arrival time (transport.Meta.Time) is the
-// kernel's, from which vrrp.Router counts the timers a packet restarts,
-// so the protocol's timers do not move; only the reaction to a packet
-// (a preemption, a priority-0 advertisement) comes up to Poll later. The
-// socket is an ordinary one: the host firewall applies, packets are
-// reassembled, Queued and QueueDrops and transport.Meta.Drops work as
-// without Poll. The first socket still sends and holds the multicast
-// memberships, with a socket filter that keeps the kernel from queueing
-// received packets on it.
+// poller (epoll). The kernel wakes the poller's thread for every packet
+// that arrives on a registered socket, whether or not a goroutine waits
+// for it, unless the thread is busy already: a backup of 1,000 links at
+// 100 ms receives 10,000 packets a second and switched context 2,100
+// times a second, and waking up was about half of its CPU
+// (BENCHMARKS.md). Polled, a read that finds packets is followed by a
+// pause of Poll before the next look (a non-blocking recvmmsg), so the
+// packets of a busy socket are read in batches, about Poll⁻¹ times a
+// second, and their arrival wakes nobody. A look that finds the socket
+// empty waits in poll(2) on it instead: a quiet socket costs no wake-up,
+// and the first packet after a quiet spell is read at once. The price is
+// delay: a packet of a busy socket waits up to Poll. Its arrival time
+// (transport.Meta.Time) is the kernel's, from which vrrp.Router counts
+// the timers a packet restarts, so the protocol's timers do not move;
+// only the reaction to a packet (a preemption, a priority-0
+// advertisement) may come up to Poll later. The socket is an ordinary
+// one: the host firewall applies, packets are reassembled, Queued and
+// QueueDrops and transport.Meta.Drops work as without Poll. The first
+// socket still sends and holds the multicast memberships, with a socket
+// filter that keeps the kernel from queueing received packets on it.
 //
 // # Checksums
 //
@@ -136,16 +139,17 @@ type Config struct {
 	// uses a ring.
 	Ring bool
 	// Poll, if positive, makes Listen and ListenMulti receive on a
-	// protocol-112 socket that the Go runtime's poller does not watch,
-	// which ReadFrom and ReadBatch check every Poll (see "Polled receive"
-	// in the package documentation): a packet arriving wakes nobody, so
-	// a process that receives many advertisements wakes Poll⁻¹ times a
-	// second instead of once per packet or burst, and each read takes
-	// what came meanwhile. A packet waits up to Poll in the socket (it
-	// carries its arrival time), and a SetReadDeadline or Close takes
-	// effect at once. Unlike Ring, the host firewall applies. At most
-	// a second; not with Ring. The zero value receives through the
-	// runtime's poller. New never polls.
+	// protocol-112 socket that the Go runtime's poller does not watch
+	// (see "Polled receive" in the package documentation): while packets
+	// keep coming, ReadFrom and ReadBatch look every Poll and take what
+	// came meanwhile, and a packet arriving wakes nobody, so a process
+	// that receives many advertisements wakes about Poll⁻¹ times a second
+	// instead of once per packet; on a socket found empty they wait in
+	// poll(2), and the first packet after a quiet spell is read at once.
+	// A packet waits up to Poll in the socket (it carries its arrival
+	// time); SetReadDeadline and Close take effect at once. Unlike Ring,
+	// the host firewall applies. At most a second; not with Ring. The
+	// zero value receives through the runtime's poller. New never polls.
 	Poll time.Duration
 	// Logger receives debug records about dropped packets. If nil,
 	// nothing is logged.

@@ -17,26 +17,36 @@ import (
 // documentation.
 
 // poller is a Conn's receive socket with Config.Poll: a protocol-112
-// socket that the Go runtime's poller does not know, so that a packet
-// arriving wakes nobody; the reader checks it every Poll instead.
+// socket that the Go runtime's poller does not know. While packets come,
+// the reader looks every Poll and takes what came meanwhile, and a packet
+// arriving wakes nobody; once a look finds the socket empty, the reader
+// waits in poll(2) on it, so that a quiet socket (a master's, which hears
+// nobody) costs no wake-up at all, and the first packet after a quiet
+// spell is read at once.
 type poller struct {
 	every time.Duration
-	// fmu guards fd against Close: every use of fd holds it for reading,
-	// Close for writing before it closes fd (a number the kernel could
-	// hand to another file at once).
+	// fmu guards fd and efd against Close: every use of them holds it
+	// for reading, Close for writing before it closes them (numbers the
+	// kernel could hand to other files at once).
 	fmu sync.RWMutex
 	fd  int // -1 once closed
-	// closing is closed by Close: a reader waiting between checks
-	// returns at once.
+	// efd is an eventfd that wakes a reader waiting in poll(2): Close and
+	// SetReadDeadline write to it.
+	efd int
+	// closing is closed by Close: a reader waiting between looks returns
+	// at once.
 	closing chan struct{}
 	closed  atomic.Bool
 	// deadline is SetReadDeadline's, in Unix nanoseconds; 0: none.
-	// A new one is signalled on wake (capacity 1), so that a reader
-	// waiting between checks looks at it at once.
+	// A new one is signalled on wake (capacity 1) and efd, so that a
+	// waiting reader looks at it at once.
 	deadline atomic.Int64
 	wake     chan struct{}
-	// timer paces the reader (under Conn.rmu).
+	// Under Conn.rmu: timer paces the reader; busy says the last look
+	// found packets (the next one comes Poll later); pfds is poll(2)'s.
 	timer *time.Timer
+	busy  bool
+	pfds  [2]unix.PollFd
 }
 
 // openPoll opens the receive socket of a Conn with Config.Poll: bound to
@@ -77,12 +87,17 @@ func (c *Conn) openPoll(every time.Duration, ifname, bind string) (err error) {
 	if set(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBufBytes) != nil {
 		_ = set(unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufBytes)
 	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return opError(ifname, "receive socket", os.NewSyscallError("eventfd", err))
+	}
 	if err := c.mute(ifname); err != nil {
+		unix.Close(efd)
 		return err
 	}
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	c.poll = &poller{every: every, fd: fd, closing: make(chan struct{}), wake: make(chan struct{}, 1), timer: t}
+	c.poll = &poller{every: every, fd: fd, efd: efd, closing: make(chan struct{}), wake: make(chan struct{}, 1), timer: t}
 	return nil
 }
 
@@ -128,9 +143,10 @@ func (c *Conn) rcvsockopt(level, opt, v int) error {
 }
 
 // waitRead runs c.readFn on the receive socket until it reports done:
-// through the runtime's poller, or, polled, every Poll until a packet is
-// there, the deadline passes or the Conn is closed. Called with c.rmu
-// held.
+// through the runtime's poller, or polled (see poller): Poll after a
+// look that found packets, at once after one that found none, and in
+// between in poll(2) while the socket is empty, until a packet is there,
+// the deadline passes or the Conn is closed. Called with c.rmu held.
 func (c *Conn) waitRead() error {
 	p := c.poll
 	if p == nil {
@@ -142,30 +158,73 @@ func (c *Conn) waitRead() error {
 		}
 		// As with the runtime's poller, a deadline that has passed fails
 		// the read even if a packet is there.
-		wait := p.every
+		left := time.Duration(-1)
 		if dl := p.deadline.Load(); dl != 0 {
-			left := time.Duration(dl - time.Now().UnixNano())
-			if left <= 0 {
+			if left = time.Duration(dl - time.Now().UnixNano()); left <= 0 {
 				return os.ErrDeadlineExceeded
 			}
-			wait = min(wait, left)
+		}
+		if p.busy {
+			// Packets came at the last look: let more gather.
+			p.busy = false
+			wait := p.every
+			if left >= 0 {
+				wait = min(wait, left)
+			}
+			p.timer.Reset(wait)
+			select {
+			case <-p.timer.C:
+			case <-p.wake:
+				p.timer.Stop()
+				continue
+			case <-p.closing:
+				p.timer.Stop()
+				return net.ErrClosed
+			}
 		}
 		p.fmu.RLock()
-		done := p.fd >= 0 && c.readFn(uintptr(p.fd))
-		p.fmu.RUnlock()
-		if done {
-			return nil
-		}
-		p.timer.Reset(wait)
-		select {
-		case <-p.timer.C:
-		case <-p.wake:
-			p.timer.Stop()
-		case <-p.closing:
-			p.timer.Stop()
+		if p.fd < 0 {
+			p.fmu.RUnlock()
 			return net.ErrClosed
 		}
+		if c.readFn(uintptr(p.fd)) {
+			p.fmu.RUnlock()
+			p.busy = true
+			return nil
+		}
+		// Empty: wait for a packet (or a deadline, or Close).
+		err := p.block(left)
+		p.fmu.RUnlock()
+		if err != nil {
+			return err
+		}
 	}
+}
+
+// block waits in poll(2) until the socket is readable, efd is written or
+// left (if not negative) has passed. Called with fmu held for reading.
+func (p *poller) block(left time.Duration) error {
+	ms := -1
+	if left >= 0 {
+		ms = int((left + time.Millisecond - 1) / time.Millisecond)
+	}
+	p.pfds[0] = unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
+	p.pfds[1] = unix.PollFd{Fd: int32(p.efd), Events: unix.POLLIN}
+	for {
+		_, err := unix.Poll(p.pfds[:], ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("poll", err)
+		}
+		break
+	}
+	if p.pfds[1].Revents&unix.POLLIN != 0 {
+		var b [8]byte
+		_, _ = unix.Read(p.efd, b[:])
+	}
+	return nil
 }
 
 // setDeadline sets the read deadline (0: none) and wakes a waiting
@@ -176,6 +235,17 @@ func (p *poller) setDeadline(ns int64) {
 	case p.wake <- struct{}{}:
 	default:
 	}
+	p.kick()
+}
+
+// kick wakes a reader waiting in poll(2).
+func (p *poller) kick() {
+	p.fmu.RLock()
+	defer p.fmu.RUnlock()
+	if p.efd >= 0 {
+		one := [8]byte{1} // a native-endian 1 on little-endian hosts; any non-zero value wakes
+		_, _ = unix.Write(p.efd, one[:])
+	}
 }
 
 // close closes the receive socket once no call uses it.
@@ -184,9 +254,10 @@ func (p *poller) close() error {
 		return nil
 	}
 	close(p.closing)
+	p.kick()
 	p.fmu.Lock()
 	defer p.fmu.Unlock()
-	err := unix.Close(p.fd)
-	p.fd = -1
+	err := errors.Join(unix.Close(p.fd), unix.Close(p.efd))
+	p.fd, p.efd = -1, -1
 	return err
 }

@@ -529,20 +529,21 @@ func TestReadClosed(t *testing.T) {
 	}
 }
 
-// TestPollBatchesReads: with Config.Poll, a reader that waits while a
-// burst arrives is not woken by its packets: its next check, up to Poll
-// later, reads the whole burst at once, each packet with its arrival time.
-// (Through the runtime's poller, the first packet wakes the reader, which
-// returns it alone or with the few that followed it in the meantime.) A
-// SetReadDeadline or a Close wakes a reader waiting between checks at
-// once, not at its next check.
+// TestPollBatchesReads: with Config.Poll, the first packet after a quiet
+// spell is read at once (the reader waits in poll(2) on the empty
+// socket); while packets keep coming, the reader looks only every Poll
+// and the packets arriving meanwhile wake nobody: a stream of 20 packets
+// 10 ms apart is read in two reads with a Poll of 1 s (through the
+// runtime's poller, the reader wakes for each of them: 20 reads). A
+// SetReadDeadline or a Close ends a wait of either kind at once, not at
+// the next look.
 func TestPollBatchesReads(t *testing.T) {
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
 			lab := netlab.New(t, "tp", 2)
 			h1, h2 := lab.Host(1), lab.Host(2)
-			// A long pause between checks, so that the burst lands within
-			// one of them on a loaded host too.
+			// A long pause between looks, so that the stream lands
+			// within one on a loaded host too.
 			const every = time.Second
 			c1 := listen(t, h1, &Config{Family: fam})
 			var c2 *Conn
@@ -564,40 +565,75 @@ func TestPollBatchesReads(t *testing.T) {
 				n, err := c2.ReadBatch(ms)
 				done <- result{ms[:max(n, 0)], err, time.Now()}
 			}
-			go read()
-			time.Sleep(50 * time.Millisecond) // the reader checked and waits
-			const burst = 40
-			out := make([]transport.Message, burst)
-			for i := range out {
-				out[i].Buf = append([]byte(nil), vecOf(fam)...)
-			}
-			sent := time.Now()
-			if n, err := c1.WriteBatch(out); n != burst || err != nil {
-				t.Fatalf("WriteBatch = %d, %v", n, err)
-			}
-			r := <-done
-			if r.err != nil {
-				t.Fatalf("ReadBatch: %v", r.err)
-			}
-			if len(r.ms) != burst {
-				t.Errorf("the first read returned %d of the %d packets of a burst that came while it waited; want all", len(r.ms), burst)
-			}
-			for _, m := range r.ms {
-				checkTime(t, h2.Name, m.Meta, sent, r.read)
+			send := func() time.Time {
+				t.Helper()
+				sent := time.Now()
+				if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+					t.Fatalf("WriteTo: %v", err)
+				}
+				return sent
 			}
 
-			// A deadline set while the reader waits ends the wait at once.
+			// Quiet: the first packet is read at once.
+			go read()
+			time.Sleep(50 * time.Millisecond) // the reader found nothing and waits
+			sent := send()
+			r := <-done
+			if r.err != nil || len(r.ms) != 1 {
+				t.Fatalf("ReadBatch after a quiet spell = %d packets, %v; want 1", len(r.ms), r.err)
+			}
+			checkTime(t, h2.Name, r.ms[0].Meta, sent, r.read)
+			if took := r.read.Sub(sent); took > every/2 {
+				t.Errorf("the first packet after a quiet spell was read %v after it was sent: the reader waited for its next look (every %v)", took, every)
+			}
+
+			// Busy: 20 packets, 10 ms apart, in two reads.
+			const stream = 20
+			go func() {
+				for range stream {
+					send()
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+			var sizes []int
+			for got := 0; got < stream; {
+				go read()
+				r := <-done
+				if r.err != nil {
+					t.Fatalf("ReadBatch: %v", r.err)
+				}
+				sizes = append(sizes, len(r.ms))
+				got += len(r.ms)
+			}
+			if len(sizes) > 2 {
+				t.Errorf("%d packets 10 ms apart took %d reads %v; want 2: the reader was woken while it paced its looks", stream, len(sizes), sizes)
+			}
+
+			// A deadline set while the reader paces (after the stream's
+			// last read) ends the wait at once,
 			go read()
 			time.Sleep(50 * time.Millisecond)
 			set := time.Now()
 			c2.SetReadDeadline(set)
 			if r := <-done; !errors.Is(r.err, os.ErrDeadlineExceeded) {
-				t.Errorf("ReadBatch after SetReadDeadline(now): %v, want deadline exceeded", r.err)
+				t.Errorf("ReadBatch after SetReadDeadline(now), pacing: %v, want deadline exceeded", r.err)
 			} else if took := r.read.Sub(set); took > every/2 {
-				t.Errorf("ReadBatch returned %v after SetReadDeadline(now): it waited for its next check (every %v)", took, every)
+				t.Errorf("ReadBatch returned %v after SetReadDeadline(now), pacing: it waited for its next look (every %v)", took, every)
 			}
 			c2.SetReadDeadline(time.Time{})
-			// So does a Close.
+			// as it does while the reader waits in poll(2),
+			c2.SetReadDeadline(time.Now().Add(time.Hour))
+			go read()
+			time.Sleep(50 * time.Millisecond)
+			set = time.Now()
+			c2.SetReadDeadline(set)
+			if r := <-done; !errors.Is(r.err, os.ErrDeadlineExceeded) {
+				t.Errorf("ReadBatch after SetReadDeadline(now), quiet: %v, want deadline exceeded", r.err)
+			} else if took := r.read.Sub(set); took > every/2 {
+				t.Errorf("ReadBatch returned %v after SetReadDeadline(now), quiet", took)
+			}
+			c2.SetReadDeadline(time.Time{})
+			// and so does a Close.
 			go read()
 			time.Sleep(50 * time.Millisecond)
 			closed := time.Now()
@@ -605,7 +641,7 @@ func TestPollBatchesReads(t *testing.T) {
 			if r := <-done; !errors.Is(r.err, net.ErrClosed) {
 				t.Errorf("ReadBatch after Close: %v, want net.ErrClosed", r.err)
 			} else if took := r.read.Sub(closed); took > every/2 {
-				t.Errorf("ReadBatch returned %v after Close: it waited for its next check (every %v)", took, every)
+				t.Errorf("ReadBatch returned %v after Close: it waited for its next look (every %v)", took, every)
 			}
 		})
 	}
