@@ -216,7 +216,7 @@ func (d *vrrpdProc) Stop() {
 	}
 }
 
-func vrrpdImpl(bin string) impl { return vrrpdImplRing(bin, false) }
+func vrrpdImpl(bin string) impl { return vrrpdImplWith(bin, "vrrpd", nil, "", "") }
 
 // baselineImpl is vrrpd as built from older code: the binary at path,
 // named "vrrpd-baseline". It must take the command line vrrpdImpl gives.
@@ -230,13 +230,22 @@ func baselineImpl(t *testing.T, path string) impl {
 	return im
 }
 
-// vrrpdImplRing is vrrpd, receiving through the TPACKET_V3 ring if ring
-// (-ring, ring = true).
-func vrrpdImplRing(bin string, ring bool) impl {
-	name, flags, key := "vrrpd", []string(nil), ""
-	if ring {
-		name, flags, key = "vrrpd -ring", []string{"-ring"}, "ring = true\n"
-	}
+// vrrpdImplRing is vrrpd receiving through the TPACKET_V3 ring (-ring,
+// ring = true).
+func vrrpdImplRing(bin string) impl {
+	return vrrpdImplWith(bin, "vrrpd -ring", []string{"-ring"}, "", "ring = true\n")
+}
+
+// vrrpdImplNoPoll is vrrpd woken for every packet (-receive-poll off,
+// receive_poll = "off"): what "auto" chooses below 1,000 advertisements
+// a second, and vrrpd before receive_poll.
+func vrrpdImplNoPoll(bin string) impl {
+	return vrrpdImplWith(bin, "vrrpd -receive-poll off", []string{"-receive-poll", "off"}, "receive_poll = \"off\"\n", "")
+}
+
+// vrrpdImplWith is vrrpd named name, started with flags (one instance) or
+// with the top-level keys top and every instance's keys key (a file).
+func vrrpdImplWith(bin, name string, flags []string, top, key string) impl {
 	return impl{
 		name: name,
 		start: func(t *testing.T, h *netlab.Host, prio int, interval time.Duration) daemon {
@@ -247,7 +256,7 @@ func vrrpdImplRing(bin string, ring bool) impl {
 		startMany: func(t *testing.T, h *netlab.Host, n, prio int, interval time.Duration) daemon {
 			dir := netlab.TempDir(t)
 			var b strings.Builder
-			b.WriteString("log_level = \"info\"\n")
+			b.WriteString("log_level = \"info\"\n" + top)
 			for id := 1; id <= n; id++ {
 				fmt.Fprintf(&b, "\n[[instance]]\nname = \"VI_%d\"\ninterface = %q\nvrid = %d\npriority = %d\nversion = 3\ninterval = %q\nvips = [\"10.99.1.%d/32\"]\n%s",
 					id, h.Iface, id, prio, interval.String(), id, key)

@@ -93,7 +93,7 @@ func TestMeasure(t *testing.T) {
 	t.Run("CPU", func(t *testing.T) {
 		var rows []cpuRow
 		load0 := loadavg()
-		for _, im := range []impl{impls[0], vrrpdImplRing(bin, true), impls[1]} {
+		for _, im := range []impl{impls[0], vrrpdImplNoPoll(bin), vrrpdImplRing(bin), impls[1]} {
 			t.Run(im.name, func(t *testing.T) {
 				rows = append(rows, measureCPU(t, im, *vrsFlag, 100*time.Millisecond, *windowFlag))
 			})
@@ -108,8 +108,8 @@ func TestMeasure(t *testing.T) {
 // measureFloor measures the receive floor: a vrrpd master with n virtual
 // routers on host 1 and, on host 2, rxfloor (internal/measure/rxfloor),
 // which only reads the advertisements with transport/raw: through the
-// receive ring (Config.Ring), and on the protocol-112 socket in batches
-// and one at a time. Whatever a backup built on this transport and the Go
+// receive ring (Config.Ring), on the protocol-112 socket in batches and
+// one at a time, and on a polled socket (Config.Poll). Whatever a backup built on this transport and the Go
 // runtime does, it pays at least this. Writes cpufloor.md.
 func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Duration) {
 	lab := netlab.New(t, "mf", 2)
@@ -128,13 +128,15 @@ func measureFloor(t *testing.T, vrrpd string, n int, interval, window time.Durat
 	for _, mode := range []struct {
 		name        string
 		ring, batch bool
+		poll        time.Duration
 	}{
-		{"ring, ReadBatch", true, true},
-		{"socket, ReadBatch: recvmmsg", false, true},
-		{"socket, ReadFrom: recvmsg", false, false},
+		{"ring, ReadBatch", true, true, 0},
+		{"socket, ReadBatch: recvmmsg", false, true, 0},
+		{"socket, ReadFrom: recvmsg", false, false, 0},
+		{"socket polled every 5ms (Config.Poll), ReadBatch", false, true, 5 * time.Millisecond},
 	} {
 		cmd := lab.Host(2).Command(context.Background(), bin, "-iface", lab.Host(2).Iface,
-			"-batch="+strconv.FormatBool(mode.batch), "-ring="+strconv.FormatBool(mode.ring))
+			"-batch="+strconv.FormatBool(mode.batch), "-ring="+strconv.FormatBool(mode.ring), "-poll="+mode.poll.String())
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

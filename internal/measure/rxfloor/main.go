@@ -4,7 +4,7 @@
 // backup side of the CPU measurement (TestMeasure/CPUFloor) to separate
 // what receiving costs from what vrrp.Router adds.
 //
-//	rxfloor -iface eth0 [-batch=false] [-ring=false]
+//	rxfloor -iface eth0 [-batch=false] [-ring=false] [-poll=5ms]
 package main
 
 import (
@@ -23,8 +23,9 @@ func main() {
 	iface := flag.String("iface", "eth0", "interface to listen on (VRRPv3 over IPv4 multicast)")
 	batch := flag.Bool("batch", true, "read with ReadBatch; false: ReadFrom")
 	ring := flag.Bool("ring", true, "receive through the TPACKET_V3 ring; false: on the protocol-112 socket (recvmmsg / recvmsg)")
+	poll := flag.Duration("poll", 0, "with -ring=false: look at the socket this often while packets come (raw.Config.Poll); 0: woken per packet")
 	flag.Parse()
-	c, err := raw.Listen(*iface, &raw.Config{Ring: *ring})
+	c, err := raw.Listen(*iface, &raw.Config{Ring: *ring, Poll: *poll})
 	if err != nil {
 		log.Fatal(err)
 	}
