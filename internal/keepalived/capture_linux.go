@@ -47,7 +47,7 @@ func StartCapture(t testing.TB, h *netlab.Host) *Capture {
 	netlab.RequireTool(t, "tcpdump")
 	netlab.RequireTool(t, "tshark")
 	c := &Capture{
-		File: filepath.Join(t.TempDir(), h.Name+".pcap"),
+		File: filepath.Join(netlab.TempDir(t), h.Name+".pcap"),
 		t:    t,
 		host: h,
 		out:  &syncBuffer{},

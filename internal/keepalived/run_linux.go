@@ -78,7 +78,7 @@ func StartBinary(t testing.TB, h *netlab.Host, bin string, cfg Config) *Instance
 	netlab.RequirePriv(t)
 	netlab.RequireTool(t, bin)
 
-	dir := t.TempDir()
+	dir := netlab.TempDir(t)
 	k := &Instance{Host: h, Binary: bin, Dir: dir, t: t, done: make(chan struct{})}
 	if cfg.NotifyScript == "" {
 		script, err := WriteNotifyScript(dir)

@@ -65,7 +65,7 @@ func Start(t testing.TB, h *netlab.Host, name string, args ...string) *Proc {
 // say).
 func StartBinary(t testing.TB, bin string, h *netlab.Host, name string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Host: h, Name: name, Dir: t.TempDir(), t: t, done: make(chan struct{})}
+	p := &Proc{Host: h, Name: name, Dir: netlab.TempDir(t), t: t, done: make(chan struct{})}
 	notify, err := keepalived.WriteNotifyScript(p.Dir)
 	if err != nil {
 		t.Fatalf("vrrpdtest: %v", err)

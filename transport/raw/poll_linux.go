@@ -43,7 +43,8 @@ type poller struct {
 	deadline atomic.Int64
 	wake     chan struct{}
 	// Under Conn.rmu: timer paces the reader; busy says the last look
-	// found packets (the next one comes Poll later); pfds is poll(2)'s.
+	// found packets and emptied the socket (the next look comes Poll
+	// later); pfds is poll(2)'s.
 	timer *time.Timer
 	busy  bool
 	pfds  [2]unix.PollFd
@@ -144,9 +145,10 @@ func (c *Conn) rcvsockopt(level, opt, v int) error {
 
 // waitRead runs c.readFn on the receive socket until it reports done:
 // through the runtime's poller, or polled (see poller): Poll after a
-// look that found packets, at once after one that found none, and in
-// between in poll(2) while the socket is empty, until a packet is there,
-// the deadline passes or the Conn is closed. Called with c.rmu held.
+// look that found packets and emptied the socket, at once after one that
+// filled its batch or found none, and after an empty look in poll(2)
+// until a packet is there, the deadline passes or the Conn is closed.
+// Called with c.rmu held.
 func (c *Conn) waitRead() error {
 	p := c.poll
 	if p == nil {
@@ -189,7 +191,10 @@ func (c *Conn) waitRead() error {
 		}
 		if c.readFn(uintptr(p.fd)) {
 			p.fmu.RUnlock()
-			p.busy = true
+			// A whole batch: more is queued, read it at once. A short
+			// one emptied the socket while packets come: pause.
+			// (ReadFrom's single message is always whole.)
+			p.busy = c.bvlen > 0 && c.rn < c.bvlen
 			return nil
 		}
 		// Empty: wait for a packet (or a deadline, or Close).

@@ -529,7 +529,8 @@ func TestReadClosed(t *testing.T) {
 	}
 }
 
-// TestPollBatchesReads: with Config.Poll, the first packet after a quiet
+// TestPollBatchesReads: with Config.Poll, packets queued beyond a batch
+// are read at once, batch after batch; the first packet after a quiet
 // spell is read at once (the reader waits in poll(2) on the empty
 // socket); while packets keep coming, the reader looks only every Poll
 // and the packets arriving meanwhile wake nobody: a stream of 20 packets
@@ -572,6 +573,29 @@ func TestPollBatchesReads(t *testing.T) {
 					t.Fatalf("WriteTo: %v", err)
 				}
 				return sent
+			}
+
+			// Queued faster than a batch per look: whole batches are read
+			// one after the other, without a pause between them (one
+			// after each would read 4 packets a second here).
+			burst := make([]transport.Message, 40)
+			for i := range burst {
+				burst[i].Buf = append([]byte(nil), vecOf(fam)...)
+			}
+			if n, err := c1.WriteBatch(burst); n != len(burst) || err != nil {
+				t.Fatalf("WriteBatch = %d, %v", n, err)
+			}
+			time.Sleep(100 * time.Millisecond) // the burst is queued
+			start := time.Now()
+			for got := 0; got < len(burst); {
+				n, err := c2.ReadBatch(batchBufs(4))
+				if err != nil {
+					t.Fatalf("ReadBatch: %v", err)
+				}
+				got += n
+			}
+			if took := time.Since(start); took > every/2 {
+				t.Errorf("40 queued packets read 4 at a time took %v: the reader paused after whole batches (every %v)", took, every)
 			}
 
 			// Quiet: the first packet is read at once.
