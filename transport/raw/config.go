@@ -61,8 +61,9 @@
 // for it, unless the thread is busy already: a backup of 1,000 links at
 // 100 ms receives 10,000 packets a second and switched context 2,100
 // times a second, and waking up was about half of its CPU
-// (BENCHMARKS.md). Polled, a read that finds packets is followed by a
-// pause of Poll before the next look (a non-blocking recvmmsg), so the
+// (BENCHMARKS.md). Polled, a ReadBatch that empties the socket is
+// followed by a pause of Poll before the next look (a non-blocking
+// recvmmsg; one that fills its batch looks again at once), so the
 // packets of a busy socket are read in batches, about Poll⁻¹ times a
 // second, and their arrival wakes nobody. A look that finds the socket
 // empty waits in poll(2) on it instead: a quiet socket costs no wake-up,
@@ -141,11 +142,12 @@ type Config struct {
 	// Poll, if positive, makes Listen and ListenMulti receive on a
 	// protocol-112 socket that the Go runtime's poller does not watch
 	// (see "Polled receive" in the package documentation): while packets
-	// keep coming, ReadFrom and ReadBatch look every Poll and take what
-	// came meanwhile, and a packet arriving wakes nobody, so a process
-	// that receives many advertisements wakes about Poll⁻¹ times a second
-	// instead of once per packet; on a socket found empty they wait in
+	// keep coming, ReadBatch looks every Poll and takes what came
+	// meanwhile, and a packet arriving wakes nobody, so a process that
+	// receives many advertisements wakes about Poll⁻¹ times a second
+	// instead of once per packet; on a socket found empty it waits in
 	// poll(2), and the first packet after a quiet spell is read at once.
+	// (ReadFrom, a packet per call, never pauses: it gains nothing.)
 	// A packet waits up to Poll in the socket (it carries its arrival
 	// time); SetReadDeadline and Close take effect at once. Unlike Ring,
 	// the host firewall applies. At most a second; not with Ring. The
