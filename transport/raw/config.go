@@ -66,8 +66,12 @@
 // recvmmsg; one that fills its batch looks again at once), so the
 // packets of a busy socket are read in batches, about Poll⁻¹ times a
 // second, and their arrival wakes nobody. A look that finds the socket
-// empty waits in poll(2) on it instead: a quiet socket costs no wake-up,
-// and the first packet after a quiet spell is read at once. The price is
+// empty waits for the next packet instead, through an epoll instance of
+// the Conn's own in which the socket is registered one-shot
+// (EPOLLONESHOT) and which the runtime's poller watches: a quiet socket
+// costs no wake-up, the first packet after a quiet spell is read at
+// once, and the registration stays disarmed while the reader paces its
+// looks. The price is
 // delay: a packet of a busy socket waits up to Poll. Its arrival time
 // (transport.Meta.Time) is the kernel's, from which vrrp.Router counts
 // the timers a packet restarts, so the protocol's timers do not move;
@@ -145,8 +149,8 @@ type Config struct {
 	// keep coming, ReadBatch looks every Poll and takes what came
 	// meanwhile, and a packet arriving wakes nobody, so a process that
 	// receives many advertisements wakes about Poll⁻¹ times a second
-	// instead of once per packet; on a socket found empty it waits in
-	// poll(2), and the first packet after a quiet spell is read at once.
+	// instead of once per packet; on a socket found empty it waits for
+	// the next packet, which is read at once.
 	// (ReadFrom, a packet per call, never pauses: it gains nothing.)
 	// A packet waits up to Poll in the socket (it carries its arrival
 	// time); SetReadDeadline and Close take effect at once. Unlike Ring,

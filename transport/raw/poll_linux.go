@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,34 +21,42 @@ import (
 // socket that the Go runtime's poller does not know. While packets come,
 // the reader looks every Poll and takes what came meanwhile, and a packet
 // arriving wakes nobody; once a look finds the socket empty, the reader
-// waits in poll(2) on it, so that a quiet socket (a master's, which hears
-// nobody) costs no wake-up at all, and the first packet after a quiet
-// spell is read at once.
+// waits for the next packet through an epoll instance of its own, where
+// the socket is registered one-shot (EPOLLONESHOT) and which the
+// runtime's poller watches: only the first packet after a quiet spell
+// wakes the process (and is read at once), as on a socket the runtime
+// watches itself, and the one-shot registration stays disarmed while the
+// reader paces its looks.
 type poller struct {
 	every time.Duration
-	// fmu guards fd and efd against Close: every use of them holds it
-	// for reading, Close for writing before it closes them (numbers the
-	// kernel could hand to other files at once).
+	// fmu guards fd against Close: every use of it holds fmu for
+	// reading, Close for writing before it closes fd (a number the kernel
+	// could hand to another file at once).
 	fmu sync.RWMutex
 	fd  int // -1 once closed
-	// efd is an eventfd that wakes a reader waiting in poll(2): Close and
-	// SetReadDeadline write to it.
-	efd int
-	// closing is closed by Close: a reader waiting between looks returns
+	// ep is the epoll instance (in the runtime's poller, which handles
+	// its deadline and Close); erc is its syscall.RawConn.
+	ep  *os.File
+	erc syscall.RawConn
+	// closing is closed by Close: a reader pausing between looks returns
 	// at once.
 	closing chan struct{}
 	closed  atomic.Bool
-	// deadline is SetReadDeadline's, in Unix nanoseconds; 0: none.
-	// A new one is signalled on wake (capacity 1) and efd, so that a
-	// waiting reader looks at it at once.
-	deadline atomic.Int64
-	wake     chan struct{}
+	// wake (capacity 1) tells a pausing reader that SetReadDeadline
+	// changed the deadline; ep has it too.
+	wake chan struct{}
 	// Under Conn.rmu: timer paces the reader; busy says the last look
 	// found packets and emptied the socket (the next look comes Poll
-	// later); pfds is poll(2)'s.
-	timer *time.Timer
-	busy  bool
-	pfds  [2]unix.PollFd
+	// later); deadline is SetReadDeadline's (Unix nanoseconds, 0: none,
+	// an atomic: set by any goroutine); evs and armFn, epoll_wait's and
+	// the re-arming's, bound once.
+	timer    *time.Timer
+	busy     bool
+	deadline atomic.Int64
+	evs      [1]unix.EpollEvent
+	armErr   error
+	armFn    func(uintptr)
+	drainFn  func(uintptr) bool
 }
 
 // openPoll opens the receive socket of a Conn with Config.Poll: bound to
@@ -88,17 +97,36 @@ func (c *Conn) openPoll(every time.Duration, ifname, bind string) (err error) {
 	if set(unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBufBytes) != nil {
 		_ = set(unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufBytes)
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return opError(ifname, "receive socket", os.NewSyscallError("eventfd", err))
+		return opError(ifname, "receive socket", os.NewSyscallError("epoll_create1", err))
+	}
+	// Armed: the first packet wakes the first read.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(epfd)
+		return opError(ifname, "receive socket", os.NewSyscallError("epoll_ctl", err))
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return opError(ifname, "receive socket", os.NewSyscallError("fcntl", err))
+	}
+	ep := os.NewFile(uintptr(epfd), "vrrp-poll")
+	erc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return opError(ifname, "receive socket", err)
 	}
 	if err := c.mute(ifname); err != nil {
-		unix.Close(efd)
+		ep.Close()
 		return err
 	}
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	c.poll = &poller{every: every, fd: fd, efd: efd, closing: make(chan struct{}), wake: make(chan struct{}, 1), timer: t}
+	p := &poller{every: every, fd: fd, ep: ep, erc: erc, closing: make(chan struct{}), wake: make(chan struct{}, 1), timer: t}
+	p.armFn = p.arm
+	p.drainFn = p.drain
+	c.poll = p
 	return nil
 }
 
@@ -146,7 +174,7 @@ func (c *Conn) rcvsockopt(level, opt, v int) error {
 // waitRead runs c.readFn on the receive socket until it reports done:
 // through the runtime's poller, or polled (see poller): Poll after a
 // look that found packets and emptied the socket, at once after one that
-// filled its batch or found none, and after an empty look in poll(2)
+// filled its batch or found none, and after an empty look in await
 // until a packet is there, the deadline passes or the Conn is closed.
 // Called with c.rmu held.
 func (c *Conn) waitRead() error {
@@ -197,59 +225,76 @@ func (c *Conn) waitRead() error {
 			p.busy = c.bvlen > 0 && c.rn < c.bvlen
 			return nil
 		}
-		// Empty: wait for a packet (or a deadline, or Close).
-		err := p.block(left)
 		p.fmu.RUnlock()
-		if err != nil {
+		// Empty: wait for a packet (or a deadline, or Close).
+		if err := p.await(); err != nil {
 			return err
 		}
 	}
 }
 
-// block waits in poll(2) until the socket is readable, efd is written or
-// left (if not negative) has passed. Called with fmu held for reading.
-func (p *poller) block(left time.Duration) error {
-	ms := -1
-	if left >= 0 {
-		ms = int((left + time.Millisecond - 1) / time.Millisecond)
-	}
-	p.pfds[0] = unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
-	p.pfds[1] = unix.PollFd{Fd: int32(p.efd), Events: unix.POLLIN}
-	for {
-		_, err := unix.Poll(p.pfds[:], ms)
-		if err == unix.EINTR {
-			continue
+// await re-arms the socket's one-shot registration and waits, in the
+// runtime's poller, until the epoll instance reports it readable (a
+// packet came, or was there already when re-armed), its deadline passes
+// or the Conn is closed.
+func (p *poller) await() error {
+	p.armErr = nil
+	if err := p.erc.Control(p.armFn); err != nil {
+		if p.closed.Load() || errors.Is(err, os.ErrClosed) {
+			return net.ErrClosed
 		}
-		if err != nil {
-			return os.NewSyscallError("poll", err)
-		}
-		break
+		return err
 	}
-	if p.pfds[1].Revents&unix.POLLIN != 0 {
-		var b [8]byte
-		_, _ = unix.Read(p.efd, b[:])
+	if p.armErr != nil {
+		return os.NewSyscallError("epoll_ctl", p.armErr)
+	}
+	if err := p.erc.Read(p.drainFn); err != nil {
+		if p.closed.Load() || errors.Is(err, os.ErrClosed) {
+			return net.ErrClosed
+		}
+		return err
 	}
 	return nil
 }
 
+// arm is await's syscall.RawConn.Control callback: it re-arms the
+// socket in the epoll instance ep.
+func (p *poller) arm(ep uintptr) {
+	p.fmu.RLock()
+	defer p.fmu.RUnlock()
+	if p.fd < 0 {
+		p.armErr = net.ErrClosed
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(p.fd)}
+	p.armErr = unix.EpollCtl(int(ep), unix.EPOLL_CTL_MOD, p.fd, &ev)
+}
+
+// drain is await's syscall.RawConn.Read callback: whether the epoll
+// instance reports the socket (which disarms it); if not, the runtime's
+// poller waits for it.
+func (p *poller) drain(ep uintptr) bool {
+	for {
+		n, err := unix.EpollWait(int(ep), p.evs[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return n > 0 || err != nil
+	}
+}
+
 // setDeadline sets the read deadline (0: none) and wakes a waiting
 // reader to look at it.
-func (p *poller) setDeadline(ns int64) {
+func (p *poller) setDeadline(t time.Time) {
+	var ns int64
+	if !t.IsZero() {
+		ns = max(t.UnixNano(), 1)
+	}
 	p.deadline.Store(ns)
+	_ = p.ep.SetReadDeadline(t)
 	select {
 	case p.wake <- struct{}{}:
 	default:
-	}
-	p.kick()
-}
-
-// kick wakes a reader waiting in poll(2).
-func (p *poller) kick() {
-	p.fmu.RLock()
-	defer p.fmu.RUnlock()
-	if p.efd >= 0 {
-		one := [8]byte{1} // a native-endian 1 on little-endian hosts; any non-zero value wakes
-		_, _ = unix.Write(p.efd, one[:])
 	}
 }
 
@@ -259,10 +304,10 @@ func (p *poller) close() error {
 		return nil
 	}
 	close(p.closing)
-	p.kick()
+	eerr := p.ep.Close() // a reader waiting in await returns
 	p.fmu.Lock()
 	defer p.fmu.Unlock()
-	err := errors.Join(unix.Close(p.fd), unix.Close(p.efd))
-	p.fd, p.efd = -1, -1
-	return err
+	err := unix.Close(p.fd)
+	p.fd = -1
+	return errors.Join(err, eerr)
 }

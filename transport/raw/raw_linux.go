@@ -537,11 +537,7 @@ func (c *Conn) Stats() Stats {
 // net.Conn does.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.poll != nil {
-		var ns int64
-		if !t.IsZero() {
-			ns = max(t.UnixNano(), 1)
-		}
-		c.poll.setDeadline(ns)
+		c.poll.setDeadline(t)
 		return nil
 	}
 	if c.ring != nil {

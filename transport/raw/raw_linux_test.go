@@ -531,11 +531,12 @@ func TestReadClosed(t *testing.T) {
 
 // TestPollBatchesReads: with Config.Poll, packets queued beyond a batch
 // are read at once, batch after batch; the first packet after a quiet
-// spell is read at once (the reader waits in poll(2) on the empty
-// socket); while packets keep coming, the reader looks only every Poll
-// and the packets arriving meanwhile wake nobody: a stream of 20 packets
-// 10 ms apart is read in two reads with a Poll of 1 s (through the
-// runtime's poller, the reader wakes for each of them: 20 reads). A
+// spell is read at once (the reader waits for it, through the Conn's
+// one-shot epoll registration); while packets keep coming, the reader
+// looks only every Poll and the packets arriving meanwhile wake nobody:
+// a stream of 20 packets 10 ms apart is read in two reads with a Poll of
+// 1 s (on a socket the runtime's poller watches, the reader wakes for
+// each of them: 20 reads). A
 // SetReadDeadline or a Close ends a wait of either kind at once, not at
 // the next look.
 func TestPollBatchesReads(t *testing.T) {
@@ -645,7 +646,7 @@ func TestPollBatchesReads(t *testing.T) {
 				t.Errorf("ReadBatch returned %v after SetReadDeadline(now), pacing: it waited for its next look (every %v)", took, every)
 			}
 			c2.SetReadDeadline(time.Time{})
-			// as it does while the reader waits in poll(2),
+			// as it does while the reader waits for a packet,
 			c2.SetReadDeadline(time.Now().Add(time.Hour))
 			go read()
 			time.Sleep(50 * time.Millisecond)
