@@ -152,7 +152,8 @@ func TestReceivePollReload(t *testing.T) {
 			}
 			return cfg
 		}
-		d := newDaemon(cfgWith(5*time.Millisecond), sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
+		logs := &logRec{}
+		d := newDaemon(cfgWith(5*time.Millisecond), sys, slog.New(logs), nil, (&recorder{}).run)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx) }()
@@ -176,5 +177,25 @@ func TestReceivePollReload(t *testing.T) {
 			t.Errorf("after the reload: receive_poll %v; want the running 5ms", d.cfg.ReceivePoll)
 		}
 		d.mu.Unlock()
+		if got := logs.matching("receive_poll changes only on restart", "running=5ms", "configured=0s"); len(got) != 1 {
+			t.Errorf("reload log: %q; want one line saying the running receive_poll stays", got)
+		}
+		// An instance added with an interval under ten times the running
+		// value goes on the polled socket too, and the log says so.
+		fast := instOn("FAST", "eth9", 1, "10.0.9.100")
+		fast.Interval = 30 * time.Millisecond
+		cfg := cfgWith(0)
+		cfg.Instances = append(cfg.Instances, fast)
+		if err := d.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"join s1 eth9"}, sys.take()); diff != "" {
+			t.Errorf("calls adding FAST (-want +got):\n%s", diff)
+		}
+		if got := logs.matching("more than a tenth of the instance's interval", "vr=FAST", "interval=30ms"); len(got) != 1 {
+			t.Errorf("reload log: %q; want one line for FAST", got)
+		}
 	})
 }

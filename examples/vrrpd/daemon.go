@@ -1036,12 +1036,18 @@ func (d *daemon) Reload(cfg Config) error {
 	old := d.cfg
 	if cfg.ReceivePoll != old.ReceivePoll {
 		// Before the comparison below: otherwise every instance would
-		// look changed, and be stopped and started again.
-		d.log.Warn("receive_poll changes only on restart", "receive_poll", old.ReceivePoll)
+		// look changed, and be stopped and started again. ("auto" can
+		// come to another value with the instances changed.)
+		d.log.Warn("receive_poll changes only on restart: keeping the running value", "running", old.ReceivePoll, "configured", cfg.ReceivePoll)
 		cfg.ReceivePoll = old.ReceivePoll
 		for i := range cfg.Instances {
-			if !cfg.Instances[i].Ring {
-				cfg.Instances[i].ReceivePoll = old.ReceivePoll
+			in := &cfg.Instances[i]
+			if in.Ring {
+				continue
+			}
+			in.ReceivePoll = old.ReceivePoll
+			if 10*in.ReceivePoll > in.Interval {
+				d.log.Warn("receive_poll is more than a tenth of the instance's interval until a restart: it may react that much later", "vr", in.Name, "interval", in.Interval, "receive_poll", in.ReceivePoll)
 			}
 		}
 	}
