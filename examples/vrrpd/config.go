@@ -104,7 +104,7 @@ const (
 // autoReceivePoll is what receive_poll = "auto" means for ins: below
 // autoPollRate advertisements a second, waking for each costs little and
 // vrrpd reacts at once, as keepalived does; above it, waking is most of a
-// backup's CPU (1,000 links at 100 ms: 10.6% of a core, 4.9% polled;
+// backup's CPU (1,000 links at 100 ms: 9.5% of a core, 4.4% polled;
 // BENCHMARKS.md).
 func autoReceivePoll(ins []Instance) time.Duration {
 	rate := 0.0
