@@ -102,21 +102,18 @@ vips = ["10.0.1.100"]
 }
 
 // Instances share a socket only when they agree on receive_poll (a polled
-// socket is opened with raw.Config.Poll); a reload does not change it,
-// so that it stops and restarts nothing.
+// socket is opened with raw.Config.Poll).
 func TestReceivePollSockets(t *testing.T) {
 	lan := memnet.New(memnet.Config{})
 	defer lan.Close()
 	sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
 	d := newDaemon(Config{}, sys, slog.New(slog.DiscardHandler), nil, (&recorder{}).run)
-	var ins []Instance
 	d.mu.Lock()
 	for i, name := range []string{"P1", "Q1", "Q2", "P2"} {
 		in := instOn(name, fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1))
 		if name[0] == 'Q' {
 			in.ReceivePoll = 5 * time.Millisecond
 		}
-		ins = append(ins, in)
 		if err := d.addLocked(in); err != nil {
 			t.Fatalf("add %s: %v", name, err)
 		}
