@@ -548,14 +548,7 @@ func TestPollBatchesReads(t *testing.T) {
 			// within one on a loaded host too.
 			const every = time.Second
 			c1 := listen(t, h1, &Config{Family: fam})
-			var c2 *Conn
-			if err := h2.Do(func() (err error) {
-				c2, err = Listen(h2.Iface, &Config{Family: fam, Poll: every})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			defer c2.Close()
+			c2 := listen(t, h2, &Config{Family: fam, Poll: every})
 			type result struct {
 				ms   []transport.Message
 				err  error
