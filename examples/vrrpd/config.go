@@ -88,6 +88,12 @@ type Config struct {
 	// off. Instances with ring receive through their ring. Taken at
 	// start only.
 	ReceivePoll time.Duration
+	// ReceivePollAuto says ReceivePoll came from "auto", which counts and
+	// polls only the instances on the shared sockets (multicast, without
+	// src: shareable): one with a socket of its own (unicast peers, its
+	// own source) receives one instance's advertisements, which a pause
+	// would only delay.
+	ReceivePollAuto bool
 }
 
 // receivePollAllowed is receive_poll's range (Config.ReceivePoll).
@@ -102,15 +108,16 @@ const (
 )
 
 // autoReceivePoll is what receive_poll = "auto" means for ins: below
-// autoPollRate advertisements a second, waking for each costs little and
-// vrrpd reacts at once, as keepalived does; above it, waking is most of a
-// backup's CPU (1,000 links at 100 ms: 9.5% of a core, 4.4% polled;
-// BENCHMARKS.md).
+// autoPollRate advertisements a second on the shared sockets, waking for
+// each costs little and vrrpd reacts at once, as keepalived does; above
+// it, waking is most of a backup's CPU (1,000 links at 100 ms: 9.5% of a
+// core, 4.4% polled; BENCHMARKS.md).
 func autoReceivePoll(ins []Instance) time.Duration {
 	rate := 0.0
 	shortest := time.Duration(0)
-	for _, in := range ins {
-		if in.Ring || in.Interval <= 0 {
+	for i := range ins {
+		in := &ins[i]
+		if !pollable(in, true) || in.Interval <= 0 {
 			continue
 		}
 		rate += float64(time.Second) / float64(in.Interval)
@@ -130,9 +137,10 @@ func autoReceivePoll(ins []Instance) time.Duration {
 // it against each instance's interval.
 func setReceivePoll(cfg *Config, v string, k keyNamer) error {
 	var d time.Duration
+	auto := false
 	switch v {
 	case "", "auto":
-		d = autoReceivePoll(cfg.Instances)
+		d, auto = autoReceivePoll(cfg.Instances), true
 	case "0", "off":
 	default:
 		var err error
@@ -142,7 +150,7 @@ func setReceivePoll(cfg *Config, v string, k keyNamer) error {
 	}
 	for i := range cfg.Instances {
 		in := &cfg.Instances[i]
-		if in.Ring {
+		if !pollable(in, auto) {
 			in.ReceivePoll = 0
 			continue
 		}
@@ -151,8 +159,14 @@ func setReceivePoll(cfg *Config, v string, k keyNamer) error {
 		}
 		in.ReceivePoll = d
 	}
-	cfg.ReceivePoll = d
+	cfg.ReceivePoll, cfg.ReceivePollAuto = d, auto
 	return nil
+}
+
+// pollable reports whether receive_poll applies to in: not with ring, and
+// under "auto" only on a shared socket.
+func pollable(in *Instance, auto bool) bool {
+	return !in.Ring && (!auto || shareable(in))
 }
 
 // notify_nice: its default and range (Config.NotifyNice).

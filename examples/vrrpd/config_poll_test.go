@@ -70,6 +70,10 @@ vips = ["10.0.1.100"]
 		// A tenth of the shortest interval when that is less than 5ms.
 		okCase{[]string{"-config", many(10, "10ms", "")}, dup(time.Millisecond, 10)},
 		okCase{[]string{"-config", many(9, "10ms", "")}, dup(0, 9)},
+		// auto counts and polls only the instances on the shared
+		// sockets: one with unicast peers has a socket of its own.
+		okCase{[]string{"-config", mixed(t, "")}, append(dup(5*time.Millisecond, 100), 0)},
+		okCase{[]string{"-config", mixed(t, `receive_poll = "5ms"`+"\n")}, dup(5*time.Millisecond, 101)},
 	)
 	for _, c := range ok {
 		cfg, err := parseFlags(c.args)
@@ -99,6 +103,17 @@ vips = ["10.0.1.100"]
 	for _, c := range bad {
 		checkConfigError(t, c.args, c.want)
 	}
+}
+
+// mixed writes a file of top-level keys top, 100 multicast instances at
+// 100 ms and one with a unicast peer, and returns its path.
+func mixed(t *testing.T, top string) string {
+	text := top
+	for i := range 100 {
+		text += fmt.Sprintf("[[instance]]\nname = \"I%d\"\ninterface = \"eth%d\"\nvrid = 1\ninterval = \"100ms\"\nvips = [\"10.1.0.%d\"]\n", i, i, i+1)
+	}
+	text += "[[instance]]\nname = \"U\"\ninterface = \"ethu\"\nvrid = 1\ninterval = \"100ms\"\npeers = [\"10.2.0.2\"]\nvips = [\"10.2.0.100\"]\n"
+	return writeTemp(t, "mixed.toml", text)
 }
 
 // Instances share a socket only when they agree on receive_poll (a polled

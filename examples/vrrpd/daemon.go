@@ -1039,10 +1039,10 @@ func (d *daemon) Reload(cfg Config) error {
 		// look changed, and be stopped and started again. ("auto" can
 		// come to another value with the instances changed.)
 		d.log.Warn("receive_poll changes only on restart: keeping the running value", "running", old.ReceivePoll, "configured", cfg.ReceivePoll)
-		cfg.ReceivePoll = old.ReceivePoll
+		cfg.ReceivePoll, cfg.ReceivePollAuto = old.ReceivePoll, old.ReceivePollAuto
 		for i := range cfg.Instances {
 			in := &cfg.Instances[i]
-			if in.Ring {
+			if in.ReceivePoll = 0; !pollable(in, old.ReceivePollAuto) {
 				continue
 			}
 			in.ReceivePoll = old.ReceivePoll
