@@ -36,6 +36,7 @@ var (
 	timeoutFlag = flag.Duration("scale.timeout", 300*time.Second, "give up waiting to settle after this long (the window is then measured anyway, and the run reported as never settled)")
 	ciLinksFlag = flag.Int("scale.ci", 500, "TestScaleCI: links")
 	ciModeFlag  = flag.String("scale.ci.mode", "master-first", "TestScaleCI: start-up mode, master-first or together")
+	ciIvFlag    = flag.Duration("scale.ci.interval", 250*time.Millisecond, "TestScaleCI: advertisement interval (250ms: 500 links are 2,000 advertisements a second, which vrrpd's receive_poll auto polls)")
 	profFlag    = flag.String("scale.profile", "100,1000", "TestScaleProfile: links, comma-separated")
 	outFlag     = flag.String("scale.out", "", "directory for the profiles and the table (default: a temporary directory)")
 	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
@@ -160,8 +161,11 @@ func (d keepalivedSide) stop() { d.k.Stop() }
 // A run is one measurement: one daemon, N links, one interval, one mode.
 type run struct {
 	Impl, Mode string
-	N          int
-	Interval   time.Duration
+	// PolledM and PolledB: vrrpd said at start that it reads its sockets
+	// polled (receive_poll), master and backup.
+	PolledM, PolledB bool
+	N                int
+	Interval         time.Duration
 	// AllVIPs is the time from launch until every VIP was on the master
 	// (the kernel's address notifications), Settled until the quiet
 	// period began (every instance MASTER on the master and BACKUP on
@@ -359,6 +363,7 @@ func measure(t *testing.T, lab *netlab.Links, n int, impl, bin, mode string, int
 	defer b.stop()
 	defer surfaceLog(t, "backup", b)
 	defer surfaceLog(t, "master", m)
+	r.PolledM, r.PolledB = logHas(m, pollLine), logHas(b, pollLine)
 	fullM, _, _ := Replay(wm.events(), n)
 	if !fullM.IsZero() {
 		r.AllVIPs = fullM.Sub(t0)
@@ -501,6 +506,16 @@ func waitNotified(t *testing.T, impl string, t0, deadline time.Time, m, b daemon
 // socket queued before the virtual routers started (vrrp/router_rx.go).
 const backlogLine = "dropped the packets queued before the virtual routers started"
 
+// pollLine is what vrrpd logs at start when it polls its sockets
+// (receive_poll, examples/vrrpd/daemon.go).
+const pollLine = "reading the VRRP sockets every receive_poll"
+
+// logHas reports whether d is a vrrpd whose log so far has line.
+func logHas(d daemon, line string) bool {
+	v, ok := d.(vrrpdSide)
+	return ok && strings.Contains(v.p.Log(), line)
+}
+
 // surfaceLog prints the lines of a vrrpd's log that a scale run should
 // show: the start-up backlog dropped (issue 12).
 func surfaceLog(t *testing.T, side string, d daemon) {
@@ -605,9 +620,11 @@ func haveKeepalived() bool {
 	return err == nil
 }
 
-// TestScaleCI is the CI-sized scale test: -scale.ci links (500) at 1 s,
-// the master started first (-scale.ci.mode), vrrpd and then keepalived
-// (when installed). It asserts, for vrrpd, that the run settles, that the
+// TestScaleCI is the CI-sized scale test: -scale.ci links (500) at
+// -scale.ci.interval (250 ms: 2,000 advertisements a second, so that
+// vrrpd's default receive_poll, auto, polls its sockets, which it
+// asserts), the master started first (-scale.ci.mode), vrrpd and then
+// keepalived (when installed). It asserts, for vrrpd, that the run settles, that the
 // backup never became master (master first), that no transition happens
 // on either side in the -scale.window (60 s) after settling, with every
 // VIP on the master and none on the backup, and that neither side's RSS
@@ -622,8 +639,11 @@ func TestScaleCI(t *testing.T) {
 	bin := vrrpdtest.Build(t)
 	lab := netlab.NewLinks(t, "sci", *ciLinksFlag)
 	var rs []run
-	r := measure(t, lab, lab.N, "vrrpd", bin, mode, time.Second, nil)
+	r := measure(t, lab, lab.N, "vrrpd", bin, mode, *ciIvFlag, nil)
 	rs = append(rs, r)
+	if float64(lab.N)*float64(time.Second)/float64(*ciIvFlag) >= 1000 && (!r.PolledM || !r.PolledB) {
+		t.Errorf("vrrpd, %d links at %v: polled master %v, backup %v; want both (receive_poll auto from 1,000 advertisements a second)", r.N, *ciIvFlag, r.PolledM, r.PolledB)
+	}
 	if r.Settled < 0 {
 		t.Errorf("vrrpd, %d links: not settled within %v", r.N, *timeoutFlag)
 	}
@@ -645,7 +665,7 @@ func TestScaleCI(t *testing.T) {
 		}
 	}
 	if haveKeepalived() {
-		rs = append(rs, measure(t, lab, lab.N, "keepalived", "", mode, time.Second, nil))
+		rs = append(rs, measure(t, lab, lab.N, "keepalived", "", mode, *ciIvFlag, nil))
 	} else {
 		t.Logf("keepalived is not installed: vrrpd only")
 	}
