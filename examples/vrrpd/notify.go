@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,6 +178,44 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	b.buf = append(b.buf, p[:n]...)
 	b.dropped += int64(len(p) - n)
 	return len(p), nil
+}
+
+// ReadFrom reads r to its end as Write would take it: io.Copy's path from
+// a command's output pipe. Without it io.Copy takes a 32 kB buffer for
+// every command, nearly always for no output at all: 8,188 commands, 268
+// MB of garbage, when a master of 4,094 links starts (issue 12). It reads
+// into the kept output's own room, grown as output comes (256 bytes
+// first), and beyond max into a small buffer of its own.
+func (b *cappedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	var spill []byte
+	for {
+		var p []byte
+		if len(b.buf) < b.max {
+			if len(b.buf) == cap(b.buf) {
+				b.buf = slices.Grow(b.buf, min(max(cap(b.buf), 256), b.max-len(b.buf)))
+			}
+			p = b.buf[len(b.buf):min(cap(b.buf), b.max)]
+		} else {
+			if spill == nil {
+				spill = make([]byte, 512)
+			}
+			p = spill
+		}
+		n, err := r.Read(p)
+		total += int64(n)
+		if len(b.buf) < b.max {
+			b.buf = b.buf[:len(b.buf)+n]
+		} else {
+			b.dropped += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // String is the output kept, trimmed, with a note of what was dropped.
