@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,6 +36,10 @@ func TestConfigFamily(t *testing.T) {
 		{name: "peer wrong family", cfg: Config{Family: 6, Peers: []netip.Addr{a6, a4}}, wantErr: "transport: Config.Peers[1] 10.99.0.1: must be an IPv6 address"},
 		{name: "peer invalid", cfg: Config{Family: 4, Peers: []netip.Addr{{}}}, wantErr: "transport: Config.Peers[0] invalid IP: must be an IPv4 address"},
 		{name: "peer multicast", cfg: Config{Peers: []netip.Addr{netip.MustParseAddr("224.0.0.18")}}, wantErr: "transport: Config.Peers[0] 224.0.0.18: must be a unicast address"},
+		{name: "poll", cfg: Config{Poll: time.Second}, def: 4, want: 4},
+		{name: "poll negative", cfg: Config{Poll: -time.Millisecond}, def: 4, wantErr: "transport: Config.Poll -1ms: must be 0 (off) or at most 1s"},
+		{name: "poll too long", cfg: Config{Poll: 2 * time.Second}, def: 4, wantErr: "transport: Config.Poll 2s: must be 0 (off) or at most 1s"},
+		{name: "poll and ring", cfg: Config{Poll: time.Millisecond, Ring: true}, def: 4, wantErr: "transport: Config.Poll and Config.Ring: choose one way to receive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
