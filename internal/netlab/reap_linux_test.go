@@ -172,6 +172,12 @@ func startChildDir(t *testing.T, flags ...string) (*exec.Cmd, string, int, strin
 				for sc.Scan() {
 				}
 			}()
+			// What a child killed by SIGKILL (TestKilledRun) cannot
+			// remove; the tests check first what the others did.
+			t.Cleanup(func() {
+				_ = os.RemoveAll(dir)
+				_ = os.Remove(filepath.Dir(dir))
+			})
 			return c, prefix, pid, dir
 		}
 	}
