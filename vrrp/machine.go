@@ -179,30 +179,49 @@ type Machine struct {
 	downInterval time.Duration // Master_Down_Interval
 
 	master     netip.Addr // current master as far as known
+	peer       netip.Addr // source of the last accepted advertisement
+	peerPrio   uint8      // and its priority
 	preempting bool       // a lower-priority advert was discarded since the last accepted one
 	ifDown     bool       // InterfaceDown without InterfaceUp
 	groupFault bool       // SetGroupFault(true): its sync group is in Fault
 	tracked    bool       // SetFault(true): the embedder holds it in Fault
-	peer       netip.Addr // source of the last accepted advertisement
-	peerPrio   uint8      // and its priority
 	started    bool       // DiscontinuityTime set
 
 	stats Stats
 	acts  []Action
-	adv   packet.Advertisement
+	// shared, when set, is the action buffer of the RawRouter the machine
+	// belongs to, which all its machines use in turn (newMachineShared):
+	// each machine of 4,094 kept one of its own, 160 B (issue 12). The
+	// RawRouter is done with one machine's actions before it calls
+	// another machine. nil: acts is the machine's own.
+	shared *[]Action
+	adv    packet.Advertisement
 }
 
 // NewMachine validates cfg, fills in its defaults and returns a machine in
 // state Initialize. Errors are *ConfigError naming the field.
 func NewMachine(cfg Config) (*Machine, error) {
+	m, err := newMachineShared(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.acts = make([]Action, 0, 4) // grows when an input needs more (issue 12: 160 B per virtual router less)
+	return m, nil
+}
+
+// newMachineShared is NewMachine for a RawRouter's machine: its actions
+// go to the RawRouter's buffer acts, which every machine of the
+// RawRouter shares (Machine.shared); nil acts: a buffer of its own, made
+// by the first action.
+func newMachineShared(cfg Config, acts *[]Action) (*Machine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	m := &Machine{
-		cfg:   cfg,
-		owner: cfg.Priority == 255,
-		prio:  cfg.Priority,
-		acts:  make([]Action, 0, 4), // grows when an input needs more (issue 12: 160 B per virtual router less)
+		cfg:    cfg,
+		owner:  cfg.Priority == 255,
+		prio:   cfg.Priority,
+		shared: acts,
 	}
 	m.masterAdvInt = cfg.AdvertInterval
 	m.recompute()
@@ -280,7 +299,7 @@ func (m *Machine) Deadline() time.Time {
 // down (InterfaceDown before Start) the machine goes to Fault instead.
 // Start outside Initialize does nothing.
 func (m *Machine) Start(now time.Time) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	if m.state != Initialize {
 		return m.acts
 	}
@@ -322,7 +341,7 @@ func (m *Machine) startup(now time.Time, reason Reason) {
 // becomes Initialize; a backup (or a machine in Fault) just becomes
 // Initialize.
 func (m *Machine) Shutdown(now time.Time) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	switch m.state {
 	case Master:
 		m.leaveMaster()
@@ -335,7 +354,7 @@ func (m *Machine) Shutdown(now time.Time) []Action {
 
 // Tick fires every timer whose deadline is at or before now.
 func (m *Machine) Tick(now time.Time) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	m.fire(now)
 	return m.acts
 }
@@ -420,7 +439,7 @@ func (m *Machine) holdForLoss(lost time.Time) bool {
 // erratum 8300 for keepalived interoperability, an IPv6 list without a
 // link-local first address (NoLinkLocalFirst).
 func (m *Machine) Receive(now time.Time, adv *packet.Advertisement, src netip.Addr, ttl int, info packet.Info) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	if adv == nil || (m.state != Backup && m.state != Master) {
 		return m.acts
 	}
@@ -675,7 +694,7 @@ func (m *Machine) CountError(err error) {
 // it. The three holds are independent: the machine is in Fault (once
 // started) while any says so.
 func (m *Machine) SetFault(now time.Time, fault bool) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	if m.tracked == fault {
 		return m.acts
 	}
@@ -716,7 +735,7 @@ func (m *Machine) SetPriority(prio uint8) {
 // keepalived does). In Initialize it only remembers the interface is down,
 // so that Start goes to Fault.
 func (m *Machine) InterfaceDown(now time.Time) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	m.ifDown = true
 	switch m.state {
 	case Master:
@@ -733,7 +752,7 @@ func (m *Machine) InterfaceDown(now time.Time) []Action {
 // SetGroupFault holds it there. In Initialize it only clears the down
 // flag.
 func (m *Machine) InterfaceUp(now time.Time) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	m.ifDown = false
 	if m.state == Fault && !m.groupFault && !m.tracked {
 		m.startup(now, ReasonInterfaceUp)
@@ -749,7 +768,7 @@ func (m *Machine) InterfaceUp(now time.Time) []Action {
 // interval. The owner does not leave Master. Other targets are ignored; so
 // is a machine in Initialize or Fault (see SetGroupFault).
 func (m *Machine) Sync(now time.Time, to State) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	switch {
 	case m.state == Backup && to == Master:
 		m.becomeMaster(now, ReasonSyncGroup, ReasonPriority)
@@ -773,7 +792,7 @@ func (m *Machine) Sync(now time.Time, to State) []Action {
 // holds it. The hold, SetFault and InterfaceDown are independent: the machine is in Fault (once
 // started) while either says so.
 func (m *Machine) SetGroupFault(now time.Time, held bool) []Action {
-	m.acts = m.acts[:0]
+	m.resetActs()
 	if m.groupFault == held {
 		return m.acts
 	}
@@ -880,6 +899,19 @@ func (m *Machine) emit(a Action) {
 		}
 	}
 	m.acts = append(m.acts, a)
+	if m.shared != nil {
+		*m.shared = m.acts // keep what append grew
+	}
+}
+
+// resetActs empties the action buffer for the actions of a new input:
+// the machine's own, or the shared one (Machine.shared).
+func (m *Machine) resetActs() {
+	if m.shared != nil {
+		m.acts = (*m.shared)[:0]
+		return
+	}
+	m.acts = m.acts[:0]
 }
 
 // drop reports a discarded advertisement; it returns false for validate.

@@ -58,6 +58,11 @@ type RawRouter struct {
 	rd       Ready
 	arena    []byte
 	adv      packet.Advertisement
+	// acts is the action buffer every machine of the RawRouter uses in
+	// turn (newMachineShared): each call of a machine's method is
+	// followed by apply (or receive) with its actions, done before the
+	// next machine is called.
+	acts []Action
 	// The room reserve keeps in rd.Host and the arena.
 	roomHost, roomBytes int
 }
@@ -214,26 +219,29 @@ type Note struct {
 // Of its VirtualRouter it keeps the fields other than Config: the
 // configuration, with defaults, is its Machine's (m.cfg), one copy per
 // virtual router (issue 12: vrt held two more, 192 B).
+//
+// Its size is a size class of Go's allocator, 256 B (issue 12: one per
+// link, 4,094 in one process): VirtualRouter.Conn is c.c, and the small
+// fields share a word.
 type vrt struct {
 	name      string
-	conn      transport.Conn // VirtualRouter.Conn
-	iface     string         // VirtualRouter.Interface
-	ifIndex   int            // VirtualRouter.IfIndex
-	peers     []netip.Addr   // VirtualRouter.Peers, a copy (setPeers)
-	syncGroup string         // VirtualRouter.SyncGroup
+	iface     string       // VirtualRouter.Interface
+	ifIndex   int          // VirtualRouter.IfIndex
+	peers     []netip.Addr // VirtualRouter.Peers, a copy (setPeers)
+	syncGroup string       // VirtualRouter.SyncGroup
 	m         *Machine
-	c         *rconn
-	family    Family
+	c         *rconn       // VirtualRouter.Conn is c.c
 	dsts      []netip.Addr // group or peers
 	hidx      int          // index in the deadline heap, -1 if absent
 	// when is the machine's Deadline as the heap has it. Compare with
 	// it, not with the heap's own copy: it keeps the monotonic clock
 	// reading, so a step of the wall clock does not make a timer look due.
-	when    time.Time
-	removed bool
-	lim     rateLimiter
-	sm      secondMaster
+	when time.Time
+	lim  rateLimiter
+	sm   secondMaster
 
+	family  Family
+	removed bool
 	// Why the machine is held in Fault: its interface is down
 	// (InterfaceDown), or its owner said so (SetFault, tracking).
 	linkDown, faulted bool
@@ -359,6 +367,9 @@ func NewRawRouter(cfg RawConfig) *RawRouter {
 		batch:      cfg.BatchAdvertisements,
 		vrs:        make(map[string]*vrt),
 		conns:      make(map[transport.Conn]*rconn),
+		// Room for the actions of any one input (a takeover is four),
+		// so that none allocates.
+		acts: make([]Action, 0, 8),
 	}
 	if r.logLimit == 0 {
 		r.logLimit = defLogLimit
@@ -366,19 +377,20 @@ func NewRawRouter(cfg RawConfig) *RawRouter {
 	return r
 }
 
-// newVRT checks vr and builds its runtime side.
-func newVRT(vr VirtualRouter) (*vrt, error) {
+// newVRT checks vr and builds its runtime side; its machine's actions go
+// to acts (newMachineShared).
+func newVRT(vr VirtualRouter, acts *[]Action) (*vrt, error) {
 	if vr.Name == "" {
 		return nil, &ConfigError{Field: "VirtualRouter.Name", Value: `""`, Allowed: "a non-empty name"}
 	}
 	if vr.Conn == nil {
 		return nil, &ConfigError{Field: "VirtualRouter.Conn", Value: "nil", Allowed: "a transport.Conn"}
 	}
-	m, err := NewMachine(vr.Config)
+	m, err := newMachineShared(vr.Config, acts)
 	if err != nil {
 		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
 	}
-	v := &vrt{name: vr.Name, conn: vr.Conn, iface: vr.Interface, ifIndex: vr.IfIndex, syncGroup: vr.SyncGroup,
+	v := &vrt{name: vr.Name, iface: vr.Interface, ifIndex: vr.IfIndex, syncGroup: vr.SyncGroup,
 		m: m, hidx: -1, family: IPv6}
 	if m.cfg.Primary.Is4() {
 		v.family = IPv4
@@ -440,14 +452,14 @@ func (v *vrt) setPeers(peers []netip.Addr) {
 // Config.Primary is required (Router.Add fills it in from a
 // transport.Sourcer).
 func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
-	v, err := newVRT(vr)
+	v, err := newVRT(vr, &r.acts)
 	if err != nil {
 		return err
 	}
 	if _, ok := r.vrs[v.name]; ok {
 		return fmt.Errorf("%w: name %q", ErrDuplicate, v.name)
 	}
-	c := r.conns[v.conn]
+	c := r.conns[vr.Conn]
 	if c != nil {
 		list := c.demux[fidx(v.family)][v.m.cfg.VRID]
 		o := c.byIf[demuxKey{uint8(fidx(v.family)), v.m.cfg.VRID, v.ifIndex}]
@@ -458,11 +470,11 @@ func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
 			return fmt.Errorf("%w: %q and %q both %v VRID %d on the same Conn and interface", ErrDuplicate, o.name, v.name, v.family, v.m.cfg.VRID)
 		}
 	} else {
-		c = &rconn{c: v.conn, name: v.iface}
-		r.conns[v.conn] = c
+		c = &rconn{c: vr.Conn, name: v.iface}
+		r.conns[vr.Conn] = c
 		// Removed and added again before Advance: not to be closed.
 		for i, cc := range r.rd.Closed {
-			if cc == v.conn {
+			if cc == vr.Conn {
 				r.rd.Closed = append(r.rd.Closed[:i], r.rd.Closed[i+1:]...)
 				break
 			}
@@ -627,7 +639,7 @@ func (r *RawRouter) Peers(name string) ([]netip.Addr, error) {
 func (r *RawRouter) connPeers(conn transport.Conn, skip string, peers []netip.Addr) (all []netip.Addr, ok bool) {
 	all = append(all, peers...)
 	for _, o := range r.order {
-		if o.conn != conn || o.name == skip {
+		if o.c.c != conn || o.name == skip {
 			continue
 		}
 		if len(o.peers) == 0 {

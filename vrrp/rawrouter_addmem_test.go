@@ -81,8 +81,10 @@ func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
 	t.Logf("%.0f B held per virtual router", per)
 	// vrt 288 B (512 with the two copies), Machine 512 B, its action
 	// buffer 160 B, the maps' entries and the shared arrays' share: 1,536
-	// B before, 1,290-1,310 B after.
-	const bound = 1400
+	// B before, 1,290-1,310 B after. Since the machines share the
+	// RawRouter's action buffer (newMachineShared) and vrt is 256 B
+	// (TestSizeClasses), 1,127 B.
+	const bound = 1200
 	if per > bound {
 		t.Errorf("%.0f B held per virtual router of %d, want at most %d", per, n, bound)
 	}

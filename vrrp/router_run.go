@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sync/atomic"
 	"time"
 )
 
@@ -217,13 +216,11 @@ func (r *Router) process(now time.Time) {
 		h := &rd.Host[i]
 		switch h.Kind {
 		case HostAdded:
-			r.index.Store(h.VR.Name, new(atomic.Uint32))
+			r.index.add(h.VR.Name)
 		case HostRemoved:
-			r.index.Delete(h.VR.Name)
+			r.index.remove(h.VR.Name)
 		case HostTransition:
-			if s, ok := r.index.Load(h.Event.Name); ok {
-				s.(*atomic.Uint32).Store(uint32(h.Event.To))
-			}
+			r.index.set(h.Event.Name, h.Event.To)
 		}
 	}
 	r.host.push(rd.Host)
