@@ -201,22 +201,20 @@ type Machine struct {
 // NewMachine validates cfg, fills in its defaults and returns a machine in
 // state Initialize. Errors are *ConfigError naming the field.
 func NewMachine(cfg Config) (*Machine, error) {
-	m, err := newMachineShared(cfg, nil)
-	if err != nil {
+	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	m := newMachineShared(cfg, nil)
 	m.acts = make([]Action, 0, 4) // grows when an input needs more (issue 12: 160 B per virtual router less)
 	return m, nil
 }
 
-// newMachineShared is NewMachine for a RawRouter's machine: its actions
-// go to the RawRouter's buffer acts, which every machine of the
+// newMachineShared is NewMachine, for a configuration with its defaults
+// filled in (Config.setDefaults), and for a RawRouter's machine: its
+// actions go to the RawRouter's buffer acts, which every machine of the
 // RawRouter shares (Machine.shared); nil acts: a buffer of its own, made
 // by the first action.
-func newMachineShared(cfg Config, acts *[]Action) (*Machine, error) {
-	if err := cfg.setDefaults(); err != nil {
-		return nil, err
-	}
+func newMachineShared(cfg Config, acts *[]Action) *Machine {
 	m := &Machine{
 		cfg:    cfg,
 		owner:  cfg.Priority == 255,
@@ -238,7 +236,7 @@ func newMachineShared(cfg Config, acts *[]Action) (*Machine, error) {
 	} else {
 		m.adv.MaxAdvertInt = uint16(cfg.AdvertInterval / (10 * time.Millisecond))
 	}
-	return m, nil
+	return m
 }
 
 // Config returns the machine's configuration with defaults filled in.

@@ -380,26 +380,41 @@ func NewRawRouter(cfg RawConfig) *RawRouter {
 // newVRT checks vr and builds its runtime side; its machine's actions go
 // to acts (newMachineShared).
 func newVRT(vr VirtualRouter, acts *[]Action) (*vrt, error) {
-	if vr.Name == "" {
-		return nil, &ConfigError{Field: "VirtualRouter.Name", Value: `""`, Allowed: "a non-empty name"}
-	}
-	if vr.Conn == nil {
-		return nil, &ConfigError{Field: "VirtualRouter.Conn", Value: "nil", Allowed: "a transport.Conn"}
-	}
-	m, err := newMachineShared(vr.Config, acts)
+	cfg, fam, err := checkVR(vr)
 	if err != nil {
-		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
+		return nil, err
 	}
 	v := &vrt{name: vr.Name, iface: vr.Interface, ifIndex: vr.IfIndex, syncGroup: vr.SyncGroup,
-		m: m, hidx: -1, family: IPv6}
-	if m.cfg.Primary.Is4() {
-		v.family = IPv4
-	}
-	if err := checkPeers(vr.Peers, v.family); err != nil {
-		return nil, fmt.Errorf("virtual router %q: %w", vr.Name, err)
-	}
+		m: newMachineShared(cfg, acts), hidx: -1, family: fam}
 	v.setPeers(vr.Peers)
 	return v, nil
+}
+
+// checkVR checks vr as newVRT does, without building anything (Router.Add
+// checks on its caller's goroutine, before the owner's newVRT: a Machine
+// and a vrt built there and dropped were half of the objects of their
+// size classes when thousands were added, and the live half left those
+// spans half empty; issue 12). It returns vr's Config with its defaults
+// filled in, and its family.
+func checkVR(vr VirtualRouter) (Config, Family, error) {
+	if vr.Name == "" {
+		return Config{}, 0, &ConfigError{Field: "VirtualRouter.Name", Value: `""`, Allowed: "a non-empty name"}
+	}
+	if vr.Conn == nil {
+		return Config{}, 0, &ConfigError{Field: "VirtualRouter.Conn", Value: "nil", Allowed: "a transport.Conn"}
+	}
+	cfg := vr.Config
+	if err := cfg.setDefaults(); err != nil {
+		return Config{}, 0, fmt.Errorf("virtual router %q: %w", vr.Name, err)
+	}
+	fam := IPv6
+	if cfg.Primary.Is4() {
+		fam = IPv4
+	}
+	if err := checkPeers(vr.Peers, fam); err != nil {
+		return Config{}, 0, fmt.Errorf("virtual router %q: %w", vr.Name, err)
+	}
+	return cfg, fam, nil
 }
 
 // checkPeers checks unicast peers (VirtualRouter.Peers) for a virtual

@@ -361,7 +361,7 @@ func (r *Router) Add(vr VirtualRouter) error {
 		}
 	}
 	// Check the configuration here, not on the owner goroutine.
-	if _, err := newVRT(vr, nil); err != nil {
+	if _, _, err := checkVR(vr); err != nil {
 		return err
 	}
 	return r.do(false, func(now time.Time) error {

@@ -56,22 +56,38 @@ type system interface {
 // it so that an instance that did not ask for the TPACKET_V3 ring (which
 // the host firewall does not filter) never receives through one another
 // instance asked for, nor the other way round.
+//
+// It is 48 B: the daemon's map of transports has an entry per interface,
+// 4,094 at issue 12's scale, and the source address and the peers (a
+// netip.Addr and a string, 40 B) are unset on nearly all of them: they
+// share one string, unicast.
 type connKey struct {
 	iface string
-	fam   vrrp.Family
-	src   netip.Addr
-	peers string
-	ring  bool
-	poll  time.Duration
+	// unicast is the source address and the sorted unicast peers,
+	// "SRC|PEER,PEER"; empty for a multicast instance that sends from
+	// the interface's own address.
+	unicast string
+	poll    time.Duration
+	fam     vrrp.Family
+	ring    bool
 }
 
 func keyOf(in *Instance) connKey {
+	k := connKey{iface: in.Interface, fam: in.Family(), ring: in.Ring, poll: in.ReceivePoll}
+	if !in.Src.IsValid() && len(in.Peers) == 0 {
+		return k
+	}
 	ps := make([]string, len(in.Peers))
 	for i, p := range in.Peers {
 		ps[i] = p.String()
 	}
 	slices.Sort(ps)
-	return connKey{in.Interface, in.Family(), in.Src, strings.Join(ps, ","), in.Ring, in.ReceivePoll}
+	var src string
+	if in.Src.IsValid() {
+		src = in.Src.String()
+	}
+	k.unicast = src + "|" + strings.Join(ps, ",")
+	return k
 }
 
 type sharedConn struct {
