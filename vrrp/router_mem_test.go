@@ -121,4 +121,3 @@ func TestRouterAddAllocates(t *testing.T) {
 		}
 	})
 }
-
