@@ -66,6 +66,10 @@ func TestJoinCostPerLink(t *testing.T) {
 		c.mu.Unlock()
 		if st == nil || st.src != netlab.LinkAddr(n, 1) {
 			t.Errorf("link %s: state %+v; want source %v", netlab.LinkName(n), st, netlab.LinkAddr(n, 1))
+		} else if st.group != c.groupAddr {
+			// One group address for the Conn, not one per interface
+			// (64 B each, issue 12).
+			t.Errorf("link %s: group address %p, not the Conn's %p", netlab.LinkName(n), st.group, c.groupAddr)
 		}
 	}
 }

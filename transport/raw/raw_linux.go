@@ -48,7 +48,11 @@ type Conn struct {
 	src    netip.Addr
 	peers  []netip.Addr // unzoned
 	group  netip.Addr
-	log    *slog.Logger
+	// groupAddr is group as the destination of every interface's
+	// advertisements (ifaceState.group): one for the Conn, not one per
+	// interface (issue 12: 4,094 interfaces on one Conn).
+	groupAddr net.Addr
+	log       *slog.Logger
 
 	// keepOwn disables the own-source filter (tests only).
 	keepOwn bool
@@ -320,6 +324,7 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	var multiAll error
 	if fam == 4 {
 		c.group = groupV4
+		c.groupAddr = &net.IPAddr{IP: groupV4.AsSlice()}
 		c.p4 = ipv4.NewPacketConn(ipc)
 		err = errors.Join(
 			c.p4.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true),
@@ -343,6 +348,7 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 		c.anySrc = c.setsockopt(unix.IPPROTO_IP, unix.IP_TRANSPARENT, 1) == nil
 	} else {
 		c.group = groupV6
+		c.groupAddr = &net.IPAddr{IP: groupV6.AsSlice()}
 		c.p6 = ipv6.NewPacketConn(ipc)
 		err = errors.Join(
 			c.p6.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true),
@@ -442,7 +448,7 @@ func (c *Conn) Join(ifname string) error {
 	} else {
 		st.oob = (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index, Src: st.src.WithZone("").AsSlice()}).Marshal()
 	}
-	st.group = &net.IPAddr{IP: c.group.AsSlice()}
+	st.group = c.groupAddr
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
