@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +74,9 @@ type Announcer struct {
 	closed bool
 	vrs    map[vrKey]*vrState
 	// scheds holds the schedules SetSchedule gave, per virtual router.
-	scheds map[vrKey]schedule
+	// A schedule is never changed once made: a takeover under way points
+	// to its own (vrState.sched) whatever SetSchedule does meanwhile.
+	scheds map[vrKey]*schedule
 	// answers holds, per link and virtual address, the virtual routers
 	// that are master for it there: the responder answers while one is.
 	answers map[*link]map[netip.Addr]map[*vrState]struct{}
@@ -100,6 +103,15 @@ var (
 type link struct {
 	ifi     Interface
 	arp, nd PacketConn
+	// filter holds the references on the interface filter's entries,
+	// made on first use (refs): only the responder and Router
+	// Advertisements take any, and a daemon without them has thousands of
+	// links (issue 12: three nil maps took a link from 112 bytes to 128).
+	filter *linkRefs
+}
+
+// linkRefs are a link's references on its interface filter.
+type linkRefs struct {
 	// groups counts the references on the link-layer multicast groups
 	// joined on nd, per group MAC (solicited-node, all-nodes,
 	// all-routers); a group is left with its last reference.
@@ -112,6 +124,15 @@ type link struct {
 	unicast map[string]int
 }
 
+// refs returns l's filter references, making them on first use. Called
+// with the Announcer's lock held.
+func (l *link) refs() *linkRefs {
+	if l.filter == nil {
+		l.filter = new(linkRefs)
+	}
+	return l.filter
+}
+
 type vrKey struct {
 	ifname string
 	ifidx  int
@@ -119,12 +140,35 @@ type vrKey struct {
 	vrid   uint8
 }
 
+// vrState is what the Announcer holds for a virtual router. A daemon
+// holds thousands (issue 12: 4,094 links, one virtual router each), so
+// its fields are laid out for a small size class (144 bytes): nothing
+// here that can be shared (the schedule) or packed (the frames, the MAC)
+// is kept per virtual router in a larger form.
 type vrState struct {
-	key    vrKey
-	link   *link
-	mac    net.HardwareAddr
+	key  vrKey
+	link *link
+	// addrs are the virtual addresses; frames their announcements, in
+	// the same order, frameLen(key.v6) bytes each in one array.
 	addrs  []netip.Addr
-	frames [][]byte
+	frames []byte
+	// answering holds what the responder acquired while taken.
+	answering *answering
+	// sched is the schedule of the takeover under way, taken when it
+	// started: Config's (the Announcer's one copy) or the one SetSchedule
+	// gave; never changed through this pointer.
+	sched *schedule
+	// tasks are the pending tasks, a list linked through task.next: a
+	// virtual router has a few at most (the second burst, the refresh, a
+	// lower-priority burst, a spaced burst's next frame, the next Router
+	// Advertisement), and a set of its own cost a map per virtual router
+	// (192 bytes, kept once it had a task; issue 12).
+	tasks *task
+	// ra is the Router Advertisement state while taken, if advertising.
+	ra *raState
+	// mac is the MAC the virtual router's frames come from: the
+	// interface's (ModeInterfaceMAC) or the virtual MAC.
+	mac [6]byte
 	// master: between Take and Release, whether or not the Take
 	// succeeded.
 	master bool
@@ -132,21 +176,18 @@ type vrState struct {
 	// (answering holds what it acquired); only ever while master. A
 	// master that is not taken (its Take failed) holds nothing and
 	// announces nothing; Announce retries the take.
-	taken     bool
-	answering *answering
+	taken bool
 	// undoFailed: the platform's release that undid a failed take
 	// failed too; Release tries it again.
 	undoFailed bool
 	// scheduled: the takeover schedule ran since the last Take / Release,
 	// so a further Announce is the lower-priority burst.
 	scheduled bool
-	// sched is the schedule of the takeover under way, taken when it
-	// started (Config's, or the one SetSchedule gave).
-	sched schedule
-	tasks map[*task]struct{}
-	// ra is the Router Advertisement state while taken, if advertising.
-	ra *raState
 }
+
+// hwAddr returns vr's MAC as a net.HardwareAddr: vr's own bytes, which
+// nobody may change.
+func (vr *vrState) hwAddr() net.HardwareAddr { return vr.mac[:] }
 
 type taskKind uint8
 
@@ -157,8 +198,11 @@ const (
 	taskRA                        // the next Router Advertisement
 )
 
+// task is a pending task of a virtual router, on its list (vrState.tasks)
+// from after until it runs or is cancelled.
 type task struct {
 	t    clock.Timer
+	next *task
 	kind taskKind
 }
 
@@ -230,7 +274,7 @@ func newAnnouncer(cfg Config, p platform) (*Announcer, error) {
 		log:     cfg.Logger,
 		plat:    p,
 		vrs:     make(map[vrKey]*vrState),
-		scheds:  make(map[vrKey]schedule),
+		scheds:  make(map[vrKey]*schedule),
 		answers: make(map[*link]map[netip.Addr]map[*vrState]struct{}),
 		raVRs:   make(map[*link]map[*vrState]struct{}),
 		rand:    randUniform,
@@ -315,7 +359,10 @@ func (a *Announcer) vrFor(info vrrp.VRInfo) (*vrState, error) {
 	if a.cfg.Mode != ModeInterfaceMAC {
 		mac = vmac
 	}
-	vr := &vrState{key: key, link: l, mac: mac, tasks: make(map[*task]struct{})}
+	if err := checkMAC(mac); err != nil {
+		return nil, fmt.Errorf("arpnd: interface %q: %w", l.ifi.Name, err)
+	}
+	vr := &vrState{key: key, link: l, mac: [6]byte(mac)}
 	a.vrs[key] = vr
 	return vr, nil
 }
@@ -370,8 +417,12 @@ func (a *Announcer) Removed(info vrrp.VRInfo) {
 	}
 }
 
+// setAddrs makes addrs vr's addresses and builds their announcements.
+// The frames go into a new array, not the old one: a spaced burst under
+// way goes on with the frames it started with (see burstFrom).
 func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
-	frames := make([][]byte, 0, len(addrs))
+	fl := frameLen(vr.key.v6)
+	frames := make([]byte, 0, len(addrs)*fl)
 	for _, ip := range addrs {
 		var b []byte
 		var err error
@@ -383,18 +434,33 @@ func (a *Announcer) setAddrs(vr *vrState, addrs []netip.Addr) error {
 			if !src.IsValid() {
 				src = ip // as Interface.LinkLocal documents
 			}
-			b, err = MarshalUnsolicitedNA(vr.mac, src, ip)
+			b, err = MarshalUnsolicitedNA(vr.hwAddr(), src, ip)
 		} else {
-			b, err = MarshalGratuitousARP(vr.mac, ip)
+			b, err = MarshalGratuitousARP(vr.hwAddr(), ip)
 		}
 		if err != nil {
 			return fmt.Errorf("arpnd: VRID %d: %w", vr.key.vrid, err)
 		}
-		frames = append(frames, b)
+		if len(b) != fl {
+			// Not reached: the Marshal functions make frames of one size.
+			return fmt.Errorf("arpnd: VRID %d: announcement of %d bytes, want %d", vr.key.vrid, len(b), fl)
+		}
+		frames = append(frames, b...)
 	}
 	vr.addrs = append(vr.addrs[:0], addrs...)
 	vr.frames = frames
 	return nil
+}
+
+// frameLen returns the length of an announcement: a gratuitous ARP (42
+// bytes, zero padded to Ethernet's minimum of 60) or an unsolicited
+// Neighbor Advertisement (Ethernet 14, IPv6 40, the NA 24 and its Target
+// Link-Layer Address option 8).
+func frameLen(v6 bool) int {
+	if v6 {
+		return 86
+	}
+	return 60
 }
 
 // Take implements vrrp.Hook: vr became master. It cancels any pending
@@ -536,7 +602,7 @@ func (a *Announcer) Announce(info vrrp.VRInfo) error {
 	}
 	if !vr.scheduled {
 		vr.scheduled = true
-		vr.sched = a.sched
+		vr.sched = &a.sched
 		if s, ok := a.scheds[vr.key]; ok {
 			vr.sched = s
 		}
@@ -584,7 +650,8 @@ func (a *Announcer) SetSchedule(info vrrp.VRInfo, s *Schedule) error {
 	if s == nil || s.resolve() == a.sched {
 		delete(a.scheds, keyOf(info))
 	} else {
-		a.scheds[keyOf(info)] = s.resolve()
+		r := s.resolve()
+		a.scheds[keyOf(info)] = &r
 	}
 	return nil
 }
@@ -610,15 +677,19 @@ func (a *Announcer) refresh(vr *vrState) {
 // interval. With a zero interval the whole burst goes out now. Called with
 // the lock held.
 func (a *Announcer) burst(vr *vrState, kind taskKind, rounds int) {
-	n := rounds * len(vr.frames)
+	n := rounds * len(vr.frames) / frameLen(vr.key.v6)
 	a.burstFrom(vr, kind, vr.frames, 0, n, true)
 }
 
-func (a *Announcer) burstFrom(vr *vrState, kind taskKind, frames [][]byte, i, n int, first bool) {
+// burstFrom sends frames i to n-1 of a burst over frames (vr's frames
+// when it started: setAddrs does not change them), the ith being frame
+// i modulo their number.
+func (a *Announcer) burstFrom(vr *vrState, kind taskKind, frames []byte, i, n int, first bool) {
 	iv := vr.sched.garpInterval
 	if vr.key.v6 {
 		iv = vr.sched.gnaInterval
 	}
+	fl := frameLen(vr.key.v6)
 	for ; i < n; i++ {
 		if !first && iv > 0 {
 			next := i
@@ -626,7 +697,8 @@ func (a *Announcer) burstFrom(vr *vrState, kind taskKind, frames [][]byte, i, n 
 			return
 		}
 		first = false
-		a.send(vr, frames[i%len(frames)])
+		off := i % (len(frames) / fl) * fl
+		a.send(vr, frames[off:off+fl:off+fl])
 	}
 }
 
@@ -665,33 +737,44 @@ func (a *Announcer) send(vr *vrState, b []byte) {
 // after runs f with the lock held once d has passed on the clock, unless
 // the task is cancelled first. Called with the lock held.
 func (a *Announcer) after(vr *vrState, kind taskKind, d time.Duration, f func()) {
-	tk := &task{kind: kind}
-	vr.tasks[tk] = struct{}{}
+	tk := &task{kind: kind, next: vr.tasks}
+	vr.tasks = tk
 	a.wg.Add(1)
 	tk.t = a.clk.AfterFunc(d, func() {
 		defer a.wg.Done()
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if _, ok := vr.tasks[tk]; !ok || a.closed {
+		if a.closed || !vr.unlink(tk) {
 			return
 		}
-		delete(vr.tasks, tk)
 		f()
 	})
+}
+
+// unlink takes tk off vr's pending tasks and reports whether it was on
+// them (it is not once cancelled). Called with the lock held.
+func (vr *vrState) unlink(tk *task) bool {
+	for p := &vr.tasks; *p != nil; p = &(*p).next {
+		if *p == tk {
+			*p, tk.next = tk.next, nil
+			return true
+		}
+	}
+	return false
 }
 
 // cancel stops vr's pending tasks of the given kinds. Called with the lock
 // held.
 func (a *Announcer) cancel(vr *vrState, kinds ...taskKind) {
-	for tk := range vr.tasks {
-		for _, k := range kinds {
-			if tk.kind == k {
-				delete(vr.tasks, tk)
-				if tk.t.Stop() {
-					a.wg.Done()
-				}
-				break
-			}
+	for p := &vr.tasks; *p != nil; {
+		tk := *p
+		if !slices.Contains(kinds, tk.kind) {
+			p = &tk.next
+			continue
+		}
+		*p, tk.next = tk.next, nil
+		if tk.t.Stop() {
+			a.wg.Done()
 		}
 	}
 }
@@ -703,7 +786,9 @@ func (a *Announcer) Pending() int {
 	defer a.mu.Unlock()
 	n := 0
 	for _, vr := range a.vrs {
-		n += len(vr.tasks)
+		for tk := vr.tasks; tk != nil; tk = tk.next {
+			n++
+		}
 	}
 	return n
 }

@@ -64,9 +64,9 @@ func (p *linuxPlatform) addVMACRule(vr *vrState) error {
 		Priority: nftables.ChainPriorityFilter,
 		Device:   ifi.Name,
 	})
-	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: vmacExprs(vr.mac)})
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: vmacExprs(vr.hwAddr())})
 	if err := c.Flush(); err != nil {
-		return privErr(ifi.Name, fmt.Sprintf("install nftables table netdev %s (ether daddr %v meta pkttype set host)", tbl.Name, vr.mac), "CAP_NET_ADMIN", err)
+		return privErr(ifi.Name, fmt.Sprintf("install nftables table netdev %s (ether daddr %v meta pkttype set host)", tbl.Name, vr.hwAddr()), "CAP_NET_ADMIN", err)
 	}
 	return nil
 }

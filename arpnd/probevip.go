@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -81,7 +82,11 @@ type Prober struct {
 	mu     sync.RWMutex
 	closed bool
 	conns  [2]ProbeConn // IPv4 (ARP), IPv6
-	probes map[probeKey][]*Probe
+	// probes holds the Probes of each interface and address: the first
+	// added, the others linked from it through Probe.next. There is
+	// nearly always one, and a slice per key cost an array and a larger
+	// map entry per Probe (issue 12).
+	probes map[probeKey]*Probe
 	wg     sync.WaitGroup
 
 	// SendBatch's scratch, reused from one call to the next so that a
@@ -180,23 +185,47 @@ type ProbeTarget struct {
 // Probe is a ProbeTarget added to a Prober. Its life is in rounds: Send
 // ends the current round (reporting what it heard) and starts the next
 // with a probe.
+//
+// A daemon holds one per virtual address of each master (issue 12: 4,094
+// links), so the fields are laid out for a small size class (144 bytes).
 type Probe struct {
-	p        *Prober
-	key      probeKey
-	v6       bool
-	frame    []byte
-	own      [][6]byte
+	p *Prober
+	// next is the next Probe of the same key in the Prober's index, in
+	// the order they were added; guarded by the Prober's mu.
+	next     *Probe
 	onAnswer func(net.HardwareAddr)
+	key      probeKey
+	// buf holds the probe frame, buf[:flen], and then the router's own
+	// MACs, 6 bytes each, the interface's first: one array for both.
+	// Never changed after Add.
+	buf  []byte
+	flen uint8
 
 	mu     sync.Mutex
 	closed bool
-	heard  [maxHeard][6]byte
-	nHeard int
 	more   bool // more MACs than maxHeard answered this round
+	nHeard uint8
+	heard  [maxHeard][6]byte
 
 	sent     atomic.Uint64
 	sendErrs atomic.Uint64
 	answers  atomic.Uint64
+}
+
+// frame returns the probe frame.
+func (pr *Probe) frame() []byte { return pr.buf[:pr.flen:pr.flen] }
+
+// v6 reports whether pr probes an IPv6 address.
+func (pr *Probe) v6() bool { return pr.key.addr.Is6() }
+
+// own reports whether mac is one of the router's own MACs.
+func (pr *Probe) own(mac [6]byte) bool {
+	for o := pr.buf[pr.flen:]; len(o) >= 6; o = o[6:] {
+		if [6]byte(o) == mac {
+			return true
+		}
+	}
+	return false
 }
 
 // maxHeard is how many different foreign MACs a round remembers.
@@ -258,7 +287,7 @@ func newProber(cfg ProberConfig) *Prober {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Prober{log: log, probes: make(map[probeKey][]*Probe)}
+	p := &Prober{log: log, probes: make(map[probeKey]*Probe)}
 	if f := cfg.Interface; f != nil {
 		p.lookup = func(t *ProbeTarget) error {
 			ifi, err := f(t.IfIndex)
@@ -297,22 +326,34 @@ func (p *Prober) Add(t ProbeTarget) (*Probe, error) {
 	if err := checkMAC(t.HardwareAddr); err != nil {
 		return nil, fmt.Errorf("%w: interface %d: %w", ErrBadProbeTarget, t.IfIndex, err)
 	}
-	pr := &Probe{p: p, key: probeKey{t.IfIndex, addr}, v6: addr.Is6(), onAnswer: t.OnAnswer}
-	pr.own = append(pr.own, [6]byte(t.HardwareAddr))
+	pr := &Probe{p: p, key: probeKey{t.IfIndex, addr}, onAnswer: t.OnAnswer}
 	for _, m := range t.Own {
 		if err := checkMAC(m); err != nil {
 			return nil, fmt.Errorf("%w: own MAC: %w", ErrBadProbeTarget, err)
 		}
-		pr.own = append(pr.own, [6]byte(m))
 	}
-	var err error
-	if pr.v6 {
-		pr.frame, err = MarshalNSProbe(t.HardwareAddr, t.LinkLocal, addr)
+	var (
+		frame []byte
+		err   error
+	)
+	if pr.v6() {
+		frame, err = MarshalNSProbe(t.HardwareAddr, t.LinkLocal, addr)
 	} else {
-		pr.frame, err = MarshalARPProbe(t.HardwareAddr, addr)
+		frame, err = MarshalARPProbe(t.HardwareAddr, addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadProbeTarget, err)
+	}
+	if len(frame) > math.MaxUint8 {
+		// Not reached: a probe is 86 bytes at most.
+		return nil, fmt.Errorf("%w: a probe frame of %d bytes", ErrBadProbeTarget, len(frame))
+	}
+	pr.buf = make([]byte, 0, len(frame)+6*(1+len(t.Own)))
+	pr.buf = append(pr.buf, frame...)
+	pr.flen = uint8(len(frame))
+	pr.buf = append(pr.buf, t.HardwareAddr...)
+	for _, m := range t.Own {
+		pr.buf = append(pr.buf, m...)
 	}
 
 	p.mu.Lock()
@@ -320,16 +361,23 @@ func (p *Prober) Add(t ProbeTarget) (*Probe, error) {
 	if p.closed {
 		return nil, ErrProberClosed
 	}
-	fam := famIndex(pr.v6)
+	fam := famIndex(pr.v6())
 	if p.conns[fam] == nil {
-		c, err := p.open(pr.v6)
+		c, err := p.open(pr.v6())
 		if err != nil {
 			return nil, err
 		}
 		p.conns[fam] = c
 		p.startReader(c)
 	}
-	p.probes[pr.key] = append(p.probes[pr.key], pr)
+	if q := p.probes[pr.key]; q == nil {
+		p.probes[pr.key] = pr
+	} else {
+		for q.next != nil {
+			q = q.next
+		}
+		q.next = pr
+	}
 	return pr, nil
 }
 
@@ -352,12 +400,12 @@ func (pr *Probe) Send() (heard []net.HardwareAddr, err error) {
 	}
 	p := pr.p
 	p.mu.RLock()
-	c := p.conns[famIndex(pr.v6)]
+	c := p.conns[famIndex(pr.v6())]
 	p.mu.RUnlock()
 	if c == nil {
 		return heard, ErrProberClosed
 	}
-	return heard, pr.sendResult(c.WriteFrame(pr.frame, pr.key.ifindex))
+	return heard, pr.sendResult(c.WriteFrame(pr.frame(), pr.key.ifindex))
 }
 
 // endRound ends the current round: it returns the MACs not ours heard in
@@ -420,7 +468,7 @@ func (p *Prober) SendBatch(prs []*Probe, res []ProbeResult) {
 	for fam := range p.conns {
 		p.bframes, p.bidx = p.bframes[:0], p.bidx[:0]
 		for i, pr := range prs {
-			if famIndex(pr.v6) != fam {
+			if famIndex(pr.v6()) != fam {
 				continue
 			}
 			if pr.p != p {
@@ -433,7 +481,7 @@ func (p *Prober) SendBatch(prs []*Probe, res []ProbeResult) {
 				res[i].Err = ErrProberClosed
 				continue
 			}
-			p.bframes = append(p.bframes, ProbeFrame{B: pr.frame, IfIndex: pr.key.ifindex})
+			p.bframes = append(p.bframes, ProbeFrame{B: pr.frame(), IfIndex: pr.key.ifindex})
 			p.bidx = append(p.bidx, i)
 		}
 		if len(p.bframes) == 0 {
@@ -521,18 +569,21 @@ func (pr *Probe) Stats() ProbeStats {
 func (pr *Probe) Close() {
 	p := pr.p
 	p.mu.Lock()
-	ps := p.probes[pr.key]
-	for i, q := range ps {
-		if q == pr {
-			ps = append(ps[:i:i], ps[i+1:]...)
-			break
+	if q := p.probes[pr.key]; q == pr {
+		if pr.next == nil {
+			delete(p.probes, pr.key)
+		} else {
+			p.probes[pr.key] = pr.next
+		}
+	} else {
+		for ; q != nil; q = q.next {
+			if q.next == pr {
+				q.next = pr.next
+				break
+			}
 		}
 	}
-	if len(ps) == 0 {
-		delete(p.probes, pr.key)
-	} else {
-		p.probes[pr.key] = ps
-	}
+	pr.next = nil
 	p.mu.Unlock()
 	pr.mu.Lock()
 	pr.closed = true
@@ -561,8 +612,10 @@ func (p *Prober) Close() error {
 		p.conns[i] = nil
 	}
 	var all []*Probe
-	for _, ps := range p.probes {
-		all = append(all, ps...)
+	for _, pr := range p.probes {
+		for ; pr != nil; pr = pr.next {
+			all = append(all, pr)
+		}
 	}
 	clear(p.probes)
 	p.mu.Unlock()
@@ -622,7 +675,7 @@ func (p *Prober) handle(frame []byte, ifindex int) {
 	var fireBuf [4]*Probe
 	fire := fireBuf[:0]
 	p.mu.RLock()
-	for _, pr := range p.probes[probeKey{ifindex, addr}] {
+	for pr := p.probes[probeKey{ifindex, addr}]; pr != nil; pr = pr.next {
 		if pr.record(mac) && pr.onAnswer != nil {
 			fire = append(fire, pr)
 		}
@@ -636,10 +689,8 @@ func (p *Prober) handle(frame []byte, ifindex int) {
 // record counts an answer from mac and reports whether it is a MAC not
 // ours heard for the first time this round.
 func (pr *Probe) record(mac [6]byte) bool {
-	for _, o := range pr.own {
-		if o == mac {
-			return false
-		}
+	if pr.own(mac) {
+		return false
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()

@@ -401,7 +401,7 @@ func (a *Announcer) raFrame(vr *vrState) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := a.ra.marshal(vr.mac, src)
+	b, err := a.ra.marshal(vr.hwAddr(), src)
 	if err != nil {
 		return nil, fmt.Errorf("arpnd: VRID %d: router advertisement: %w", vr.key.vrid, err)
 	}

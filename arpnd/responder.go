@@ -108,7 +108,7 @@ func (a *Announcer) handle(l *link, c PacketConn, frame []byte) {
 		if vr == nil {
 			return nil, false
 		}
-		return vr.mac, true
+		return vr.hwAddr(), true
 	}
 	var (
 		reply []byte
@@ -189,7 +189,7 @@ func (a *Announcer) startAnswering(vr *vrState) error {
 	if a.cfg.Mode == ModeVirtualMAC {
 		ok, err := a.addUnicast(l, vr)
 		if err != nil {
-			return fail(fmt.Errorf("add %v to the unicast filter: %w", vr.mac, err))
+			return fail(fmt.Errorf("add %v to the unicast filter: %w", vr.hwAddr(), err))
 		}
 		h.unicast = ok
 	}
@@ -280,30 +280,32 @@ func (a *Announcer) addUnicast(l *link, vr *vrState) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	k := string(vr.mac)
-	if l.unicast[k] == 0 {
-		if err := ua.AddUnicast(vr.mac); err != nil {
+	r := l.refs()
+	k := string(vr.mac[:])
+	if r.unicast[k] == 0 {
+		if err := ua.AddUnicast(vr.hwAddr()); err != nil {
 			return false, err
 		}
 	}
-	if l.unicast == nil {
-		l.unicast = make(map[string]int)
+	if r.unicast == nil {
+		r.unicast = make(map[string]int)
 	}
-	l.unicast[k]++
+	r.unicast[k]++
 	return true, nil
 }
 
 // dropUnicast gives back a reference taken by addUnicast, removing the
 // entry with the last.
 func (a *Announcer) dropUnicast(l *link, vr *vrState) {
-	k := string(vr.mac)
-	if l.unicast[k] <= 0 {
+	r := l.refs()
+	k := string(vr.mac[:])
+	if r.unicast[k] <= 0 {
 		return // not held: never remove another holder's entry
 	}
-	if l.unicast[k]--; l.unicast[k] == 0 {
-		delete(l.unicast, k)
+	if r.unicast[k]--; r.unicast[k] == 0 {
+		delete(r.unicast, k)
 		if ua, ok := a.connFor(vr).(unicastAdder); ok {
-			_ = ua.DropUnicast(vr.mac)
+			_ = ua.DropUnicast(vr.hwAddr())
 		}
 	}
 }
@@ -317,28 +319,30 @@ func (a *Announcer) joinGroup(l *link, mac net.HardwareAddr) (bool, error) {
 	if !ok {
 		return false, nil
 	}
+	r := l.refs()
 	k := string(mac)
-	if l.groups[k] == 0 {
+	if r.groups[k] == 0 {
 		if err := gj.JoinGroup(mac); err != nil {
 			return false, err
 		}
 	}
-	if l.groups == nil {
-		l.groups = make(map[string]int)
+	if r.groups == nil {
+		r.groups = make(map[string]int)
 	}
-	l.groups[k]++
+	r.groups[k]++
 	return true, nil
 }
 
 // leaveGroup gives back a reference taken by joinGroup, leaving the group
 // with the last.
 func (a *Announcer) leaveGroup(l *link, mac net.HardwareAddr) {
+	r := l.refs()
 	k := string(mac)
-	if l.groups[k] <= 0 {
+	if r.groups[k] <= 0 {
 		return // not held: never leave a group another holder needs
 	}
-	if l.groups[k]--; l.groups[k] == 0 {
-		delete(l.groups, k)
+	if r.groups[k]--; r.groups[k] == 0 {
+		delete(r.groups, k)
 		if gj, ok := l.nd.(groupJoiner); ok {
 			_ = gj.LeaveGroup(mac)
 		}
@@ -351,21 +355,23 @@ func (a *Announcer) leaveGroup(l *link, mac net.HardwareAddr) {
 // the leave paired with it gives nothing back, so that it cannot remove a
 // membership another holder took in between.
 func (a *Announcer) join(l *link, mac net.HardwareAddr) error {
+	r := l.refs()
 	if _, err := a.joinGroup(l, mac); err != nil {
-		if l.failedJoins == nil {
-			l.failedJoins = make(map[string]int)
+		if r.failedJoins == nil {
+			r.failedJoins = make(map[string]int)
 		}
-		l.failedJoins[string(mac)]++
+		r.failedJoins[string(mac)]++
 		return err
 	}
 	return nil
 }
 
 func (a *Announcer) leave(l *link, mac net.HardwareAddr) {
+	r := l.refs()
 	k := string(mac)
-	if l.failedJoins[k] > 0 {
-		if l.failedJoins[k]--; l.failedJoins[k] == 0 {
-			delete(l.failedJoins, k)
+	if r.failedJoins[k] > 0 {
+		if r.failedJoins[k]--; r.failedJoins[k] == 0 {
+			delete(r.failedJoins, k)
 		}
 		return
 	}

@@ -195,10 +195,11 @@ func checkCounts(t *testing.T, what string, a *Announcer, l *link, wantGroups, w
 		}
 		return r
 	}
-	if diff := cmp.Diff(wantGroups, str(l.groups)); diff != "" {
+	r := l.refs()
+	if diff := cmp.Diff(wantGroups, str(r.groups)); diff != "" {
 		t.Errorf("%s: link group counts (-want +got):\n%s", what, diff)
 	}
-	if diff := cmp.Diff(wantUnicast, str(l.unicast)); diff != "" {
+	if diff := cmp.Diff(wantUnicast, str(r.unicast)); diff != "" {
 		t.Errorf("%s: link unicast counts (-want +got):\n%s", what, diff)
 	}
 }

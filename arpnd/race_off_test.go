@@ -1,0 +1,5 @@
+//go:build !race
+
+package arpnd
+
+const raceEnabled = false
