@@ -961,19 +961,49 @@ func (c *Conn) WriteTo(b []byte, m transport.Meta) error {
 	return err
 }
 
+// writeChunk is how many messages WriteBatch hands to one sendmmsg: the
+// kernel takes at most 1,024 (UIO_MAXIOV) a call, and the arrays of a
+// call (the Conn's message array, x/net's headers) are as long as what
+// is handed over. 4,094 messages at once (a master of 4,094 links) kept
+// about 1 MB of them, and x/net packed the rest again after each
+// 1,024 (issue 12).
+const writeChunk = 256
+
 // WriteBatch sends every message of ms like WriteTo, in as few sendmmsg
-// system calls as possible, and returns how many messages were sent
-// completely (to every peer). It implements transport.BatchWriter.
+// system calls as possible (one per writeChunk messages), and returns how
+// many messages were sent completely (to every peer). It implements
+// transport.BatchWriter.
 func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.wms, c.wbufs, c.wcnt = c.wms[:0], c.wbufs[:0], c.wcnt[:0]
 	defer func() {
 		// Do not keep the callers' buffers alive.
 		clear(c.wms[:cap(c.wms)])
 		clear(c.wbufs[:cap(c.wbufs)])
 	}()
+	done := 0
+	for len(ms) > 0 {
+		n := min(len(ms), writeChunk)
+		d, err := c.writeChunk(ms[:n])
+		done += d
+		if err != nil {
+			return done, err
+		}
+		ms = ms[n:]
+	}
+	return done, nil
+}
 
+// writeChunk sends ms (at most writeChunk messages) for WriteBatch, with
+// c.wmu held.
+func (c *Conn) writeChunk(ms []transport.Message) (int, error) {
+	if c.wms == nil {
+		// Room for a chunk to one destination each, made once.
+		c.wms = make([]ipv4.Message, 0, writeChunk)
+		c.wbufs = make([][]byte, 0, writeChunk)
+		c.wcnt = make([]int, 0, writeChunk)
+	}
+	c.wms, c.wbufs, c.wcnt = c.wms[:0], c.wbufs[:0], c.wcnt[:0]
 	c.mu.RLock()
 	for _, m := range ms {
 		st, err := c.ifaceLocked(m.Meta.IfIndex)

@@ -400,6 +400,41 @@ func TestWriteBatch(t *testing.T) {
 	})
 }
 
+// TestWriteBatchChunks: a batch larger than writeChunk goes out whole, in
+// calls of writeChunk messages, and the Conn keeps arrays for one chunk,
+// not for the whole batch (issue 12: 4,094 messages kept about 1 MB); a
+// message that cannot be sent stops the batch after the chunks before it,
+// which it counts.
+func TestWriteBatchChunks(t *testing.T) {
+	lab := netlab.New(t, "tw", 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	c1 := listen(t, h1, &Config{})
+	c2 := listen(t, h2, &Config{})
+	const n = 3*writeChunk + 10
+	ms := make([]transport.Message, n)
+	for i := range ms {
+		ms[i] = transport.Message{Buf: vecA}
+	}
+	if got, err := c1.WriteBatch(ms); got != n || err != nil {
+		t.Fatalf("WriteBatch of %d = %d, %v; want %d, nil", n, got, err, n)
+	}
+	for i := range n {
+		if b, _ := recv(t, c2, "h2"); !bytes.Equal(b, vecA) {
+			t.Fatalf("packet %d: %x, want %x", i, b, vecA)
+		}
+	}
+	c1.wmu.Lock()
+	held := cap(c1.wms)
+	c1.wmu.Unlock()
+	if held > writeChunk {
+		t.Errorf("after a batch of %d the Conn holds a message array of %d, want at most %d", n, held, writeChunk)
+	}
+	ms[writeChunk+5].Meta.IfIndex = 999
+	if got, err := c1.WriteBatch(ms); got != writeChunk || err == nil {
+		t.Errorf("WriteBatch with message %d on an unknown interface = %d, %v; want %d and an error", writeChunk+5, got, err, writeChunk)
+	}
+}
+
 // TestListenMulti checks the multi-interface socket: joined interfaces
 // deliver, others are dropped by interface index, Leave stops delivery;
 // with the receive ring too (one ring for every interface, as vrrpd's
