@@ -57,27 +57,16 @@ func TestRawRouterAddAllocatesLittle(t *testing.T) {
 func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
 	const n = 1000
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	conn := keyConn{"shared"}
-	vrs := make([]vrrp.VirtualRouter, n)
-	for i := range vrs {
-		vrs[i] = vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i+1), Conn: conn, Interface: fmt.Sprintf("l%d", i+1),
-			IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}
-	}
-	live := func() uint64 {
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
+	vrs := linkVRs(keyConn{"shared"}, n)
 	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
-	base := live()
+	base := liveHeap()
 	for _, vr := range vrs {
 		if err := rr.Add(t0, vr); err != nil {
 			t.Fatal(err)
 		}
 		rr.Advance()
 	}
-	per := (float64(live()) - float64(base)) / n
+	per := (float64(liveHeap()) - float64(base)) / n
 	t.Logf("%.0f B held per virtual router", per)
 	// vrt 288 B (512 with the two copies), Machine 512 B, its action
 	// buffer 160 B, the maps' entries and the shared arrays' share: 1,536
@@ -124,19 +113,13 @@ func startedBackups(t *testing.T, n int) *vrrp.RawRouter {
 func TestRawRouterTakeoverBurstLetGo(t *testing.T) {
 	const n = 1000
 	rr := startedBackups(t, n)
-	live := func() uint64 {
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
-	base := live()
+	base := liveHeap()
 	rr.Tick(rr.Deadline()) // every one takes over
 	if h := len(rr.Ready().Host); h != 3*n {
 		t.Fatalf("the takeover step: %d host actions, want %d", h, 3*n)
 	}
 	rr.Advance()
-	held := int64(live()) - int64(base)
+	held := int64(liveHeap()) - int64(base)
 	t.Logf("%d B held after the takeover step of %d virtual routers", held, n)
 	// Before: the Host array (3,000 entries of 176 B), 481 kB here.
 	// Now the masters' own state: 32 kB.

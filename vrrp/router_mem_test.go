@@ -8,9 +8,51 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/govrrp/govrrp/transport"
 	"github.com/govrrp/govrrp/transport/memnet"
 	"github.com/govrrp/govrrp/vrrp"
 )
+
+// liveHeap returns the live heap after a collection: deterministic, for
+// the tests that bound what is held per virtual router.
+func liveHeap() uint64 {
+	runtime.GC()
+	return readMetric("/gc/heap/live:bytes")
+}
+
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// linkVRs returns n virtual routers VI_1..VI_n, VRID 1 on interfaces
+// l1..ln of conn, as vrrpd's one socket for every link.
+func linkVRs(conn transport.Conn, n int) []vrrp.VirtualRouter {
+	vrs := make([]vrrp.VirtualRouter, n)
+	for i := range vrs {
+		vrs[i] = vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i+1), Conn: conn, Interface: fmt.Sprintf("l%d", i+1),
+			IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}
+	}
+	return vrs
+}
+
+// runRouter runs a Router with no event buffer in the test's synctest
+// bubble until the test ends.
+func runRouter(t *testing.T) *vrrp.Router {
+	r := vrrp.NewRouter(vrrp.RouterConfig{EventBuffer: -1})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	synctest.Wait()
+	return r
+}
 
 // TestRouterHeldPerVirtualRouter bounds the live heap a running Router
 // holds per virtual router, with its RawRouter's share (issue 12: 4,094
@@ -19,25 +61,9 @@ import (
 func TestRouterHeldPerVirtualRouter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 1000
-		lan := memnet.New(memnet.Config{})
-		ep := rtAttach(lan, "r", rtIP4(1))
-		vrs := make([]vrrp.VirtualRouter, n)
-		for i := range vrs {
-			vrs[i] = vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i+1), Conn: ep, Interface: fmt.Sprintf("l%d", i+1),
-				IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}
-		}
-		live := func() uint64 {
-			runtime.GC()
-			s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-			metrics.Read(s)
-			return s[0].Value.Uint64()
-		}
-		r := vrrp.NewRouter(vrrp.RouterConfig{EventBuffer: -1})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		synctest.Wait()
-		base := live()
+		vrs := linkVRs(rtAttach(memnet.New(memnet.Config{}), "r", rtIP4(1)), n)
+		r := runRouter(t)
+		base := liveHeap()
 		for _, vr := range vrs {
 			if err := r.Add(vr); err != nil {
 				t.Fatal(err)
@@ -49,7 +75,7 @@ func TestRouterHeldPerVirtualRouter(t *testing.T) {
 				t.Fatalf("%s: state %v, %v; want Backup", vr.Name, s, err)
 			}
 		}
-		per := (float64(live()) - float64(base)) / n
+		per := (float64(liveHeap()) - float64(base)) / n
 		t.Logf("%.0f B held per virtual router", per)
 		// The RawRouter's share is bounded by
 		// TestRawRouterHeldPerVirtualRouter (1,145 B); the receive
@@ -60,10 +86,6 @@ func TestRouterHeldPerVirtualRouter(t *testing.T) {
 		const bound = 1600
 		if per > bound {
 			t.Errorf("%.0f B held per virtual router of %d, want at most %d", per, n, bound)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
 		}
 		runtime.KeepAlive(vrs)
 	})
@@ -78,35 +100,21 @@ func TestRouterHeldPerVirtualRouter(t *testing.T) {
 func TestRouterAddAllocates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 1000
-		lan := memnet.New(memnet.Config{})
-		ep := rtAttach(lan, "r", rtIP4(1))
-		vrs := make([]vrrp.VirtualRouter, n+1)
-		for i := range vrs {
-			vrs[i] = vrrp.VirtualRouter{Name: fmt.Sprintf("VI_%d", i+1), Conn: ep, Interface: fmt.Sprintf("l%d", i+1),
-				IfIndex: i + 1, Config: rtCfg4(1, 100, rtIP4(1))}
-		}
-		allocs := func() uint64 {
-			s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-			metrics.Read(s)
-			return s[0].Value.Uint64()
-		}
-		r := vrrp.NewRouter(vrrp.RouterConfig{EventBuffer: -1})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
+		vrs := linkVRs(rtAttach(memnet.New(memnet.Config{}), "r", rtIP4(1)), n+1)
+		r := runRouter(t)
 		// The first one opens the Conn's reader and its batches.
 		if err := r.Add(vrs[0]); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		a0 := allocs()
+		a0 := readMetric("/gc/heap/allocs:bytes")
 		for _, vr := range vrs[1:] {
 			if err := r.Add(vr); err != nil {
 				t.Fatal(err)
 			}
 		}
 		synctest.Wait()
-		per := float64(allocs()-a0) / n
+		per := float64(readMetric("/gc/heap/allocs:bytes")-a0) / n
 		t.Logf("%.0f B allocated per Add", per)
 		// 3,833 B with the check that built and dropped a Machine and a
 		// vrt, 2,770-3,100 B without (the maps' growth falls differently
@@ -114,10 +122,6 @@ func TestRouterAddAllocates(t *testing.T) {
 		const bound = 3400
 		if per > bound {
 			t.Errorf("%.0f B allocated per Router.Add, want at most %d", per, bound)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
 		}
 	})
 }
