@@ -78,7 +78,7 @@ func TestRouterHeldPerVirtualRouter(t *testing.T) {
 		per := (float64(liveHeap()) - float64(base)) / n
 		t.Logf("%.0f B held per virtual router", per)
 		// The RawRouter's share is bounded by
-		// TestRawRouterHeldPerVirtualRouter (1,145 B); the receive
+		// TestRawRouterHeldPerVirtualRouter (1,127 B); the receive
 		// batches and the reserved room of the Router and RawRouter,
 		// about 500 kB here, are a fixed cost. The Router's own per
 		// virtual router is its state index: in a sync.Map (entry, boxed

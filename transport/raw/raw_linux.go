@@ -984,7 +984,7 @@ func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 	done := 0
 	for len(ms) > 0 {
 		n := min(len(ms), writeChunk)
-		d, err := c.writeChunk(ms[:n])
+		d, err := c.sendChunk(ms[:n])
 		done += d
 		if err != nil {
 			return done, err
@@ -994,9 +994,9 @@ func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 	return done, nil
 }
 
-// writeChunk sends ms (at most writeChunk messages) for WriteBatch, with
+// sendChunk sends ms (at most writeChunk messages) for WriteBatch, with
 // c.wmu held.
-func (c *Conn) writeChunk(ms []transport.Message) (int, error) {
+func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 	if c.wms == nil {
 		// Room for a chunk to one destination each, made once.
 		c.wms = make([]ipv4.Message, 0, writeChunk)
