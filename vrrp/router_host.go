@@ -245,14 +245,17 @@ func (w *hostWorker) popLocked() (a HostAction, ok bool) {
 		return a, true
 	}
 	// Drained: start again at the front, and do not hold a burst's
-	// memory for good.
+	// memory for good: neither the queue's room nor the map's (clear
+	// keeps a map's buckets; it never had more entries than the queue
+	// had room for).
 	if cap(w.q) > maxKeptQueue {
 		w.q = nil
+		w.pend = map[string]pendingHost{}
 	} else {
 		w.q = w.q[:0]
+		clear(w.pend) // empty already: every entry was run or superseded
 	}
 	w.head, w.dead = 0, 0
-	clear(w.pend) // empty already: every entry was run or superseded
 	return HostAction{}, false
 }
 
