@@ -377,6 +377,10 @@ type notifier struct {
 	// flapping, the others quiet, queued up to notifyQueueMax).
 	count      map[notifyKey]int
 	busyQueued int
+	// countPeak is the most keys count had since it was last made: once
+	// the queue drains after a burst of more than maxKeptKeys, count is
+	// made again (a map's deletes keep its buckets).
+	countPeak int
 	workers    int // worker goroutines running
 	maxWorkers int // notifyWorkers; shutdownWorkers once closed
 	closed     bool
@@ -393,6 +397,10 @@ type notifier struct {
 	// (every key had one command left).
 	dropAt int
 }
+
+// maxKeptKeys is the most keys whose room the notifier's map of queued
+// commands keeps once the queue drains.
+const maxKeptKeys = 1024
 
 func newNotifier(run runFunc, timeout time.Duration, log *slog.Logger) *notifier {
 	stop, cancel := context.WithCancel(context.Background())
@@ -453,12 +461,17 @@ func (n *notifier) nextLocked() (j notifyJob, ok bool) {
 		copy(n.q[1:i+1], n.q[:i])
 		n.q[0] = notifyJob{}
 		n.q = n.q[1:]
-		if len(n.q) == 0 {
-			n.q = nil // let a burst's backing array go
-			n.dropAt = 0
-		}
 		k := j.key()
 		n.uncountLocked(k)
+		if len(n.q) == 0 {
+			// Let a burst's memory go: the queue's backing array, and
+			// the map of its keys (empty now) if it grew large.
+			n.q = nil
+			n.dropAt = 0
+			if n.countPeak > maxKeptKeys && len(n.count) == 0 {
+				n.count, n.countPeak = map[notifyKey]int{}, 0
+			}
+		}
 		n.busy[k] = true
 		n.busyQueued += n.count[k]
 		return j, true
@@ -579,6 +592,7 @@ func (n *notifier) enqueue(j notifyJob) {
 	n.q = append(n.q, j)
 	k := j.key()
 	n.count[k]++
+	n.countPeak = max(n.countPeak, len(n.count))
 	if n.busy[k] {
 		n.busyQueued++
 	}
