@@ -380,7 +380,7 @@ type notifier struct {
 	// countPeak is the most keys count had since it was last made: once
 	// the queue drains after a burst of more than maxKeptKeys, count is
 	// made again (a map's deletes keep its buckets).
-	countPeak int
+	countPeak  int
 	workers    int // worker goroutines running
 	maxWorkers int // notifyWorkers; shutdownWorkers once closed
 	closed     bool
