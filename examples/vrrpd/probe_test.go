@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/govrrp/govrrp/arpnd"
 	"github.com/govrrp/govrrp/transport/memnet"
@@ -563,4 +564,51 @@ func BenchmarkDaemonProbeRound(b *testing.B) {
 	}
 	b.ReportMetric(float64(writes)/float64(b.N), "writes/round")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/address")
+}
+
+// TestDaemonProbeRoundScratch: a round of 4,094 addresses (issue 12's
+// scale) keeps scratch for probeChunk probes between rounds, not for the
+// round: 470 kB of it before, with arpnd's. Its writes are as many as
+// in one batch: 32 of 128 probes.
+func TestDaemonProbeRoundScratch(t *testing.T) {
+	const n = 4094
+	d := &daemon{log: slog.New(slog.DiscardHandler), vrs: map[string]*vrInst{}}
+	for i := range n {
+		vips := []string{fmt.Sprintf("10.%d.%d.100/24", i>>8, i&255)}
+		if i%100 == 0 {
+			vips = append(vips, fmt.Sprintf("10.%d.%d.101/24", i>>8, i&255))
+		}
+		in := inst(fmt.Sprintf("VI_%d", i), 1, 200, vips...)
+		v := &vrInst{in: &in, cur: &in, conn: &sharedConn{ifIndex: i + 1}}
+		v.probe.master.Store(true)
+		d.vrs[in.Name] = v
+		d.order = append(d.order, in.Name)
+	}
+	var writes int
+	p := arpnd.NewProberConn(arpnd.ProberConfig{Interface: func(i int) (arpnd.Interface, error) {
+		return arpnd.Interface{Name: "eth0", Index: i, HardwareAddr: probeHostMAC}, nil
+	}}, discardBatchConn{&writes}, nil)
+	defer p.Close()
+	var r probeRound
+	now := time.Now()
+	for range 3 {
+		writes = 0
+		d.probeRound(p, &r, now)
+	}
+	if want := (n + n/100 + 1 + 127) / 128; writes != want {
+		t.Errorf("%d writes in a round of %d probes, want %d", writes, n+n/100+1, want)
+	}
+	scratch := cap(r.vs)*int(unsafe.Sizeof(r.vs[0])) + cap(r.prs)*int(unsafe.Sizeof(r.prs[0])) +
+		cap(r.refs)*int(unsafe.Sizeof(r.refs[0])) + cap(r.res)*int(unsafe.Sizeof(r.res[0]))
+	t.Logf("round scratch: %d B (instances %d, probes %d, refs %d, results %d)", scratch, cap(r.vs), cap(r.prs), cap(r.refs), cap(r.res))
+	// The instances (8 B each, 32 kB at 4,094) and a chunk's probes,
+	// about 20 kB.
+	if limit := 8*n + 24<<10; scratch > limit {
+		t.Errorf("round scratch of %d kB for %d addresses, want at most %d kB", scratch>>10, n, limit>>10)
+	}
+	for i, v := range r.vs[:cap(r.vs)] {
+		if v != nil {
+			t.Fatalf("the scratch keeps instance %d alive", i)
+		}
+	}
 }
