@@ -171,8 +171,9 @@ type daemon struct {
 	// configured is the set of instance names of the configuration being
 	// applied (Reload sets it before removing anything): the record of an
 	// instance the Router removes is forgotten unless a reload restarts
-	// it.
-	configured atomic.Pointer[map[string]bool]
+	// it. Sorted, for isConfigured: 16 B per instance, where a map was 57
+	// (issue 12).
+	configured atomic.Pointer[[]string]
 
 	obs observer // who is master and why (observe.go)
 
@@ -237,11 +238,19 @@ func newDaemon(cfg Config, sys system, log *slog.Logger, level *slog.LevelVar, r
 }
 
 func (d *daemon) setConfigured(ins []Instance) {
-	m := make(map[string]bool, len(ins))
-	for _, in := range ins {
-		m[in.Name] = true
+	names := make([]string, len(ins))
+	for i := range ins {
+		names[i] = ins[i].Name
 	}
-	d.configured.Store(&m)
+	slices.Sort(names)
+	d.configured.Store(&names)
+}
+
+// isConfigured reports whether the configuration being applied has an
+// instance of this name (setConfigured).
+func (d *daemon) isConfigured(name string) bool {
+	_, ok := slices.BinarySearch(*d.configured.Load(), name)
+	return ok
 }
 
 func (d *daemon) setGroups(gs []Group) {
@@ -937,7 +946,7 @@ func (h hook) Added(vr vrrp.VRInfo) {
 // still has it (a reload restarts it: it keeps its counts by reason).
 func (h hook) Removed(vr vrrp.VRInfo) {
 	h.d.reg.removed(vr.Name)
-	if !(*h.d.configured.Load())[vr.Name] {
+	if !h.d.isConfigured(vr.Name) {
 		h.d.obs.forget(vr.Name)
 	}
 }
