@@ -63,6 +63,10 @@ type RawRouter struct {
 	// followed by apply (or receive) with its actions, done before the
 	// next machine is called.
 	acts []Action
+	// sendAdv is the advertisement every machine of the RawRouter fills
+	// in to be sent (Machine.Advertisement), marshalled before the next
+	// machine is called; adv above is the one received.
+	sendAdv packet.Advertisement
 	// The room reserve keeps in rd.Host and the arena.
 	roomHost, roomBytes int
 }
@@ -379,13 +383,13 @@ func NewRawRouter(cfg RawConfig) *RawRouter {
 
 // newVRT checks vr and builds its runtime side; its machine's actions go
 // to acts (newMachineShared).
-func newVRT(vr VirtualRouter, acts *[]Action) (*vrt, error) {
+func newVRT(vr VirtualRouter, acts *[]Action, adv *packet.Advertisement) (*vrt, error) {
 	cfg, fam, err := checkVR(vr)
 	if err != nil {
 		return nil, err
 	}
 	v := &vrt{name: vr.Name, iface: vr.Interface, ifIndex: vr.IfIndex, syncGroup: vr.SyncGroup,
-		m: newMachineShared(cfg, acts), hidx: -1, family: fam}
+		m: newMachineShared(cfg, acts, adv), hidx: -1, family: fam}
 	v.setPeers(vr.Peers)
 	return v, nil
 }
@@ -467,7 +471,7 @@ func (v *vrt) setPeers(peers []netip.Addr) {
 // Config.Primary is required (Router.Add fills it in from a
 // transport.Sourcer).
 func (r *RawRouter) Add(now time.Time, vr VirtualRouter) error {
-	v, err := newVRT(vr, &r.acts)
+	v, err := newVRT(vr, &r.acts, &r.sendAdv)
 	if err != nil {
 		return err
 	}

@@ -53,9 +53,11 @@ func TestRawRouterAddAllocatesLittle(t *testing.T) {
 // buffer, the demux table's share. The configuration is held once, by
 // the Machine: vrt kept two more copies (its VirtualRouter's Config and
 // the defaulted one, 192 B; issue 12, "Memory per instance" in
-// BENCHMARKS.md). Deterministic: live bytes after a collection.
+// BENCHMARKS.md). Live bytes after a collection, at issue 12's 4,094:
+// what the package's other tests still do moves it by a few bytes per
+// virtual router (by 25 at 1,000).
 func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
-	const n = 1000
+	const n = 4094
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	vrs := linkVRs(keyConn{"shared"}, n)
 	rr := vrrp.NewRawRouter(vrrp.RawConfig{})
@@ -72,8 +74,9 @@ func TestRawRouterHeldPerVirtualRouter(t *testing.T) {
 	// buffer 160 B, the maps' entries and the shared arrays' share: 1,536
 	// B before, 1,290-1,310 B after. Since the machines share the
 	// RawRouter's action buffer (newMachineShared) and vrt is 256 B
-	// (TestSizeClasses), 1,127 B.
-	const bound = 1200
+	// (TestSizeClasses), 1,127 B at 1,000 (979 B at 4,094); since they
+	// share its advertisement too (Machine is 480 B), 1,095 B (947 B).
+	const bound = 960
 	if per > bound {
 		t.Errorf("%.0f B held per virtual router of %d, want at most %d", per, n, bound)
 	}

@@ -317,8 +317,10 @@ func TestHostWorkerLetsBurstGo(t *testing.T) {
 			t.Fatalf("%d hook calls, want %d", got, want)
 		}
 		t.Logf("%d B held after a burst of %d takeovers ran", held, n)
-		// A few bytes of noise; before, 94 B a virtual router.
-		if limit := int64(8 << 10); held > limit {
+		// Up to 14 kB of noise after the package's other tests (what
+		// their goroutines still do); before, 361 kB, 90 B a virtual
+		// router.
+		if limit := int64(32 << 10); held > limit {
 			t.Errorf("%d kB held after a burst of %d takeovers ran, want at most %d kB", held>>10, n, limit>>10)
 		}
 		runtime.KeepAlive(burst)
