@@ -382,3 +382,37 @@ func TestConfiguredNamesSmall(t *testing.T) {
 	}
 	runtime.KeepAlive(ins)
 }
+
+// TestNotifyGARPShared: the notify command and garp schedule an instance
+// publishes to the hooks are one copy of each value, whatever the number
+// of instances that have it; a copy per instance was 80 B each (issue
+// 12). Each instance still sees its own values.
+func TestNotifyGARPShared(t *testing.T) {
+	const n = 4094
+	ins := make([]Instance, n)
+	vs := make([]vrInst, n)
+	for i := range ins {
+		ins[i].Notify, ins[i].GARP = "/usr/local/bin/vrrp-notify", defaultGARP
+	}
+	ins[7].Notify, ins[9].GARP.MasterRepeat = "/usr/local/bin/other", 2
+	d := &daemon{}
+	base := liveHeap()
+	for i := range ins {
+		d.setNotifyGARPLocked(&vs[i], &ins[i])
+	}
+	held := float64(liveHeap()-base) / n
+	for i := range ins {
+		if got := *vs[i].notify.Load(); got != ins[i].Notify {
+			t.Fatalf("instance %d: notify %q, want %q", i, got, ins[i].Notify)
+		}
+		if got := *vs[i].garp.Load(); got != ins[i].GARP {
+			t.Fatalf("instance %d: garp %+v, want %+v", i, got, ins[i].GARP)
+		}
+	}
+	t.Logf("%.1f B per instance", held)
+	if held > 4 {
+		t.Errorf("the notify commands and garp schedules hold %.1f B per instance, want at most 4", held)
+	}
+	runtime.KeepAlive(ins)
+	runtime.KeepAlive(vs)
+}
