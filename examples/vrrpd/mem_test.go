@@ -410,8 +410,9 @@ func TestNotifyGARPShared(t *testing.T) {
 		}
 	}
 	t.Logf("%.1f B per instance", held)
-	if held > 4 {
-		t.Errorf("the notify commands and garp schedules hold %.1f B per instance, want at most 4", held)
+	// A few bytes of noise (3.5 B seen); before, 83.5 B.
+	if held > 10 {
+		t.Errorf("the notify commands and garp schedules hold %.1f B per instance, want at most 10", held)
 	}
 	runtime.KeepAlive(ins)
 	runtime.KeepAlive(vs)
