@@ -1226,6 +1226,18 @@ func (r *RawRouter) Master(name string) (netip.Addr, error) {
 	return v.m.Master(), nil
 }
 
+// status returns the named virtual router's State, Master and Stats
+// (Router.Status).
+func (r *RawRouter) status(name string) VRStatus {
+	v, err := r.lookup(name)
+	if err != nil {
+		return VRStatus{Err: err}
+	}
+	st := VRStatus{State: v.m.State(), Master: v.m.Master(), Stats: v.m.Stats()}
+	st.Stats.SecondMaster = v.sm.count
+	return st
+}
+
 // Info returns the named virtual router's VRInfo.
 func (r *RawRouter) Info(name string) (VRInfo, error) {
 	v, err := r.lookup(name)

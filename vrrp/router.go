@@ -338,6 +338,38 @@ func (r *Router) Master(name string) (netip.Addr, error) {
 	return a, err
 }
 
+// VRStatus is a virtual router's state, current master (Router.Master)
+// and statistics (Router.Stats), as Router.Status reads them together.
+type VRStatus struct {
+	// Err is why the virtual router could not be read (ErrNoVirtualRouter:
+	// the Router has none of that name); the other fields are then zero.
+	Err    error
+	State  State
+	Master netip.Addr
+	Stats  Stats
+}
+
+// Status reads the state, master and statistics of each named virtual
+// router into st[i], all in one call on the Router's goroutine, as one
+// consistent snapshot: what Master and Stats give, which cost a call
+// each per virtual router. A status page of 4,094 virtual routers made
+// 8,188 such calls, each waking the protocol's goroutine and its caller
+// (issue 12). The protocol waits while Status copies: read a few hundred
+// names at a time. st must be at least as long as names. The error is
+// ErrRouterStopped if the Router stopped before the call (the state of a
+// stopped Router is still read).
+func (r *Router) Status(names []string, st []VRStatus) error {
+	if len(st) < len(names) {
+		return fmt.Errorf("vrrp: Status: %d results for %d names", len(st), len(names))
+	}
+	return r.do(true, func(time.Time) error {
+		for i, name := range names {
+			st[i] = r.raw.status(name)
+		}
+		return nil
+	})
+}
+
 // Add adds a virtual router. Before Run it waits for Run to start it;
 // during Run it starts at once (Machine.Start) without disturbing the
 // others. A zero Config.Primary is taken from the Conn if it is a

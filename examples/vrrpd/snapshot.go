@@ -201,21 +201,26 @@ func (d *daemon) instSnapLocked(name string, v *vrInst, weights map[string]int) 
 // returns it without the instances a reload removed meanwhile.
 func (d *daemon) routerFigures(ins []instSnap) []instSnap {
 	gone := false // an instance the Router does not know
-	for i := range ins {
-		is := &ins[i]
-		if state, err := d.router.State(is.Name); err != nil {
-			gone = true
-		} else {
-			is.Running = true
-			is.State = state
-			if m, err := d.router.Master(is.Name); err == nil {
-				is.Master = m
-			}
-			if vs, err := d.router.Stats(is.Name); err == nil {
-				is.Stats = vs
-			}
+	names := make([]string, min(len(ins), statusChunk))
+	rs := make([]vrrp.VRStatus, len(names))
+	for start := 0; start < len(ins); start += statusChunk {
+		chunk := ins[start:min(start+statusChunk, len(ins))]
+		for i := range chunk {
+			names[i] = chunk[i].Name
 		}
-		is.Last, is.Up, is.Transitions = d.obs.read(is.Name)
+		// The chunk's figures in one call (eachStatus has why); a
+		// stopped Router's are still read.
+		err := d.router.Status(names[:len(chunk)], rs)
+		for i := range chunk {
+			is, r := &chunk[i], &rs[i]
+			if err != nil || r.Err != nil {
+				gone = true
+			} else {
+				is.Running = true
+				is.State, is.Master, is.Stats = r.State, r.Master, r.Stats
+			}
+			is.Last, is.Up, is.Transitions = d.obs.read(is.Name)
+		}
 	}
 	if gone {
 		// One that failed to start stays (not running); one that a
