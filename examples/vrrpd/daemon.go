@@ -161,6 +161,7 @@ type daemon struct {
 	scriptCtx  context.Context // parent of every script goroutine's
 	stopScript context.CancelFunc
 	stopped    bool           // Run is returning: no more reloads
+	wg         sync.WaitGroup // script and link goroutines
 	// shared holds the one copy of each notify command and garp schedule
 	// the instances publish to the hooks (setNotifyGARPLocked); made
 	// again at each reload, so that it keeps only the values in use.
@@ -169,7 +170,6 @@ type daemon struct {
 		notify map[string]*string
 		garp   map[garpSchedule]*garpSchedule
 	}
-	wg         sync.WaitGroup // script and link goroutines
 
 	// reg is the hook's registry of the instances the Router runs
 	// (registry.go): an instance is in it from the Router's Added to its
