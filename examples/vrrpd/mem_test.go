@@ -417,3 +417,27 @@ func TestNotifyGARPShared(t *testing.T) {
 	runtime.KeepAlive(ins)
 	runtime.KeepAlive(vs)
 }
+
+// TestElectionRecordSmall: the observer's record of an instance's
+// transitions is in the 112-byte size class (issue 12: one per instance
+// at 4,094); its last event without the name the map has was 128 B. And
+// the name comes back on reading.
+func TestElectionRecordSmall(t *testing.T) {
+	if sz := unsafe.Sizeof(electionRecord{}); sz > 112 {
+		t.Errorf("electionRecord is %d B, want at most 112", sz)
+	}
+	var o observer
+	ev := vrrp.Event{Time: time.Unix(100, 0), Name: "VI_1", VRID: 7, Family: vrrp.IPv6, From: vrrp.Backup, To: vrrp.Master,
+		Reason: vrrp.ReasonMasterNoResponse, MasterReason: vrrp.ReasonMasterNoResponse,
+		Peer: netip.MustParseAddr("fe80::1"), PeerPriority: 100}
+	o.record(ev)
+	if last, _, _ := o.read("VI_1"); last != ev {
+		t.Errorf("read %+v, want %+v", last, ev)
+	}
+	if last, _, _ := o.get("VI_1"); last != ev {
+		t.Errorf("get %+v, want %+v", last, ev)
+	}
+	if last, _, _ := o.read("VI_2"); last != (vrrp.Event{}) {
+		t.Errorf("read of an unknown instance: %+v", last)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -28,13 +29,40 @@ type transitionKey struct {
 
 // electionRecord is what observer keeps per virtual router.
 type electionRecord struct {
-	last vrrp.Event // the last transition; zero Time before any
+	last lastEvent // the last transition; zero Time before any
 	up   time.Time  // the last transition out of Initialize (RFC 8347 up-datetime)
 	// transitions counts them by kind: a few kinds per virtual router (2
 	// for one that started and became master), so a slice, not a map of
 	// several hundred bytes per virtual router (issue 12); in
 	// compareTransitions order, the order of the metrics' samples.
 	transitions []transitionCount
+}
+
+// lastEvent is a vrrp.Event without its Name, which the observer's map
+// has: 16 B less, the record 112 B, not 128 (issue 12: one per instance).
+type lastEvent struct {
+	Time                 time.Time
+	Peer                 netip.Addr
+	VRID                 uint8
+	Family               vrrp.Family
+	From, To             vrrp.State
+	Reason, MasterReason vrrp.Reason
+	PeerPriority         uint8
+}
+
+func lastOf(ev *vrrp.Event) lastEvent {
+	return lastEvent{Time: ev.Time, Peer: ev.Peer, VRID: ev.VRID, Family: ev.Family, From: ev.From, To: ev.To,
+		Reason: ev.Reason, MasterReason: ev.MasterReason, PeerPriority: ev.PeerPriority}
+}
+
+// event returns e as the Event of the virtual router name; the zero
+// Event for the zero e.
+func (e *lastEvent) event(name string) vrrp.Event {
+	if e.Time.IsZero() {
+		return vrrp.Event{}
+	}
+	return vrrp.Event{Time: e.Time, Name: name, VRID: e.VRID, Family: e.Family, From: e.From, To: e.To,
+		Reason: e.Reason, MasterReason: e.MasterReason, Peer: e.Peer, PeerPriority: e.PeerPriority}
 }
 
 // transitionCount is how many transitions of a kind were seen.
@@ -62,7 +90,7 @@ func (o *observer) record(ev vrrp.Event) {
 		r = &electionRecord{}
 		o.recs[ev.Name] = r
 	}
-	r.last = ev
+	r.last = lastOf(&ev)
 	if ev.From == vrrp.Initialize && ev.To != vrrp.Initialize {
 		r.up = ev.Time
 	}
@@ -93,7 +121,7 @@ func (o *observer) read(name string) (last vrrp.Event, up time.Time, ts []transi
 	if r == nil {
 		return vrrp.Event{}, time.Time{}, nil
 	}
-	return r.last, r.up, slices.Clone(r.transitions)
+	return r.last.event(name), r.up, slices.Clone(r.transitions)
 }
 
 // get returns a copy of the record of name (zero when it has none), the
@@ -109,7 +137,7 @@ func (o *observer) get(name string) (last vrrp.Event, up time.Time, ts map[trans
 	for _, c := range r.transitions {
 		ts[c.key] = c.n
 	}
-	return r.last, r.up, ts
+	return r.last.event(name), r.up, ts
 }
 
 // processStart is when vrrpd started: the discontinuity time of the
