@@ -30,7 +30,7 @@ type transitionKey struct {
 // electionRecord is what observer keeps per virtual router.
 type electionRecord struct {
 	last lastEvent // the last transition; zero Time before any
-	up   time.Time  // the last transition out of Initialize (RFC 8347 up-datetime)
+	up   time.Time // the last transition out of Initialize (RFC 8347 up-datetime)
 	// transitions counts them by kind: a few kinds per virtual router (2
 	// for one that started and became master), so a slice, not a map of
 	// several hundred bytes per virtual router (issue 12); in
