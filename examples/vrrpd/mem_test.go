@@ -441,3 +441,12 @@ func TestElectionRecordSmall(t *testing.T) {
 		t.Errorf("read of an unknown instance: %+v", last)
 	}
 }
+
+// TestInstanceSmall: what the daemon keeps per running instance besides
+// its configuration is in the 160-byte size class (issue 12: 4,094 of
+// them); it was 176 B.
+func TestInstanceSmall(t *testing.T) {
+	if sz := unsafe.Sizeof(vrInst{}); sz > 160 {
+		t.Errorf("vrInst is %d B, want at most 160 (instProbe %d B, hostState %d B)", sz, unsafe.Sizeof(instProbe{}), unsafe.Sizeof(hostState{}))
+	}
+}

@@ -77,8 +77,8 @@ type instProbe struct {
 
 	mu      sync.Mutex
 	removed bool        // the instance is gone: never probe again
-	vips    []*vipProbe // while master and probing; nil otherwise
 	addErr  bool        // an Add failed during this mastership (logged once)
+	vips    []*vipProbe // while master and probing; nil otherwise
 	// Totals of the Probes closed so far, so that counters never go back.
 	sent, sendErrs, answers, episodes uint64
 }
