@@ -42,6 +42,7 @@ var (
 	traceFlag   = flag.Duration("scale.trace", 0, "log, this often, each side's VIPs, transitions, VRRP socket queue and drops, run-queue wait and processes (0: off)")
 	pmodeFlag   = flag.String("scale.profile.mode", "together", "TestScaleProfile: start-up mode, together or master-first")
 	sighupFlag  = flag.Bool("scale.sighup", false, "TestScale, vrrpd: after the window, SIGHUP steps: one instance's priority changed on the master, then -scale.sighup.n instances added (the lab has LINKS + that many links) and removed, each checked for other instances moving")
+	acceptFlag  = flag.Bool("scale.accept", true, "TestScale: vrrpd's instances accept packets to their VIPs (accept = true, the issue's set-up); false: vrrpd's default, the filter that drops them (nftables) is set at each takeover")
 	ringFlag    = flag.Bool("scale.ring", false, "TestScale: vrrpd's instances receive through TPACKET_V3 rings (ring = true: one ring per family for every link)")
 	pollFlag    = flag.String("scale.poll", "", "TestScale: vrrpd's receive_poll: a duration, off, or auto (empty: vrrpd's default, auto)")
 	rtFlag      = flag.Int("scale.rt", 0, "TestScale: run both daemons under SCHED_RR at this priority, 1-99 (vrrpd -rt-priority, keepalived vrrp_rt_priority); 0: off")
@@ -977,11 +978,15 @@ func pprofTop(bin, profile string, opts ...string) string {
 }
 
 // vrrpdConf is VrrpdConfigWith, with ring = true on every instance under
-// -scale.ring and receive_poll under -scale.poll.
+// -scale.ring, accept = false under -scale.accept=false and receive_poll
+// under -scale.poll.
 func vrrpdConf(n int, interval time.Duration, prio int, prios map[int]int) []byte {
 	b := VrrpdConfigWith(n, interval, prio, prios)
+	if !*acceptFlag {
+		b = bytes.ReplaceAll(b, []byte("accept = true\n"), []byte("accept = false\n"))
+	}
 	if *ringFlag {
-		b = bytes.ReplaceAll(b, []byte("accept = true\n"), []byte("accept = true\nring = true\n"))
+		b = bytes.ReplaceAll(b, []byte("\nvips = "), []byte("\nring = true\nvips = "))
 	}
 	if *pollFlag != "" {
 		b = bytes.Replace(b, []byte("log_level = \"info\"\n"), fmt.Appendf(nil, "log_level = \"info\"\nreceive_poll = %q\n", *pollFlag), 1)
