@@ -355,9 +355,9 @@ type VRStatus struct {
 // each per virtual router. A status page of 4,094 virtual routers made
 // 8,188 such calls, each waking the protocol's goroutine and its caller
 // (issue 12). The protocol waits while Status copies: read a few hundred
-// names at a time. st must be at least as long as names. The error is
-// ErrRouterStopped if the Router stopped before the call (the state of a
-// stopped Router is still read).
+// names at a time. st must be at least as long as names, else Status
+// reads nothing and returns an error. A stopped Router's last state is
+// read too, as by Master and Stats.
 func (r *Router) Status(names []string, st []VRStatus) error {
 	if len(st) < len(names) {
 		return fmt.Errorf("vrrp: Status: %d results for %d names", len(st), len(names))
