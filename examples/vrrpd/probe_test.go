@@ -540,18 +540,8 @@ func (discardBatchConn) Close() error { return nil }
 // its writes (one sendmmsg each on Linux).
 func BenchmarkDaemonProbeRound(b *testing.B) {
 	const n = 4094
-	d := &daemon{log: slog.New(slog.DiscardHandler), vrs: map[string]*vrInst{}}
-	for i := range n {
-		in := inst(fmt.Sprintf("VI_%d", i), 1, 200, fmt.Sprintf("10.%d.%d.100/24", i>>8, i&255))
-		v := &vrInst{in: &in, cur: &in, conn: &sharedConn{ifIndex: i + 1}}
-		v.probe.master.Store(true)
-		d.vrs[in.Name] = v
-		d.order = append(d.order, in.Name)
-	}
 	var writes int
-	p := arpnd.NewProberConn(arpnd.ProberConfig{Interface: func(i int) (arpnd.Interface, error) {
-		return arpnd.Interface{Name: "eth0", Index: i, HardwareAddr: probeHostMAC}, nil
-	}}, discardBatchConn{&writes}, nil)
+	d, p := probeMasters(n, 0, &writes)
 	defer p.Close()
 	var r probeRound
 	now := time.Now()
@@ -572,22 +562,8 @@ func BenchmarkDaemonProbeRound(b *testing.B) {
 // in one batch: 32 of 128 probes.
 func TestDaemonProbeRoundScratch(t *testing.T) {
 	const n = 4094
-	d := &daemon{log: slog.New(slog.DiscardHandler), vrs: map[string]*vrInst{}}
-	for i := range n {
-		vips := []string{fmt.Sprintf("10.%d.%d.100/24", i>>8, i&255)}
-		if i%100 == 0 {
-			vips = append(vips, fmt.Sprintf("10.%d.%d.101/24", i>>8, i&255))
-		}
-		in := inst(fmt.Sprintf("VI_%d", i), 1, 200, vips...)
-		v := &vrInst{in: &in, cur: &in, conn: &sharedConn{ifIndex: i + 1}}
-		v.probe.master.Store(true)
-		d.vrs[in.Name] = v
-		d.order = append(d.order, in.Name)
-	}
 	var writes int
-	p := arpnd.NewProberConn(arpnd.ProberConfig{Interface: func(i int) (arpnd.Interface, error) {
-		return arpnd.Interface{Name: "eth0", Index: i, HardwareAddr: probeHostMAC}, nil
-	}}, discardBatchConn{&writes}, nil)
+	d, p := probeMasters(n, 100, &writes)
 	defer p.Close()
 	var r probeRound
 	now := time.Now()
@@ -611,4 +587,27 @@ func TestDaemonProbeRoundScratch(t *testing.T) {
 			t.Fatalf("the scratch keeps instance %d alive", i)
 		}
 	}
+}
+
+// probeMasters returns a daemon of n master instances, one per interface
+// with a virtual address each (and a second one every second'th instance
+// when second is not 0), and a Prober whose connection discards what it
+// is given and counts its writes in writes.
+func probeMasters(n, second int, writes *int) (*daemon, *arpnd.Prober) {
+	d := &daemon{log: slog.New(slog.DiscardHandler), vrs: map[string]*vrInst{}}
+	for i := range n {
+		vips := []string{fmt.Sprintf("10.%d.%d.100/24", i>>8, i&255)}
+		if second != 0 && i%second == 0 {
+			vips = append(vips, fmt.Sprintf("10.%d.%d.101/24", i>>8, i&255))
+		}
+		in := inst(fmt.Sprintf("VI_%d", i), 1, 200, vips...)
+		v := &vrInst{in: &in, cur: &in, conn: &sharedConn{ifIndex: i + 1}}
+		v.probe.master.Store(true)
+		d.vrs[in.Name] = v
+		d.order = append(d.order, in.Name)
+	}
+	p := arpnd.NewProberConn(arpnd.ProberConfig{Interface: func(i int) (arpnd.Interface, error) {
+		return arpnd.Interface{Name: "eth0", Index: i, HardwareAddr: probeHostMAC}, nil
+	}}, discardBatchConn{writes}, nil)
+	return d, p
 }
