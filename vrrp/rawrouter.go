@@ -1211,9 +1211,15 @@ func (r *RawRouter) Stats(name string) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	return v.stats(), nil
+}
+
+// stats returns v's statistics: its machine's, with the second masters
+// the RawRouter counted.
+func (v *vrt) stats() Stats {
 	s := v.m.Stats()
 	s.SecondMaster = v.sm.count
-	return s, nil
+	return s
 }
 
 // Master returns the primary address of the named virtual router's
@@ -1233,9 +1239,7 @@ func (r *RawRouter) status(name string) VRStatus {
 	if err != nil {
 		return VRStatus{Err: err}
 	}
-	st := VRStatus{State: v.m.State(), Master: v.m.Master(), Stats: v.m.Stats()}
-	st.Stats.SecondMaster = v.sm.count
-	return st
+	return VRStatus{State: v.m.State(), Master: v.m.Master(), Stats: v.stats()}
 }
 
 // Info returns the named virtual router's VRInfo.
