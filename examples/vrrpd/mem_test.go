@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -430,6 +431,12 @@ func TestElectionRecordSmall(t *testing.T) {
 	ev := vrrp.Event{Time: time.Unix(100, 0), Name: "VI_1", VRID: 7, Family: vrrp.IPv6, From: vrrp.Backup, To: vrrp.Master,
 		Reason: vrrp.ReasonMasterNoResponse, MasterReason: vrrp.ReasonMasterNoResponse,
 		Peer: netip.MustParseAddr("fe80::1"), PeerPriority: 100}
+	// Every field set: one added to vrrp.Event must be kept too.
+	for i, f := range reflect.VisibleFields(reflect.TypeOf(ev)) {
+		if reflect.ValueOf(ev).Field(i).IsZero() {
+			t.Fatalf("the test event leaves vrrp.Event.%s zero: set it, and keep it in lastEvent", f.Name)
+		}
+	}
 	o.record(ev)
 	if last, _, _ := o.read("VI_1"); last != ev {
 		t.Errorf("read %+v, want %+v", last, ev)
