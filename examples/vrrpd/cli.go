@@ -53,6 +53,8 @@ var valueFlags = map[string]bool{
 	"iface": true, "vrid": true, "priority": true, "version": true, "interval": true,
 	"preempt-delay": true, "auth-pass": true, "peer": true, "src": true, "checksum": true,
 	"notify": true, "status": true, "log-level": true, "config": true, "rt-priority": true,
+	"status-mode": true, "notify-nice": true, "receive-poll": true, "probe-interval": true,
+	"send-path": true,
 }
 
 // splitCLI takes cli's own flags out of args, as package flag would read
@@ -235,6 +237,7 @@ func summary(cfg Config) string {
 // -notify, as with -config.
 type kaFlags struct {
 	status, level, notify string
+	sendPath              string
 	set                   map[string]bool
 }
 
@@ -246,6 +249,7 @@ func parseKAFlags(rest []string) (kaFlags, error) {
 	fs.StringVar(&f.status, "status", "", "")
 	fs.StringVar(&f.level, "log-level", "info", "")
 	fs.StringVar(&f.notify, "notify", "", "")
+	fs.StringVar(&f.sendPath, "send-path", "", "")
 	if err := fs.Parse(rest); err != nil {
 		msg := firstLine(out.String())
 		if m := regexp.MustCompile(`flag provided but not defined: (-\S+)`).FindStringSubmatch(msg); m != nil {
@@ -296,6 +300,14 @@ func loadKeepalivedFlags(o cliOpts, f kaFlags) (Config, *kaConverted, error) {
 			return Config{}, nil, &ConfigError{Key: "-status", Value: f.status, Allowed: statusAllowed, Flag: true}
 		}
 		cfg.Status = f.status
+	}
+	if f.set["send-path"] {
+		// keepalived has no such setting: the flag is the only way.
+		sp, err := parseSendPath(f.sendPath, keyNamer{flags: true})
+		if err != nil {
+			return Config{}, nil, err
+		}
+		cfg.SendPath = sp
 	}
 	return cfg, kc, nil
 }

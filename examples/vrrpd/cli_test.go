@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -183,5 +184,33 @@ func TestBinaryCheckUnprivileged(t *testing.T) {
 	out, err = exec.Command(bin, "-version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "vrrpd ") || !strings.Contains(string(out), "github.com/govrrp/govrrp") {
 		t.Errorf("-version: %v %q", err, out)
+	}
+}
+
+// Every flag of parseFlags that takes a value is in valueFlags, so that
+// splitCLI does not take the value for the end of the flags and leave
+// cli's own flags after it (`vrrpd -receive-poll 5ms -t` ran the daemon
+// instead of checking the configuration). The flags come from
+// parseFlags' own usage text: a flag with a value is listed with a name
+// for it.
+func TestValueFlagsComplete(t *testing.T) {
+	_, err := parseFlags([]string{"-h"})
+	if err == nil {
+		t.Fatal("parseFlags -h: no usage")
+	}
+	re := regexp.MustCompile(`(?m)^  -(\S+) \S`)
+	ms := re.FindAllStringSubmatch(err.Error(), -1)
+	if len(ms) < 10 {
+		t.Fatalf("found %d flags with values in the usage text; want the flag set's:\n%v", len(ms), err)
+	}
+	for _, m := range ms {
+		if !valueFlags[m[1]] {
+			t.Errorf("-%s takes a value but is not in valueFlags", m[1])
+			continue
+		}
+		o, _, err := splitCLI([]string{"-" + m[1], "x", "-t"})
+		if err != nil || !o.check {
+			t.Errorf("splitCLI(-%s x -t): check %v, %v; want -t seen", m[1], o.check, err)
+		}
 	}
 }

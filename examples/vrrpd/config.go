@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport/raw"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -94,6 +95,36 @@ type Config struct {
 	// own source) receives one instance's advertisements, which a pause
 	// would only delay.
 	ReceivePollAuto bool
+	// SendPath is send_path / -send-path: how IPv4 multicast
+	// advertisements leave (transport/raw's Config.Send): "socket" on
+	// the protocol-112 socket, as keepalived does (the kernel routes
+	// them, resolves the group's MAC, and runs the host firewall's
+	// output hooks); "link" on an AF_PACKET socket with the IPv4 header
+	// built by vrrpd, straight to the interface (the output hooks do not
+	// see them); "auto", the files' and flags' default, on the link layer
+	// once a shared socket serves raw.AutoLinkIfaces (256) interfaces,
+	// where the kernel's per-packet work on the socket path grows with
+	// the number of links (BENCHMARKS.md, "Link-layer send"). IPv6,
+	// unicast peers and interfaces that are not Ethernet always use the
+	// socket. SendSocket, the zero value of a Config built in Go, is
+	// "socket". Taken at start only.
+	SendPath raw.SendPath
+}
+
+// sendPathAllowed is send_path's range (Config.SendPath).
+const sendPathAllowed = `"auto" (the default: the link layer from 256 interfaces on a shared socket), "link" or "socket"`
+
+// parseSendPath parses a send_path value; empty is "auto".
+func parseSendPath(v string, k keyNamer) (raw.SendPath, error) {
+	switch v {
+	case "", "auto":
+		return raw.SendAuto, nil
+	case "link":
+		return raw.SendLink, nil
+	case "socket":
+		return raw.SendSocket, nil
+	}
+	return 0, k.err("send_path", v, sendPathAllowed)
 }
 
 // receivePollAllowed is receive_poll's range (Config.ReceivePoll).
@@ -427,6 +458,7 @@ type rawFile struct {
 	NotifyFIFOScr string        `toml:"notify_fifo_script"`
 	ProbeInterval any           `toml:"probe_interval"`
 	ReceivePoll   string        `toml:"receive_poll"`
+	SendPath      string        `toml:"send_path"`
 	Instances     []rawInstance `toml:"instance"`
 	SyncGroups    []rawGroup    `toml:"sync_group"`
 	Scripts       []rawScript   `toml:"script"`
@@ -463,6 +495,7 @@ var flagNames = map[string]string{
 	"lock_memory":    "-lock-memory",
 	"probe_interval": "-probe-interval",
 	"receive_poll":   "-receive-poll",
+	"send_path":      "-send-path",
 	"notify_nice":    "-notify-nice",
 }
 
@@ -483,7 +516,7 @@ const usage = `usage:
         [-notify CMD] [-status ADDR [-status-mode MODE]] [-log-level debug|info|warn] VIP...
   vrrpd -config FILE [-status ADDR [-status-mode MODE]] [-log-level LEVEL] [-notify CMD]
   either form also takes [-rt-priority 1-99] [-lock-memory] [-probe-interval DURATION|off] [-notify-nice 0-19]
-        [-receive-poll DURATION|auto|off]
+        [-receive-poll DURATION|auto|off] [-send-path auto|link|socket]
 
 VIP is ADDR or ADDR/LEN, IPv4 or IPv6 (one family per command line).
 `
@@ -511,6 +544,7 @@ func parseFlags(args []string) (Config, error) {
 		lockMem             bool
 		probeIv             string
 		receivePoll         string
+		sendPath            string
 	)
 	fs.StringVar(&ri.Interface, "iface", "", "`interface` to run on")
 	fs.IntVar(&vrid, "vrid", 0, "virtual router `ID`, 1-255 (required)")
@@ -538,6 +572,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.IntVar(&notifyNice, "notify-nice", defaultNotifyNice, "run notify commands at this `niceness`, 0-19 (0: vrrpd's own, as keepalived does)")
 	fs.StringVar(&receivePoll, "receive-poll", "auto", "read the VRRP sockets this `often` instead of on every packet: less CPU with many instances, "+
 		"reactions up to that much later; 1ms-100ms and at most a tenth of every interval, off, or auto: 5ms from 1,000 advertisements a second on")
+	fs.StringVar(&sendPath, "send-path", "auto", "how IPv4 multicast advertisements leave: socket (the protocol-112 socket, as keepalived), link (AF_PACKET, "+
+		"past the host firewall's output hooks: less CPU with many links), or auto: link from 256 interfaces on a shared socket")
 	fs.StringVar(&probeIv, "probe-interval", "2s", "while master, probe each VIP (ARP / NS) this `often` and warn when another MAC answers: 100ms-10s, or off")
 	fs.StringVar(&file, "config", "", "TOML configuration `file` (many virtual routers)")
 	fs.Usage = func() {
@@ -639,6 +675,13 @@ func parseFlags(args []string) (Config, error) {
 		if err := setReceivePoll(&cfg, receivePoll, k); err != nil {
 			return Config{}, err
 		}
+	}
+	if set["send-path"] || file == "" {
+		sp, err := parseSendPath(sendPath, k)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.SendPath = sp
 	}
 	if cfg.Status != "" {
 		if err := checkStatusAddr(cfg.Status); err != nil {
@@ -965,6 +1008,11 @@ func buildFile(path string, rf rawFile) (Config, error) {
 	if err := setReceivePoll(&cfg, rf.ReceivePoll, top); err != nil {
 		return Config{}, err
 	}
+	sp, err := parseSendPath(rf.SendPath, top)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.SendPath = sp
 	return cfg, nil
 }
 

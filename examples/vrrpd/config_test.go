@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/govrrp/govrrp/packet"
+	"github.com/govrrp/govrrp/transport/raw"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -39,7 +40,7 @@ func TestParseFlags(t *testing.T) {
 	}{{
 		name: "defaults",
 		args: []string{"-iface", "eth0", "-vrid", "51", "10.0.0.100"},
-		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, Instances: []Instance{{
+		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, SendPath: raw.SendAuto, Instances: []Instance{{
 			Name: "VI_51", Interface: "eth0", VRID: 51, Priority: 100, Version: 3, Interval: time.Second,
 			Checksum: packet.ChecksumPseudoHeader, VIPs: pfx("10.0.0.100"), GARP: defaultGARP,
 		}}},
@@ -49,7 +50,7 @@ func TestParseFlags(t *testing.T) {
 			"-preempt-delay", "5s", "-accept", "-peer", "10.0.0.2", "-peer", "10.0.0.3", "-src", "10.0.0.1",
 			"-vmac", "-ring", "-checksum", "rfc9568", "-notify", "/bin/notify arg", "-status", "unix:/run/vrrpd.sock",
 			"-log-level", "debug", "10.0.0.100/24", "10.0.0.101"},
-		want: Config{LogLevel: slog.LevelDebug, Status: "unix:/run/vrrpd.sock", NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true,
+		want: Config{LogLevel: slog.LevelDebug, Status: "unix:/run/vrrpd.sock", NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, SendPath: raw.SendAuto,
 			Instances: []Instance{{
 				Name: "VI_7", Interface: "eth1", VRID: 7, Priority: 255, Version: 3, Interval: 10 * time.Millisecond,
 				NoPreempt: true, PreemptDelay: 5 * time.Second, Accept: true,
@@ -61,7 +62,7 @@ func TestParseFlags(t *testing.T) {
 		name: "v2 with password",
 		args: []string{"-iface", "eth0", "-vrid", "1", "-version", "2", "-interval", "3s", "-auth-pass", "secret12",
 			"-status", "127.0.0.1:8080", "-log-level", "warn", "192.168.1.1"},
-		want: Config{LogLevel: slog.LevelWarn, Status: "127.0.0.1:8080", NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true,
+		want: Config{LogLevel: slog.LevelWarn, Status: "127.0.0.1:8080", NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, SendPath: raw.SendAuto,
 			Instances: []Instance{{
 				Name: "VI_1", Interface: "eth0", VRID: 1, Priority: 100, Version: 2, Interval: 3 * time.Second,
 				AuthPass: "secret12", VIPs: pfx("192.168.1.1"), GARP: defaultGARP,
@@ -69,7 +70,7 @@ func TestParseFlags(t *testing.T) {
 	}, {
 		name: "IPv6",
 		args: []string{"-iface", "eth0", "-vrid", "2", "-checksum", "pseudo", "-peer", "fe80::2", "fe80::100", "2001:db8::1/64"},
-		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, Instances: []Instance{{
+		want: Config{LogLevel: slog.LevelInfo, NotifyTimeout: defaultNotifyTimeout, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice, ReceivePollAuto: true, SendPath: raw.SendAuto, Instances: []Instance{{
 			Name: "VI_2", Interface: "eth0", VRID: 2, Priority: 100, Version: 3, Interval: time.Second,
 			Peers: []netip.Addr{netip.MustParseAddr("fe80::2")}, VIPs: pfx("fe80::100", "2001:db8::1/64"), GARP: defaultGARP,
 		}}},
@@ -228,7 +229,7 @@ func TestParseTOML(t *testing.T) {
 	}
 	want := Config{
 		File: "f.toml", LogLevel: slog.LevelWarn, Status: "127.0.0.1:9000", NotifyTimeout: 3 * time.Second, ProbeInterval: defaultProbeInterval, NotifyNice: defaultNotifyNice,
-		ReceivePollAuto: true,
+		ReceivePollAuto: true, SendPath: raw.SendAuto,
 		Scripts: []Script{{Name: "chk", Command: "pidof nginx", Interval: 2 * time.Second, Timeout: 5 * time.Second,
 			Weight: -20, Rise: 1, Fall: 3}},
 		Instances: []Instance{{

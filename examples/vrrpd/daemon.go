@@ -1085,6 +1085,10 @@ func (d *daemon) Reload(cfg Config) error {
 	detachStrings(&cfg)
 	d.shared.notify, d.shared.garp = nil, nil // the values of the new configuration only
 	old := d.cfg
+	if cfg.SendPath != old.SendPath {
+		d.log.Warn("send_path changes only on restart: keeping the running value", "running", old.SendPath, "configured", cfg.SendPath)
+		cfg.SendPath = old.SendPath
+	}
 	if cfg.ReceivePoll != old.ReceivePoll {
 		// Before the comparison below: otherwise every instance would
 		// look changed, and be stopped and started again. ("auto" can

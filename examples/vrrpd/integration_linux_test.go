@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,11 +82,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // receive path (woken per packet: one instance is far below
 // receive_poll's "auto" threshold), with -ring (transport/raw's
 // TPACKET_V3 ring) and polled (-receive-poll 10ms, a tenth of the
-// interval: raw.Config.Poll).
+// interval: raw.Config.Poll), and sending on the link layer (-send-path
+// link: raw.Config.Send).
 func TestIntegrationFailover(t *testing.T) {
 	t.Run("socket", func(t *testing.T) { testFailover(t) })
 	t.Run("ring", func(t *testing.T) { testFailover(t, "-ring") })
 	t.Run("poll", func(t *testing.T) { testFailover(t, "-receive-poll", "10ms") })
+	t.Run("link", func(t *testing.T) { testFailover(t, "-send-path", "link") })
 }
 
 func TestIntegrationIPv6(t *testing.T) {
@@ -101,6 +104,37 @@ func checkPollLog(t *testing.T, p *vrrpdtest.Proc, extra []string) {
 	polled := slices.Contains(extra, "-receive-poll")
 	if said := strings.Contains(p.Log(), "reading the VRRP sockets every receive_poll"); said != polled {
 		t.Errorf("%s: logged polling %v; want %v (flags %q)", p, said, polled, extra)
+	}
+}
+
+// checkSendPath checks on master h how its advertisements leave, as
+// extra asked: the host firewall's output hook counts them on the socket
+// path, and never sees them on the link layer (-send-path link).
+func checkSendPath(t *testing.T, h *netlab.Host, extra []string) {
+	t.Helper()
+	netlab.RequireTool(t, "nft")
+	const table = "govrrp_test_out"
+	script := "add table inet " + table + "\n" +
+		"add chain inet " + table + " out { type filter hook output priority 0; policy accept; }\n" +
+		"add rule inet " + table + " out meta l4proto 112 counter\n"
+	c := h.Command(context.Background(), "nft", "-f", "-")
+	c.Stdin = strings.NewReader(script)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v: %s", err, out)
+	}
+	defer h.Run(context.Background(), "nft", "delete", "table", "inet", table)
+	time.Sleep(500 * time.Millisecond) // five advertisements at 100 ms
+	out, err := h.Run(context.Background(), "nft", "list", "table", "inet", table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`counter packets (\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no counter in:\n%s", out)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	if link := slices.Contains(extra, "link"); link != (n == 0) {
+		t.Errorf("%s: the output hook counted %d VRRP packets in 500 ms; want none on the link layer, some on the socket (flags %q)", h.Name, n, extra)
 	}
 }
 
@@ -131,6 +165,7 @@ func testFailover(t *testing.T, extra ...string) {
 	waitFor(t, "h1 to be master", func() bool { return p1.State("VI_51") == "MASTER" })
 	waitFor(t, "h2 to be backup", func() bool { return p2.State("VI_51") == "BACKUP" })
 	checkPollLog(t, p1, extra)
+	checkSendPath(t, h1, extra)
 	waitFor(t, "the VIPs on h1", func() bool { return hasAddr(t, h1, vip) && hasAddr(t, h1, vip2) })
 	if hasAddr(t, h2, vip) || hasAddr(t, h2, vip2) {
 		t.Errorf("backup h2 holds %s or %s", vip, vip2)

@@ -163,6 +163,13 @@ vrrp_instance VI_1 {
 // (SIGTERM, priority 0) of either daemon, and a SIGHUP that re-reads the
 // file with a higher priority.
 func TestIntegrationKeepalivedInterop(t *testing.T) {
+	// vrrpd sends on the protocol-112 socket, as keepalived does, and on
+	// the link layer (-send-path link, raw.Config.Send).
+	t.Run("socket", func(t *testing.T) { testKeepalivedInterop(t, "socket") })
+	t.Run("link", func(t *testing.T) { testKeepalivedInterop(t, "link") })
+}
+
+func testKeepalivedInterop(t *testing.T, sendPath string) {
 	netlab.RequirePriv(t)
 	netlab.RequireTool(t, "keepalived")
 	lab := netlab.New(t, "vrd", 2)
@@ -198,7 +205,7 @@ func TestIntegrationKeepalivedInterop(t *testing.T) {
 	}
 	const vip = "10.99.0.61/24"
 	ka := startKeepalivedFile(t, h1, confA)
-	vd := startVrrpd(t, h2, "keepalived.conf prio 100", "-keepalived", confB)
+	vd := startVrrpd(t, h2, "keepalived.conf prio 100", "-keepalived", confB, "-send-path", sendPath)
 
 	// agree waits until keepalived is in kaState and vrrpd in vdState, the
 	// VIP on the master only, and checks that it stays so for a second.
@@ -263,14 +270,14 @@ func TestIntegrationKeepalivedInterop(t *testing.T) {
 	agree("keepalived's track script fails again", "BACKUP", "MASTER")
 	vd.Kill()
 	waitFor(t, "keepalived to take over from a crashed vrrpd", func() bool { return ka.state("VI_1") == "MASTER" && hasAddr(t, h1, vip) })
-	vd = startVrrpd(t, h2, "keepalived.conf prio 100, after a crash", "-keepalived", confB)
+	vd = startVrrpd(t, h2, "keepalived.conf prio 100, after a crash", "-keepalived", confB, "-send-path", sendPath)
 	agree("vrrpd restarted preempts keepalived at 50", "BACKUP", "MASTER")
 	vd.Stop() // SIGTERM: priority 0; a non-zero exit fails the test
 	waitFor(t, "keepalived to take over from a stopping vrrpd", func() bool {
 		return ka.state("VI_1") == "MASTER" && hasAddr(t, h1, vip) && !hasAddr(t, h2, vip)
 	})
 	kaRecovers()
-	vd = startVrrpd(t, h2, "keepalived.conf prio 100, last", "-keepalived", confB)
+	vd = startVrrpd(t, h2, "keepalived.conf prio 100, last", "-keepalived", confB, "-send-path", sendPath)
 	agree("vrrpd started again", "MASTER", "BACKUP")
 
 	// SIGHUP re-reads the keepalived file: priority 250 preempts.

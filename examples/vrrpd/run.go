@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/govrrp/govrrp/transport/raw"
 )
 
 // defaultHostEnv is the real host: netlink, the process environment,
@@ -94,6 +96,9 @@ func runDaemon(ctx context.Context, cfg Config, reload func() (Config, error), s
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
 		return 1
 	}
+	if ss, ok := sys.(sendPathSetter); ok {
+		ss.SetSendPath(cfg.SendPath)
+	}
 	setGCPolicy(env.getenv, log)
 	d := newDaemon(cfg, sys, log, level, env.run)
 	d.sd = sd
@@ -144,4 +149,10 @@ func applyReload(d *daemon, reload func() (Config, error), log *slog.Logger) {
 	if err := d.Reload(c); err != nil {
 		log.Error("SIGHUP: reload incomplete", "err", err)
 	}
+}
+
+// sendPathSetter is a system whose sockets take send_path
+// (linuxSystem).
+type sendPathSetter interface {
+	SetSendPath(raw.SendPath)
 }

@@ -52,6 +52,23 @@ type linuxSystem struct {
 	igmpLimit  int
 	// igmpPath is the sysctl's file (a test points it elsewhere).
 	igmpPath string
+	// send is send_path (Config.SendPath) for the sockets opened from
+	// now on (SetSendPath).
+	send raw.SendPath
+}
+
+// SetSendPath sets how the sockets opened from now on send IPv4
+// multicast advertisements (Config.SendPath; raw.Config.Send).
+func (s *linuxSystem) SetSendPath(p raw.SendPath) {
+	s.mu.Lock()
+	s.send = p
+	s.mu.Unlock()
+}
+
+func (s *linuxSystem) sendPath() raw.SendPath {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.send
 }
 
 var _ multiSystem = (*linuxSystem)(nil)
@@ -149,7 +166,7 @@ func (s *linuxSystem) Open(in *Instance) (transport.Conn, int, netip.Addr, error
 	if in.Family() == vrrp.IPv6 {
 		fam = 6
 	}
-	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Ring: in.Ring, Poll: in.ReceivePoll, Logger: s.log})
+	c, err := raw.Listen(in.Interface, &raw.Config{Family: fam, Peers: in.Peers, Src: in.Src, Ring: in.Ring, Poll: in.ReceivePoll, Send: s.sendPath(), Logger: s.log})
 	if err != nil {
 		return nil, 0, netip.Addr{}, err
 	}
@@ -180,7 +197,7 @@ func (s *linuxSystem) OpenMulti(fam vrrp.Family, in *Instance) (transport.Conn, 
 			return nil, err
 		}
 	}
-	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log, Ring: in.Ring, Poll: in.ReceivePoll})
+	c, err := raw.ListenMulti(int(fam), &raw.Config{Logger: s.log, Ring: in.Ring, Poll: in.ReceivePoll, Send: s.sendPath()})
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,33 @@ func HardwareAddr(name string) (net.HardwareAddr, error) {
 	return mac, nil
 }
 
+// Link returns whether interface name is Ethernet (SIOCGIFHWADDR: its
+// hardware address family is ARPHRD_ETHER) and its MTU (SIOCGIFMTU),
+// with both ioctls on one socket.
+func Link(name string) (ether bool, mtu int, err error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return false, 0, err
+	}
+	if err := ifreqOn(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return false, 0, err
+	}
+	raw := (*[unix.IFNAMSIZ + 16]byte)(unsafe.Pointer(ifr))
+	ether = *(*uint16)(unsafe.Pointer(&raw[unix.IFNAMSIZ])) == unix.ARPHRD_ETHER
+	if ifr, err = unix.NewIfreq(name); err != nil {
+		return false, 0, err
+	}
+	if err := ifreqOn(fd, unix.SIOCGIFMTU, ifr); err != nil {
+		return false, 0, err
+	}
+	return ether, int(int32(ifr.Uint32())), nil
+}
+
 // Addr is one address of an interface.
 type Addr struct {
 	Prefix netip.Prefix // the local address and its prefix length

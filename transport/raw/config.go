@@ -82,6 +82,36 @@
 // socket still sends and holds the multicast memberships, with a socket
 // filter that keeps the kernel from queueing received packets on it.
 //
+// # Link-layer send
+//
+// By default a Conn sends on its protocol-112 socket, as keepalived does:
+// for every packet the kernel looks the interface up by index (twice),
+// routes the packet, runs the host firewall's output hooks and resolves
+// the group's link-layer address through a neighbour entry per
+// interface. On a host of thousands of links those costs grow with the
+// number of links: the interfaces sit in a hash table of 256 chains, and
+// the neighbour table holds at most gc_thresh3 (1,024 by default) entries
+// for every namespace together, so with more interfaces than that each
+// advertisement evicts another interface's entry and creates its own
+// again. With Config.Send SendLink (or SendAuto from AutoLinkIfaces
+// joined interfaces on), an IPv4 Conn sends its multicast advertisements
+// on an AF_PACKET socket instead: it builds the IPv4 header itself, with
+// the fields the socket path sends (TOS 0, Don't Fragment, Identification
+// 0, TTL 255, the source address as on the socket path), and the kernel
+// adds the Ethernet header (the interface's MAC to 01:00:5e:00:00:12)
+// and queues the frame on the interface: one look-up of the interface, no
+// route, no neighbour entry. The frames on the wire are the socket
+// path's. What differs: the host firewall's output hooks (nftables or
+// iptables OUTPUT and POSTROUTING) do not see these packets, and a
+// packet sent on a down interface fails with ENETDOWN rather than
+// ENETUNREACH. IPv6 keeps the socket (the kernel refuses a tentative
+// source address there, RFC 4862), as do unicast peers (their link-layer
+// addresses need the neighbour table), destinations other than the
+// group, interfaces that are not Ethernet, and packets larger than the
+// interface's MTU at Join. Stats.LinkSent counts what went on the link
+// layer. A message that cannot be sent, on either path, does not keep
+// the others of its batch from going (WriteBatch).
+//
 // # Checksums
 //
 // The transport neither computes nor verifies VRRP checksums, for either
@@ -101,6 +131,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -157,9 +188,55 @@ type Config struct {
 	// the host firewall applies. At most a second; not with Ring. The
 	// zero value receives through the runtime's poller. New never polls.
 	Poll time.Duration
+	// Send chooses how IPv4 multicast advertisements leave (see "Link-layer
+	// send" in the package documentation): on the protocol-112 socket
+	// (SendSocket, the zero value, as keepalived does), on an AF_PACKET
+	// socket that hands the finished frame to the interface (SendLink),
+	// or on the AF_PACKET socket once the Conn serves AutoLinkIfaces
+	// interfaces or more (SendAuto). IPv6, unicast peers and interfaces
+	// that are not Ethernet always use the socket.
+	Send SendPath
 	// Logger receives debug records about dropped packets. If nil,
 	// nothing is logged.
 	Logger *slog.Logger
+}
+
+// SendPath is how a Conn sends IPv4 multicast advertisements
+// (Config.Send).
+type SendPath int
+
+const (
+	// SendSocket sends on the protocol-112 socket: the kernel routes
+	// each packet, resolves its link-layer address and runs the host
+	// firewall's output hooks.
+	SendSocket SendPath = iota
+	// SendLink sends on an AF_PACKET socket with the IPv4 header built
+	// by the Conn.
+	SendLink
+	// SendAuto is SendLink while the Conn serves AutoLinkIfaces
+	// interfaces or more, SendSocket below.
+	SendAuto
+)
+
+// AutoLinkIfaces is how many joined interfaces make SendAuto send on the
+// link layer. On this many links the kernel's per-packet costs of the
+// socket path (a look-up of the interface in a hash table of 256 chains,
+// twice; a neighbour entry for the group on every interface, which the
+// neighbour table's default limit of 1,024 entries, shared by every
+// namespace, keeps evicting and creating again) are most of what
+// sending costs (BENCHMARKS.md, "Link-layer send").
+const AutoLinkIfaces = 256
+
+func (p SendPath) String() string {
+	switch p {
+	case SendSocket:
+		return "socket"
+	case SendLink:
+		return "link"
+	case SendAuto:
+		return "auto"
+	}
+	return "SendPath(" + strconv.Itoa(int(p)) + ")"
 }
 
 // family returns the address family of cfg: Family, or inferred, or def.
@@ -183,6 +260,9 @@ func (cfg *Config) family(def int) (int, error) {
 	}
 	if cfg.Poll > 0 && cfg.Ring {
 		return 0, errors.New("transport: Config.Poll and Config.Ring: choose one way to receive")
+	}
+	if cfg.Send < SendSocket || cfg.Send > SendAuto {
+		return 0, fmt.Errorf("transport: Config.Send %v: must be SendSocket, SendLink or SendAuto", cfg.Send)
 	}
 	if cfg.Src.IsValid() && addrFamily(cfg.Src) != fam {
 		return 0, fmt.Errorf("transport: Config.Src %v: must be an IPv%d address", cfg.Src, fam)
@@ -289,6 +369,9 @@ type Stats struct {
 	// malformed packets (short IPv4 header, missing control messages); on
 	// the receive ring (Config.Ring), fragments too (not atomic ones).
 	Truncated uint64
+	// LinkSent counts the packets sent on the link layer (Config.Send);
+	// the others went out on the protocol-112 socket.
+	LinkSent uint64
 }
 
 // ErrUnsupported is returned on systems other than Linux, where raw VRRP

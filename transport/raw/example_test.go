@@ -35,3 +35,12 @@ func ExampleListen() {
 	}
 	fmt.Printf("%d bytes from %v on interface %d\n", n, m.Src, m.IfIndex)
 }
+
+// A host with many VLANs: one IPv4 socket for every interface, whose
+// multicast advertisements go out on the link layer once it serves
+// raw.AutoLinkIfaces interfaces or more (see "Link-layer send").
+func ExampleSendPath() {
+	cfg := &raw.Config{Family: 4, Send: raw.SendAuto}
+	fmt.Println(cfg.Send, "from", raw.AutoLinkIfaces, "interfaces; else", raw.SendSocket)
+	// Output: auto from 256 interfaces; else socket
+}

@@ -94,6 +94,15 @@ type Conn struct {
 	wms   []ipv4.Message // ipv4.Message and ipv6.Message are the same type
 	wbufs [][]byte
 	wcnt  []int
+	wst   []*ifaceState // the interface of each of wms, for errors
+	wfail []bool        // whether each of wms failed
+
+	// sendPath is Config.Send; link, if not nil, is the link-layer send
+	// socket (link_linux.go), used under wmu. linkSent counts what it
+	// sent.
+	sendPath SendPath
+	link     *linkSender
+	linkSent atomic.Uint64
 
 	// anySrc: IP_TRANSPARENT is on (IPv4), so the kernel does not look
 	// each packet's source address up among the host's addresses (see
@@ -115,6 +124,11 @@ type ifaceState struct {
 	group  net.Addr     // the VRRP group
 	peers  []net.Addr   // Config.Peers as net.Addrs
 	joined bool
+	// ether: an Ethernet interface (for the link-layer send path); mtu
+	// its MTU at Join, capped at 65,535. Set only when the Conn may send
+	// on the link layer.
+	ether bool
+	mtu   uint16
 }
 
 var (
@@ -367,6 +381,15 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	if err = errors.Join(err, multiAll, c.setsockopt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
 		return nil, opError(name, "socket option", err)
 	}
+	if fam == 4 && cfg.Send != SendSocket {
+		// Best effort: without it, the socket sends everything.
+		l, err := openLink()
+		if err != nil {
+			c.log.Warn("transport: no link-layer send, sending on the protocol-112 socket", "err", err)
+		} else {
+			c.sendPath, c.link = cfg.Send, l
+		}
+	}
 	// The receive queue's drop count on every packet (transport.Meta.Drops):
 	// a backup that fell behind its socket does not count what the socket
 	// dropped as its masters' silence. Best effort (Linux 2.6.33 and later).
@@ -449,6 +472,13 @@ func (c *Conn) Join(ifname string) error {
 		st.oob = (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index, Src: st.src.WithZone("").AsSlice()}).Marshal()
 	}
 	st.group = c.groupAddr
+	if c.link != nil {
+		ether, mtu, err := ifaceio.Link(ifname)
+		if err != nil {
+			return opError(ifname, "interface", err)
+		}
+		st.ether, st.mtu = ether, uint16(min(max(mtu, 0), 65535))
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -536,6 +566,7 @@ func (c *Conn) Stats() Stats {
 		NotPeer:    c.notPeer.Load(),
 		OtherIface: c.otherIface.Load(),
 		Truncated:  c.truncated.Load(),
+		LinkSent:   c.linkSent.Load(),
 	}
 }
 
@@ -623,6 +654,9 @@ func (c *Conn) Close() error {
 	}
 	if c.members != nil {
 		c.members.close()
+	}
+	if c.link != nil {
+		rerr = errors.Join(rerr, c.link.close())
 	}
 	return errors.Join(c.ipc.Close(), rerr)
 }
@@ -971,7 +1005,10 @@ const writeChunk = 256
 
 // WriteBatch sends every message of ms like WriteTo, in as few sendmmsg
 // system calls as possible (one per writeChunk messages), and returns how
-// many messages were sent completely (to every peer). It implements
+// many messages were sent completely (to every peer). A message that
+// cannot go (its interface down, gone or not joined) does not hold back
+// the others: they are still sent, and the error returned is the first
+// such message's, naming its interface. It implements
 // transport.BatchWriter.
 func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 	c.wmu.Lock()
@@ -980,36 +1017,66 @@ func (c *Conn) WriteBatch(ms []transport.Message) (int, error) {
 		// Do not keep the callers' buffers alive.
 		clear(c.wms[:cap(c.wms)])
 		clear(c.wbufs[:cap(c.wbufs)])
+		clear(c.wst[:cap(c.wst)])
 	}()
 	done := 0
+	var first error
 	for len(ms) > 0 {
 		n := min(len(ms), writeChunk)
 		d, err := c.sendChunk(ms[:n])
 		done += d
-		if err != nil {
-			return done, err
+		if err != nil && first == nil {
+			first = err
+		}
+		if errors.Is(err, net.ErrClosed) {
+			break
 		}
 		ms = ms[n:]
 	}
-	return done, nil
+	return done, first
 }
 
 // sendChunk sends ms (at most writeChunk messages) for WriteBatch, with
-// c.wmu held.
+// c.wmu held: those that take the link-layer path in one run of
+// sendmmsg, then the others on the socket.
 func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 	if c.wms == nil {
 		// Room for a chunk to one destination each, made once.
 		c.wms = make([]ipv4.Message, 0, writeChunk)
 		c.wbufs = make([][]byte, 0, writeChunk)
 		c.wcnt = make([]int, 0, writeChunk)
+		c.wst = make([]*ifaceState, 0, writeChunk)
 	}
-	c.wms, c.wbufs, c.wcnt = c.wms[:0], c.wbufs[:0], c.wcnt[:0]
+	c.wms, c.wbufs, c.wcnt, c.wst = c.wms[:0], c.wbufs[:0], c.wcnt[:0], c.wst[:0]
+	var first error
+	firstAt := func(st *ifaceState, err error) {
+		if first == nil {
+			name := c.name
+			if st != nil {
+				name = st.name
+			}
+			first = opError(name, "write", err)
+		}
+	}
+	nl := 0 // link-layer messages
 	c.mu.RLock()
+	link := c.link != nil && (c.sendPath == SendLink || len(c.ifaces) >= AutoLinkIfaces)
 	for _, m := range ms {
 		st, err := c.ifaceLocked(m.Meta.IfIndex)
 		if err != nil {
-			c.mu.RUnlock()
-			return 0, err
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		src := st.src
+		if m.Meta.Src.IsValid() {
+			src = m.Meta.Src
+		}
+		if link && linkOK(st, m.Meta.Dst, src, len(m.Buf)) {
+			c.link.add(nl, st, src, m.Buf)
+			nl++
+			continue
 		}
 		oob := st.oob
 		if m.Meta.Src.IsValid() && m.Meta.Src.WithZone("") != st.src.WithZone("") {
@@ -1028,44 +1095,81 @@ func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 		}
 		for range len(c.wms) - k {
 			c.wbufs = append(c.wbufs, m.Buf)
+			c.wst = append(c.wst, st)
 		}
 		c.wcnt = append(c.wcnt, len(c.wms)-k)
 	}
 	c.mu.RUnlock()
+
+	done := 0
+	if nl > 0 {
+		sent, st, err := c.link.send(nl)
+		c.linkSent.Add(uint64(sent))
+		done += sent
+		if err != nil {
+			firstAt(st, err)
+		}
+	}
+	if len(c.wms) == 0 {
+		return done, first
+	}
 	for i := range c.wms {
 		c.wms[i].Buffers = c.wbufs[i : i+1 : i+1]
 	}
-
-	sent := 0
-	var err error
-	for sent < len(c.wms) {
+	// Each copy sent or not (a bit per copy, at most 64 * writeChunk
+	// copies: no allocation beyond the first chunk's).
+	failed := c.wfailed(len(c.wms))
+	for at := 0; at < len(c.wms); {
 		var n int
+		var err error
 		if c.family == 4 {
-			n, err = c.p4.WriteBatch(c.wms[sent:], 0)
+			n, err = c.p4.WriteBatch(c.wms[at:], 0)
 		} else {
-			n, err = c.p6.WriteBatch(c.wms[sent:], 0)
+			n, err = c.p6.WriteBatch(c.wms[at:], 0)
 		}
-		sent += n
-		if err != nil {
-			break
-		}
-		if n == 0 {
+		at += max(n, 0) // x/net passes on sendmmsg's -1 with its error
+		if err == nil && n == 0 {
 			err = io.ErrShortWrite
-			break
+		}
+		if err != nil {
+			if at < len(c.wms) {
+				firstAt(c.wst[at], err)
+				failed[at] = true
+			} else {
+				firstAt(nil, err)
+			}
+			if errors.Is(err, net.ErrClosed) {
+				for ; at < len(c.wms); at++ {
+					failed[at] = true
+				}
+				break
+			}
+			at++ // the message the kernel refused
 		}
 	}
-	done := 0
+	i := 0
 	for _, k := range c.wcnt {
-		if sent < k {
-			break
+		ok := true
+		for _, f := range failed[i : i+k] {
+			ok = ok && !f
 		}
-		sent -= k
-		done++
+		if ok {
+			done++
+		}
+		i += k
 	}
-	if err != nil {
-		return done, opError(c.name, "write", err)
+	return done, first
+}
+
+// wfailed returns n cleared flags, one per message of c.wms, reusing the
+// Conn's.
+func (c *Conn) wfailed(n int) []bool {
+	if cap(c.wfail) < n {
+		c.wfail = make([]bool, n)
 	}
-	return done, nil
+	c.wfail = c.wfail[:n]
+	clear(c.wfail)
+	return c.wfail
 }
 
 // marshalCM builds the send control message for a source other than the

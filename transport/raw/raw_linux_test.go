@@ -77,6 +77,10 @@ func listen(t *testing.T, h *netlab.Host, cfg *Config) *Conn {
 		c := *cfg
 		c.Poll = testPoll
 		cfg = &c
+	case linkTest(t):
+		c := *cfg
+		c.Send = SendLink
+		cfg = &c
 	}
 	var c *Conn
 	if err := h.Do(func() (err error) {
@@ -141,13 +145,15 @@ func vecOf(fam int) []byte {
 // forFamilies runs f for each family, receiving on the protocol-112
 // socket ("socket"), through the receive ring ("ring": listen sets
 // Config.Ring) and on a polled socket ("poll": listen sets Config.Poll
-// to testPoll).
+// to testPoll), and sending on the link layer ("link": listen sets
+// Config.Send to SendLink; IPv6 still sends on the socket).
 func forFamilies(t *testing.T, f func(t *testing.T, fam int)) {
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "IPv4", 6: "IPv6"}[fam], func(t *testing.T) {
 			t.Run("socket", func(t *testing.T) { f(t, fam) })
 			t.Run("ring", func(t *testing.T) { f(t, fam) })
 			t.Run("poll", func(t *testing.T) { f(t, fam) })
+			t.Run("link", func(t *testing.T) { f(t, fam) })
 		})
 	}
 }
@@ -157,6 +163,9 @@ func ringTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/ring") }
 
 // pollTest reports whether t runs in forFamilies' poll mode.
 func pollTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/poll") }
+
+// linkTest reports whether t runs in forFamilies' link mode.
+func linkTest(t testing.TB) bool { return strings.HasSuffix(t.Name(), "/link") }
 
 // testPoll is Config.Poll in the poll mode of the tests.
 const testPoll = 5 * time.Millisecond
@@ -201,6 +210,9 @@ func TestMulticast(t *testing.T) {
 		if s := cs[0].Stats(); s.Own != 0 || s.Received != 1 {
 			t.Errorf("h1 Stats = %+v, want 1 received, 0 own (loopback is off)", s)
 		}
+		if s := cs[0].Stats(); linkTest(t) && fam == 4 && s.LinkSent != 1 {
+			t.Errorf("h1 Stats = %+v, want LinkSent 1 (Config.Send SendLink)", s)
+		}
 	})
 }
 
@@ -237,6 +249,19 @@ func TestOwnFilter(t *testing.T) {
 			t.Errorf("h1 read a packet from %v, want host 2", m.Src)
 		}
 		if ring {
+			expectNothing(t, c1, "h1")
+			return
+		}
+		if linkTest(t) && fam == 4 {
+			// Sent on the link layer, the packet never reaches the
+			// IP stack's multicast loopback.
+			if s := c1.Stats(); s.LinkSent != 1 || s.Own != 0 {
+				t.Errorf("h1 Stats = %+v, want LinkSent 1, Own 0", s)
+			}
+			c1.keepOwn = true
+			if err := c1.WriteTo(vecOf(fam), transport.Meta{}); err != nil {
+				t.Fatal(err)
+			}
 			expectNothing(t, c1, "h1")
 			return
 		}
@@ -403,8 +428,8 @@ func TestWriteBatch(t *testing.T) {
 // TestWriteBatchChunks: a batch larger than writeChunk goes out whole, in
 // calls of writeChunk messages, and the Conn keeps arrays for one chunk,
 // not for the whole batch (issue 12: 4,094 messages kept about 1 MB); a
-// message that cannot be sent stops the batch after the chunks before it,
-// which it counts.
+// message that cannot be sent does not stop the others, before or after
+// it, and is the one not counted.
 func TestWriteBatchChunks(t *testing.T) {
 	lab := netlab.New(t, "tw", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
@@ -430,8 +455,14 @@ func TestWriteBatchChunks(t *testing.T) {
 		t.Errorf("after a batch of %d the Conn holds a message array of %d, want at most %d", n, held, writeChunk)
 	}
 	ms[writeChunk+5].Meta.IfIndex = 999
-	if got, err := c1.WriteBatch(ms); got != writeChunk || err == nil {
-		t.Errorf("WriteBatch with message %d on an unknown interface = %d, %v; want %d and an error", writeChunk+5, got, err, writeChunk)
+	ms[writeChunk+5].Buf = vecB
+	if got, err := c1.WriteBatch(ms); got != n-1 || err == nil {
+		t.Errorf("WriteBatch with message %d on an unknown interface = %d, %v; want %d and an error", writeChunk+5, got, err, n-1)
+	}
+	for i := range n - 1 {
+		if b, _ := recv(t, c2, "h2"); !bytes.Equal(b, vecA) {
+			t.Fatalf("second batch, packet %d: %x, want %x (not the unsendable message's)", i, b, vecA)
+		}
 	}
 }
 
