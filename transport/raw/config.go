@@ -193,8 +193,11 @@ type Config struct {
 	// (SendSocket, the zero value, as keepalived does), on an AF_PACKET
 	// socket that hands the finished frame to the interface (SendLink),
 	// or on the AF_PACKET socket once the Conn serves AutoLinkIfaces
-	// interfaces or more (SendAuto). IPv6, unicast peers and interfaces
-	// that are not Ethernet always use the socket.
+	// interfaces or more (SendAuto; only ListenMulti's can). IPv6,
+	// unicast peers and interfaces that are not Ethernet always use the
+	// socket. New never sends on the link layer: the link-layer socket
+	// must be opened in the namespace of the protocol-112 socket, which
+	// New's caller may have opened elsewhere.
 	Send SendPath
 	// Logger receives debug records about dropped packets. If nil,
 	// nothing is logged.

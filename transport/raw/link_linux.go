@@ -23,17 +23,20 @@ var groupMACv4 = [8]byte{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}
 // nothing, on which the kernel puts the Ethernet header (the interface's
 // own MAC, the group's MAC given here) before each frame and hands it to
 // the interface's queue; the Conn builds the IPv4 header. Its arrays hold
-// one sendmmsg's messages, each with two iovecs (header, payload), built
-// once: sending allocates nothing. Used under Conn.wmu.
+// one sendmmsg's messages, each with two iovecs (header, payload), as
+// many as the largest batch so far (at most writeChunk: about 34 kB for
+// a shared socket of many interfaces, 136 bytes for a Conn that sends
+// one message at a time): once grown, sending allocates nothing. Used
+// under Conn.wmu.
 type linkSender struct {
 	f  *os.File
 	rc syscall.RawConn
 
-	msgs [writeChunk]mmsghdr
-	iovs [writeChunk][2]unix.Iovec
-	hdrs [writeChunk][ipv4.HeaderLen]byte
-	sas  [writeChunk]unix.RawSockaddrLinklayer
-	sts  [writeChunk]*ifaceState // the interface of each message, for errors
+	msgs []mmsghdr
+	iovs [][2]unix.Iovec
+	hdrs [][ipv4.HeaderLen]byte
+	sas  []unix.RawSockaddrLinklayer
+	sts  []*ifaceState // the interface of each message, for errors
 
 	// One sendmmsg of msgs[from:n]: how many it sent, or its error.
 	from, n, sent int
@@ -54,6 +57,23 @@ func openLink() (*linkSender, error) {
 		return nil, err
 	}
 	l := &linkSender{f: f, rc: rc}
+	l.fn = l.sendmmsg
+	return l, nil
+}
+
+// grow makes room for at least n messages (at most writeChunk), and
+// points every message at its own address, iovecs and header. Called
+// before a batch's first add: growing forgets the messages made.
+func (l *linkSender) grow(n int) {
+	if n <= len(l.msgs) {
+		return
+	}
+	n = min(max(n, 2*len(l.msgs)), writeChunk)
+	l.msgs = make([]mmsghdr, n)
+	l.iovs = make([][2]unix.Iovec, n)
+	l.hdrs = make([][ipv4.HeaderLen]byte, n)
+	l.sas = make([]unix.RawSockaddrLinklayer, n)
+	l.sts = make([]*ifaceState, n)
 	for i := range l.msgs {
 		l.sas[i] = unix.RawSockaddrLinklayer{
 			Family:   unix.AF_PACKET,
@@ -68,8 +88,6 @@ func openLink() (*linkSender, error) {
 		l.msgs[i].hdr.Iov = &l.iovs[i][0]
 		l.msgs[i].hdr.SetIovlen(2)
 	}
-	l.fn = l.sendmmsg
-	return l, nil
 }
 
 // linkOK reports whether a message to dst (zero: the group) from src on
@@ -82,7 +100,8 @@ func linkOK(st *ifaceState, dst, src netip.Addr, size int) bool {
 		src.Unmap().Is4() && ipv4.HeaderLen+size <= int(st.mtu)
 }
 
-// add makes message k: b from src on st, to the group.
+// add makes message k (below the room grow made for the batch): b from
+// src on st, to the group.
 func (l *linkSender) add(k int, st *ifaceState, src netip.Addr, b []byte) {
 	h := &l.hdrs[k]
 	h[0] = 0x45 // version 4, 20-byte header

@@ -66,7 +66,11 @@ func (tp *frameTap) next(t *testing.T) []byte {
 // checksum (which is valid): the same Ethernet header (the interface's
 // MAC to 01:00:5e:00:00:12), TOS, flags (Don't Fragment), TTL 255,
 // addresses and payload.
-// A caller's source address goes into the header too.
+// A caller's source address goes into the header too. WriteTo runs on
+// the test's goroutine, in the root network namespace: the link-layer
+// socket must be the one opened with the Conn, in h1's (a socket opened
+// at the first send, in the sender's namespace, sent to the root
+// namespace's interface of the same index).
 func TestLinkSendFrames(t *testing.T) {
 	lab := netlab.New(t, "tl", 2)
 	h1, h2 := lab.Host(1), lab.Host(2)
@@ -103,6 +107,13 @@ func TestLinkSendFrames(t *testing.T) {
 	}
 	if s := sock.Stats(); s.LinkSent != 0 {
 		t.Errorf("socket Conn: Stats.LinkSent = %d, want 0", s.LinkSent)
+	}
+	// A message at a time: room for one kept, not for a chunk.
+	if n := len(link.link.msgs); n != 1 {
+		t.Errorf("after one message at a time, the link sender holds room for %d messages, want 1", n)
+	}
+	if sock.link != nil {
+		t.Errorf("the socket Conn opened a link-layer socket")
 	}
 }
 
@@ -144,6 +155,9 @@ func TestLinkSendFallback(t *testing.T) {
 		t.Errorf("unicast Conn: LinkSent %d, want 0", n)
 	}
 
+	if auto := listen(t, h1, &Config{Send: SendAuto}); auto.link != nil {
+		t.Errorf("Listen with SendAuto opened a link-layer socket: one interface never reaches AutoLinkIfaces")
+	}
 	link := listen(t, h1, &Config{Send: SendLink})
 	big := make([]byte, 1500-20+1) // one byte over the lab's 1,500-byte MTU with the header
 	copy(big, vecA)

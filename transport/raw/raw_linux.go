@@ -97,9 +97,11 @@ type Conn struct {
 	wst   []*ifaceState // the interface of each of wms, for errors
 	wfail []bool        // whether each of wms failed
 
-	// sendPath is Config.Send; link, if not nil, is the link-layer send
-	// socket (link_linux.go), used under wmu. linkSent counts what it
-	// sent.
+	// sendPath is Config.Send (SendSocket for IPv6, New, or without the
+	// socket). link is the link-layer send socket (link_linux.go),
+	// opened with the Conn, in the same network namespace as its
+	// protocol-112 socket (openLink), used under wmu. linkSent counts
+	// what it sent.
 	sendPath SendPath
 	link     *linkSender
 	linkSent atomic.Uint64
@@ -176,6 +178,7 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
+	c.openLink(cfg.Send, false)
 	if cfg.Poll > 0 {
 		if err := c.openPoll(cfg.Poll, ifname, bind); err != nil {
 			c.Close()
@@ -230,6 +233,7 @@ func ListenMulti(family int, cfg *Config) (*Conn, error) {
 		ipc.Close()
 		return nil, err
 	}
+	rc.openLink(c.Send, true)
 	if len(c.Peers) == 0 {
 		// The memberships go on helper sockets and this one takes every
 		// group joined on the host (members_linux.go).
@@ -381,15 +385,6 @@ func newConn(ipc *net.IPConn, fam int, cfg *Config, name string) (*Conn, error) 
 	if err = errors.Join(err, multiAll, c.setsockopt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
 		return nil, opError(name, "socket option", err)
 	}
-	if fam == 4 && cfg.Send != SendSocket {
-		// Best effort: without it, the socket sends everything.
-		l, err := openLink()
-		if err != nil {
-			c.log.Warn("transport: no link-layer send, sending on the protocol-112 socket", "err", err)
-		} else {
-			c.sendPath, c.link = cfg.Send, l
-		}
-	}
 	// The receive queue's drop count on every packet (transport.Meta.Drops):
 	// a backup that fell behind its socket does not count what the socket
 	// dropped as its masters' silence. Best effort (Linux 2.6.33 and later).
@@ -472,7 +467,7 @@ func (c *Conn) Join(ifname string) error {
 		st.oob = (&ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index, Src: st.src.WithZone("").AsSlice()}).Marshal()
 	}
 	st.group = c.groupAddr
-	if c.link != nil {
+	if c.sendPath != SendSocket {
 		ether, mtu, err := ifaceio.Link(ifname)
 		if err != nil {
 			return opError(ifname, "interface", err)
@@ -1059,8 +1054,11 @@ func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 		}
 	}
 	nl := 0 // link-layer messages
+	link := c.linkSender()
+	if link != nil {
+		link.grow(len(ms))
+	}
 	c.mu.RLock()
-	link := c.link != nil && (c.sendPath == SendLink || len(c.ifaces) >= AutoLinkIfaces)
 	for _, m := range ms {
 		st, err := c.ifaceLocked(m.Meta.IfIndex)
 		if err != nil {
@@ -1073,8 +1071,8 @@ func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 		if m.Meta.Src.IsValid() {
 			src = m.Meta.Src
 		}
-		if link && linkOK(st, m.Meta.Dst, src, len(m.Buf)) {
-			c.link.add(nl, st, src, m.Buf)
+		if link != nil && linkOK(st, m.Meta.Dst, src, len(m.Buf)) {
+			link.add(nl, st, src, m.Buf)
 			nl++
 			continue
 		}
@@ -1103,7 +1101,7 @@ func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 
 	done := 0
 	if nl > 0 {
-		sent, st, err := c.link.send(nl)
+		sent, st, err := link.send(nl)
 		c.linkSent.Add(uint64(sent))
 		done += sent
 		if err != nil {
@@ -1159,6 +1157,41 @@ func (c *Conn) sendChunk(ms []transport.Message) (int, error) {
 		i += k
 	}
 	return done, first
+}
+
+// linkSender returns the link-layer send socket when this chunk should
+// use it (Config.Send); nil: the protocol-112 socket sends everything.
+func (c *Conn) linkSender() *linkSender {
+	if c.link == nil {
+		return nil
+	}
+	if c.sendPath == SendAuto {
+		c.mu.RLock()
+		n := len(c.ifaces)
+		c.mu.RUnlock()
+		if n < AutoLinkIfaces {
+			return nil
+		}
+	}
+	return c.link
+}
+
+// openLink opens the link-layer send socket for Config.Send p, with the
+// Conn, so that it is in the network namespace of the Conn's
+// protocol-112 socket: the interface indexes it sends to are that
+// namespace's. IPv4 only; SendAuto only for a Conn of several
+// interfaces (ListenMulti), since one interface never reaches
+// AutoLinkIfaces. Best effort: without it, the socket sends everything.
+func (c *Conn) openLink(p SendPath, multi bool) {
+	if c.family != 4 || p == SendSocket || p == SendAuto && !multi {
+		return
+	}
+	l, err := openLink()
+	if err != nil {
+		c.log.Warn("transport: no link-layer send, sending on the protocol-112 socket", "interface", c.name, "err", err)
+		return
+	}
+	c.sendPath, c.link = p, l
 }
 
 // wfailed returns n cleared flags, one per message of c.wms, reusing the
