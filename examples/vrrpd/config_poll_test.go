@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -153,23 +152,16 @@ func TestReceivePollReload(t *testing.T) {
 		defer lan.Close()
 		sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
 		cfgWith := func(poll time.Duration) Config {
-			var ins []Instance
-			for i := range 3 {
-				ins = append(ins, instOn(fmt.Sprintf("VI_%d", i+1), fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1)))
-			}
-			cfg := cfgOf(ins...)
-			cfg.ReceivePoll = poll
-			for i := range cfg.Instances {
-				cfg.Instances[i].ReceivePoll = poll
-			}
-			return cfg
+			return instancesOn(3, func(cfg *Config) {
+				cfg.ReceivePoll = poll
+				for i := range cfg.Instances {
+					cfg.Instances[i].ReceivePoll = poll
+				}
+			})
 		}
 		logs := &logRec{}
 		d := newDaemon(cfgWith(5*time.Millisecond), sys, slog.New(logs), nil, (&recorder{}).run)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		runInBubble(t, d)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		want := []string{"open 4 poll 5ms s1", "join s1 eth1", "join s1 eth2", "join s1 eth3"}

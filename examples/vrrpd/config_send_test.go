@@ -52,20 +52,11 @@ func TestSendPathReload(t *testing.T) {
 		defer lan.Close()
 		sys := &multiSys{fakeSys: newFakeSys(lan, 1), limit: 8}
 		cfgWith := func(p raw.SendPath) Config {
-			var ins []Instance
-			for i := range 2 {
-				ins = append(ins, instOn(fmt.Sprintf("VI_%d", i+1), fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1)))
-			}
-			cfg := cfgOf(ins...)
-			cfg.SendPath = p
-			return cfg
+			return instancesOn(2, func(cfg *Config) { cfg.SendPath = p })
 		}
 		logs := &logRec{}
 		d := newDaemon(cfgWith(raw.SendAuto), sys, slog.New(logs), nil, (&recorder{}).run)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		runInBubble(t, d)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		sys.take()
@@ -86,6 +77,27 @@ func TestSendPathReload(t *testing.T) {
 			t.Errorf("reload log: %q; want one line saying the running send_path stays", got)
 		}
 	})
+}
+
+// instancesOn returns the configuration of n multicast instances, VI_1
+// on eth1 to VI_n on ethN, VRID 1 and a VIP each, with set applied.
+func instancesOn(n int, set func(*Config)) Config {
+	var ins []Instance
+	for i := range n {
+		ins = append(ins, instOn(fmt.Sprintf("VI_%d", i+1), fmt.Sprintf("eth%d", i+1), 1, fmt.Sprintf("10.0.%d.100", i+1)))
+	}
+	cfg := cfgOf(ins...)
+	set(&cfg)
+	return cfg
+}
+
+// runInBubble runs d until the test ends (in a synctest bubble: its
+// cleanup cancels d and waits for Run to return).
+func runInBubble(t *testing.T, d *daemon) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // With -keepalived, send_path is auto (keepalived.conf has no such
