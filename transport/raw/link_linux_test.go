@@ -108,6 +108,14 @@ func TestLinkSendFrames(t *testing.T) {
 	if s := sock.Stats(); s.LinkSent != 0 {
 		t.Errorf("socket Conn: Stats.LinkSent = %d, want 0", s.LinkSent)
 	}
+	// The link layer's hot path allocates nothing.
+	if n := testing.AllocsPerRun(100, func() {
+		if err := link.WriteTo(vecA, transport.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("WriteTo on the link layer: %v allocations, want 0", n)
+	}
 	// A message at a time: room for one kept, not for a chunk.
 	if n := len(link.link.msgs); n != 1 {
 		t.Errorf("after one message at a time, the link sender holds room for %d messages, want 1", n)
