@@ -28,15 +28,25 @@ import (
 // ifreq runs one SIOCGIF* ioctl on a throw-away socket of the calling
 // thread's network namespace.
 func ifreq(req uint, ifr *unix.Ifreq) error {
+	fd, err := ifreqSocket()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return ifreqOn(fd, req, ifr)
+}
+
+// ifreqSocket opens a throw-away socket for interface ioctls in the
+// calling thread's network namespace.
+func ifreqSocket() (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return os.NewSyscallError("socket", err)
+			return -1, os.NewSyscallError("socket", err)
 		}
 	}
-	defer unix.Close(fd)
-	return ifreqOn(fd, req, ifr)
+	return fd, nil
 }
 
 // ifreqOn runs one SIOCGIF* ioctl on socket fd, in fd's network
@@ -110,24 +120,30 @@ func HardwareAddr(name string) (net.HardwareAddr, error) {
 	if err := ifreq(unix.SIOCGIFHWADDR, ifr); err != nil {
 		return nil, err
 	}
-	// struct ifreq: name[16], then struct sockaddr ifr_hwaddr
-	// (sa_family uint16, sa_data[14]).
-	raw := (*[unix.IFNAMSIZ + 16]byte)(unsafe.Pointer(ifr))
-	if *(*uint16)(unsafe.Pointer(&raw[unix.IFNAMSIZ])) != unix.ARPHRD_ETHER {
+	family, data := hwAddrOf(ifr)
+	if family != unix.ARPHRD_ETHER {
 		return nil, nil
 	}
 	mac := make(net.HardwareAddr, 6)
-	copy(mac, raw[unix.IFNAMSIZ+2:])
+	copy(mac, data)
 	return mac, nil
+}
+
+// hwAddrOf returns the hardware address family (ARPHRD_*) and address
+// bytes of an ifreq filled by SIOCGIFHWADDR. struct ifreq: name[16],
+// then struct sockaddr ifr_hwaddr (sa_family uint16, sa_data[14]).
+func hwAddrOf(ifr *unix.Ifreq) (family uint16, data []byte) {
+	raw := (*[unix.IFNAMSIZ + 16]byte)(unsafe.Pointer(ifr))
+	return *(*uint16)(unsafe.Pointer(&raw[unix.IFNAMSIZ])), raw[unix.IFNAMSIZ+2:]
 }
 
 // Link returns whether interface name is Ethernet (SIOCGIFHWADDR: its
 // hardware address family is ARPHRD_ETHER) and its MTU (SIOCGIFMTU),
 // with both ioctls on one socket.
 func Link(name string) (ether bool, mtu int, err error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := ifreqSocket()
 	if err != nil {
-		return false, 0, os.NewSyscallError("socket", err)
+		return false, 0, err
 	}
 	defer unix.Close(fd)
 	ifr, err := unix.NewIfreq(name)
@@ -137,8 +153,8 @@ func Link(name string) (ether bool, mtu int, err error) {
 	if err := ifreqOn(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
 		return false, 0, err
 	}
-	raw := (*[unix.IFNAMSIZ + 16]byte)(unsafe.Pointer(ifr))
-	ether = *(*uint16)(unsafe.Pointer(&raw[unix.IFNAMSIZ])) == unix.ARPHRD_ETHER
+	family, _ := hwAddrOf(ifr)
+	ether = family == unix.ARPHRD_ETHER
 	if ifr, err = unix.NewIfreq(name); err != nil {
 		return false, 0, err
 	}

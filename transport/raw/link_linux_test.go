@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/ifaceio"
 	"github.com/govrrp/govrrp/internal/netlab"
 	"github.com/govrrp/govrrp/transport"
 	"golang.org/x/sys/unix"
@@ -169,10 +170,7 @@ func TestLinkSendFallback(t *testing.T) {
 	link := listen(t, h1, &Config{Send: SendLink})
 	big := make([]byte, 1500-20+1) // one byte over the lab's 1,500-byte MTU with the header
 	copy(big, vecA)
-	if err := link.WriteTo(big, transport.Meta{}); err == nil {
-		// The socket fragments it.
-		t.Logf("the socket sent %d bytes", len(big))
-	}
+	_ = link.WriteTo(big, transport.Meta{}) // the socket's to fragment or refuse
 	if n := link.Stats().LinkSent; n != 0 {
 		t.Errorf("a packet over the MTU: LinkSent %d, want 0 (the socket's to send or refuse)", n)
 	}
@@ -206,7 +204,7 @@ func TestWriteBatchPastFailure(t *testing.T) {
 							return err
 						}
 						if side.h == h1 {
-							ifi, err := netIndex(netlab.LinkName(i))
+							ifi, err := ifaceio.IndexByName(netlab.LinkName(i))
 							if err != nil {
 								return err
 							}
@@ -238,24 +236,6 @@ func TestWriteBatchPastFailure(t *testing.T) {
 			}
 		})
 	}
-}
-
-// netIndex is the index of interface name in the calling thread's
-// namespace.
-func netIndex(name string) (int, error) {
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return 0, err
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
-		return 0, os.NewSyscallError("ioctl", err)
-	}
-	return int(ifr.Uint32()), nil
 }
 
 // TestSendAuto: Config.Send SendAuto sends on the socket below
