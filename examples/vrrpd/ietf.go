@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -154,15 +153,9 @@ type ietfGlobalStats struct {
 	IPTTLErrors           string `json:"ip-ttl-errors"`
 }
 
-// serveIETF writes s as RFC 8347 JSON, one interface at a time
-// (ietfWriter).
-func serveIETF(w http.ResponseWriter, s snapshot) {
-	w.Header().Set("Content-Type", "application/yang-data+json")
-	bw := bufio.NewWriterSize(w, statusWriteBuffer)
-	if writeIETFSnapshot(bw, s) == nil {
-		_ = bw.Flush()
-	}
-}
+// contentTypeYANG is the media type of the /ietf-vrrp document (RFC 8040
+// section 11.3.2).
+const contentTypeYANG = "application/yang-data+json"
 
 // writeIETFSnapshot writes s as RFC 8347 JSON, one interface at a time.
 func writeIETFSnapshot(w io.Writer, s snapshot) error {
@@ -196,12 +189,12 @@ func writeIETFSnapshot(w io.Writer, s snapshot) error {
 // the document was written; TestIETFReadHoldsLittle). Each interface's instances are read
 // together, as snapshot reads them; an instance removed meanwhile is left
 // out, one added meanwhile too.
-func (d *daemon) serveIETF(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/yang-data+json")
+func (d *daemon) serveIETF(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, statusWriteBuffer)
-	if d.writeIETF(bw) == nil {
-		_ = bw.Flush()
+	if err := d.writeIETF(bw); err != nil {
+		return err
 	}
+	return bw.Flush()
 }
 
 // writeIETF writes the daemon's /ietf-vrrp document (serveIETF).

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -39,12 +37,11 @@ func ietfSnapshot() snapshot {
 
 func getIETF(t *testing.T, s snapshot) []byte {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	serveIETF(rec, s)
-	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/yang-data+json" {
-		t.Fatalf("GET /ietf-vrrp: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	var b bytes.Buffer
+	if err := writeIETFSnapshot(&b, s); err != nil {
+		t.Fatal(err)
 	}
-	return rec.Body.Bytes()
+	return b.Bytes()
 }
 
 // The document's shape: RFC 7951 encodings (counter64 as strings,
@@ -186,9 +183,12 @@ func TestIETFDaemon(t *testing.T) {
 		startHost(t, lan, 2, cfgOf(inst("VI_1", 1, 100, "10.0.0.100/24"), v6))
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		rec := httptest.NewRecorder()
-		a.d.observeHandler(statusHandler(a.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", "/ietf-vrrp", nil))
-		doc = rec.Body.Bytes()
+		var code int
+		var ct string
+		code, ct, doc = get(t, a.d.observeHandler(statusHandler(a.d.streamStatus)), "/ietf-vrrp", "")
+		if code != 200 || ct != "application/yang-data+json" {
+			t.Fatalf("GET /ietf-vrrp: %d %q", code, ct)
+		}
 	})
 	var d ietfDoc
 	if err := json.Unmarshal(doc, &d); err != nil {

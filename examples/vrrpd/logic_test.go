@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/govrrp/govrrp/internal/httpd"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -241,13 +241,12 @@ func TestStatusHandler(t *testing.T) {
 	want.Instances = slices.Clone(st.Instances)
 	want.Instances[0].Stats.Stats.RefreshRate = 0
 	for _, path := range []string{"/", "/status"} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("GET %s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		code, ct, body := get(t, h, path, "")
+		if code != 200 || ct != "application/json" {
+			t.Fatalf("GET %s: %d %q", path, code, ct)
 		}
 		var got Status
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -255,26 +254,30 @@ func TestStatusHandler(t *testing.T) {
 		}
 		for _, key := range []string{`"name"`, `"vrid"`, `"family"`, `"state"`, `"master"`, `"priority"`, `"stats"`, `"router"`,
 			`"MasterTransitions": 2`, `"RefreshRateMs": 1230`} {
-			if !strings.Contains(rec.Body.String(), key) {
-				t.Errorf("GET %s: no %s in %s", path, key, rec.Body)
+			if !strings.Contains(string(body), key) {
+				t.Errorf("GET %s: no %s in %s", path, key, body)
 			}
 		}
 		// RFC 6527 gives the refresh rate in milliseconds; no nanoseconds.
-		if strings.Contains(rec.Body.String(), `"RefreshRate"`) || strings.Contains(rec.Body.String(), "1230000000") {
-			t.Errorf("GET %s: the refresh rate in nanoseconds in %s", path, rec.Body)
+		if strings.Contains(string(body), `"RefreshRate"`) || strings.Contains(string(body), "1230000000") {
+			t.Errorf("GET %s: the refresh rate in nanoseconds in %s", path, body)
 		}
 		// A Go program can still decode the stats into a vrrp.Stats.
 		var plain struct {
 			Instances []struct{ Stats vrrp.Stats } `json:"instances"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &plain); err != nil || plain.Instances[0].Stats.MasterTransitions != 2 {
+		if err := json.Unmarshal(body, &plain); err != nil || plain.Instances[0].Stats.MasterTransitions != 2 {
 			t.Errorf("GET %s: decoding into vrrp.Stats: %+v, %v", path, plain, err)
 		}
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/nope", nil))
-	if rec.Code != http.StatusNotFound {
-		t.Errorf("GET /nope: %d", rec.Code)
+	if code, _, _ := get(t, h, "/nope", ""); code != 404 {
+		t.Errorf("GET /nope: %d", code)
+	}
+	// Other methods than GET and HEAD: 405, with the allowed ones.
+	for _, path := range []string{"/", "/status"} {
+		if resp := h(&httpd.Request{Method: "POST", Path: path, Proto: "HTTP/1.1"}); resp.Status != 405 || resp.Allow != "GET, HEAD" {
+			t.Errorf("POST %s: %d, Allow %q; want 405, Allow GET, HEAD", path, resp.Status, resp.Allow)
+		}
 	}
 }
 

@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/govrrp/govrrp/internal/httpd"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -26,29 +26,38 @@ import (
 
 // observeHandler serves GET /metrics and GET /ietf-vrrp, and passes
 // every other request to next (the JSON status).
-func (d *daemon) observeHandler(next http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		serveMetrics(w, r, d.snapshot())
-	})
-	mux.HandleFunc("GET /ietf-vrrp", func(w http.ResponseWriter, r *http.Request) {
-		d.serveIETF(w)
-	})
-	mux.Handle("/", next)
-	return mux
+func (d *daemon) observeHandler(next httpd.Handler) httpd.Handler {
+	return func(r *httpd.Request) httpd.Response {
+		switch r.Path {
+		case "/metrics":
+			if !readOnly(r) {
+				return methodNotAllowed
+			}
+			return metricsResponse(r.Accept, d.snapshot)
+		case "/ietf-vrrp":
+			if !readOnly(r) {
+				return methodNotAllowed
+			}
+			return httpd.Response{ContentType: contentTypeYANG, Body: d.serveIETF}
+		}
+		return next(r)
+	}
 }
 
-// serveMetrics writes s as the request's Accept header asks.
-func serveMetrics(w http.ResponseWriter, r *http.Request, s snapshot) {
-	om := wantOpenMetrics(r.Header.Get("Accept"))
+// metricsResponse answers GET /metrics with the snapshot snap takes (when
+// the body is written: not for HEAD), as the request's Accept header
+// asks.
+func metricsResponse(accept string, snap func() snapshot) httpd.Response {
+	om := wantOpenMetrics(accept)
 	ct := contentTypeText
 	if om {
 		ct = contentTypeOpenMetrics
 	}
-	w.Header().Set("Content-Type", ct)
 	// Streamed through writeExposition's buffer: 16 MB at 4,094
 	// instances are never in memory at once.
-	_ = writeMetrics(w, om, s)
+	return httpd.Response{ContentType: ct, Body: func(w io.Writer) error {
+		return writeMetrics(w, om, snap())
+	}}
 }
 
 // writeMetrics writes the exposition of s as writeExposition(w, om,

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"testing"
 )
@@ -89,15 +87,6 @@ func TestMetricsScrapeHoldsLittle(t *testing.T) {
 	runtime.KeepAlive(s)
 }
 
-// peakResponse is a peakWriter as an http.ResponseWriter.
-type peakResponse struct {
-	peakWriter
-	h http.Header
-}
-
-func (w *peakResponse) Header() http.Header { return w.h }
-func (w *peakResponse) WriteHeader(int)     {}
-
 // TestMetricsDaemonScrapeHoldsLittle: a daemon's GET /metrics, its
 // snapshot included, holds little of its 1,000 instances (issue 12: the
 // snapshot of every instance, ~1 kB each with its map of transition
@@ -109,15 +98,17 @@ func TestMetricsDaemonScrapeHoldsLittle(t *testing.T) {
 		h := d.observeHandler(statusHandler(d.streamStatus))
 		// A scrape first: what the first one allocates for good (the
 		// handler's, the observer's) is not what a scrape holds.
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics", nil))
+		get(t, h, "/metrics", "")
 		base := liveHeap()
-		w := &peakResponse{peakWriter: peakWriter{writes: 4}, h: http.Header{}}
-		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		w := &peakWriter{writes: 4}
+		if code, _, err := serve(h, "GET", "/metrics", "", w); code != 200 || err != nil {
+			t.Fatalf("GET /metrics: %d, %v", code, err)
+		}
 		// Before, the snapshot with a map of transition counts per
 		// instance and eight families' samples: 2.0 MB here. Now the
 		// snapshot (~700 B an instance: the Router's counters, read
 		// once per scrape, not once per family) and the buffer: 0.7 MB.
-		checkHeld(t, "a daemon's scrape", n, base, &w.peakWriter, 1<<20)
+		checkHeld(t, "a daemon's scrape", n, base, w, 1<<20)
 		runtime.KeepAlive(d)
 	})
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -109,16 +107,12 @@ func golden(t *testing.T, name string, got []byte) {
 // body.
 func scrape(t *testing.T, s snapshot, accept string) (string, []byte) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
+	var b bytes.Buffer
+	resp := metricsResponse(accept, func() snapshot { return s })
+	if err := resp.Body(&b); err != nil || resp.Status != 0 {
+		t.Fatalf("GET /metrics: %d, %v", resp.Status, err)
 	}
-	serveMetrics(rec, req, s)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", rec.Code)
-	}
-	return rec.Header().Get("Content-Type"), rec.Body.Bytes()
+	return resp.ContentType, b.Bytes()
 }
 
 // The exposition of a fixed snapshot, in both formats, is the golden
@@ -231,12 +225,11 @@ func TestMetricsDaemon(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		get := func(h *host, path string) []byte {
-			rec := httptest.NewRecorder()
-			h.d.observeHandler(statusHandler(h.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-			if rec.Code != http.StatusOK {
-				t.Fatalf("GET %s: %d", path, rec.Code)
+			code, _, body := get(t, h.d.observeHandler(statusHandler(h.d.streamStatus)), path, "")
+			if code != 200 {
+				t.Fatalf("GET %s: %d", path, code)
 			}
-			return rec.Body.Bytes()
+			return body
 		}
 		before = get(b, "/metrics")
 		am := get(a, "/metrics")
@@ -411,12 +404,10 @@ func TestNotifyDroppedShown(t *testing.T) {
 		h.d.notif.dropped += 5
 		h.d.notif.mu.Unlock()
 		for _, path := range []string{"/status", "/metrics"} {
-			rec := httptest.NewRecorder()
-			h.d.observeHandler(statusHandler(h.d.streamStatus)).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-			if rec.Code != http.StatusOK {
-				t.Fatalf("GET %s: %d", path, rec.Code)
+			code, _, body := get(t, h.d.observeHandler(statusHandler(h.d.streamStatus)), path, "")
+			if code != 200 {
+				t.Fatalf("GET %s: %d", path, code)
 			}
-			body := rec.Body.Bytes()
 			if path == "/metrics" {
 				if !bytes.Contains(body, []byte("vrrpd_notify_dropped_total 5\n")) {
 					t.Errorf("GET /metrics: no vrrpd_notify_dropped_total 5")

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -185,10 +183,8 @@ func TestRSSBreakdown(t *testing.T) {
 	}
 	h := d.observeHandler(statusHandler(d.streamStatus))
 	get := func(path string) {
-		w := &discardResponse{}
-		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
-		if w.code != 0 && w.code != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, w.code)
+		if code, _, err := serve(h, "GET", path, "", &discardResponse{}); code != 200 || err != nil {
+			t.Fatalf("GET %s: %d, %v", path, code, err)
 		}
 	}
 	get("/status")

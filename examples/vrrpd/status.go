@@ -9,13 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/govrrp/govrrp/internal/httpd"
 	"github.com/govrrp/govrrp/vrrp"
 )
 
@@ -329,19 +328,42 @@ func (d *daemon) instanceStatus(name string, is *InstanceStatus) bool {
 }
 
 // statusHandler serves the status document that write writes on / and
-// /status (the daemon's: streamStatus).
-func statusHandler(write func(io.Writer) error) http.Handler {
-	mux := http.NewServeMux()
-	h := func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		bw := bufio.NewWriterSize(w, statusWriteBuffer)
-		if write(bw) == nil {
-			_ = bw.Flush()
+// /status (the daemon's: streamStatus); 404 elsewhere.
+func statusHandler(write func(io.Writer) error) httpd.Handler {
+	return func(r *httpd.Request) httpd.Response {
+		if r.Path != "/" && r.Path != "/status" {
+			return notFound
 		}
+		if !readOnly(r) {
+			return methodNotAllowed
+		}
+		return httpd.Response{ContentType: "application/json", Body: func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, statusWriteBuffer)
+			if err := write(bw); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}}
 	}
-	mux.HandleFunc("GET /{$}", h)
-	mux.HandleFunc("GET /status", h)
-	return mux
+}
+
+// readOnly reports whether r is a GET or a HEAD, the methods the status
+// server's documents answer (others get methodNotAllowed).
+func readOnly(r *httpd.Request) bool { return r.Method == "GET" || r.Method == "HEAD" }
+
+// The status server's answers to a path it does not serve and to a
+// method other than GET and HEAD.
+var (
+	notFound         = textResponse(404, "404 page not found\n", "")
+	methodNotAllowed = textResponse(405, "Method Not Allowed\n", "GET, HEAD")
+)
+
+func textResponse(status int, body, allow string) httpd.Response {
+	return httpd.Response{Status: status, ContentType: "text/plain; charset=utf-8", Allow: allow,
+		Body: func(w io.Writer) error {
+			_, err := io.WriteString(w, body)
+			return err
+		}}
 }
 
 // statusWriteBuffer is the size of the buffer between the status
@@ -448,18 +470,19 @@ func (e *elemWriter) write(w io.Writer, v any) error {
 	return err
 }
 
-// Limits of the status server: it has no authentication and serves a
-// small document, so a client that opens connections and keeps them idle,
-// or sends slowly, must not exhaust the daemon's file descriptors (the
-// host operations need some: netlink, nftables, notify pipes).
+// Limits of the status server (internal/httpd): it has no
+// authentication and serves a small document, so a client that opens
+// connections and keeps them idle, or sends slowly, must not exhaust the
+// daemon's file descriptors (the host operations need some: netlink,
+// nftables, notify pipes).
 const (
 	// statusMaxConns is how many status connections are served at once;
 	// further ones wait in the listen backlog until one closes.
 	statusMaxConns = 32
 	// statusIdleTimeout closes a keep-alive connection idle this long.
 	statusIdleTimeout = 10 * time.Second
-	// statusReadTimeout bounds reading a request (headers and body),
-	// statusWriteTimeout writing the response.
+	// statusReadTimeout bounds reading a request (its line and headers;
+	// the server takes no body), statusWriteTimeout writing the response.
 	statusReadTimeout  = 5 * time.Second
 	statusWriteTimeout = 10 * time.Second
 )
@@ -473,7 +496,7 @@ type statusOpts struct {
 }
 
 type statusServer struct {
-	srv  *http.Server
+	srv  *httpd.Server
 	addr net.Addr // where it listens
 	done chan struct{}
 	path string // unix socket to remove
@@ -512,46 +535,6 @@ func listenStatus(addr string, mode os.FileMode) (net.Listener, string, error) {
 	return l, path, nil
 }
 
-// limitListener serves at most cap(sem) connections at once: Accept
-// waits for one to close.
-type limitListener struct {
-	net.Listener
-	sem  chan struct{}
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-func (l *limitListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
 func startStatus(addr string, o statusOpts, d *daemon, log *slog.Logger) (*statusServer, error) {
 	if o.mode == 0 {
 		o.mode = defaultStatusMode
@@ -567,22 +550,21 @@ func startStatus(addr string, o statusOpts, d *daemon, log *slog.Logger) (*statu
 		return nil, errors.New("status server: " + err.Error())
 	}
 	s := &statusServer{
-		srv: &http.Server{
-			Handler:           d.observeHandler(statusHandler(d.streamStatus)),
-			ReadHeaderTimeout: statusReadTimeout,
-			ReadTimeout:       statusReadTimeout,
-			WriteTimeout:      statusWriteTimeout,
-			IdleTimeout:       o.idle,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		srv: httpd.New(httpd.Config{
+			Handler:      d.observeHandler(statusHandler(d.streamStatus)),
+			MaxConns:     o.maxConns,
+			ReadTimeout:  statusReadTimeout,
+			WriteTimeout: statusWriteTimeout,
+			IdleTimeout:  o.idle,
+			Log:          log,
+		}),
 		addr: l.Addr(),
 		done: make(chan struct{}),
 		path: path,
 	}
-	ll := &limitListener{Listener: l, sem: make(chan struct{}, o.maxConns), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ll); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, httpd.ErrServerClosed) {
 			log.Warn("status server stopped", "err", err)
 		}
 	}()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -77,9 +76,8 @@ func TestWriteStatusIdentical(t *testing.T) {
 			if diff := cmp.Diff(want.String(), got.String()); diff != "" {
 				t.Errorf("%d instances, bare %v (-encoder +writeStatus):\n%s", n, bare, diff)
 			}
-			rec := httptest.NewRecorder()
-			statusHandler(func(w io.Writer) error { return writeStatus(w, &st) }).ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
-			if diff := cmp.Diff(want.String(), rec.Body.String()); diff != "" {
+			_, _, body := get(t, statusHandler(func(w io.Writer) error { return writeStatus(w, &st) }), "/status", "")
+			if diff := cmp.Diff(want.String(), string(body)); diff != "" {
 				t.Errorf("%d instances, bare %v, handler (-encoder +handler):\n%s", n, bare, diff)
 			}
 		}

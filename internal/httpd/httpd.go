@@ -1,0 +1,621 @@
+// Package httpd is a small HTTP/1.1 server (RFC 9112) for the documents a
+// daemon serves about itself: GET and HEAD of generated text (status,
+// metrics), streamed as they are written, to a bounded number of clients.
+//
+// It exists for the size of the programs that use it, not for speed: a
+// program that imports net/http links its server, client, TLS and
+// certificate code, about 3.2 MB of text and read-only data. On a kernel
+// that maps a file's large folios whole (Linux 6.18 here), nearly all of
+// a binary's pages are resident in every process that runs it, so that is
+// 3 MB of RSS per daemon (issue 12: vrrpd's RSS at 4,094 links).
+//
+// What it does:
+//   - HTTP/1.0 and HTTP/1.1 requests in origin form ("GET /path?query"),
+//     keep-alive for HTTP/1.1 (pipelined requests are answered in order),
+//     one response at a time per connection;
+//   - responses of unknown length: chunked for HTTP/1.1, delimited by the
+//     connection's close for HTTP/1.0; HEAD gets the headers only;
+//   - limits: Config.MaxConns connections at once (further ones wait in
+//     the listen backlog), the request's header size, the time to read a
+//     request, to write a response, and to wait idle between requests.
+//
+// What it does not: request bodies (a request with one gets 413 or 501,
+// and the connection is closed), TLS, HTTP/2, compression, absolute-form
+// or asterisk-form targets (400), percent-decoding (Handler sees the path
+// as sent).
+package httpd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Request is what a Handler is given. Its strings are the request's own
+// (the server does not keep them after the handler returns).
+type Request struct {
+	// Method is the request's method, case-sensitive (RFC 9110 section
+	// 9.1): "GET", "HEAD", ...
+	Method string
+	// Path is the request target up to '?', as sent (not decoded);
+	// Query is what follows '?', without it.
+	Path, Query string
+	// Proto is "HTTP/1.0" or "HTTP/1.1".
+	Proto string
+	// Accept is the value of the Accept header (the first one), empty
+	// without one.
+	Accept string
+}
+
+// Response is a Handler's answer.
+type Response struct {
+	// Status is the status code; 0 means 200.
+	Status int
+	// ContentType is sent as the Content-Type header; empty: none.
+	ContentType string
+	// Allow is sent as the Allow header (RFC 9110 section 10.2.1; with
+	// 405); empty: none.
+	Allow string
+	// Body writes the response's body; nil: no body. It is not called for
+	// a HEAD request. An error from it ends the response incomplete: the
+	// connection is closed without the chunked body's last chunk, so that
+	// the client sees it cut rather than a complete document.
+	Body func(w io.Writer) error
+}
+
+// Handler answers a request. It is called on the connection's goroutine,
+// one request at a time per connection, from as many connections at once
+// as Config.MaxConns.
+type Handler func(r *Request) Response
+
+// Defaults of Config's zero fields.
+const (
+	DefaultMaxConns       = 32
+	DefaultMaxHeaderBytes = 8 << 10
+	DefaultReadTimeout    = 5 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultIdleTimeout    = 10 * time.Second
+)
+
+// Config configures a Server. Its zero fields take the defaults above.
+type Config struct {
+	// Handler answers every request; required.
+	Handler Handler
+	// MaxConns is how many connections are served at once
+	// (DefaultMaxConns); further ones wait in the listen backlog until
+	// one closes.
+	MaxConns int
+	// MaxHeaderBytes bounds a request's line and headers together
+	// (DefaultMaxHeaderBytes); a larger request gets 431 and the
+	// connection is closed.
+	MaxHeaderBytes int
+	// ReadTimeout bounds reading a request, from its first byte
+	// (DefaultReadTimeout); WriteTimeout writing its response
+	// (DefaultWriteTimeout); IdleTimeout the wait for the next request
+	// on a keep-alive connection, and for the first one
+	// (DefaultIdleTimeout).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Log gets the server's own errors (accepting, not the clients'),
+	// at most one line a second; nil: none.
+	Log *slog.Logger
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("httpd: server closed")
+
+// Server serves HTTP on listeners (Serve) until Shutdown or Close.
+type Server struct {
+	cfg Config
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup // Serve loops and connections
+	done      chan struct{}  // closed by Shutdown and Close
+	lastLog   time.Time
+}
+
+// New returns a server of cfg; it serves nothing until Serve.
+func New(cfg Config) *Server {
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return &Server{
+		cfg:       cfg,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		done:      make(chan struct{}),
+	}
+}
+
+// Serve accepts connections on l and serves each on a goroutine of its
+// own, at most Config.MaxConns at once, until Shutdown or Close (then it
+// returns ErrServerClosed) or until l fails otherwise. It closes l.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+	sem := make(chan struct{}, s.cfg.MaxConns)
+	var backoff time.Duration
+	for {
+		// A slot first: a connection beyond the limit stays in the
+		// backlog, unaccepted.
+		select {
+		case sem <- struct{}{}:
+		case <-s.done:
+			return ErrServerClosed
+		}
+		nc, err := l.Accept()
+		if err != nil {
+			<-sem
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// EMFILE, ECONNABORTED and the like: wait and try
+				// again, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logf("accept failed; retrying", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := &conn{srv: s, nc: nc}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			<-sem
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		c.idle = true
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-sem }()
+			c.serve()
+		}()
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// logf logs one of the server's errors, at most one a second.
+func (s *Server) logf(msg string, args ...any) {
+	if s.cfg.Log == nil {
+		return
+	}
+	s.mu.Lock()
+	now := time.Now()
+	if now.Sub(s.lastLog) < time.Second {
+		s.mu.Unlock()
+		return
+	}
+	s.lastLog = now
+	s.mu.Unlock()
+	s.cfg.Log.Warn("status server: "+msg, args...)
+}
+
+// Shutdown stops the server: its listeners close at once, idle
+// connections too, and connections answering a request close once the
+// response is written. It waits for every connection to end, or for ctx:
+// then it closes the rest (Close) and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closeLocked()
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		if c.idle {
+			c.nc.Close()
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once: its listeners and every connection
+// close; it waits for their goroutines to end.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closeLocked()
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// closeLocked marks s closed: Serve accepts no more.
+func (s *Server) closeLocked() {
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
+}
+
+// conn is one client connection.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	idle bool // waiting for a request (under srv.mu)
+}
+
+// setIdle records whether c waits for a request; false when the server
+// is closing and c should end instead (it is idle, or it finished a
+// response).
+func (c *conn) setIdle(idle bool) bool {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	c.idle = idle
+	return !c.srv.closed
+}
+
+func (c *conn) serve() {
+	defer func() {
+		c.nc.Close()
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
+	}()
+	cfg := &c.srv.cfg
+	br := bufio.NewReaderSize(c.nc, 4<<10)
+	bw := bufio.NewWriterSize(c.nc, 4<<10)
+	for {
+		// Wait for the request's first byte for at most IdleTimeout, then
+		// for the rest of it for at most ReadTimeout.
+		if !c.setIdle(true) {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		if !c.setIdle(false) {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
+		req, keep, perr := readRequest(br, cfg.MaxHeaderBytes)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		if perr != nil {
+			if perr.status == 0 {
+				return // the connection failed or timed out mid-request
+			}
+			writeError(bw, perr)
+			lingerClose(c.nc)
+			return
+		}
+		if !c.respond(bw, &req, keep) || !keep {
+			return
+		}
+		if c.srv.isClosed() {
+			return // Shutdown: the response in progress is written
+		}
+	}
+}
+
+// respond answers req on bw; false: the connection must close (the
+// response could not be written whole).
+func (c *conn) respond(bw *bufio.Writer, req *Request, keep bool) bool {
+	resp := c.srv.cfg.Handler(req)
+	status := resp.Status
+	if status == 0 {
+		status = 200
+	}
+	chunked := req.Proto == "HTTP/1.1"
+	bw.WriteString(req.Proto)
+	bw.WriteByte(' ')
+	bw.WriteString(strconv.Itoa(status))
+	bw.WriteByte(' ')
+	bw.WriteString(StatusText(status))
+	bw.WriteString("\r\n")
+	if resp.ContentType != "" {
+		bw.WriteString("Content-Type: " + resp.ContentType + "\r\n")
+	}
+	if resp.Allow != "" {
+		bw.WriteString("Allow: " + resp.Allow + "\r\n")
+	}
+	bw.WriteString("X-Content-Type-Options: nosniff\r\n")
+	switch {
+	case resp.Body == nil:
+		bw.WriteString("Content-Length: 0\r\n")
+	case chunked:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if !keep || (!chunked && resp.Body != nil) {
+		bw.WriteString("Connection: close\r\n")
+		keep = false
+	}
+	bw.WriteString("\r\n")
+	if resp.Body != nil && req.Method != "HEAD" {
+		var w io.Writer = bw
+		cw := chunkWriter{w: bw}
+		if chunked {
+			w = &cw
+		}
+		if err := resp.Body(w); err != nil || cw.err != nil {
+			bw.Flush() // what was written goes out; the end does not
+			return false
+		}
+		if chunked {
+			bw.WriteString("0\r\n\r\n")
+		}
+	}
+	return bw.Flush() == nil && keep
+}
+
+// chunkWriter writes each Write as one chunk of a chunked body (RFC 9112
+// section 7.1).
+type chunkWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (cw *chunkWriter) Write(p []byte) (int, error) {
+	if cw.err != nil {
+		return 0, cw.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var hex [16]byte
+	cw.w.Write(strconv.AppendInt(hex[:0], int64(len(p)), 16))
+	cw.w.WriteString("\r\n")
+	cw.w.Write(p)
+	if _, err := cw.w.WriteString("\r\n"); err != nil {
+		cw.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeError answers a request that could not be read with e's status
+// and closes (the caller returns).
+func writeError(bw *bufio.Writer, e *requestError) {
+	bw.WriteString("HTTP/1.1 " + strconv.Itoa(e.status) + " " + StatusText(e.status) + "\r\n")
+	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n")
+	body := StatusText(e.status) + ": " + e.msg + "\n"
+	bw.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	bw.WriteString(body)
+	bw.Flush()
+}
+
+// lingerClose ends a connection whose request was refused, maybe before
+// it was read whole: closing a TCP connection with unread data resets it,
+// and the client may lose the answer before it reads it. So the server's
+// side is shut first, and what the client still sends is read and
+// dropped for a moment (at most lingerTime, lingerBytes), as net/http
+// does.
+func lingerClose(nc net.Conn) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, nc, lingerBytes)
+}
+
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// StatusText returns the reason phrase of the status codes the server and
+// its handlers use (RFC 9110 section 15), "Status" for others.
+func StatusText(code int) string {
+	switch code {
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 413:
+		return "Content Too Large"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
+	case 501:
+		return "Not Implemented"
+	case 503:
+		return "Service Unavailable"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Status"
+}
+
+// requestError is why a request could not be read: status 0, the
+// connection failed (nothing is answered); otherwise the status to answer
+// with, and why.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return strconv.Itoa(e.status) + " " + e.msg }
+
+// readRequest reads one request's line and headers from br, at most max
+// bytes together, and returns it and whether the connection may carry
+// another request after it (keep-alive).
+func readRequest(br *bufio.Reader, max int) (Request, bool, *requestError) {
+	var req Request
+	n := 0
+	line, err := readLine(br, &n, max)
+	if err != nil {
+		return req, false, err
+	}
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !validToken(method) {
+		return req, false, &requestError{400, "malformed request line"}
+	}
+	switch proto {
+	case "HTTP/1.1", "HTTP/1.0":
+	default:
+		if strings.HasPrefix(proto, "HTTP/") && len(proto) == 8 && proto[6] == '.' &&
+			proto[5] >= '0' && proto[5] <= '9' && proto[7] >= '0' && proto[7] <= '9' {
+			return req, false, &requestError{505, "only HTTP/1.0 and HTTP/1.1"}
+		}
+		return req, false, &requestError{400, "malformed HTTP version"}
+	}
+	if !strings.HasPrefix(target, "/") || !validTarget(target) {
+		return req, false, &requestError{400, "the target must be a path (origin form)"}
+	}
+	req.Method, req.Proto = method, proto
+	req.Path, req.Query, _ = strings.Cut(target, "?")
+	keep := proto == "HTTP/1.1"
+	var acceptSeen bool
+	for {
+		line, err := readLine(br, &n, max)
+		if err != nil {
+			return req, false, err
+		}
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return req, false, &requestError{400, "obsolete line folding"}
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !validToken(name) {
+			return req, false, &requestError{400, "malformed header line"}
+		}
+		value = strings.Trim(value, " \t")
+		switch {
+		case strings.EqualFold(name, "Accept"):
+			if !acceptSeen {
+				req.Accept, acceptSeen = value, true
+			}
+		case strings.EqualFold(name, "Connection"):
+			for tok := range strings.SplitSeq(value, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+					keep = false
+				}
+			}
+		case strings.EqualFold(name, "Content-Length"):
+			if v, err := strconv.ParseUint(value, 10, 63); err != nil {
+				return req, false, &requestError{400, "malformed Content-Length"}
+			} else if v > 0 {
+				return req, false, &requestError{413, "requests have no body here"}
+			}
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			return req, false, &requestError{501, "requests have no body here"}
+		}
+	}
+	return req, keep, nil
+}
+
+// readLine reads one CRLF- (or LF-) terminated line from br, counting its
+// bytes in *n against max.
+func readLine(br *bufio.Reader, n *int, max int) (string, *requestError) {
+	var buf []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		*n += len(frag)
+		if *n > max {
+			return "", &requestError{431, "request line and headers over " + strconv.Itoa(max) + " bytes"}
+		}
+		buf = append(buf, frag...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			return "", &requestError{} // EOF, timeout, reset
+		}
+	}
+	buf = buf[:len(buf)-1]
+	if len(buf) > 0 && buf[len(buf)-1] == '\r' {
+		buf = buf[:len(buf)-1]
+	}
+	return string(buf), nil
+}
+
+// validToken reports whether s is an RFC 9110 token (section 5.6.2).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether s has only the visible ASCII characters a
+// request target may have (RFC 3986).
+func validTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
