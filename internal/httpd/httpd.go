@@ -29,9 +29,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -311,6 +313,14 @@ func (c *conn) setIdle(idle bool) bool {
 
 func (c *conn) serve() {
 	defer func() {
+		// A handler's panic ends its connection, not the program, as
+		// with net/http: a status document that cannot be written must
+		// not stop the protocol.
+		if p := recover(); p != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.srv.logf("panic serving a request", "client", fmt.Sprint(c.nc.RemoteAddr()), "panic", fmt.Sprint(p), "stack", string(buf))
+		}
 		c.nc.Close()
 		c.srv.mu.Lock()
 		delete(c.srv.conns, c)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -57,6 +58,8 @@ func (d *docs) handle(r *Request) Response {
 			io.WriteString(w, "partial")
 			return errors.New("the document could not be written")
 		}}
+	case "/panic":
+		panic("the handler failed")
 	case "/slow":
 		return Response{ContentType: "text/plain", Body: func(w io.Writer) error {
 			close(d.started)
@@ -477,3 +480,31 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	})
 }
+
+// A handler's panic closes its connection and is logged; the server
+// goes on serving.
+func TestHandlerPanic(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(b)
+	}), nil))
+	_, addr := start(t, &docs{}, Config{Log: log})
+	if got := exchange(t, addr, "GET /panic HTTP/1.1\r\n\r\n"); got != "" {
+		t.Errorf("the panicking request got %q; want the connection closed", got)
+	}
+	if got := exchange(t, addr, "GET /doc HTTP/1.0\r\n\r\n"); !strings.HasSuffix(got, "\r\n\r\nhello\n") {
+		t.Errorf("the next request: %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "panic serving a request") || !strings.Contains(logged.String(), "the handler failed") {
+		t.Errorf("log: %q", logged.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
