@@ -40,8 +40,7 @@ import (
 	"time"
 )
 
-// Request is what a Handler is given. Its strings are the request's own
-// (the server does not keep them after the handler returns).
+// Request is what a Handler is given.
 type Request struct {
 	// Method is the request's method, case-sensitive (RFC 9110 section
 	// 9.1): "GET", "HEAD", ...
@@ -68,7 +67,8 @@ type Response struct {
 	// Body writes the response's body; nil: no body. It is not called for
 	// a HEAD request. An error from it ends the response incomplete: the
 	// connection is closed without the chunked body's last chunk, so that
-	// the client sees it cut rather than a complete document.
+	// an HTTP/1.1 client sees it cut rather than a complete document (an
+	// HTTP/1.0 response ends at the close, and cannot show it).
 	Body func(w io.Writer) error
 }
 

@@ -255,7 +255,8 @@ func TestBodyErrorCutsResponse(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("body %q, error %v; want io.ErrUnexpectedEOF", b, err)
 	}
-	// HTTP/1.0 has no end marker; the raw exchange shows the cut.
+	// On the wire: the partial chunk, then the close, without the last
+	// chunk.
 	if got := exchange(t, addr, "GET /fail HTTP/1.1\r\n\r\n"); !strings.HasSuffix(got, "7\r\npartial\r\n") {
 		t.Errorf("raw: %q; want it to end after the partial chunk", got)
 	}
