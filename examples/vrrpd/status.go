@@ -477,7 +477,8 @@ func (e *elemWriter) write(w io.Writer, v any) error {
 // nftables, notify pipes).
 const (
 	// statusMaxConns is how many status connections are served at once;
-	// further ones wait in the listen backlog until one closes.
+	// further ones wait until one closes (one accepted, the rest in the
+	// listen backlog).
 	statusMaxConns = 32
 	// statusIdleTimeout closes a keep-alive connection idle this long.
 	statusIdleTimeout = 10 * time.Second
@@ -575,9 +576,8 @@ func startStatus(addr string, o statusOpts, d *daemon, log *slog.Logger) (*statu
 func (s *statusServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if s.srv.Shutdown(ctx) != nil {
-		_ = s.srv.Close() // connections still busy after 2s
-	}
+	// After 2 s, the connections still busy are closed (Shutdown).
+	_ = s.srv.Shutdown(ctx)
 	<-s.done
 	if s.path != "" {
 		_ = os.Remove(s.path)

@@ -15,14 +15,19 @@
 //     one response at a time per connection;
 //   - responses of unknown length: chunked for HTTP/1.1, delimited by the
 //     connection's close for HTTP/1.0; HEAD gets the headers only;
-//   - limits: Config.MaxConns connections at once (further ones wait in
-//     the listen backlog), the request's header size, the time to read a
-//     request, to write a response, and to wait idle between requests.
+//   - limits: Config.MaxConns connections at once (further ones wait:
+//     one accepted per listener, the rest in the listen backlog), the
+//     request's header size, the time to read a request, to write a
+//     response, and to wait idle between requests.
 //
 // What it does not: request bodies (a request with one gets 413 or 501,
 // and the connection is closed), TLS, HTTP/2, compression, absolute-form
 // or asterisk-form targets (400), percent-decoding (Handler sees the path
-// as sent).
+// as sent), requiring a Host header (RFC 9112 section 3.2 asks for a 400
+// without one; a status socket has one host, and a hand-typed request
+// is served). It has no per-client limit: a client that opens MaxConns
+// connections and keeps them busy holds the server up to the read and
+// idle timeouts, so bind it to a unix socket or a loopback address.
 package httpd
 
 import (
@@ -90,13 +95,14 @@ const (
 type Config struct {
 	// Handler answers every request; required.
 	Handler Handler
-	// MaxConns is how many connections are served at once
-	// (DefaultMaxConns); further ones wait in the listen backlog until
-	// one closes.
+	// MaxConns is how many connections the Server serves at once, on
+	// all its listeners together (DefaultMaxConns); further ones wait
+	// until one closes (one accepted per listener, the rest in its
+	// listen backlog).
 	MaxConns int
 	// MaxHeaderBytes bounds a request's line and headers together
-	// (DefaultMaxHeaderBytes); a larger request gets 431 and the
-	// connection is closed.
+	// (DefaultMaxHeaderBytes); a larger request gets 431 (414 when the
+	// request line alone is larger) and the connection is closed.
 	MaxHeaderBytes int
 	// ReadTimeout bounds reading a request, from its first byte
 	// (DefaultReadTimeout); WriteTimeout writing its response
@@ -104,8 +110,9 @@ type Config struct {
 	// on a keep-alive connection, and for the first one
 	// (DefaultIdleTimeout).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// Log gets the server's own errors (accepting, not the clients'),
-	// at most one line a second; nil: none.
+	// Log gets the server's own errors, not the clients': accept
+	// failures (Warn) and handler panics and invalid Responses (Error),
+	// each kind at most one line a second; nil: none.
 	Log *slog.Logger
 }
 
@@ -122,8 +129,15 @@ type Server struct {
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup // Serve loops and connections
 	done      chan struct{}  // closed by Shutdown and Close
-	lastLog   time.Time
+	sem       chan struct{}  // a slot per connection served (MaxConns)
+	lastLog   [2]time.Time   // of logWarn, logError lines
 }
+
+// The kinds of log lines, each limited to one a second.
+const (
+	logWarn = iota
+	logError
+)
 
 // New returns a server of cfg; it serves nothing until Serve.
 func New(cfg Config) *Server {
@@ -147,12 +161,14 @@ func New(cfg Config) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		done:      make(chan struct{}),
+		sem:       make(chan struct{}, cfg.MaxConns),
 	}
 }
 
 // Serve accepts connections on l and serves each on a goroutine of its
-// own, at most Config.MaxConns at once, until Shutdown or Close (then it
-// returns ErrServerClosed) or until l fails otherwise. It closes l.
+// own, at most Config.MaxConns at once (with those of the Server's other
+// listeners), until Shutdown or Close (then it returns ErrServerClosed)
+// or until l fails otherwise. It closes l.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -170,40 +186,47 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		l.Close()
 	}()
-	sem := make(chan struct{}, s.cfg.MaxConns)
 	var backoff time.Duration
 	for {
-		// A slot first: a connection beyond the limit stays in the
-		// backlog, unaccepted.
-		select {
-		case sem <- struct{}{}:
-		case <-s.done:
-			return ErrServerClosed
-		}
 		nc, err := l.Accept()
 		if err != nil {
-			<-sem
 			if s.isClosed() {
 				return ErrServerClosed
 			}
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
-				// EMFILE, ECONNABORTED and the like: wait and try
-				// again, as net/http does.
+				// EMFILE, ENFILE and the like: wait and try again, as
+				// net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logf("accept failed; retrying", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
+				s.log(logWarn, "accept failed; retrying", "err", err, "retry_in", backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-s.done:
+					t.Stop()
+					return ErrServerClosed
+				}
 				continue
 			}
 			return err
 		}
 		backoff = 0
+		// A slot, then the connection is served: beyond MaxConns, it
+		// waits here, and the listener's next ones in its backlog. (A
+		// slot taken before Accept would be held by a listener waiting
+		// for a connection while another listener's waits.)
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.done:
+			nc.Close()
+			return ErrServerClosed
+		}
 		c := &conn{srv: s, nc: nc}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
-			<-sem
+			<-s.sem
 			return ErrServerClosed
 		}
 		s.conns[c] = struct{}{}
@@ -212,7 +235,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-sem }()
+			defer func() { <-s.sem }()
 			c.serve()
 		}()
 	}
@@ -224,26 +247,33 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// logf logs one of the server's errors, at most one a second.
-func (s *Server) logf(msg string, args ...any) {
+// log logs one of the server's errors of kind logWarn or logError, at
+// most one of each kind a second.
+func (s *Server) log(kind int, msg string, args ...any) {
 	if s.cfg.Log == nil {
 		return
 	}
 	s.mu.Lock()
 	now := time.Now()
-	if now.Sub(s.lastLog) < time.Second {
+	if now.Sub(s.lastLog[kind]) < time.Second {
 		s.mu.Unlock()
 		return
 	}
-	s.lastLog = now
+	s.lastLog[kind] = now
 	s.mu.Unlock()
-	s.cfg.Log.Warn("status server: "+msg, args...)
+	level := slog.LevelWarn
+	if kind == logError {
+		level = slog.LevelError
+	}
+	s.cfg.Log.Log(context.Background(), level, "http server: "+msg, args...)
 }
 
 // Shutdown stops the server: its listeners close at once, idle
 // connections too, and connections answering a request close once the
 // response is written. It waits for every connection to end, or for ctx:
-// then it closes the rest (Close) and returns ctx's error.
+// then it closes every connection and returns ctx's error at once,
+// without waiting for handlers still running (their writes fail; each
+// connection's goroutine ends when its handler returns).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closeLocked()
@@ -265,15 +295,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.Close()
+		s.closeAll()
 		return ctx.Err()
 	}
 }
 
 // Close stops the server at once: its listeners and every connection
-// close; it waits for their goroutines to end.
+// close. It waits for the connections' goroutines to end, so for the
+// handlers running to return.
 func (s *Server) Close() error {
+	s.closeAll()
+	s.wg.Wait()
+	return nil
+}
+
+// closeAll closes s, its listeners and every connection.
+func (s *Server) closeAll() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closeLocked()
 	for l := range s.listeners {
 		l.Close()
@@ -281,9 +320,6 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		c.nc.Close()
 	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return nil
 }
 
 // closeLocked marks s closed: Serve accepts no more.
@@ -299,6 +335,7 @@ type conn struct {
 	srv  *Server
 	nc   net.Conn
 	idle bool // waiting for a request (under srv.mu)
+	date [len(timeFormat)]byte
 }
 
 // setIdle records whether c waits for a request; false when the server
@@ -319,7 +356,7 @@ func (c *conn) serve() {
 		if p := recover(); p != nil {
 			buf := make([]byte, 16<<10)
 			buf = buf[:runtime.Stack(buf, false)]
-			c.srv.logf("panic serving a request", "client", fmt.Sprint(c.nc.RemoteAddr()), "panic", fmt.Sprint(p), "stack", string(buf))
+			c.srv.log(logError, "panic serving a request", "client", fmt.Sprint(c.nc.RemoteAddr()), "panic", fmt.Sprint(p), "stack", string(buf))
 		}
 		c.nc.Close()
 		c.srv.mu.Lock()
@@ -353,29 +390,47 @@ func (c *conn) serve() {
 			lingerClose(c.nc)
 			return
 		}
-		if !c.respond(bw, &req, keep) || !keep {
+		ok, keep := c.respond(bw, &req, keep)
+		if !ok {
 			return
 		}
-		if c.srv.isClosed() {
-			return // Shutdown: the response in progress is written
+		if !keep || c.srv.isClosed() {
+			// A whole response, then the close (asked for, or
+			// Shutdown): a client's pipelined requests unread must
+			// not reset the connection before it reads the response.
+			lingerClose(c.nc)
+			return
 		}
 	}
 }
 
-// respond answers req on bw; false: the connection must close (the
-// response could not be written whole).
-func (c *conn) respond(bw *bufio.Writer, req *Request, keep bool) bool {
+// respond answers req on bw, and reports whether the response was
+// written whole (false: the connection must close at once) and whether
+// the connection may carry another request.
+func (c *conn) respond(bw *bufio.Writer, req *Request, keep bool) (bool, bool) {
 	resp := c.srv.cfg.Handler(req)
 	status := resp.Status
 	if status == 0 {
 		status = 200
 	}
+	if status < 200 || status > 599 || status == 204 || status == 304 ||
+		!validValue(resp.ContentType) || !validValue(resp.Allow) {
+		// Not a response this server can frame (1xx, 204 and 304 have
+		// no body, and none of them ends a request here), or headers
+		// that would split the response.
+		c.srv.log(logError, "invalid response", "path", req.Path, "status", status,
+			"content_type", resp.ContentType, "allow", resp.Allow)
+		status, resp = 500, Response{}
+	}
 	chunked := req.Proto == "HTTP/1.1"
-	bw.WriteString(req.Proto)
-	bw.WriteByte(' ')
+	// The server's version, whatever the request's (RFC 9110 section
+	// 6.2); chunked only for an HTTP/1.1 client.
+	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(status))
 	bw.WriteByte(' ')
 	bw.WriteString(StatusText(status))
+	bw.WriteString("\r\nDate: ")
+	bw.Write(time.Now().UTC().AppendFormat(c.date[:0], timeFormat))
 	bw.WriteString("\r\n")
 	if resp.ContentType != "" {
 		bw.WriteString("Content-Type: " + resp.ContentType + "\r\n")
@@ -403,14 +458,18 @@ func (c *conn) respond(bw *bufio.Writer, req *Request, keep bool) bool {
 		}
 		if err := resp.Body(w); err != nil || cw.err != nil {
 			bw.Flush() // what was written goes out; the end does not
-			return false
+			return false, false
 		}
 		if chunked {
 			bw.WriteString("0\r\n\r\n")
 		}
 	}
-	return bw.Flush() == nil && keep
+	return bw.Flush() == nil, keep
 }
+
+// timeFormat is the Date header's format, IMF-fixdate (RFC 9110 section
+// 5.6.7).
+const timeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // chunkWriter writes each Write as one chunk of a chunked body (RFC 9112
 // section 7.1).
@@ -441,6 +500,7 @@ func (cw *chunkWriter) Write(p []byte) (int, error) {
 // and closes (the caller returns).
 func writeError(bw *bufio.Writer, e *requestError) {
 	bw.WriteString("HTTP/1.1 " + strconv.Itoa(e.status) + " " + StatusText(e.status) + "\r\n")
+	bw.WriteString("Date: " + time.Now().UTC().Format(timeFormat) + "\r\n")
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n")
 	body := StatusText(e.status) + ": " + e.msg + "\n"
 	bw.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
@@ -482,6 +542,8 @@ func StatusText(code int) string {
 		return "Method Not Allowed"
 	case 413:
 		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 500:
@@ -513,7 +575,15 @@ func readRequest(br *bufio.Reader, max int) (Request, bool, *requestError) {
 	var req Request
 	n := 0
 	line, err := readLine(br, &n, max)
+	for err == nil && line == "" {
+		// Empty lines before the request line are ignored (RFC 9112
+		// section 2.2), within max.
+		line, err = readLine(br, &n, max)
+	}
 	if err != nil {
+		if err.status == 431 {
+			err.status = 414
+		}
 		return req, false, err
 	}
 	method, rest, ok1 := strings.Cut(line, " ")
@@ -521,14 +591,15 @@ func readRequest(br *bufio.Reader, max int) (Request, bool, *requestError) {
 	if !ok1 || !ok2 || !validToken(method) {
 		return req, false, &requestError{400, "malformed request line"}
 	}
-	switch proto {
-	case "HTTP/1.1", "HTTP/1.0":
-	default:
-		if strings.HasPrefix(proto, "HTTP/") && len(proto) == 8 && proto[6] == '.' &&
-			proto[5] >= '0' && proto[5] <= '9' && proto[7] >= '0' && proto[7] <= '9' {
-			return req, false, &requestError{505, "only HTTP/1.0 and HTTP/1.1"}
-		}
+	if len(proto) != 8 || !strings.HasPrefix(proto, "HTTP/") || proto[6] != '.' ||
+		proto[5] < '0' || proto[5] > '9' || proto[7] < '0' || proto[7] > '9' {
 		return req, false, &requestError{400, "malformed HTTP version"}
+	}
+	switch {
+	case proto[5] != '1':
+		return req, false, &requestError{505, "only HTTP/1.0 and HTTP/1.1"}
+	case proto[7] > '1':
+		proto = "HTTP/1.1" // a later HTTP/1.x is served as 1.1 (RFC 9110 section 2.5)
 	}
 	if !strings.HasPrefix(target, "/") || !validTarget(target) {
 		return req, false, &requestError{400, "the target must be a path (origin form)"}
@@ -553,6 +624,11 @@ func readRequest(br *bufio.Reader, max int) (Request, bool, *requestError) {
 			return req, false, &requestError{400, "malformed header line"}
 		}
 		value = strings.Trim(value, " \t")
+		if !validValue(value) {
+			// A CR, NUL or other control character: a proxy may split
+			// the line where this server does not (RFC 9110 section 5.5).
+			return req, false, &requestError{400, "control character in a header value"}
+		}
 		switch {
 		case strings.EqualFold(name, "Accept"):
 			if !acceptSeen {
@@ -619,11 +695,22 @@ func validToken(s string) bool {
 	return true
 }
 
-// validTarget reports whether s has only the visible ASCII characters a
-// request target may have (RFC 3986).
+// validTarget reports whether s is visible ASCII: no control character,
+// space or byte above 0x7e (it does not check RFC 3986's syntax).
 func validTarget(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether s can be a header field's value: no control
+// character but horizontal tab (RFC 9110 section 5.5).
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
 	}

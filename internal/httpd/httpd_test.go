@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,10 @@ func (d *docs) handle(r *Request) Response {
 		}}
 	case "/panic":
 		panic("the handler failed")
+	case "/split":
+		return Response{ContentType: "text/plain\r\nSet-Cookie: x=1"}
+	case "/204":
+		return Response{Status: 204}
 	case "/slow":
 		return Response{ContentType: "text/plain", Body: func(w io.Writer) error {
 			close(d.started)
@@ -181,7 +186,27 @@ func exchange(t *testing.T, addr, req string) string {
 	if err != nil {
 		t.Fatalf("%q: reading until the server closes: %v (got %q)", req, err, b)
 	}
-	return string(b)
+	return stripDates(t, string(b))
+}
+
+var dateLine = regexp.MustCompile("\r\nDate: ([^\r]*)\r\n")
+
+// stripDates checks that every response in got has a Date header in
+// IMF-fixdate (RFC 9110 section 6.6.1), within a minute of now, and
+// returns got without them.
+func stripDates(t *testing.T, got string) string {
+	t.Helper()
+	responses := strings.Count(got, "HTTP/1.1 ")
+	dates := dateLine.FindAllStringSubmatch(got, -1)
+	if len(dates) != responses {
+		t.Errorf("%d Date headers in %d responses: %q", len(dates), responses, got)
+	}
+	for _, d := range dates {
+		if tm, err := time.Parse(http.TimeFormat, d[1]); err != nil || time.Since(tm).Abs() > time.Minute {
+			t.Errorf("Date: %q (%v)", d[1], err)
+		}
+	}
+	return dateLine.ReplaceAllString(got, "\r\n")
 }
 
 // Raw exchanges: HTTP/1.0, pipelining, Connection: close and every kind
@@ -194,7 +219,7 @@ func TestExchanges(t *testing.T) {
 	}{
 		{"HTTP/1.0: delimited by the close",
 			"GET /doc HTTP/1.0\r\n\r\n",
-			"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\nhello\n"},
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\nhello\n"},
 		{"HTTP/1.1 Connection: close, chunked",
 			"GET /doc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n"},
@@ -202,6 +227,15 @@ func TestExchanges(t *testing.T) {
 			"HEAD /doc HTTP/1.1\nHost: x\n\nGET /nope HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				"HTTP/1.1 404 Not Found\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n13\r\n404 page not found\n\r\n0\r\n\r\n"},
+		{"HTTP/1.2 served as 1.1, after empty lines",
+			"\r\n\r\nGET /doc HTTP/1.2\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n"},
+		{"a response that would split the headers: 500",
+			"GET /split HTTP/1.1\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 500 Internal Server Error\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"a status without a body (204): 500",
+			"GET /204 HTTP/1.1\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 500 Internal Server Error\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
 		{"no body: Content-Length 0",
 			"DELETE /doc HTTP/1.1\r\nConnection: close\r\n\r\n",
 			"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
@@ -211,6 +245,9 @@ func TestExchanges(t *testing.T) {
 		{"asterisk form", "OPTIONS * HTTP/1.1\r\n\r\n", "400 Bad Request"},
 		{"control character in the target", "GET /d\x01oc HTTP/1.1\r\n\r\n", "400 Bad Request"},
 		{"HTTP/2.0", "GET /doc HTTP/2.0\r\n\r\n", "505 HTTP Version Not Supported"},
+		{"HTTP/1.x", "GET /doc HTTP/1.x\r\n\r\n", "400 Bad Request"},
+		{"bare CR in a header value", "GET /doc HTTP/1.1\r\nAccept: a\rContent-Length: 10\r\n\r\n", "400 Bad Request"},
+		{"NUL in a header value", "GET /doc HTTP/1.1\r\nX: a\x00b\r\n\r\n", "400 Bad Request"},
 		{"not HTTP", "GET /doc FTP/1.1\r\n\r\n", "400 Bad Request"},
 		{"header line without a colon", "GET /doc HTTP/1.1\r\nHost x\r\n\r\n", "400 Bad Request"},
 		{"space before the colon", "GET /doc HTTP/1.1\r\nHost : x\r\n\r\n", "400 Bad Request"},
@@ -219,14 +256,14 @@ func TestExchanges(t *testing.T) {
 		{"malformed Content-Length", "GET /doc HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400 Bad Request"},
 		{"chunked request", "GET /doc HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "501 Not Implemented"},
 		{"headers over MaxHeaderBytes", "GET /doc HTTP/1.1\r\nX: " + strings.Repeat("a", 300) + "\r\n\r\n", "431 Request Header Fields Too Large"},
-		{"request line over MaxHeaderBytes", "GET /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\n\r\n", "431 Request Header Fields Too Large"},
+		{"request line over MaxHeaderBytes", "GET /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\n\r\n", "414 URI Too Long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := exchange(t, addr, tc.req)
 			if !strings.HasPrefix(tc.want, "HTTP/") {
 				// A refusal: the status, Connection: close, a text body.
 				if !strings.HasPrefix(got, "HTTP/1.1 "+tc.want+"\r\n") || !strings.Contains(got, "\r\nConnection: close\r\n") ||
-					!strings.Contains(got, "\r\n\r\n"+tc.want[4:]+": ") {
+					!strings.Contains(got, "\r\n\r\n"+tc.want[4:]+": ") || strings.Count(got, "HTTP/1.1 ") != 1 {
 					t.Errorf("got %q; want a %s and the connection closed", got, tc.want)
 				}
 				return
@@ -406,27 +443,91 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// Shutdown's context ends: the connections still busy are closed.
+// Shutdown's context ends: the connections still busy are closed, and
+// Shutdown returns at once, even with a handler that does not return.
 func TestShutdownDeadline(t *testing.T) {
 	d := &docs{release: make(chan struct{}), started: make(chan struct{})}
-	defer close(d.release)
 	s, addr := start(t, d, Config{})
+	// Deferred: runs before the cleanup's Close, which waits for the
+	// handler.
+	defer close(d.release)
 	busy := dial(t, addr)
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\n\r\n")
 	<-d.started
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	shut := make(chan error, 1)
-	// The handler returns once released: Close waits for it, so release
-	// it once Shutdown has given up (its context ended).
 	go func() { shut <- s.Shutdown(ctx) }()
-	<-ctx.Done()
+	select {
+	case err := <-shut:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Shutdown: %v; want context.DeadlineExceeded", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Shutdown did not return after its deadline, its handler still running")
+	}
 	if err := readUntilClosed(busy, busy); err != nil {
 		t.Errorf("busy connection after Shutdown's deadline: %v; want it closed", err)
 	}
-	d.release <- struct{}{}
-	if err := <-shut; !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v; want context.DeadlineExceeded", err)
+}
+
+// MaxConns holds for the Server, on all its listeners together.
+func TestMaxConnsAcrossListeners(t *testing.T) {
+	s, addr1 := start(t, &docs{}, Config{MaxConns: 1, IdleTimeout: time.Hour})
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l2) }()
+	defer func() {
+		s.Close()
+		<-served
+	}()
+	c1 := dial(t, addr1)
+	if err := getOn(c1, bufio.NewReader(c1)); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, l2.Addr().String())
+	got := make(chan error, 1)
+	go func() { got <- getOn(c2, bufio.NewReader(c2)) }()
+	select {
+	case err := <-got:
+		t.Fatalf("a connection on the second listener was served beyond the limit of 1 (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	c1.Close()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting connection was not served after the other closed")
+	}
+}
+
+// A request pipelined after one that closes the connection is read and
+// dropped, not left unread: the client gets the whole response, not a
+// reset (closing a TCP socket with unread data resets it).
+func TestCloseAfterPipelined(t *testing.T) {
+	_, addr := start(t, &docs{}, Config{})
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, "GET /doc?big HTTP/1.1\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server is writing the response
+	if _, err := io.WriteString(c, "GET /doc HTTP/1.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // ... and has read it to the end, and closed
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != bigDoc {
+		t.Errorf("%d bytes of %d, %v", len(b), len(bigDoc), err)
 	}
 }
 
@@ -468,7 +569,7 @@ func FuzzReadRequest(f *testing.F) {
 			req, _, err := readRequest(br, max)
 			if err != nil {
 				switch err.status {
-				case 0, 400, 413, 431, 501, 505:
+				case 0, 400, 413, 414, 431, 501, 505:
 				default:
 					t.Fatalf("%q: refused with %d", data, err.status)
 				}
