@@ -9,9 +9,10 @@ import (
 
 // TestNoHTTPStack: vrrpd does not link net/http (nor the TLS and
 // certificate code it brings): its status server is internal/httpd. Issue
-// 12: net/http is 3.2 MB of text and read-only data, which this machine's
-// kernel maps whole into each process (about 3 MB of RSS per side at
-// 4,094 links; BENCHMARKS.md "Status server without net/http").
+// 12: net/http was 2.7 MB of vrrpd's text and read-only data, which
+// this machine's kernel maps whole into each process (2.3-2.7 MB of the
+// master's RSS at 4,094 links; BENCHMARKS.md "Status server without
+// net/http").
 func TestNoHTTPStack(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
