@@ -567,8 +567,6 @@ type requestError struct {
 	msg    string
 }
 
-func (e *requestError) Error() string { return strconv.Itoa(e.status) + " " + e.msg }
-
 // readRequest reads one request's line and headers from br, at most max
 // bytes together, and returns it and whether the connection may carry
 // another request after it (keep-alive).
